@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto'
+import type { SecurityEvent } from '../model/event.js'
+
+/**
+ * A finding's Id is a pure function of the alert's facts — never of its time, a uuid or a counter —
+ * so Falco resending an alert, a restart replaying it, or the same behaviour repeating all land on
+ * the same Security Hub finding (an update, not a duplicate).
+ *
+ * Facts: cluster, event source, rule, and where it happened (namespace + pod + container name; the
+ * host for host processes and Falco's internal events), plus the rule's key fields. Container ids
+ * and times are left out on purpose: they change on every restart or repeat of the same thing.
+ */
+export interface IdOptions {
+  cluster?: string
+  /** Per rule: raw fields that also tell findings apart (e.g. proc.cmdline for a shell rule). */
+  keyFields: Readonly<Record<string, readonly string[]>>
+}
+
+/** Raw fields that change on every occurrence and so never identify one. */
+const VOLATILE_FIELDS = new Set(['evt.time', 'evt.time.s', 'evt.time.iso8601', 'evt.datetime', 'evt.rawtime', 'evt.num', 'ka.auditid', 'ka.stage'])
+
+export function findingId(event: SecurityEvent, options: IdOptions): string {
+  const { workload } = event
+  const parts: Array<[string, unknown]> = [
+    ['cluster', options.cluster ?? ''],
+    ['source', event.source],
+    ['rule', event.rule],
+    ['namespace', workload.namespace ?? ''],
+    ['pod', workload.pod ?? ''],
+    ['container', workload.container?.name ?? ''],
+  ]
+  // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).
+  if (!workload.pod) parts.push(['host', event.hostname ?? ''])
+  for (const key of keyFieldsFor(event, options)) parts.push([`field:${key}`, event.fields[key] ?? null])
+
+  const digest = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40)
+  return `falconet/${slug(event.source)}/${digest}`
+}
+
+function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
+  const configured = options.keyFields[event.rule]
+  if (configured) return [...configured].sort()
+  // Audit alerts name no pod: what they are about is in their fields (user, target, subjects).
+  if (event.source === 'k8s_audit') return Object.keys(event.fields).filter((k) => !VOLATILE_FIELDS.has(k)).sort()
+  return []
+}
+
+function slug(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 32) || 'event'
+}

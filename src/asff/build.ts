@@ -1,0 +1,235 @@
+import type { AwsSecurityFinding, Network, ProcessDetails, Resource } from '@aws-sdk/client-securityhub'
+import type { Finding } from '../model/finding.js'
+import type { FieldValue, SecurityEvent } from '../model/event.js'
+import type { AsffContext } from './context.js'
+import { findingTypes } from './types.js'
+import { LIMITS, byteLength, nonEmpty, truncate } from './limits.js'
+
+/**
+ * Finding → AWS Security Finding Format (schema 2018-10-08), as BatchImportFindings takes it.
+ * Checked in tests against botocore's Security Hub API model and the documented limits.
+ */
+export function toAsff(finding: Finding, ctx: AsffContext): AwsSecurityFinding {
+  const { event } = finding
+  const severity = { Label: finding.severity, Original: truncate(event.priorityText.trim() || event.priority, LIMITS.severityOriginal) }
+  const types = findingTypes(event)
+  const asff: AwsSecurityFinding = {
+    SchemaVersion: '2018-10-08',
+    Id: finding.id,
+    ProductArn: ctx.productArn,
+    ProductName: 'falconet',
+    CompanyName: 'falconet',
+    Region: ctx.region,
+    GeneratorId: truncate(`${event.input}/${event.source}/${event.rule}`, 512),
+    AwsAccountId: ctx.accountId,
+    Types: types,
+    CreatedAt: finding.firstObservedAt,
+    UpdatedAt: finding.updatedAt,
+    FirstObservedAt: finding.firstObservedAt,
+    LastObservedAt: finding.lastObservedAt,
+    Severity: severity,
+    FindingProviderFields: { Severity: severity, Types: types },
+    Title: truncate(singleLine(event.rule), LIMITS.title),
+    Description: truncate(describe(event), LIMITS.description),
+    Resources: resources(event, ctx),
+    ProductFields: productFields(finding, ctx),
+    RecordState: 'ACTIVE',
+  }
+  const process = processDetails(event)
+  if (process) asff.Process = process
+  const network = networkDetails(event.fields)
+  if (network) asff.Network = network
+  return fitSize(asff)
+}
+
+/** Falco's output starts with its own clock time and priority; the finding has both already. */
+const FALCO_OUTPUT_PREFIX = /^(\d{2}:\d{2}:\d{2}\.\d{9}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}[+-]\d{4}): (Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) /i
+
+function describe(event: SecurityEvent): string {
+  const text = event.output.replace(FALCO_OUTPUT_PREFIX, '').trim()
+  return /\S/.test(text) ? text : event.rule
+}
+
+function singleLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim()
+}
+
+function resources(event: SecurityEvent, ctx: AsffContext): Resource[] {
+  const base = { Partition: ctx.partition as Resource['Partition'], Region: ctx.region }
+  const list: Resource[] = []
+  const { workload } = event
+  const container = workload.container
+  if (container) {
+    const details: NonNullable<NonNullable<Resource['Details']>['Container']> = {}
+    const name = nonEmpty(container.name)
+    if (name) details.Name = name
+    const image = container.imageRepository
+      ? container.imageRepository + (container.imageTag ? `:${container.imageTag}` : '')
+      : undefined
+    const imageName = nonEmpty(image)
+    if (imageName) details.ImageName = imageName
+    const imageId = nonEmpty(container.imageDigest)
+    if (imageId) details.ImageId = imageId
+    if (container.startedAt) details.LaunchedAt = container.startedAt
+    if (container.privileged !== undefined) details.Privileged = container.privileged
+    list.push({
+      Type: 'Container',
+      Id: truncate(containerResourceId(event), 512),
+      ...base,
+      Details: { Container: details },
+    })
+  }
+  if (ctx.cluster) {
+    const arn = ctx.cluster.arn ?? `arn:${ctx.partition}:eks:${ctx.region}:${ctx.accountId}:cluster/${ctx.cluster.name}`
+    list.push({ Type: 'AwsEksCluster', Id: arn, ...base, Details: { AwsEksCluster: { Name: ctx.cluster.name, Arn: arn } } })
+  } else {
+    list.push({ Type: 'Other', Id: truncate(otherResourceId(event), 512), ...base, Details: { Other: otherDetails(event) } })
+  }
+  return list.slice(0, LIMITS.resources)
+}
+
+/** namespace/pod/container when Kubernetes names it; the runtime id on the node otherwise. */
+function containerResourceId(event: SecurityEvent): string {
+  const { namespace, pod, container } = event.workload
+  if (namespace && pod) return `${namespace}/${pod}/${container?.name ?? container?.id ?? 'container'}`
+  return `${event.hostname ?? 'host'}/${container?.id ?? container?.name ?? 'container'}`
+}
+
+function otherResourceId(event: SecurityEvent): string {
+  const { namespace, pod } = event.workload
+  if (event.source === 'k8s_audit') return `kubernetes/${namespace ?? 'cluster'}`
+  if (namespace && pod) return `${namespace}/${pod}`
+  return event.hostname ?? `${event.input}/${event.source}`
+}
+
+function otherDetails(event: SecurityEvent): Record<string, string> {
+  const out: Record<string, string> = {}
+  const add = (k: string, v: string | undefined) => {
+    const value = nonEmpty(v)
+    if (value) out[k] = value
+  }
+  add('hostname', event.hostname)
+  add('namespace', event.workload.namespace)
+  add('pod', event.workload.pod)
+  return out
+}
+
+function processDetails(event: SecurityEvent): ProcessDetails | undefined {
+  const p = event.process
+  if (!p) return undefined
+  const details: ProcessDetails = {}
+  const name = nonEmpty(p.name, LIMITS.processName)
+  if (name) details.Name = name
+  const path = nonEmpty(p.executable, LIMITS.processPath)
+  if (path) details.Path = path
+  if (p.pid !== undefined && isInt32(p.pid)) details.Pid = p.pid
+  if (p.parentPid !== undefined && isInt32(p.parentPid)) details.ParentPid = p.parentPid
+  return Object.keys(details).length > 0 ? details : undefined
+}
+
+function isInt32(n: number): boolean {
+  return Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
+}
+
+const CLIENT_SIDE = new Set(['connect', 'sendto', 'sendmsg'])
+const SERVER_SIDE = new Set(['accept', 'accept4', 'listen', 'recvfrom', 'recvmsg'])
+
+/** Falco's `fd.name` for a socket: "client-ip:port->server-ip:port" (IPv6 addresses contain colons too). */
+const CONNECTION = /^(.+):(\d{1,5})->(.+):(\d{1,5})$/
+
+/**
+ * Falco's socket fields → ASFF Network. Rules print the tuple as fd.name (with fd.type ipv4/ipv6);
+ * fd.cip / fd.sip, when a rule names them, win. The direction comes from the syscall.
+ */
+function networkDetails(fields: Record<string, FieldValue>): Network | undefined {
+  const tuple = /^ipv[46]$/.test(text(fields['fd.type']) ?? '') ? CONNECTION.exec(text(fields['fd.name']) ?? '') : null
+  const cip = text(fields['fd.cip']) ?? tuple?.[1]
+  const sip = text(fields['fd.sip']) ?? tuple?.[3]
+  if (!cip && !sip) return undefined
+  const network: Network = {}
+  const type = text(fields['evt.type'])
+  if (type && CLIENT_SIDE.has(type)) network.Direction = 'OUT'
+  if (type && SERVER_SIDE.has(type)) network.Direction = 'IN'
+  const proto = nonEmpty(text(fields['fd.l4proto']), LIMITS.networkProtocol)
+  if (proto) network.Protocol = proto.toUpperCase()
+  if (cip) network[cip.includes(':') ? 'SourceIpV6' : 'SourceIpV4'] = cip
+  if (sip) network[sip.includes(':') ? 'DestinationIpV6' : 'DestinationIpV4'] = sip
+  const cport = port(fields['fd.cport'] ?? tuple?.[2])
+  if (cport !== undefined) network.SourcePort = cport
+  const sport = port(fields['fd.sport'] ?? tuple?.[4])
+  if (sport !== undefined) network.DestinationPort = sport
+  return network
+}
+
+function text(v: FieldValue | undefined): string | undefined {
+  if (typeof v === 'string' && /\S/.test(v)) return v.slice(0, LIMITS.otherString)
+  if (typeof v === 'number') return String(v)
+  return undefined
+}
+
+function port(v: FieldValue | undefined): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined
+}
+
+/** Raw fields that say most about what happened, kept first when there are more than fit. */
+const USEFUL_FIELDS = [
+  'proc.cmdline', 'proc.exepath', 'proc.pname', 'proc.pcmdline', 'proc.aname[2]', 'proc.aname[3]', 'user.name', 'user.uid',
+  'user.loginuid', 'fd.name', 'fd.rip', 'fd.rport', 'evt.type', 'evt.arg.flags', 'container.id', 'container.name',
+  'container.image.repository', 'container.image.tag', 'k8s.ns.name', 'k8s.pod.name', 'ka.user.name', 'ka.verb',
+  'ka.uri', 'ka.target.resource', 'ka.target.namespace', 'ka.target.name', 'ka.req.binding.subjects', 'ka.req.binding.role',
+]
+const USEFUL_RANK = new Map(USEFUL_FIELDS.map((f, i) => [f, i]))
+
+function productFields(finding: Finding, ctx: AsffContext): Record<string, string> {
+  const { event } = finding
+  const out: Record<string, string> = {}
+  const add = (key: string, value: string | undefined) => {
+    const v = nonEmpty(value, LIMITS.productFieldValue)
+    if (v && Object.keys(out).length < LIMITS.productFields) out[truncate(key, LIMITS.productFieldKey, '…')] = v
+  }
+  add('falconet/rule', event.rule)
+  add('falconet/priority', event.priority)
+  add('falconet/source', event.source)
+  add('falconet/input', event.input)
+  add('falconet/hostname', event.hostname)
+  add('falconet/tags', event.tags.join(','))
+  add('falconet/count', String(finding.count))
+  add('falconet/cluster', ctx.cluster?.name)
+  add('falconet/namespace', event.workload.namespace)
+  add('falconet/pod', event.workload.pod)
+  add('falconet/eventTime', event.time)
+
+  const keys = Object.keys(event.fields).filter((k) => fieldText(event.fields[k]) !== undefined)
+  keys.sort((a, b) => (USEFUL_RANK.get(a) ?? 1e6) - (USEFUL_RANK.get(b) ?? 1e6) || (a < b ? -1 : a > b ? 1 : 0))
+  const room = LIMITS.productFields - Object.keys(out).length
+  const kept = keys.length > room ? keys.slice(0, room - 1) : keys
+  for (const key of kept) add(`falco/${key}`, fieldText(event.fields[key]))
+  if (kept.length < keys.length) add('falconet/omittedFields', String(keys.length - kept.length))
+  return out
+}
+
+/** Arrays stay JSON (k8saudit lists of subjects), numbers their decimal text, null is left out. */
+function fieldText(value: FieldValue | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined
+  if (Array.isArray(value)) return value.length > 0 ? JSON.stringify(value) : undefined
+  const s = String(value)
+  return /\S/.test(s) ? s : undefined
+}
+
+/**
+ * Every member is already bounded, so this only fires for pathological input (say, 46 fields of
+ * 2 KB of 4-byte characters): drop the least useful raw fields until the finding fits.
+ */
+function fitSize(asff: AwsSecurityFinding): AwsSecurityFinding {
+  if (byteLength(asff) <= LIMITS.findingBytes) return asff
+  const fields = { ...(asff.ProductFields ?? {}) }
+  const raw = Object.keys(fields).filter((k) => k.startsWith('falco/'))
+  let dropped = 0
+  while (raw.length > 0 && byteLength({ ...asff, ProductFields: fields }) > LIMITS.findingBytes) {
+    delete fields[raw.pop()!]
+    dropped++
+  }
+  fields['falconet/truncatedFields'] = String(dropped)
+  return { ...asff, ProductFields: fields }
+}

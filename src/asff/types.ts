@@ -1,0 +1,39 @@
+import type { SecurityEvent } from '../model/event.js'
+
+/**
+ * ASFF Types (namespace/category/classifier) from Falco's MITRE tags: `mitre_<tactic>` gives the
+ * category, a `T1234(.001)` technique tag the classifier. Tactics ASFF has no TTPs category for map
+ * to the Effects they describe; a rule with no MITRE tag falls back to Unusual Behaviors.
+ */
+const TACTICS: Record<string, string> = {
+  mitre_reconnaissance: 'TTPs/Discovery',
+  mitre_initial_access: 'TTPs/Initial Access',
+  mitre_execution: 'TTPs/Execution',
+  mitre_persistence: 'TTPs/Persistence',
+  mitre_privilege_escalation: 'TTPs/Privilege Escalation',
+  mitre_defense_evasion: 'TTPs/Defense Evasion',
+  mitre_credential_access: 'TTPs/Credential Access',
+  mitre_discovery: 'TTPs/Discovery',
+  mitre_lateral_movement: 'TTPs/Lateral Movement',
+  mitre_collection: 'TTPs/Collection',
+  mitre_command_and_control: 'TTPs/Command and Control',
+  mitre_exfiltration: 'Effects/Data Exfiltration',
+  mitre_impact: 'Effects/Data Destruction',
+}
+
+const TECHNIQUE = /^T\d{4}(\.\d{3})?$/
+
+export function findingTypes(event: SecurityEvent): string[] {
+  const categories = [...new Set(event.tags.map((t) => TACTICS[t.toLowerCase()]).filter((c): c is string => !!c))]
+  const techniques = event.tags.filter((t) => TECHNIQUE.test(t))
+  if (categories.length === 0) return [fallbackType(event)]
+  // A technique belongs under its tactic only when the rule names a single tactic.
+  if (categories.length === 1 && techniques.length > 0) return techniques.slice(0, 50).map((t) => `${categories[0]}/${t}`)
+  return categories
+}
+
+function fallbackType(event: SecurityEvent): string {
+  if (event.source === 'k8s_audit') return 'Unusual Behaviors/User'
+  if (event.source === 'internal') return 'Unusual Behaviors/Application'
+  return event.workload.container ? 'Unusual Behaviors/Container' : 'Unusual Behaviors/Process'
+}

@@ -1,0 +1,63 @@
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
+import type { Config } from '../config/schema.js'
+import { errors } from '../errors.js'
+import { defaultProductArn, partitionOf, type AsffContext } from '../asff/context.js'
+
+/** The account used in local output when no AWS account is involved (valid ASFF, obviously not real). */
+export const LOCAL_ACCOUNT_ID = '000000000000'
+export const LOCAL_REGION = 'us-east-1'
+
+function securityHubEnabled(config: Readonly<Config>): boolean {
+  return (config.sinks as Record<string, { enabled?: boolean }>).securityhub?.enabled === true
+}
+
+export function regionOf(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return config.aws.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION
+}
+
+/** Stop at start rather than run for hours unable to import anything. */
+export function checkAwsSettings(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): void {
+  if (securityHubEnabled(config) && !regionOf(config, env)) {
+    throw new errors.FALCONET_ERR_CONFIG('  aws.region: required when sinks.securityhub.enabled is true (or set AWS_REGION)')
+  }
+}
+
+/**
+ * Resolves the ASFF context once. With Security Hub on and no account configured, the account is
+ * the caller's (sts:GetCallerIdentity, through the standard credential chain, so IRSA and Pod
+ * Identity work, and AWS_ENDPOINT_URL_STS redirects it). A failed lookup is not cached: the sink
+ * that asked retries with backoff and the service stays not-ready meanwhile.
+ */
+export function asffContextProvider(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): () => Promise<AsffContext> {
+  let pending: Promise<AsffContext> | undefined
+  const resolve = async (): Promise<AsffContext> => {
+    const region = regionOf(config, env) ?? LOCAL_REGION
+    const accountId = config.aws.accountId ?? (securityHubEnabled(config) ? await callerAccount(region) : LOCAL_ACCOUNT_ID)
+    const partition = partitionOf(region)
+    const ctx: AsffContext = {
+      partition,
+      region,
+      accountId,
+      productArn: defaultProductArn(partition, region, accountId),
+      severityMapping: config.severityMapping,
+    }
+    if (config.cluster.name) ctx.cluster = { name: config.cluster.name, ...(config.cluster.arn ? { arn: config.cluster.arn } : {}) }
+    return ctx
+  }
+  return () =>
+    (pending ??= resolve().catch((err) => {
+      pending = undefined
+      throw err
+    }))
+}
+
+async function callerAccount(region: string): Promise<string> {
+  const sts = new STSClient({ region })
+  try {
+    const out = await sts.send(new GetCallerIdentityCommand({}))
+    if (!out.Account) throw new Error('sts:GetCallerIdentity returned no Account')
+    return out.Account
+  } finally {
+    sts.destroy()
+  }
+}

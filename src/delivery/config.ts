@@ -1,0 +1,64 @@
+import { Type, type Static } from 'typebox'
+
+/**
+ * The delivery settings every sink shares (batching, rate limit, retry). Each sink composes this
+ * with defaults fitted to its service's documented limits, so a new sink writes no delivery code.
+ */
+export interface DeliveryDefaults {
+  maxItems: number
+  maxBytes: number
+  flushIntervalMs: number
+  requestsPerSecond: number
+  burst: number
+  initialBackoffMs?: number
+  maxBackoffMs?: number
+  maxAttemptsPerItem?: number
+  queueLimit?: number
+}
+
+export function deliverySchema(d: DeliveryDefaults) {
+  return Type.Object(
+    {
+      batch: Type.Object(
+        {
+          maxItems: Type.Integer({ minimum: 1, maximum: d.maxItems, default: d.maxItems, description: 'Most items in one request.' }),
+          maxBytes: Type.Integer({ minimum: 1024, maximum: d.maxBytes, default: d.maxBytes, description: 'Most bytes of payload in one request.' }),
+          flushIntervalMs: Type.Integer({
+            minimum: 0,
+            default: d.flushIntervalMs,
+            description: 'Longest a ready item waits for its batch to fill before it is sent.',
+          }),
+        },
+        { default: {} },
+      ),
+      rateLimit: Type.Object(
+        {
+          requestsPerSecond: Type.Number({ exclusiveMinimum: 0, default: d.requestsPerSecond, description: 'Sustained request rate.' }),
+          burst: Type.Integer({ minimum: 1, default: d.burst, description: 'Requests allowed at once after an idle period.' }),
+        },
+        { default: {} },
+      ),
+      retry: Type.Object(
+        {
+          initialBackoffMs: Type.Integer({ minimum: 1, default: d.initialBackoffMs ?? 500, description: 'First wait after a failed request (full jitter).' }),
+          maxBackoffMs: Type.Integer({ minimum: 1, default: d.maxBackoffMs ?? 60_000, description: 'Longest wait between retries; whole-request failures are retried for ever.' }),
+          maxAttemptsPerItem: Type.Integer({
+            minimum: 1,
+            default: d.maxAttemptsPerItem ?? 10,
+            description: 'Attempts for an item the service rejected individually with a retryable code before it is dead-lettered.',
+          }),
+        },
+        { default: {} },
+      ),
+      queueLimit: Type.Integer({
+        minimum: 1,
+        default: d.queueLimit ?? 100_000,
+        description: 'Items held in memory for this sink; beyond it new items are dead-lettered (and logged), never dropped silently.',
+      }),
+      requestTimeoutMs: Type.Integer({ minimum: 100, default: 15_000, description: 'Abort a request that takes longer.' }),
+    },
+    { default: {} },
+  )
+}
+
+export type DeliveryConfig = Static<ReturnType<typeof deliverySchema>>

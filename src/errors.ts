@@ -1,0 +1,21 @@
+import createError from '@fastify/error'
+
+/**
+ * Every error falconet answers with or stops on, declared once (fastify's lib/errors.js is the
+ * model). Request-path code throws these; the error handler turns them into `{error, code, message}`
+ * bodies and never sends a stack trace. test/errors.test.ts keeps this list and docs/errors.md in step.
+ */
+export const errors = {
+  FALCONET_ERR_INVALID_JSON: createError('FALCONET_ERR_INVALID_JSON', 'Body is not valid JSON: %s', 400),
+  FALCONET_ERR_INVALID_ALERT: createError('FALCONET_ERR_INVALID_ALERT', 'Invalid Falco alert: %s', 400),
+  FALCONET_ERR_EMPTY_BODY: createError('FALCONET_ERR_EMPTY_BODY', 'Body is empty: send one Falco alert (or an array of alerts) as JSON', 400),
+  FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE: createError(
+    'FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE',
+    'Unsupported Content-Type %s: send application/json',
+    415,
+  ),
+  FALCONET_ERR_OVERLOADED: createError('FALCONET_ERR_OVERLOADED', 'falconet is overloaded: %s; retry later', 503),
+  FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
+} as const
+
+export type ErrorCode = keyof typeof errors

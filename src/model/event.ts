@@ -1,0 +1,85 @@
+import { Type, type Static } from 'typebox'
+import { PRIORITIES } from './severity.js'
+
+/**
+ * The normalized security event. Every source (Falco http_output, Fluent Bit records, Kubernetes
+ * audit detections, the test endpoint) produces exactly this, so everything downstream — ids,
+ * aggregation, enrichment, routing, sinks — is written once.
+ */
+
+const Str = Type.String()
+const OptStr = Type.Optional(Type.String())
+
+/** A raw field value after lossless parsing: integers beyond 2^53 arrive as decimal strings. */
+export const FieldValue = Type.Union([
+  Type.String(),
+  Type.Number(),
+  Type.Boolean(),
+  Type.Null(),
+  Type.Array(Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
+])
+export type FieldValue = Static<typeof FieldValue>
+
+export const Container = Type.Object({
+  id: OptStr, // Falco gives the 12-character short id; enrichment may give the full one
+  name: OptStr,
+  imageRepository: OptStr,
+  imageTag: OptStr,
+  imageDigest: OptStr,
+  startedAt: OptStr, // RFC 3339
+  privileged: Type.Optional(Type.Boolean()),
+})
+
+export const Workload = Type.Object({
+  cluster: OptStr,
+  namespace: OptStr,
+  pod: OptStr,
+  container: Type.Optional(Container),
+  node: OptStr, // the host the event happened on (Falco's hostname for syscall events)
+})
+
+export const Process = Type.Object({
+  name: OptStr,
+  executable: OptStr,
+  commandLine: OptStr,
+  pid: Type.Optional(Type.Integer()),
+  parentPid: Type.Optional(Type.Integer()),
+  parentName: OptStr,
+  user: OptStr,
+  uid: Type.Optional(Type.Integer()),
+  loginUid: Type.Optional(Type.Integer()),
+})
+
+/** Who did it, for control-plane events (Kubernetes audit): the principal behind an API call. */
+export const Actor = Type.Object({
+  username: OptStr,
+  groups: Type.Optional(Type.Array(Str)),
+  arn: OptStr, // IAM principal from EKS's user.extra.arn
+  sourceIps: Type.Optional(Type.Array(Str)),
+  userAgent: OptStr,
+})
+
+export const SecurityEvent = Type.Object({
+  /** Which falconet input produced it: falco, fluent-bit, k8s-audit, test. */
+  input: Str,
+  /** The detector's event source: Falco's syscall / k8s_audit / internal, or a falconet detector. */
+  source: Str,
+  rule: Type.String({ minLength: 1 }),
+  priority: Type.Enum(PRIORITIES),
+  /** The priority text exactly as the producer sent it, for ASFF Severity.Original. */
+  priorityText: Str,
+  /** RFC 3339 UTC, full precision as received (Falco gives nanoseconds). */
+  time: Str,
+  output: Str,
+  hostname: OptStr,
+  tags: Type.Array(Str),
+  workload: Workload,
+  process: Type.Optional(Process),
+  actor: Type.Optional(Actor),
+  /** The producer's own fields, keys kept literally (`proc.aname[2]` is one key, never a path). */
+  fields: Type.Record(Type.String(), FieldValue),
+})
+export type SecurityEvent = Static<typeof SecurityEvent>
+export type Workload = Static<typeof Workload>
+export type Container = Static<typeof Container>
+export type Process = Static<typeof Process>

@@ -1,0 +1,36 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema.js'
+import type { Ingest } from '../pipeline/pipeline.js'
+import { installErrorHandling } from './error-handler.js'
+import { healthRoutes, type Readiness } from './health.js'
+import { falcoHttpSource } from '../sources/falco-http.js'
+import { testEventSource } from '../sources/test-event.js'
+
+export interface AppDeps {
+  config: Readonly<Config>
+  logger: Logger
+  ingest: Ingest
+  readiness: Readiness
+}
+
+/** The HTTP app, without listening: tests build it and call `inject`, serve.ts owns the process. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { server } = deps.config
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: server.bodyLimitBytes,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    // Falco never waits for long; a client that trickles a body must not hold a socket for ever.
+    requestTimeout: 30_000,
+    // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+  })
+  installErrorHandling(app)
+  await app.register(healthRoutes, { readiness: deps.readiness })
+  await app.register(falcoHttpSource, { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
+  await app.register(testEventSource, { ingest: deps.ingest })
+  return app
+}

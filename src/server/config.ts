@@ -1,0 +1,24 @@
+import { Type } from 'typebox'
+
+export const serverSchema = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 2801, description: 'Listen port (env FALCONET_PORT). 2801 is falcosidekick\'s, so falconet is a drop-in for Falco\'s http_output.' }),
+    bodyLimitBytes: Type.Integer({
+      minimum: 1024,
+      default: 1_048_576,
+      description: 'Largest request body on the Falco and test endpoints; larger ones get 413.',
+    }),
+    keepAliveTimeoutMs: Type.Integer({
+      minimum: 1000,
+      default: 65_000,
+      description: 'Idle keep-alive; above the 30 s that Fluent Bit and load balancers keep idle connections, so the client always closes first.',
+    }),
+    shutdownGraceMs: Type.Integer({
+      minimum: 0,
+      default: 10_000,
+      description: 'On SIGTERM, how long to keep flushing pending findings before what is left is dead-lettered.',
+    }),
+  },
+  { default: {} },
+)

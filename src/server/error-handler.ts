@@ -1,0 +1,32 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance } from 'fastify'
+
+/**
+ * Every refusal is `{statusCode, error, code, message}` JSON. 4xx messages say what was wrong so
+ * the sender can fix it; 5xx bodies never carry internals (no stack, no message), which only go
+ * to the log.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    const exposed = statusCode < 500 || err.code?.startsWith('FALCONET_ERR_')
+    if (statusCode >= 500) request.log.error({ err }, 'request failed')
+    else request.log.info({ code: err.code, reason: err.message }, 'request refused')
+    const headers = (err as { headers?: Record<string, string> }).headers
+    if (headers) void reply.headers(headers)
+    void reply.code(statusCode).send({
+      statusCode,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      code: err.code ?? 'FALCONET_ERR_INTERNAL',
+      message: exposed ? err.message : 'internal error',
+    })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'FALCONET_ERR_NOT_FOUND',
+      message: `no route ${request.method} ${request.url.split('?')[0]}: Falco posts to / or /falco, curl tests to /test`,
+    })
+  })
+}

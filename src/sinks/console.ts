@@ -1,0 +1,46 @@
+import { Type, type Static } from 'typebox'
+import { deliverySchema } from '../delivery/config.js'
+import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
+
+/** One log line per finding, so a person watching the process sees what happens. */
+const schema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    ...deliverySchema({ maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 0, requestsPerSecond: 1000, burst: 1000 }).properties,
+  },
+  { default: {} },
+)
+type ConsoleConfig = Static<typeof schema>
+
+export const consoleSink: SinkDefinition<typeof schema> = {
+  id: 'console',
+  description: 'A one-line summary of every finding in the log (on by default).',
+  schema,
+  create: (config: ConsoleConfig, deps: SinkDeps): Sink => {
+    const logger = deps.logger.child({ sink: 'console' })
+    return {
+      id: 'console',
+      delivery: config,
+      start: async () => {},
+      encode(finding): Encoded {
+        const { event } = finding
+        const where = [event.workload.namespace, event.workload.pod, event.workload.container?.name].filter(Boolean).join('/')
+        const summary = {
+          findingId: finding.id,
+          severity: finding.severity,
+          rule: event.rule,
+          where: where || event.hostname || event.source,
+          count: finding.count,
+        }
+        return { id: finding.id, bytes: 1, payload: summary }
+      },
+      async send(batch: Encoded[]): Promise<SendOutcome> {
+        for (const item of batch) {
+          const s = item.payload as { severity: string; rule: string; where: string }
+          logger.info(item.payload as object, `finding ${s.severity} ${s.rule} @ ${s.where}`)
+        }
+        return { kind: 'ok' }
+      },
+    }
+  },
+}

@@ -1,0 +1,62 @@
+import { appendFile, mkdir } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { Type, type Static } from 'typebox'
+import { deliverySchema } from '../delivery/config.js'
+import { toAsff } from '../asff/build.js'
+import type { AsffContext } from '../asff/context.js'
+import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
+
+/**
+ * The embedded default: each finding as one ASFF JSON object per line, so a first run with no AWS
+ * account shows exactly what Security Hub would receive (`jq` it, or import it later).
+ */
+const schema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    path: Type.String({ default: 'findings.jsonl', description: 'Relative to dataDir unless absolute.' }),
+    ...deliverySchema({ maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 200, requestsPerSecond: 1000, burst: 1000 }).properties,
+  },
+  { default: {} },
+)
+type FileConfig = Static<typeof schema>
+
+export const fileSink: SinkDefinition<typeof schema> = {
+  id: 'file',
+  description: 'Findings as ASFF JSON lines in a local file (on by default).',
+  schema,
+  create: (config: FileConfig, deps: SinkDeps): Sink => new FileSink(config, deps),
+}
+
+class FileSink implements Sink {
+  readonly id = 'file'
+  readonly delivery: FileConfig
+  readonly #path: string
+  readonly #deps: SinkDeps
+  #ctx: AsffContext | undefined
+
+  constructor(config: FileConfig, deps: SinkDeps) {
+    this.delivery = config
+    this.#path = resolve(deps.dataDir, config.path)
+    this.#deps = deps
+  }
+
+  async start(): Promise<void> {
+    await mkdir(dirname(this.#path), { recursive: true })
+    this.#ctx = await this.#deps.asffContext()
+  }
+
+  encode(finding: Parameters<Sink['encode']>[0]): Encoded {
+    const line = JSON.stringify(toAsff(finding, this.#ctx!)) + '\n'
+    return { id: finding.id, bytes: Buffer.byteLength(line), payload: line }
+  }
+
+  async send(batch: Encoded[]): Promise<SendOutcome> {
+    try {
+      await appendFile(this.#path, batch.map((e) => e.payload as string).join(''))
+      return { kind: 'ok' }
+    } catch (err) {
+      // A full disk or a permission fixed by the operator: keep the findings and try again.
+      return { kind: 'retry', reason: `cannot append to ${this.#path}: ${(err as NodeJS.ErrnoException).code ?? err}` }
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import { parsePriority } from '../model/severity.js'
+import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
+
+/**
+ * Falco's http_output alert (Falco 0.44: hostname, output, output_fields, priority, rule, source,
+ * tags, time; uuid only when falcosidekick sits in between) → the normalized SecurityEvent.
+ * Shared by every way an alert can arrive (http_output, Fluent Bit records), so the same alert
+ * always yields the same event and the same finding Id.
+ */
+
+export class InvalidAlertError extends Error {}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i
+
+export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEvent {
+  if (typeof alert !== 'object' || alert === null || Array.isArray(alert)) {
+    throw new InvalidAlertError('an alert must be a JSON object')
+  }
+  const a = alert as Record<string, unknown>
+  if (typeof a.rule !== 'string' || a.rule.trim() === '') throw new InvalidAlertError('"rule" is missing or empty')
+  const priority = parsePriority(a.priority)
+  if (!priority) {
+    throw new InvalidAlertError(
+      `"priority" ${JSON.stringify(a.priority ?? null)} is not one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug`,
+    )
+  }
+  const time = normalizeTime(a.time)
+  if (a.output !== undefined && a.output !== null && typeof a.output !== 'string') {
+    throw new InvalidAlertError('"output" must be a string')
+  }
+  if (a.output_fields !== undefined && a.output_fields !== null && (typeof a.output_fields !== 'object' || Array.isArray(a.output_fields))) {
+    throw new InvalidAlertError('"output_fields" must be an object')
+  }
+  if (a.tags !== undefined && a.tags !== null && !(Array.isArray(a.tags) && a.tags.every((t) => typeof t === 'string'))) {
+    throw new InvalidAlertError('"tags" must be an array of strings')
+  }
+
+  const fields = normalizeFields((a.output_fields ?? {}) as Record<string, unknown>)
+  const source = typeof a.source === 'string' && a.source !== '' ? a.source : 'syscall'
+  const hostname = typeof a.hostname === 'string' && a.hostname !== '' ? a.hostname : undefined
+  const output = typeof a.output === 'string' ? a.output : typeof a.message === 'string' ? a.message : a.rule
+
+  const event: SecurityEvent = {
+    input,
+    source,
+    rule: a.rule,
+    priority,
+    priorityText: String(a.priority),
+    time,
+    output,
+    hostname,
+    tags: (a.tags as string[] | undefined) ?? [],
+    workload: workloadOf(fields, hostname),
+    fields,
+  }
+  const process = processOf(fields)
+  if (process) event.process = process
+  const actor = actorOf(fields)
+  if (actor) event.actor = actor
+  return event
+}
+
+/** RFC 3339 in, RFC 3339 UTC out, keeping Falco's nanoseconds when it is already UTC. */
+function normalizeTime(value: unknown): string {
+  if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidAlertError(`"time" ${JSON.stringify(value ?? null)} is not an RFC 3339 timestamp`)
+  }
+  const date = new Date(value)
+  // Date.parse accepts 2026-02-30 (as 2 March); Security Hub does not.
+  if (/z$/i.test(value) && date.toISOString().slice(0, 10) !== value.slice(0, 10)) {
+    throw new InvalidAlertError(`"time" ${JSON.stringify(value)} is not a calendar date`)
+  }
+  return /z$/i.test(value) ? value.slice(0, -1) + 'Z' : date.toISOString()
+}
+
+/** Keys stay literal; nested objects (never sent by Falco, but possible) become compact JSON text. */
+function normalizeFields(raw: Record<string, unknown>): Record<string, FieldValue> {
+  const out: Record<string, FieldValue> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    out[key] = fieldValue(value)
+  }
+  return out
+}
+
+function fieldValue(value: unknown): FieldValue {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value
+  if (Array.isArray(value)) {
+    return value.map((v) => (v === null || ['string', 'number', 'boolean'].includes(typeof v) ? (v as string) : JSON.stringify(v)))
+  }
+  return JSON.stringify(value)
+}
+
+function str(fields: Record<string, FieldValue>, key: string): string | undefined {
+  const v = fields[key]
+  if (typeof v === 'string') return v === '' || v === '<NA>' ? undefined : v
+  if (typeof v === 'number') return String(v)
+  return undefined
+}
+
+function int(fields: Record<string, FieldValue>, key: string): number | undefined {
+  const v = fields[key]
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : NaN
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
+function workloadOf(fields: Record<string, FieldValue>, hostname: string | undefined): Workload {
+  const workload: Workload = {}
+  if (hostname) workload.node = hostname
+  const namespace = str(fields, 'k8s.ns.name') ?? str(fields, 'ka.target.namespace')
+  if (namespace) workload.namespace = namespace
+  const pod = str(fields, 'k8s.pod.name') ?? (str(fields, 'ka.target.resource') === 'pods' ? str(fields, 'ka.target.name') : undefined)
+  if (pod) workload.pod = pod
+  const container = containerOf(fields)
+  if (container) workload.container = container
+  return workload
+}
+
+function containerOf(fields: Record<string, FieldValue>): Container | undefined {
+  const id = str(fields, 'container.id')
+  // Falco reports host processes as container.id "host": there is no container.
+  if (!id || id === 'host') return undefined
+  const container: Container = { id }
+  const name = str(fields, 'container.name')
+  if (name) container.name = name
+  let repository = str(fields, 'container.image.repository')
+  let tag = str(fields, 'container.image.tag')
+  const image = str(fields, 'container.image')
+  if (!repository && image) [repository, tag] = splitImage(image)
+  if (repository) container.imageRepository = repository
+  if (tag) container.imageTag = tag
+  const digest = str(fields, 'container.image.digest')
+  if (digest) container.imageDigest = digest
+  const started = nanosToIso(fields['container.start_ts'])
+  if (started) container.startedAt = started
+  const privileged = fields['container.privileged']
+  if (typeof privileged === 'boolean') container.privileged = privileged
+  else if (privileged === 'true' || privileged === 'false') container.privileged = privileged === 'true'
+  return container
+}
+
+/** "repo:tag" or "repo@sha256:…" — the last colon after the last slash separates the tag. */
+function splitImage(image: string): [string, string | undefined] {
+  const at = image.indexOf('@')
+  const base = at >= 0 ? image.slice(0, at) : image
+  const colon = base.lastIndexOf(':')
+  return colon > base.lastIndexOf('/') ? [base.slice(0, colon), base.slice(colon + 1)] : [base, undefined]
+}
+
+/** Epoch nanoseconds (a decimal string once above 2^53) → RFC 3339 with full precision. */
+export function nanosToIso(value: FieldValue | undefined): string | undefined {
+  if (value === null || value === undefined || typeof value === 'boolean' || Array.isArray(value)) return undefined
+  const digits = typeof value === 'number' ? (Number.isInteger(value) ? BigInt(value).toString() : '') : value
+  if (!/^\d{10,19}$/.test(digits)) return undefined
+  const nanos = BigInt(digits)
+  if (nanos === 0n) return undefined
+  const ms = Number(nanos / 1_000_000n)
+  const frac = (nanos % 1_000_000_000n).toString().padStart(9, '0')
+  return new Date(ms).toISOString().slice(0, 19) + '.' + frac + 'Z'
+}
+
+function processOf(fields: Record<string, FieldValue>): Process | undefined {
+  const p: Process = {}
+  const set = <K extends keyof Process>(k: K, v: Process[K] | undefined) => {
+    if (v !== undefined) p[k] = v
+  }
+  set('name', str(fields, 'proc.name'))
+  set('executable', str(fields, 'proc.exepath') ?? str(fields, 'proc.exe'))
+  set('commandLine', str(fields, 'proc.cmdline'))
+  set('pid', int(fields, 'proc.pid'))
+  set('parentPid', int(fields, 'proc.ppid'))
+  set('parentName', str(fields, 'proc.pname'))
+  set('user', str(fields, 'user.name'))
+  set('uid', int(fields, 'user.uid'))
+  set('loginUid', int(fields, 'user.loginuid'))
+  return Object.keys(p).length > 0 ? p : undefined
+}
+
+function actorOf(fields: Record<string, FieldValue>): SecurityEvent['actor'] {
+  const username = str(fields, 'ka.user.name')
+  if (!username) return undefined
+  const actor: NonNullable<SecurityEvent['actor']> = { username }
+  const groups = fields['ka.user.groups']
+  if (Array.isArray(groups)) actor.groups = groups.filter((g): g is string => typeof g === 'string')
+  const ips = fields['ka.sourceips']
+  if (Array.isArray(ips)) actor.sourceIps = ips.filter((g): g is string => typeof g === 'string')
+  const agent = str(fields, 'ka.useragent')
+  if (agent) actor.userAgent = agent
+  return actor
+}

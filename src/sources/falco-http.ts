@@ -1,0 +1,55 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { errors } from '../errors.js'
+import type { Ingest } from '../pipeline/pipeline.js'
+import { parseJsonLossless } from './lossless-json.js'
+import { InvalidAlertError, normalizeFalcoAlert } from './falco-alert.js'
+import type { SecurityEvent } from '../model/event.js'
+
+/**
+ * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
+ * drop-in on port 2801) or `/falco`. Falco has no HTTP timeout and one slow receiver stalls all its
+ * outputs, so the request only parses, validates and hands the event on; delivery is asynchronous.
+ * A JSON array of alerts is accepted too (replays, curl); it is taken whole or refused whole.
+ */
+export interface FalcoHttpOptions {
+  ingest: Ingest
+  bodyLimit: number
+}
+
+export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app: FastifyInstance, opts) => {
+  // Encapsulated: only these routes parse JSON losslessly (Falco's nanosecond integers exceed 2^53).
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
+    const text = (body as string).trim()
+    if (text === '') return done(new errors.FALCONET_ERR_EMPTY_BODY(), undefined)
+    try {
+      done(null, parseJsonLossless(text))
+    } catch (err) {
+      done(new errors.FALCONET_ERR_INVALID_JSON((err as Error).message), undefined)
+    }
+  })
+
+  const handler = async (request: { body: unknown }) => {
+    const events = toEvents(request.body)
+    opts.ingest(events)
+    return { accepted: events.length }
+  }
+  app.post('/', { bodyLimit: opts.bodyLimit }, handler)
+  app.post('/falco', { bodyLimit: opts.bodyLimit }, handler)
+}
+
+function toEvents(body: unknown): SecurityEvent[] {
+  if (body === undefined) throw new errors.FALCONET_ERR_EMPTY_BODY()
+  const alerts = Array.isArray(body) ? body : [body]
+  if (alerts.length === 0) throw new errors.FALCONET_ERR_INVALID_ALERT('the array holds no alerts')
+  return alerts.map((alert, i) => {
+    try {
+      return normalizeFalcoAlert(alert, 'falco')
+    } catch (err) {
+      if (err instanceof InvalidAlertError) {
+        throw new errors.FALCONET_ERR_INVALID_ALERT(Array.isArray(body) ? `alert [${i}]: ${err.message}` : err.message)
+      }
+      throw err
+    }
+  })
+}

@@ -1,0 +1,73 @@
+import t from 'tap'
+import { findingId } from '../../src/aggregate/finding-id.js'
+import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
+import { parseJsonLossless } from '../../src/sources/lossless-json.js'
+import { falcoFixtures, falcoFixture } from '../support/fixtures.js'
+
+const opts = { keyFields: {} }
+const alertOf = (prefix: string) => parseJsonLossless(falcoFixture(prefix).body) as Record<string, any>
+const idOf = (alert: unknown, o: Parameters<typeof findingId>[1] = opts) => findingId(normalizeFalcoAlert(alert), o)
+
+t.test('the same alert twice gives the same Id', async (t) => {
+  for (const { file, body } of falcoFixtures()) {
+    t.equal(idOf(parseJsonLossless(body)), idOf(parseJsonLossless(body)), file)
+  }
+})
+
+t.test('Ids are valid ASFF Ids and distinct across the fixtures', async (t) => {
+  const ids = falcoFixtures().map(({ body }) => idOf(parseJsonLossless(body)))
+  t.equal(new Set(ids).size, ids.length)
+  for (const id of ids) t.match(id, /^falconet\/[a-z0-9_-]+\/[0-9a-f]{40}$/)
+})
+
+t.test('a repeat at another time, with another pid or container id, updates the same finding', async (t) => {
+  const a = alertOf('01-')
+  const b = alertOf('01-')
+  b.time = '2026-07-30T10:00:00.000000000Z'
+  b.output_fields['evt.time'] = '1785405600000000000'
+  b.output_fields['container.id'] = 'ffffffffffff'
+  b.output_fields['proc.pid'] = 4242
+  t.equal(idOf(a), idOf(b))
+})
+
+t.test('a different pod, namespace, container, rule or cluster gives a different Id', async (t) => {
+  const base = idOf(alertOf('01-'))
+  const variants: Array<[string, (a: Record<string, any>) => void]> = [
+    ['pod', (a) => (a.output_fields['k8s.pod.name'] = 'cart-api-7d9c6b7b9c-zzzzz')],
+    ['namespace', (a) => (a.output_fields['k8s.ns.name'] = 'staging')],
+    ['container', (a) => (a.output_fields['container.name'] = 'sidecar')],
+    ['rule', (a) => (a.rule = 'Other rule')],
+  ]
+  for (const [what, change] of variants) {
+    const a = alertOf('01-')
+    change(a)
+    t.not(idOf(a), base, what)
+  }
+  t.not(findingId(normalizeFalcoAlert(alertOf('01-')), { keyFields: {}, cluster: 'prod' }), base, 'cluster')
+})
+
+t.test('host events are told apart by host', async (t) => {
+  const a = alertOf('11-')
+  const b = alertOf('11-')
+  b.hostname = 'ip-10-0-99-99.eu-west-1.compute.internal'
+  t.not(idOf(a), idOf(b))
+})
+
+t.test('configured key fields split findings of one rule on one container', async (t) => {
+  const keyFields = { 'Terminal shell in container': ['proc.cmdline'] }
+  const a = alertOf('01-')
+  const b = alertOf('01-')
+  b.output_fields['proc.cmdline'] = 'sh -c id'
+  t.equal(idOf(a), idOf(b), 'without key fields: one finding')
+  t.not(idOf(a, { keyFields }), idOf(b, { keyFields }), 'with proc.cmdline as key field: two')
+})
+
+t.test('k8s_audit alerts are identified by their fields, not their time', async (t) => {
+  const a = alertOf('29-')
+  const b = alertOf('29-')
+  b.time = '2026-07-30T17:00:00.000000000Z'
+  b.output_fields['evt.time'] = '1785430800000000000'
+  t.equal(idOf(a), idOf(b))
+  b.output_fields['ka.user.name'] = 'someone-else'
+  t.not(idOf(a), idOf(b))
+})

@@ -1,0 +1,117 @@
+import t from 'tap'
+import { normalizeFalcoAlert, InvalidAlertError, nanosToIso } from '../../src/sources/falco-alert.js'
+import { parseJsonLossless } from '../../src/sources/lossless-json.js'
+import { falcoFixtures, falcoFixture } from '../support/fixtures.js'
+
+const parse = (body: string) => normalizeFalcoAlert(parseJsonLossless(body))
+
+t.test('every Falco fixture normalizes with the rule, priority, source and time it carries', async (t) => {
+  const fixtures = falcoFixtures()
+  t.equal(fixtures.length, 31)
+  for (const { file, body } of fixtures) {
+    const raw = JSON.parse(body)
+    const event = parse(body)
+    t.equal(event.rule, raw.rule, `${file}: rule`)
+    t.equal(event.priority.toLowerCase(), raw.priority.toLowerCase(), `${file}: priority`)
+    t.equal(event.source, raw.source, `${file}: source`)
+    t.equal(event.time, raw.time, `${file}: time kept with its nanoseconds`)
+    t.equal(event.hostname, raw.hostname, `${file}: hostname`)
+    t.same(event.tags, raw.tags ?? [], `${file}: tags`)
+    t.same(Object.keys(event.fields).sort(), Object.keys(raw.output_fields).sort(), `${file}: field keys kept literally`)
+  }
+})
+
+t.test('evt.time above 2^53 is kept exactly, not rounded by JSON.parse', async (t) => {
+  const event = parse(falcoFixture('01-').body)
+  t.equal(event.fields['evt.time'], '1785402843512345678')
+  t.not(String(JSON.parse(falcoFixture('01-').body).output_fields['evt.time']), '1785402843512345678', 'JSON.parse would have rounded it')
+})
+
+t.test('workload, container and process come from the suggested output fields', async (t) => {
+  const event = parse(falcoFixture('01-').body)
+  t.same(event.workload, {
+    node: 'ip-10-0-12-34.eu-west-1.compute.internal',
+    namespace: 'shop',
+    pod: 'cart-api-7d9c6b7b9c-x2x8k',
+    container: {
+      id: '3ad7b26ded6d',
+      name: 'cart-api',
+      imageRepository: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/cart-api',
+      imageTag: '2.14.3',
+    },
+  })
+  t.same(event.process, { name: 'bash', executable: '/usr/bin/bash', commandLine: 'bash', parentName: 'runc', user: 'root', uid: 0, loginUid: -1 })
+})
+
+t.test('a host process has no container and no Kubernetes workload', async (t) => {
+  const event = parse(falcoFixture('11-').body)
+  t.equal(event.workload.container, undefined)
+  t.equal(event.workload.pod, undefined)
+  t.equal(event.workload.namespace, undefined)
+})
+
+t.test('k8s_audit alerts carry the actor and list fields as arrays', async (t) => {
+  const event = parse(falcoFixture('29-').body)
+  t.equal(event.source, 'k8s_audit')
+  t.equal(event.actor?.username, 'kubernetes-admin')
+  t.same(event.fields['ka.req.binding.subjects'], ['{"kind":"ServiceAccount","name":"ci-deployer","namespace":"ci"}'])
+})
+
+t.test('the internal event (no tags, string fields) normalizes', async (t) => {
+  const event = parse(falcoFixture('31-').body)
+  t.equal(event.source, 'internal')
+  t.same(event.tags, [])
+  t.equal(event.priority, 'Debug')
+  t.equal(event.fields.n_drops, '18234')
+})
+
+t.test('priorities match case-insensitively, and Info means Informational', async (t) => {
+  const base = JSON.parse(falcoFixture('01-').body)
+  const cases: Array<[string, string]> = [
+    ['WARNING', 'Warning'],
+    ['critical', 'Critical'],
+    ['Info', 'Informational'],
+    ['informational', 'Informational'],
+    ['EMERGENCY', 'Emergency'],
+  ]
+  for (const [given, expected] of cases) {
+    t.equal(normalizeFalcoAlert({ ...base, priority: given }).priority, expected, given)
+  }
+})
+
+t.test('invalid alerts are refused with the reason', async (t) => {
+  const base = JSON.parse(falcoFixture('01-').body)
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['no rule', { ...base, rule: undefined }, /"rule" is missing/],
+    ['empty rule', { ...base, rule: '  ' }, /"rule" is missing/],
+    ['unknown priority', { ...base, priority: 'Severe' }, /"priority" "Severe" is not one of/],
+    ['missing priority', { ...base, priority: undefined }, /"priority" null/],
+    ['bad time', { ...base, time: 'yesterday' }, /"time" "yesterday" is not an RFC 3339/],
+    ['impossible date', { ...base, time: '2026-13-45T99:00:00Z' }, /"time"/],
+    ['30 February', { ...base, time: '2026-02-30T10:00:00.000000000Z' }, /not a calendar date/],
+    ['output_fields not an object', { ...base, output_fields: [1] }, /"output_fields" must be an object/],
+    ['tags not strings', { ...base, tags: [1] }, /"tags" must be an array of strings/],
+    ['not an object', 'alert', /must be a JSON object/],
+  ]
+  for (const [name, alert, message] of cases) {
+    t.throws(() => normalizeFalcoAlert(alert), { constructor: InvalidAlertError, message }, name)
+  }
+})
+
+t.test('a time with an offset is converted to UTC', async (t) => {
+  const base = JSON.parse(falcoFixture('01-').body)
+  t.equal(normalizeFalcoAlert({ ...base, time: '2026-07-30T11:14:03.5+02:00' }).time, '2026-07-30T09:14:03.500Z')
+})
+
+t.test('__proto__ keys never survive parsing', async (t) => {
+  const parsed = parseJsonLossless('{"rule":"r","__proto__":{"polluted":true},"output_fields":{"__proto__":{"x":1}}}') as Record<string, any>
+  t.notOk(Object.hasOwn(parsed, '__proto__'))
+  t.notOk(Object.hasOwn(parsed.output_fields, '__proto__'))
+  t.equal(({} as any).polluted, undefined)
+})
+
+t.test('nanosecond timestamps become RFC 3339 with full precision', async (t) => {
+  t.equal(nanosToIso('1785402843512345678'), '2026-07-30T09:14:03.512345678Z')
+  t.equal(nanosToIso(0), undefined)
+  t.equal(nanosToIso('abc'), undefined)
+})
