@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TProperties } from 'typebox'
 
 /**
  * The delivery settings every sink shares (batching, rate limit, retry). Each sink composes this
@@ -62,3 +62,18 @@ export function deliverySchema(d: DeliveryDefaults) {
 }
 
 export type DeliveryConfig = Static<ReturnType<typeof deliverySchema>>
+
+/**
+ * A sink's whole config slice: `enabled`, its own settings, and the shared delivery settings with
+ * defaults fitted to the service. Every sink declares its config through this.
+ */
+export function sinkSchema<P extends TProperties>(options: { enabled: boolean; enabledHelp?: string }, defaults: DeliveryDefaults, own: P) {
+  return Type.Object(
+    {
+      enabled: Type.Boolean({ default: options.enabled, ...(options.enabledHelp ? { description: options.enabledHelp } : {}) }),
+      ...own,
+      ...deliverySchema(defaults).properties,
+    },
+    { default: {} },
+  )
+}

@@ -1,15 +1,9 @@
-import { Type, type Static } from 'typebox'
-import { deliverySchema } from '../delivery/config.js'
+import type { Static } from 'typebox'
+import { sinkSchema } from '../delivery/config.js'
 import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
 
 /** One log line per finding, so a person watching the process sees what happens. */
-const schema = Type.Object(
-  {
-    enabled: Type.Boolean({ default: true }),
-    ...deliverySchema({ maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 0, requestsPerSecond: 1000, burst: 1000 }).properties,
-  },
-  { default: {} },
-)
+const schema = sinkSchema({ enabled: true }, { maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 0, requestsPerSecond: 1000, burst: 1000 }, {})
 type ConsoleConfig = Static<typeof schema>
 
 export const consoleSink: SinkDefinition<typeof schema> = {

@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { Type, type Static } from 'typebox'
-import { deliverySchema } from '../delivery/config.js'
+import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
 import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
@@ -10,13 +10,10 @@ import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sin
  * The embedded default: each finding as one ASFF JSON object per line, so a first run with no AWS
  * account shows exactly what Security Hub would receive (`jq` it, or import it later).
  */
-const schema = Type.Object(
-  {
-    enabled: Type.Boolean({ default: true }),
-    path: Type.String({ default: 'findings.jsonl', description: 'Relative to dataDir unless absolute.' }),
-    ...deliverySchema({ maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 200, requestsPerSecond: 1000, burst: 1000 }).properties,
-  },
-  { default: {} },
+const schema = sinkSchema(
+  { enabled: true },
+  { maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 200, requestsPerSecond: 1000, burst: 1000 },
+  { path: Type.String({ default: 'findings.jsonl', description: 'Relative to dataDir unless absolute.' }) },
 )
 type FileConfig = Static<typeof schema>
 

@@ -1,6 +1,6 @@
 import { BatchImportFindingsCommand, SecurityHubClient, type AwsSecurityFinding } from '@aws-sdk/client-securityhub'
-import { Type, type Static } from 'typebox'
-import { deliverySchema } from '../delivery/config.js'
+import type { Static } from 'typebox'
+import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
 import { classifyAwsError, isRetryableItemCode } from '../aws/errors.js'
@@ -11,12 +11,10 @@ import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem }
  * call, 10 calls/s with a burst of 30 per account and region. The standard SDK credential chain
  * applies (IRSA, Pod Identity, profiles) and AWS_ENDPOINT_URL_SECURITYHUB redirects it (tests: moto).
  */
-const schema = Type.Object(
-  {
-    enabled: Type.Boolean({ default: false, description: 'Import findings into Security Hub (env FALCONET_SECURITYHUB_ENABLED).' }),
-    ...deliverySchema({ maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000, requestsPerSecond: 10, burst: 30 }).properties,
-  },
-  { default: {} },
+const schema = sinkSchema(
+  { enabled: false, enabledHelp: 'Import findings into Security Hub (env FALCONET_SECURITYHUB_ENABLED).' },
+  { maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000, requestsPerSecond: 10, burst: 30 },
+  {},
 )
 type SecurityHubConfig = Static<typeof schema>
 
