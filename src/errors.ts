@@ -11,7 +11,7 @@ export const errors = {
   FALCONET_ERR_EMPTY_BODY: createError('FALCONET_ERR_EMPTY_BODY', 'Body is empty: send one Falco alert (or an array of alerts) as JSON', 400),
   FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE: createError(
     'FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE',
-    'Unsupported Content-Type %s: send application/json',
+    'Unsupported Content-Type %s; send application/json',
     415,
   ),
   FALCONET_ERR_OVERLOADED: createError('FALCONET_ERR_OVERLOADED', 'falconet is overloaded: %s; retry later', 503),

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto'
 import type { SecurityEvent } from '../model/event.js'
+import { workloadOfPod } from './workload.js'
 
 /**
  * A finding's Id is a pure function of the alert's facts — never of its time, a uuid or a counter —
  * so Falco resending an alert, a restart replaying it, or the same behaviour repeating all land on
  * the same Security Hub finding (an update, not a duplicate).
  *
- * Facts: cluster, event source, rule, and where it happened (namespace + pod + container name; the
- * host for host processes and Falco's internal events), plus the rule's key fields. Container ids
- * and times are left out on purpose: they change on every restart or repeat of the same thing.
+ * Facts: cluster, event source, rule, and where it happened (namespace + workload + container
+ * name; the host for host processes and Falco's internal events), plus the rule's key fields.
+ * Pod names, container ids and times are left out on purpose: they change with every replica,
+ * restart or repeat of the same behaviour, which aggregation counts instead.
  */
 export interface IdOptions {
   cluster?: string
@@ -26,7 +28,7 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
     ['source', event.source],
     ['rule', event.rule],
     ['namespace', workload.namespace ?? ''],
-    ['pod', workload.pod ?? ''],
+    ['workload', workload.pod ? workloadOfPod(workload.pod) : ''],
     ['container', workload.container?.name ?? ''],
   ]
   // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).

@@ -186,7 +186,11 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   const out: Record<string, string> = {}
   const add = (key: string, value: string | undefined) => {
     const v = nonEmpty(value, LIMITS.productFieldValue)
-    if (v && Object.keys(out).length < LIMITS.productFields) out[truncate(key, LIMITS.productFieldKey, '…')] = v
+    if (!v || Object.keys(out).length >= LIMITS.productFields) return
+    let k = truncate(key, LIMITS.productFieldKey, '…')
+    // Two long keys can cut to the same text: number the later one instead of overwriting.
+    for (let n = 2; k in out; n++) k = truncate(key, LIMITS.productFieldKey - 4, '…') + `~${n}`
+    out[k] = v
   }
   add('falconet/rule', event.rule)
   add('falconet/priority', event.priority)
@@ -194,7 +198,11 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   add('falconet/input', event.input)
   add('falconet/hostname', event.hostname)
   add('falconet/tags', event.tags.join(','))
+  // ASFF has no count member: GuardDuty keeps its count in ProductFields too.
   add('falconet/count', String(finding.count))
+  if (finding.distinctPods > 0) add('falconet/distinctPods', String(finding.distinctPods))
+  if (finding.distinctContainers > 0) add('falconet/distinctContainers', String(finding.distinctContainers))
+  if (finding.samplePods.length > 1) add('falconet/samplePods', finding.samplePods.join(','))
   add('falconet/cluster', ctx.cluster?.name)
   add('falconet/namespace', event.workload.namespace)
   add('falconet/pod', event.workload.pod)

@@ -15,8 +15,7 @@ export interface AsffContext {
 export function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn'
   if (region.startsWith('us-gov-')) return 'aws-us-gov'
-  if (region.startsWith('us-iso-')) return 'aws-iso'
-  if (region.startsWith('us-isob-')) return 'aws-iso-b'
+  // ASFF's Partition enum knows only these three.
   return 'aws'
 }
 

@@ -28,11 +28,11 @@ export function checkAwsSettings(config: Readonly<Config>, env: NodeJS.ProcessEn
  * Identity work, and AWS_ENDPOINT_URL_STS redirects it). A failed lookup is not cached: the sink
  * that asked retries with backoff and the service stays not-ready meanwhile.
  */
-export function asffContextProvider(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): () => Promise<AsffContext> {
+export function asffContextProvider(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): (signal?: AbortSignal) => Promise<AsffContext> {
   let pending: Promise<AsffContext> | undefined
-  const resolve = async (): Promise<AsffContext> => {
+  const resolve = async (signal?: AbortSignal): Promise<AsffContext> => {
     const region = regionOf(config, env) ?? LOCAL_REGION
-    const accountId = config.aws.accountId ?? (securityHubEnabled(config) ? await callerAccount(region) : LOCAL_ACCOUNT_ID)
+    const accountId = config.aws.accountId ?? (securityHubEnabled(config) ? await callerAccount(region, signal) : LOCAL_ACCOUNT_ID)
     const partition = partitionOf(region)
     const ctx: AsffContext = {
       partition,
@@ -44,17 +44,18 @@ export function asffContextProvider(config: Readonly<Config>, env: NodeJS.Proces
     if (config.cluster.name) ctx.cluster = { name: config.cluster.name, ...(config.cluster.arn ? { arn: config.cluster.arn } : {}) }
     return ctx
   }
-  return () =>
-    (pending ??= resolve().catch((err) => {
+  return (signal) =>
+    (pending ??= resolve(signal).catch((err) => {
       pending = undefined
       throw err
     }))
 }
 
-async function callerAccount(region: string): Promise<string> {
-  const sts = new STSClient({ region })
+async function callerAccount(region: string, signal?: AbortSignal): Promise<string> {
+  const sts = new STSClient({ region, maxAttempts: 1 })
   try {
-    const out = await sts.send(new GetCallerIdentityCommand({}))
+    const timeout = AbortSignal.timeout(15_000)
+    const out = await sts.send(new GetCallerIdentityCommand({}), { abortSignal: signal ? AbortSignal.any([signal, timeout]) : timeout })
     if (!out.Account) throw new Error('sts:GetCallerIdentity returned no Account')
     return out.Account
   } finally {

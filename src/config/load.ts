@@ -28,15 +28,16 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env
   const file = options.file ?? env.FALCONET_CONFIG
   const raw: Record<string, unknown> = file ? readYamlFile(file) : {}
-  applyEnv(raw, env)
-  return validateConfig(raw)
+  const origins = applyEnv(raw, env)
+  return validateConfig(raw, origins)
 }
 
-export function validateConfig(raw: unknown): Readonly<Config> {
+/** `origins`: config path (a.b.c) → the env variable that set it, named in error messages. */
+export function validateConfig(raw: unknown, origins: Map<string, string> = new Map()): Readonly<Config> {
   const data = structuredClone(raw ?? {})
   const validate = compiled()
   if (!validate(data)) {
-    throw new errors.FALCONET_ERR_CONFIG(formatErrors(validate.errors ?? []))
+    throw new errors.FALCONET_ERR_CONFIG(formatErrors(validate.errors ?? [], origins))
   }
   return deepFreeze(data as Config)
 }
@@ -61,16 +62,24 @@ function readYamlFile(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>
 }
 
-/** FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST=5 → sinks.securityhub.rateLimit.burst = 5 */
-function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  for (const [name, value] of Object.entries(env)) {
-    if (value === undefined) continue
-    let path = ENV_ALIASES[name]
-    if (!path && name.startsWith('FALCONET__')) path = resolveEnvPath(name.slice('FALCONET__'.length).split('__'))
-    if (!path) continue
+/**
+ * FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST=5 → sinks.securityhub.rateLimit.burst = 5.
+ * Long forms first, then the short aliases, so the result never depends on the order of the
+ * environment. An empty variable is unset (Helm renders missing values as "").
+ */
+function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
+  const origins = new Map<string, string>()
+  const generic = Object.keys(env).filter((n) => n.startsWith('FALCONET__')).sort()
+  const aliases = Object.keys(ENV_ALIASES).filter((n) => n in env)
+  for (const name of [...generic, ...aliases]) {
+    const value = env[name]
+    if (value === undefined || value.trim() === '') continue
+    const path = ENV_ALIASES[name] ?? resolveEnvPath(name.slice('FALCONET__'.length).split('__'))
     // A string setting takes the text as it is: an account id "012345678901" must not become a number.
     setPath(target, path, schemaAt(path)?.type === 'string' ? value : parseEnvValue(value))
+    origins.set(path.join('.'), name)
   }
+  return origins
 }
 
 /** Match each env segment to the schema's camelCase key, ignoring case and underscores. */
@@ -139,18 +148,23 @@ function closeObjects(schema: any): any {
   return schema
 }
 
-function formatErrors(list: ErrorObject[]): string {
+function formatErrors(list: ErrorObject[], origins: Map<string, string>): string {
+  const from = (key: string) => {
+    const name = origins.get(key)
+    return name ? ` (set by env ${name})` : ''
+  }
   return list
     .map((e) => {
       const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
       if (e.keyword === 'additionalProperties') {
         const extra = (e.params as { additionalProperty: string }).additionalProperty
-        return `  ${key === '(root)' ? extra : `${key}.${extra}`}: unknown setting`
+        const full = key === '(root)' ? extra : `${key}.${extra}`
+        return `  ${full}: unknown setting${from(full)}`
       }
       if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
-        return `  ${key}: ${e.message ?? 'not an allowed value'}${e.params && 'allowedValues' in e.params ? ` (${(e.params as any).allowedValues.join(', ')})` : ''}`
+        return `  ${key}: ${e.message ?? 'not an allowed value'}${e.params && 'allowedValues' in e.params ? ` (${(e.params as any).allowedValues.join(', ')})` : ''}${from(key)}`
       }
-      return `  ${key}: ${e.message ?? e.keyword}`
+      return `  ${key}: ${e.message ?? e.keyword}${from(key)}`
     })
     .filter((line, i, all) => all.indexOf(line) === i)
     .join('\n')

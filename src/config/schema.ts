@@ -58,6 +58,27 @@ export const configSchema = Type.Object(
     ),
     severityMapping: severityMappingSchema,
     findings: findingsSchema,
+    spool: Type.Object(
+      {
+        maxBytes: Type.Integer({
+          minimum: 1_048_576,
+          default: 1_073_741_824,
+          description: 'Disk budget for the spool in dataDir/spool. When it is used up, ingest endpoints answer 503 with Retry-After (Fluent Bit retries those).',
+        }),
+        durability: Type.Enum(['process', 'disk'], {
+          default: 'process',
+          description:
+            '`process`: a 2xx means committed (survives kill -9 and crashes of falconet). `disk`: also fsynced (survives losing the node; use with a persistent volume).',
+        }),
+        shedPolicy: Type.Enum(['none', 'low-severity'], {
+          default: 'none',
+          description:
+            '`low-severity`: near the budget (shedAtPercent), queued INFORMATIONAL then LOW findings are dropped oldest first, each logged and dead-lettered, to keep room for urgent ones. `none`: refuse new input instead.',
+        }),
+        shedAtPercent: Type.Integer({ minimum: 50, maximum: 100, default: 90, description: 'Usage that triggers the shed policy.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     sinks: sinksSchema,
   },
   { additionalProperties: false },

@@ -13,7 +13,7 @@ export interface DeliveryDefaults {
   initialBackoffMs?: number
   maxBackoffMs?: number
   maxAttemptsPerItem?: number
-  queueLimit?: number
+  resendIntervalMs?: number
 }
 
 export function deliverySchema(d: DeliveryDefaults) {
@@ -44,16 +44,17 @@ export function deliverySchema(d: DeliveryDefaults) {
           maxBackoffMs: Type.Integer({ minimum: 1, default: d.maxBackoffMs ?? 60_000, description: 'Longest wait between retries; whole-request failures are retried for ever.' }),
           maxAttemptsPerItem: Type.Integer({
             minimum: 1,
-            default: d.maxAttemptsPerItem ?? 10,
+            default: d.maxAttemptsPerItem ?? 100,
             description: 'Attempts for an item the service rejected individually with a retryable code before it is dead-lettered.',
           }),
         },
         { default: {} },
       ),
-      queueLimit: Type.Integer({
-        minimum: 1,
-        default: d.queueLimit ?? 100_000,
-        description: 'Items held in memory for this sink; beyond it new items are dead-lettered (and logged), never dropped silently.',
+      resendIntervalMs: Type.Integer({
+        minimum: 0,
+        default: d.resendIntervalMs ?? 60_000,
+        description:
+          'Storm control: a finding already delivered is delivered again (with its new count) at most this often. New findings go at once.',
       }),
       requestTimeoutMs: Type.Integer({ minimum: 100, default: 15_000, description: 'Abort a request that takes longer.' }),
     },

@@ -1,53 +1,49 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import type { Finding } from '../model/finding.js'
 import type { Encoded, FailedItem, SendOutcome, Sink } from '../sinks/sink.js'
 import { TokenBucket } from './token-bucket.js'
 import { backoffMs } from './backoff.js'
 import type { DeadLetter, DeadLetterFile } from './dead-letter.js'
+import type { Due, Spool } from './spool.js'
+import { toFinding } from '../aggregate/aggregator.js'
+import type { DeliveryMetrics } from './metrics.js'
 
-interface Entry {
-  finding: Finding
-  /** Times the service refused this item individually with a retryable code. */
-  attempts: number
-  encoded?: Encoded
-}
-
-export interface RunnerStats {
-  requests: number
-  delivered: number
-  retriedRequests: number
-  retriedItems: number
-  deadLettered: number
+interface Item {
+  due: Due
+  encoded: Encoded
 }
 
 /**
- * Drives one sink: batches findings by count, bytes and age; waits for the rate limit; sends;
- * and acts on the outcome — retry the whole batch with backoff, re-queue the retryable part of a
- * partial failure, dead-letter what can never succeed. The sink only encodes, sends and classifies.
+ * Drives one sink from its queue in the spool: takes what is due (most urgent first), batches it
+ * by count and bytes, waits for the rate limit, sends, and acts on the outcome — acknowledge,
+ * retry the whole batch with backoff, leave the retryable part of a partial failure queued,
+ * dead-letter what can never succeed. The sink only encodes, sends and classifies.
  */
 export class SinkRunner {
   readonly sink: Sink
-  readonly stats: RunnerStats = { requests: 0, delivered: 0, retriedRequests: 0, retriedItems: 0, deadLettered: 0 }
   readonly #logger: Logger
+  readonly #spool: Spool
   readonly #deadLetters: DeadLetterFile
+  readonly #metrics: DeliveryMetrics
   readonly #bucket: TokenBucket
   readonly #stop = new AbortController()
-  #queue: Entry[] = []
-  #inFlight: Entry[] = []
+  /** Per finding: how often the service refused it individually with a retryable code. */
+  readonly #refusals = new Map<string, number>()
   #ready = false
   #closing = false
   #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
   #failures = 0
-  /** Dead-letter writes started outside the loop (enqueue); close() waits for them. */
-  readonly #writes = new Set<Promise<void>>()
+  #unsubscribe: () => void
 
-  constructor(sink: Sink, deps: { logger: Logger; deadLetters: DeadLetterFile }) {
+  constructor(sink: Sink, deps: { logger: Logger; spool: Spool; deadLetters: DeadLetterFile; metrics: DeliveryMetrics }) {
     this.sink = sink
     this.#logger = deps.logger.child({ sink: sink.id })
+    this.#spool = deps.spool
     this.#deadLetters = deps.deadLetters
+    this.#metrics = deps.metrics
     this.#bucket = new TokenBucket(sink.delivery.rateLimit.requestsPerSecond, sink.delivery.rateLimit.burst)
+    this.#unsubscribe = this.#spool.onQueued(() => this.#wake?.())
   }
 
   get ready(): boolean {
@@ -55,65 +51,76 @@ export class SinkRunner {
   }
 
   get pending(): number {
-    return this.#queue.length + this.#inFlight.length
+    return this.#spool.pendingCount(this.sink.id)
   }
 
   start(): void {
     this.#loop ??= this.#run().catch((err) => {
-      if (!this.#stop.signal.aborted) this.#logger.error({ err }, 'sink runner stopped unexpectedly')
+      this.#logger.error({ err }, 'sink runner stopped unexpectedly')
     })
   }
 
-  enqueue(finding: Finding): void {
-    if (this.#queue.length >= this.sink.delivery.queueLimit) {
-      this.#track(this.#deadLetter([{ finding, attempts: 0 }], 'QueueFull', `more than ${this.sink.delivery.queueLimit} findings waiting for ${this.sink.id}`))
-      return
-    }
-    this.#queue.push({ finding, attempts: 0 })
-    this.#wake?.()
-  }
-
-  /** Flush what is pending for up to `graceMs`; what is still undelivered then is dead-lettered. */
+  /**
+   * Send everything queued — resend intervals ignored — for up to `graceMs`. What is still
+   * queued then stays in the spool and is delivered after the next start.
+   */
   async close(graceMs: number): Promise<void> {
     this.#closing = true
-    this.#wake?.()
     this.start()
-    const timer = sleep(graceMs, 'timeout', { ref: false })
-    const outcome = await Promise.race([this.#loop!.then(() => 'done'), timer])
+    this.#wake?.()
+    const outcome = await Promise.race([this.#loop!.then(() => 'done'), sleep(graceMs, 'timeout', { ref: false })])
     if (outcome !== 'done') {
       this.#stop.abort()
-      await this.#loop
+      // Everything the loop awaits honours the abort; the bound is for a sink that does not.
+      await Promise.race([this.#loop, sleep(2_000, undefined, { ref: false })])
+      this.#logger.warn({ pending: this.pending }, 'shutdown grace period over: the rest stays in the spool for the next start')
     }
-    const left = [...this.#inFlight, ...this.#queue]
-    this.#inFlight = []
-    this.#queue = []
-    if (left.length > 0) await this.#deadLetter(left, 'Shutdown', `not delivered within the ${graceMs} ms shutdown grace period`)
-    await Promise.all(this.#writes)
+    this.#unsubscribe()
     await this.sink.close?.()
   }
 
   async #run(): Promise<void> {
     await this.#startSink()
-    const signal = this.#stop.signal
-    while (!signal.aborted) {
-      if (this.#queue.length === 0) {
-        if (this.#closing) return
-        await this.#idle()
-        continue
+    const { maxItems, flushIntervalMs } = this.sink.delivery.batch
+    let batchOpenedAt: number | undefined
+    while (!this.#stop.signal.aborted) {
+      try {
+        batchOpenedAt = await this.#step(batchOpenedAt, maxItems, flushIntervalMs)
+      } catch (err) {
+        // A bug must not stop delivery for good: log it, wait, and go on (findings stay queued).
+        this.#logger.error({ err: errorSummary(err) }, 'delivery step failed')
+        await this.#backoff('delivery step failed')
       }
-      await this.#waitForBatch()
-      if (signal.aborted) return
-      const batch = this.#takeBatch()
-      if (batch.length === 0) continue
-      await this.#bucket.take(signal)
-      await this.#deliver(batch)
     }
+  }
+
+  /** One pass: wait for due work or a fuller batch, or send one batch. Returns the batch-open time. */
+  async #step(batchOpenedAt: number | undefined, maxItems: number, flushIntervalMs: number): Promise<number | undefined> {
+    const now = Date.now()
+    const { items, nextDueAt } = this.#spool.due(this.sink.id, maxItems, now, this.#closing)
+    if (items.length === 0) {
+      if (this.#closing) {
+        this.#stop.abort() // drained: the loop ends
+        return undefined
+      }
+      await this.#idle(nextDueAt === undefined ? undefined : nextDueAt - now)
+      return undefined
+    }
+    // Let a batch fill for up to flushIntervalMs after its first item became due.
+    const opened = batchOpenedAt ?? now
+    if (!this.#closing && items.length < maxItems && now - opened < flushIntervalMs) {
+      await this.#idle(opened + flushIntervalMs - now)
+      return opened
+    }
+    const batch = await this.#encode(items)
+    if (batch.length > 0) await this.#deliver(batch)
+    return undefined
   }
 
   async #startSink(): Promise<void> {
     for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
       try {
-        await this.sink.start()
+        await this.sink.start(this.#stop.signal)
         this.#ready = true
         return
       } catch (err) {
@@ -124,109 +131,122 @@ export class SinkRunner {
     }
   }
 
-  /** Resolves on the next enqueue or close (or stop); `#wake()` also cancels a pending idle. */
-  #idle(): Promise<void> {
+  /** Until new work is queued, close() is called, or `ms` pass (no `ms`: no timeout). */
+  #idle(ms?: number): Promise<void> {
     return new Promise((resolve) => {
       const signal = this.#stop.signal
+      let timer: NodeJS.Timeout | undefined
       const done = () => {
         signal.removeEventListener('abort', done)
+        if (timer) clearTimeout(timer)
         this.#wake = undefined
         resolve()
       }
       this.#wake = done
       signal.addEventListener('abort', done, { once: true })
+      if (ms !== undefined) timer = setTimeout(done, Math.max(0, ms))
     })
   }
 
-  /** Let a batch fill for up to flushIntervalMs after its oldest item arrived, unless it is full. */
-  async #waitForBatch(): Promise<void> {
-    const { maxItems, flushIntervalMs } = this.sink.delivery.batch
-    if (this.#closing || flushIntervalMs === 0 || this.#queue.length >= maxItems) return
-    const deadline = Date.now() + flushIntervalMs
-    while (!this.#closing && this.#queue.length < maxItems && Date.now() < deadline) {
-      await Promise.race([this.#idle(), sleep(Math.max(0, deadline - Date.now()))])
-      this.#wake?.()
-    }
-  }
-
-  #takeBatch(): Entry[] {
-    const { maxItems, maxBytes } = this.sink.delivery.batch
-    const batch: Entry[] = []
+  /** Encode and cut by bytes; an item that alone exceeds a request can never be sent. */
+  async #encode(items: Due[]): Promise<Item[]> {
+    const { maxBytes } = this.sink.delivery.batch
+    const batch: Item[] = []
     let bytes = 0
-    while (this.#queue.length > 0 && batch.length < maxItems) {
-      const entry = this.#queue[0]!
-      entry.encoded ??= this.sink.encode(entry.finding)
-      if (entry.encoded.bytes > maxBytes) {
-        this.#queue.shift()
-        this.#track(this.#deadLetter([entry], 'TooLarge', `${entry.encoded.bytes} bytes is more than one request may carry (${maxBytes})`))
+    for (const due of items) {
+      let encoded: Encoded
+      try {
+        encoded = this.sink.encode(toFinding(due.state))
+      } catch (err) {
+        const finding = toFinding(due.state)
+        await this.#deadLetter([{ due, encoded: { id: finding.id, bytes: 0, payload: finding } }], 'EncodeFailed', errorSummary(err).message)
         continue
       }
-      if (batch.length > 0 && bytes + entry.encoded.bytes > maxBytes) break
-      bytes += entry.encoded.bytes
-      batch.push(this.#queue.shift()!)
+      if (encoded.bytes > maxBytes) {
+        await this.#deadLetter([{ due, encoded }], 'TooLarge', `${encoded.bytes} bytes is more than one request may carry (${maxBytes})`)
+        continue
+      }
+      if (batch.length > 0 && bytes + encoded.bytes > maxBytes) break
+      bytes += encoded.bytes
+      batch.push({ due, encoded })
     }
-    this.#inFlight = batch
     return batch
   }
 
-  async #deliver(batch: Entry[]): Promise<void> {
-    this.stats.requests++
+  async #deliver(batch: Item[]): Promise<void> {
+    await this.#bucket.take(this.#stop.signal).catch(() => {})
+    if (this.#stop.signal.aborted) return
+    const started = performance.now()
     const outcome = await this.#send(batch)
-    this.#inFlight = []
+    this.#metrics.request(this.sink.id, outcome.kind, (performance.now() - started) / 1000)
     switch (outcome.kind) {
       case 'ok':
         this.#failures = 0
-        this.stats.delivered += batch.length
+        await this.#acknowledge(batch)
         return
       case 'retry':
-        this.stats.retriedRequests++
-        this.#queue.unshift(...batch)
+        this.#metrics.retried(this.sink.id, batch.length)
         await this.#backoff(outcome.reason, outcome.retryAfterMs)
         return
       case 'partial':
         await this.#partial(batch, outcome.failed)
         return
       case 'drop':
-        await this.#deadLetter(batch, 'Rejected', outcome.reason)
+        // One bad finding must not take 99 good ones with it: halve until it is alone.
+        if (batch.length > 1) {
+          const half = Math.ceil(batch.length / 2)
+          await this.#deliver(batch.slice(0, half))
+          await this.#deliver(batch.slice(half))
+        } else {
+          await this.#deadLetter(batch, 'Rejected', outcome.reason)
+        }
         return
     }
   }
 
-  async #send(batch: Entry[]): Promise<SendOutcome> {
+  async #send(batch: Item[]): Promise<SendOutcome> {
     const timeout = AbortSignal.timeout(this.sink.delivery.requestTimeoutMs)
     const signal = AbortSignal.any([timeout, this.#stop.signal])
     try {
-      return await this.sink.send(
-        batch.map((e) => e.encoded!),
-        signal,
-      )
+      return await this.sink.send(batch.map((i) => i.encoded), signal)
     } catch (err) {
       // A sink should classify its own errors; anything that escapes is treated as temporary.
       return { kind: 'retry', reason: timeout.aborted ? 'request timed out' : String((err as Error)?.message ?? err) }
     }
   }
 
-  async #partial(batch: Entry[], failed: FailedItem[]): Promise<void> {
-    const failedIndexes = new Set(failed.map((f) => f.index))
-    this.stats.delivered += batch.length - failedIndexes.size
-    const retry: Entry[] = []
-    for (const f of failed) {
-      const entry = batch[f.index]
-      if (!entry) continue
-      entry.attempts++
-      if (f.retryable && entry.attempts < this.sink.delivery.retry.maxAttemptsPerItem) {
-        retry.push(entry)
+  async #acknowledge(items: Item[]): Promise<void> {
+    if (items.length === 0) return
+    const covered = await this.#spool.acknowledge(
+      this.sink.id,
+      items.map((i) => ({ id: i.due.state.id, version: i.due.state.version })),
+      Date.now(),
+    )
+    items.forEach((item, n) => {
+      this.#refusals.delete(item.due.state.id)
+      this.#metrics.delivered(this.sink.id, covered[n] ?? 1, item.encoded.bytes)
+    })
+  }
+
+  async #partial(batch: Item[], failed: FailedItem[]): Promise<void> {
+    const failedAt = new Map(failed.map((f) => [f.index, f]))
+    await this.#acknowledge(batch.filter((_, i) => !failedAt.has(i)))
+    let retrying = 0
+    for (const [index, f] of failedAt) {
+      const item = batch[index]
+      if (!item) continue
+      const attempts = (this.#refusals.get(item.due.state.id) ?? 0) + 1
+      this.#refusals.set(item.due.state.id, attempts)
+      if (f.retryable && attempts < this.sink.delivery.retry.maxAttemptsPerItem) {
+        retrying++ // stays queued in the spool
       } else {
-        const why = f.retryable ? `${f.message} (still failing after ${entry.attempts} attempts)` : f.message
-        await this.#deadLetter([entry], f.code, why)
+        this.#refusals.delete(item.due.state.id)
+        await this.#deadLetter([item], f.code, f.retryable ? `${f.message} (still failing after ${attempts} attempts)` : f.message)
       }
     }
-    if (retry.length > 0) {
-      this.stats.retriedItems += retry.length
-      this.#queue.unshift(...retry)
-      await this.#backoff(`${retry.length} findings refused with a retryable code`)
-    } else {
-      this.#failures = 0
+    if (retrying > 0) {
+      this.#metrics.retried(this.sink.id, retrying)
+      await this.#backoff(`${retrying} findings refused with a retryable code`)
     }
   }
 
@@ -237,23 +257,15 @@ export class SinkRunner {
     await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
   }
 
-  #track(write: Promise<void>): void {
-    this.#writes.add(write)
-    void write.finally(() => this.#writes.delete(write))
-  }
-
-  async #deadLetter(entries: Entry[], code: string, reason: string): Promise<void> {
-    this.stats.deadLettered += entries.length
-    const letters: DeadLetter[] = entries.map((e) => ({
-      findingId: e.finding.id,
-      code,
-      reason,
-      payload: e.encoded?.payload ?? e.finding,
-    }))
+  async #deadLetter(items: Item[], code: string, reason: string): Promise<void> {
+    this.#metrics.deadLettered(this.sink.id, items.length)
+    const letters: DeadLetter[] = items.map((i) => ({ findingId: i.due.state.id, code, reason, payload: i.encoded.payload }))
     try {
       await this.#deadLetters.write(this.sink.id, letters)
+      await this.#spool.discard(this.sink.id, letters.map((l) => l.findingId))
     } catch (err) {
-      this.#logger.error({ err: errorSummary(err), findingIds: letters.map((l) => l.findingId) }, 'cannot write dead letters')
+      // Not written: leave them queued rather than lose them.
+      this.#logger.error({ err: errorSummary(err), findingIds: letters.map((l) => l.findingId) }, 'cannot write dead letters; findings stay queued')
     }
   }
 }

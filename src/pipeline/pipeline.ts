@@ -1,18 +1,32 @@
 import type { SecurityEvent } from '../model/event.js'
-import { findingFromEvent, type FindingOptions } from '../aggregate/findings.js'
-import type { SinkRunner } from '../delivery/sink-runner.js'
+import { fold, idFor, type AggregateOptions } from '../aggregate/aggregator.js'
+import { SpoolFullError, type Spool } from '../delivery/spool.js'
+import { errors } from '../errors.js'
 
 /**
- * The path from a normalized event to the sinks, as one function the sources are handed.
- * Sources never see sinks; later stages (detect, enrich, aggregate, route) slot in here.
+ * The path from normalized events to the sinks' queues, as the one function sources are handed:
+ * it resolves once the events are durably folded into their findings and queued for every sink.
+ * Sources answer their client only then. Later stages (detect, enrich, route) slot in here.
  */
-export type Ingest = (events: SecurityEvent[]) => void
+export type Ingest = (events: SecurityEvent[]) => Promise<void>
 
-export function createPipeline(options: FindingOptions, runners: readonly SinkRunner[]): Ingest {
-  return (events) => {
-    for (const event of events) {
-      const finding = findingFromEvent(event, options)
-      for (const runner of runners) runner.enqueue(finding)
+/** Seconds a client is asked to wait when the spool is full. */
+export const RETRY_AFTER_SECS = 5
+
+export function createPipeline(options: AggregateOptions, spool: Spool, sinks: readonly string[]): Ingest {
+  return async (events) => {
+    if (events.length === 0) return
+    const items = events.map((event) => {
+      const id = idFor(event, options)
+      return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
+    })
+    try {
+      await spool.record(items, sinks)
+    } catch (err) {
+      if (err instanceof SpoolFullError) {
+        throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })
+      }
+      throw err
     }
   }
 }

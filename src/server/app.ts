@@ -1,5 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { metricsRoute } from './metrics.js'
 import type { Config } from '../config/schema.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import { installErrorHandling } from './error-handler.js'
@@ -12,6 +14,7 @@ export interface AppDeps {
   logger: Logger
   ingest: Ingest
   readiness: Readiness
+  registry: Registry
 }
 
 /** The HTTP app, without listening: tests build it and call `inject`, serve.ts owns the process. */
@@ -30,6 +33,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   installErrorHandling(app)
   await app.register(healthRoutes, { readiness: deps.readiness })
+  await app.register(metricsRoute, { registry: deps.registry })
   await app.register(falcoHttpSource, { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
   await app.register(testEventSource, { ingest: deps.ingest })
   return app

@@ -1,14 +1,20 @@
+import { resolve, join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { createLogger } from './logger.js'
 import { buildApp } from './app.js'
+import { registerSpoolGauges } from './metrics.js'
 import { createPipeline } from '../pipeline/pipeline.js'
 import { SinkRunner } from '../delivery/sink-runner.js'
 import { DeadLetterFile } from '../delivery/dead-letter.js'
+import { DeliveryMetrics } from '../delivery/metrics.js'
+import { Spool } from '../delivery/spool.js'
+import { guardSpool } from '../delivery/spool-guard.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { asffContextProvider, checkAwsSettings } from '../aws/identity.js'
-import { resolve } from 'node:path'
+import type { DeliveryConfig } from '../delivery/config.js'
 
 export interface Running {
   app: FastifyInstance
@@ -16,41 +22,63 @@ export interface Running {
   close(): Promise<void>
 }
 
-/** Wires config → sinks → pipeline → HTTP app and owns the process lifetime. */
+/** Wires config → spool → sinks → pipeline → HTTP app and owns their lifetime. */
 export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   checkAwsSettings(config, env)
   const logger = createLogger(config.logLevel)
   const dataDir = resolve(config.dataDir)
+  const registry = new Registry()
   const deadLetters = new DeadLetterFile(dataDir, logger)
   const asffContext = asffContextProvider(config, env)
 
-  const sinkConfigs = config.sinks as Record<string, { enabled: boolean }>
-  const runners = sinkDefinitions
-    .filter((d) => sinkConfigs[d.id]?.enabled)
-    .map((d) => new SinkRunner(d.create(sinkConfigs[d.id], { dataDir, logger, asffContext }), { logger, deadLetters }))
-  if (runners.length === 0) logger.warn('no sink is enabled: findings go nowhere')
+  const sinkConfigs = config.sinks as Record<string, DeliveryConfig & { enabled: boolean }>
+  const sinks = sinkDefinitions.filter((d) => sinkConfigs[d.id]?.enabled).map((d) => d.create(sinkConfigs[d.id], { dataDir, logger, asffContext }))
+  if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
+  const sinkIds = sinks.map((s) => s.id)
+
+  const spool = new Spool({
+    dir: join(dataDir, 'spool'),
+    maxBytes: config.spool.maxBytes,
+    durability: config.spool.durability as 'process' | 'disk',
+    resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
+    logger,
+  })
+  const metrics = new DeliveryMetrics(registry)
+  registerSpoolGauges(registry, spool, sinkIds, config.spool.maxBytes)
+  const runners = sinks.map((sink) => new SinkRunner(sink, { logger, spool, deadLetters, metrics }))
+  const windowMs = config.findings.windowSecs * 1000
+  const stopGuard = guardSpool(
+    spool,
+    { maxBytes: config.spool.maxBytes, shedPolicy: config.spool.shedPolicy as 'none' | 'low-severity', shedAtPercent: config.spool.shedAtPercent, windowMs },
+    { logger, deadLetters },
+  )
 
   const ingest = createPipeline(
-    { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping },
-    runners,
+    { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs },
+    spool,
+    sinkIds,
   )
   const readiness = {
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
   }
-  const app = await buildApp({ config, logger, ingest, readiness })
+  const app = await buildApp({ config, logger, ingest, readiness, registry })
   for (const runner of runners) runner.start()
 
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
+      stopGuard()
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
-      logger.info({ deadLettered: deadLetters.count }, 'falconet stopped')
+      const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
+      await spool.close()
+      logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
     })())
 
+  const pendingAtStart = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
   await app.listen({ host: config.server.host, port: config.server.port })
   logger.info(
-    { port: config.server.port, dataDir, sinks: runners.map((r) => r.sink.id) },
+    { port: config.server.port, dataDir, sinks: sinkIds, pendingAtStart },
     `falconet listening on ${config.server.host}:${config.server.port}`,
   )
   return { app, runners, close }

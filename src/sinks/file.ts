@@ -37,9 +37,9 @@ class FileSink implements Sink {
     this.#deps = deps
   }
 
-  async start(): Promise<void> {
+  async start(signal: AbortSignal): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true })
-    this.#ctx = await this.#deps.asffContext()
+    this.#ctx = await this.#deps.asffContext(signal)
   }
 
   encode(finding: Parameters<Sink['encode']>[0]): Encoded {

@@ -3,7 +3,7 @@ import type { Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
-import { classifyAwsError, isRetryableItemCode } from '../aws/errors.js'
+import { classifyAwsError, isRetryableItemCode, scrubAwsMessage } from '../aws/errors.js'
 import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
 
 /**
@@ -37,8 +37,8 @@ class SecurityHubSink implements Sink {
     this.#deps = deps
   }
 
-  async start(): Promise<void> {
-    this.#ctx = await this.#deps.asffContext()
+  async start(signal: AbortSignal): Promise<void> {
+    this.#ctx = await this.#deps.asffContext(signal)
     // One retry policy, ours: the SDK's own retries would hide throttling from the rate limiter
     // and give up after three attempts, where we must not give up at all.
     this.#client ??= new SecurityHubClient({ region: this.#ctx.region, maxAttempts: 1 })
@@ -53,8 +53,14 @@ class SecurityHubSink implements Sink {
     const findings = batch.map((e) => e.payload as AwsSecurityFinding)
     try {
       const out = await this.#client!.send(new BatchImportFindingsCommand({ Findings: findings }), { abortSignal: signal })
-      if (!out.FailedCount && !(out.FailedFindings?.length)) return { kind: 'ok' }
-      return { kind: 'partial', failed: failedItems(batch, out.FailedFindings ?? []) }
+      if (!out.FailedCount && !out.FailedFindings?.length) return { kind: 'ok' }
+      const failed = failedItems(batch, out.FailedFindings ?? [])
+      // Failures we cannot pin on a finding of this batch: resend the whole batch (Ids are stable,
+      // so the ones that did go in are only updated again) rather than call them delivered.
+      if (failed.length < (out.FailedCount ?? 0) || failed.length < (out.FailedFindings?.length ?? 0)) {
+        return { kind: 'retry', reason: `${out.FailedCount} failed findings not matched to the batch` }
+      }
+      return { kind: 'partial', failed }
     } catch (err) {
       const c = classifyAwsError(err)
       const reason = `${c.code}: ${c.message}`
@@ -68,16 +74,15 @@ class SecurityHubSink implements Sink {
   }
 }
 
-/** FailedFindings name findings by Id; map them back to batch positions (Ids are unique per batch). */
+/** FailedFindings name findings by Id; map them back to batch positions (one per finding: the spool queues each once). */
 function failedItems(batch: Encoded[], failed: Array<{ Id?: string; ErrorCode?: string; ErrorMessage?: string }>): FailedItem[] {
-  const indexById = new Map<string, number[]>()
-  batch.forEach((e, i) => indexById.set(e.id, [...(indexById.get(e.id) ?? []), i]))
-  const items: FailedItem[] = []
+  const indexById = new Map(batch.map((e, i) => [e.id, i]))
+  const items = new Map<number, FailedItem>()
   for (const f of failed) {
+    const index = indexById.get(f.Id ?? '')
+    if (index === undefined || items.has(index)) continue
     const code = f.ErrorCode ?? 'Unknown'
-    for (const index of indexById.get(f.Id ?? '') ?? []) {
-      items.push({ index, code, message: f.ErrorMessage ?? code, retryable: isRetryableItemCode(code) })
-    }
+    items.set(index, { index, code, message: scrubAwsMessage(code, f.ErrorMessage ?? code), retryable: isRetryableItemCode(code) })
   }
-  return items
+  return [...items.values()]
 }

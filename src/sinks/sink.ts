@@ -37,8 +37,8 @@ export interface FailedItem {
 export interface Sink {
   readonly id: string
   readonly delivery: DeliveryConfig
-  /** Resolves once the sink can send (identity known, destination exists); may be retried on throw. */
-  start(): Promise<void>
+  /** Resolves once the sink can send (identity known, destination exists); retried on throw; aborted on shutdown. */
+  start(signal: AbortSignal): Promise<void>
   encode(finding: Finding): Encoded
   send(batch: Encoded[], signal: AbortSignal): Promise<SendOutcome>
   close?(): Promise<void>
@@ -48,7 +48,7 @@ export interface SinkDeps {
   dataDir: string
   logger: Logger
   /** The account / region / cluster facts every ASFF encoder needs, resolved once at start. */
-  asffContext: () => Promise<AsffContext>
+  asffContext: (signal?: AbortSignal) => Promise<AsffContext>
 }
 
 /** One entry of the sink registry: its config slice and how to build it. */

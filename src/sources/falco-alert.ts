@@ -1,4 +1,5 @@
 import { parsePriority } from '../model/severity.js'
+import { canonicalTime } from '../model/time.js'
 import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
 
 /**
@@ -10,7 +11,13 @@ import type { FieldValue, SecurityEvent, Container, Process, Workload } from '..
 
 export class InvalidAlertError extends Error {}
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i
+
+/** Values quoted back in error messages are cut: a 300 KB priority must not come back as a 300 KB 400. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value ?? null) ?? 'undefined'
+  return text.length > 64 ? `${text.slice(0, 60)}…(${text.length} chars)` : text
+}
 
 export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEvent {
   if (typeof alert !== 'object' || alert === null || Array.isArray(alert)) {
@@ -21,7 +28,7 @@ export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEv
   const priority = parsePriority(a.priority)
   if (!priority) {
     throw new InvalidAlertError(
-      `"priority" ${JSON.stringify(a.priority ?? null)} is not one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug`,
+      `"priority" ${quote(a.priority)} is not one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug`,
     )
   }
   const time = normalizeTime(a.time)
@@ -60,17 +67,18 @@ export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEv
   return event
 }
 
-/** RFC 3339 in, RFC 3339 UTC out, keeping Falco's nanoseconds when it is already UTC. */
+/** RFC 3339 in; canonical UTC out (nine fractional digits), keeping Falco's nanoseconds. */
 function normalizeTime(value: unknown): string {
-  if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new InvalidAlertError(`"time" ${JSON.stringify(value ?? null)} is not an RFC 3339 timestamp`)
+  const m = typeof value === 'string' ? RFC3339.exec(value) : null
+  if (!m || Number.isNaN(Date.parse(value as string))) {
+    throw new InvalidAlertError(`"time" ${quote(value)} is not an RFC 3339 timestamp`)
   }
-  const date = new Date(value)
   // Date.parse accepts 2026-02-30 (as 2 March); Security Hub does not.
-  if (/z$/i.test(value) && date.toISOString().slice(0, 10) !== value.slice(0, 10)) {
-    throw new InvalidAlertError(`"time" ${JSON.stringify(value)} is not a calendar date`)
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+    throw new InvalidAlertError(`"time" ${quote(value)} is not a calendar date`)
   }
-  return /z$/i.test(value) ? value.slice(0, -1) + 'Z' : date.toISOString()
+  return canonicalTime(value as string)
 }
 
 /** Keys stay literal; nested objects (never sent by Falco, but possible) become compact JSON text. */

@@ -8,7 +8,8 @@ import type { SecurityEvent } from '../model/event.js'
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
  * drop-in on port 2801) or `/falco`. Falco has no HTTP timeout and one slow receiver stalls all its
- * outputs, so the request only parses, validates and hands the event on; delivery is asynchronous.
+ * outputs, so the request only parses, validates and commits the event to the spool (a millisecond
+ * or so); delivery is asynchronous.
  * A JSON array of alerts is accepted too (replays, curl); it is taken whole or refused whole.
  */
 export interface FalcoHttpOptions {
@@ -18,7 +19,11 @@ export interface FalcoHttpOptions {
 
 export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app: FastifyInstance, opts) => {
   // Encapsulated: only these routes parse JSON losslessly (Falco's nanosecond integers exceed 2^53).
-  app.removeContentTypeParser('application/json')
+  app.removeContentTypeParser(['application/json', 'text/plain'])
+  // Falco sends text when json_output is off: say so rather than a bare 415.
+  app.addContentTypeParser('text/plain', (_req, _payload, done) => {
+    done(new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE('text/plain (set json_output: true in falco.yaml)'), undefined)
+  })
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
     const text = (body as string).trim()
     if (text === '') return done(new errors.FALCONET_ERR_EMPTY_BODY(), undefined)
@@ -31,7 +36,7 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
 
   const handler = async (request: { body: unknown }) => {
     const events = toEvents(request.body)
-    opts.ingest(events)
+    await opts.ingest(events)
     return { accepted: events.length }
   }
   app.post('/', { bodyLimit: opts.bodyLimit }, handler)
@@ -41,7 +46,6 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
 function toEvents(body: unknown): SecurityEvent[] {
   if (body === undefined) throw new errors.FALCONET_ERR_EMPTY_BODY()
   const alerts = Array.isArray(body) ? body : [body]
-  if (alerts.length === 0) throw new errors.FALCONET_ERR_INVALID_ALERT('the array holds no alerts')
   return alerts.map((alert, i) => {
     try {
       return normalizeFalcoAlert(alert, 'falco')

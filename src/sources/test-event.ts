@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
 import { parsePriority } from '../model/severity.js'
+import { nowTime } from '../model/time.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import type { SecurityEvent } from '../model/event.js'
 
@@ -21,14 +22,14 @@ export const testEventSource: FastifyPluginAsync<{ ingest: Ingest }> = async (ap
       rule: 'falconet test finding',
       priority,
       priorityText: priority,
-      time: new Date().toISOString(),
+      time: nowTime(),
       output: `Test finding sent to falconet's /test endpoint (priority ${priority}). If you can read this where your findings go, the path works.`,
       hostname: 'falconet',
       tags: ['test'],
       workload: {},
       fields: {},
     }
-    opts.ingest([event])
+    await opts.ingest([event])
     return { accepted: 1 }
   })
 }

@@ -33,7 +33,7 @@ t.test('a repeat at another time, with another pid or container id, updates the 
 t.test('a different pod, namespace, container, rule or cluster gives a different Id', async (t) => {
   const base = idOf(alertOf('01-'))
   const variants: Array<[string, (a: Record<string, any>) => void]> = [
-    ['pod', (a) => (a.output_fields['k8s.pod.name'] = 'cart-api-7d9c6b7b9c-zzzzz')],
+    ['pod of another workload', (a) => (a.output_fields['k8s.pod.name'] = 'checkout-6f4b9d7c5d-q2w4r')],
     ['namespace', (a) => (a.output_fields['k8s.ns.name'] = 'staging')],
     ['container', (a) => (a.output_fields['container.name'] = 'sidecar')],
     ['rule', (a) => (a.rule = 'Other rule')],
@@ -44,6 +44,15 @@ t.test('a different pod, namespace, container, rule or cluster gives a different
     t.not(idOf(a), base, what)
   }
   t.not(findingId(normalizeFalcoAlert(alertOf('01-')), { keyFields: {}, cluster: 'prod' }), base, 'cluster')
+})
+
+t.test('pods of one workload share the Id; aggregation counts them', async (t) => {
+  const a = alertOf('01-')
+  const b = alertOf('01-')
+  b.output_fields['k8s.pod.name'] = 'cart-api-7d9c6b7b9c-zzzzz'
+  t.equal(idOf(a), idOf(b), 'another replica of the same Deployment')
+  b.output_fields['k8s.pod.name'] = 'cart-api-5c4f8d9b7-zzzzz'
+  t.equal(idOf(a), idOf(b), 'a pod of the next ReplicaSet after a rollout')
 })
 
 t.test('host events are told apart by host', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { toAsff } from '../../src/asff/build.js'
-import { findingFromEvent } from '../../src/aggregate/findings.js'
+import { findingFromEvent } from '../../src/aggregate/aggregator.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
 import { parseJsonLossless } from '../../src/sources/lossless-json.js'
 import { DEFAULT_SEVERITY_MAPPING, type SeverityMapping } from '../../src/model/severity.js'

@@ -48,6 +48,21 @@ t.test('string settings from env stay strings, even when they look like numbers'
   t.equal(c.aws.accountId, '012345678901')
 })
 
+t.test('short aliases win over long forms whatever the env order; empty values are unset', async (t) => {
+  const a = loadConfig({ env: { FALCONET_PORT: '9999', FALCONET__SERVER__PORT: '2802' } })
+  const b = loadConfig({ env: { FALCONET__SERVER__PORT: '2802', FALCONET_PORT: '9999' } })
+  t.equal(a.server.port, 9999)
+  t.equal(b.server.port, 9999)
+  t.equal(loadConfig({ env: { FALCONET_CLUSTER_NAME: '', FALCONET_PORT: ' ' } }).cluster.name, undefined)
+})
+
+t.test('errors name the env variable that set the value', async (t) => {
+  t.throws(() => loadConfig({ env: { FALCONET__SINKS__SECURITYHUB__RATE_LIMT: '3' } }), {
+    message: /sinks\.securityhub\.RATE_LIMT: unknown setting \(set by env FALCONET__SINKS__SECURITYHUB__RATE_LIMT\)/,
+  })
+  t.throws(() => loadConfig({ env: { FALCONET_PORT: 'http' } }), { message: /server\.port: must be integer \(set by env FALCONET_PORT\)/ })
+})
+
 t.test('free-form maps keep their keys from env', async (t) => {
   const c = loadConfig({ env: { 'FALCONET__FINDINGS__KEY_FIELDS__Terminal shell in container': '[proc.cmdline]' } })
   t.same(c.findings.keyFields, { 'Terminal shell in container': ['proc.cmdline'] })

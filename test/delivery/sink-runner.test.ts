@@ -1,111 +1,88 @@
 import t from 'tap'
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pino from 'pino'
-import { SinkRunner } from '../../src/delivery/sink-runner.js'
-import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
-import { validateConfig } from '../../src/config/load.js'
-import type { Encoded, SendOutcome, Sink } from '../../src/sinks/sink.js'
-import type { Finding } from '../../src/model/finding.js'
-import type { DeliveryConfig } from '../../src/delivery/config.js'
+import type { SendOutcome } from '../../src/sinks/sink.js'
 import { TokenBucket } from '../../src/delivery/token-bucket.js'
 import { backoffMs } from '../../src/delivery/backoff.js'
+import { deliveryConfig, harness, scriptedSink, testEvent } from '../support/runner.js'
 
-const logger = pino({ level: 'silent' })
-
-function delivery(overrides: Record<string, unknown> = {}): DeliveryConfig {
-  // The Security Hub slice of a validated config: real defaults, with test overrides.
-  const c = validateConfig({ sinks: { securityhub: { retry: { initialBackoffMs: 5, maxBackoffMs: 20 }, ...overrides } } })
-  return (c.sinks as any).securityhub
-}
-
-function finding(i: number, bytes = 10): Finding {
-  return {
-    id: `f-${i}`,
-    event: { input: 'test', source: 'test', rule: 'r', priority: 'Notice', priorityText: 'Notice', time: 't', output: 'x'.repeat(bytes), tags: [], workload: {}, fields: {} },
-    severity: 'LOW',
-    firstObservedAt: 't',
-    lastObservedAt: 't',
-    updatedAt: 't',
-    count: 1,
-  }
-}
-
-/** A sink whose answers are scripted per call; it records every batch it was sent. */
-function scriptedSink(config: DeliveryConfig, answers: Array<(batch: Encoded[]) => SendOutcome> = []) {
-  const calls: string[][] = []
-  const sink: Sink = {
-    id: 'scripted',
-    delivery: config,
-    start: async () => {},
-    encode: (f) => ({ id: f.id, bytes: f.event.output.length, payload: f.id }),
-    send: async (batch) => {
-      calls.push(batch.map((e) => e.id))
-      const answer = answers.shift()
-      return answer ? answer(batch) : { kind: 'ok' }
-    },
-  }
-  return { sink, calls }
-}
-
-function setup(t: any, sink: Sink) {
-  const dir = mkdtempSync(join(tmpdir(), 'falconet-runner-'))
-  const deadLetters = new DeadLetterFile(dir, logger)
-  const runner = new SinkRunner(sink, { logger, deadLetters })
-  const letters = () => {
-    const file = join(dir, 'dead-letter', 'scripted.jsonl')
-    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []
-  }
-  return { runner, letters }
+const until = async (check: () => boolean) => {
+  while (!check()) await new Promise((r) => setTimeout(r, 5))
 }
 
 t.test('batches hold at most maxItems and close() flushes everything', async (t) => {
-  const { sink, calls } = scriptedSink(delivery({ batch: { maxItems: 100, flushIntervalMs: 60_000 } }))
-  const { runner } = setup(t, sink)
-  runner.start()
-  for (let i = 0; i < 250; i++) runner.enqueue(finding(i))
-  await runner.close(5000)
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { maxItems: 100, flushIntervalMs: 60_000 } }))
+  const h = harness(sink)
+  await h.ingest(Array.from({ length: 250 }, (_, i) => testEvent(i)))
+  h.runner.start()
+  await h.runner.close(5000)
   t.same(calls.map((c) => c.length), [100, 100, 50])
-  t.equal(runner.stats.delivered, 250)
-  t.equal(runner.pending, 0)
+  t.equal(await h.metric('falconet_sink_findings_total', { result: 'delivered' }), 250)
+  t.equal(h.runner.pending, 0)
 })
 
 t.test('batches respect maxBytes', async (t) => {
-  const { sink, calls } = scriptedSink(delivery({ batch: { maxItems: 100, maxBytes: 2048, flushIntervalMs: 60_000 } }))
-  const { runner } = setup(t, sink)
-  runner.start()
-  for (let i = 0; i < 5; i++) runner.enqueue(finding(i, 900))
-  await runner.close(5000)
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { maxItems: 100, maxBytes: 2048, flushIntervalMs: 60_000 } }))
+  const h = harness(sink)
+  await h.ingest(Array.from({ length: 5 }, (_, i) => ({ ...testEvent(i), output: 'x'.repeat(800) })))
+  h.runner.start()
+  await h.runner.close(5000)
   t.same(calls.map((c) => c.length), [2, 2, 1])
 })
 
 t.test('a partial batch is sent once flushIntervalMs has passed', async (t) => {
-  const { sink, calls } = scriptedSink(delivery({ batch: { flushIntervalMs: 20 } }))
-  const { runner } = setup(t, sink)
-  runner.start()
-  runner.enqueue(finding(1))
-  runner.enqueue(finding(2))
-  while (calls.length === 0) await new Promise((r) => setTimeout(r, 5))
-  t.same(calls, [['f-1', 'f-2']])
-  await runner.close(1000)
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 20 } }))
+  const h = harness(sink)
+  h.runner.start()
+  await h.ingest([testEvent(1), testEvent(2)])
+  await until(() => calls.length > 0)
+  t.same(calls[0]!.length, 2)
+  await h.runner.close(1000)
+})
+
+t.test('the most urgent findings go first', async (t) => {
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { maxItems: 2, flushIntervalMs: 0 } }))
+  const h = harness(sink)
+  await h.ingest([
+    testEvent(1, { priority: 'Debug' }),
+    testEvent(2, { priority: 'Notice' }),
+    testEvent(3, { priority: 'Critical' }),
+    testEvent(4, { priority: 'Warning' }),
+    testEvent(5, { priority: 'Error' }),
+  ])
+  h.runner.start()
+  await h.runner.close(5000)
+  t.same(calls.flat().map((c) => c.severity), ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL'])
+})
+
+t.test('repeats fold into one finding with a count; a delivered finding is resent at most once per interval', async (t) => {
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 }, resendIntervalMs: 60_000 }))
+  const h = harness(sink)
+  h.runner.start()
+  await h.ingest([testEvent(1, { rule: 'shell' })])
+  await until(() => calls.length === 1)
+  for (let i = 0; i < 50; i++) await h.ingest([testEvent(i, { rule: 'shell', pod: `cart-api-7d9c6b7b9c-p${String(i % 5).padStart(4, '0')}` })])
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal(calls.length, 1, 'repeats within the resend interval wait')
+  t.equal(h.runner.pending, 1, 'one queued update, however many repeats')
+  await h.runner.close(5000) // shutdown sends what is queued, interval or not
+  t.same(calls.map((c) => c.map((f) => f.count)), [[1], [51]])
+  t.equal(await h.metric('falconet_aggregation_deliveries_avoided_total'), 49, '50 repeats, one delivery: 49 avoided')
 })
 
 t.test('whole-request failures are retried with the same findings until they succeed', async (t) => {
   const retry = () => ({ kind: 'retry', reason: 'ThrottlingException' }) as SendOutcome
-  const { sink, calls } = scriptedSink(delivery({ batch: { flushIntervalMs: 0 } }), [retry, retry, retry])
-  const { runner, letters } = setup(t, sink)
-  runner.start()
-  runner.enqueue(finding(1))
-  await runner.close(5000)
-  t.same(calls, [['f-1'], ['f-1'], ['f-1'], ['f-1']])
-  t.equal(runner.stats.retriedRequests, 3)
-  t.equal(runner.stats.delivered, 1)
-  t.same(letters(), [])
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 } }), [retry, retry, retry])
+  const h = harness(sink)
+  await h.ingest([testEvent(1)])
+  h.runner.start()
+  await h.runner.close(5000)
+  t.equal(calls.length, 4)
+  t.equal(await h.metric('falconet_sink_requests_total', { outcome: 'retry' }), 3)
+  t.equal(await h.metric('falconet_sink_findings_total', { result: 'delivered' }), 1)
+  t.same(h.letters(), [])
 })
 
 t.test('partial failure: retryable items go again, final ones are dead-lettered with their code', async (t) => {
-  const { sink, calls } = scriptedSink(delivery({ batch: { flushIntervalMs: 0 } }), [
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 } }), [
     () => ({
       kind: 'partial',
       failed: [
@@ -114,84 +91,92 @@ t.test('partial failure: retryable items go again, final ones are dead-lettered 
       ],
     }),
   ])
-  const { runner, letters } = setup(t, sink)
-  for (let i = 0; i < 3; i++) runner.enqueue(finding(i))
-  runner.start()
-  await runner.close(5000)
-  t.same(calls, [['f-0', 'f-1', 'f-2'], ['f-1']])
-  t.equal(runner.stats.delivered, 3 - 1)
-  t.match(letters(), [{ sink: 'scripted', findingId: 'f-2', code: 'InvalidInput', reason: 'Finding does not adhere to ASFF', payload: 'f-2' }])
-  t.equal(letters().length, 1)
+  const h = harness(sink)
+  await h.ingest([testEvent(0), testEvent(1), testEvent(2)])
+  h.runner.start()
+  await h.runner.close(5000)
+  t.equal(calls.length, 2)
+  t.same(calls[1], [calls[0]![1]], 'only the retryable one is sent again')
+  const letters = h.letters()
+  t.equal(letters.length, 1)
+  t.match(letters[0], { sink: 'scripted', findingId: calls[0]![2]!.id, code: 'InvalidInput', reason: 'Finding does not adhere to ASFF' })
+  t.equal(h.runner.pending, 0)
 })
 
 t.test('an item refused with a retryable code too often is dead-lettered, not retried for ever', async (t) => {
   const refuse = () => ({ kind: 'partial', failed: [{ index: 0, code: 'ThrottlingException', message: 'slow down', retryable: true }] }) as SendOutcome
-  const { sink, calls } = scriptedSink(delivery({ batch: { flushIntervalMs: 0 }, retry: { initialBackoffMs: 1, maxBackoffMs: 2, maxAttemptsPerItem: 3 } }), [refuse, refuse, refuse, refuse])
-  const { runner, letters } = setup(t, sink)
-  runner.enqueue(finding(7))
-  runner.start()
-  await runner.close(5000)
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 }, retry: { initialBackoffMs: 1, maxBackoffMs: 2, maxAttemptsPerItem: 3 } }), [refuse, refuse, refuse, refuse])
+  const h = harness(sink)
+  await h.ingest([testEvent(7)])
+  h.runner.start()
+  await h.runner.close(5000)
   t.equal(calls.length, 3)
-  t.match(letters(), [{ findingId: 'f-7', code: 'ThrottlingException', reason: /still failing after 3 attempts/ }])
+  t.match(h.letters(), [{ code: 'ThrottlingException', reason: /still failing after 3 attempts/ }])
 })
 
-t.test('a request that can never succeed is dead-lettered whole', async (t) => {
-  const { sink } = scriptedSink(delivery({ batch: { flushIntervalMs: 0 } }), [() => ({ kind: 'drop', reason: 'ValidationException: too big' })])
-  const { runner, letters } = setup(t, sink)
-  runner.enqueue(finding(1))
-  runner.enqueue(finding(2))
-  runner.start()
-  await runner.close(5000)
-  t.same(letters().map((l) => [l.findingId, l.code, l.reason]), [
-    ['f-1', 'Rejected', 'ValidationException: too big'],
-    ['f-2', 'Rejected', 'ValidationException: too big'],
-  ])
+t.test('a request refused as malformed is halved until the bad finding is alone; only it is dead-lettered', async (t) => {
+  let bad = ''
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 } }))
+  // The service refuses any request that contains the bad finding.
+  sink.send = async (batch) => {
+    calls.push(batch.map((e) => e.payload as { id: string; count: number; severity: string }))
+    return batch.some((e) => e.id === bad) ? { kind: 'drop', reason: 'InvalidInputException: malformed finding' } : { kind: 'ok' }
+  }
+  const h = harness(sink)
+  await h.ingest([testEvent(0), testEvent(1), testEvent(2), testEvent(3)])
+  bad = h.spool.due('scripted', 10, Date.now()).items[2]!.state.id
+  h.runner.start()
+  await h.runner.close(5000)
+  t.same(calls.map((c) => c.length), [4, 2, 2, 1, 1], '4 → 2 (ok) + 2 → 1 (ok) + 1 (refused)')
+  t.same(h.letters().map((l) => [l.findingId, l.code, l.reason]), [[bad, 'Rejected', 'InvalidInputException: malformed finding']])
+  t.equal(await h.metric('falconet_sink_findings_total', { result: 'delivered' }), 3)
 })
 
-t.test('a sink that stays down is dead-lettered at the end of the shutdown grace period, not lost', async (t) => {
+t.test('a sink that stays down keeps its findings in the spool across a restart', async (t) => {
   const down = () => ({ kind: 'retry', reason: 'ECONNREFUSED' }) as SendOutcome
-  const { sink } = scriptedSink(delivery({ batch: { flushIntervalMs: 0 } }), Array(1000).fill(down))
-  const { runner, letters } = setup(t, sink)
-  for (let i = 0; i < 3; i++) runner.enqueue(finding(i))
-  runner.start()
-  await runner.close(100)
-  t.same(letters().map((l) => [l.findingId, l.code]).sort(), [['f-0', 'Shutdown'], ['f-1', 'Shutdown'], ['f-2', 'Shutdown']])
-})
+  const first = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 } }), Array(1000).fill(down))
+  const h1 = harness(first.sink)
+  await h1.ingest([testEvent(0), testEvent(1), testEvent(2)])
+  h1.runner.start()
+  await h1.runner.close(100)
+  t.equal(h1.runner.pending, 3, 'still queued after the grace period')
+  t.same(h1.letters(), [], 'nothing dead-lettered')
+  await h1.spool.close()
 
-t.test('beyond queueLimit new findings are dead-lettered, never dropped silently', async (t) => {
-  const { sink } = scriptedSink(delivery({ queueLimit: 2 }))
-  const { runner, letters } = setup(t, sink)
-  for (let i = 0; i < 4; i++) runner.enqueue(finding(i))
-  await runner.close(1000)
-  t.same(letters().filter((l) => l.code === 'QueueFull').map((l) => l.findingId), ['f-2', 'f-3'])
+  const second = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 } }))
+  const h2 = harness(second.sink, h1.dir)
+  h2.runner.start()
+  await h2.runner.close(5000)
+  t.equal(second.calls.flat().length, 3, 'delivered after the restart')
+  t.equal(h2.runner.pending, 0)
 })
 
 t.test('a sink that throws is retried (treated as temporary)', async (t) => {
-  const { sink, calls } = scriptedSink(delivery({ batch: { flushIntervalMs: 0 } }), [
+  const { sink, calls } = scriptedSink(deliveryConfig({ batch: { flushIntervalMs: 0 } }), [
     () => {
       throw new Error('socket hang up')
     },
   ])
-  const { runner } = setup(t, sink)
-  runner.enqueue(finding(1))
-  runner.start()
-  await runner.close(5000)
-  t.same(calls, [['f-1'], ['f-1']])
-  t.equal(runner.stats.delivered, 1)
+  const h = harness(sink)
+  await h.ingest([testEvent(1)])
+  h.runner.start()
+  await h.runner.close(5000)
+  t.equal(calls.length, 2)
+  t.equal(h.runner.pending, 0)
 })
 
 t.test('a sink that cannot start yet is retried and stays not ready', async (t) => {
   let tries = 0
-  const { sink } = scriptedSink(delivery())
+  const { sink } = scriptedSink(deliveryConfig())
   sink.start = async () => {
     if (++tries < 3) throw new Error('no credentials yet')
   }
-  const { runner } = setup(t, sink)
-  t.equal(runner.ready, false)
-  runner.start()
-  while (!runner.ready) await new Promise((r) => setTimeout(r, 5))
+  const h = harness(sink)
+  t.equal(h.runner.ready, false)
+  h.runner.start()
+  await until(() => h.runner.ready)
   t.equal(tries, 3)
-  await runner.close(100)
+  await h.runner.close(100)
 })
 
 t.test('token bucket: burst at once, then the sustained rate (virtual clock)', async (t) => {

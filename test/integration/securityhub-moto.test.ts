@@ -78,9 +78,18 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
   }
   t.same(new Set(findings.map((f) => f.Id).filter((id) => !id!.startsWith('falconet/falconet/'))), new Set(expected.keys()))
 
-  // The local file sink wrote the same findings.
-  const lines = readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8').trim().split('\n')
-  t.equal(lines.length, fixtures.length + 5 + 1, 'every accepted alert appended as ASFF JSON lines')
+  // The local file sink wrote the same findings, one line per delivered version.
+  const lines = () => readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  t.equal(new Set(lines().map((f) => f.Id)).size, fixtures.length + 1, 'every finding appended as ASFF JSON lines')
+
+  // The five repeats were folded into their findings; the shutdown flush delivers the counts.
+  await falconet.stop('SIGTERM')
+  const after = await allFindings(client)
+  t.equal(after.length, fixtures.length + 1, 'repeats updated findings, they did not add any')
+  const counts = after.map((f) => Number(f.ProductFields?.['falconet/count'])).sort()
+  t.same(counts.filter((c) => c === 2).length, 5, 'each repeated alert counted twice')
+  t.equal(counts.reduce((a, b) => a + b, 0), fixtures.length + 5 + 1, 'the counts add up to every alert accepted')
+  for (const f of after) assertValidAsff(t, f, `${f.Id} after update`)
 })
 
 t.test('SIGTERM flushes what is pending before exiting', async (t) => {

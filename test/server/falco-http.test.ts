@@ -41,7 +41,6 @@ t.test('malformed alerts get 400 with a JSON reason and nothing is ingested', as
     ['unknown priority', JSON.stringify({ ...base, priority: 'Loud' }), /"priority" "Loud"/, 'FALCONET_ERR_INVALID_ALERT'],
     ['bad time', JSON.stringify({ ...base, time: '30/07/2026' }), /"time" "30\/07\/2026"/, 'FALCONET_ERR_INVALID_ALERT'],
     ['a number', '42', /must be a JSON object/, 'FALCONET_ERR_INVALID_ALERT'],
-    ['empty array', '[]', /holds no alerts/, 'FALCONET_ERR_INVALID_ALERT'],
     ['one bad alert in an array', JSON.stringify([base, { ...base, priority: 'x' }]), /alert \[1\]: "priority"/, 'FALCONET_ERR_INVALID_ALERT'],
   ]
   for (const [name, payload, message, code] of cases) {
@@ -67,6 +66,33 @@ t.test('wrong content type is 415, unknown path 404, oversized body 413 — all 
   const big = await app.inject({ method: 'POST', url: '/', headers: json, payload: JSON.stringify({ rule: 'x'.repeat(5000) }) })
   t.equal(big.statusCode, 413)
   t.match(big.json(), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
+})
+
+t.test('an empty array is an empty delivery, not an error', async (t) => {
+  const { app, events } = await appWithRecorder()
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/', headers: json, payload: '[]' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { accepted: 0 })
+  t.equal(events.length, 0)
+})
+
+t.test('text from Falco without json_output gets 415 and the hint', async (t) => {
+  const { app } = await appWithRecorder()
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': 'text/plain' }, payload: '09:14:03.512345678: Notice A shell was spawned' })
+  t.equal(res.statusCode, 415)
+  t.match(res.json().message, /json_output: true/)
+})
+
+t.test('values quoted in errors are cut short', async (t) => {
+  const { app } = await appWithRecorder()
+  t.teardown(() => app.close())
+  const base = JSON.parse(falcoFixture('01-').body)
+  const res = await app.inject({ method: 'POST', url: '/', headers: json, payload: JSON.stringify({ ...base, priority: 'x'.repeat(300_000) }) })
+  t.equal(res.statusCode, 400)
+  t.ok(res.body.length < 1000, `body is ${res.body.length} bytes`)
+  t.match(res.json().message, /\(300002 chars\)/)
 })
 
 t.test('prototype-pollution keys are dropped, not merged', async (t) => {

@@ -1,4 +1,5 @@
 import pino from 'pino'
+import { Registry } from 'prom-client'
 import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import type { SecurityEvent } from '../../src/model/event.js'
@@ -10,7 +11,8 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}) {
   const app = await buildApp({
     config,
     logger: pino({ level: 'silent' }),
-    ingest: (batch) => void events.push(...batch),
+    ingest: async (batch) => void events.push(...batch),
+    registry: new Registry(),
     readiness: { sinks: () => ({ file: { ready: true, pending: 0 } }) },
   })
   return { app, events }

@@ -1,0 +1,114 @@
+import type { SecurityEvent } from '../model/event.js'
+import type { Finding } from '../model/finding.js'
+import { SEVERITY_LABELS, type SeverityMapping } from '../model/severity.js'
+import { findingId, type IdOptions } from './finding-id.js'
+import { addMs } from '../model/time.js'
+
+export interface AggregateOptions extends IdOptions {
+  severityMapping: Readonly<SeverityMapping>
+  /** A finding idle longer than this starts counting again (same Id: Security Hub updates it). */
+  windowMs: number
+}
+
+/** Names kept per finding to count distinct pods / containers; beyond it counts are lower bounds. */
+export const TRACKED_NAMES = 500
+const SAMPLE = 5
+
+/** What the spool keeps per finding: the finding plus the sets behind its distinct counts. */
+export interface FindingState extends Finding {
+  pods: string[]
+  containers: string[]
+}
+
+/**
+ * Fold one event into its finding. Pure: the caller (the spool, inside one write transaction)
+ * reads the previous state and stores the result, so a repeat is counted exactly once.
+ */
+export function fold(previous: FindingState | undefined, event: SecurityEvent, id: string, options: AggregateOptions): FindingState {
+  const severity = options.severityMapping[event.priority]
+  const expired = previous && Date.parse(event.time) - Date.parse(previous.lastObservedAt) > options.windowMs
+  if (!previous || expired) {
+    const pods = podKey(event)
+    const containers = containerKey(event)
+    return {
+      id,
+      event,
+      severity,
+      firstObservedAt: event.time,
+      lastObservedAt: event.time,
+      updatedAt: laterThan(event.time, previous?.updatedAt),
+      count: 1,
+      pods: pods ? [pods] : [],
+      containers: containers ? [containers] : [],
+      distinctPods: pods ? 1 : 0,
+      distinctContainers: containers ? 1 : 0,
+      samplePods: event.workload.pod ? [event.workload.pod] : [],
+      version: (previous?.version ?? 0) + 1,
+    }
+  }
+  const newer = event.time >= previous.lastObservedAt
+  const pods = addBounded(previous.pods, podKey(event))
+  const containers = addBounded(previous.containers, containerKey(event))
+  const lastObservedAt = newer ? event.time : previous.lastObservedAt
+  return {
+    id,
+    event: newer ? event : previous.event,
+    severity: moreUrgent(previous.severity, severity),
+    firstObservedAt: event.time < previous.firstObservedAt ? event.time : previous.firstObservedAt,
+    lastObservedAt,
+    updatedAt: laterThan(lastObservedAt, previous.updatedAt),
+    count: previous.count + 1,
+    pods,
+    containers,
+    distinctPods: previous.distinctPods + (pods.length > previous.pods.length ? 1 : 0),
+    distinctContainers: previous.distinctContainers + (containers.length > previous.containers.length ? 1 : 0),
+    samplePods: event.workload.pod && !previous.samplePods.includes(event.workload.pod) && previous.samplePods.length < SAMPLE
+      ? [...previous.samplePods, event.workload.pod]
+      : previous.samplePods,
+    version: previous.version + 1,
+  }
+}
+
+export function idFor(event: SecurityEvent, options: IdOptions): string {
+  return findingId(event, options)
+}
+
+/** The Finding a sink sees: the state without its bookkeeping sets. */
+export function toFinding(state: FindingState): Finding {
+  const { pods: _pods, containers: _containers, ...finding } = state
+  return finding
+}
+
+function podKey(event: SecurityEvent): string | undefined {
+  const { namespace, pod } = event.workload
+  return pod ? `${namespace ?? ''}/${pod}` : undefined
+}
+
+function containerKey(event: SecurityEvent): string | undefined {
+  const c = event.workload.container
+  return c ? `${event.hostname ?? ''}/${c.id ?? c.name}` : undefined
+}
+
+function addBounded(list: string[], value: string | undefined): string[] {
+  if (!value || list.includes(value) || list.length >= TRACKED_NAMES) return list
+  return [...list, value]
+}
+
+function moreUrgent(a: Finding['severity'], b: Finding['severity']): Finding['severity'] {
+  return SEVERITY_LABELS.indexOf(a) >= SEVERITY_LABELS.indexOf(b) ? a : b
+}
+
+/**
+ * UpdatedAt: the event time, but always at least 1 ms after the previous version's. Security Hub
+ * keeps milliseconds and ignores an update whose UpdatedAt is not later, so "later" is judged in
+ * whole milliseconds.
+ */
+function laterThan(time: string, previous: string | undefined): string {
+  if (!previous || Date.parse(time) > Date.parse(previous)) return time
+  return addMs(previous, 1)
+}
+
+/** One event as its own finding (no previous state): for tools that show what an event would produce. */
+export function findingFromEvent(event: SecurityEvent, options: Omit<AggregateOptions, 'windowMs'>): Finding {
+  return toFinding(fold(undefined, event, findingId(event, options), { ...options, windowMs: Infinity }))
+}

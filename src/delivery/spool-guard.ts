@@ -1,0 +1,47 @@
+import type { Logger } from 'pino'
+import type { Spool } from './spool.js'
+import type { DeadLetterFile } from './dead-letter.js'
+import { SEVERITY_LABELS } from '../model/severity.js'
+import { toFinding } from '../aggregate/aggregator.js'
+
+export interface GuardOptions {
+  maxBytes: number
+  shedPolicy: 'none' | 'low-severity'
+  shedAtPercent: number
+  windowMs: number
+}
+
+/**
+ * Housekeeping on a timer: forget findings whose aggregation window has closed, and — only when
+ * the `low-severity` policy is configured — shed the least urgent queued findings near the disk
+ * budget. Every shed finding is logged and written to dead-letter/spool.jsonl: never silent.
+ */
+export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: Logger; deadLetters: DeadLetterFile }, everyMs = 10_000): () => void {
+  const logger = deps.logger.child({ component: 'spool' })
+  // Keep MEDIUM and above: shed only INFORMATIONAL and LOW (ranks 0 and 1 counted from the least urgent).
+  const maxRankKept = SEVERITY_LABELS.length - 1 - SEVERITY_LABELS.indexOf('MEDIUM')
+  let running = false
+  const tick = async () => {
+    if (running) return
+    running = true
+    try {
+      const expired = await spool.expire(options.windowMs, Date.now())
+      if (expired > 0) logger.debug({ expired }, 'closed aggregation windows')
+      const threshold = (options.maxBytes * options.shedAtPercent) / 100
+      if (options.shedPolicy === 'low-severity' && spool.usageBytes(true) >= threshold) {
+        const shed = await spool.shed(threshold * 0.9, maxRankKept)
+        if (shed.length > 0) {
+          logger.warn({ shed: shed.length, usageBytes: spool.usageBytes(true), budgetBytes: options.maxBytes }, 'spool near its budget: shed low-severity findings (policy low-severity)')
+          await deps.deadLetters.write('spool', shed.map((s) => ({ findingId: s.id, code: 'Shed', reason: 'spool near its disk budget; shedPolicy low-severity', payload: toFinding(s) })))
+        }
+      }
+    } catch (err) {
+      logger.error({ err }, 'spool housekeeping failed')
+    } finally {
+      running = false
+    }
+  }
+  const timer = setInterval(() => void tick(), everyMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}

@@ -1,0 +1,242 @@
+import { open, type Database, type RootDatabase } from 'lmdb'
+import type { Logger } from 'pino'
+import type { FindingState } from '../aggregate/aggregator.js'
+import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
+
+/**
+ * The durable spool: every finding's current state and, per sink, the queue of findings that sink
+ * still has to deliver. Built on LMDB (lmdb-js): crash-safe copy-on-write B-trees, one writer,
+ * transactions batched per event-loop turn, prebuilt binaries shipped inside the npm package.
+ *
+ * One write transaction folds a request's events into their findings and queues each changed
+ * finding for every sink; the source gets its 2xx only after that commit. A sink acknowledges
+ * the version it delivered, so a change that arrives while a request is in flight stays queued.
+ * Nothing is lost to `kill -9`: what was acknowledged to a source is committed, and whatever a sink
+ * had not acknowledged is still queued at the next start.
+ *
+ * Durability: `process` (default) acknowledges once the transaction is committed — it survives the
+ * process being killed, since the OS holds the written pages; `disk` also waits for fsync, which
+ * survives losing the machine (worth it only on a persistent volume, not an emptyDir).
+ */
+export interface SpoolOptions {
+  dir: string
+  maxBytes: number
+  durability: 'process' | 'disk'
+  /** Per sink: the shortest time between two deliveries of the same finding (storm control). */
+  resendMs: Record<string, number>
+  logger: Logger
+}
+
+type PendingKey = [sink: string, rank: number, seq: number]
+interface Pending {
+  id: string
+  /** Epoch ms before which this finding is not sent again (0: never sent, send now). */
+  notBefore: number
+}
+interface Delivery {
+  queued?: PendingKey
+  lastSentAt?: number
+  /** The finding's count when this sink last delivered it: what the next delivery adds. */
+  lastSentCount?: number
+}
+
+export interface Due {
+  key: PendingKey
+  state: FindingState
+}
+
+export class SpoolFullError extends Error {}
+
+const RANK = new Map<SeverityLabel, number>(SEVERITY_LABELS.map((l, i) => [l, SEVERITY_LABELS.length - 1 - i]))
+const MAX_RANK = SEVERITY_LABELS.length
+
+export class Spool {
+  readonly #root: RootDatabase
+  readonly #findings: Database<FindingState, string>
+  readonly #pending: Database<Pending, PendingKey>
+  /** Keyed [findingId, sink], so everything about one finding is one short range. */
+  readonly #delivery: Database<Delivery, [string, string]>
+  readonly #options: SpoolOptions
+  readonly #listeners = new Set<() => void>()
+  #seq: number
+  #usage = { bytes: 0, at: 0 }
+
+  constructor(options: SpoolOptions) {
+    this.#options = options
+    this.#root = open({ path: options.dir, compression: false })
+    this.#findings = this.#root.openDB({ name: 'findings' })
+    this.#pending = this.#root.openDB({ name: 'pending' })
+    this.#delivery = this.#root.openDB({ name: 'delivery' })
+    this.#seq = 0
+    for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
+  }
+
+  /** Call `listener` whenever new work is queued. */
+  onQueued(listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Fold events into findings and queue them for `sinks`, in one transaction; resolves once
+   * durable. Throws SpoolFullError, before writing anything, when the disk budget is used up.
+   */
+  async record(items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>, sinks: readonly string[]): Promise<void> {
+    if (this.usageBytes() >= this.#options.maxBytes) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
+    await this.#root.transaction(() => {
+      for (const { id, apply } of items) {
+        const next = apply(this.#findings.get(id))
+        this.#findings.put(id, next)
+        for (const sink of sinks) this.#queue(sink, next)
+      }
+    })
+    if (this.#options.durability === 'disk') await this.#root.flushed
+    this.#usage.at = 0
+    for (const listener of this.#listeners) listener()
+  }
+
+  /** A changed finding already queued keeps its place (and is sent in its newest version). */
+  #queue(sink: string, state: FindingState): void {
+    const delivery = this.#delivery.get([state.id, sink]) ?? {}
+    if (delivery.queued) return
+    const key: PendingKey = [sink, RANK.get(state.severity) ?? MAX_RANK, ++this.#seq]
+    const resend = this.#options.resendMs[sink] ?? 0
+    this.#pending.put(key, { id: state.id, notBefore: delivery.lastSentAt !== undefined ? delivery.lastSentAt + resend : 0 })
+    this.#delivery.put([state.id, sink], { ...delivery, queued: key })
+  }
+
+  /**
+   * What `sink` should send now: most urgent first, then oldest; findings sent recently wait out
+   * their resend interval unless `ignoreResend` (shutdown flush). Also says when the next waiting
+   * finding becomes due.
+   */
+  due(sink: string, limit: number, now: number, ignoreResend = false): { items: Due[]; nextDueAt: number | undefined } {
+    const items: Due[] = []
+    let nextDueAt: number | undefined
+    for (const { key, value } of this.#pending.getRange({ start: [sink], end: [sink, MAX_RANK + 1] })) {
+      if (!ignoreResend && value.notBefore > now) {
+        nextDueAt = Math.min(nextDueAt ?? Infinity, value.notBefore)
+        continue
+      }
+      const state = this.#findings.get(value.id)
+      if (state) items.push({ key: key as PendingKey, state })
+      if (items.length >= limit) break
+    }
+    return { items, nextDueAt }
+  }
+
+  /**
+   * `sink` delivered these versions. A finding that changed meanwhile stays queued, due again
+   * after the resend interval. Returns, per finding, how many occurrences the delivery covered.
+   */
+  async acknowledge(sink: string, delivered: Array<{ id: string; version: number }>, now: number): Promise<number[]> {
+    const covered: number[] = []
+    await this.#root.transaction(() => {
+      for (const { id, version } of delivered) {
+        const delivery = this.#delivery.get([id, sink]) ?? {}
+        const state = this.#findings.get(id)
+        covered.push((state?.count ?? 0) - (delivery.lastSentCount ?? 0))
+        const next: Delivery = { lastSentAt: now, lastSentCount: state?.count ?? 0 }
+        if (delivery.queued && state && state.version !== version) {
+          this.#pending.put(delivery.queued, { id, notBefore: now + (this.#options.resendMs[sink] ?? 0) })
+          next.queued = delivery.queued
+        } else if (delivery.queued) {
+          this.#pending.remove(delivery.queued)
+        }
+        this.#delivery.put([id, sink], next)
+      }
+    })
+    return covered
+  }
+
+  /** Take findings out of `sink`'s queue without delivering them (they were dead-lettered). */
+  async discard(sink: string, ids: string[]): Promise<void> {
+    await this.#root.transaction(() => {
+      for (const id of ids) {
+        const delivery = this.#delivery.get([id, sink])
+        if (delivery?.queued) this.#pending.remove(delivery.queued)
+        if (delivery) this.#delivery.put([id, sink], { lastSentAt: delivery.lastSentAt, lastSentCount: delivery.lastSentCount })
+      }
+    })
+  }
+
+  #deliveriesOf(id: string): Array<{ key: [string, string]; value: Delivery }> {
+    return [...this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })] as Array<{ key: [string, string]; value: Delivery }>
+  }
+
+  pendingCount(sink: string): number {
+    return this.#pending.getCount({ start: [sink], end: [sink, MAX_RANK + 1] })
+  }
+
+  /**
+   * Forget findings idle for longer than `idleMs` that no sink still has queued: their window has
+   * closed, and a repeat starts a new count under the same Id.
+   */
+  async expire(idleMs: number, now: number): Promise<number> {
+    const cutoff = now - idleMs
+    const stale: string[] = []
+    for (const { key, value } of this.#findings.getRange()) {
+      if (Date.parse(value.lastObservedAt) < cutoff) stale.push(key as string)
+    }
+    let removed = 0
+    await this.#root.transaction(() => {
+      for (const id of stale) {
+        const deliveries = this.#deliveriesOf(id)
+        if (deliveries.some((e) => e.value.queued)) continue
+        for (const e of deliveries) this.#delivery.remove(e.key)
+        this.#findings.remove(id)
+        removed++
+      }
+    })
+    this.#usage.at = 0
+    return removed
+  }
+
+  /**
+   * The explicit shedding policy: drop the least urgent queued findings (INFORMATIONAL, then
+   * LOW), oldest first, until usage is under `targetBytes`. Returns what was dropped, for the
+   * caller to log and dead-letter; never called unless configured.
+   */
+  async shed(targetBytes: number, maxRankKept: number): Promise<FindingState[]> {
+    const shed: FindingState[] = []
+    const victims = [...this.#pending.getRange()]
+      .filter((e) => (e.key as PendingKey)[1] > maxRankKept)
+      .sort((a, b) => (b.key as PendingKey)[1] - (a.key as PendingKey)[1] || (a.key as PendingKey)[2] - (b.key as PendingKey)[2])
+    for (let i = 0; i < victims.length && this.usageBytes(true) > targetBytes; i += 100) {
+      const chunk = victims.slice(i, i + 100)
+      await this.#root.transaction(() => {
+        for (const { value } of chunk) {
+          const state = this.#findings.get(value.id)
+          if (!state) continue
+          for (const e of this.#deliveriesOf(value.id)) {
+            if (e.value.queued) this.#pending.remove(e.value.queued)
+            this.#delivery.remove(e.key)
+          }
+          this.#findings.remove(value.id)
+          shed.push(state)
+        }
+      })
+    }
+    return shed
+  }
+
+  /** Bytes of live B-tree pages (free pages LMDB will reuse are not counted). Cached for 100 ms. */
+  usageBytes(fresh = false): number {
+    const now = Date.now()
+    if (fresh || now - this.#usage.at > 100) {
+      let pages = 0
+      let pageSize = 4096
+      for (const db of [this.#root, this.#findings, this.#pending, this.#delivery] as Array<Database<any, any>>) {
+        const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
+        pageSize = s.pageSize
+        pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages
+      }
+      this.#usage = { bytes: pages * pageSize, at: now }
+    }
+    return this.#usage.bytes
+  }
+
+  async close(): Promise<void> {
+    await this.#root.close()
+  }
+}

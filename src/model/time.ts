@@ -1,0 +1,27 @@
+/**
+ * Times inside falconet are RFC 3339 UTC with exactly nine fractional digits
+ * (2026-07-30T09:14:03.512345678Z): Falco's own precision, accepted by ASFF, and a form in which
+ * string order is time order, so comparisons need no parsing.
+ */
+const UTC = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i
+
+/** Any RFC 3339 time Date.parse accepts → canonical form (sub-millisecond digits kept for UTC input). */
+export function canonicalTime(value: string): string {
+  const m = UTC.exec(value)
+  if (m) return `${m[1]!.toUpperCase()}.${(m[2] ?? '').padEnd(9, '0')}Z`
+  return fromMs(Date.parse(value))
+}
+
+export function fromMs(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z')
+}
+
+export function nowTime(): string {
+  return fromMs(Date.now())
+}
+
+/** `time` plus whole milliseconds, keeping its sub-millisecond digits. */
+export function addMs(time: string, ms: number): string {
+  const sub = time.slice(23, 29) // the six digits after the milliseconds
+  return fromMs(Date.parse(time) + ms).slice(0, 23) + sub + 'Z'
+}
