@@ -1,7 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SecurityHubClient, GetFindingsCommand, EnableSecurityHubCommand, type AwsSecurityFinding } from '@aws-sdk/client-securityhub'
+import { EnableSecurityHubCommand } from '@aws-sdk/client-securityhub'
+import { allFindings, securityHubClient } from '../support/securityhub.js'
 import { startMoto, awsEnv } from '../support/moto.js'
 import { startFalconet } from '../support/falconet.js'
 import { waitFor } from '../support/net.js'
@@ -18,22 +19,11 @@ import { assertValidAsff } from '../support/asff.js'
 const MOTO_ACCOUNT = '123456789012' // moto's caller identity: falconet must find it through STS
 const CLUSTER = 'prod-eu'
 
-async function allFindings(client: SecurityHubClient): Promise<AwsSecurityFinding[]> {
-  const out: AwsSecurityFinding[] = []
-  let NextToken: string | undefined
-  do {
-    const page = await client.send(new GetFindingsCommand({ MaxResults: 100, NextToken }))
-    out.push(...(page.Findings ?? []))
-    NextToken = page.NextToken
-  } while (NextToken)
-  return out
-}
-
 t.test('Falco alerts become Security Hub findings in moto', async (t) => {
   const moto = await startMoto()
   t.teardown(() => moto.stop())
   const env = awsEnv(moto)
-  const client = new SecurityHubClient({ region: env.AWS_REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
+  const client = securityHubClient(moto)
   t.teardown(() => client.destroy())
   await client.send(new EnableSecurityHubCommand({}))
 
@@ -96,7 +86,7 @@ t.test('SIGTERM flushes what is pending before exiting', async (t) => {
   const moto = await startMoto()
   t.teardown(() => moto.stop())
   const env = awsEnv(moto, 'us-west-2')
-  const client = new SecurityHubClient({ region: 'us-west-2', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
+  const client = securityHubClient(moto, 'us-west-2')
   t.teardown(() => client.destroy())
   // A long flush interval: without a flush on shutdown these findings would still be waiting.
   const falconet = await startFalconet({ ...env, FALCONET_SECURITYHUB_ENABLED: 'true', FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '600000' })

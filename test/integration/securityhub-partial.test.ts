@@ -112,6 +112,22 @@ t.test('throttling and 5xx answers are retried until accepted; nothing is lost',
   t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityhub.jsonl')), 'no dead letters')
 })
 
+t.test('failures that name no finding of the batch resend the batch rather than count as delivered', async (t) => {
+  const hub = await fakeSecurityHub((ids, call) =>
+    call === 1
+      ? { status: 200, body: { FailedCount: 1, SuccessCount: 0, FailedFindings: [] } }
+      : { status: 200, body: { FailedCount: 0, SuccessCount: ids.length, FailedFindings: [] } },
+  )
+  t.teardown(() => hub.close())
+  const falconet = await startFalconet(envFor(hub.endpoint))
+  t.teardown(() => falconet.stop())
+  t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixtures()[2]!.body })).status, 200)
+  await waitFor(() => hub.calls.length >= 2, 15_000, () => `not resent:\n${falconet.logs()}`)
+  t.same(hub.calls[1]!.ids, hub.calls[0]!.ids)
+  await falconet.stop()
+  t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityhub.jsonl')))
+})
+
 t.test('a request Security Hub refuses as malformed is dead-lettered whole', async (t) => {
   const hub = await fakeSecurityHub(() => ({ status: 400, headers: { 'x-amzn-errortype': 'InvalidInputException' }, body: { Message: 'Findings too large' } }))
   t.teardown(() => hub.close())

@@ -40,3 +40,9 @@ export async function startFalconet(env: Record<string, string> = {}, dataDir = 
   }
   return { url, dataDir, child, logs: () => output, stop: (signal = 'SIGTERM') => stopChild(child, signal) }
 }
+
+/** Findings still queued for `sink`, as /readyz reports them. */
+export async function pendingIn(url: string, sink: string): Promise<number> {
+  const body = (await (await fetch(`${url}/readyz`)).json()) as { sinks: Record<string, { pending: number }> }
+  return body.sinks[sink]?.pending ?? NaN
+}

@@ -1,0 +1,59 @@
+import t from 'tap'
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { Writable } from 'node:stream'
+import { Spool } from '../../src/delivery/spool.js'
+import { guardSpool } from '../../src/delivery/spool-guard.js'
+import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
+import { fold, idFor } from '../../src/aggregate/aggregator.js'
+import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
+import { silent, testEvent } from '../support/runner.js'
+
+const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
+
+async function fill(spool: Spool, n: number, priority: 'Debug' | 'Critical') {
+  for (let i = 0; i < n; i++) {
+    const e = { ...testEvent(i, { priority, rule: `${priority}-${i}` }), output: 'x'.repeat(2000) }
+    const id = idFor(e, options)
+    await spool.record([{ id, apply: (p) => fold(p, e, id, options) }], ['securityhub'])
+  }
+}
+
+t.test('policy low-severity: near the budget, low-severity findings are shed, logged and dead-lettered', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-guard-'))
+  const maxBytes = 2 * 1024 * 1024
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes, durability: 'process', resendMs: {}, logger: silent })
+  t.teardown(() => spool.close())
+  await fill(spool, 5, 'Critical')
+  await fill(spool, 400, 'Debug')
+  const before = spool.usageBytes(true)
+  t.ok(before > maxBytes * 0.5, `filled to ${before} bytes`)
+
+  let logs = ''
+  const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += c), cb()) }))
+  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50, windowMs: 3_600_000 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
+  t.teardown(stop)
+  const file = join(dir, 'dead-letter', 'spool.jsonl')
+  while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 100))
+
+  const letters = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  t.ok(letters.length > 0 && letters.every((l) => l.code === 'Shed' && l.payload.severity === 'INFORMATIONAL'), `${letters.length} low-severity findings shed`)
+  t.ok(spool.usageBytes(true) < maxBytes * 0.5, 'usage back under the threshold')
+  t.equal(spool.due('securityhub', 500, Date.now()).items.filter((d) => d.state.severity === 'CRITICAL').length, 5, 'urgent findings kept')
+  t.match(logs, /shed low-severity findings \(policy low-severity\)/)
+})
+
+t.test('policy none: nothing is shed, however full', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-guard-'))
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1024 * 1024, durability: 'process', resendMs: {}, logger: silent })
+  t.teardown(() => spool.close())
+  await fill(spool, 300, 'Debug').catch(() => {})
+  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50, windowMs: 3_600_000 }, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
+  t.teardown(stop)
+  await new Promise((r) => setTimeout(r, 150))
+  t.notOk(existsSync(join(dir, 'dead-letter', 'spool.jsonl')))
+  t.ok(spool.pendingCount('securityhub') > 0)
+})

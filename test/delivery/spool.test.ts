@@ -1,0 +1,110 @@
+import t from 'tap'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Spool, SpoolFullError } from '../../src/delivery/spool.js'
+import { fold, idFor } from '../../src/aggregate/aggregator.js'
+import { DEFAULT_SEVERITY_MAPPING, type Priority } from '../../src/model/severity.js'
+import { silent, testEvent } from '../support/runner.js'
+
+const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
+const open = (dir = mkdtempSync(join(tmpdir(), 'falconet-spool-')), maxBytes = 1 << 30, resendMs = 1000) =>
+  new Spool({ dir, maxBytes, durability: 'process', resendMs: { a: resendMs, b: resendMs }, logger: silent })
+const record = (spool: Spool, events: ReturnType<typeof testEvent>[], sinks = ['a', 'b']) =>
+  spool.record(events.map((e) => { const id = idFor(e, options); return { id, apply: (p: any) => fold(p, e, id, options) } }), sinks)
+
+t.test('each sink has its own queue; acknowledging in one leaves the other', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1), testEvent(2)])
+  t.equal(spool.pendingCount('a'), 2)
+  const due = spool.due('a', 10, Date.now()).items
+  await spool.acknowledge('a', due.map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+  t.equal(spool.pendingCount('a'), 0)
+  t.equal(spool.pendingCount('b'), 2)
+})
+
+t.test('a change during delivery stays queued; an unchanged finding is not resent before its interval', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1, { rule: 'r' })])
+  const [due] = spool.due('a', 10, 1_000).items
+  await record(spool, [testEvent(2, { rule: 'r' })]) // arrives while v1 is in flight
+  await spool.acknowledge('a', [{ id: due!.state.id, version: due!.state.version }], 1_000)
+  t.equal(spool.pendingCount('a'), 1, 'v2 still queued')
+  const waiting = spool.due('a', 10, 1_500)
+  t.same(waiting.items, [], 'not due within the resend interval')
+  t.equal(waiting.nextDueAt, 2_000)
+  const later = spool.due('a', 10, 2_000).items
+  t.equal(later[0]!.state.count, 2)
+  t.equal(spool.due('a', 10, 1_500, true).items.length, 1, 'a shutdown flush ignores the interval')
+})
+
+t.test('acknowledge reports how many occurrences each delivery covered', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  for (let i = 0; i < 5; i++) await record(spool, [testEvent(i, { rule: 'r' })])
+  const [due] = spool.due('a', 10, Date.now()).items
+  t.same(await spool.acknowledge('a', [{ id: due!.state.id, version: due!.state.version }], Date.now()), [5])
+  for (let i = 0; i < 3; i++) await record(spool, [testEvent(i, { rule: 'r' })])
+  const [again] = spool.due('a', 10, Date.now() + 10_000).items
+  t.same(await spool.acknowledge('a', [{ id: again!.state.id, version: again!.state.version }], Date.now()), [3])
+})
+
+t.test('the queue survives reopening (a restart)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-spool-'))
+  const first = open(dir)
+  await record(first, [testEvent(1, { priority: 'Critical' }), testEvent(2)])
+  await first.close()
+  const second = open(dir)
+  t.teardown(() => second.close())
+  t.equal(second.pendingCount('a'), 2)
+  t.same(second.due('a', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'LOW'])
+  await record(second, [testEvent(3)])
+  t.equal(second.pendingCount('a'), 3, 'sequence numbers continue after a restart')
+})
+
+t.test('discard takes a finding out of one queue', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1)])
+  const [due] = spool.due('a', 10, Date.now()).items
+  await spool.discard('a', [due!.state.id])
+  t.equal(spool.pendingCount('a'), 0)
+  t.equal(spool.pendingCount('b'), 1)
+})
+
+t.test('the budget refuses new work before writing anything', async (t) => {
+  const spool = open(undefined, 1024 * 1024)
+  t.teardown(() => spool.close())
+  let refused: unknown
+  for (let i = 0; i < 2000 && !refused; i++) {
+    await record(spool, [{ ...testEvent(i), output: 'x'.repeat(2000) }]).catch((err) => (refused = err))
+  }
+  t.type(refused, SpoolFullError)
+  t.ok(spool.usageBytes(true) >= 1024 * 1024)
+})
+
+t.test('expire forgets idle findings that no sink still has queued', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1, { rule: 'old', time: '2026-07-30T09:00:00.000000000Z' })])
+  const [due] = spool.due('a', 10, Date.now()).items
+  t.equal(await spool.expire(60_000, Date.now()), 0, 'still queued for both sinks: kept')
+  await spool.acknowledge('a', [{ id: due!.state.id, version: 1 }], Date.now())
+  await spool.acknowledge('b', [{ id: due!.state.id, version: 1 }], Date.now())
+  t.equal(await spool.expire(60_000, Date.now()), 1)
+  await record(spool, [testEvent(2, { rule: 'old', time: '2026-07-30T10:00:00.000000000Z' })])
+  t.equal(spool.due('a', 10, Date.now()).items[0]!.state.count, 1, 'a new count after expiry')
+})
+
+t.test('shed drops the least urgent queued findings, oldest first, down to the target', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  const priorities: Priority[] = ['Debug', 'Critical', 'Notice', 'Warning', 'Informational', 'Notice']
+  await record(spool, priorities.map((p, i) => ({ ...testEvent(i, { priority: p }), output: 'x'.repeat(3000) })))
+  const shed = await spool.shed(0, 2) // keep ranks 0..2 (CRITICAL, HIGH, MEDIUM)
+  t.same(shed.map((s) => s.event.output.length && s.severity), ['INFORMATIONAL', 'INFORMATIONAL', 'LOW', 'LOW'])
+  t.same(spool.due('a', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
+  t.same(spool.due('b', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
+})
