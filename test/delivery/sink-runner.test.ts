@@ -3,10 +3,9 @@ import type { SendOutcome } from '../../src/sinks/sink.js'
 import { TokenBucket } from '../../src/delivery/token-bucket.js'
 import { backoffMs } from '../../src/delivery/backoff.js'
 import { deliveryConfig, harness, scriptedSink, testEvent } from '../support/runner.js'
+import { waitFor } from '../support/net.js'
 
-const until = async (check: () => boolean) => {
-  while (!check()) await new Promise((r) => setTimeout(r, 5))
-}
+const until = (check: () => boolean) => waitFor(check, 10_000, () => 'condition never met')
 
 t.test('batches hold at most maxItems and close() flushes everything', async (t) => {
   const { sink, calls } = scriptedSink(deliveryConfig({ batch: { maxItems: 100, flushIntervalMs: 60_000 } }))

@@ -10,6 +10,7 @@ import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
 import { fold, idFor } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { silent, testEvent } from '../support/runner.js'
+import { waitFor } from '../support/net.js'
 
 const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
 
@@ -23,25 +24,25 @@ async function fill(spool: Spool, n: number, priority: 'Debug' | 'Critical') {
 
 t.test('policy low-severity: near the budget, low-severity findings are shed, logged and dead-lettered', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-guard-'))
-  const maxBytes = 2 * 1024 * 1024
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes, durability: 'process', resendMs: {}, logger: silent })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, durability: 'process', resendMs: {}, logger: silent })
   t.teardown(() => spool.close())
   await fill(spool, 5, 'Critical')
   await fill(spool, 400, 'Debug')
   const before = spool.usageBytes(true)
-  t.ok(before > maxBytes * 0.5, `filled to ${before} bytes`)
+  // The guard's budget is set from what the data really occupies: usage is then at 2/3 of it,
+  // above the 50 % threshold, however LMDB laid the pages out.
+  const maxBytes = Math.floor(before * 1.5)
 
   let logs = ''
   const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += c), cb()) }))
   const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50, windowMs: 3_600_000 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
   t.teardown(stop)
   const file = join(dir, 'dead-letter', 'spool.jsonl')
-  while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20))
-  await new Promise((r) => setTimeout(r, 100))
+  await waitFor(() => existsSync(file), 10_000, () => 'nothing was shed')
+  await waitFor(() => spool.usageBytes(true) < maxBytes * 0.5, 10_000, () => 'usage stayed above the threshold')
 
   const letters = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   t.ok(letters.length > 0 && letters.every((l) => l.code === 'Shed' && l.payload.severity === 'INFORMATIONAL'), `${letters.length} low-severity findings shed`)
-  t.ok(spool.usageBytes(true) < maxBytes * 0.5, 'usage back under the threshold')
   t.equal(spool.due('securityhub', 500, Date.now()).items.filter((d) => d.state.severity === 'CRITICAL').length, 5, 'urgent findings kept')
   t.match(logs, /shed low-severity findings \(policy low-severity\)/)
 })
