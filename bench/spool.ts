@@ -67,7 +67,7 @@ async function step(rate: number | 'max') {
 
   const started = performance.now()
   let n = 0
-  const inflight: Promise<void>[] = []
+  const inflight: Promise<unknown>[] = []
   while (performance.now() - started < seconds * 1000) {
     // Requests of 1 event, as Falco sends them; at 'max', as many as keep 64 in flight.
     const target = rate === 'max' ? n + 64 - inflight.length : Math.floor(((performance.now() - started) / 1000) * rate)

@@ -9,11 +9,9 @@ export const errors = {
   FALCONET_ERR_INVALID_JSON: createError('FALCONET_ERR_INVALID_JSON', 'Body is not valid JSON: %s', 400),
   FALCONET_ERR_INVALID_ALERT: createError('FALCONET_ERR_INVALID_ALERT', 'Invalid Falco alert: %s', 400),
   FALCONET_ERR_EMPTY_BODY: createError('FALCONET_ERR_EMPTY_BODY', 'Body is empty: send one Falco alert (or an array of alerts) as JSON', 400),
-  FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE: createError(
-    'FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE',
-    'Unsupported Content-Type %s; send application/json',
-    415,
-  ),
+  FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE: createError('FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: %s', 415),
+  FALCONET_ERR_INVALID_RECORDS: createError('FALCONET_ERR_INVALID_RECORDS', 'No record in the body could be read: %s', 400),
+  FALCONET_ERR_BODY_TOO_LARGE: createError('FALCONET_ERR_BODY_TOO_LARGE', 'Body too large: %s', 413),
   FALCONET_ERR_OVERLOADED: createError('FALCONET_ERR_OVERLOADED', 'falconet is overloaded: %s; retry later', 503),
   FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
 } as const

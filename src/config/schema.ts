@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { serverSchema } from '../server/config.js'
 import { findingsSchema } from '../aggregate/config.js'
+import { fluentBitSchema } from '../sources/fluent-bit/config.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
@@ -58,6 +59,10 @@ export const configSchema = Type.Object(
     ),
     severityMapping: severityMappingSchema,
     findings: findingsSchema,
+    sources: Type.Object(
+      { fluentBit: { ...fluentBitSchema, description: "Fluent Bit's http output on POST /fluent-bit." } },
+      { default: {}, additionalProperties: false },
+    ),
     spool: Type.Object(
       {
         maxBytes: Type.Integer({

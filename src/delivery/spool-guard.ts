@@ -9,6 +9,8 @@ export interface GuardOptions {
   shedPolicy: 'none' | 'low-severity'
   shedAtPercent: number
   windowMs: number
+  /** How long resent-chunk hashes are remembered. */
+  chunkTtlMs: number
 }
 
 /**
@@ -25,7 +27,7 @@ export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: 
     if (running) return
     running = true
     try {
-      const expired = await spool.expire(options.windowMs, Date.now())
+      const expired = await spool.expire(options.windowMs, Date.now(), options.chunkTtlMs)
       if (expired > 0) logger.debug({ expired }, 'closed aggregation windows')
       const threshold = (options.maxBytes * options.shedAtPercent) / 100
       if (options.shedPolicy === 'low-severity' && spool.usageBytes(true) >= threshold) {

@@ -56,6 +56,8 @@ export class Spool {
   readonly #pending: Database<Pending, PendingKey>
   /** Keyed [findingId, sink], so everything about one finding is one short range. */
   readonly #delivery: Database<Delivery, [string, string]>
+  /** Hashes of request bodies already taken (Fluent Bit resends a chunk byte for byte) → when. */
+  readonly #chunks: Database<number, string>
   readonly #options: SpoolOptions
   readonly #listeners = new Set<() => void>()
   #seq: number
@@ -67,6 +69,7 @@ export class Spool {
     this.#findings = this.#root.openDB({ name: 'findings' })
     this.#pending = this.#root.openDB({ name: 'pending' })
     this.#delivery = this.#root.openDB({ name: 'delivery' })
+    this.#chunks = this.#root.openDB({ name: 'chunks' })
     this.#seq = 0
     for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
   }
@@ -79,20 +82,33 @@ export class Spool {
 
   /**
    * Fold events into findings and queue them for `sinks`, in one transaction; resolves once
-   * durable. Throws SpoolFullError, before writing anything, when the disk budget is used up.
+   * durable. With a `dedupeKey` (a hash of the request body), a body seen before changes nothing
+   * and `true` (duplicate) is returned: a resent chunk is never counted twice, and the check and
+   * the writes are one transaction, so a crash cannot leave one without the other.
+   * Throws SpoolFullError, before writing anything, when the disk budget is used up.
    */
-  async record(items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>, sinks: readonly string[]): Promise<void> {
+  async record(
+    items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>,
+    sinks: readonly string[],
+    dedupeKey?: string,
+  ): Promise<boolean> {
     if (this.usageBytes() >= this.#options.maxBytes) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
-    await this.#root.transaction(() => {
+    const duplicate = await this.#root.transaction(() => {
+      if (dedupeKey !== undefined) {
+        if (this.#chunks.get(dedupeKey) !== undefined) return true
+        this.#chunks.put(dedupeKey, Date.now())
+      }
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
         this.#findings.put(id, next)
         for (const sink of sinks) this.#queue(sink, next)
       }
+      return false
     })
     if (this.#options.durability === 'disk') await this.#root.flushed
     this.#usage.at = 0
-    for (const listener of this.#listeners) listener()
+    if (!duplicate) for (const listener of this.#listeners) listener()
+    return duplicate
   }
 
   /** A changed finding already queued keeps its place (and is sent in its newest version). */
@@ -172,14 +188,16 @@ export class Spool {
    * Forget findings idle for longer than `idleMs` that no sink still has queued: their window has
    * closed, and a repeat starts a new count under the same Id.
    */
-  async expire(idleMs: number, now: number): Promise<number> {
+  async expire(idleMs: number, now: number, chunkTtlMs = idleMs): Promise<number> {
     const cutoff = now - idleMs
+    const oldChunks = [...this.#chunks.getRange()].filter((e) => e.value < now - chunkTtlMs).map((e) => e.key as string)
     const stale: string[] = []
     for (const { key, value } of this.#findings.getRange()) {
       if (Date.parse(value.lastObservedAt) < cutoff) stale.push(key as string)
     }
     let removed = 0
     await this.#root.transaction(() => {
+      for (const key of oldChunks) this.#chunks.remove(key)
       for (const id of stale) {
         const deliveries = this.#deliveriesOf(id)
         if (deliveries.some((e) => e.value.queued)) continue
@@ -226,7 +244,7 @@ export class Spool {
     if (fresh || now - this.#usage.at > 100) {
       let pages = 0
       let pageSize = 4096
-      for (const db of [this.#root, this.#findings, this.#pending, this.#delivery] as Array<Database<any, any>>) {
+      for (const db of [this.#root, this.#findings, this.#pending, this.#delivery, this.#chunks] as Array<Database<any, any>>) {
         const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
         pageSize = s.pageSize
         pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages

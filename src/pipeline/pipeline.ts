@@ -8,20 +8,29 @@ import { errors } from '../errors.js'
  * it resolves once the events are durably folded into their findings and queued for every sink.
  * Sources answer their client only then. Later stages (detect, enrich, route) slot in here.
  */
-export type Ingest = (events: SecurityEvent[]) => Promise<void>
+export type Ingest = (events: SecurityEvent[], options?: IngestOptions) => Promise<IngestResult>
+
+export interface IngestOptions {
+  /** A hash of the request body: the same body again is acknowledged but not counted again. */
+  dedupeKey?: string
+}
+
+export interface IngestResult {
+  duplicate: boolean
+}
 
 /** Seconds a client is asked to wait when the spool is full. */
 export const RETRY_AFTER_SECS = 5
 
 export function createPipeline(options: AggregateOptions, spool: Spool, sinks: readonly string[]): Ingest {
-  return async (events) => {
-    if (events.length === 0) return
+  return async (events, ingestOptions = {}) => {
+    if (events.length === 0 && ingestOptions.dedupeKey === undefined) return { duplicate: false }
     const items = events.map((event) => {
       const id = idFor(event, options)
       return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
     })
     try {
-      await spool.record(items, sinks)
+      return { duplicate: await spool.record(items, sinks, ingestOptions.dedupeKey) }
     } catch (err) {
       if (err instanceof SpoolFullError) {
         throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })

@@ -8,6 +8,7 @@ import { installErrorHandling } from './error-handler.js'
 import { healthRoutes, type Readiness } from './health.js'
 import { falcoHttpSource } from '../sources/falco-http.js'
 import { testEventSource } from '../sources/test-event.js'
+import { fluentBitSource } from '../sources/fluent-bit-http.js'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -36,5 +37,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metricsRoute, { registry: deps.registry })
   await app.register(falcoHttpSource, { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
   await app.register(testEventSource, { ingest: deps.ingest })
+  await app.register(fluentBitSource, {
+    ingest: deps.ingest,
+    config: deps.config.sources.fluentBit,
+    dataDir: deps.config.dataDir,
+    registry: deps.registry,
+    logger: deps.logger,
+  })
   return app
 }

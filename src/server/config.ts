@@ -12,7 +12,7 @@ export const serverSchema = Type.Object(
     keepAliveTimeoutMs: Type.Integer({
       minimum: 1000,
       default: 65_000,
-      description: 'Idle keep-alive; above the 30 s that Fluent Bit and load balancers keep idle connections, so the client always closes first.',
+      description: 'Idle keep-alive; above the 30 s Fluent Bit keeps idle connections (and the 60 s of AWS load balancers), so the client always closes first.',
     }),
     shutdownGraceMs: Type.Integer({
       minimum: 0,

@@ -49,7 +49,13 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const windowMs = config.findings.windowSecs * 1000
   const stopGuard = guardSpool(
     spool,
-    { maxBytes: config.spool.maxBytes, shedPolicy: config.spool.shedPolicy as 'none' | 'low-severity', shedAtPercent: config.spool.shedAtPercent, windowMs },
+    {
+      maxBytes: config.spool.maxBytes,
+      shedPolicy: config.spool.shedPolicy as 'none' | 'low-severity',
+      shedAtPercent: config.spool.shedAtPercent,
+      windowMs,
+      chunkTtlMs: config.sources.fluentBit.dedupeWindowSecs * 1000,
+    },
     { logger, deadLetters },
   )
 

@@ -22,7 +22,7 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   app.removeContentTypeParser(['application/json', 'text/plain'])
   // Falco sends text when json_output is off: say so rather than a bare 415.
   app.addContentTypeParser('text/plain', (_req, _payload, done) => {
-    done(new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE('text/plain (set json_output: true in falco.yaml)'), undefined)
+    done(new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE('Content-Type text/plain; Falco sends text when json_output is false: set json_output: true in falco.yaml'), undefined)
   })
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
     const text = (body as string).trim()

@@ -35,10 +35,11 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
 
   let logs = ''
   const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += c), cb()) }))
-  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50, windowMs: 3_600_000 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
+  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50, windowMs: 3_600_000, chunkTtlMs: 3_600_000 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
   t.teardown(stop)
   const file = join(dir, 'dead-letter', 'spool.jsonl')
-  await waitFor(() => existsSync(file), 10_000, () => 'nothing was shed')
+  // Shed, then dead-lettered: wait for whole lines, not just the file.
+  await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 10_000, () => 'nothing was shed')
   await waitFor(() => spool.usageBytes(true) < maxBytes * 0.5, 10_000, () => 'usage stayed above the threshold')
 
   const letters = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
@@ -52,7 +53,7 @@ t.test('policy none: nothing is shed, however full', async (t) => {
   const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1024 * 1024, durability: 'process', resendMs: {}, logger: silent })
   t.teardown(() => spool.close())
   await fill(spool, 300, 'Debug').catch(() => {})
-  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50, windowMs: 3_600_000 }, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
+  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50, windowMs: 3_600_000, chunkTtlMs: 3_600_000 }, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
   t.teardown(stop)
   await new Promise((r) => setTimeout(r, 150))
   t.notOk(existsSync(join(dir, 'dead-letter', 'spool.jsonl')))

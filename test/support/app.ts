@@ -1,8 +1,13 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import type { SecurityEvent } from '../../src/model/event.js'
+import { Spool } from '../../src/delivery/spool.js'
+import { createPipeline } from '../../src/pipeline/pipeline.js'
 
 /** The HTTP app with an ingest that records events, for inject-level tests of sources. */
 export async function appWithRecorder(overrides: Record<string, unknown> = {}) {
@@ -11,9 +16,31 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}) {
   const app = await buildApp({
     config,
     logger: pino({ level: 'silent' }),
-    ingest: async (batch) => void events.push(...batch),
+    ingest: async (batch) => {
+      events.push(...batch)
+      return { duplicate: false }
+    },
     registry: new Registry(),
     readiness: { sinks: () => ({ file: { ready: true, pending: 0 } }) },
   })
   return { app, events }
+}
+
+/**
+ * The HTTP app over a real spool (no sink runners), for source tests that must see what reaches
+ * the spool: dedupe, budgets, counts. `sink` is the queue name the pipeline fills.
+ */
+export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
+  const config = validateConfig({ dataDir, ...overrides })
+  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const registry = new Registry()
+  const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, registry, readiness: { sinks: () => ({}) } })
+  const queued = () => spool.due('probe', 10_000, Date.now(), true).items.map((d) => d.state)
+  const close = async () => {
+    await app.close()
+    await spool.close()
+  }
+  return { app, spool, registry, queued, dataDir, close }
 }

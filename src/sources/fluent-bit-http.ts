@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Static } from 'typebox'
+import { errors } from '../errors.js'
+import type { Ingest } from '../pipeline/pipeline.js'
+import type { SecurityEvent } from '../model/event.js'
+import { BodyTooLargeError, UnsupportedEncodingError, decodeBody, decompress } from './fluent-bit/decode.js'
+import { classify, type ClassifyOptions } from './fluent-bit/classify.js'
+import { BUILTIN_LOG_RULES, compileLogRules } from './fluent-bit/log-rules.js'
+import { AuditKeeper } from './fluent-bit/audit-keeper.js'
+import { FluentBitMetrics } from './fluent-bit/metrics.js'
+import type { fluentBitSchema } from './fluent-bit/config.js'
+
+/**
+ * Fluent Bit's `http` output: `POST /fluent-bit` (or `/fluent-bit/<anything>`, e.g. the tag), one
+ * chunk per request, in any `format` and optionally gzip'd. The status code is Fluent Bit's retry
+ * contract: 200 only once the chunk is in the spool; 503 + Retry-After for back-pressure (retried);
+ * a 4xx only for a chunk that can never succeed (Fluent Bit drops it). A chunk with some bad
+ * records is accepted: good records kept, bad ones counted and logged. Resent chunks (byte for
+ * byte, often on another connection) are recognised and not counted twice.
+ */
+export interface FluentBitOptions {
+  ingest: Ingest
+  config: Static<typeof fluentBitSchema>
+  dataDir: string
+  registry: Registry
+  logger: Logger
+}
+
+export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app, opts) => {
+  const { config } = opts
+  const classifyOptions: ClassifyOptions = {
+    falcoKeys: config.falcoKeys,
+    falcoContainers: config.falcoContainers,
+    logRules: compileLogRules([...config.logRules, ...(config.builtinLogRules ? BUILTIN_LOG_RULES : [])]),
+  }
+  const metrics = new FluentBitMetrics(opts.registry)
+  const audits = new AuditKeeper(opts.dataDir, config.keptAuditEventsMaxBytes, opts.logger)
+  const logger = opts.logger.child({ source: 'fluent-bit' })
+
+  // Encapsulated: every body on these routes is read raw; the format is worked out from it.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimitBytes }, (_req, body, done) => done(null, body))
+
+  const handler = async (request: FastifyRequest) => {
+    const raw = request.body as Buffer | undefined
+    if (!raw || raw.length === 0) return { records: 0, events: 0 }
+    const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'])
+    const { events, auditEvents, counts } = result
+    if (counts.records === 0 && counts.malformed > 0) {
+      metrics.chunk('refused')
+      throw new errors.FALCONET_ERR_INVALID_RECORDS(`${counts.malformed} malformed value(s) and no readable record`)
+    }
+    const dedupeKey = events.length > 0 || auditEvents.length > 0 ? chunkKey(raw, request) : undefined
+    const { duplicate } = await opts.ingest(events, dedupeKey ? { dedupeKey } : {})
+    if (duplicate) {
+      metrics.chunk('duplicate')
+      return { records: counts.records, events: events.length, duplicate: true }
+    }
+    await audits.keep(auditEvents)
+    metrics.chunk('accepted')
+    countRecords(counts)
+    if (counts.malformed > 0 || counts.invalid > 0) {
+      logger.warn({ malformed: counts.malformed, invalid: counts.invalid, invalidReason: counts.invalidReason, records: counts.records }, 'chunk accepted with unreadable records')
+    }
+    return { records: counts.records, events: events.length, auditEvents: auditEvents.length, malformed: counts.malformed }
+  }
+
+  async function readChunk(raw: Buffer, contentType: string | undefined, encoding: string | string[] | undefined) {
+    let body: Buffer
+    try {
+      body = await decompress(raw, Array.isArray(encoding) ? encoding[0] : encoding, config.bodyLimitBytes)
+    } catch (err) {
+      throw translate(err)
+    }
+    let decoded
+    try {
+      decoded = decodeBody(body, contentType, { dateKey: config.dateKey })
+    } catch (err) {
+      throw translate(err)
+    }
+    const events: SecurityEvent[] = []
+    const auditEvents: Array<Record<string, unknown>> = []
+    const counts = { records: decoded.records.length, malformed: decoded.malformed, falco: 0, audit: 0, log: 0, skipped: 0, invalid: 0, invalidReason: undefined as string | undefined, unmatched: new Map<string, number>() }
+    for (const record of decoded.records) {
+      const c = classify(record, classifyOptions)
+      switch (c.kind) {
+        case 'falco':
+        case 'log':
+          events.push(c.event)
+          counts[c.kind]++
+          break
+        case 'audit':
+          auditEvents.push(c.event)
+          counts.audit++
+          break
+        case 'unmatched':
+          counts.unmatched.set(c.namespace, (counts.unmatched.get(c.namespace) ?? 0) + 1)
+          break
+        case 'skipped':
+          counts.skipped++
+          break
+        case 'invalid':
+          counts.invalid++
+          counts.invalidReason ??= c.reason
+          break
+      }
+    }
+    return { events, auditEvents, counts }
+  }
+
+  function countRecords(counts: { falco: number; audit: number; log: number; skipped: number; malformed: number; invalid: number; unmatched: Map<string, number> }) {
+    for (const kind of ['falco', 'audit', 'log', 'skipped', 'malformed', 'invalid'] as const) metrics.records(kind, counts[kind])
+    let unmatched = 0
+    for (const [namespace, n] of counts.unmatched) {
+      metrics.unmatched(namespace, n)
+      unmatched += n
+    }
+    metrics.records('unmatched', unmatched)
+  }
+
+  app.post('/fluent-bit', handler)
+  app.post('/fluent-bit/*', handler)
+}
+
+function translate(err: unknown): Error {
+  if (err instanceof UnsupportedEncodingError) return new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE(err.message)
+  if (err instanceof BodyTooLargeError) return new errors.FALCONET_ERR_BODY_TOO_LARGE(err.message)
+  if (err instanceof SyntaxError) return new errors.FALCONET_ERR_INVALID_RECORDS(err.message)
+  return err as Error
+}
+
+/** The chunk's identity: its bytes as sent, with how to read them. */
+function chunkKey(raw: Buffer, request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(String(request.headers['content-type'] ?? ''))
+    .update('\0')
+    .update(String(request.headers['content-encoding'] ?? ''))
+    .update('\0')
+    .update(raw)
+    .digest('base64url')
+}

@@ -1,0 +1,125 @@
+import type { SecurityEvent } from '../../model/event.js'
+import { normalizeFalcoAlert } from '../falco-alert.js'
+import { parseJsonLossless } from '../lossless-json.js'
+import { isRecord, type DecodedRecord } from './decode.js'
+import type { LogRuleMatcher } from './log-rules.js'
+
+/**
+ * What one Fluent Bit record means:
+ * 1. a Falco alert, in any shape seen on EKS — `log` holding Falco's JSON text; Falco's keys merged
+ *    at the top level (kubernetes filter Merge_Log, or a JSON parser on Falco's stdout); nested under
+ *    `log_processed`, `data` or a configured key; `log` already an object — which becomes exactly
+ *    the event the Falco http source would produce (same finding Id). The record's `kubernetes` map
+ *    describes the Falco pod, not the offending workload, so it is ignored: the workload is in the
+ *    alert's output_fields;
+ * 2. a Kubernetes audit event (audit.k8s.io Event), in the record or in `log`;
+ * 3. a log line matched by a log rule;
+ * 4. anything else: counted, by namespace, and dropped.
+ */
+export type Classified =
+  | { kind: 'falco'; event: SecurityEvent }
+  | { kind: 'audit'; event: Record<string, unknown> }
+  | { kind: 'log'; event: SecurityEvent }
+  | { kind: 'unmatched'; namespace: string }
+  | { kind: 'skipped' }
+  | { kind: 'invalid'; reason: string }
+
+export interface ClassifyOptions {
+  /** Keys that may hold a Falco alert, as text or object (default log, log_processed, data). */
+  falcoKeys: readonly string[]
+  /** Container names of Falco itself: its stderr (start-up messages) is skipped. */
+  falcoContainers: readonly string[]
+  logRules: LogRuleMatcher
+}
+
+/**
+ * JSON.parse rounded an integer beyond 2^53 (Falco's evt.time, container.start_ts): the alert is
+ * re-read losslessly from the record's own text. Checked on the parsed value, so the text is only
+ * fetched for the records that need it.
+ */
+function rounded(alert: Record<string, unknown>): boolean {
+  const fields = alert.output_fields
+  return isRecord(fields) && Object.values(fields).some((v) => typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v))
+}
+
+export function classify(decoded: DecodedRecord, options: ClassifyOptions): Classified {
+  const { record } = decoded
+  const k8s = isRecord(record.kubernetes) ? record.kubernetes : undefined
+  if (record.stream === 'stderr' && typeof k8s?.container_name === 'string' && options.falcoContainers.includes(k8s.container_name)) {
+    return { kind: 'skipped' }
+  }
+
+  const alert = falcoAlertIn(decoded, options.falcoKeys)
+  if (alert) {
+    try {
+      return { kind: 'falco', event: normalizeFalcoAlert(alert, 'falco') }
+    } catch (err) {
+      return { kind: 'invalid', reason: (err as Error).message }
+    }
+  }
+
+  const audit = auditEventIn(record)
+  if (audit) return { kind: 'audit', event: audit }
+
+  const event = options.logRules(record, decoded.time)
+  if (event) return { kind: 'log', event }
+  return { kind: 'unmatched', namespace: typeof k8s?.namespace_name === 'string' ? k8s.namespace_name : '' }
+}
+
+/** Not a type guard on purpose: a record that is not an alert is still a record. */
+function isFalcoAlert(v: unknown): boolean {
+  return (
+    isRecord(v) &&
+    typeof v.rule === 'string' &&
+    typeof v.priority === 'string' &&
+    typeof v.time === 'string' &&
+    (typeof v.output === 'string' || isRecord(v.output_fields))
+  )
+}
+
+function falcoAlertIn(decoded: DecodedRecord, keys: readonly string[]): Record<string, unknown> | undefined {
+  const { record } = decoded
+  // Falco's keys at the top level (Merge_Log, or Falco's stdout parsed as JSON).
+  if (isFalcoAlert(record)) {
+    const text = rounded(record) ? decoded.text?.() : undefined
+    return text ? (parseJsonLossless(text) as Record<string, unknown>) : record
+  }
+  for (const key of keys) {
+    const value = record[key]
+    if (typeof value === 'string') {
+      const trimmed = value.trimStart()
+      if (!trimmed.startsWith('{') || !trimmed.includes('"rule"')) continue
+      let parsed: unknown
+      try {
+        parsed = parseJsonLossless(trimmed)
+      } catch {
+        continue
+      }
+      if (isFalcoAlert(parsed)) return parsed as Record<string, unknown>
+    } else if (isFalcoAlert(value)) {
+      const text = rounded(value as Record<string, unknown>) ? decoded.text?.() : undefined
+      const lossless = text ? (parseJsonLossless(text) as Record<string, unknown>)[key] : undefined
+      return (isFalcoAlert(lossless) ? lossless : value) as Record<string, unknown>
+    }
+  }
+  return undefined
+}
+
+function isAuditEvent(v: unknown): boolean {
+  return isRecord(v) && v.kind === 'Event' && typeof v.apiVersion === 'string' && v.apiVersion.startsWith('audit.k8s.io/')
+}
+
+function auditEventIn(record: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (isAuditEvent(record)) return record
+  const log = record.log
+  if (isAuditEvent(log)) return log as Record<string, unknown>
+  if (typeof log === 'string' && log.includes('audit.k8s.io')) {
+    try {
+      const parsed: unknown = JSON.parse(log)
+      if (isAuditEvent(parsed)) return parsed as Record<string, unknown>
+    } catch {
+      // not JSON: an ordinary log line that mentions audit.k8s.io
+    }
+  }
+  return undefined
+}

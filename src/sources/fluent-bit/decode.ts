@@ -1,0 +1,253 @@
+import * as zlib from 'node:zlib'
+import { promisify } from 'node:util'
+import { decodeMulti, ExtensionCodec } from '@msgpack/msgpack'
+import { splitJsonValues } from './json-values.js'
+
+/**
+ * One Fluent Bit http-output request body → records. Every `format` it sends is read from the
+ * Content-Type and the body itself, so nothing has to be configured on either side:
+ *
+ * | format      | Content-Type         | body                                                    |
+ * | json        | application/json     | one array of records                                    |
+ * | json_lines  | application/x-ndjson | one record per line                                     |
+ * | json_stream | application/json     | records back to back, no separator                      |
+ * | gelf        | application/json     | one GELF 1.1 object per line (flattened `_` keys)       |
+ * | msgpack     | application/msgpack  | `[[EventTime, metadata], record]` back to back (< 2.1: `[ts, record]`) |
+ */
+export interface DecodedRecord {
+  record: Record<string, unknown>
+  /** The record's time (RFC 3339), from the date key, the msgpack timestamp or the record's `time`; computed when asked. */
+  time(): string | undefined
+  /** The record's JSON text, when it came as JSON: a Falco alert in it is re-read losslessly. */
+  text?(): string
+}
+
+export interface Decoded {
+  records: DecodedRecord[]
+  malformed: number
+}
+
+export class UnsupportedEncodingError extends Error {}
+export class BodyTooLargeError extends Error {}
+
+const gunzip = promisify(zlib.gunzip)
+const zstd = (zlib as unknown as { zstdDecompress?: typeof zlib.gunzip }).zstdDecompress
+const unzstd = zstd ? promisify(zstd) : undefined
+
+/** gzip always; zstd where Node's zlib has it (22.15+, so in the image); snappy never. */
+export async function decompress(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
+  const name = (encoding ?? 'identity').trim().toLowerCase()
+  try {
+    if (name === 'identity' || name === '') return body
+    if (name === 'gzip' || name === 'x-gzip') return await gunzip(body, { maxOutputLength: maxBytes })
+    if (name === 'zstd' && unzstd) return await unzstd(body, { maxOutputLength: maxBytes })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new BodyTooLargeError(`decompressed body is larger than ${maxBytes} bytes`)
+    }
+    throw new SyntaxError(`cannot decompress the ${name} body: ${(err as Error).message}`)
+  }
+  throw new UnsupportedEncodingError(
+    `Content-Encoding ${name} is not supported${name === 'zstd' ? ' on this Node.js (needs 22.15+)' : ''}: use gzip or none`,
+  )
+}
+
+export interface DecodeOptions {
+  /** Fluent Bit's json_date_key (default `date`). */
+  dateKey: string
+}
+
+export function decodeBody(body: Buffer, contentType: string | undefined, options: DecodeOptions): Decoded {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type === 'application/msgpack' || type === 'application/x-msgpack') return decodeMsgpack(body)
+  if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') return decodeJson(body.toString('utf8'), options)
+  throw new UnsupportedEncodingError(`Content-Type ${type || '(none)'} is not one Fluent Bit sends: application/json, application/x-ndjson or application/msgpack`)
+}
+
+/**
+ * The common layouts take the fast path — one JSON.parse per line (json_lines, gelf) or one for the
+ * whole array (json) — and the char scanner (splitJsonValues) runs only where that fails: json_stream
+ * lines, broken records, and, for an array, when a record's own text is needed.
+ */
+function decodeJson(text: string, options: DecodeOptions): Decoded {
+  const first = text.trimStart().charCodeAt(0)
+  if (first === 0x5b /* [ */) {
+    try {
+      const all: unknown = JSON.parse(text)
+      if (Array.isArray(all)) {
+        let slices: string[] | undefined
+        const textOf = (i: number) => (slices ??= splitJsonValues(text).values)[i] ?? ''
+        const records: DecodedRecord[] = []
+        let malformed = 0
+        all.forEach((value, i) => {
+          if (isRecord(value)) records.push(toDecoded(value, options, () => textOf(i)))
+          else malformed++
+        })
+        // Element positions equal slice positions only when every element was a record.
+        return malformed === 0 ? { records, malformed } : fromSlices(splitJsonValues(text), options)
+      }
+    } catch {
+      // a broken array: split it and keep the good elements
+    }
+    return fromSlices(splitJsonValues(text), options)
+  }
+  const records: DecodedRecord[] = []
+  let malformed = 0
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start)
+    if (end < 0) end = text.length
+    const line = text.slice(start, end)
+    start = end + 1
+    if (line.length === 0 || (line.length < 3 && line.trim() === '')) continue
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch {
+      const split = fromSlices(splitJsonValues(line), options) // json_stream, or a broken record
+      records.push(...split.records)
+      malformed += split.malformed
+      continue
+    }
+    if (isRecord(value)) records.push(toDecoded(value, options, () => line))
+    else malformed++
+  }
+  return { records, malformed }
+}
+
+function fromSlices(slices: { values: string[]; malformed: number }, options: DecodeOptions): Decoded {
+  const records: DecodedRecord[] = []
+  let malformed = slices.malformed
+  for (const value of slices.values) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(value)
+    } catch {
+      malformed++
+      continue
+    }
+    if (isRecord(parsed)) records.push(toDecoded(parsed, options, () => value))
+    else malformed++
+  }
+  return { records, malformed }
+}
+
+function toDecoded(parsed: Record<string, unknown>, options: DecodeOptions, text: () => string): DecodedRecord {
+  const record = parsed.version === '1.1' && 'short_message' in parsed ? fromGelf(parsed) : parsed
+  return { record, time: () => recordTime(record, options.dateKey), text }
+}
+
+// ---- msgpack ----
+
+const EVENT_TIME = 0
+const codec = new ExtensionCodec()
+codec.register({
+  type: EVENT_TIME,
+  encode: () => null,
+  // Fluent Bit's EventTime: uint32 seconds, uint32 nanoseconds, big endian.
+  decode: (data: Uint8Array) => {
+    if (data.byteLength !== 8) throw new RangeError(`EventTime extension of ${data.byteLength} bytes (expected 8)`)
+    const view = new DataView(data.buffer, data.byteOffset, 8)
+    return new EventTime(view.getUint32(0), view.getUint32(4))
+  },
+})
+
+export class EventTime {
+  constructor(
+    readonly seconds: number,
+    readonly nanoseconds: number,
+  ) {}
+  toIso(): string {
+    return new Date(this.seconds * 1000).toISOString().slice(0, 19) + '.' + String(this.nanoseconds).padStart(9, '0') + 'Z'
+  }
+}
+
+function decodeMsgpack(body: Buffer): Decoded {
+  const records: DecodedRecord[] = []
+  let malformed = 0
+  try {
+    for (const entry of decodeMulti(body, { extensionCodec: codec, useBigInt64: true })) {
+      const decoded = fromMsgpackEntry(entry)
+      if (decoded) records.push(decoded)
+      else malformed++
+    }
+  } catch {
+    // A broken tail (truncated chunk, bad extension): keep what decoded before it.
+    malformed++
+  }
+  return { records, malformed }
+}
+
+/** `[[EventTime, metadata], record]` (Fluent Bit ≥ 2.1) or `[timestamp, record]` (older). */
+function fromMsgpackEntry(entry: unknown): DecodedRecord | undefined {
+  if (!Array.isArray(entry) || entry.length !== 2 || !isRecord(entry[1])) return undefined
+  const head = Array.isArray(entry[0]) ? entry[0][0] : entry[0]
+  const record = mapsToObjects(entry[1]) as Record<string, unknown>
+  const time = () => (head instanceof EventTime ? head.toIso() : typeof head === 'number' ? new Date(head * 1000).toISOString() : undefined)
+  return { record, time }
+}
+
+/**
+ * Decoded msgpack maps are plain objects already; binary values become text, and 64-bit integers
+ * (Falco's nanosecond evt.time once Fluent Bit parsed the alert) stay exact as decimal strings.
+ */
+function mapsToObjects(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
+  if (Array.isArray(value)) return value.map(mapsToObjects)
+  if (value instanceof EventTime) return value.toIso()
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) if (k !== '__proto__') out[k] = mapsToObjects(v)
+    return out
+  }
+  return value
+}
+
+// ---- GELF ----
+
+/**
+ * GELF flattens the record: `short_message` is the log line, extra keys carry a `_` prefix and
+ * nested maps are joined with `_` (`_kubernetes_namespace_name`). Rebuild the fields falconet reads.
+ */
+function fromGelf(gelf: Record<string, unknown>): Record<string, unknown> {
+  const record: Record<string, unknown> = { log: gelf.short_message }
+  const kubernetes: Record<string, unknown> = {}
+  const labels: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(gelf)) {
+    if (key.startsWith('_kubernetes_labels_')) labels[key.slice('_kubernetes_labels_'.length)] = value
+    else if (key.startsWith('_kubernetes_')) kubernetes[key.slice('_kubernetes_'.length)] = value
+    else if (key.startsWith('_') && key !== '__proto__') record[key.slice(1)] = value
+  }
+  if (Object.keys(labels).length > 0) kubernetes.labels = labels
+  if (Object.keys(kubernetes).length > 0) record.kubernetes = kubernetes
+  if (typeof gelf.timestamp === 'number') record.date = gelf.timestamp
+  if (typeof gelf.host === 'string') record.hostname = gelf.host
+  return record
+}
+
+// ---- the record's time ----
+
+/**
+ * Fluent Bit's date key in any json_date_format: double (seconds with 6 decimals, the default),
+ * epoch (seconds), epoch_ms, iso8601 (microseconds, Z) or java_sql_timestamp
+ * ("2026-11-21 10:00:00.123456"). Without it, the container runtime's `time` string.
+ */
+export function recordTime(record: Record<string, unknown>, dateKey: string): string | undefined {
+  const date = record[dateKey]
+  if (typeof date === 'number' && Number.isFinite(date)) {
+    // Above ~1e11 it cannot be seconds (year 5138): it is epoch_ms.
+    const ms = date > 1e11 ? date : date * 1000
+    return new Date(ms).toISOString()
+  }
+  for (const candidate of [date, record.time, record['@timestamp']]) {
+    if (typeof candidate !== 'string') continue
+    const iso = candidate.includes('T') ? candidate : candidate.replace(' ', 'T') + (/[zZ]|[+-]\d\d:?\d\d$/.test(candidate) ? '' : 'Z')
+    if (!Number.isNaN(Date.parse(iso))) return iso
+  }
+  return undefined
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
