@@ -28,7 +28,8 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
     ['source', event.source],
     ['rule', event.rule],
     ['namespace', workload.namespace ?? ''],
-    ['workload', workload.pod ? workloadOfPod(workload.pod) : ''],
+    // The real controller when enrichment knows it; Kubernetes' naming scheme otherwise (the same name).
+    ['workload', workload.owner?.name ?? (workload.pod ? workloadOfPod(workload.pod) : '')],
     ['container', workload.container?.name ?? ''],
   ]
   // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).

@@ -79,6 +79,24 @@ function resources(event: SecurityEvent, ctx: AsffContext): Resource[] {
       Details: { Container: details },
     })
   }
+  const node = workload.nodeInfo
+  if (node?.instanceId) {
+    const region = node.region ?? ctx.region
+    const details: NonNullable<NonNullable<Resource['Details']>['AwsEc2Instance']> = {}
+    if (node.instanceType) details.Type = node.instanceType
+    list.push({
+      Type: 'AwsEc2Instance',
+      Id: `arn:${ctx.partition}:ec2:${region}:${ctx.accountId}:instance/${node.instanceId}`,
+      Partition: ctx.partition as Resource['Partition'],
+      Region: region,
+      ...(Object.keys(details).length > 0 ? { Details: { AwsEc2Instance: details } } : {}),
+    })
+  }
+  const roleArn = workload.iam?.roleArn
+  if (roleArn && /^arn:aws[a-z-]*:iam::\d{12}:role\//.test(roleArn)) {
+    const roleName = roleArn.slice(roleArn.lastIndexOf('/') + 1)
+    list.push({ Type: 'AwsIamRole', Id: truncate(roleArn, 512), ...base, Details: { AwsIamRole: { RoleName: roleName } } })
+  }
   if (ctx.cluster) {
     const arn = ctx.cluster.arn ?? `arn:${ctx.partition}:eks:${ctx.region}:${ctx.accountId}:cluster/${ctx.cluster.name}`
     list.push({ Type: 'AwsEksCluster', Id: arn, ...base, Details: { AwsEksCluster: { Name: ctx.cluster.name, Arn: arn } } })
@@ -204,8 +222,25 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   if (finding.distinctContainers > 0) add('falconet/distinctContainers', String(finding.distinctContainers))
   if (finding.samplePods.length > 1) add('falconet/samplePods', finding.samplePods.join(','))
   add('falconet/cluster', ctx.cluster?.name)
-  add('falconet/namespace', event.workload.namespace)
-  add('falconet/pod', event.workload.pod)
+  const w = event.workload
+  add('falconet/namespace', w.namespace)
+  add('falconet/pod', w.pod)
+  if (w.owner) add('falconet/owner', `${w.owner.kind}/${w.owner.name}`)
+  add('falconet/serviceAccount', w.serviceAccount)
+  add('falconet/node', w.node)
+  add('falconet/node.instanceId', w.nodeInfo?.instanceId)
+  add('falconet/node.instanceType', w.nodeInfo?.instanceType)
+  add('falconet/node.zone', w.nodeInfo?.zone)
+  add('falconet/node.nodegroup', w.nodeInfo?.nodegroup ?? w.nodeInfo?.nodepool)
+  add('falconet/node.capacityType', w.nodeInfo?.capacityType)
+  if (w.nodeInfo?.fargate) add('falconet/node.fargate', 'true')
+  add('falconet/iam.via', w.iam?.via)
+  add('falconet/iam.roleArn', w.iam?.roleArn)
+  add('falconet/iam.note', w.iam?.note)
+  add('falconet/clusterId', w.clusterId)
+  if (w.labels && Object.keys(w.labels).length > 0) add('falconet/labels', JSON.stringify(w.labels))
+  if (w.annotations && Object.keys(w.annotations).length > 0) add('falconet/annotations', JSON.stringify(w.annotations))
+  if (w.namespaceLabels && Object.keys(w.namespaceLabels).length > 0) add('falconet/namespaceLabels', JSON.stringify(w.namespaceLabels))
   add('falconet/eventTime', event.time)
 
   const keys = Object.keys(event.fields).filter((k) => fieldText(event.fields[k]) !== undefined)

@@ -1,4 +1,3 @@
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import type { Config } from '../config/schema.js'
 import { errors } from '../errors.js'
 import { defaultProductArn, partitionOf, type AsffContext } from '../asff/context.js'
@@ -52,6 +51,7 @@ export function asffContextProvider(config: Readonly<Config>, env: NodeJS.Proces
 }
 
 async function callerAccount(region: string, signal?: AbortSignal): Promise<string> {
+  const { GetCallerIdentityCommand, STSClient } = await import('@aws-sdk/client-sts')
   const sts = new STSClient({ region, maxAttempts: 1 })
   try {
     const timeout = AbortSignal.timeout(15_000)

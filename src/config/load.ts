@@ -17,6 +17,7 @@ const ENV_ALIASES: Record<string, string[]> = {
   FALCONET_LOG_LEVEL: ['logLevel'],
   FALCONET_CLUSTER_NAME: ['cluster', 'name'],
   FALCONET_SECURITYHUB_ENABLED: ['sinks', 'securityhub', 'enabled'],
+  FALCONET_NODE_NAME: ['enrichment', 'nodeName'],
 }
 
 export interface LoadOptions {

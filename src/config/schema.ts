@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox'
 import { serverSchema } from '../server/config.js'
 import { findingsSchema } from '../aggregate/config.js'
 import { fluentBitSchema } from '../sources/fluent-bit/config.js'
+import { enrichmentSchema } from '../enrich/config.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
@@ -84,6 +85,7 @@ export const configSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    enrichment: enrichmentSchema,
     sinks: sinksSchema,
   },
   { additionalProperties: false },

@@ -18,14 +18,18 @@ export interface GuardOptions {
  * the `low-severity` policy is configured — shed the least urgent queued findings near the disk
  * budget. Every shed finding is logged and written to dead-letter/spool.jsonl: never silent.
  */
-export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: Logger; deadLetters: DeadLetterFile }, everyMs = 10_000): () => void {
+/** Returns stop(), which resolves once a tick under way has finished (the spool may then close). */
+export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: Logger; deadLetters: DeadLetterFile }, everyMs = 10_000): () => Promise<void> {
   const logger = deps.logger.child({ component: 'spool' })
   // Keep MEDIUM and above: shed only INFORMATIONAL and LOW (ranks 0 and 1 counted from the least urgent).
   const maxRankKept = SEVERITY_LABELS.length - 1 - SEVERITY_LABELS.indexOf('MEDIUM')
-  let running = false
-  const tick = async () => {
-    if (running) return
-    running = true
+  let running: Promise<void> | undefined
+  let stopped = false
+  const tick = () => {
+    if (running || stopped) return
+    running = housekeeping().finally(() => (running = undefined))
+  }
+  const housekeeping = async () => {
     try {
       const expired = await spool.expire(options.windowMs, Date.now(), options.chunkTtlMs)
       if (expired > 0) logger.debug({ expired }, 'closed aggregation windows')
@@ -39,11 +43,13 @@ export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: 
       }
     } catch (err) {
       logger.error({ err }, 'spool housekeeping failed')
-    } finally {
-      running = false
     }
   }
-  const timer = setInterval(() => void tick(), everyMs)
+  const timer = setInterval(tick, everyMs)
   timer.unref()
-  return () => clearInterval(timer)
+  return async () => {
+    stopped = true
+    clearInterval(timer)
+    await running
+  }
 }

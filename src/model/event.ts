@@ -30,12 +30,46 @@ export const Container = Type.Object({
   privileged: Type.Optional(Type.Boolean()),
 })
 
+const Labels = Type.Optional(Type.Record(Type.String(), Type.String()))
+
+/** What the Kubernetes API says about the node (enrichment). */
+export const NodeInfo = Type.Object({
+  instanceId: OptStr,
+  instanceType: OptStr,
+  zone: OptStr,
+  region: OptStr,
+  nodegroup: OptStr,
+  nodepool: OptStr, // Karpenter
+  capacityType: OptStr,
+  fargate: Type.Optional(Type.Boolean()),
+})
+
+/** The AWS identity the pod's SDK uses: the blast radius. */
+export const Iam = Type.Object({
+  roleArn: OptStr,
+  via: Type.Enum(['irsa', 'pod-identity', 'node-role']),
+  /** Said when it matters: the pod falls back to the node role, or the pod env and the annotation disagree. */
+  note: OptStr,
+})
+
 export const Workload = Type.Object({
   cluster: OptStr,
+  /** The kube-system namespace's UID: a stable id for the cluster. */
+  clusterId: OptStr,
   namespace: OptStr,
   pod: OptStr,
+  podUid: OptStr,
+  podIp: OptStr,
+  /** The controller: Deployment, StatefulSet, DaemonSet, CronJob, Job… */
+  owner: Type.Optional(Type.Object({ kind: Str, name: Str })),
+  serviceAccount: OptStr,
+  labels: Labels,
+  annotations: Labels,
+  namespaceLabels: Labels,
   container: Type.Optional(Container),
   node: OptStr, // the host the event happened on (Falco's hostname for syscall events)
+  nodeInfo: Type.Optional(NodeInfo),
+  iam: Type.Optional(Iam),
 })
 
 export const Process = Type.Object({
@@ -83,3 +117,5 @@ export type SecurityEvent = Static<typeof SecurityEvent>
 export type Workload = Static<typeof Workload>
 export type Container = Static<typeof Container>
 export type Process = Static<typeof Process>
+export type NodeInfo = Static<typeof NodeInfo>
+export type Iam = Static<typeof Iam>

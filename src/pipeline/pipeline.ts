@@ -22,10 +22,15 @@ export interface IngestResult {
 /** Seconds a client is asked to wait when the spool is full. */
 export const RETRY_AFTER_SECS = 5
 
-export function createPipeline(options: AggregateOptions, spool: Spool, sinks: readonly string[]): Ingest {
+export function createPipeline(
+  options: AggregateOptions,
+  spool: Spool,
+  sinks: readonly string[],
+  enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
+): Ingest {
   return async (events, ingestOptions = {}) => {
     if (events.length === 0 && ingestOptions.dedupeKey === undefined) return { duplicate: false }
-    const items = events.map((event) => {
+    const items = events.map(enrich).map((event) => {
       const id = idFor(event, options)
       return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
     })

@@ -3,6 +3,8 @@ import type { FastifyPluginAsync } from 'fastify'
 export interface Readiness {
   /** Per sink: can it deliver now (identity resolved, destination reachable at start)? */
   sinks(): Record<string, { ready: boolean; pending: number }>
+  /** Other components that must be ready (enrichment's first sync, bounded by its timeout). */
+  components?(): Record<string, { ready: boolean } & Record<string, unknown>>
 }
 
 /**
@@ -13,7 +15,8 @@ export const healthRoutes: FastifyPluginAsync<{ readiness: Readiness }> = async 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const sinks = opts.readiness.sinks()
-    const ready = Object.values(sinks).every((s) => s.ready)
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting', sinks })
+    const components = opts.readiness.components?.() ?? {}
+    const ready = [...Object.values(sinks), ...Object.values(components)].every((s) => s.ready)
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting', sinks, ...components })
   })
 }

@@ -15,6 +15,8 @@ import { guardSpool } from '../delivery/spool-guard.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { asffContextProvider, checkAwsSettings } from '../aws/identity.js'
 import type { DeliveryConfig } from '../delivery/config.js'
+import { createEnrichment } from '../enrich/index.js'
+import { regionOf } from '../aws/identity.js'
 
 export interface Running {
   app: FastifyInstance
@@ -59,13 +61,19 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     { logger, deadLetters },
   )
 
+  const region = regionOf(config, env)
+  const enrichment = config.enrichment.enabled
+    ? createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) })
+    : undefined
   const ingest = createPipeline(
     { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs },
     spool,
     sinkIds,
+    enrichment?.enrich,
   )
   const readiness = {
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
+    components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
   const app = await buildApp({ config, logger, ingest, readiness, registry })
   for (const runner of runners) runner.start()
@@ -74,7 +82,8 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const close = () =>
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
-      stopGuard()
+      await stopGuard()
+      enrichment?.stop()
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       await spool.close()

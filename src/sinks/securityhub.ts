@@ -1,4 +1,4 @@
-import { BatchImportFindingsCommand, SecurityHubClient, type AwsSecurityFinding } from '@aws-sdk/client-securityhub'
+import type { AwsSecurityFinding, SecurityHubClient } from '@aws-sdk/client-securityhub'
 import type { Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
@@ -31,6 +31,7 @@ class SecurityHubSink implements Sink {
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
   #client: SecurityHubClient | undefined
+  #command: typeof import('@aws-sdk/client-securityhub').BatchImportFindingsCommand | undefined
 
   constructor(config: SecurityHubConfig, deps: SinkDeps) {
     this.delivery = config
@@ -41,7 +42,10 @@ class SecurityHubSink implements Sink {
     this.#ctx = await this.#deps.asffContext(signal)
     // One retry policy, ours: the SDK's own retries would hide throttling from the rate limiter
     // and give up after three attempts, where we must not give up at all.
+    // Loaded on first use: a falconet without Security Hub never pays for the SDK's memory.
+    const { SecurityHubClient, BatchImportFindingsCommand } = await import('@aws-sdk/client-securityhub')
     this.#client ??= new SecurityHubClient({ region: this.#ctx.region, maxAttempts: 1 })
+    this.#command = BatchImportFindingsCommand
   }
 
   encode(finding: Parameters<Sink['encode']>[0]): Encoded {
@@ -52,7 +56,7 @@ class SecurityHubSink implements Sink {
   async send(batch: Encoded[], signal: AbortSignal): Promise<SendOutcome> {
     const findings = batch.map((e) => e.payload as AwsSecurityFinding)
     try {
-      const out = await this.#client!.send(new BatchImportFindingsCommand({ Findings: findings }), { abortSignal: signal })
+      const out = await this.#client!.send(new this.#command!({ Findings: findings }), { abortSignal: signal })
       if (!out.FailedCount && !out.FailedFindings?.length) return { kind: 'ok' }
       const failed = failedItems(batch, out.FailedFindings ?? [])
       // Failures we cannot pin on a finding of this batch: resend the whole batch (Ids are stable,

@@ -36,7 +36,6 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
   let logs = ''
   const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += c), cb()) }))
   const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50, windowMs: 3_600_000, chunkTtlMs: 3_600_000 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
-  t.teardown(stop)
   const file = join(dir, 'dead-letter', 'spool.jsonl')
   // Shed, then dead-lettered: wait for whole lines, not just the file.
   await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 10_000, () => 'nothing was shed')
@@ -46,6 +45,7 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
   t.ok(letters.length > 0 && letters.every((l) => l.code === 'Shed' && l.payload.severity === 'INFORMATIONAL'), `${letters.length} low-severity findings shed`)
   t.equal(spool.due('securityhub', 500, Date.now()).items.filter((d) => d.state.severity === 'CRITICAL').length, 5, 'urgent findings kept')
   t.match(logs, /shed low-severity findings \(policy low-severity\)/)
+  await stop() // before the spool closes: a tick may be inside a transaction
 })
 
 t.test('policy none: nothing is shed, however full', async (t) => {
@@ -54,8 +54,8 @@ t.test('policy none: nothing is shed, however full', async (t) => {
   t.teardown(() => spool.close())
   await fill(spool, 300, 'Debug').catch(() => {})
   const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50, windowMs: 3_600_000, chunkTtlMs: 3_600_000 }, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
-  t.teardown(stop)
   await new Promise((r) => setTimeout(r, 150))
+  await stop()
   t.notOk(existsSync(join(dir, 'dead-letter', 'spool.jsonl')))
   t.ok(spool.pendingCount('securityhub') > 0)
 })

@@ -1,0 +1,170 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Watch } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+
+/**
+ * List + watch for one kind, the way a long-running client must do it (client-go's reflector is
+ * the model): a paginated list, then a watch from its resourceVersion with bookmarks; resume from
+ * the last seen version when the stream ends (servers end watches every few minutes, networks drop
+ * them); list again on 410 Gone; back off on errors. Objects are trimmed as they arrive; the
+ * reflector itself keeps only their keys, to know what a re-list deleted.
+ */
+export interface ResourceSpec<T> {
+  kind: string
+  /** The watch path, e.g. /api/v1/pods. */
+  path: string
+  fieldSelector?: string
+  list(page: { limit: number; _continue?: string; fieldSelector?: string }): Promise<{ items: unknown[]; metadata?: { resourceVersion?: string; _continue?: string } }>
+  trim(raw: any): T
+  key(obj: T): string
+}
+
+export interface ReflectorHandlers<T> {
+  upsert(obj: T): void
+  remove(key: string, obj?: T): void
+}
+
+export interface ReflectorEvents {
+  relisted(kind: string): void
+  watchRestarted(kind: string, reason: string): void
+}
+
+const PAGE = 500
+
+export class Reflector<T> {
+  readonly #spec: ResourceSpec<T>
+  readonly #watch: Watch
+  readonly #handlers: ReflectorHandlers<T>
+  readonly #events: ReflectorEvents
+  readonly #logger: Logger
+  readonly #keys = new Set<string>()
+  readonly #stop = new AbortController()
+  #resourceVersion = ''
+  #request: AbortController | undefined
+  #synced!: () => void
+  readonly synced: Promise<void> = new Promise((resolve) => (this.#synced = resolve))
+  isSynced = false
+
+  constructor(spec: ResourceSpec<T>, watch: Watch, handlers: ReflectorHandlers<T>, events: ReflectorEvents, logger: Logger) {
+    this.#spec = spec
+    this.#watch = watch
+    this.#handlers = handlers
+    this.#events = events
+    this.#logger = logger.child({ kind: spec.kind })
+  }
+
+  start(): void {
+    void this.#run()
+  }
+
+  stop(): void {
+    this.#stop.abort()
+    this.#request?.abort()
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0
+    while (!this.#stop.signal.aborted) {
+      try {
+        if (!this.#resourceVersion) await this.#list()
+        const outcome = await this.#watchOnce()
+        failures = outcome === 'events' ? 0 : failures
+        // A stream that ended with nothing in it: pause a moment so a server that closes at once
+        // is not hammered (a normal end comes after minutes, so this costs nothing).
+        if (outcome === 'quiet') await sleep(1000, undefined, { signal: this.#stop.signal }).catch(() => {})
+        if (outcome === 'gone') {
+          this.#resourceVersion = ''
+          this.#events.relisted(this.#spec.kind)
+          this.#logger.info('watch expired (410 Gone): listing again')
+        }
+      } catch (err) {
+        if (this.#stop.signal.aborted) return
+        const status = (err as { code?: number; statusCode?: number }).code ?? (err as { statusCode?: number }).statusCode
+        if (status === 410) this.#resourceVersion = '' // an expired continue token or version: list again
+        const wait = Math.min(30_000, 500 * 2 ** failures++)
+        this.#events.watchRestarted(this.#spec.kind, 'error')
+        this.#logger.warn({ err: { message: (err as Error).message, status }, retryInMs: wait }, 'list/watch failed, retrying')
+        await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
+      }
+    }
+  }
+
+  /** A consistent paginated list; replaces what is known (objects gone since are removed). */
+  async #list(): Promise<void> {
+    const seen = new Set<string>()
+    let _continue: string | undefined
+    let resourceVersion = ''
+    do {
+      const page = await this.#spec.list({ limit: PAGE, ...(_continue ? { _continue } : {}), ...(this.#spec.fieldSelector ? { fieldSelector: this.#spec.fieldSelector } : {}) })
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion
+      for (const raw of page.items) {
+        const obj = this.#spec.trim(raw)
+        const key = this.#spec.key(obj)
+        seen.add(key)
+        this.#keys.add(key)
+        this.#handlers.upsert(obj)
+      }
+      _continue = page.metadata?._continue || undefined
+    } while (_continue && !this.#stop.signal.aborted)
+    for (const key of [...this.#keys]) {
+      if (!seen.has(key)) {
+        this.#keys.delete(key)
+        this.#handlers.remove(key)
+      }
+    }
+    this.#resourceVersion = resourceVersion
+    if (!this.isSynced) {
+      this.isSynced = true
+      this.#synced()
+    }
+  }
+
+  /** One watch stream: 'events' if it delivered any, 'quiet' if it ended without, 'gone' on 410. */
+  #watchOnce(): Promise<'events' | 'quiet' | 'gone'> {
+    return new Promise((resolve, reject) => {
+      let outcome: 'events' | 'quiet' | 'gone' = 'quiet'
+      const query: Record<string, string | number | boolean> = {
+        resourceVersion: this.#resourceVersion,
+        allowWatchBookmarks: true,
+        // Ask the server to end the watch after 5–10 minutes, as client-go does, so a silently dead
+        // connection is noticed.
+        timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+      }
+      if (this.#spec.fieldSelector) query.fieldSelector = this.#spec.fieldSelector
+      const onEvent = (type: string, obj: any) => {
+        if (type === 'ERROR') {
+          if (obj?.code === 410) outcome = 'gone'
+          return
+        }
+        const version = obj?.metadata?.resourceVersion
+        if (type === 'BOOKMARK') {
+          if (version) this.#resourceVersion = version
+          return
+        }
+        const trimmed = this.#spec.trim(obj)
+        const key = this.#spec.key(trimmed)
+        if (type === 'DELETED') {
+          this.#keys.delete(key)
+          this.#handlers.remove(key, trimmed)
+        } else {
+          this.#keys.add(key)
+          this.#handlers.upsert(trimmed)
+        }
+        if (version) this.#resourceVersion = version
+        if (outcome === 'quiet') outcome = 'events'
+      }
+      const done = (err: unknown) => {
+        this.#request = undefined
+        if (err && !this.#stop.signal.aborted && (err as Error).name !== 'AbortError') reject(err)
+        else resolve(outcome)
+      }
+      this.#watch.watch(this.#spec.path, query, onEvent, done).then(
+        (controller) => {
+          this.#request = controller
+          if (this.#stop.signal.aborted) controller.abort()
+        },
+        reject,
+      )
+    })
+  }
+}
