@@ -41,7 +41,7 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
 }
 
 function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
-  const configured = options.keyFields[event.rule]
+  const configured = options.keyFields[event.rule] ?? event.keyFields
   if (configured) return [...configured].sort()
   // Audit alerts name no pod: what they are about is in their fields (user, target, subjects).
   if (event.source === 'k8s_audit') return Object.keys(event.fields).filter((k) => !VOLATILE_FIELDS.has(k)).sort()

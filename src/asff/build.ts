@@ -39,6 +39,8 @@ export function toAsff(finding: Finding, ctx: AsffContext): AwsSecurityFinding {
   if (process) asff.Process = process
   const network = networkDetails(event.fields)
   if (network) asff.Network = network
+  const action = apiCallAction(finding)
+  if (action) asff.Action = action
   return fitSize(asff)
 }
 
@@ -152,6 +154,29 @@ function isInt32(n: number): boolean {
 const CLIENT_SIDE = new Set(['connect', 'sendto', 'sendmsg'])
 const SERVER_SIDE = new Set(['accept', 'accept4', 'listen', 'recvfrom', 'recvmsg'])
 
+/**
+ * A Kubernetes API call (audit detections) in ASFF's AwsApiCallAction terms: the call, the remote
+ * caller and when it was first and last seen.
+ */
+function apiCallAction(finding: Finding): AwsSecurityFinding['Action'] | undefined {
+  const { event } = finding
+  const api = text(event.fields['ka.api'])
+  if (event.input !== 'k8s-audit' || !api) return undefined
+  const call: NonNullable<NonNullable<AwsSecurityFinding['Action']>['AwsApiCallAction']> = {
+    Api: truncate(api, 256),
+    ServiceName: 'kubernetes',
+    CallerType: 'remoteip',
+    FirstSeen: finding.firstObservedAt,
+    LastSeen: finding.lastObservedAt,
+  }
+  const ip = text(event.fields['ka.sourceip'])
+  if (ip && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) call.RemoteIpDetails = { IpAddressV4: ip }
+  const targetName = [text(event.fields['ka.target.namespace']), text(event.fields['ka.target.name'])].filter(Boolean).join('/')
+  const resource = text(event.fields['ka.target.resource'])
+  if (resource) call.AffectedResources = { [resource]: targetName || resource }
+  return { ActionType: 'AWS_API_CALL', AwsApiCallAction: call }
+}
+
 /** Falco's `fd.name` for a socket: "client-ip:port->server-ip:port" (IPv6 addresses contain colons too). */
 const CONNECTION = /^(.+):(\d{1,5})->(.+):(\d{1,5})$/
 
@@ -196,8 +221,13 @@ const USEFUL_FIELDS = [
   'user.loginuid', 'fd.name', 'fd.rip', 'fd.rport', 'evt.type', 'evt.arg.flags', 'container.id', 'container.name',
   'container.image.repository', 'container.image.tag', 'k8s.ns.name', 'k8s.pod.name', 'ka.user.name', 'ka.verb',
   'ka.uri', 'ka.target.resource', 'ka.target.namespace', 'ka.target.name', 'ka.req.binding.subjects', 'ka.req.binding.role',
+  'detection.id', 'guardduty.equivalent', 'ka.api', 'ka.user.arn', 'ka.user.session', 'ka.sourceips', 'ka.useragent', 'ka.auth.decision',
+  'ka.auth.reason', 'ka.response.code', 'ka.auditid', 'ka.impersonated.user', 'ka.target.subresource', 'ka.user.groups',
 ]
 const USEFUL_RANK = new Map(USEFUL_FIELDS.map((f, i) => [f, i]))
+
+/** Raw fields keep their producer's names, under a prefix that says whose they are. */
+const FIELD_PREFIX: Record<string, string> = { falco: 'falco/', 'k8s-audit': 'audit/', 'fluent-bit': 'log/', test: 'test/' }
 
 function productFields(finding: Finding, ctx: AsffContext): Record<string, string> {
   const { event } = finding
@@ -247,7 +277,8 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   keys.sort((a, b) => (USEFUL_RANK.get(a) ?? 1e6) - (USEFUL_RANK.get(b) ?? 1e6) || (a < b ? -1 : a > b ? 1 : 0))
   const room = LIMITS.productFields - Object.keys(out).length
   const kept = keys.length > room ? keys.slice(0, room - 1) : keys
-  for (const key of kept) add(`falco/${key}`, fieldText(event.fields[key]))
+  const prefix = FIELD_PREFIX[event.input] ?? `${event.input}/`
+  for (const key of kept) add(`${prefix}${key}`, fieldText(event.fields[key]))
   if (kept.length < keys.length) add('falconet/omittedFields', String(keys.length - kept.length))
   return out
 }

@@ -3,6 +3,8 @@ import { serverSchema } from '../server/config.js'
 import { findingsSchema } from '../aggregate/config.js'
 import { fluentBitSchema } from '../sources/fluent-bit/config.js'
 import { enrichmentSchema } from '../enrich/config.js'
+import { eksAuditSchema, k8sAuditSchema } from '../sources/k8s-audit/config.js'
+import { auditDetectionSchema } from '../detect/audit/config.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
@@ -61,7 +63,11 @@ export const configSchema = Type.Object(
     severityMapping: severityMappingSchema,
     findings: findingsSchema,
     sources: Type.Object(
-      { fluentBit: { ...fluentBitSchema, description: "Fluent Bit's http output on POST /fluent-bit." } },
+      {
+        fluentBit: { ...fluentBitSchema, description: "Fluent Bit's http output on POST /fluent-bit." },
+        k8sAudit: { ...k8sAuditSchema, description: 'Kubernetes audit webhook on POST /k8s-audit.' },
+        eksAudit: { ...eksAuditSchema, description: 'The EKS audit log polled from CloudWatch Logs.' },
+      },
       { default: {}, additionalProperties: false },
     ),
     spool: Type.Object(
@@ -86,6 +92,7 @@ export const configSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     enrichment: enrichmentSchema,
+    audit: { ...auditDetectionSchema, description: 'Detections on Kubernetes audit events (docs/detections.md).' },
     sinks: sinksSchema,
   },
   { additionalProperties: false },

@@ -58,6 +58,8 @@ export class Spool {
   readonly #delivery: Database<Delivery, [string, string]>
   /** Hashes of request bodies already taken (Fluent Bit resends a chunk byte for byte) → when. */
   readonly #chunks: Database<number, string>
+  /** Small state detectors keep across restarts (first-seen baselines, the last aws-auth). */
+  readonly #state: Database<unknown, string>
   readonly #options: SpoolOptions
   readonly #listeners = new Set<() => void>()
   #seq: number
@@ -70,6 +72,7 @@ export class Spool {
     this.#pending = this.#root.openDB({ name: 'pending' })
     this.#delivery = this.#root.openDB({ name: 'delivery' })
     this.#chunks = this.#root.openDB({ name: 'chunks' })
+    this.#state = this.#root.openDB({ name: 'state' })
     this.#seq = 0
     for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
   }
@@ -91,6 +94,8 @@ export class Spool {
     items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>,
     sinks: readonly string[],
     dedupeKey?: string,
+    /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
+    markSeen: readonly string[] = [],
   ): Promise<boolean> {
     if (this.usageBytes() >= this.#options.maxBytes) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
     const duplicate = await this.#root.transaction(() => {
@@ -98,6 +103,7 @@ export class Spool {
         if (this.#chunks.get(dedupeKey) !== undefined) return true
         this.#chunks.put(dedupeKey, Date.now())
       }
+      for (const key of markSeen) this.#chunks.put(key, Date.now())
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
         this.#findings.put(id, next)
@@ -178,6 +184,19 @@ export class Spool {
 
   #deliveriesOf(id: string): Array<{ key: [string, string]; value: Delivery }> {
     return [...this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })] as Array<{ key: [string, string]; value: Delivery }>
+  }
+
+  /** The keys not taken before (see `markSeen`). */
+  unseen(keys: readonly string[]): string[] {
+    return keys.filter((k) => this.#chunks.get(k) === undefined)
+  }
+
+  /** A StateStore over the spool: reads at once, writes committed with the next transaction batch. */
+  get state(): { get<T>(key: string): T | undefined; put(key: string, value: unknown): void } {
+    return {
+      get: <T>(key: string) => this.#state.get(key) as T | undefined,
+      put: (key: string, value: unknown) => void this.#state.put(key, value),
+    }
   }
 
   pendingCount(sink: string): number {

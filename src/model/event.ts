@@ -112,6 +112,8 @@ export const SecurityEvent = Type.Object({
   actor: Type.Optional(Actor),
   /** The producer's own fields, keys kept literally (`proc.aname[2]` is one key, never a path). */
   fields: Type.Record(Type.String(), FieldValue),
+  /** Fields that tell one finding of this rule from another (a detector's choice; config can override). */
+  keyFields: Type.Optional(Type.Array(Str)),
 })
 export type SecurityEvent = Static<typeof SecurityEvent>
 export type Workload = Static<typeof Workload>

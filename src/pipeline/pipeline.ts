@@ -13,6 +13,8 @@ export type Ingest = (events: SecurityEvent[], options?: IngestOptions) => Promi
 export interface IngestOptions {
   /** A hash of the request body: the same body again is acknowledged but not counted again. */
   dedupeKey?: string
+  /** Keys to remember in the same transaction (audit IDs the caller found unseen). */
+  markSeen?: readonly string[]
 }
 
 export interface IngestResult {
@@ -29,13 +31,13 @@ export function createPipeline(
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
 ): Ingest {
   return async (events, ingestOptions = {}) => {
-    if (events.length === 0 && ingestOptions.dedupeKey === undefined) return { duplicate: false }
+    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length) return { duplicate: false }
     const items = events.map(enrich).map((event) => {
       const id = idFor(event, options)
       return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
     })
     try {
-      return { duplicate: await spool.record(items, sinks, ingestOptions.dedupeKey) }
+      return { duplicate: await spool.record(items, sinks, ingestOptions.dedupeKey, ingestOptions.markSeen) }
     } catch (err) {
       if (err instanceof SpoolFullError) {
         throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })

@@ -9,11 +9,14 @@ import { healthRoutes, type Readiness } from './health.js'
 import { falcoHttpSource } from '../sources/falco-http.js'
 import { testEventSource } from '../sources/test-event.js'
 import { fluentBitSource } from '../sources/fluent-bit-http.js'
+import { k8sAuditWebhook } from '../sources/k8s-audit-webhook.js'
+import type { AuditIngest } from '../pipeline/audit.js'
 
 export interface AppDeps {
   config: Readonly<Config>
   logger: Logger
   ingest: Ingest
+  auditIngest: AuditIngest
   readiness: Readiness
   registry: Registry
 }
@@ -37,8 +40,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metricsRoute, { registry: deps.registry })
   await app.register(falcoHttpSource, { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
   await app.register(testEventSource, { ingest: deps.ingest })
+  await app.register(k8sAuditWebhook, { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
   await app.register(fluentBitSource, {
     ingest: deps.ingest,
+    auditIngest: deps.auditIngest,
     config: deps.config.sources.fluentBit,
     dataDir: deps.config.dataDir,
     registry: deps.registry,

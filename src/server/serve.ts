@@ -17,6 +17,10 @@ import { asffContextProvider, checkAwsSettings } from '../aws/identity.js'
 import type { DeliveryConfig } from '../delivery/config.js'
 import { createEnrichment } from '../enrich/index.js'
 import { regionOf } from '../aws/identity.js'
+import { createAuditDetector } from '../detect/audit/detector.js'
+import { createAuditIngest } from '../pipeline/audit.js'
+import { EksAuditPoller } from '../sources/eks-audit-cloudwatch.js'
+import { errors } from '../errors.js'
 
 export interface Running {
   app: FastifyInstance
@@ -71,17 +75,22 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinkIds,
     enrichment?.enrich,
   )
+  const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool)
+  const eks = config.sources.eksAudit
+  const poller = eks.enabled ? createPoller(config, eks, { auditIngest, logger, registry, dataDir, region }) : undefined
   const readiness = {
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, readiness, registry })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry })
   for (const runner of runners) runner.start()
+  poller?.start()
 
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
+      await poller?.stop()
       await stopGuard()
       enrichment?.stop()
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
@@ -107,4 +116,34 @@ export async function serveProcess(config: Readonly<Config>): Promise<void> {
     else running.app.log.info({ signal }, 'stopping')
     await running.close()
   })
+}
+
+function createPoller(
+  config: Readonly<Config>,
+  eks: Readonly<Config['sources']['eksAudit']>,
+  deps: { auditIngest: ReturnType<typeof createAuditIngest>; logger: ReturnType<typeof createLogger>; registry: Registry; dataDir: string; region: string | undefined },
+): EksAuditPoller {
+  const logGroupName = eks.logGroupName ?? (config.cluster.name ? `/aws/eks/${config.cluster.name}/cluster` : undefined)
+  if (!logGroupName) throw new errors.FALCONET_ERR_CONFIG('  sources.eksAudit.logGroupName: required unless cluster.name is set')
+  if (!deps.region) throw new errors.FALCONET_ERR_CONFIG('  aws.region: required when sources.eksAudit.enabled is true (or set AWS_REGION)')
+  let client: Promise<import('@aws-sdk/client-cloudwatch-logs').CloudWatchLogsClient> | undefined
+  return new EksAuditPoller(
+    {
+      logGroupName,
+      streamPrefix: eks.streamPrefix,
+      pollIntervalMs: eks.pollIntervalSecs * 1000,
+      requestsPerSecond: eks.requestsPerSecond,
+      backfillMs: eks.backfillMinutes * 60_000,
+      lookbackMs: eks.lookbackSecs * 1000,
+      settleMs: eks.settleSecs * 1000,
+      checkpointFile: join(deps.dataDir, 'eks-audit', 'checkpoint.json'),
+    },
+    {
+      ingest: deps.auditIngest,
+      logger: deps.logger,
+      registry: deps.registry,
+      // Our backoff and rate limit, not the SDK's: maxAttempts 1.
+      client: () => (client ??= import('@aws-sdk/client-cloudwatch-logs').then(({ CloudWatchLogsClient }) => new CloudWatchLogsClient({ region: deps.region!, maxAttempts: 1 }))),
+    },
+  )
 }

@@ -9,9 +9,10 @@ import type { SecurityEvent } from '../model/event.js'
 import { BodyTooLargeError, UnsupportedEncodingError, decodeBody, decompress } from './fluent-bit/decode.js'
 import { classify, type ClassifyOptions } from './fluent-bit/classify.js'
 import { BUILTIN_LOG_RULES, compileLogRules } from './fluent-bit/log-rules.js'
-import { AuditKeeper } from './fluent-bit/audit-keeper.js'
 import { FluentBitMetrics } from './fluent-bit/metrics.js'
 import type { fluentBitSchema } from './fluent-bit/config.js'
+import type { AuditIngest } from '../pipeline/audit.js'
+import type { AuditEvent } from './k8s-audit/event.js'
 
 /**
  * Fluent Bit's `http` output: `POST /fluent-bit` (or `/fluent-bit/<anything>`, e.g. the tag), one
@@ -23,6 +24,8 @@ import type { fluentBitSchema } from './fluent-bit/config.js'
  */
 export interface FluentBitOptions {
   ingest: Ingest
+  /** Kubernetes audit events found in records join the audit path (deduplicated on auditID). */
+  auditIngest: AuditIngest
   config: Static<typeof fluentBitSchema>
   dataDir: string
   registry: Registry
@@ -37,7 +40,6 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     logRules: compileLogRules([...config.logRules, ...(config.builtinLogRules ? BUILTIN_LOG_RULES : [])]),
   }
   const metrics = new FluentBitMetrics(opts.registry)
-  const audits = new AuditKeeper(opts.dataDir, config.keptAuditEventsMaxBytes, opts.logger)
   const logger = opts.logger.child({ source: 'fluent-bit' })
 
   // Encapsulated: every body on these routes is read raw; the format is worked out from it.
@@ -53,13 +55,15 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
       metrics.chunk('refused')
       throw new errors.FALCONET_ERR_INVALID_RECORDS(`${counts.malformed} malformed value(s) and no readable record`)
     }
-    const dedupeKey = events.length > 0 || auditEvents.length > 0 ? chunkKey(raw, request) : undefined
+    // Audit events first: they are idempotent on auditID, so a crash before the chunk is recorded
+    // cannot make the resend lose them.
+    if (auditEvents.length > 0) await opts.auditIngest(auditEvents as unknown as AuditEvent[])
+    const dedupeKey = events.length > 0 ? chunkKey(raw, request) : undefined
     const { duplicate } = await opts.ingest(events, dedupeKey ? { dedupeKey } : {})
     if (duplicate) {
       metrics.chunk('duplicate')
       return { records: counts.records, events: events.length, duplicate: true }
     }
-    await audits.keep(auditEvents)
     metrics.chunk('accepted')
     countRecords(counts)
     if (counts.malformed > 0 || counts.invalid > 0) {

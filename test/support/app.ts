@@ -8,6 +8,8 @@ import { validateConfig } from '../../src/config/load.js'
 import type { SecurityEvent } from '../../src/model/event.js'
 import { Spool } from '../../src/delivery/spool.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
+import { createAuditIngest } from '../../src/pipeline/audit.js'
+import { createAuditDetector } from '../../src/detect/audit/detector.js'
 
 /** The HTTP app with an ingest that records events, for inject-level tests of sources. */
 export async function appWithRecorder(overrides: Record<string, unknown> = {}) {
@@ -21,6 +23,7 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}) {
       return { duplicate: false }
     },
     registry: new Registry(),
+    auditIngest: async (audit) => ({ events: audit.length, duplicates: 0, findings: 0 }),
     readiness: { sinks: () => ({ file: { ready: true, pending: 0 } }) },
   })
   return { app, events }
@@ -36,7 +39,8 @@ export async function appWithSpool(overrides: Record<string, unknown> = {}, spoo
   const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
   const registry = new Registry()
   const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, registry, readiness: { sinks: () => ({}) } })
+  const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool)
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) } })
   const queued = () => spool.due('probe', 10_000, Date.now(), true).items.map((d) => d.state)
   const close = async () => {
     await app.close()

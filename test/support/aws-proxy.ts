@@ -4,7 +4,13 @@ import { createServer, request, type IncomingMessage, type ServerResponse } from
  * A loopback HTTP proxy in front of moto: counts Security Hub imports and, on command, answers
  * 429 / 503, resets connections, or holds requests — the outages a real deployment sees.
  */
-export type ProxyMode = { kind: 'pass' } | { kind: 'status'; status: 429 | 503 } | { kind: 'reset' } | { kind: 'delay'; ms: number }
+export type ProxyMode =
+  | { kind: 'pass' }
+  | { kind: 'status'; status: 429 | 503 }
+  /** What a JSON-protocol service (CloudWatch Logs) answers when throttling: 400 + __type. */
+  | { kind: 'throttle-json' }
+  | { kind: 'reset' }
+  | { kind: 'delay'; ms: number }
 
 export interface AwsProxy {
   endpoint: string
@@ -16,7 +22,12 @@ export interface AwsProxy {
   close(): Promise<void>
 }
 
-export async function startAwsProxy(target: string): Promise<AwsProxy> {
+/** Which requests the proxy acts on (others pass): Security Hub's import unless told otherwise. */
+export type ProxyMatch = (method: string, url: string, headers: Record<string, string | string[] | undefined>) => boolean
+const SECURITY_HUB_IMPORT: ProxyMatch = (method, url) => method === 'POST' && url === '/findings/import'
+export const jsonTarget = (target: string): ProxyMatch => (_m, _u, headers) => headers['x-amz-target'] === target
+
+export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY_HUB_IMPORT): Promise<AwsProxy> {
   const started = Date.now()
   const proxy: AwsProxy = {
     endpoint: '',
@@ -27,11 +38,16 @@ export async function startAwsProxy(target: string): Promise<AwsProxy> {
   }
   const server = createServer(async (req, res) => {
     const body = await read(req)
-    const isImport = req.method === 'POST' && req.url === '/findings/import'
+    const isImport = match(req.method ?? '', req.url ?? '', req.headers)
     const mode = proxy.mode
     if (isImport && mode.kind === 'reset') {
       proxy.imports.reset++
       req.socket.destroy()
+      return
+    }
+    if (isImport && mode.kind === 'throttle-json') {
+      proxy.imports.refused++
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }))
       return
     }
     if (isImport && mode.kind === 'status') {

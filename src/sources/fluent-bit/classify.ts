@@ -3,6 +3,7 @@ import { normalizeFalcoAlert } from '../falco-alert.js'
 import { parseJsonLossless } from '../lossless-json.js'
 import { isRecord, type DecodedRecord } from './decode.js'
 import type { LogRuleMatcher } from './log-rules.js'
+import { isAuditEvent as isAuditShape } from '../k8s-audit/event.js'
 
 /**
  * What one Fluent Bit record means:
@@ -106,14 +107,14 @@ function falcoAlertIn(decoded: DecodedRecord, keys: readonly string[]): Record<s
 }
 
 function isAuditEvent(v: unknown): boolean {
-  return isRecord(v) && v.kind === 'Event' && typeof v.apiVersion === 'string' && v.apiVersion.startsWith('audit.k8s.io/')
+  return isAuditShape(v)
 }
 
 function auditEventIn(record: Record<string, unknown>): Record<string, unknown> | undefined {
   if (isAuditEvent(record)) return record
   const log = record.log
   if (isAuditEvent(log)) return log as Record<string, unknown>
-  if (typeof log === 'string' && log.includes('audit.k8s.io')) {
+  if (typeof log === 'string' && log.includes('"auditID"')) {
     try {
       const parsed: unknown = JSON.parse(log)
       if (isAuditEvent(parsed)) return parsed as Record<string, unknown>

@@ -21,7 +21,6 @@ export const fluentBitSchema = Type.Object(
     }),
     builtinLogRules: Type.Boolean({ default: true, description: 'Use the shipped log rules (sshd / su / sudo authentication failures in node logs).' }),
     logRules: Type.Array(LogRule, { default: [], description: 'More log rules, tried before the built-in ones; the first match wins.' }),
-    keptAuditEventsMaxBytes: Type.Integer({ minimum: 0, default: 268_435_456, description: 'Bound on kept Kubernetes audit events (k8s-audit/from-fluent-bit.jsonl).' }),
   },
   { default: {} },
 )

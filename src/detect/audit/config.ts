@@ -1,0 +1,32 @@
+import { Type } from 'typebox'
+import { PRIORITIES } from '../../model/severity.js'
+import { DEFAULT_BENIGN_PRINCIPALS } from './principals.js'
+import { DEFAULT_SENSITIVE_HOST_PATHS } from './rules.js'
+
+export const auditDetectionSchema = Type.Object(
+  {
+    detections: Type.Record(
+      Type.String(),
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          priority: Type.Optional(Type.Enum(PRIORITIES)),
+          allowUsers: Type.Optional(Type.Array(Type.String(), { description: 'Regular expressions on the username or IAM ARN that this detection ignores.' })),
+          allowNamespaces: Type.Optional(Type.Array(Type.String())),
+        },
+        { additionalProperties: false },
+      ),
+      { default: {}, description: 'Per detection id (see docs/detections.md): disable, re-prioritise, or allow-list users and namespaces.' },
+    ),
+    benignPrincipals: Type.Array(Type.String(), { default: DEFAULT_BENIGN_PRINCIPALS, description: "Regular expressions on usernames of EKS's own principals and controllers: their changes are not findings." }),
+    allowedRegistries: Type.Array(Type.String(), { default: [], description: 'Registries images may come from (e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com, *.amazonaws.com); empty turns the untrusted-registry detection off.' }),
+    sensitiveHostPaths: Type.Array(Type.String(), { default: DEFAULT_SENSITIVE_HOST_PATHS }),
+    spikeWindowSecs: Type.Integer({ minimum: 10, default: 60 }),
+    spikeMinCount: Type.Integer({ minimum: 1, default: 20, description: '401/403 in one window before it can be a spike.' }),
+    spikeFactor: Type.Number({ minimum: 1, default: 3, description: 'Times the learned per-window baseline that makes a spike.' }),
+    anonymousBurst: Type.Integer({ minimum: 1, default: 10 }),
+    forbiddenSecretsBurst: Type.Integer({ minimum: 1, default: 5 }),
+    firstSeenLearningDays: Type.Number({ minimum: 0, default: 7, description: 'First-seen detections stay quiet while they learn.' }),
+  },
+  { default: {} },
+)

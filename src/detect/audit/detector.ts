@@ -1,0 +1,121 @@
+import type { Static } from 'typebox'
+import type { SecurityEvent, FieldValue } from '../../model/event.js'
+import type { Priority } from '../../model/severity.js'
+import { canonicalTime, fromMs } from '../../model/time.js'
+import { apiOf, decisionOf, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
+import { AUDIT_RULES, type RuleContext } from './rules.js'
+import { benignMatcher } from './principals.js'
+import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
+import type { auditDetectionSchema } from './config.js'
+
+export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
+
+/**
+ * Audit events in, security events out: the rule table plus the stateful detectors, each
+ * disabled, re-prioritised or allow-listed from config. Pure apart from the injected clock and
+ * store; it never calls the network.
+ */
+export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number }): AuditDetector {
+  const benign = benignMatcher(config.benignPrincipals)
+  const spikes = new AuthFailureSpikes({
+    windowMs: config.spikeWindowSecs * 1000,
+    minCount: config.spikeMinCount,
+    factor: config.spikeFactor,
+    anonymousBurst: config.anonymousBurst,
+    forbiddenSecretsBurst: config.forbiddenSecretsBurst,
+  })
+  const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
+  const awsAuth = new AwsAuthWatch(deps.store)
+  const settings = compileSettings(config.detections)
+
+  return (e) => {
+    if (e.stage === 'RequestReceived') return [] // nothing decided yet; the later stage says how it ended
+    const principal = principalOf(e)
+    const { decision } = decisionOf(e)
+    const code = e.responseStatus?.code ?? 200
+    const allowed = decision ? decision === 'allow' && code < 400 : code < 400
+    const isBenign = benign(principal)
+    const ctx: RuleContext = { principal, allowed, allowedRegistries: config.allowedRegistries, sensitiveHostPaths: config.sensitiveHostPaths }
+    const now = deps.now()
+    const out: SecurityEvent[] = []
+    const emit = (f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; keyFields: string[] }, output: string) => {
+      const s = settings(f.id)
+      if (s.disabled || s.allows(principal, e)) return
+      out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
+    }
+    for (const rule of AUDIT_RULES) {
+      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && e.objectRef?.namespace === 'kube-system'))) continue
+      const output = rule.match(e, ctx)
+      if (output) emit(rule, output)
+    }
+    const stateful: StatefulFinding[] = [...spikes.observe(e, principal, now)]
+    if (!isBenign) stateful.push(...firstSeen.observe(e, principal, allowed, now), ...awsAuth.observe(e, principal, allowed))
+    for (const f of stateful) emit(f, f.output)
+    return out
+  }
+}
+
+function compileSettings(detections: Static<typeof auditDetectionSchema>['detections']) {
+  const compiled = new Map(
+    Object.entries(detections).map(([id, d]) => {
+      const users = (d.allowUsers ?? []).map((u) => new RegExp(u))
+      const namespaces = new Set(d.allowNamespaces ?? [])
+      return [id, { disabled: d.enabled === false, priority: d.priority as Priority | undefined, allows: (p: Principal, e: AuditEvent) => users.some((re) => re.test(p.username) || (p.arn !== undefined && re.test(p.arn))) || namespaces.has(e.objectRef?.namespace ?? '') }] as const
+    }),
+  )
+  const none = { disabled: false, priority: undefined, allows: () => false }
+  return (id: string) => compiled.get(id) ?? none
+}
+
+function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; keyFields: string[] }, output: string, now: number): SecurityEvent {
+  const { decision, reason } = decisionOf(e)
+  const r = e.objectRef ?? {}
+  const fields: Record<string, FieldValue> = {
+    'detection.id': f.id,
+    'ka.auditid': e.auditID,
+    'ka.verb': e.verb,
+    'ka.api': apiOf(e),
+    'ka.uri': e.requestURI ?? null,
+    'ka.target.resource': r.resource ?? null,
+    'ka.target.subresource': r.subresource ?? null,
+    'ka.target.namespace': r.namespace ?? null,
+    'ka.target.name': r.name ?? e.requestObject?.metadata?.name ?? null,
+    'ka.user.name': p.username,
+    'ka.user.groups': p.groups,
+    'ka.user.arn': p.arn ?? null,
+    'ka.user.session': p.sessionName ?? null,
+    'ka.sourceips': e.sourceIPs ?? [],
+    'ka.sourceip': e.sourceIPs?.[0] ?? null,
+    'ka.useragent': e.userAgent ?? null,
+    'ka.response.code': e.responseStatus?.code ?? null,
+    'ka.auth.decision': decision ?? null,
+    'ka.auth.reason': reason ?? null,
+    'ka.impersonated.user': e.impersonatedUser?.username ?? null,
+  }
+  if (f.guardDuty) fields['guardduty.equivalent'] = f.guardDuty
+  const time = timeOf(e)
+  const event: SecurityEvent = {
+    input: 'k8s-audit',
+    source: 'k8s-audit',
+    rule: f.name,
+    priority: f.priority,
+    priorityText: f.priority,
+    time: time && !Number.isNaN(Date.parse(time)) ? canonicalTime(time) : fromMs(now),
+    output: `${output}${decision ? ` [authorization: ${decision}${reason ? `, ${reason}` : ''}]` : ''}`,
+    tags: f.tags,
+    workload: {
+      ...(r.namespace ? { namespace: r.namespace } : {}),
+      ...(r.resource === 'pods' && r.name ? { pod: r.name } : {}),
+    },
+    actor: {
+      username: p.username,
+      groups: p.groups,
+      ...(p.arn ? { arn: p.arn } : {}),
+      ...(e.sourceIPs ? { sourceIps: e.sourceIPs } : {}),
+      ...(e.userAgent ? { userAgent: e.userAgent } : {}),
+    },
+    fields,
+    keyFields: f.keyFields,
+  }
+  return event
+}

@@ -1,0 +1,176 @@
+import type { Priority } from '../../model/severity.js'
+import type { AuditEvent, Principal } from '../../sources/k8s-audit/event.js'
+
+/**
+ * Detections that need memory. Clock and store are injected (tests drive time by hand); the store
+ * keeps what must survive a restart (first-seen baselines, the last aws-auth content).
+ */
+export interface StateStore {
+  get<T>(key: string): T | undefined
+  put(key: string, value: unknown): void
+}
+
+export interface StatefulFinding {
+  id: string
+  name: string
+  priority: Priority
+  tags: string[]
+  guardDuty?: string
+  keyFields: string[]
+  output: string
+}
+
+export interface SpikeOptions {
+  windowMs: number
+  /** A window needs at least this many 401/403 to be a spike at all. */
+  minCount: number
+  /** …and this many times the principal's (or IP's) usual count per window. */
+  factor: number
+  anonymousBurst: number
+  forbiddenSecretsBurst: number
+}
+
+interface Window {
+  start: number
+  count: number
+  fired: boolean
+  /** Exponentially weighted mean of past windows' counts: the learned baseline. */
+  mean: number
+}
+
+/** Counts per key in fixed windows; each closed window folds into the key's baseline. */
+class WindowCounts {
+  readonly #windows = new Map<string, Window>()
+  constructor(readonly windowMs: number) {}
+
+  add(key: string, now: number): Window {
+    let w = this.#windows.get(key)
+    if (!w) {
+      w = { start: now, count: 0, fired: false, mean: 0 }
+      this.#windows.set(key, w)
+    }
+    if (now - w.start >= this.windowMs) {
+      const closed = Math.floor((now - w.start) / this.windowMs)
+      // The closed window, then any empty ones since, enter the baseline (alpha 0.2).
+      w.mean = w.mean * 0.8 + w.count * 0.2
+      for (let i = 1; i < Math.min(closed, 50); i++) w.mean *= 0.8
+      w.start = now
+      w.count = 0
+      w.fired = false
+    }
+    w.count++
+    if (this.#windows.size > 100_000) this.#windows.clear() // bounded: a flood of new keys resets learning
+    return w
+  }
+}
+
+export class AuthFailureSpikes {
+  readonly #principals: WindowCounts
+  readonly #ips: WindowCounts
+  readonly #anonymous: WindowCounts
+  readonly #secrets: WindowCounts
+
+  constructor(readonly options: SpikeOptions) {
+    this.#principals = new WindowCounts(options.windowMs)
+    this.#ips = new WindowCounts(options.windowMs)
+    this.#anonymous = new WindowCounts(options.windowMs)
+    this.#secrets = new WindowCounts(options.windowMs)
+  }
+
+  observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
+    const code = e.responseStatus?.code
+    if (code !== 401 && code !== 403) return []
+    const out: StatefulFinding[] = []
+    const o = this.options
+    const spike = (w: Window) => !w.fired && w.count >= o.minCount && w.count >= o.factor * w.mean && ((w.fired = true))
+    const ip = e.sourceIPs?.[0]
+    if (p.username === 'system:anonymous') {
+      const w = this.#anonymous.add(ip ?? '?', now)
+      if (!w.fired && w.count >= o.anonymousBurst && ((w.fired = true))) {
+        out.push({ id: 'anonymous-failures-burst', name: 'Burst of failed anonymous requests', priority: 'Warning', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], keyFields: ['ka.sourceip'], output: `${w.count} anonymous requests were refused from ${ip ?? 'an unknown address'} within ${o.windowMs / 1000} s: someone is probing the API server` })
+      }
+    } else {
+      const w = this.#principals.add(p.arn ?? p.username, now)
+      if (spike(w)) out.push({ id: 'auth-failures-spike-principal', name: 'Spike of 401/403 responses for a principal', priority: 'Warning', tags: ['T1069', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} got ${w.count} refusals (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}: probing its permissions, or stolen credentials` })
+    }
+    if (ip) {
+      const w = this.#ips.add(ip, now)
+      if (spike(w)) out.push({ id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', tags: ['T1069', 'mitre_discovery', 'k8s'], keyFields: ['ka.sourceip'], output: `${w.count} requests from ${ip} were refused (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}` })
+    }
+    if (code === 403 && e.objectRef?.resource === 'secrets' && ['get', 'list', 'watch'].includes(e.verb)) {
+      const w = this.#secrets.add(p.arn ?? p.username, now)
+      if (!w.fired && w.count >= o.forbiddenSecretsBurst && ((w.fired = true))) {
+        out.push({ id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
+      }
+    }
+    return out
+  }
+}
+
+/**
+ * First-seen baselines, in the spirit of GuardDuty's AnomalousBehavior findings: during the learning
+ * period every (principal, behaviour) is recorded; afterwards the first occurrence of a new one is a
+ * finding. The learning period starts with the first audit event falconet ever sees.
+ */
+export class FirstSeen {
+  constructor(
+    private readonly store: StateStore,
+    private readonly learningMs: number,
+  ) {}
+
+  observe(e: AuditEvent, p: Principal, allowed: boolean, now: number): StatefulFinding[] {
+    if (!allowed) return []
+    const started = this.store.get<number>('first-seen:learning-started') ?? (this.store.put('first-seen:learning-started', now), now)
+    const behaviour = behaviourOf(e)
+    if (!behaviour) return []
+    const key = `first-seen:${behaviour.id}:${p.arn ?? p.username}`
+    if (this.store.get(key) !== undefined) return []
+    this.store.put(key, now)
+    if (now - started < this.learningMs) return []
+    return [{ id: `first-seen-${behaviour.id}`, name: behaviour.name, priority: 'Notice', tags: behaviour.tags, guardDuty: behaviour.guardDuty, keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${behaviour.verb} for the first time since learning began (${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${[e.objectRef?.namespace, e.objectRef?.name].filter(Boolean).join('/')})` }]
+  }
+}
+
+function behaviourOf(e: AuditEvent) {
+  const r = e.objectRef?.resource
+  if (r === 'secrets' && ['get', 'list', 'watch'].includes(e.verb)) return { id: 'secrets-read', verb: 'read Secrets', name: 'Principal read Secrets for the first time', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed' }
+  if (r === 'pods' && (e.objectRef?.subresource === 'exec' || e.objectRef?.subresource === 'attach')) return { id: 'exec', verb: 'exec-ed into a pod', name: 'Principal exec-ed into a pod for the first time', tags: ['T1609', 'mitre_execution', 'k8s'], guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod' }
+  if ((r === 'rolebindings' || r === 'clusterrolebindings') && e.verb === 'create') return { id: 'rolebinding-create', verb: 'created a role binding', name: 'Principal created a role binding for the first time', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated' }
+  return undefined
+}
+
+/**
+ * The aws-auth ConfigMap in kube-system is EKS's access control (IAM role → Kubernetes groups) on
+ * clusters not yet on access entries: every change is a finding, with the mapRoles / mapUsers
+ * lines added and removed when the audit level recorded the content.
+ */
+export class AwsAuthWatch {
+  constructor(private readonly store: StateStore) {}
+
+  observe(e: AuditEvent, p: Principal, allowed: boolean): StatefulFinding[] {
+    const r = e.objectRef
+    if (r?.resource !== 'configmaps' || r.namespace !== 'kube-system' || (r.name ?? e.requestObject?.metadata?.name) !== 'aws-auth') return []
+    if (!['create', 'update', 'patch', 'delete'].includes(e.verb) || !allowed) return []
+    const data = e.requestObject?.data as Record<string, string> | undefined
+    let detail = e.verb === 'delete' ? 'deleted it' : `${e.verb}d it; the audit level did not record the content`
+    if (data && (data.mapRoles !== undefined || data.mapUsers !== undefined || data.mapAccounts !== undefined)) {
+      const previous = this.store.get<Record<string, string>>('aws-auth:data') ?? {}
+      const changes = ['mapRoles', 'mapUsers', 'mapAccounts']
+        .filter((k) => data[k] !== undefined)
+        .map((k) => diffLines(k, previous[k] ?? '', data[k] ?? ''))
+        .filter(Boolean)
+      this.store.put('aws-auth:data', { ...previous, ...data })
+      detail = changes.length ? `${e.verb}d it: ${changes.join('; ')}` : `${e.verb}d it (mapRoles / mapUsers unchanged)`
+    }
+    return [{ id: 'aws-auth-changed', name: 'aws-auth ConfigMap changed', priority: 'Warning', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${detail}` }]
+  }
+}
+
+function diffLines(key: string, before: string, after: string): string {
+  const a = new Set(before.split('\n').map((l) => l.trim()).filter(Boolean))
+  const b = new Set(after.split('\n').map((l) => l.trim()).filter(Boolean))
+  const added = [...b].filter((l) => !a.has(l))
+  const removed = [...a].filter((l) => !b.has(l))
+  if (!added.length && !removed.length) return ''
+  return `${key} ${added.length ? `+[${added.join(' | ')}]` : ''}${removed.length ? ` -[${removed.join(' | ')}]` : ''}`.trim()
+}

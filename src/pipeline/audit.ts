@@ -1,0 +1,36 @@
+import type { AuditEvent } from '../sources/k8s-audit/event.js'
+import type { AuditDetector } from '../detect/audit/detector.js'
+import type { Ingest } from './pipeline.js'
+
+/**
+ * Audit events from any source (the webhook, the CloudWatch poller, Fluent Bit records) → the
+ * detectors → the spool. Deduplicated on auditID everywhere: the same event arriving twice (an
+ * overlapping poll after a restart, a webhook retry, a resent Fluent Bit chunk) is detected once.
+ * IDs are remembered in the same transaction as the findings they produced; events that produced
+ * nothing are not remembered, which keeps the key store small on busy clusters (their only effect,
+ * on the 401/403 counters, is counting a rare resend twice).
+ */
+export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number }>
+
+export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: { unseen(keys: readonly string[]): string[] }): AuditIngest {
+  return async (events) => {
+    const keyOf = (e: AuditEvent) => `audit:${e.auditID}`
+    const fresh = new Set(seen.unseen([...new Set(events.map(keyOf))]))
+    const detected = []
+    const produced: string[] = []
+    let duplicates = 0
+    for (const e of events) {
+      const key = keyOf(e)
+      if (!fresh.has(key)) {
+        duplicates++
+        continue
+      }
+      if (e.stage !== 'RequestReceived') fresh.delete(key) // once per auditID, also within a batch
+      const found = detect(e)
+      if (found.length > 0) produced.push(key)
+      detected.push(...found)
+    }
+    if (detected.length > 0 || produced.length > 0) await ingest(detected, { markSeen: produced })
+    return { events: events.length, duplicates, findings: detected.length }
+  }
+}

@@ -1,0 +1,206 @@
+import { readFile, rename, writeFile, mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
+import type { Logger } from 'pino'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import { TokenBucket } from '../delivery/token-bucket.js'
+import { backoffMs } from '../delivery/backoff.js'
+import { classifyAwsError } from '../aws/errors.js'
+import type { AuditIngest } from '../pipeline/audit.js'
+import { isAuditEvent, type AuditEvent } from './k8s-audit/event.js'
+
+/**
+ * The EKS audit log, read from CloudWatch Logs (/aws/eks/<cluster>/cluster, streams
+ * kube-apiserver-audit-*) with FilterLogEvents — the only source with an AWS client, and it only
+ * reads. Without gaps:
+ * - every query follows nextToken to the end (pages can be empty mid-result);
+ * - a checkpoint (the newest event time, plus the CloudWatch event ids at that time) is written to
+ *   the data dir only after a query's events are in the spool, so a restart neither loses nor
+ *   repeats; each query also re-reads `lookbackSecs` before it, for events CloudWatch indexed late,
+ *   and stops `settleSecs` before now — the overlap is deduplicated on auditID;
+ * - the first start backfills `backfillMinutes`;
+ * - requests stay under the account's 5/s FilterLogEvents quota (lower if configured) and back off
+ *   on throttling.
+ * Run it in one replica only: `sources.eksAudit.enabled` on exactly one (the Helm chart deploys a
+ * separate single-replica Deployment for it).
+ */
+export interface PollerOptions {
+  logGroupName: string
+  streamPrefix: string
+  pollIntervalMs: number
+  requestsPerSecond: number
+  backfillMs: number
+  lookbackMs: number
+  settleMs: number
+  checkpointFile: string
+  /** Events per page (FilterLogEvents' limit; the service's default is 10,000). */
+  pageLimit?: number
+}
+
+interface Checkpoint {
+  timestamp: number
+  ids: string[]
+}
+
+/** CloudWatch cuts log events at 256 KB: such an audit event is not valid JSON any more. */
+const TRUNCATED_AT = 256 * 1024 - 64
+
+export class EksAuditPoller {
+  readonly #options: PollerOptions
+  readonly #ingest: AuditIngest
+  readonly #logger: Logger
+  readonly #stop = new AbortController()
+  readonly #bucket: TokenBucket
+  readonly #metrics: ReturnType<typeof pollerMetrics>
+  readonly #client: () => Promise<CloudWatchLogsClient>
+  #loop: Promise<void> | undefined
+  #newest = 0
+  /** CloudWatch event ids read within the look-back overlap (→ their time): each is read once. */
+  readonly #seen = new Map<string, number>()
+
+  constructor(options: PollerOptions, deps: { ingest: AuditIngest; logger: Logger; registry: Registry; client: () => Promise<CloudWatchLogsClient>; now?: () => number }) {
+    this.#options = options
+    this.#ingest = deps.ingest
+    this.#logger = deps.logger.child({ source: 'eks-audit-cloudwatch', logGroup: options.logGroupName })
+    this.#bucket = new TokenBucket(options.requestsPerSecond, 1)
+    this.#metrics = pollerMetrics(deps.registry, () => this.#newest)
+    this.#client = deps.client
+  }
+
+  start(): void {
+    this.#loop ??= this.#run()
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort()
+    await this.#loop
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0
+    while (!this.#stop.signal.aborted) {
+      try {
+        await this.pollOnce()
+        failures = 0
+        await sleep(this.#options.pollIntervalMs, undefined, { signal: this.#stop.signal })
+      } catch (err) {
+        if (this.#stop.signal.aborted) return
+        const c = classifyAwsError(err)
+        const wait = backoffMs(failures++, 1000, 60_000)
+        this.#metrics.errors.inc({ code: c.code.slice(0, 64) })
+        this.#logger.warn({ code: c.code, message: c.message, retryInMs: wait }, 'EKS audit poll failed')
+        await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
+      }
+    }
+  }
+
+  /** One query, every page, then the checkpoint. */
+  async pollOnce(now = Date.now()): Promise<{ events: number; pages: number }> {
+    const client = await this.#client()
+    const { FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs')
+    const checkpoint = await this.#readCheckpoint()
+    const startTime = checkpoint ? Math.max(0, checkpoint.timestamp - this.#options.lookbackMs) : now - this.#options.backfillMs
+    const endTime = now - this.#options.settleMs
+    if (endTime <= startTime) return { events: 0, pages: 0 }
+    const skip = new Set(checkpoint?.ids ?? [])
+    let next: Checkpoint = checkpoint ?? { timestamp: startTime, ids: [] }
+    let nextToken: string | undefined
+    let pages = 0
+    let total = 0
+    do {
+      await this.#bucket.take(this.#stop.signal)
+      const out = await client.send(
+        new FilterLogEventsCommand({
+          logGroupName: this.#options.logGroupName,
+          logStreamNamePrefix: this.#options.streamPrefix,
+          startTime,
+          endTime,
+          nextToken,
+          interleaved: true,
+          ...(this.#options.pageLimit ? { limit: this.#options.pageLimit } : {}),
+        }),
+        { abortSignal: this.#stop.signal },
+      )
+      pages++
+      this.#metrics.requests.inc()
+      const audit: AuditEvent[] = []
+      for (const le of out.events ?? []) {
+        if (le.timestamp === checkpoint?.timestamp && le.eventId && skip.has(le.eventId)) continue
+        if (le.eventId) {
+          if (this.#seen.has(le.eventId)) continue
+          this.#seen.set(le.eventId, le.timestamp ?? 0)
+        }
+        const event = this.#parse(le.message ?? '', le.logStreamName)
+        if (event) audit.push(event)
+        if (le.timestamp !== undefined) {
+          if (le.timestamp > next.timestamp) next = { timestamp: le.timestamp, ids: [] }
+          if (le.timestamp === next.timestamp && le.eventId) next.ids.push(le.eventId)
+          this.#newest = Math.max(this.#newest, le.timestamp)
+        }
+      }
+      if (audit.length > 0) await this.#ingest(audit)
+      total += audit.length
+      this.#metrics.events.inc(audit.length)
+      nextToken = out.nextToken ?? undefined
+    } while (nextToken && !this.#stop.signal.aborted)
+    if (!this.#stop.signal.aborted) await this.#writeCheckpoint(next)
+    const keepFrom = next.timestamp - this.#options.lookbackMs
+    for (const [id, ts] of this.#seen) if (ts < keepFrom) this.#seen.delete(id)
+    return { events: total, pages }
+  }
+
+  #parse(message: string, stream: string | undefined): AuditEvent | undefined {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(message)
+    } catch {
+      if (message.length >= TRUNCATED_AT) {
+        this.#metrics.truncated.inc()
+        const auditID = /"auditID"\s*:\s*"([^"]+)"/.exec(message)?.[1]
+        this.#logger.warn({ auditID, stream, bytes: message.length }, 'audit event truncated by CloudWatch (over 256 KB): not analysed')
+      } else this.#metrics.skipped.inc()
+      return undefined
+    }
+    if (isAuditEvent(parsed)) return parsed
+    this.#metrics.skipped.inc() // another control-plane log in the group
+    return undefined
+  }
+
+  async #readCheckpoint(): Promise<Checkpoint | undefined> {
+    try {
+      const c = JSON.parse(await readFile(this.#options.checkpointFile, 'utf8')) as Checkpoint
+      return typeof c.timestamp === 'number' && Array.isArray(c.ids) ? c : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Written whole or not at all: a temp file renamed over the old one. */
+  async #writeCheckpoint(c: Checkpoint): Promise<void> {
+    await mkdir(dirname(this.#options.checkpointFile), { recursive: true })
+    const tmp = `${this.#options.checkpointFile}.tmp`
+    await writeFile(tmp, JSON.stringify(c))
+    await rename(tmp, this.#options.checkpointFile)
+  }
+}
+
+function pollerMetrics(registry: Registry, newest: () => number) {
+  const registers = [registry]
+  new Gauge({
+    name: 'falconet_eks_audit_lag_seconds',
+    help: 'Now minus the newest audit event read from CloudWatch Logs.',
+    registers,
+    collect() {
+      const n = newest()
+      if (n > 0) this.set((Date.now() - n) / 1000)
+    },
+  })
+  return {
+    requests: new Counter({ name: 'falconet_eks_audit_requests_total', help: 'FilterLogEvents calls.', registers }),
+    events: new Counter({ name: 'falconet_eks_audit_events_total', help: 'Audit events read from CloudWatch Logs.', registers }),
+    truncated: new Counter({ name: 'falconet_eks_audit_truncated_total', help: 'Audit events CloudWatch truncated at 256 KB (reported, not analysed).', registers }),
+    skipped: new Counter({ name: 'falconet_eks_audit_skipped_total', help: 'Log events that were not audit events.', registers }),
+    errors: new Counter({ name: 'falconet_eks_audit_errors_total', help: 'Failed polls, by error code (retried with backoff).', labelNames: ['code'], registers }),
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The parts of a Kubernetes audit.k8s.io Event falconet reads (v1, and v1beta1 as older clusters
+ * and Falco's traces write it). EKS writes one per CloudWatch log event; the API server's webhook
+ * backend and Falco's k8saudit plugin send them as EventLists.
+ */
+export interface AuditEvent {
+  kind?: string
+  apiVersion?: string
+  level?: string
+  auditID: string
+  stage?: string
+  requestURI?: string
+  verb: string
+  user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> }
+  impersonatedUser?: { username?: string; groups?: string[] } | null
+  sourceIPs?: string[]
+  userAgent?: string | null
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; apiVersion?: string; subresource?: string }
+  responseStatus?: { code?: number; reason?: string; message?: string }
+  requestObject?: any
+  responseObject?: any
+  requestReceivedTimestamp?: string
+  stageTimestamp?: string
+  annotations?: Record<string, string>
+}
+
+/** An Event by its shape: some recorders leave out kind or apiVersion, never auditID and verb. */
+export function isAuditEvent(v: unknown): v is AuditEvent {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const e = v as Record<string, unknown>
+  if (typeof e.auditID !== 'string' || typeof e.verb !== 'string') return false
+  if (e.kind !== undefined && e.kind !== 'Event') return false
+  return e.apiVersion === undefined || e.apiVersion === null || (typeof e.apiVersion === 'string' && e.apiVersion.startsWith('audit.k8s.io/'))
+}
+
+/** The principal, as EKS tells it: the IAM ARN behind a Kubernetes username when there is one. */
+export interface Principal {
+  username: string
+  groups: string[]
+  /** user.extra.arn (the assumed-role ARN) or canonicalArn (the role itself). */
+  arn?: string
+  sessionName?: string
+}
+
+export function principalOf(e: AuditEvent): Principal {
+  const extra = e.user?.extra ?? {}
+  const p: Principal = { username: e.user?.username ?? 'unknown', groups: e.user?.groups ?? [] }
+  const arn = extra.arn?.[0] ?? extra.canonicalArn?.[0]
+  if (arn) p.arn = arn
+  const session = extra.sessionName?.[0] ?? extra['accessKeyId']?.[0]
+  if (session) p.sessionName = session
+  return p
+}
+
+export function decisionOf(e: AuditEvent): { decision?: string; reason?: string } {
+  const out: { decision?: string; reason?: string } = {}
+  const decision = e.annotations?.['authorization.k8s.io/decision']
+  const reason = e.annotations?.['authorization.k8s.io/reason']
+  if (decision) out.decision = decision
+  if (reason) out.reason = reason
+  return out
+}
+
+/** "create pods/exec", "patch configmaps" — the call, as people read it. */
+export function apiOf(e: AuditEvent): string {
+  const r = e.objectRef
+  return `${e.verb} ${r?.resource ?? '?'}${r?.subresource ? `/${r.subresource}` : ''}`
+}
+
+/** namespace/name of the target, or the name for cluster-scoped objects. */
+export function targetOf(e: AuditEvent): string {
+  const r = e.objectRef
+  return [r?.namespace, r?.name].filter(Boolean).join('/') || r?.resource || '?'
+}
+
+export function timeOf(e: AuditEvent): string | undefined {
+  return e.stageTimestamp ?? e.requestReceivedTimestamp
+}
+
+/** The pod spec a request creates or changes: a Pod's, or a workload's template's. */
+export function podSpecOf(e: AuditEvent): any | undefined {
+  const o = e.requestObject
+  if (!o || typeof o !== 'object') return undefined
+  if (o.kind === 'Pod' || e.objectRef?.resource === 'pods') return o.spec
+  return o.spec?.template?.spec ?? o.spec?.jobTemplate?.spec?.template?.spec
+}
+
+export function containersOf(spec: any): any[] {
+  if (!spec || typeof spec !== 'object') return []
+  return [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].filter((c) => c && typeof c === 'object')
+}

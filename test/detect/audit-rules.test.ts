@@ -1,0 +1,156 @@
+import t from 'tap'
+import { auditFixture, auditFixtureNames, detector, eksEvent } from '../support/audit.js'
+import { toAsff } from '../../src/asff/build.js'
+import { findingFromEvent } from '../../src/aggregate/aggregator.js'
+import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
+import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
+import { AUDIT_RULES } from '../../src/detect/audit/rules.js'
+
+const only = (file: string, over: Record<string, unknown> = {}) => {
+  const d = detector(over)
+  return auditFixture(file).flatMap((e) => d.ids(e))
+}
+
+t.test('recorded events: each detection fires where it should (Falco trace files)', async (t) => {
+  const expected: Record<string, string[]> = {
+    'exec_pod.json': ['exec-in-pod'],
+    'attach_pod.json': ['exec-in-pod'],
+    'create_nginx_pod_privileged.json': ['privileged-container'],
+    'create_nginx_pod_privileged_2nd_container.json': ['privileged-container'],
+    'create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json': ['privileged-container'],
+    'create_nginx_pod_sensitive_mount.json': ['sensitive-host-mount'],
+    'create_nginx_pod_sensitive_mount_2nd_container.json': ['sensitive-host-mount'],
+    'create_nginx_pod_hostnetwork.json': ['host-namespaces'],
+    'attach_cluster_admin_role.json': ['rbac-change', 'binding-to-admin-role'],
+    'create_cluster_role_wildcard_resources.json': ['rbac-change', 'wildcard-role'],
+    'create_cluster_role_wildcard_verbs.json': ['rbac-change', 'wildcard-role'],
+    'create_clusterrole.json': ['rbac-change'],
+    'create_clusterrolebinding.json': ['rbac-change'],
+    'anonymous_creates_namespace_foo.json': ['anonymous-access-allowed'],
+  }
+  for (const [file, ids] of Object.entries(expected)) t.same(only(file).sort(), [...ids].sort(), file)
+})
+
+t.test('recorded events: ordinary changes and benign principals raise nothing', async (t) => {
+  for (const file of [
+    'create_nginx_pod_unprivileged.json',
+    'create_nginx_pod_nohostnetwork.json',
+    'create_nginx_pod_unsensitive_mount.json',
+    'create_configmap.json',
+    'create_configmap_no_sensitive_values.json',
+    'create_deployment.json',
+    'create_nginx_service_nonodeport.json',
+    'create_service.json',
+    'create_serviceaccount.json',
+    'delete_service.json',
+    'minikube_creates_namespace_foo.json',
+    // The controller manager creating a token secret itself (pre-1.24): the system, not a person.
+    'create_service_account_token_secret.json',
+  ]) {
+    t.same(only(file), [], file)
+  }
+})
+
+t.test('every recorded event goes through the detectors without error, and every finding is valid ASFF', async (t) => {
+  const d = detector()
+  let findings = 0
+  for (const file of auditFixtureNames()) {
+    for (const e of auditFixture(file)) {
+      for (const event of d.detect(e)) {
+        findings++
+        assertValidAsff(t, toAsff(findingFromEvent(event, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } }), `${file}: ${event.rule}`)
+      }
+    }
+  }
+  t.ok(findings >= 15)
+})
+
+t.test('exec: kube-system is its own, higher finding (GuardDuty ExecInKubeSystemPod), for anyone', async (t) => {
+  const d = detector()
+  const exec = (ns: string, username = 'alice') =>
+    d.detect(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: ns, name: 'coredns-5d78c9869d-lq4jn' }, responseStatus: { code: 101 }, user: { username, groups: [] } }))
+  const [ks] = exec('kube-system')
+  t.match(ks, { rule: 'Exec into a kube-system pod', priority: 'Warning', fields: { 'guardduty.equivalent': 'Execution:Kubernetes/ExecInKubeSystemPod' } })
+  t.equal(exec('shop')[0]?.rule, 'Exec into a pod')
+  t.same(exec('shop', 'eks:node-manager'), [], 'benign principals are not flagged outside kube-system')
+  const refused = d.detect(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'x' }, responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' } }))
+  t.same(refused.map((e) => e.fields['detection.id']), [], 'a refused exec did not happen')
+})
+
+t.test('each finding names the principal, IAM ARN, source IP, user agent, call, target and decision', async (t) => {
+  const [e] = detector().detect(eksEvent({ verb: 'patch', auditID: 'aud-1', objectRef: { resource: 'pods', subresource: 'ephemeralcontainers', namespace: 'shop', name: 'cart-api-7d9c6b7b9c-x2x8k' } }))
+  t.match(e, {
+    input: 'k8s-audit',
+    rule: 'Ephemeral container added to a pod',
+    actor: { username: 'alice', arn: 'arn:aws:sts::111122223333:assumed-role/Admin/alice', sourceIps: ['203.0.113.7'], userAgent: /kubectl/ },
+    workload: { namespace: 'shop', pod: 'cart-api-7d9c6b7b9c-x2x8k' },
+    fields: { 'ka.auditid': 'aud-1', 'ka.api': 'patch pods/ephemeralcontainers', 'ka.auth.decision': 'allow', 'ka.auth.reason': /EKS Access Policy/, 'ka.user.session': 'alice' },
+  })
+  t.match(e!.output, /\[authorization: allow, EKS Access Policy/)
+  const asff = toAsff(findingFromEvent(e!, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }), TEST_CONTEXT)
+  t.match(asff.Action, { ActionType: 'AWS_API_CALL', AwsApiCallAction: { Api: 'patch pods/ephemeralcontainers', ServiceName: 'kubernetes', CallerType: 'remoteip', RemoteIpDetails: { IpAddressV4: '203.0.113.7' }, AffectedResources: { pods: 'shop/cart-api-7d9c6b7b9c-x2x8k' } } })
+  t.equal(asff.ProductFields?.['audit/ka.user.arn'], 'arn:aws:sts::111122223333:assumed-role/Admin/alice')
+  assertValidAsff(t, asff, 'ephemeral container')
+})
+
+t.test('RBAC: default service account admin, anonymous bindings, system changes', async (t) => {
+  const binding = (subjects: unknown[], role = 'cluster-admin', username = 'alice') =>
+    detector().ids(eksEvent({ verb: 'create', user: { username, groups: [] }, objectRef: { resource: 'clusterrolebindings', name: 'b' }, requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'b' }, roleRef: { kind: 'ClusterRole', name: role }, subjects } }))
+  t.same(binding([{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }]).sort(), ['admin-to-default-service-account', 'binding-to-admin-role', 'rbac-change'])
+  t.same(binding([{ kind: 'Group', name: 'system:unauthenticated' }], 'view').sort(), ['binding-to-anonymous', 'rbac-change'])
+  t.same(binding([{ kind: 'User', name: 'bob' }], 'view'), ['rbac-change'])
+  t.same(binding([{ kind: 'User', name: 'bob' }], 'view', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller'), [], 'a controller changing RBAC is not a finding')
+  t.same(binding([{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }], 'cluster-admin', 'eks:addon-manager'), ['admin-to-default-service-account'], 'admin to default SA is flagged whoever does it')
+})
+
+t.test('anonymous access: allowed requests except health checks', async (t) => {
+  const anon = (uri: string, code = 200) => detector().ids(eksEvent({ user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, requestURI: uri, responseStatus: { code } }))
+  t.same(anon('/api/v1/namespaces/kube-system/secrets'), ['anonymous-access-allowed'])
+  t.same(anon('/healthz'), [])
+  t.same(anon('/version?timeout=32s'), [])
+  t.same(anon('/api/v1/secrets', 403), [])
+})
+
+t.test('exposed dashboards, CSR approvals, nodes/proxy, impersonation, kube-system workloads, untrusted registries', async (t) => {
+  const svc = (name: string, type: string, namespace = 'kubernetes-dashboard') =>
+    detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'services', namespace, name }, requestObject: { kind: 'Service', metadata: { name, namespace }, spec: { type } } }))
+  t.same(svc('kubernetes-dashboard', 'LoadBalancer'), ['exposed-dashboard'])
+  t.same(svc('centraldashboard', 'NodePort', 'kubeflow'), ['exposed-dashboard'])
+  t.same(svc('kubernetes-dashboard', 'ClusterIP'), [])
+  t.same(svc('web', 'LoadBalancer', 'shop'), [])
+  t.same(detector().ids(eksEvent({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-abc' } })), ['csr-approved-by-human'])
+  t.same(detector().ids(eksEvent({ verb: 'update', user: { username: 'system:serviceaccount:kube-system:certificate-controller', groups: [] }, objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-abc' } })), [])
+  t.same(detector().ids(eksEvent({ verb: 'get', objectRef: { resource: 'nodes', subresource: 'proxy', name: 'ip-10-0-1-2' }, requestURI: '/api/v1/nodes/ip-10-0-1-2/proxy/run/default/x/c?cmd=id' })), ['nodes-proxy'])
+  t.same(detector().ids(eksEvent({ impersonatedUser: { username: 'system:admin' } })), ['impersonation'])
+  const create = (namespace: string, image = 'nginx:1.27') => eksEvent({ verb: 'create', requestURI: `/apis/apps/v1/namespaces/${namespace}/deployments`, objectRef: { resource: 'deployments', namespace, name: 'x' }, requestObject: { kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec: { containers: [{ name: 'c', image }] } } } } })
+  t.same(detector().ids(create('kube-system')), ['workload-in-kube-system'])
+  t.same(detector().ids(create('shop')), [])
+  const allow = { allowedRegistries: ['111122223333.dkr.ecr.eu-west-1.amazonaws.com', 'public.ecr.aws'] }
+  t.same(detector(allow).ids(create('shop', 'evil.example.com/miner:latest')), ['untrusted-registry'])
+  t.same(detector(allow).ids(create('shop', 'nginx:1.27')), ['untrusted-registry'], 'docker.io is not on this list')
+  t.same(detector(allow).ids(create('shop', '111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/api:1')), [])
+  t.same(detector().ids(create('shop', 'evil.example.com/miner:latest')), [], 'off until an allow-list is configured')
+})
+
+t.test('a long-lived service account token created by a person', async (t) => {
+  const secret = (username: string) => detector().ids(eksEvent({ verb: 'create', user: { username, groups: [] }, objectRef: { resource: 'secrets', namespace: 'ci', name: 'deployer-token' }, requestObject: { kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'deployer-token', annotations: { 'kubernetes.io/service-account.name': 'deployer' } } } }))
+  t.same(secret('alice'), ['service-account-token-secret'])
+  t.same(secret('system:kube-controller-manager'), [])
+})
+
+t.test('config: disable, re-prioritise, allow-list a user or a namespace', async (t) => {
+  const exec = eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'x' }, responseStatus: { code: 101 } })
+  t.same(detector({ detections: { 'exec-in-pod': { enabled: false } } }).ids(exec), [])
+  t.equal(detector({ detections: { 'exec-in-pod': { priority: 'Critical' } } }).detect(exec)[0]?.priority, 'Critical')
+  t.same(detector({ detections: { 'exec-in-pod': { allowUsers: ['^alice$'] } } }).ids(exec), [])
+  t.same(detector({ detections: { 'exec-in-pod': { allowUsers: ['assumed-role/Admin/'] } } }).ids(exec), [], 'allow-list matches the IAM ARN too')
+  t.same(detector({ detections: { 'exec-in-pod': { allowNamespaces: ['shop'] } } }).ids(exec), [])
+})
+
+t.test('every rule has a unique id, MITRE tags and key fields', async (t) => {
+  t.equal(new Set(AUDIT_RULES.map((r) => r.id)).size, AUDIT_RULES.length)
+  for (const r of AUDIT_RULES) {
+    t.ok(r.tags.some((tag) => tag.startsWith('mitre_')), `${r.id}: a MITRE tactic`)
+    t.ok(r.keyFields.length > 0, `${r.id}: key fields`)
+  }
+})
