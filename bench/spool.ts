@@ -59,7 +59,7 @@ async function step(rate: number | 'max') {
     },
   }
   const spool = new Spool({ dir, maxBytes: 8 * 2 ** 30, durability: 'process', resendMs: { instant: 0 }, logger })
-  const runner = new SinkRunner(sink, { logger, spool, deadLetters: new DeadLetterFile(dir, logger), metrics: new DeliveryMetrics(new Registry()) })
+  const runner = new SinkRunner(sink, { logger, queue: spool.findingQueue('instant'), deadLetters: new DeadLetterFile(dir, logger), metrics: new DeliveryMetrics(new Registry()) })
   const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
   const ingest = createPipeline(options, spool, ['instant'])
   const { findingId } = await import('../src/aggregate/finding-id.js')

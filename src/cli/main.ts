@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../config/load.js'
 import { configSchema } from '../config/schema.js'
 import { renderConfigDocs } from '../config/docs.js'
+import { renderDetectionDocs } from '../detect/audit/docs.js'
 import { serveProcess } from '../server/serve.js'
 
 const USAGE = `falconet — Falco / Fluent Bit companion for Amazon EKS
@@ -12,6 +13,7 @@ Usage:
   falconet validate-config FILE        check a config file; exit 2 and list every problem if bad
   falconet print-schema                the config JSON Schema
   falconet print-docs                  the config reference (docs/configuration.md)
+  falconet print-detections            the audit detections (docs/detections.md)
 
 Config: --config FILE or env FALCONET_CONFIG, overridden by env (see docs/configuration.md).`
 
@@ -45,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'print-docs':
       process.stdout.write(renderConfigDocs())
+      return 0
+    case 'print-detections':
+      process.stdout.write(renderDetectionDocs())
       return 0
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`)

@@ -4,25 +4,24 @@ import type { Encoded, FailedItem, SendOutcome, Sink } from '../sinks/sink.js'
 import { TokenBucket } from './token-bucket.js'
 import { backoffMs } from './backoff.js'
 import type { DeadLetter, DeadLetterFile } from './dead-letter.js'
-import type { Due, Spool } from './spool.js'
-import { toFinding } from '../aggregate/aggregator.js'
+import type { DeliveryQueue, QueuedItem } from './queue.js'
 import type { DeliveryMetrics } from './metrics.js'
 
-interface Item {
-  due: Due
+interface Item<T> {
+  item: QueuedItem<T>
   encoded: Encoded
 }
 
 /**
- * Drives one sink from its queue in the spool: takes what is due (most urgent first), batches it
+ * Drives one sink from its queue (a queue of findings in the spool, or an outbox): takes what is due, batches it
  * by count and bytes, waits for the rate limit, sends, and acts on the outcome — acknowledge,
  * retry the whole batch with backoff, leave the retryable part of a partial failure queued,
  * dead-letter what can never succeed. The sink only encodes, sends and classifies.
  */
-export class SinkRunner {
-  readonly sink: Sink
+export class SinkRunner<T = unknown> {
+  readonly sink: Sink<T>
   readonly #logger: Logger
-  readonly #spool: Spool
+  readonly #queue: DeliveryQueue<T>
   readonly #deadLetters: DeadLetterFile
   readonly #metrics: DeliveryMetrics
   readonly #bucket: TokenBucket
@@ -36,14 +35,14 @@ export class SinkRunner {
   #failures = 0
   #unsubscribe: () => void
 
-  constructor(sink: Sink, deps: { logger: Logger; spool: Spool; deadLetters: DeadLetterFile; metrics: DeliveryMetrics }) {
+  constructor(sink: Sink<T>, deps: { logger: Logger; queue: DeliveryQueue<T>; deadLetters: DeadLetterFile; metrics: DeliveryMetrics }) {
     this.sink = sink
     this.#logger = deps.logger.child({ sink: sink.id })
-    this.#spool = deps.spool
+    this.#queue = deps.queue
     this.#deadLetters = deps.deadLetters
     this.#metrics = deps.metrics
     this.#bucket = new TokenBucket(sink.delivery.rateLimit.requestsPerSecond, sink.delivery.rateLimit.burst)
-    this.#unsubscribe = this.#spool.onQueued(() => this.#wake?.())
+    this.#unsubscribe = this.#queue.onQueued(() => this.#wake?.())
   }
 
   get ready(): boolean {
@@ -51,7 +50,7 @@ export class SinkRunner {
   }
 
   get pending(): number {
-    return this.#spool.pendingCount(this.sink.id)
+    return this.#queue.pending()
   }
 
   start(): void {
@@ -97,7 +96,7 @@ export class SinkRunner {
   /** One pass: wait for due work or a fuller batch, or send one batch. Returns the batch-open time. */
   async #step(batchOpenedAt: number | undefined, maxItems: number, flushIntervalMs: number): Promise<number | undefined> {
     const now = Date.now()
-    const { items, nextDueAt } = this.#spool.due(this.sink.id, maxItems, now, this.#closing)
+    const { items, nextDueAt } = this.#queue.due(maxItems, now, this.#closing)
     if (items.length === 0) {
       if (this.#closing) {
         this.#stop.abort() // drained: the loop ends
@@ -149,31 +148,30 @@ export class SinkRunner {
   }
 
   /** Encode and cut by bytes; an item that alone exceeds a request can never be sent. */
-  async #encode(items: Due[]): Promise<Item[]> {
+  async #encode(items: QueuedItem<T>[]): Promise<Item<T>[]> {
     const { maxBytes } = this.sink.delivery.batch
-    const batch: Item[] = []
+    const batch: Item<T>[] = []
     let bytes = 0
-    for (const due of items) {
+    for (const item of items) {
       let encoded: Encoded
       try {
-        encoded = this.sink.encode(toFinding(due.state))
+        encoded = this.sink.encode(item.value)
       } catch (err) {
-        const finding = toFinding(due.state)
-        await this.#deadLetter([{ due, encoded: { id: finding.id, bytes: 0, payload: finding } }], 'EncodeFailed', errorSummary(err).message)
+        await this.#deadLetter([{ item, encoded: { id: item.id, bytes: 0, payload: item.value } }], 'EncodeFailed', errorSummary(err).message)
         continue
       }
       if (encoded.bytes > maxBytes) {
-        await this.#deadLetter([{ due, encoded }], 'TooLarge', `${encoded.bytes} bytes is more than one request may carry (${maxBytes})`)
+        await this.#deadLetter([{ item, encoded }], 'TooLarge', `${encoded.bytes} bytes is more than one request may carry (${maxBytes})`)
         continue
       }
       if (batch.length > 0 && bytes + encoded.bytes > maxBytes) break
       bytes += encoded.bytes
-      batch.push({ due, encoded })
+      batch.push({ item, encoded })
     }
     return batch
   }
 
-  async #deliver(batch: Item[]): Promise<void> {
+  async #deliver(batch: Item<T>[]): Promise<void> {
     await this.#bucket.take(this.#stop.signal).catch(() => {})
     if (this.#stop.signal.aborted) return
     const started = performance.now()
@@ -204,7 +202,7 @@ export class SinkRunner {
     }
   }
 
-  async #send(batch: Item[]): Promise<SendOutcome> {
+  async #send(batch: Item<T>[]): Promise<SendOutcome> {
     const timeout = AbortSignal.timeout(this.sink.delivery.requestTimeoutMs)
     const signal = AbortSignal.any([timeout, this.#stop.signal])
     try {
@@ -215,33 +213,32 @@ export class SinkRunner {
     }
   }
 
-  async #acknowledge(items: Item[]): Promise<void> {
+  async #acknowledge(items: Item<T>[]): Promise<void> {
     if (items.length === 0) return
-    const covered = await this.#spool.acknowledge(
-      this.sink.id,
-      items.map((i) => ({ id: i.due.state.id, version: i.due.state.version })),
+    const covered = await this.#queue.acknowledge(
+      items.map((i) => i.item),
       Date.now(),
     )
-    items.forEach((item, n) => {
-      this.#refusals.delete(item.due.state.id)
-      this.#metrics.delivered(this.sink.id, covered[n] ?? 1, item.encoded.bytes)
+    items.forEach((i, n) => {
+      this.#refusals.delete(i.item.id)
+      this.#metrics.delivered(this.sink.id, covered[n] ?? 1, i.encoded.bytes)
     })
   }
 
-  async #partial(batch: Item[], failed: FailedItem[]): Promise<void> {
+  async #partial(batch: Item<T>[], failed: FailedItem[]): Promise<void> {
     const failedAt = new Map(failed.map((f) => [f.index, f]))
     await this.#acknowledge(batch.filter((_, i) => !failedAt.has(i)))
     let retrying = 0
     for (const [index, f] of failedAt) {
-      const item = batch[index]
-      if (!item) continue
-      const attempts = (this.#refusals.get(item.due.state.id) ?? 0) + 1
-      this.#refusals.set(item.due.state.id, attempts)
+      const entry = batch[index]
+      if (!entry) continue
+      const attempts = (this.#refusals.get(entry.item.id) ?? 0) + 1
+      this.#refusals.set(entry.item.id, attempts)
       if (f.retryable && attempts < this.sink.delivery.retry.maxAttemptsPerItem) {
-        retrying++ // stays queued in the spool
+        retrying++ // stays queued
       } else {
-        this.#refusals.delete(item.due.state.id)
-        await this.#deadLetter([item], f.code, f.retryable ? `${f.message} (still failing after ${attempts} attempts)` : f.message)
+        this.#refusals.delete(entry.item.id)
+        await this.#deadLetter([entry], f.code, f.retryable ? `${f.message} (still failing after ${attempts} attempts)` : f.message)
       }
     }
     if (retrying > 0) {
@@ -257,12 +254,12 @@ export class SinkRunner {
     await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
   }
 
-  async #deadLetter(items: Item[], code: string, reason: string): Promise<void> {
+  async #deadLetter(items: Item<T>[], code: string, reason: string): Promise<void> {
     this.#metrics.deadLettered(this.sink.id, items.length)
-    const letters: DeadLetter[] = items.map((i) => ({ findingId: i.due.state.id, code, reason, payload: i.encoded.payload }))
+    const letters: DeadLetter[] = items.map((i) => ({ findingId: i.item.id, code, reason, payload: i.encoded.payload }))
     try {
       await this.#deadLetters.write(this.sink.id, letters)
-      await this.#spool.discard(this.sink.id, letters.map((l) => l.findingId))
+      await this.#queue.discard(items.map((i) => i.item))
     } catch (err) {
       // Not written: leave them queued rather than lose them.
       this.#logger.error({ err: errorSummary(err), findingIds: letters.map((l) => l.findingId) }, 'cannot write dead letters; findings stay queued')

@@ -1,6 +1,8 @@
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { Logger } from 'pino'
-import type { FindingState } from '../aggregate/aggregator.js'
+import { toFinding, type FindingState } from '../aggregate/aggregator.js'
+import type { Finding } from '../model/finding.js'
+import type { DeliveryQueue, QueuedItem } from './queue.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
 
 /**
@@ -60,6 +62,8 @@ export class Spool {
   readonly #chunks: Database<number, string>
   /** Small state detectors keep across restarts (first-seen baselines, the last aws-auth). */
   readonly #state: Database<unknown, string>
+  /** Raw items waiting for an outbox consumer (audit events for the Falco bridge), by [outbox, seq]. */
+  readonly #outbox: Database<{ id: string; value: unknown }, [string, number]>
   readonly #options: SpoolOptions
   readonly #listeners = new Set<() => void>()
   #seq: number
@@ -73,8 +77,10 @@ export class Spool {
     this.#delivery = this.#root.openDB({ name: 'delivery' })
     this.#chunks = this.#root.openDB({ name: 'chunks' })
     this.#state = this.#root.openDB({ name: 'state' })
+    this.#outbox = this.#root.openDB({ name: 'outbox' })
     this.#seq = 0
     for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
+    for (const key of this.#outbox.getKeys()) this.#seq = Math.max(this.#seq, key[1])
   }
 
   /** Call `listener` whenever new work is queued. */
@@ -96,6 +102,8 @@ export class Spool {
     dedupeKey?: string,
     /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
     markSeen: readonly string[] = [],
+    /** Raw items for outboxes, committed with the rest (the Falco bridge's feed). */
+    outbox?: { name: string; items: Array<{ id: string; value: unknown }> },
   ): Promise<boolean> {
     if (this.usageBytes() >= this.#options.maxBytes) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
     const duplicate = await this.#root.transaction(() => {
@@ -104,6 +112,7 @@ export class Spool {
         this.#chunks.put(dedupeKey, Date.now())
       }
       for (const key of markSeen) this.#chunks.put(key, Date.now())
+      for (const item of outbox?.items ?? []) this.#outbox.put([outbox!.name, ++this.#seq], item)
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
         this.#findings.put(id, next)
@@ -186,6 +195,45 @@ export class Spool {
     return [...this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })] as Array<{ key: [string, string]; value: Delivery }>
   }
 
+  /** A sink's queue of findings, as a runner drains it. */
+  findingQueue(sink: string): DeliveryQueue<Finding> {
+    return {
+      due: (limit, now, ignoreResend) => {
+        const { items, nextDueAt } = this.due(sink, limit, now, ignoreResend)
+        return { items: items.map((d) => ({ id: d.state.id, value: toFinding(d.state), version: d.state.version })), nextDueAt }
+      },
+      acknowledge: (items, now) => this.acknowledge(sink, items.map((i) => ({ id: i.id, version: i.version ?? 0 })), now),
+      discard: (items) => this.discard(sink, items.map((i) => i.id)),
+      pending: () => this.pendingCount(sink),
+      onQueued: (listener) => this.onQueued(listener),
+    }
+  }
+
+  /** An outbox of raw items, oldest first, as a runner drains it. */
+  outboxQueue(name: string): DeliveryQueue {
+    const keyOf = new WeakMap<object, [string, number]>()
+    return {
+      due: (limit) => {
+        const items: QueuedItem[] = []
+        for (const { key, value } of this.#outbox.getRange({ start: [name], end: [name, Infinity], limit })) {
+          const item = { id: value.id, value: value.value }
+          keyOf.set(item, key as [string, number])
+          items.push(item)
+        }
+        return { items, nextDueAt: undefined }
+      },
+      acknowledge: async (items) => {
+        await this.#root.transaction(() => items.forEach((i) => keyOf.has(i) && this.#outbox.remove(keyOf.get(i)!)))
+        return items.map(() => 1)
+      },
+      discard: async (items) => {
+        await this.#root.transaction(() => items.forEach((i) => keyOf.has(i) && this.#outbox.remove(keyOf.get(i)!)))
+      },
+      pending: () => this.#outbox.getCount({ start: [name], end: [name, Infinity] }),
+      onQueued: (listener) => this.onQueued(listener),
+    }
+  }
+
   /** The keys not taken before (see `markSeen`). */
   unseen(keys: readonly string[]): string[] {
     return keys.filter((k) => this.#chunks.get(k) === undefined)
@@ -263,7 +311,7 @@ export class Spool {
     if (fresh || now - this.#usage.at > 100) {
       let pages = 0
       let pageSize = 4096
-      for (const db of [this.#root, this.#findings, this.#pending, this.#delivery, this.#chunks] as Array<Database<any, any>>) {
+      for (const db of [this.#root, this.#findings, this.#pending, this.#delivery, this.#chunks, this.#state, this.#outbox] as Array<Database<any, any>>) {
         const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
         pageSize = s.pageSize
         pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages

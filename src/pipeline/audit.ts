@@ -12,12 +12,16 @@ import type { Ingest } from './pipeline.js'
  */
 export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number }>
 
-export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: { unseen(keys: readonly string[]): string[] }): AuditIngest {
+export const AUDIT_OUTBOX = 'audit-events'
+
+/** With `forward`, every new event also goes to the audit-events outbox (the Falco bridge), once. */
+export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: { unseen(keys: readonly string[]): string[] }, forward = false): AuditIngest {
   return async (events) => {
     const keyOf = (e: AuditEvent) => `audit:${e.auditID}`
     const fresh = new Set(seen.unseen([...new Set(events.map(keyOf))]))
     const detected = []
     const produced: string[] = []
+    const forwarded: Array<{ id: string; value: AuditEvent }> = []
     let duplicates = 0
     for (const e of events) {
       const key = keyOf(e)
@@ -27,10 +31,14 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
       }
       if (e.stage !== 'RequestReceived') fresh.delete(key) // once per auditID, also within a batch
       const found = detect(e)
-      if (found.length > 0) produced.push(key)
+      // Forwarded events are all remembered, so Falco gets each exactly once.
+      if (found.length > 0 || (forward && e.stage !== 'RequestReceived')) produced.push(key)
+      if (forward && e.stage !== 'RequestReceived') forwarded.push({ id: e.auditID, value: e })
       detected.push(...found)
     }
-    if (detected.length > 0 || produced.length > 0) await ingest(detected, { markSeen: produced })
+    if (detected.length > 0 || produced.length > 0) {
+      await ingest(detected, { markSeen: produced, ...(forwarded.length ? { outbox: { name: AUDIT_OUTBOX, items: forwarded } } : {}) })
+    }
     return { events: events.length, duplicates, findings: detected.length }
   }
 }

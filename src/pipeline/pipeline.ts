@@ -15,6 +15,8 @@ export interface IngestOptions {
   dedupeKey?: string
   /** Keys to remember in the same transaction (audit IDs the caller found unseen). */
   markSeen?: readonly string[]
+  /** Raw items for an outbox (the Falco bridge), in the same transaction. */
+  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
 }
 
 export interface IngestResult {
@@ -31,13 +33,13 @@ export function createPipeline(
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
 ): Ingest {
   return async (events, ingestOptions = {}) => {
-    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length) return { duplicate: false }
+    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length) return { duplicate: false }
     const items = events.map(enrich).map((event) => {
       const id = idFor(event, options)
       return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
     })
     try {
-      return { duplicate: await spool.record(items, sinks, ingestOptions.dedupeKey, ingestOptions.markSeen) }
+      return { duplicate: await spool.record(items, sinks, ingestOptions.dedupeKey, ingestOptions.markSeen, ingestOptions.outbox) }
     } catch (err) {
       if (err instanceof SpoolFullError) {
         throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })

@@ -15,10 +15,12 @@ import { guardSpool } from '../delivery/spool-guard.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { asffContextProvider, checkAwsSettings } from '../aws/identity.js'
 import type { DeliveryConfig } from '../delivery/config.js'
+import type { DeliveryQueue } from '../delivery/queue.js'
+import type { Sink } from '../sinks/sink.js'
 import { createEnrichment } from '../enrich/index.js'
 import { regionOf } from '../aws/identity.js'
 import { createAuditDetector } from '../detect/audit/detector.js'
-import { createAuditIngest } from '../pipeline/audit.js'
+import { AUDIT_OUTBOX, createAuditIngest } from '../pipeline/audit.js'
 import { EksAuditPoller } from '../sources/eks-audit-cloudwatch.js'
 import { errors } from '../errors.js'
 
@@ -38,7 +40,10 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const asffContext = asffContextProvider(config, env)
 
   const sinkConfigs = config.sinks as Record<string, DeliveryConfig & { enabled: boolean }>
-  const sinks = sinkDefinitions.filter((d) => sinkConfigs[d.id]?.enabled).map((d) => d.create(sinkConfigs[d.id], { dataDir, logger, asffContext }))
+  const enabled = sinkDefinitions.filter((d) => sinkConfigs[d.id]?.enabled)
+  const build = (d: (typeof enabled)[number]) => d.create(sinkConfigs[d.id], { dataDir, logger, asffContext })
+  const sinks = enabled.filter((d) => (d.consumes ?? 'findings') === 'findings').map(build)
+  const auditSinks = enabled.filter((d) => d.consumes === 'audit-events').map(build)
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = sinks.map((s) => s.id)
 
@@ -51,7 +56,11 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   })
   const metrics = new DeliveryMetrics(registry)
   registerSpoolGauges(registry, spool, sinkIds, config.spool.maxBytes)
-  const runners = sinks.map((sink) => new SinkRunner(sink, { logger, spool, deadLetters, metrics }))
+  const runners: SinkRunner[] = [
+    ...sinks.map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown>, deadLetters, metrics })),
+    // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
+    ...auditSinks.slice(0, 1).map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })),
+  ]
   const windowMs = config.findings.windowSecs * 1000
   const stopGuard = guardSpool(
     spool,
@@ -75,7 +84,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinkIds,
     enrichment?.enrich,
   )
-  const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool)
+  const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
   const poller = eks.enabled ? createPoller(config, eks, { auditIngest, logger, registry, dataDir, region }) : undefined
   const readiness = {

@@ -34,12 +34,12 @@ export interface FailedItem {
   retryable: boolean
 }
 
-export interface Sink {
+export interface Sink<T = Finding> {
   readonly id: string
   readonly delivery: DeliveryConfig
   /** Resolves once the sink can send (identity known, destination exists); retried on throw; aborted on shutdown. */
   start(signal: AbortSignal): Promise<void>
-  encode(finding: Finding): Encoded
+  encode(item: T): Encoded
   send(batch: Encoded[], signal: AbortSignal): Promise<SendOutcome>
   close?(): Promise<void>
 }
@@ -56,5 +56,7 @@ export interface SinkDefinition<S extends TSchema = TSchema> {
   id: string
   description: string
   schema: S
-  create(config: any, deps: SinkDeps): Sink
+  /** What it delivers: findings (default), or the raw audit events of the audit path. */
+  consumes?: 'findings' | 'audit-events'
+  create(config: any, deps: SinkDeps): Sink<any>
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, validateConfig } from '../../src/config/load.js'
 import { renderConfigDocs } from '../../src/config/docs.js'
+import { renderDetectionDocs } from '../../src/detect/audit/docs.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'falconet-config-'))
 const file = (name: string, text: string) => {
@@ -97,7 +98,7 @@ t.test('validateConfig does not change its input', async (t) => {
   t.same(raw, { server: { port: 1234 } })
 })
 
-t.test('docs/configuration.md is what the schema generates (npm run docs)', async (t) => {
-  const committed = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
-  t.equal(committed, renderConfigDocs())
+t.test('docs/configuration.md and docs/detections.md are what the code generates (npm run docs)', async (t) => {
+  t.equal(readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8'), renderConfigDocs())
+  t.equal(readFileSync(new URL('../../docs/detections.md', import.meta.url), 'utf8'), renderDetectionDocs())
 })

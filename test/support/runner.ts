@@ -60,7 +60,7 @@ export function harness(sink: Sink, dir = mkdtempSync(join(tmpdir(), 'falconet-s
   const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: { [sink.id]: sink.delivery.resendIntervalMs }, logger: silent })
   const registry = new Registry()
   const deadLetters = new DeadLetterFile(dir, silent)
-  const runner = new SinkRunner(sink, { logger: silent, spool, deadLetters, metrics: new DeliveryMetrics(registry) })
+  const runner = new SinkRunner(sink, { logger: silent, queue: spool.findingQueue(sink.id), deadLetters, metrics: new DeliveryMetrics(registry) })
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, [sink.id])
   const letters = () => {
     const file = join(dir, 'dead-letter', `${sink.id}.jsonl`)

@@ -174,3 +174,15 @@ function diffLines(key: string, before: string, after: string): string {
   if (!added.length && !removed.length) return ''
   return `${key} ${added.length ? `+[${added.join(' | ')}]` : ''}${removed.length ? ` -[${removed.join(' | ')}]` : ''}`.trim()
 }
+
+/** The stateful detections, described for the generated reference (docs/detections.md). */
+export const STATEFUL_DETECTIONS = [
+  { id: 'auth-failures-spike-principal', name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline' },
+  { id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
+  { id: 'anonymous-failures-burst', name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
+  { id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
+  { id: 'first-seen-secrets-read', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
+  { id: 'first-seen-exec', name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
+  { id: 'first-seen-rolebinding-create', name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
+  { id: 'aws-auth-changed', name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them' },
+] as const
