@@ -43,6 +43,7 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
       distinctPods: pods ? 1 : 0,
       distinctContainers: containers ? 1 : 0,
       samplePods: event.workload.pod ? [event.workload.pod] : [],
+      ...withAuditId(undefined, event),
       version: (previous?.version ?? 0) + 1,
     }
   }
@@ -65,8 +66,17 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
     samplePods: event.workload.pod && !previous.samplePods.includes(event.workload.pod) && previous.samplePods.length < SAMPLE
       ? [...previous.samplePods, event.workload.pod]
       : previous.samplePods,
+    ...withAuditId(previous.auditIds, event),
     version: previous.version + 1,
   }
+}
+
+const AUDIT_IDS = 10
+
+function withAuditId(previous: string[] | undefined, event: SecurityEvent): { auditIds?: string[] } {
+  const id = event.fields['ka.auditid']
+  if (typeof id !== 'string') return previous ? { auditIds: previous } : {}
+  return { auditIds: [...(previous ?? []).filter((p) => p !== id), id].slice(-AUDIT_IDS) }
 }
 
 export function idFor(event: SecurityEvent, options: IdOptions): string {

@@ -251,6 +251,7 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   if (finding.distinctPods > 0) add('falconet/distinctPods', String(finding.distinctPods))
   if (finding.distinctContainers > 0) add('falconet/distinctContainers', String(finding.distinctContainers))
   if (finding.samplePods.length > 1) add('falconet/samplePods', finding.samplePods.join(','))
+  if (finding.auditIds?.length) add('falconet/auditIds', finding.auditIds.join(','))
   add('falconet/cluster', ctx.cluster?.name)
   const w = event.workload
   add('falconet/namespace', w.namespace)

@@ -23,6 +23,8 @@ export interface Finding {
   distinctContainers: number
   /** Up to a few names, for people reading the finding. */
   samplePods: string[]
+  /** The latest audit events (auditIDs) a finding from the audit log is built from, newest last (at most 10). */
+  auditIds?: string[]
   /** Bumped on every change, so a sink acknowledges exactly the version it delivered. */
   version: number
 }

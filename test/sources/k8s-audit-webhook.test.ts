@@ -23,6 +23,8 @@ t.test('a single Event; the same auditID again is a duplicate, detected once', a
   t.same((await post(h, JSON.stringify(exec))).json(), { accepted: 1, duplicates: 0, findings: 1 })
   t.same((await post(h, JSON.stringify(exec))).json(), { accepted: 1, duplicates: 1, findings: 0 })
   t.equal(h.queued()[0]!.count, 1)
+  await post(h, JSON.stringify({ ...exec, auditID: 'second-exec' }))
+  t.same(h.queued()[0]!.auditIds, [exec.auditID, 'second-exec'], 'the finding names the audit events it is built from')
 })
 
 t.test('CloudWatch Logs subscription payloads: awslogs.data (Lambda-style) and the gzip envelope (Firehose-style)', async (t) => {
