@@ -5,6 +5,7 @@ import { fluentBitSchema } from '../sources/fluent-bit/config.js'
 import { enrichmentSchema } from '../enrich/config.js'
 import { eksAuditSchema, k8sAuditSchema } from '../sources/k8s-audit/config.js'
 import { auditDetectionSchema } from '../detect/audit/config.js'
+import { routingSchemas } from '../route/config.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
@@ -94,6 +95,7 @@ export const configSchema = Type.Object(
     enrichment: enrichmentSchema,
     audit: { ...auditDetectionSchema, description: 'Detections on Kubernetes audit events (docs/detections.md).' },
     sinks: sinksSchema,
+    ...routingSchemas,
   },
   { additionalProperties: false },
 )

@@ -98,7 +98,8 @@ export class Spool {
    */
   async record(
     items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>,
-    sinks: readonly string[],
+    /** The sinks to queue each changed finding for: fixed, or chosen per finding (routing). */
+    sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
     dedupeKey?: string,
     /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
     markSeen: readonly string[] = [],
@@ -116,7 +117,7 @@ export class Spool {
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
         this.#findings.put(id, next)
-        for (const sink of sinks) this.#queue(sink, next)
+        for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) this.#queue(sink, next)
       }
       return false
     })

@@ -1,5 +1,5 @@
 import type { SecurityEvent } from '../model/event.js'
-import { fold, idFor, type AggregateOptions } from '../aggregate/aggregator.js'
+import { fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
 import { SpoolFullError, type Spool } from '../delivery/spool.js'
 import { errors } from '../errors.js'
 
@@ -29,7 +29,7 @@ export const RETRY_AFTER_SECS = 5
 export function createPipeline(
   options: AggregateOptions,
   spool: Spool,
-  sinks: readonly string[],
+  sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
 ): Ingest {
   return async (events, ingestOptions = {}) => {

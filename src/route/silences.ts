@@ -25,13 +25,18 @@ const KEY = 'silences'
 
 export class Silences {
   #compiled = new Map<string, Matcher>()
+  /** From config: in memory only (config is read at every start), never written to the store. */
+  readonly #configured: Silence[]
 
   constructor(
     private readonly store: SilenceStore,
     private readonly now: () => number = Date.now,
     configured: Array<Omit<Silence, 'id' | 'startsAt'>> = [],
   ) {
-    for (const s of configured) this.add(s)
+    this.#configured = configured.map((s, i) => {
+      s.matchers.forEach(parseMatcher)
+      return { ...s, id: `config-${i}`, startsAt: new Date(0).toISOString(), endsAt: new Date(s.endsAt).toISOString() }
+    })
   }
 
   /** Validates the matchers; throws with the reason when one is wrong. */
@@ -40,12 +45,12 @@ export class Silences {
     if (Number.isNaN(Date.parse(input.endsAt))) throw new Error('endsAt is not a time')
     input.matchers.forEach(parseMatcher)
     const silence: Silence = { id: randomUUID(), matchers: [...input.matchers], startsAt: input.startsAt ?? new Date(this.now()).toISOString(), endsAt: new Date(input.endsAt).toISOString(), createdBy: input.createdBy, comment: input.comment }
-    this.#save([...this.list(), silence])
+    this.#save([...this.#stored(), silence])
     return silence
   }
 
   remove(id: string): boolean {
-    const all = this.list()
+    const all = this.#stored()
     const left = all.filter((s) => s.id !== id)
     this.#save(left)
     return left.length < all.length
@@ -53,6 +58,11 @@ export class Silences {
 
   /** Active silences only: expired ones are gone. */
   list(): Silence[] {
+    const now = this.now()
+    return [...this.#configured, ...this.#stored()].filter((s) => Date.parse(s.endsAt) > now)
+  }
+
+  #stored(): Silence[] {
     const now = this.now()
     return (this.store.get<Silence[]>(KEY) ?? []).filter((s) => Date.parse(s.endsAt) > now)
   }
@@ -73,6 +83,6 @@ export class Silences {
 
   #save(list: Silence[]): void {
     this.store.put(KEY, list)
-    for (const id of this.#compiled.keys()) if (!list.some((s) => s.id === id)) this.#compiled.delete(id)
+    for (const id of this.#compiled.keys()) if (!id.startsWith('config-') && !list.some((s) => s.id === id)) this.#compiled.delete(id)
   }
 }

@@ -11,6 +11,8 @@ import { testEventSource } from '../sources/test-event.js'
 import { fluentBitSource } from '../sources/fluent-bit-http.js'
 import { k8sAuditWebhook } from '../sources/k8s-audit-webhook.js'
 import type { AuditIngest } from '../pipeline/audit.js'
+import { adminApi } from './admin-api.js'
+import type { Silences } from '../route/silences.js'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -18,6 +20,7 @@ export interface AppDeps {
   ingest: Ingest
   auditIngest: AuditIngest
   readiness: Readiness
+  admin?: { silences: Silences; token: string | undefined }
   registry: Registry
 }
 
@@ -38,6 +41,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandling(app)
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(metricsRoute, { registry: deps.registry })
+  if (deps.admin) await app.register(adminApi, deps.admin)
   await app.register(falcoHttpSource, { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
   await app.register(testEventSource, { ingest: deps.ingest })
   await app.register(k8sAuditWebhook, { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })

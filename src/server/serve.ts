@@ -23,6 +23,11 @@ import { createAuditDetector } from '../detect/audit/detector.js'
 import { AUDIT_OUTBOX, createAuditIngest } from '../pipeline/audit.js'
 import { EksAuditPoller } from '../sources/eks-audit-cloudwatch.js'
 import { errors } from '../errors.js'
+import { createReceiverSink, receiverSinkId } from '../sinks/receiver.js'
+import { compileRoutes } from '../route/tree.js'
+import { Silences } from '../route/silences.js'
+import type { FindingState } from '../aggregate/aggregator.js'
+import { readFileSync } from 'node:fs'
 
 export interface Running {
   app: FastifyInstance
@@ -42,10 +47,12 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const sinkConfigs = config.sinks as Record<string, DeliveryConfig & { enabled: boolean }>
   const enabled = sinkDefinitions.filter((d) => sinkConfigs[d.id]?.enabled)
   const build = (d: (typeof enabled)[number]) => d.create(sinkConfigs[d.id], { dataDir, logger, asffContext })
-  const sinks = enabled.filter((d) => (d.consumes ?? 'findings') === 'findings').map(build)
+  const findingSinks = enabled.filter((d) => (d.consumes ?? 'findings') === 'findings').map(build)
   const auditSinks = enabled.filter((d) => d.consumes === 'audit-events').map(build)
+  const receivers = config.receivers.map((r) => createReceiverSink(r, { dataDir, logger, asffContext }, env))
+  const sinks = [...findingSinks, ...receivers]
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
-  const sinkIds = sinks.map((s) => s.id)
+  const sinkIds = findingSinks.map((s) => s.id)
 
   const spool = new Spool({
     dir: join(dataDir, 'spool'),
@@ -62,6 +69,8 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     ...auditSinks.slice(0, 1).map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })),
   ]
   const windowMs = config.findings.windowSecs * 1000
+  const silences = new Silences(spool.state, Date.now, config.silences)
+  const routeTo = routeFindings(config, silences)
   const stopGuard = guardSpool(
     spool,
     {
@@ -81,7 +90,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const ingest = createPipeline(
     { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs },
     spool,
-    sinkIds,
+    (finding) => [...sinkIds, ...routeTo(finding)],
     enrichment?.enrich,
   )
   const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool, auditSinks.length > 0)
@@ -91,7 +100,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, token: adminToken(config, env) } })
   for (const runner of runners) runner.start()
   poller?.start()
 
@@ -155,4 +164,31 @@ function createPoller(
       client: () => (client ??= import('@aws-sdk/client-cloudwatch-logs').then(({ CloudWatchLogsClient }) => new CloudWatchLogsClient({ region: deps.region!, maxAttempts: 1 }))),
     },
   )
+}
+
+/**
+ * The receivers a finding goes to: the route tree's choice, unless a silence matches. Default
+ * route: HIGH and CRITICAL to the first receiver.
+ */
+function routeFindings(config: Readonly<Config>, silences: Silences): (f: FindingState) => string[] {
+  const names = new Set(config.receivers.map((r) => r.name))
+  if (names.size === 0) return () => []
+  let router: (f: FindingState) => string[]
+  try {
+    router = compileRoutes(config.routing ?? { receivers: [config.receivers[0]!.name], matchers: ['severity >= HIGH'] }, names)
+  } catch (err) {
+    throw new errors.FALCONET_ERR_CONFIG(`  ${(err as Error).message}`)
+  }
+  return (f) => (silences.silenced(f) ? [] : router(f).map(receiverSinkId))
+}
+
+function adminToken(config: Readonly<Config>, env: NodeJS.ProcessEnv): string | undefined {
+  if (config.api.adminTokenFile) {
+    try {
+      return readFileSync(config.api.adminTokenFile, 'utf8').trim() || undefined
+    } catch (err) {
+      throw new errors.FALCONET_ERR_CONFIG(`  api.adminTokenFile: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+  return config.api.adminTokenEnv ? env[config.api.adminTokenEnv]?.trim() || undefined : undefined
 }

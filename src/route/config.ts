@@ -1,0 +1,35 @@
+import { Type } from 'typebox'
+import { receiverSchema } from '../sinks/receiver.js'
+
+/** A route: matchers, receivers, continue, and child routes (checked in depth by compileRoutes). */
+const Route = Type.Object(
+  {
+    matchers: Type.Optional(Type.Array(Type.String())),
+    receivers: Type.Optional(Type.Array(Type.String())),
+    continue: Type.Optional(Type.Boolean()),
+    routes: Type.Optional(Type.Array(Type.Unsafe<any>({ type: 'object' }))),
+  },
+  { additionalProperties: false },
+)
+
+export const routingSchemas = {
+  receivers: Type.Array(receiverSchema, {
+    default: [],
+    description: 'Where people get findings: Slack, Mattermost / Rocket.Chat, Teams, PagerDuty, Opsgenie, Discord, Google Chat, webhook. Secrets come from *File or *Env only.',
+  }),
+  routing: Type.Optional({
+    ...Route,
+    description: 'The route tree (Alertmanager-style). Default: findings of severity HIGH or above to the first receiver.',
+  }),
+  silences: Type.Array(
+    Type.Object({ matchers: Type.Array(Type.String(), { minItems: 1 }), endsAt: Type.String(), createdBy: Type.String({ default: 'config' }), comment: Type.String({ default: '' }) }, { additionalProperties: false }),
+    { default: [], description: 'Silences from config; more via POST /api/silences.' },
+  ),
+  api: Type.Object(
+    {
+      adminTokenFile: Type.Optional(Type.String({ description: 'File holding the bearer token for /api/* (silences). Without it, /api/* is disabled.' })),
+      adminTokenEnv: Type.Optional(Type.String({ default: 'FALCONET_ADMIN_TOKEN', description: 'Or the environment variable that holds it.' })),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+}

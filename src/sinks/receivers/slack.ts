@@ -1,0 +1,60 @@
+import { consoleUrl, clip } from '../../route/notification.js'
+import { facts, SEVERITY_COLOUR, type ReceiverType } from './types.js'
+
+/**
+ * Slack incoming webhook, Block Kit. Limits (Slack's): header 150, section text 3,000, field 2,000
+ * characters, at most 10 fields, 50 blocks; about one message a second per webhook.
+ */
+export const slack: ReceiverType = {
+  type: 'slack',
+  secrets: ['url'],
+  requestsPerSecond: 1,
+  build(n, ctx) {
+    const f = n.findings[0]!
+    const blocks: unknown[] = [
+      { type: 'header', text: { type: 'plain_text', text: clip(`${n.severity}: ${n.title}`, 150), emoji: false } },
+      { type: 'section', fields: facts(f, ctx).slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${escape(v)}`, 2000) })) },
+      { type: 'section', text: { type: 'mrkdwn', text: clip('```' + f.event.output.replace(/```/g, "'''") + '```', 3000) } },
+    ]
+    if (n.findings.length > 1) {
+      const lines = n.findings.slice(1, 20).map((x) => `• ${escape(x.event.rule)} — ${escape([x.event.workload.namespace, x.event.workload.pod].filter(Boolean).join('/') || (x.event.hostname ?? ''))} ×${x.count}`)
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Also in this group*\n${lines.join('\n')}${n.findings.length > 20 ? `\n…and ${n.findings.length - 20} more` : ''}`, 3000) } })
+    }
+    blocks.push(
+      { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${escape(n.summary)} · falconet`, 3000) }] },
+      { type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in Security Hub' }, url: clip(consoleUrl(f.id, ctx.region, ctx.partition), 3000) }] },
+    )
+    return { url: ctx.secrets.url!, body: { text: clip(`${n.severity}: ${n.summary}`, 3000), blocks: blocks.slice(0, 50) } }
+  },
+}
+
+/** Mattermost and Rocket.Chat accept Slack's legacy `attachments` (not Block Kit). */
+export const mattermost: ReceiverType = {
+  type: 'mattermost',
+  secrets: ['url'],
+  requestsPerSecond: 1,
+  build(n, ctx) {
+    const f = n.findings[0]!
+    return {
+      url: ctx.secrets.url!,
+      body: {
+        text: clip(`**${n.severity}: ${n.title}**`, 4000),
+        attachments: [
+          {
+            fallback: clip(n.summary, 500),
+            color: SEVERITY_COLOUR[n.severity],
+            title: clip(n.title, 250),
+            title_link: consoleUrl(f.id, ctx.region, ctx.partition),
+            text: clip(f.event.output, 4000),
+            fields: facts(f, ctx).map(([k, v]) => ({ title: k, value: clip(v, 500), short: v.length < 40 })),
+            footer: clip(n.summary, 300),
+          },
+        ],
+      },
+    }
+  },
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
