@@ -13,7 +13,9 @@ export interface PodIdentityRoles {
  * what IRSA *would* inject; it is reported, not trusted, when it disagrees with the pod.
  */
 export function resolveIam(pod: PodMeta, container: ContainerMeta | undefined, sa: ServiceAccountMeta | undefined, podIdentity?: PodIdentityRoles): Iam {
-  const candidates = container ? [container, ...pod.containers] : pod.containers
+  // The container that raised the alert answers for itself (IRSA can skip containers); only an
+  // unknown container falls back to the pod's.
+  const candidates = container ? [container] : pod.containers
   const env = candidates.find((c) => c.roleArn)?.roleArn
   const usesPodIdentity = candidates.some((c) => c.podIdentity)
   const annotated = sa?.roleArn

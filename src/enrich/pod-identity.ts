@@ -14,7 +14,7 @@ export class PodIdentityCache implements PodIdentityRoles {
   readonly #cluster: string
   readonly #ttlMs: number
   readonly #logger: Logger
-  readonly #roles = new Map<string, { roleArn?: string; at: number }>()
+  readonly #roles = new Map<string, { roleArn?: string; at: number; failed?: boolean }>()
   readonly #inFlight = new Map<string, Promise<void>>()
 
   constructor(options: { clusterName: string; region: string; ttlMs: number; logger: Logger }) {
@@ -25,19 +25,23 @@ export class PodIdentityCache implements PodIdentityRoles {
   }
 
   roleFor(namespace: string, serviceAccount: string): string | undefined {
-    const key = `${namespace}/${serviceAccount}`
-    const cached = this.#roles.get(key)
-    if (!cached || Date.now() - cached.at > this.#ttlMs) void this.prefetch(namespace, serviceAccount)
-    return cached?.roleArn
+    void this.prefetch(namespace, serviceAccount)
+    return this.#roles.get(`${namespace}/${serviceAccount}`)?.roleArn
   }
 
+  /** Fetches unless a fresh answer (or a recent failure: one minute) is cached or a fetch is under way. */
   prefetch(namespace: string, serviceAccount: string): Promise<void> {
     const key = `${namespace}/${serviceAccount}`
     const running = this.#inFlight.get(key)
     if (running) return running
+    const cached = this.#roles.get(key)
+    if (cached && Date.now() - cached.at < (cached.failed ? 60_000 : this.#ttlMs)) return Promise.resolve()
     const fetch = this.#fetch(namespace, serviceAccount)
       .then((roleArn) => void this.#roles.set(key, { ...(roleArn ? { roleArn } : {}), at: Date.now() }))
-      .catch((err) => this.#logger.warn({ namespace, serviceAccount, err: { name: err?.name, message: err?.message } }, 'cannot look up the Pod Identity association'))
+      .catch((err) => {
+        this.#roles.set(key, { ...(cached?.roleArn ? { roleArn: cached.roleArn } : {}), at: Date.now(), failed: true })
+        this.#logger.warn({ namespace, serviceAccount, err: { name: err?.name, message: err?.message } }, 'cannot look up the Pod Identity association (retried in a minute)')
+      })
       .finally(() => this.#inFlight.delete(key))
     this.#inFlight.set(key, fetch)
     return fetch

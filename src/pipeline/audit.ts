@@ -10,7 +10,7 @@ import type { Ingest } from './pipeline.js'
  * nothing are not remembered, which keeps the key store small on busy clusters (their only effect,
  * on the 401/403 counters, is counting a rare resend twice).
  */
-export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number }>
+export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
 
 export const AUDIT_OUTBOX = 'audit-events'
 
@@ -23,6 +23,7 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
     const produced: string[] = []
     const forwarded: Array<{ id: string; value: AuditEvent }> = []
     let duplicates = 0
+    let failures = 0
     for (const e of events) {
       const key = keyOf(e)
       if (!fresh.has(key)) {
@@ -30,7 +31,15 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
         continue
       }
       if (e.stage !== 'RequestReceived') fresh.delete(key) // once per auditID, also within a batch
-      const found = detect(e)
+      let found: ReturnType<AuditDetector>
+      try {
+        found = detect(e)
+      } catch {
+        // An event whose shape no detector expected (a client's odd request body): no finding,
+        // and never a failed request for the events around it.
+        found = []
+        failures++
+      }
       // Forwarded events are all remembered, so Falco gets each exactly once.
       if (found.length > 0 || (forward && e.stage !== 'RequestReceived')) produced.push(key)
       if (forward && e.stage !== 'RequestReceived') forwarded.push({ id: e.auditID, value: e })
@@ -39,6 +48,6 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
     if (detected.length > 0 || produced.length > 0) {
       await ingest(detected, { markSeen: produced, ...(forwarded.length ? { outbox: { name: AUDIT_OUTBOX, items: forwarded } } : {}) })
     }
-    return { events: events.length, duplicates, findings: detected.length }
+    return { events: events.length, duplicates, findings: detected.length, ...(failures ? { undetectable: failures } : {}) }
   }
 }

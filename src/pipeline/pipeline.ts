@@ -34,8 +34,11 @@ export function createPipeline(
 ): Ingest {
   return async (events, ingestOptions = {}) => {
     if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length) return { duplicate: false }
-    const items = events.map(enrich).map((event) => {
-      const id = idFor(event, options)
+    // The Id comes from the event as received, so it is the same whether or not enrichment knew
+    // the pod (before the first sync, in node mode, after the grace period).
+    const items = events.map((received) => {
+      const id = idFor(received, options)
+      const event = enrich(received)
       return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
     })
     try {

@@ -21,6 +21,8 @@ export interface AppDeps {
   auditIngest: AuditIngest
   readiness: Readiness
   admin?: { silences: Silences; token: string | undefined }
+  /** Whether a request-body key (a Fluent Bit chunk hash) was taken before. */
+  seen?: (key: string) => boolean
   registry: Registry
 }
 
@@ -48,6 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(fluentBitSource, {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
+    seen: deps.seen ?? (() => false),
     config: deps.config.sources.fluentBit,
     dataDir: deps.config.dataDir,
     registry: deps.registry,

@@ -100,7 +100,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, token: adminToken(config, env) } })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, token: adminToken(config, env) }, seen: (key) => spool.unseen([key]).length === 0 })
   for (const runner of runners) runner.start()
   poller?.start()
 

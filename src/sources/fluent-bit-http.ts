@@ -26,6 +26,8 @@ export interface FluentBitOptions {
   ingest: Ingest
   /** Kubernetes audit events found in records join the audit path (deduplicated on auditID). */
   auditIngest: AuditIngest
+  /** Whether a chunk with this key was taken before. */
+  seen(key: string): boolean
   config: Static<typeof fluentBitSchema>
   dataDir: string
   registry: Registry
@@ -49,6 +51,12 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
   const handler = async (request: FastifyRequest) => {
     const raw = request.body as Buffer | undefined
     if (!raw || raw.length === 0) return { records: 0, events: 0 }
+    // A resend is recognised before anything is done with it (also for chunks holding only audit events).
+    const key = chunkKey(raw, request)
+    if (opts.seen(key)) {
+      metrics.chunk('duplicate')
+      return { records: 0, events: 0, duplicate: true }
+    }
     const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'])
     const { events, auditEvents, counts } = result
     if (counts.records === 0 && counts.malformed > 0) {
@@ -58,8 +66,7 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     // Audit events first: they are idempotent on auditID, so a crash before the chunk is recorded
     // cannot make the resend lose them.
     if (auditEvents.length > 0) await opts.auditIngest(auditEvents as unknown as AuditEvent[])
-    const dedupeKey = events.length > 0 ? chunkKey(raw, request) : undefined
-    const { duplicate } = await opts.ingest(events, dedupeKey ? { dedupeKey } : {})
+    const { duplicate } = await opts.ingest(events, { dedupeKey: key })
     if (duplicate) {
       metrics.chunk('duplicate')
       return { records: counts.records, events: events.length, duplicate: true }
@@ -89,7 +96,13 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     const auditEvents: Array<Record<string, unknown>> = []
     const counts = { records: decoded.records.length, malformed: decoded.malformed, falco: 0, audit: 0, log: 0, skipped: 0, invalid: 0, invalidReason: undefined as string | undefined, unmatched: new Map<string, number>() }
     for (const record of decoded.records) {
-      const c = classify(record, classifyOptions)
+      let c: ReturnType<typeof classify>
+      try {
+        c = classify(record, classifyOptions)
+      } catch (err) {
+        // One odd record (duplicate keys, out-of-range values) costs itself, never the chunk.
+        c = { kind: 'invalid', reason: (err as Error).message }
+      }
       switch (c.kind) {
         case 'falco':
         case 'log':

@@ -128,3 +128,30 @@ t.test('association order: container id first, then namespace + name, then pod U
   enrichEvent(normalizeFalcoAlert(JSON.parse(falcoFixture('11-').body)), { lookup: new MetadataCache({ deletedPodGraceMs: 0 }), counted: (r) => results.push(r) })
   t.same(results, ['miss'])
 })
+
+t.test('IRSA is per container: one excluded from injection runs with the node role', async (t) => {
+  const pod = cartApi()
+  pod.spec.containers.push({ name: 'sidecar', image: 'envoy:1', env: [], resources: { requests: { cpu: '10m' } }, volumeMounts: [] } as any)
+  pod.status.containerStatuses.push({ name: 'sidecar', image: 'envoy:1', imageID: 'envoy@sha256:' + 'cd'.repeat(32), containerID: 'containerd://' + 'beefbeefbeef' + '0'.repeat(52), ready: true, restartCount: 0, state: { running: { startedAt: '2026-11-21T09:00:00Z' } } } as any)
+  const cache = cacheWith(pod)
+  const alert = shellAlert()
+  alert.workload.container = { id: 'beefbeefbeef', name: 'sidecar' }
+  t.match(enrichEvent(alert, { lookup: cache }).workload.iam, { via: 'node-role' })
+})
+
+t.test('Pod Identity lookups are cached, failures too', async (t) => {
+  let calls = 0
+  const eks = createServer((req, res) => {
+    calls++
+    res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'AccessDeniedException' }).end('{"message":"not allowed"}')
+  })
+  await new Promise<void>((r) => eks.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => eks.close(() => r())))
+  process.env.AWS_ENDPOINT_URL_EKS = `http://127.0.0.1:${(eks.address() as { port: number }).port}`
+  t.teardown(() => void delete process.env.AWS_ENDPOINT_URL_EKS)
+  const cache = new PodIdentityCache({ clusterName: 'prod-eu', region: 'eu-west-1', ttlMs: 60_000, logger: silent })
+  t.teardown(() => cache.close())
+  for (let i = 0; i < 20; i++) await cache.prefetch('shop', 'cart-api')
+  cache.roleFor('shop', 'cart-api')
+  t.ok(calls >= 1 && calls <= 3, `${calls} calls for 21 lookups (the SDK may retry once or twice)`)
+})

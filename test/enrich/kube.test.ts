@@ -115,3 +115,29 @@ t.test('an unreachable API server: ready after the sync timeout, not synced', as
   await waitFor(() => meta.ready, 5000, () => 'never ready')
   t.equal(meta.synced, false)
 })
+
+t.test('a pod re-created under the same name and IP while the watch was down is the one found', async (t) => {
+  const { kube, meta } = await setup(t, { deletedPodGraceMs: 60_000 })
+  kube.apply('pods', podObject({ namespace: 'shop', name: 'db-0', node: 'ip-10-0-12-34.eu-west-1.compute.internal', ip: '10.0.5.5', owner: { kind: 'StatefulSet', name: 'db' } }))
+  await waitFor(() => meta.cache.pod('shop', 'db-0') !== undefined, 5000, () => 'not seen')
+  const oldUid = meta.cache.pod('shop', 'db-0')!.uid
+  kube.dropWatches()
+  kube.remove('pods', 'shop', 'db-0')
+  kube.apply('pods', podObject({ namespace: 'shop', name: 'db-0', node: 'ip-10-0-99-1.eu-west-1.compute.internal', ip: '10.0.5.5', owner: { kind: 'StatefulSet', name: 'db' } }))
+  kube.compact()
+  await waitFor(() => meta.cache.pod('shop', 'db-0')?.uid !== oldUid, 10_000, () => 'the new pod never took the name')
+  t.equal(meta.cache.podByIp('10.0.5.5')?.nodeName, 'ip-10-0-99-1.eu-west-1.compute.internal', 'and the IP')
+  meta.cache.sweep()
+  t.ok(meta.cache.pod('shop', 'db-0'), 'still found after the old one is swept')
+})
+
+t.test('a finished pod does not keep its IP from the pod that now has it; short node names resolve', async (t) => {
+  const { kube, meta } = await setup(t)
+  const done = podObject({ namespace: 'shop', name: 'job-abcde', node: 'ip-10-0-12-34.eu-west-1.compute.internal', ip: '10.0.7.7' })
+  ;(done.status as any).phase = 'Succeeded'
+  kube.apply('pods', done)
+  kube.apply('pods', podObject({ namespace: 'shop', name: 'web-0', node: 'ip-10-0-12-34.eu-west-1.compute.internal', ip: '10.0.7.7' }))
+  await waitFor(() => meta.cache.pod('shop', 'web-0') !== undefined, 5000, () => 'not seen')
+  t.equal(meta.cache.podByIp('10.0.7.7')?.name, 'web-0')
+  t.equal(meta.cache.node('ip-10-0-12-34')?.instanceId, 'i-0abc123def4567890', "Falco's short hostname")
+})

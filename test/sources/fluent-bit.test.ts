@@ -27,13 +27,25 @@ t.test('every captured Fluent Bit request, replayed byte for byte, is accepted w
   t.teardown(() => h.close())
   const requests = capturedRequests()
   t.equal(requests.length, 20)
+  const bodies = new Set<string>()
+  let resends = 0
   for (const req of requests) {
     const res = await rawRequest(h.port, req.head, req.body)
     t.equal(res.status, 200, `${req.name}: 200`)
+    // Some captures carry the very bytes of an earlier one (json_auth_headers, json_basic_auth and
+    // the retry capture are the json body): to the receiver that is a resend, taken once.
+    const identity = `${req.headers['content-type']}|${req.headers['content-encoding'] ?? ''}|${req.body.toString('base64')}`
+    if (bodies.has(identity)) {
+      resends++
+      t.match(res.body, { duplicate: true }, `${req.name}: a resend of an earlier chunk`)
+      continue
+    }
+    bodies.add(identity)
     const falco = req.name.startsWith('falco/')
     t.match(res.body, { records: falco ? 1 : 3, events: falco ? 1 : 0, malformed: 0 }, `${req.name}: records`)
   }
-  t.equal(await metric(h, 'falconet_fluentbit_unmatched_records_total', { namespace: 'prod' }), 3 * 13, 'nginx records counted as unmatched in prod')
+  t.equal(resends, 3)
+  t.equal(await metric(h, 'falconet_fluentbit_unmatched_records_total', { namespace: 'prod' }), 3 * 10, 'nginx records counted as unmatched in prod, resends not again')
   t.equal(await metric(h, 'falconet_fluentbit_records_total', { kind: 'falco' }), 5)
 })
 

@@ -104,7 +104,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const paths = (podSpecOf(e)?.volumes ?? []).map((v: any) => v?.hostPath?.path).filter((p: unknown): p is string => typeof p === 'string')
+      const paths = list(podSpecOf(e)?.volumes).map((v: any) => v?.hostPath?.path).filter((p: unknown): p is string => typeof p === 'string')
       const sensitive = paths.filter((p: string) => c.sensitiveHostPaths.some((s) => p === s || (s !== '/' && p.startsWith(`${s.replace(/\/$/, '')}/`))))
       return sensitive.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} mounting host path(s) ${sensitive.join(', ')}` : undefined
     },
@@ -154,7 +154,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       const role = e.requestObject?.roleRef?.name
-      const defaults = (e.requestObject?.subjects ?? []).filter((s: any) => s?.kind === 'ServiceAccount' && s?.name === 'default')
+      const defaults = list(e.requestObject?.subjects).filter((s: any) => s?.kind === 'ServiceAccount' && s?.name === 'default')
       return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && ADMIN_ROLES.has(role) && defaults.length
         ? `${who(c)} bound ${role} to the default service account of ${defaults.map((s: any) => s.namespace ?? ns(e)).join(', ')}`
         : undefined
@@ -169,7 +169,7 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: OBJECT,
     match: (e, c) => {
-      const anon = (e.requestObject?.subjects ?? []).filter((s: any) => s?.name === 'system:anonymous' || s?.name === 'system:unauthenticated')
+      const anon = list(e.requestObject?.subjects).filter((s: any) => s?.name === 'system:anonymous' || s?.name === 'system:unauthenticated')
       return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && anon.length
         ? `${who(c)} bound ${e.requestObject?.roleRef?.name ?? 'a role'} to ${anon.map((s: any) => s.name).join(', ')} (${res(e)} ${target(e)})`
         : undefined
@@ -184,7 +184,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!(res(e) === 'roles' || res(e) === 'clusterroles') || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const wild = (e.requestObject?.rules ?? []).some((r: any) => r?.verbs?.includes('*') || r?.resources?.includes('*'))
+      const wild = list(e.requestObject?.rules).some((r: any) => list(r?.verbs).includes('*') || list(r?.resources).includes('*'))
       return wild ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} granting * (every verb or resource)` : undefined
     },
   },
@@ -284,6 +284,11 @@ export const AUDIT_RULES: AuditRule[] = [
   },
 ]
 
+/** Audit bodies are the client's request: what should be an array may be anything. */
+function list(v: unknown): any[] {
+  return Array.isArray(v) ? v : []
+}
+
 /** The registry host of an image reference; Docker Hub for short names, as the runtime reads it. */
 export function registryOf(image: string): string {
   const first = image.split('/')[0]!
@@ -291,7 +296,7 @@ export function registryOf(image: string): string {
 }
 
 function subjects(e: AuditEvent): string {
-  return (e.requestObject?.subjects ?? []).map((s: any) => `${s?.kind ?? '?'} ${s?.namespace ? `${s.namespace}/` : ''}${s?.name ?? '?'}`).join(', ') || 'no subject'
+  return list(e.requestObject?.subjects).map((s: any) => `${s?.kind ?? '?'} ${s?.namespace ? `${s.namespace}/` : ''}${s?.name ?? '?'}`).join(', ') || 'no subject'
 }
 
 export const DEFAULT_SENSITIVE_HOST_PATHS = ['/', '/etc', '/proc', '/root', '/var/run/docker.sock', '/var/run/containerd', '/run/containerd', '/var/run/crio', '/var/lib/kubelet', '/var/lib/docker', '/etc/kubernetes', '/home/kubernetes']

@@ -157,7 +157,7 @@ export class AwsAuthWatch {
       const previous = this.store.get<Record<string, string>>('aws-auth:data') ?? {}
       const changes = ['mapRoles', 'mapUsers', 'mapAccounts']
         .filter((k) => data[k] !== undefined)
-        .map((k) => diffLines(k, previous[k] ?? '', data[k] ?? ''))
+        .map((k) => diffLines(k, String(previous[k] ?? ''), String(data[k] ?? '')))
         .filter(Boolean)
       this.store.put('aws-auth:data', { ...previous, ...data })
       detail = changes.length ? `${e.verb}d it: ${changes.join('; ')}` : `${e.verb}d it (mapRoles / mapUsers unchanged)`

@@ -22,6 +22,8 @@ export class MetadataCache implements MetadataLookup {
   readonly #podsByIp = new Map<string, PodMeta>()
   readonly #podsByContainer = new Map<string, PodMeta>() // full id and 12-char prefix
   readonly #nodes = new Map<string, NodeMeta>()
+  /** By the first label of the name: Falco's hostname can be the short form (ip-10-0-1-2). */
+  readonly #nodesByShortName = new Map<string, NodeMeta>()
   readonly #namespaces = new Map<string, NamespaceMeta>()
   readonly #serviceAccounts = new Map<string, ServiceAccountMeta>()
   readonly #graceMs: number
@@ -53,9 +55,12 @@ export class MetadataCache implements MetadataLookup {
 
   upsertNode(node: NodeMeta): void {
     this.#nodes.set(node.name, node)
+    this.#nodesByShortName.set(node.name.split('.')[0]!, node)
   }
   deleteNode(name: string): void {
     this.#nodes.delete(name)
+    const short = name.split('.')[0]!
+    if (this.#nodesByShortName.get(short)?.name === name) this.#nodesByShortName.delete(short)
   }
   upsertNamespace(ns: NamespaceMeta): void {
     this.#namespaces.set(ns.name, ns)
@@ -100,7 +105,7 @@ export class MetadataCache implements MetadataLookup {
     return this.#pods.get(uid)
   }
   node(name: string): NodeMeta | undefined {
-    return this.#nodes.get(name)
+    return this.#nodes.get(name) ?? (name.includes('.') ? undefined : this.#nodesByShortName.get(name))
   }
   namespace(name: string): NamespaceMeta | undefined {
     return this.#namespaces.get(name)
@@ -109,15 +114,19 @@ export class MetadataCache implements MetadataLookup {
     return this.#serviceAccounts.get(`${namespace}/${name}`)
   }
 
-  // A live pod wins an index slot over a deleted one that had the same name or IP.
+  /**
+   * The newest live pod owns a name or IP slot (a pod re-created under the same name, or a new pod
+   * on a reused IP, arrives while the old one may not be marked deleted yet — on a re-list, say).
+   * A deleted pod keeps a slot only while nobody else wants it.
+   */
   #index(pod: PodMeta): void {
     const claim = (map: Map<string, PodMeta>, key: string) => {
       const holder = map.get(key)
-      if (!holder || holder.deletedAt !== undefined || holder.uid === pod.uid) map.set(key, pod)
+      if (!holder || holder.uid === pod.uid || pod.deletedAt === undefined) map.set(key, pod)
     }
     claim(this.#podsByName, `${pod.namespace}/${pod.name}`)
-    // hostNetwork pods share the node's IP: never let them claim it.
-    if (pod.ip && !pod.hostNetwork) claim(this.#podsByIp, pod.ip)
+    // hostNetwork pods share the node's IP, and finished pods may have handed theirs on: no IP claim.
+    if (pod.ip && !pod.hostNetwork && !pod.terminated) claim(this.#podsByIp, pod.ip)
     for (const c of pod.containers) {
       if (!c.id) continue
       this.#podsByContainer.set(c.id, pod)

@@ -10,6 +10,8 @@ export interface PodMeta {
   ip?: string
   /** Shares the node's IP, so its IP says nothing about which pod it is. */
   hostNetwork?: boolean
+  /** Succeeded or Failed: its IP may already belong to another pod. */
+  terminated?: boolean
   nodeName?: string
   serviceAccount?: string
   labels: Record<string, string>
@@ -75,6 +77,7 @@ export function trimPod(pod: K8sObject, annotationKeys: readonly string[]): PodM
   }
   if (status.podIP) meta.ip = status.podIP
   if (spec.hostNetwork === true) meta.hostNetwork = true
+  if (status.phase === 'Succeeded' || status.phase === 'Failed') meta.terminated = true
   if (spec.nodeName) meta.nodeName = spec.nodeName
   if (spec.serviceAccountName) meta.serviceAccount = spec.serviceAccountName
   const owner = workloadOwner(m.ownerReferences ?? [], m.labels ?? {})

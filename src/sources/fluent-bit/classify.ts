@@ -53,13 +53,13 @@ export function classify(decoded: DecodedRecord, options: ClassifyOptions): Clas
   const alert = falcoAlertIn(decoded, options.falcoKeys)
   if (alert) {
     try {
-      return { kind: 'falco', event: normalizeFalcoAlert(alert, 'falco') }
+      return { kind: 'falco', event: normalizeFalcoAlert(withTime(alert, decoded), 'falco') }
     } catch (err) {
       return { kind: 'invalid', reason: (err as Error).message }
     }
   }
 
-  const audit = auditEventIn(record)
+  const audit = auditEventIn(record, options.falcoKeys)
   if (audit) return { kind: 'audit', event: audit }
 
   const event = options.logRules(record, decoded.time)
@@ -73,9 +73,16 @@ function isFalcoAlert(v: unknown): boolean {
     isRecord(v) &&
     typeof v.rule === 'string' &&
     typeof v.priority === 'string' &&
-    typeof v.time === 'string' &&
+    (v.time === undefined || typeof v.time === 'string') &&
     (typeof v.output === 'string' || isRecord(v.output_fields))
   )
+}
+
+/** A JSON parser with Time_Key time (Time_Keep off) takes Falco's `time` into the record's timestamp. */
+function withTime(alert: Record<string, unknown>, decoded: DecodedRecord): Record<string, unknown> {
+  if (typeof alert.time === 'string') return alert
+  const time = decoded.time()
+  return time ? { ...alert, time } : alert
 }
 
 function falcoAlertIn(decoded: DecodedRecord, keys: readonly string[]): Record<string, unknown> | undefined {
@@ -110,16 +117,18 @@ function isAuditEvent(v: unknown): boolean {
   return isAuditShape(v)
 }
 
-function auditEventIn(record: Record<string, unknown>): Record<string, unknown> | undefined {
+function auditEventIn(record: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
   if (isAuditEvent(record)) return record
-  const log = record.log
-  if (isAuditEvent(log)) return log as Record<string, unknown>
-  if (typeof log === 'string' && log.includes('"auditID"')) {
-    try {
-      const parsed: unknown = JSON.parse(log)
-      if (isAuditEvent(parsed)) return parsed as Record<string, unknown>
-    } catch {
-      // not JSON: an ordinary log line that mentions audit.k8s.io
+  for (const key of keys) {
+    const value = record[key]
+    if (isAuditEvent(value)) return value as Record<string, unknown>
+    if (typeof value === 'string' && value.includes('"auditID"')) {
+      try {
+        const parsed: unknown = JSON.parse(value)
+        if (isAuditEvent(parsed)) return parsed as Record<string, unknown>
+      } catch {
+        // not JSON: an ordinary log line that mentions auditID
+      }
     }
   }
   return undefined

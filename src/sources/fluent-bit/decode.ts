@@ -104,7 +104,7 @@ function decodeJson(text: string, options: DecodeOptions): Decoded {
       value = JSON.parse(line)
     } catch {
       const split = fromSlices(splitJsonValues(line), options) // json_stream, or a broken record
-      records.push(...split.records)
+      for (const r of split.records) records.push(r) // no spread: a json_stream line can hold 100,000+ records
       malformed += split.malformed
       continue
     }
@@ -167,6 +167,7 @@ function decodeMsgpack(body: Buffer): Decoded {
   try {
     for (const entry of decodeMulti(body, { extensionCodec: codec, useBigInt64: true })) {
       const decoded = fromMsgpackEntry(entry)
+      if (decoded === 'marker') continue
       if (decoded) records.push(decoded)
       else malformed++
     }
@@ -178,9 +179,11 @@ function decodeMsgpack(body: Buffer): Decoded {
 }
 
 /** `[[EventTime, metadata], record]` (Fluent Bit ≥ 2.1) or `[timestamp, record]` (older). */
-function fromMsgpackEntry(entry: unknown): DecodedRecord | undefined {
+function fromMsgpackEntry(entry: unknown): DecodedRecord | 'marker' | undefined {
   if (!Array.isArray(entry) || entry.length !== 2 || !isRecord(entry[1])) return undefined
   const head = Array.isArray(entry[0]) ? entry[0][0] : entry[0]
+  // Fluent Bit 3+ group start / end markers (timestamps -1 and -2, for OpenTelemetry inputs): not records.
+  if (head === -1 || head === -2) return 'marker'
   const record = mapsToObjects(entry[1]) as Record<string, unknown>
   const time = () => (head instanceof EventTime ? head.toIso() : typeof head === 'number' ? new Date(head * 1000).toISOString() : undefined)
   return { record, time }
@@ -237,7 +240,8 @@ export function recordTime(record: Record<string, unknown>, dateKey: string): st
   if (typeof date === 'number' && Number.isFinite(date)) {
     // Above ~1e11 it cannot be seconds (year 5138): it is epoch_ms.
     const ms = date > 1e11 ? date : date * 1000
-    return new Date(ms).toISOString()
+    const d = new Date(ms)
+    if (!Number.isNaN(d.getTime())) return d.toISOString()
   }
   for (const candidate of [date, record.time, record['@timestamp']]) {
     if (typeof candidate !== 'string') continue

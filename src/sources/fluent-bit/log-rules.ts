@@ -71,6 +71,7 @@ export function compileLogRules(rules: readonly LogRule[]): LogRuleMatcher {
   const compiled: CompiledRule[] = rules.map((rule) => ({
     rule,
     tests: rule.match.map((m) => {
+      if ((m.regex === undefined) === (m.equals === undefined)) throw new Error(`log rule "${rule.name}": each matcher needs exactly one of regex or equals (field ${m.field})`)
       const read = accessor(m.field)
       if (m.regex !== undefined) {
         let re: RegExp

@@ -87,5 +87,6 @@ export function podSpecOf(e: AuditEvent): any | undefined {
 
 export function containersOf(spec: any): any[] {
   if (!spec || typeof spec !== 'object') return []
-  return [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].filter((c) => c && typeof c === 'object')
+  const list = (v: unknown) => (Array.isArray(v) ? v : [])
+  return [...list(spec.containers), ...list(spec.initContainers), ...list(spec.ephemeralContainers)].filter((c) => c && typeof c === 'object')
 }
