@@ -256,9 +256,12 @@ export class Spool {
    * Forget findings idle for longer than `idleMs` that no sink still has queued: their window has
    * closed, and a repeat starts a new count under the same Id.
    */
-  async expire(idleMs: number, now: number, chunkTtlMs = idleMs): Promise<number> {
+  async expire(idleMs: number, now: number, chunkTtlMs = idleMs, auditTtlMs = 3_600_000): Promise<number> {
     const cutoff = now - idleMs
-    const oldChunks = [...this.#chunks.getRange()].filter((e) => e.value < now - chunkTtlMs).map((e) => e.key as string)
+    // Audit IDs only need to outlive the overlaps that can repeat them (poll look-back, restarts,
+    // webhook retries): an hour, not the day a Fluent Bit chunk is remembered.
+    const ttl = (key: string) => (key.startsWith('audit') ? auditTtlMs : chunkTtlMs)
+    const oldChunks = [...this.#chunks.getRange()].filter((e) => e.value < now - ttl(e.key as string)).map((e) => e.key as string)
     const stale: string[] = []
     for (const { key, value } of this.#findings.getRange()) {
       if (Date.parse(value.lastObservedAt) < cutoff) stale.push(key as string)

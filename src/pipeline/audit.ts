@@ -16,21 +16,31 @@ export const AUDIT_OUTBOX = 'audit-events'
 
 /** With `forward`, every new event also goes to the audit-events outbox (the Falco bridge), once. */
 export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: { unseen(keys: readonly string[]): string[] }, forward = false): AuditIngest {
-  return async (events) => {
-    const keyOf = (e: AuditEvent) => `audit:${e.auditID}`
-    const fresh = new Set(seen.unseen([...new Set(events.map(keyOf))]))
+  // One batch at a time: the unseen check and the write that marks the keys cannot interleave
+  // with another batch carrying the same events (an API server retry racing its original).
+  let queue: Promise<unknown> = Promise.resolve()
+  const run: AuditIngest = async (events) => {
+    const detectKey = (e: AuditEvent) => `audit:${e.auditID}`
+    // Falco's rules want each stage (its kevt macro matches ResponseComplete): the bridge keys stages.
+    const forwardKey = (e: AuditEvent) => `audit-fwd:${e.auditID}:${e.stage ?? ''}`
+    const fresh = new Set(seen.unseen([...new Set([...events.map(detectKey), ...(forward ? events.map(forwardKey) : [])])]))
     const detected = []
     const produced: string[] = []
     const forwarded: Array<{ id: string; value: AuditEvent }> = []
     let duplicates = 0
     let failures = 0
     for (const e of events) {
-      const key = keyOf(e)
+      if (forward && fresh.delete(forwardKey(e))) {
+        produced.push(forwardKey(e))
+        forwarded.push({ id: e.auditID, value: e })
+      }
+      const key = detectKey(e)
       if (!fresh.has(key)) {
         duplicates++
         continue
       }
-      if (e.stage !== 'RequestReceived') fresh.delete(key) // once per auditID, also within a batch
+      if (e.stage === 'RequestReceived') continue // decided nothing yet: the later stage is detected
+      fresh.delete(key) // once per auditID, also within a batch
       let found: ReturnType<AuditDetector>
       try {
         found = detect(e)
@@ -40,14 +50,17 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
         found = []
         failures++
       }
-      // Forwarded events are all remembered, so Falco gets each exactly once.
-      if (found.length > 0 || (forward && e.stage !== 'RequestReceived')) produced.push(key)
-      if (forward && e.stage !== 'RequestReceived') forwarded.push({ id: e.auditID, value: e })
+      if (found.length > 0) produced.push(key)
       detected.push(...found)
     }
     if (detected.length > 0 || produced.length > 0) {
       await ingest(detected, { markSeen: produced, ...(forwarded.length ? { outbox: { name: AUDIT_OUTBOX, items: forwarded } } : {}) })
     }
     return { events: events.length, duplicates, findings: detected.length, ...(failures ? { undetectable: failures } : {}) }
+  }
+  return (events) => {
+    const next = queue.then(() => run(events))
+    queue = next.catch(() => {})
+    return next
   }
 }

@@ -8,7 +8,8 @@ import { TokenBucket } from '../delivery/token-bucket.js'
 import { backoffMs } from '../delivery/backoff.js'
 import { classifyAwsError } from '../aws/errors.js'
 import type { AuditIngest } from '../pipeline/audit.js'
-import { isAuditEvent, type AuditEvent } from './k8s-audit/event.js'
+import type { AuditEvent } from './k8s-audit/event.js'
+import { auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
 
 /**
  * The EKS audit log, read from CloudWatch Logs (/aws/eks/<cluster>/cluster, streams
@@ -43,8 +44,6 @@ interface Checkpoint {
   ids: string[]
 }
 
-/** CloudWatch cuts log events at 256 KB: such an audit event is not valid JSON any more. */
-const TRUNCATED_AT = 256 * 1024 - 64
 
 export class EksAuditPoller {
   readonly #options: PollerOptions
@@ -125,12 +124,11 @@ export class EksAuditPoller {
       pages++
       this.#metrics.requests.inc()
       const audit: AuditEvent[] = []
+      const read: Array<[string, number]> = []
       for (const le of out.events ?? []) {
         if (le.timestamp === checkpoint?.timestamp && le.eventId && skip.has(le.eventId)) continue
-        if (le.eventId) {
-          if (this.#seen.has(le.eventId)) continue
-          this.#seen.set(le.eventId, le.timestamp ?? 0)
-        }
+        if (le.eventId && this.#seen.has(le.eventId)) continue
+        if (le.eventId) read.push([le.eventId, le.timestamp ?? 0])
         const event = this.#parse(le.message ?? '', le.logStreamName)
         if (event) audit.push(event)
         if (le.timestamp !== undefined) {
@@ -140,31 +138,32 @@ export class EksAuditPoller {
         }
       }
       if (audit.length > 0) await this.#ingest(audit)
+      // Only now, with the page in the spool, is it "read": a failed ingest is read again.
+      for (const [id, ts] of read) this.#seen.set(id, ts)
       total += audit.length
       this.#metrics.events.inc(audit.length)
+      // Pages come in time order (interleaved): after each one the checkpoint can move, so a long
+      // catch-up that fails (or restarts) resumes where it was, not from its first page.
+      if (!this.#stop.signal.aborted) await this.#writeCheckpoint(next)
       nextToken = out.nextToken ?? undefined
     } while (nextToken && !this.#stop.signal.aborted)
-    if (!this.#stop.signal.aborted) await this.#writeCheckpoint(next)
     const keepFrom = next.timestamp - this.#options.lookbackMs
     for (const [id, ts] of this.#seen) if (ts < keepFrom) this.#seen.delete(id)
     return { events: total, pages }
   }
 
   #parse(message: string, stream: string | undefined): AuditEvent | undefined {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(message)
-    } catch {
-      if (message.length >= TRUNCATED_AT) {
-        this.#metrics.truncated.inc()
-        const auditID = /"auditID"\s*:\s*"([^"]+)"/.exec(message)?.[1]
-        this.#logger.warn({ auditID, stream, bytes: message.length }, 'audit event truncated by CloudWatch (over 256 KB): not analysed')
-      } else this.#metrics.skipped.inc()
+    const parsed = auditEventFromMessage(message)
+    if ('skipped' in parsed) {
+      this.#metrics.skipped.inc() // another control-plane log in the group, or not JSON
       return undefined
     }
-    if (isAuditEvent(parsed)) return parsed
-    this.#metrics.skipped.inc() // another control-plane log in the group
-    return undefined
+    const truncated = parsed.event.annotations?.['falconet.io/truncated']
+    if (truncated) {
+      this.#metrics.truncated.inc()
+      this.#logger.warn({ auditID: parsed.event.auditID, stream, bytes: Number(truncated) }, 'audit event truncated by CloudWatch (over 256 KB): reported as a finding, not analysed')
+    }
+    return parsed.event
   }
 
   async #readCheckpoint(): Promise<Checkpoint | undefined> {

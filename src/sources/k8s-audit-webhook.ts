@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
 import type { AuditIngest } from '../pipeline/audit.js'
 import { isAuditEvent, type AuditEvent } from './k8s-audit/event.js'
+import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
 
 /**
  * `POST /k8s-audit`: what the API server's audit webhook backend and Falco's k8saudit plugin send
@@ -19,7 +20,10 @@ export const k8sAuditWebhook: FastifyPluginAsync<{ auditIngest: AuditIngest; bod
     if (!raw || raw.length === 0) throw new errors.FALCONET_ERR_EMPTY_BODY()
     const events = readAuditBody(raw, request.headers['content-encoding'], opts.bodyLimit)
     const result = await opts.auditIngest(events)
-    return { accepted: result.events, duplicates: result.duplicates, findings: result.findings }
+    const body = { accepted: result.events, duplicates: result.duplicates, findings: result.findings }
+    // Firehose wants its requestId echoed back.
+    const requestId = firehoseRequestId(raw)
+    return requestId ? { ...body, requestId, timestamp: Date.now() } : body
   })
 }
 
@@ -43,26 +47,35 @@ export function readAuditBody(raw: Buffer, encoding: string | string[] | undefin
       throw new errors.FALCONET_ERR_INVALID_RECORDS(`awslogs.data is not base64 gzip'd JSON (${(err as Error).message})`)
     }
   }
-  return auditEventsIn(doc)
+  return auditEventsIn(doc, maxBytes)
 }
 
-function auditEventsIn(doc: unknown): AuditEvent[] {
+function auditEventsIn(doc: unknown, maxBytes: number): AuditEvent[] {
   const d = doc as Record<string, any>
+  // Firehose HTTP endpoint delivery: records[].data, each a base64 gzip'd subscription envelope.
+  if (d && typeof d === 'object' && Array.isArray(d.records) && typeof d.requestId === 'string') {
+    return d.records.flatMap((r: { data?: unknown }, i: number) => {
+      if (typeof r?.data !== 'string') throw new errors.FALCONET_ERR_INVALID_RECORDS(`records[${i}].data is missing`)
+      let inner: unknown
+      try {
+        inner = JSON.parse(gunzip(Buffer.from(r.data, 'base64'), maxBytes).toString('utf8'))
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FALCONET_ERR_BODY_TOO_LARGE') throw err
+        throw new errors.FALCONET_ERR_INVALID_RECORDS(`records[${i}].data is not base64 gzip'd JSON`)
+      }
+      return auditEventsIn(inner, maxBytes)
+    })
+  }
   if (d && typeof d === 'object' && typeof d.messageType === 'string') {
     if (d.messageType === 'CONTROL_MESSAGE') return [] // CloudWatch checking the destination
+    // A subscription filter covers the whole log group: authenticator, scheduler… streams are skipped.
+    if (typeof d.logStream === 'string' && !AUDIT_STREAM.test(d.logStream)) return []
     const logEvents: unknown[] = Array.isArray(d.logEvents) ? d.logEvents : []
     const events: AuditEvent[] = []
-    let bad = 0
     for (const le of logEvents) {
-      try {
-        const e = JSON.parse((le as { message?: string }).message ?? '')
-        if (isAuditEvent(e)) events.push(e)
-        else bad++
-      } catch {
-        bad++
-      }
+      const parsed = auditEventFromMessage(String((le as { message?: unknown }).message ?? ''))
+      if ('event' in parsed) events.push(parsed.event)
     }
-    if (events.length === 0 && bad > 0) throw new errors.FALCONET_ERR_INVALID_RECORDS(`none of the ${bad} log events holds an audit Event`)
     return events
   }
   if (d?.kind === 'EventList') {
@@ -82,4 +95,9 @@ function gunzip(data: Buffer, maxBytes: number): Buffer {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new errors.FALCONET_ERR_BODY_TOO_LARGE(`decompressed body is larger than ${maxBytes} bytes`)
     throw new errors.FALCONET_ERR_INVALID_RECORDS(`cannot gunzip the body: ${(err as Error).message}`)
   }
+}
+
+function firehoseRequestId(raw: Buffer): string | undefined {
+  if (raw[0] !== 0x7b) return undefined
+  return /^\{\s*"requestId"\s*:\s*"([^"]{1,128})"/.exec(raw.subarray(0, 300).toString('utf8'))?.[1]
 }

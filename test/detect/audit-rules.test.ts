@@ -154,3 +154,45 @@ t.test('every rule has a unique id, MITRE tags and key fields', async (t) => {
     t.ok(r.keyFields.length > 0, `${r.id}: key fields`)
   }
 })
+
+t.test('patches: merge patches read the response object; JSON patches are read op by op', async (t) => {
+  const ids = (e: Parameters<ReturnType<typeof detector>['ids']>[0]) => detector().ids(e).sort()
+  // A merge patch adding a subject to the cluster-admin binding: no roleRef in the patch.
+  t.same(ids(eksEvent({ verb: 'patch', objectRef: { resource: 'clusterrolebindings', name: 'cluster-admin' }, requestObject: { subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }] } })), ['admin-to-default-service-account', 'binding-to-admin-role', 'rbac-change'])
+  // The same at RequestResponse level: the response holds the whole binding.
+  t.same(ids(eksEvent({ verb: 'patch', objectRef: { resource: 'clusterrolebindings', name: 'ops' }, requestObject: { subjects: [] }, responseObject: { kind: 'ClusterRoleBinding', metadata: { name: 'ops' }, roleRef: { name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] } })), ['binding-to-admin-role', 'rbac-change'])
+  // JSON patches turning a deployment privileged / host-PID, adding anonymous, adding a wildcard rule.
+  const jp = (resource: string, ops: unknown[]) => ids(eksEvent({ verb: 'patch', objectRef: { resource, namespace: 'shop', name: 'x' }, requestObject: ops }))
+  t.same(jp('deployments', [{ op: 'add', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true }]), ['privileged-container'])
+  t.same(jp('deployments', [{ op: 'replace', path: '/spec/template/spec/hostPID', value: true }]), ['host-namespaces'])
+  t.same(jp('rolebindings', [{ op: 'add', path: '/subjects/-', value: { kind: 'Group', name: 'system:unauthenticated' } }]), ['binding-to-anonymous', 'rbac-change'])
+  t.same(jp('roles', [{ op: 'add', path: '/rules/-', value: { apiGroups: [''], resources: ['*'], verbs: ['get'] } }]), ['rbac-change', 'wildcard-role'])
+})
+
+t.test('ordinary EKS operations are not findings', async (t) => {
+  const d = detector()
+  // kubectl drain / Karpenter: evictions in kube-system are not new workloads.
+  t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'eviction', namespace: 'kube-system', name: 'coredns-5d78c9869d-lq4jn' } })), [])
+  // CloudWatch agent and GuardDuty agent DaemonSets run privileged, mounting /, in their own namespaces.
+  const addon = (namespace: string) => d.ids(eksEvent({ verb: 'create', user: { username: 'system:serviceaccount:kube-system:daemon-set-controller', groups: [] }, objectRef: { resource: 'pods', namespace }, requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } } }))
+  t.same(addon('amazon-cloudwatch'), [])
+  t.same(addon('amazon-guardduty'), [])
+  t.same(addon('shop').sort(), ['privileged-container', 'sensitive-host-mount'], 'the same in an app namespace is a finding')
+  // Prometheus scraping cAdvisor through nodes/proxy; a server-side dry run.
+  t.same(d.ids(eksEvent({ verb: 'get', user: { username: 'system:serviceaccount:monitoring:prometheus', groups: [] }, objectRef: { resource: 'nodes', subresource: 'proxy', name: 'n1' }, requestURI: '/api/v1/nodes/n1/proxy/metrics/cadvisor' })), [])
+  t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'nodes', subresource: 'proxy', name: 'n1' }, requestURI: '/api/v1/nodes/n1/proxy/run/shop/api-0/app?cmd=id' })), ['nodes-proxy'])
+  t.same(d.ids(eksEvent({ verb: 'create', requestURI: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?dryRun=All', objectRef: { resource: 'clusterrolebindings', name: 'b' }, requestObject: { roleRef: { name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'x' }] } })), [])
+})
+
+t.test('a mount of a parent of a sensitive path is sensitive (/var/run holds the runtime socket)', async (t) => {
+  const mount = (path: string) => detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'pods', namespace: 'shop' }, requestObject: { kind: 'Pod', spec: { containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'v', hostPath: { path } }] } } }))
+  t.same(mount('/var/run'), ['sensitive-host-mount'])
+  t.same(mount('/var/lib'), ['sensitive-host-mount'])
+  t.same(mount('/var/log/app'), [])
+})
+
+t.test('an event truncated by CloudWatch is a finding, not a silent gap', async (t) => {
+  const [e] = detector().detect(eksEvent({ verb: 'create', objectRef: { resource: 'pods', namespace: 'shop', name: 'big' }, annotations: { 'falconet.io/truncated': '262144' } }))
+  t.match(e, { rule: 'Audit event too large to analyse (truncated by CloudWatch)', priority: 'Notice' })
+  t.match(e!.output, /262144 bytes by alice/)
+})

@@ -6,7 +6,8 @@ const MINUTE = 60_000
 
 t.test('401/403 spikes per principal and per source IP, against the learned baseline', async (t) => {
   const d = detector()
-  const refused = (ip = '203.0.113.7') => d.ids(eksEvent({ responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' }, sourceIPs: [ip] }))
+  const at = () => new Date(d.clock.now).toISOString()
+  const refused = (ip = '203.0.113.7') => d.ids(eksEvent({ responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' }, sourceIPs: [ip], stageTimestamp: at() }))
   // A principal that is normally refused ~25 times a minute (a misconfigured tool) learns that baseline.
   for (let minute = 0; minute < 30; minute++, d.clock.now += MINUTE) for (let i = 0; i < 25; i++) refused(`198.51.100.${i}`)
   const quiet: string[] = []
@@ -32,16 +33,20 @@ t.test('a burst of refused anonymous requests; forbidden Secret reads in bursts'
 
 t.test('first-seen: quiet while learning, then a principal doing something new is a finding', async (t) => {
   const d = detector({ firstSeenLearningDays: 1 })
-  const readSecret = (username: string) => d.ids(eksEvent({ user: { username, groups: [] }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'prod', name: 'db' } }))
+  const readSecret = (username: string) => d.ids(eksEvent({ user: { username, groups: [] }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'prod', name: 'db' }, stageTimestamp: new Date(d.clock.now).toISOString() }))
   t.same(readSecret('alice'), [], 'learning: alice reads secrets')
   d.clock.now += 2 * 86_400_000
   t.same(readSecret('alice'), [], 'known behaviour')
   t.same(readSecret('mallory'), ['first-seen-secrets-read'], 'new principal reading secrets after learning')
   t.same(readSecret('mallory'), [], 'only the first time')
-  const exec = d.detect(eksEvent({ user: { username: 'mallory', groups: [] }, verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: 'api-0' }, responseStatus: { code: 101 } }))
+  const exec = d.detect(eksEvent({ user: { username: 'mallory', groups: [] }, verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: 'api-0' }, responseStatus: { code: 101 }, stageTimestamp: new Date(d.clock.now).toISOString() }))
   t.same(exec.map((e) => e.fields['detection.id']).sort(), ['exec-in-pod', 'first-seen-exec'])
   t.match(exec.find((e) => e.fields['detection.id'] === 'first-seen-exec')!.fields, { 'guardduty.equivalent': 'Execution:Kubernetes/AnomalousBehavior.ExecInPod' })
-  t.ok(d.store.map.has('first-seen:secrets-read:arn:aws:sts::111122223333:assumed-role/Admin/alice') === false && d.store.map.has('first-seen:secrets-read:alice'), 'baseline kept in the store (keyed by IAM ARN when there is one)')
+  t.ok(d.store.map.has('first-seen:secrets-read:alice'), 'baseline kept in the store')
+  // Keyed on the role, not the session: a new session of a known role is not new.
+  const session = (name: string) => d.ids(eksEvent({ user: { username: `arn:aws:sts::111122223333:assumed-role/ci/${name}`, groups: [], extra: { arn: [`arn:aws:sts::111122223333:assumed-role/ci/${name}`], canonicalArn: ['arn:aws:iam::111122223333:role/ci'], sessionName: [name] } }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'ci', name: 'x' }, stageTimestamp: new Date(d.clock.now).toISOString() }))
+  t.same(session('build-1'), ['first-seen-secrets-read'], 'the role, first time')
+  t.same(session('build-2'), [], 'another session of the same role')
 })
 
 t.test('aws-auth: every change, with the mapRoles lines added and removed', async (t) => {

@@ -21,6 +21,10 @@ export const auditDetectionSchema = Type.Object(
     benignPrincipals: Type.Array(Type.String(), { default: DEFAULT_BENIGN_PRINCIPALS, description: "Regular expressions on usernames of EKS's own principals and controllers: their changes are not findings." }),
     allowedRegistries: Type.Array(Type.String(), { default: [], description: 'Registries images may come from (e.g. 111122223333.dkr.ecr.eu-west-1.amazonaws.com, *.amazonaws.com); empty turns the untrusted-registry detection off.' }),
     sensitiveHostPaths: Type.Array(Type.String(), { default: DEFAULT_SENSITIVE_HOST_PATHS }),
+    systemNamespaces: Type.Array(Type.String(), {
+      default: ['kube-system', 'amazon-guardduty', 'amazon-cloudwatch', 'aws-observability', 'amazon-network-flow-monitor'],
+      description: "Where EKS add-ons run privileged on purpose: benign principals' pods here are not findings (people's still are).",
+    }),
     spikeWindowSecs: Type.Integer({ minimum: 10, default: 60 }),
     spikeMinCount: Type.Integer({ minimum: 1, default: 20, description: '401/403 in one window before it can be a spike.' }),
     spikeFactor: Type.Number({ minimum: 1, default: 3, description: 'Times the learned per-window baseline that makes a spike.' }),

@@ -2,7 +2,7 @@ import type { Static } from 'typebox'
 import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
-import { apiOf, decisionOf, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
+import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
 import { AUDIT_RULES, type RuleContext } from './rules.js'
 import { benignMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
@@ -27,9 +27,11 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)
   const settings = compileSettings(config.detections)
+  const systemNamespaces = new Set(config.systemNamespaces)
 
   return (e) => {
     if (e.stage === 'RequestReceived') return [] // nothing decided yet; the later stage says how it ended
+    if (isDryRun(e)) return [] // kubectl diff, ArgoCD: nothing was changed
     const principal = principalOf(e)
     const { decision } = decisionOf(e)
     const code = e.responseStatus?.code ?? 200
@@ -44,12 +46,17 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
     }
     for (const rule of AUDIT_RULES) {
-      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && e.objectRef?.namespace === 'kube-system'))) continue
+      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && systemNamespaces.has(e.objectRef?.namespace ?? '')))) continue
       const output = rule.match(e, ctx)
       if (output) emit(rule, output)
     }
-    const stateful: StatefulFinding[] = [...spikes.observe(e, principal, now)]
-    if (!isBenign) stateful.push(...firstSeen.observe(e, principal, allowed, now), ...awsAuth.observe(e, principal, allowed))
+    // Windows and learning run on the event's own time, so a backfill is not one burst.
+    const at = Date.parse(timeOf(e) ?? '') || now
+    const stateful: StatefulFinding[] = []
+    // Nodes and controllers refused by the node authorizer (a new Karpenter node) are not probing.
+    if (!isBenign) stateful.push(...spikes.observe(e, principal, at), ...firstSeen.observe(e, principal, allowed, at))
+    const changed = awsAuth.observe(e, principal, allowed) // EKS's own edits update the baseline quietly
+    if (!isBenign) stateful.push(...changed)
     for (const f of stateful) emit(f, f.output)
     return out
   }

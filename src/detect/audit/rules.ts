@@ -1,5 +1,5 @@
 import type { Priority } from '../../model/severity.js'
-import { type AuditEvent, containersOf, podSpecOf, type Principal } from '../../sources/k8s-audit/event.js'
+import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal } from '../../sources/k8s-audit/event.js'
 
 /**
  * Audit-log detections as data. Each rule names its finding (title, priority, MITRE tags, the
@@ -43,6 +43,15 @@ const ADMIN_ROLES = new Set(['cluster-admin', 'admin'])
 const HEALTH = /^\/(healthz|livez|readyz|version)(\/|\?|$)/
 
 const res = (e: AuditEvent) => e.objectRef?.resource ?? ''
+/** A JSON patch that sets `field` to true anywhere (securityContext.privileged, hostPID…). */
+const patchSets = (e: AuditEvent, field: string) =>
+  patchOps(e).some((op) => (op.path?.endsWith(`/${field}`) && op.value === true) || deepSome(op.value, (k, v) => k === field && v === true))
+/** Subjects a binding now has: the object's, or those a JSON patch adds. */
+const subjectsOf = (e: AuditEvent): any[] => [...list(objectOf(e)?.subjects), ...patchOps(e).filter((op) => op.path?.startsWith('/subjects')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
+/** The role a binding grants; a merge patch has no roleRef, but bindings are named after their role by convention. */
+const roleOf = (e: AuditEvent): string | undefined => objectOf(e)?.roleRef?.name ?? (ADMIN_ROLES.has(e.objectRef?.name ?? '') ? e.objectRef?.name : undefined)
+/** Kubelet endpoints that run or read things; /metrics and /stats (scrapes) are not among them. */
+const KUBELET_DANGEROUS = /\/proxy\/(run|exec|attach|portForward|containerLogs|logs|pods|runningpods|configz|debug|cri|checkpoint)(\/|\?|$)/
 const sub = (e: AuditEvent) => e.objectRef?.subresource ?? ''
 const ns = (e: AuditEvent) => e.objectRef?.namespace ?? ''
 const who = (c: RuleContext) => c.principal.arn ? `${c.principal.username} (${c.principal.arn})` : c.principal.username
@@ -52,6 +61,15 @@ const PRINCIPAL = ['ka.user.name']
 const OBJECT = ['ka.user.name', 'ka.target.resource', 'ka.target.namespace', 'ka.target.name']
 
 export const AUDIT_RULES: AuditRule[] = [
+  {
+    id: 'truncated-audit-event',
+    name: 'Audit event too large to analyse (truncated by CloudWatch)',
+    priority: 'Notice',
+    tags: ['T1562', 'mitre_defense_evasion', 'k8s'],
+    principals: 'any',
+    keyFields: PRINCIPAL,
+    match: (e, c) => (e.annotations?.['falconet.io/truncated'] ? `an audit event of ${e.annotations['falconet.io/truncated']} bytes by ${who(c)} (${e.verb} ${res(e)} ${target(e)}) was cut at 256 KB by CloudWatch and could not be analysed; a padded request can hide what it does` : undefined),
+  },
   {
     id: 'exec-in-kube-system-pod',
     name: 'Exec into a kube-system pod',
@@ -91,6 +109,7 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const privileged = containersOf(podSpecOf(e)).filter((k) => k.securityContext?.privileged === true).map((k) => k.name)
+      if (!privileged.length && patchSets(e, 'privileged')) privileged.push('(set by a JSON patch)')
       return privileged.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} with privileged container(s) ${privileged.join(', ')}` : undefined
     },
   },
@@ -105,7 +124,9 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const paths = list(podSpecOf(e)?.volumes).map((v: any) => v?.hostPath?.path).filter((p: unknown): p is string => typeof p === 'string')
-      const sensitive = paths.filter((p: string) => c.sensitiveHostPaths.some((s) => p === s || (s !== '/' && p.startsWith(`${s.replace(/\/$/, '')}/`))))
+      const norm = (p: string) => p.replace(/\/+$/, '') || '/'
+      // The path itself, anything below a sensitive path, or a parent that contains one (/var/run holds docker.sock).
+      const sensitive = paths.filter((p: string) => c.sensitiveHostPaths.some((s) => norm(p) === norm(s) || (s !== '/' && norm(p).startsWith(`${norm(s)}/`)) || (norm(p) !== '/' && norm(s).startsWith(`${norm(p)}/`))))
       return sensitive.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} mounting host path(s) ${sensitive.join(', ')}` : undefined
     },
   },
@@ -119,7 +140,7 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const spec = podSpecOf(e) ?? {}
-      const shared = ['hostNetwork', 'hostPID', 'hostIPC'].filter((k) => spec[k] === true)
+      const shared = ['hostNetwork', 'hostPID', 'hostIPC'].filter((k) => spec[k] === true || patchSets(e, k))
       return shared.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} with ${shared.join(', ')}` : undefined
     },
   },
@@ -140,8 +161,8 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'human',
     keyFields: OBJECT,
     match: (e, c) => {
-      const role = e.requestObject?.roleRef?.name
-      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && ADMIN_ROLES.has(role) ? `${who(c)} bound ${subjects(e)} to ${role} (${res(e)} ${target(e)})` : undefined
+      const role = roleOf(e)
+      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && role && ADMIN_ROLES.has(role) ? `${who(c)} bound ${subjects(e)} to ${role} (${res(e)} ${target(e)})` : undefined
     },
   },
   {
@@ -153,9 +174,9 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: OBJECT,
     match: (e, c) => {
-      const role = e.requestObject?.roleRef?.name
-      const defaults = list(e.requestObject?.subjects).filter((s: any) => s?.kind === 'ServiceAccount' && s?.name === 'default')
-      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && ADMIN_ROLES.has(role) && defaults.length
+      const role = roleOf(e)
+      const defaults = subjectsOf(e).filter((s: any) => s?.kind === 'ServiceAccount' && s?.name === 'default')
+      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && role && ADMIN_ROLES.has(role) && defaults.length
         ? `${who(c)} bound ${role} to the default service account of ${defaults.map((s: any) => s.namespace ?? ns(e)).join(', ')}`
         : undefined
     },
@@ -169,9 +190,9 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: OBJECT,
     match: (e, c) => {
-      const anon = list(e.requestObject?.subjects).filter((s: any) => s?.name === 'system:anonymous' || s?.name === 'system:unauthenticated')
+      const anon = subjectsOf(e).filter((s: any) => s?.name === 'system:anonymous' || s?.name === 'system:unauthenticated')
       return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && anon.length
-        ? `${who(c)} bound ${e.requestObject?.roleRef?.name ?? 'a role'} to ${anon.map((s: any) => s.name).join(', ')} (${res(e)} ${target(e)})`
+        ? `${who(c)} bound ${roleOf(e) ?? 'a role'} to ${anon.map((s: any) => s.name).join(', ')} (${res(e)} ${target(e)})`
         : undefined
     },
   },
@@ -184,7 +205,8 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!(res(e) === 'roles' || res(e) === 'clusterroles') || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const wild = list(e.requestObject?.rules).some((r: any) => list(r?.verbs).includes('*') || list(r?.resources).includes('*'))
+      const wildRule = (r: any) => list(r?.verbs).includes('*') || list(r?.resources).includes('*')
+      const wild = list(objectOf(e)?.rules).some(wildRule) || patchOps(e).some((op) => op.path?.startsWith('/rules') && (Array.isArray(op.value) ? op.value.some(wildRule) : wildRule(op.value) || op.value === '*'))
       return wild ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} granting * (every verb or resource)` : undefined
     },
   },
@@ -211,7 +233,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (res(e) !== 'services' || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const o = e.requestObject ?? {}
+      const o = objectOf(e) ?? {}
       const type = o.spec?.type
       if (type !== 'LoadBalancer' && type !== 'NodePort') return undefined
       const labels = Object.values(o.metadata?.labels ?? {}).join(' ')
@@ -248,7 +270,7 @@ export const AUDIT_RULES: AuditRule[] = [
     tags: ['T1609', 'mitre_execution', 'k8s'],
     principals: 'human',
     keyFields: ['ka.user.name', 'ka.target.name'],
-    match: (e, c) => (res(e) === 'nodes' && sub(e) === 'proxy' && c.allowed ? `${who(c)} called the kubelet of ${target(e)} through nodes/proxy (${e.requestURI ?? ''})` : undefined),
+    match: (e, c) => (res(e) === 'nodes' && sub(e) === 'proxy' && c.allowed && KUBELET_DANGEROUS.test(e.requestURI ?? '') ? `${who(c)} called the kubelet of ${target(e)} through nodes/proxy (${e.requestURI ?? ''})` : undefined),
   },
   {
     id: 'impersonation',
@@ -266,7 +288,8 @@ export const AUDIT_RULES: AuditRule[] = [
     tags: ['T1610', 'mitre_execution', 'mitre_defense_evasion', 'k8s'],
     principals: 'human',
     keyFields: OBJECT,
-    match: (e, c) => (WORKLOADS.has(res(e)) && e.verb === 'create' && ns(e) === 'kube-system' && c.allowed ? `${who(c)} created ${res(e)} ${target(e)} in kube-system` : undefined),
+    // No subresource: create pods/eviction (kubectl drain) and pods/exec are not new workloads.
+    match: (e, c) => (WORKLOADS.has(res(e)) && !sub(e) && e.verb === 'create' && ns(e) === 'kube-system' && c.allowed ? `${who(c)} created ${res(e)} ${target(e)} in kube-system` : undefined),
   },
   {
     id: 'untrusted-registry',

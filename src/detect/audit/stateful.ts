@@ -123,7 +123,9 @@ export class FirstSeen {
     const started = this.store.get<number>('first-seen:learning-started') ?? (this.store.put('first-seen:learning-started', now), now)
     const behaviour = behaviourOf(e)
     if (!behaviour) return []
-    const key = `first-seen:${behaviour.id}:${p.arn ?? p.username}`
+    // The role, not the session: a new CI session is not a new principal.
+    const canonical = p.canonicalArn ?? p.arn ?? p.username
+    const key = `first-seen:${behaviour.id}:${canonical}`
     if (this.store.get(key) !== undefined) return []
     this.store.put(key, now)
     if (now - started < this.learningMs) return []
@@ -151,7 +153,13 @@ export class AwsAuthWatch {
     const r = e.objectRef
     if (r?.resource !== 'configmaps' || r.namespace !== 'kube-system' || (r.name ?? e.requestObject?.metadata?.name) !== 'aws-auth') return []
     if (!['create', 'update', 'patch', 'delete'].includes(e.verb) || !allowed) return []
-    const data = e.requestObject?.data as Record<string, string> | undefined
+    const object = e.responseObject && typeof e.responseObject === 'object' && e.responseObject.kind === 'ConfigMap' ? e.responseObject : e.requestObject
+    let data = (object && typeof object === 'object' && !Array.isArray(object) ? object.data : undefined) as Record<string, string> | undefined
+    // A JSON patch of /data/mapRoles (what eksctl and many scripts send).
+    if (!data && Array.isArray(e.requestObject)) {
+      const ops = e.requestObject.filter((op: any) => typeof op?.path === 'string' && op.path.startsWith('/data/') && 'value' in op)
+      if (ops.length) data = Object.fromEntries(ops.map((op: any) => [op.path.slice('/data/'.length), op.value]))
+    }
     let detail = e.verb === 'delete' ? 'deleted it' : `${e.verb}d it; the audit level did not record the content`
     if (data && (data.mapRoles !== undefined || data.mapUsers !== undefined || data.mapAccounts !== undefined)) {
       const previous = this.store.get<Record<string, string>>('aws-auth:data') ?? {}

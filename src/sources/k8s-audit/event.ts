@@ -37,8 +37,10 @@ export function isAuditEvent(v: unknown): v is AuditEvent {
 export interface Principal {
   username: string
   groups: string[]
-  /** user.extra.arn (the assumed-role ARN) or canonicalArn (the role itself). */
+  /** user.extra.arn (the assumed-role session ARN) or canonicalArn (the role itself). */
   arn?: string
+  /** The role without the session: what baselines key on. */
+  canonicalArn?: string
   sessionName?: string
 }
 
@@ -47,7 +49,8 @@ export function principalOf(e: AuditEvent): Principal {
   const p: Principal = { username: e.user?.username ?? 'unknown', groups: e.user?.groups ?? [] }
   const arn = extra.arn?.[0] ?? extra.canonicalArn?.[0]
   if (arn) p.arn = arn
-  const session = extra.sessionName?.[0] ?? extra['accessKeyId']?.[0]
+  if (extra.canonicalArn?.[0]) p.canonicalArn = extra.canonicalArn[0]
+  const session = extra.sessionName?.[0]
   if (session) p.sessionName = session
   return p
 }
@@ -77,9 +80,39 @@ export function timeOf(e: AuditEvent): string | undefined {
   return e.stageTimestamp ?? e.requestReceivedTimestamp
 }
 
+/**
+ * The object as the request left it: for a patch the request body is only the patch, so the
+ * response (the whole object after it, recorded at RequestResponse level) is read when there is one.
+ */
+export function objectOf(e: AuditEvent): any | undefined {
+  const r = e.responseObject
+  const usable = r && typeof r === 'object' && !Array.isArray(r) && r.kind !== 'Status' && r.metadata
+  if ((e.verb === 'patch' || e.verb === 'update') && usable) return r
+  return e.requestObject && typeof e.requestObject === 'object' && !Array.isArray(e.requestObject) ? e.requestObject : usable ? r : undefined
+}
+
+/** A JSON patch's operations ({op, path, value}), when the request body is one. */
+export function patchOps(e: AuditEvent): Array<{ op?: string; path?: string; value?: unknown }> {
+  return e.verb === 'patch' && Array.isArray(e.requestObject) ? e.requestObject.filter((o: unknown) => o && typeof o === 'object') : []
+}
+
+/** Does any value in `v` (deeply) satisfy `test`? For JSON-patch values of unknown shape. */
+export function deepSome(v: unknown, test: (key: string, value: unknown) => boolean, depth = 0): boolean {
+  if (depth > 20 || !v || typeof v !== 'object') return false
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (test(k, x) || deepSome(x, test, depth + 1)) return true
+  }
+  return false
+}
+
+/** Server-side dry runs (kubectl diff, ArgoCD) change nothing. */
+export function isDryRun(e: AuditEvent): boolean {
+  return /[?&]dryRun=/.test(e.requestURI ?? '')
+}
+
 /** The pod spec a request creates or changes: a Pod's, or a workload's template's. */
 export function podSpecOf(e: AuditEvent): any | undefined {
-  const o = e.requestObject
+  const o = objectOf(e)
   if (!o || typeof o !== 'object') return undefined
   if (o.kind === 'Pod' || e.objectRef?.resource === 'pods') return o.spec
   return o.spec?.template?.spec ?? o.spec?.jobTemplate?.spec?.template?.spec

@@ -1,0 +1,39 @@
+import { isAuditEvent, type AuditEvent } from './event.js'
+
+/**
+ * One CloudWatch log event's message → an audit event. CloudWatch cuts events at 256 KB, which
+ * leaves invalid JSON: such an event becomes a stand-in carrying what a regular expression can
+ * still read (auditID, user, verb, target) and the marker `falconet.io/truncated` = its size, so the
+ * `truncated-audit-event` detection reports it — padding a request past 256 KB must not hide it.
+ */
+export const CLOUDWATCH_EVENT_LIMIT = 256 * 1024
+
+export type Parsed = { event: AuditEvent } | { skipped: true }
+
+export function auditEventFromMessage(message: string): Parsed {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(message)
+  } catch {
+    const bytes = Buffer.byteLength(message)
+    if (bytes < CLOUDWATCH_EVENT_LIMIT - 1024) return { skipped: true }
+    const read = (re: RegExp) => re.exec(message)?.[1]
+    const auditID = read(/"auditID"\s*:\s*"([^"]+)"/)
+    if (!auditID) return { skipped: true }
+    const event: AuditEvent = {
+      auditID,
+      verb: read(/"verb"\s*:\s*"([^"]+)"/) ?? 'unknown',
+      stage: read(/"stage"\s*:\s*"([^"]+)"/) ?? 'ResponseComplete',
+      user: { username: read(/"username"\s*:\s*"([^"]+)"/) ?? 'unknown', groups: [] },
+      objectRef: { resource: read(/"resource"\s*:\s*"([^"]+)"/) ?? '?', namespace: read(/"objectRef"\s*:\s*\{[^}]*"namespace"\s*:\s*"([^"]+)"/) ?? '', name: read(/"objectRef"\s*:\s*\{[^}]*"name"\s*:\s*"([^"]+)"/) ?? '' },
+      annotations: { 'falconet.io/truncated': String(bytes) },
+    }
+    const ts = read(/"requestReceivedTimestamp"\s*:\s*"([^"]+)"/)
+    if (ts) event.requestReceivedTimestamp = ts
+    return { event }
+  }
+  return isAuditEvent(parsed) ? { event: parsed } : { skipped: true }
+}
+
+/** CloudWatch audit streams of the EKS control-plane log group. */
+export const AUDIT_STREAM = /^kube-apiserver-audit-/
