@@ -33,7 +33,7 @@ export function toAsff(finding: Finding, ctx: AsffContext): AwsSecurityFinding {
     Description: truncate(describe(event), LIMITS.description),
     Resources: resources(event, ctx),
     ProductFields: productFields(finding, ctx),
-    RecordState: 'ACTIVE',
+    RecordState: finding.archived ? 'ARCHIVED' : 'ACTIVE',
   }
   const process = processDetails(event)
   if (process) asff.Process = process

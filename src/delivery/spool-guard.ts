@@ -11,6 +11,8 @@ export interface GuardOptions {
   windowMs: number
   /** How long resent-chunk hashes are remembered. */
   chunkTtlMs: number
+  /** Sinks that get a finding's archived version (Security Hub, PagerDuty receivers). */
+  archiveTo?: (sink: string) => boolean
 }
 
 /**
@@ -31,7 +33,7 @@ export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: 
   }
   const housekeeping = async () => {
     try {
-      const expired = await spool.expire(options.windowMs, Date.now(), options.chunkTtlMs)
+      const expired = await spool.expire(options.windowMs, Date.now(), options.chunkTtlMs, undefined, options.archiveTo)
       if (expired > 0) logger.debug({ expired }, 'closed aggregation windows')
       const threshold = (options.maxBytes * options.shedAtPercent) / 100
       if (options.shedPolicy === 'low-severity' && spool.usageBytes(true) >= threshold) {

@@ -253,10 +253,12 @@ export class Spool {
   }
 
   /**
-   * Forget findings idle for longer than `idleMs` that no sink still has queued: their window has
-   * closed, and a repeat starts a new count under the same Id.
+   * Findings idle for longer than `idleMs` (their window has closed) are archived: a last version
+   * marked `archived` is queued for the sinks that track a finding's life (`archiveTo`: Security Hub
+   * → RecordState ARCHIVED, PagerDuty → resolve) and had delivered it. Once nothing is queued any
+   * more the finding is forgotten, and a repeat starts a new count under the same Id.
    */
-  async expire(idleMs: number, now: number, chunkTtlMs = idleMs, auditTtlMs = 3_600_000): Promise<number> {
+  async expire(idleMs: number, now: number, chunkTtlMs = idleMs, auditTtlMs = 3_600_000, archiveTo: (sink: string) => boolean = () => false): Promise<number> {
     const cutoff = now - idleMs
     // Audit IDs only need to outlive the overlaps that can repeat them (poll look-back, restarts,
     // webhook retries): an hour, not the day a Fluent Bit chunk is remembered.
@@ -267,16 +269,28 @@ export class Spool {
       if (Date.parse(value.lastObservedAt) < cutoff) stale.push(key as string)
     }
     let removed = 0
+    let archived = 0
     await this.#root.transaction(() => {
       for (const key of oldChunks) this.#chunks.remove(key)
       for (const id of stale) {
         const deliveries = this.#deliveriesOf(id)
         if (deliveries.some((e) => e.value.queued)) continue
+        const state = this.#findings.get(id)
+        const archiveSinks = deliveries.map((e) => e.key[1]).filter(archiveTo)
+        if (state && !state.archived && archiveSinks.length > 0) {
+          const last = Math.max(now, Date.parse(state.updatedAt) + 1)
+          const next: FindingState = { ...state, archived: true, version: state.version + 1, updatedAt: new Date(last).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z') }
+          this.#findings.put(id, next)
+          for (const sink of archiveSinks) this.#queue(sink, next)
+          archived++
+          continue
+        }
         for (const e of deliveries) this.#delivery.remove(e.key)
         this.#findings.remove(id)
         removed++
       }
     })
+    if (archived > 0) for (const listener of this.#listeners) listener()
     this.#usage.at = 0
     return removed
   }

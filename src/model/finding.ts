@@ -27,4 +27,6 @@ export interface Finding {
   auditIds?: string[]
   /** Bumped on every change, so a sink acknowledges exactly the version it delivered. */
   version: number
+  /** The aggregation window closed with no repeat: Security Hub gets RecordState ARCHIVED, PagerDuty a resolve. */
+  archived?: boolean
 }

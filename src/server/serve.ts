@@ -23,7 +23,7 @@ import { createAuditDetector } from '../detect/audit/detector.js'
 import { AUDIT_OUTBOX, createAuditIngest } from '../pipeline/audit.js'
 import { EksAuditPoller } from '../sources/eks-audit-cloudwatch.js'
 import { errors } from '../errors.js'
-import { createReceiverSink, receiverSinkId } from '../sinks/receiver.js'
+import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from '../sinks/receiver.js'
 import { compileRoutes } from '../route/tree.js'
 import { Silences } from '../route/silences.js'
 import type { FindingState } from '../aggregate/aggregator.js'
@@ -69,6 +69,8 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     ...auditSinks.slice(0, 1).map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })),
   ]
   const windowMs = config.findings.windowSecs * 1000
+  // Sinks that track a finding's life: they get its archived version when its window closes.
+  const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
   const silences = new Silences(spool.state, Date.now, config.silences)
   const routeTo = routeFindings(config, silences)
   const stopGuard = guardSpool(
@@ -79,6 +81,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
       shedAtPercent: config.spool.shedAtPercent,
       windowMs,
       chunkTtlMs: config.sources.fluentBit.dedupeWindowSecs * 1000,
+      archiveTo: (sink) => lifecycleSinks.has(sink),
     },
     { logger, deadLetters },
   )

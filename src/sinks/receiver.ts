@@ -14,9 +14,10 @@ import { teams } from './receivers/teams.js'
 import { pagerduty, opsgenie } from './receivers/pagerduty.js'
 import { discord, googlechat } from './receivers/discord.js'
 import { webhook } from './receivers/webhook.js'
+import { email } from './receivers/email.js'
 
 /** Every receiver type: one file each, one line here. */
-export const RECEIVER_TYPES: Record<string, ReceiverType> = Object.fromEntries([slack, mattermost, teams, pagerduty, opsgenie, discord, googlechat, webhook].map((r) => [r.type, r]))
+export const RECEIVER_TYPES: Record<string, ReceiverType> = Object.fromEntries([slack, mattermost, teams, pagerduty, opsgenie, discord, googlechat, webhook, email].map((r) => [r.type, r]))
 
 const secret = (name: string) => ({
   [`${name}File`]: Type.Optional(Type.String({ description: `File holding the ${name} (a mounted Secret).` })),
@@ -33,6 +34,8 @@ export const receiverSchema = Type.Object(
     url: Type.Optional(Type.String({ description: 'A non-secret endpoint override (PagerDuty / Opsgenie regions, tests).' })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra headers (webhook). Not for secrets.' })),
     format: Type.Optional(Type.Enum(['event', 'asff'], { description: 'webhook: the normalized finding, or ASFF.' })),
+    from: Type.Optional(Type.String({ description: 'email: the sender (an SES-verified identity).' })),
+    to: Type.Optional(Type.Array(Type.String(), { description: 'email: recipients.' })),
     groupBy: Type.Array(Type.Enum(GROUP_LABELS), { default: ['rule', 'namespace', 'workload'], description: 'Findings sent together as one message.' }),
     groupWaitSecs: Type.Integer({ minimum: 0, default: 30, description: 'Wait this long for a group to gather before the first message.' }),
     repeatIntervalSecs: Type.Integer({ minimum: 0, default: 300, description: 'A finding that changed is notified again at most this often.' }),
@@ -64,13 +67,14 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
         partition: ctx!.partition,
         ...(ctx!.cluster ? { cluster: ctx!.cluster.name } : {}),
         secrets,
-        options: { ...(config.url ? { url: config.url } : {}), ...(config.headers ? { headers: config.headers } : {}) },
+        options: { ...(config.url ? { url: config.url } : {}), ...(config.headers ? { headers: config.headers } : {}), ...(config.from ? { from: config.from } : {}), ...(config.to ? { to: config.to } : {}) },
       }
       const asff = config.format === 'asff' ? (f: Finding) => toAsff(f, ctx!) : undefined
       const notifications = type.perFinding ? findings.map((f) => summarize(f.id, [f])) : group(findings, config.groupBy as GroupLabel[])
       const outcomes = await Promise.all(
         notifications.map(async (n) => {
-          const request = type.build(asff ? { ...n, findings: n.findings.map((f) => asff(f) as unknown as Finding) } : n, c)
+          if (type.send) return { n, outcome: await type.send(n, c, signal) }
+          const request = type.build!(asff ? { ...n, findings: n.findings.map((f) => asff(f) as unknown as Finding) } : n, c)
           return { n, outcome: await postJson(request.url, request.body, { ...(request.headers ? { headers: request.headers } : {}), signal }) }
         }),
       )

@@ -108,3 +108,20 @@ t.test('shed drops the least urgent queued findings, oldest first, down to the t
   t.same(spool.due('a', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
   t.same(spool.due('b', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
 })
+
+t.test('a finding whose window closed is archived for the sinks that track its life, then forgotten', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1, { rule: 'old', time: '2026-07-30T09:00:00.000000000Z' })])
+  for (const sink of ['a', 'b']) {
+    const [due] = spool.due(sink, 10, Date.now()).items
+    await spool.acknowledge(sink, [{ id: due!.state.id, version: 1 }], Date.now())
+  }
+  t.equal(await spool.expire(60_000, Date.now(), 60_000, 60_000, (s) => s === 'a'), 0, 'archived first, not forgotten')
+  t.equal(spool.pendingCount('b'), 0, 'b does not track lifecycle')
+  const [archived] = spool.due('a', 10, Date.now(), true).items
+  t.match(archived!.state, { archived: true, version: 2 })
+  t.ok(Date.parse(archived!.state.updatedAt) > Date.parse('2026-07-30T09:00:00Z'), 'UpdatedAt moved forward')
+  await spool.acknowledge('a', [{ id: archived!.state.id, version: 2 }], Date.now())
+  t.equal(await spool.expire(60_000, Date.now(), 60_000, 60_000, (s) => s === 'a'), 1, 'then forgotten')
+})

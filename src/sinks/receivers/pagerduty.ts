@@ -11,6 +11,7 @@ export const pagerduty: ReceiverType = {
   type: 'pagerduty',
   secrets: ['routingKey'],
   perFinding: true,
+  tracksLifecycle: true,
   requestsPerSecond: 2,
   build(n, ctx) {
     const f = n.findings[0]!
@@ -19,7 +20,8 @@ export const pagerduty: ReceiverType = {
       url: typeof ctx.options.url === 'string' ? ctx.options.url : 'https://events.pagerduty.com/v2/enqueue',
       body: {
         routing_key: ctx.secrets.routingKey,
-        event_action: 'trigger',
+        // An archived finding (its window closed with no repeat) resolves its incident.
+        event_action: f.archived ? 'resolve' : 'trigger',
         dedup_key: f.id,
         client: 'falconet',
         client_url: consoleUrl(f.id, ctx.region, ctx.partition),

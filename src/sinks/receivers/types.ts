@@ -23,9 +23,14 @@ export interface ReceiverType {
   /** Which secret it needs, as `<name>File` / `<name>Env` settings. */
   secrets: Array<'url' | 'routingKey' | 'secret'>
   perFinding?: boolean
+  /** Gets the archived (resolved) version of findings it was sent, not just new and changed ones. */
+  tracksLifecycle?: boolean
   /** Services' own pace: Slack about one message a second per webhook. */
   requestsPerSecond: number
-  build(n: Notification, ctx: ReceiverContext): OutgoingRequest
+  /** HTTP receivers: the request to POST. */
+  build?(n: Notification, ctx: ReceiverContext): OutgoingRequest
+  /** Receivers that are not a webhook (email through SES): they send themselves. */
+  send?(n: Notification, ctx: ReceiverContext, signal: AbortSignal): Promise<import('../sink.js').SendOutcome>
 }
 
 /** Facts every chat card shows, from the first finding of a group. */
