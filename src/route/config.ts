@@ -21,6 +21,17 @@ export const routingSchemas = {
     ...Route,
     description: 'The route tree (Alertmanager-style). Default: findings of severity HIGH or above to the first receiver.',
   }),
+  inhibit: Type.Array(
+    Type.Object(
+      {
+        source: Type.Array(Type.String(), { minItems: 1 }),
+        target: Type.Array(Type.String(), { minItems: 1 }),
+        equal: Type.Array(Type.Enum(['rule', 'severity', 'namespace', 'workload', 'cluster', 'node', 'source']), { default: ['node'] }),
+      },
+      { additionalProperties: false },
+    ),
+    { default: [], description: 'While a source finding is active, matching target findings with the same `equal` labels are not sent to people (e.g. a host finding mutes pod findings of its node).' },
+  ),
   silences: Type.Array(
     Type.Object({ matchers: Type.Array(Type.String(), { minItems: 1 }), endsAt: Type.String(), createdBy: Type.String({ default: 'config' }), comment: Type.String({ default: '' }) }, { additionalProperties: false }),
     { default: [], description: 'Silences from config; more via POST /api/silences.' },

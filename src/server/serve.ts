@@ -26,6 +26,7 @@ import { errors } from '../errors.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from '../sinks/receiver.js'
 import { compileRoutes } from '../route/tree.js'
 import { Silences } from '../route/silences.js'
+import { compileInhibitions, type InhibitRule } from '../route/inhibit.js'
 import type { FindingState } from '../aggregate/aggregator.js'
 import { readFileSync } from 'node:fs'
 
@@ -72,7 +73,8 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   // Sinks that track a finding's life: they get its archived version when its window closes.
   const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
   const silences = new Silences(spool.state, Date.now, config.silences)
-  const routeTo = routeFindings(config, silences)
+  const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
+  const routeTo = routeFindings(config, silences, inhibited)
   const stopGuard = guardSpool(
     spool,
     {
@@ -173,7 +175,7 @@ function createPoller(
  * The receivers a finding goes to: the route tree's choice, unless a silence matches. Default
  * route: HIGH and CRITICAL to the first receiver.
  */
-function routeFindings(config: Readonly<Config>, silences: Silences): (f: FindingState) => string[] {
+function routeFindings(config: Readonly<Config>, silences: Silences, inhibited: (f: FindingState) => boolean): (f: FindingState) => string[] {
   const names = new Set(config.receivers.map((r) => r.name))
   if (names.size === 0) return () => []
   let router: (f: FindingState) => string[]
@@ -182,7 +184,7 @@ function routeFindings(config: Readonly<Config>, silences: Silences): (f: Findin
   } catch (err) {
     throw new errors.FALCONET_ERR_CONFIG(`  ${(err as Error).message}`)
   }
-  return (f) => (silences.silenced(f) ? [] : router(f).map(receiverSinkId))
+  return (f) => (inhibited(f) || silences.silenced(f) ? [] : router(f).map(receiverSinkId))
 }
 
 function adminToken(config: Readonly<Config>, env: NodeJS.ProcessEnv): string | undefined {

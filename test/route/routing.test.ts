@@ -62,3 +62,21 @@ t.test('silences mute matching findings until they expire, and survive in the st
   t.same(silences.list(), [], 'expired silences disappear')
   t.throws(() => silences.add({ matchers: ['bogus'], endsAt: '2026-11-22T00:00:00Z', createdBy: 'x', comment: '' }), /expected label op value/)
 })
+
+t.test('inhibition: a node-level finding mutes pod-level findings of the same node while active', async (t) => {
+  const { compileInhibitions } = await import('../../src/route/inhibit.js')
+  const clock = { now: Date.parse('2026-07-30T09:05:00Z') }
+  const inhibited = compileInhibitions([{ source: ['rule = "Linux Kernel Module Injection Detected"'], target: ['severity <= HIGH'], equal: ['node'] }], 3_600_000, () => clock.now)
+  const onNode = (rule: string, node: string, priority: Priority = 'Warning') => {
+    const f = finding(priority, { rule })
+    f.event.workload.node = node
+    return f
+  }
+  t.equal(inhibited(onNode('Terminal shell in container', 'n1')), false, 'nothing active yet')
+  t.equal(inhibited(onNode('Linux Kernel Module Injection Detected', 'n1')), false, 'the source itself is sent')
+  t.equal(inhibited(onNode('Terminal shell in container', 'n1')), true, 'same node: muted')
+  t.equal(inhibited(onNode('Terminal shell in container', 'n2')), false, 'another node: sent')
+  t.equal(inhibited(onNode('Terminal shell in container', 'n1', 'Critical')), false, 'not a target (CRITICAL): sent')
+  clock.now += 2 * 3_600_000
+  t.equal(inhibited(onNode('Terminal shell in container', 'n1')), false, 'the source went quiet: sent again')
+})
