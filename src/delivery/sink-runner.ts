@@ -229,9 +229,15 @@ export class SinkRunner<T = unknown> {
     const failedAt = new Map(failed.map((f) => [f.index, f]))
     await this.#acknowledge(batch.filter((_, i) => !failedAt.has(i)))
     let retrying = 0
+    let retryAfterMs: number | undefined
     for (const [index, f] of failedAt) {
       const entry = batch[index]
       if (!entry) continue
+      if (f.transient) {
+        retrying++ // stays queued; the service was busy, this item was not refused
+        retryAfterMs = Math.max(retryAfterMs ?? 0, f.retryAfterMs ?? 0) || undefined
+        continue
+      }
       const attempts = (this.#refusals.get(entry.item.id) ?? 0) + 1
       this.#refusals.set(entry.item.id, attempts)
       if (f.retryable && attempts < this.sink.delivery.retry.maxAttemptsPerItem) {
@@ -243,7 +249,7 @@ export class SinkRunner<T = unknown> {
     }
     if (retrying > 0) {
       this.#metrics.retried(this.sink.id, retrying)
-      await this.#backoff(`${retrying} findings refused with a retryable code`)
+      await this.#backoff(`${retrying} findings not delivered yet (busy service or retryable code)`, retryAfterMs)
     }
   }
 

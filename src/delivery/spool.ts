@@ -241,10 +241,10 @@ export class Spool {
   }
 
   /** A StateStore over the spool: reads at once, writes committed with the next transaction batch. */
-  get state(): { get<T>(key: string): T | undefined; put(key: string, value: unknown): void } {
+  get state(): { get<T>(key: string): T | undefined; put(key: string, value: unknown): Promise<unknown> } {
     return {
       get: <T>(key: string) => this.#state.get(key) as T | undefined,
-      put: (key: string, value: unknown) => void this.#state.put(key, value),
+      put: (key: string, value: unknown) => this.#state.put(key, value),
     }
   }
 

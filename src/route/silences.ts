@@ -18,13 +18,16 @@ export interface Silence {
 
 export interface SilenceStore {
   get<T>(key: string): T | undefined
-  put(key: string, value: unknown): void
+  put(key: string, value: unknown): void | Promise<unknown>
 }
 
 const KEY = 'silences'
 
 export class Silences {
   #compiled = new Map<string, Matcher>()
+  /** This process's view, the truth while it runs; each change is written through (awaited). */
+  #stored: Silence[]
+  #writes: Promise<unknown> = Promise.resolve()
   /** From config: in memory only (config is read at every start), never written to the store. */
   readonly #configured: Silence[]
 
@@ -33,38 +36,44 @@ export class Silences {
     private readonly now: () => number = Date.now,
     configured: Array<Omit<Silence, 'id' | 'startsAt'>> = [],
   ) {
+    this.#stored = this.store.get<Silence[]>(KEY) ?? []
     this.#configured = configured.map((s, i) => {
       s.matchers.forEach(parseMatcher)
       return { ...s, id: `config-${i}`, startsAt: new Date(0).toISOString(), endsAt: new Date(s.endsAt).toISOString() }
     })
   }
 
-  /** Validates the matchers; throws with the reason when one is wrong. */
-  add(input: Omit<Silence, 'id' | 'startsAt'> & { startsAt?: string }): Silence {
+  /** Validates the matchers and the end (RFC 3339, in the future); resolves once stored. */
+  async add(input: Omit<Silence, 'id' | 'startsAt'> & { startsAt?: string }): Promise<Silence> {
     if (!Array.isArray(input.matchers) || input.matchers.length === 0) throw new Error('a silence needs at least one matcher')
-    if (Number.isNaN(Date.parse(input.endsAt))) throw new Error('endsAt is not a time')
+    if (typeof input.endsAt !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(input.endsAt) || Number.isNaN(Date.parse(input.endsAt))) {
+      throw new Error('endsAt must be an RFC 3339 time (2026-12-31T00:00:00Z)')
+    }
+    if (Date.parse(input.endsAt) <= this.now()) throw new Error('endsAt is in the past: the silence would do nothing')
     input.matchers.forEach(parseMatcher)
     const silence: Silence = { id: randomUUID(), matchers: [...input.matchers], startsAt: input.startsAt ?? new Date(this.now()).toISOString(), endsAt: new Date(input.endsAt).toISOString(), createdBy: input.createdBy, comment: input.comment }
-    this.#save([...this.#stored(), silence])
+    await this.#save([...this.#active(), silence])
     return silence
   }
 
-  remove(id: string): boolean {
-    const all = this.#stored()
+  /** false when there is no such silence; throws for one from the config file (edit the file). */
+  async remove(id: string): Promise<boolean> {
+    if (this.#configured.some((s) => s.id === id)) throw new Error('this silence comes from the configuration file: remove it there')
+    const all = this.#active()
     const left = all.filter((s) => s.id !== id)
-    this.#save(left)
+    await this.#save(left)
     return left.length < all.length
   }
 
   /** Active silences only: expired ones are gone. */
   list(): Silence[] {
     const now = this.now()
-    return [...this.#configured, ...this.#stored()].filter((s) => Date.parse(s.endsAt) > now)
+    return [...this.#configured, ...this.#active()].filter((s) => Date.parse(s.endsAt) > now)
   }
 
-  #stored(): Silence[] {
+  #active(): Silence[] {
     const now = this.now()
-    return (this.store.get<Silence[]>(KEY) ?? []).filter((s) => Date.parse(s.endsAt) > now)
+    return this.#stored.filter((s) => Date.parse(s.endsAt) > now)
   }
 
   silenced(f: Finding): Silence | undefined {
@@ -81,8 +90,12 @@ export class Silences {
     return m
   }
 
-  #save(list: Silence[]): void {
-    this.store.put(KEY, list)
+  /** Changes are applied in memory at once and written in order (each awaited). */
+  #save(list: Silence[]): Promise<void> {
+    this.#stored = list
     for (const id of this.#compiled.keys()) if (!id.startsWith('config-') && !list.some((s) => s.id === id)) this.#compiled.delete(id)
+    const write = this.#writes.then(() => this.store.put(KEY, list))
+    this.#writes = write.catch(() => {})
+    return write.then(() => undefined)
   }
 }

@@ -29,14 +29,18 @@ export const adminApi: FastifyPluginAsync<{ silences: Silences; token: string | 
   app.get('/api/silences', async () => ({ silences: opts.silences.list() }))
   app.post('/api/silences', { schema: { body: SilenceBody } }, async (request, reply) => {
     try {
-      const silence = opts.silences.add(request.body as { matchers: string[]; endsAt: string; createdBy: string; comment: string })
+      const silence = await opts.silences.add(request.body as { matchers: string[]; endsAt: string; createdBy: string; comment: string })
       return reply.code(201).send(silence)
     } catch (err) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', code: 'FALCONET_ERR_INVALID_SILENCE', message: (err as Error).message })
     }
   })
   app.delete<{ Params: { id: string } }>('/api/silences/:id', async (request, reply) => {
-    return opts.silences.remove(request.params.id) ? reply.code(204).send() : reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such silence' })
+    try {
+      return (await opts.silences.remove(request.params.id)) ? reply.code(204).send() : reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such silence' })
+    } catch (err) {
+      return reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_CONFIGURED_SILENCE', message: (err as Error).message })
+    }
   })
 }
 

@@ -50,7 +50,12 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const build = (d: (typeof enabled)[number]) => d.create(sinkConfigs[d.id], { dataDir, logger, asffContext })
   const findingSinks = enabled.filter((d) => (d.consumes ?? 'findings') === 'findings').map(build)
   const auditSinks = enabled.filter((d) => d.consumes === 'audit-events').map(build)
-  const receivers = config.receivers.map((r) => createReceiverSink(r, { dataDir, logger, asffContext }, env))
+  const names = config.receivers.map((r) => r.name)
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i)
+  if (duplicate) throw new errors.FALCONET_ERR_CONFIG(`  receivers: the name "${duplicate}" is used twice`)
+  // Silences and inhibition are asked again when a message is sent (one may arrive while it waits).
+  const mutedNow = (f: Parameters<typeof inhibited>[0]) => silences.silenced(f) !== undefined || inhibited(f)
+  const receivers = config.receivers.map((r) => createReceiverSink(r, { dataDir, logger, asffContext }, env, mutedNow as never))
   const sinks = [...findingSinks, ...receivers]
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)

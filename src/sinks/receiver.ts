@@ -7,6 +7,7 @@ import { group, GROUP_LABELS, summarize, type GroupLabel } from '../route/notifi
 import { deliverySchema, type DeliveryConfig } from '../delivery/config.js'
 import { errors } from '../errors.js'
 import { postJson } from './http.js'
+import { TokenBucket } from '../delivery/token-bucket.js'
 import type { Encoded, FailedItem, SendOutcome, Sink, SinkDeps } from './sink.js'
 import type { ReceiverContext, ReceiverType } from './receivers/types.js'
 import { slack, mattermost } from './receivers/slack.js'
@@ -44,11 +45,19 @@ export const receiverSchema = Type.Object(
 )
 export type ReceiverConfig = Static<typeof receiverSchema>
 
-/** A receiver as a sink: its own durable queue, rate limit and retries, from the delivery layer. */
-export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: NodeJS.ProcessEnv = process.env): Sink<Finding> {
+/**
+ * A receiver as a sink: its own durable queue, rate limit and retries, from the delivery layer.
+ * `mute` is asked again at send time, so a silence (or an inhibiting finding) that arrived while a
+ * message waited still stops it.
+ */
+export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: NodeJS.ProcessEnv = process.env, mute: (f: Finding) => boolean = () => false): Sink<Finding> {
   const type = RECEIVER_TYPES[config.type]!
+  checkReceiver(config, type)
   const secrets = resolveSecrets(config, type, env)
+  if (secrets.url) checkUrl(config, secrets.url)
   const delivery = receiverDelivery(config, type)
+  // One message at a time, at the service's pace (Slack: about one a second per webhook).
+  const pace = new TokenBucket(type.requestsPerSecond, 1)
   let ctx: AsffContext | undefined
   const id = receiverSinkId(config.name)
   return {
@@ -61,7 +70,9 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
       return { id: finding.id, bytes: 2000, payload: finding }
     },
     async send(batch, signal): Promise<SendOutcome> {
-      const findings = batch.map((e) => e.payload as Finding)
+      const all = batch.map((e) => e.payload as Finding)
+      const findings = all.filter((f) => !mute(f))
+      if (findings.length === 0) return { kind: 'ok' } // all silenced or inhibited since they were queued
       const c: ReceiverContext = {
         region: ctx!.region,
         partition: ctx!.partition,
@@ -71,14 +82,28 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
       }
       const asff = config.format === 'asff' ? (f: Finding) => toAsff(f, ctx!) : undefined
       const notifications = type.perFinding ? findings.map((f) => summarize(f.id, [f])) : group(findings, config.groupBy as GroupLabel[])
-      const outcomes = await Promise.all(
-        notifications.map(async (n) => {
-          if (type.send) return { n, outcome: await type.send(n, c, signal) }
+      const outcomes: Array<{ n: { findings: Finding[] }; outcome: SendOutcome }> = []
+      for (const n of notifications) {
+        // After a busy answer the rest of the batch waits too (it would be refused the same way).
+        if (outcomes.some((o) => o.outcome.kind === 'retry')) {
+          outcomes.push({ n, outcome: { kind: 'retry', reason: 'not sent: the service was busy' } })
+          continue
+        }
+        await pace.take(signal).catch(() => {})
+        outcomes.push({ n, outcome: await sendOne(n) })
+      }
+      return combine(all, outcomes)
+
+      async function sendOne(n: ReturnType<typeof summarize>): Promise<SendOutcome> {
+        try {
+          if (type.send) return await type.send(n, c, signal)
           const request = type.build!(asff ? { ...n, findings: n.findings.map((f) => asff(f) as unknown as Finding) } : n, c)
-          return { n, outcome: await postJson(request.url, request.body, { ...(request.headers ? { headers: request.headers } : {}), signal }) }
-        }),
-      )
-      return combine(findings, outcomes)
+          return await postJson(request.url, request.body, { ...(request.headers ? { headers: request.headers } : {}), signal })
+        } catch (err) {
+          // A message that cannot be built will never be: dead-lettered, not retried for ever.
+          return { kind: 'drop', reason: `cannot build the message: ${(err as Error).message}` }
+        }
+      }
     },
   }
 }
@@ -94,10 +119,15 @@ function receiverDelivery(config: ReceiverConfig, type: ReceiverType): DeliveryC
   return fill(defaults)
 }
 
-/** One message per group: its outcome stands for the group's findings. */
+/**
+ * One message per group: its outcome stands for the group's findings. Muted findings count as
+ * delivered. A busy answer (429, 5xx) is a transient failure: retried after Retry-After, never
+ * counted against the finding.
+ */
 function combine(findings: Finding[], outcomes: Array<{ n: { findings: Finding[] }; outcome: SendOutcome }>): SendOutcome {
   if (outcomes.every((o) => o.outcome.kind === 'ok')) return { kind: 'ok' }
-  if (outcomes.every((o) => o.outcome.kind === 'retry')) {
+  const sent = new Set(outcomes.flatMap((o) => o.n.findings))
+  if (outcomes.every((o) => o.outcome.kind === 'retry') && sent.size === findings.length) {
     const after = Math.max(0, ...outcomes.map((o) => (o.outcome.kind === 'retry' ? (o.outcome.retryAfterMs ?? 0) : 0)))
     return { kind: 'retry', reason: (outcomes[0]!.outcome as { reason: string }).reason, ...(after ? { retryAfterMs: after } : {}) }
   }
@@ -105,9 +135,32 @@ function combine(findings: Finding[], outcomes: Array<{ n: { findings: Finding[]
   for (const { n, outcome } of outcomes) {
     if (outcome.kind === 'ok') continue
     const reason = 'reason' in outcome ? outcome.reason : 'refused'
-    for (const f of n.findings) failed.push({ index: findings.indexOf(f), code: outcome.kind === 'retry' ? 'Retry' : 'Rejected', message: reason, retryable: outcome.kind === 'retry' })
+    const busy = outcome.kind === 'retry'
+    for (const f of n.findings) {
+      failed.push({ index: findings.indexOf(f), code: busy ? 'Busy' : 'Rejected', message: reason, retryable: busy, ...(busy ? { transient: true, ...(outcome.retryAfterMs ? { retryAfterMs: outcome.retryAfterMs } : {}) } : {}) })
+    }
   }
   return { kind: 'partial', failed }
+}
+
+/** What can be checked at start is: it must never become a message that fails for ever. */
+function checkReceiver(config: ReceiverConfig, type: ReceiverType): void {
+  if (config.format === 'asff' && config.type !== 'webhook') throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}.format: asff is for webhook receivers only`)
+  if (config.type === 'email' && (!config.from || !config.to?.length)) throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}: email needs from and to`)
+  for (const name of Object.keys(config.headers ?? {})) {
+    if (name.toLowerCase().startsWith('x-falconet-')) throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}.headers.${name}: x-falconet-* headers are falconet's own`)
+  }
+  void type
+}
+
+function checkUrl(config: ReceiverConfig, url: string): void {
+  try {
+    const u = new URL(url)
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not http(s)')
+  } catch {
+    // The value is a secret: say which setting, never what it holds.
+    throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}: the URL from ${(config as Record<string, unknown>).urlFile ? 'urlFile' : 'urlEnv'} is not an http(s) URL`)
+  }
 }
 
 function resolveSecrets(config: ReceiverConfig, type: ReceiverType, env: NodeJS.ProcessEnv): ReceiverContext['secrets'] {

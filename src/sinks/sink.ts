@@ -32,6 +32,9 @@ export interface FailedItem {
   code: string
   message: string
   retryable: boolean
+  /** The service was busy (429, 5xx), not refusing this item: retried like a whole request, never counted against it. */
+  transient?: boolean
+  retryAfterMs?: number
 }
 
 export interface Sink<T = Finding> {

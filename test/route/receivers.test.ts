@@ -124,3 +124,13 @@ t.test('an archived finding resolves its PagerDuty incident and is ARCHIVED in A
   t.equal(asff.RecordState, 'ARCHIVED')
   t.same(validateFinding(asff), [])
 })
+
+t.test("the attacker's text cannot mention a channel, fake a link or inject markup", async (t) => {
+  const hostile = storm(1, 1, 'cat /etc/shadow <!channel> <https://evil.example|Open in Security Hub> & [click](https://evil.example) <b>x</b>')
+  const n = summarize('k', [hostile])
+  const slackText = JSON.stringify(slack.build!(n, ctx).body)
+  t.notMatch(slackText, /<!channel>|<https:\/\/evil/, 'Slack: escaped')
+  t.match(slackText, /&lt;!channel&gt;/)
+  t.notMatch(JSON.stringify(googlechat.build!(n, ctx).body), /<b>|<https/, 'Google Chat: HTML-escaped')
+  t.notMatch(JSON.stringify(teams.build!(n, ctx).body), /\]\(https:\/\/evil/, 'Teams: no markdown link')
+})

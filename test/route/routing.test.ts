@@ -54,13 +54,28 @@ t.test('silences mute matching findings until they expire, and survive in the st
   const clock = { now: Date.parse('2026-11-21T10:00:00Z') }
   const store = new MemoryStore()
   const silences = new Silences(store, () => clock.now)
-  const s = silences.add({ matchers: ['rule = "rule 1"', 'namespace = shop'], endsAt: '2026-11-21T11:00:00Z', createdBy: 'alice', comment: 'pen test' })
+  const s = await silences.add({ matchers: ['rule = "rule 1"', 'namespace = shop'], endsAt: '2026-11-21T11:00:00Z', createdBy: 'alice', comment: 'pen test' })
   t.equal(silences.silenced(finding('Critical'))?.id, s.id)
   t.equal(new Silences(store, () => clock.now).list().length, 1, 'kept across restarts')
   clock.now = Date.parse('2026-11-21T11:00:01Z')
   t.equal(silences.silenced(finding('Critical')), undefined, 'expired')
   t.same(silences.list(), [], 'expired silences disappear')
-  t.throws(() => silences.add({ matchers: ['bogus'], endsAt: '2026-11-22T00:00:00Z', createdBy: 'x', comment: '' }), /expected label op value/)
+  await t.rejects(silences.add({ matchers: ['bogus'], endsAt: '2026-11-22T00:00:00Z', createdBy: 'x', comment: '' }), /expected label op value/)
+  await t.rejects(silences.add({ matchers: ['rule = x'], endsAt: '1', createdBy: 'x', comment: '' }), /RFC 3339/)
+  await t.rejects(silences.add({ matchers: ['rule = x'], endsAt: '2026-11-21T09:00:00Z', createdBy: 'x', comment: '' }), /in the past/)
+})
+
+t.test('silences added one right after another are all kept, and removable at once', async (t) => {
+  const store = new MemoryStore()
+  const silences = new Silences(store, () => Date.parse('2026-11-21T10:00:00Z'))
+  const [a, b] = [silences.add({ matchers: ['rule = a'], endsAt: '2026-11-22T00:00:00Z', createdBy: 'x', comment: '' }), silences.add({ matchers: ['rule = b'], endsAt: '2026-11-22T00:00:00Z', createdBy: 'x', comment: '' })]
+  const [sa, sb] = await Promise.all([a, b])
+  t.equal(silences.list().length, 2, 'no lost update')
+  t.equal(await silences.remove(sa.id), true, 'removable right after being added')
+  t.same(silences.list().map((s) => s.id), [sb.id])
+  t.same((store.get<Array<{ id: string }>>('silences') ?? []).map((s) => s.id), [sb.id], 'written through')
+  const configured = new Silences(store, Date.now, [{ matchers: ['rule = c'], endsAt: '2099-01-01T00:00:00Z', createdBy: 'config', comment: '' }])
+  await t.rejects(configured.remove('config-0'), /configuration file/)
 })
 
 t.test('inhibition: a node-level finding mutes pod-level findings of the same node while active', async (t) => {

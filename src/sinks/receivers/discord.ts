@@ -40,8 +40,9 @@ export const googlechat: ReceiverType = {
             card: {
               header: { title: clip(`${n.severity}: ${n.title}`, 200), subtitle: clip(n.summary, 200) },
               sections: [
-                { widgets: facts(f, ctx).map(([topLabel, text]) => ({ decoratedText: { topLabel, text: clip(text, 500) } })) },
-                { widgets: [{ textParagraph: { text: clip(f.event.output, 4000) } }, { buttonList: { buttons: [{ text: 'Open in Security Hub', onClick: { openLink: { url: consoleUrl(f.id, ctx.region, ctx.partition) } } }] } }] },
+                // Google Chat renders HTML in these: the attacker's text is escaped.
+                { widgets: facts(f, ctx).map(([topLabel, text]) => ({ decoratedText: { topLabel: html(topLabel), text: html(clip(text, 500)) } })) },
+                { widgets: [{ textParagraph: { text: html(clip(f.event.output, 4000)) } }, { buttonList: { buttons: [{ text: 'Open in Security Hub', onClick: { openLink: { url: consoleUrl(f.id, ctx.region, ctx.partition) } } }] } }] },
               ],
             },
           },
@@ -49,4 +50,8 @@ export const googlechat: ReceiverType = {
       },
     }
   },
+}
+
+function html(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

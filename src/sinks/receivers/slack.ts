@@ -14,7 +14,9 @@ export const slack: ReceiverType = {
     const blocks: unknown[] = [
       { type: 'header', text: { type: 'plain_text', text: clip(`${n.severity}: ${n.title}`, 150), emoji: false } },
       { type: 'section', fields: facts(f, ctx).slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${escape(v)}`, 2000) })) },
-      { type: 'section', text: { type: 'mrkdwn', text: clip('```' + f.event.output.replace(/```/g, "'''") + '```', 3000) } },
+      // The output is the attacker's text (command lines, file names): escaped, so <!channel> or a
+      // disguised <https://evil|link> stays text.
+      { type: 'section', text: { type: 'mrkdwn', text: '```' + clipEscaped(f.event.output.replace(/```/g, "'''"), 2990) + '```' } },
     ]
     if (n.findings.length > 1) {
       const lines = n.findings.slice(1, 20).map((x) => `• ${escape(x.event.rule)} — ${escape([x.event.workload.namespace, x.event.workload.pod].filter(Boolean).join('/') || (x.event.hostname ?? ''))} ×${x.count}`)
@@ -45,7 +47,7 @@ export const mattermost: ReceiverType = {
             color: SEVERITY_COLOUR[n.severity],
             title: clip(n.title, 250),
             title_link: consoleUrl(f.id, ctx.region, ctx.partition),
-            text: clip(f.event.output, 4000),
+            text: clipEscaped(f.event.output, 4000),
             fields: facts(f, ctx).map(([k, v]) => ({ title: k, value: clip(v, 500), short: v.length < 40 })),
             footer: clip(n.summary, 300),
           },
@@ -57,4 +59,9 @@ export const mattermost: ReceiverType = {
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+/** Escape, then cut without leaving half an entity (&am…). */
+function clipEscaped(text: string, max: number): string {
+  return clip(escape(text), max).replace(/&[a-z]{0,4}…$/, '…')
 }

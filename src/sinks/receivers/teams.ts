@@ -22,7 +22,8 @@ export const teams: ReceiverType = {
         { type: 'TextBlock', size: 'Large', weight: 'Bolder', wrap: true, text: clip(`${n.severity}: ${n.title}`, 200), color: n.severity === 'CRITICAL' || n.severity === 'HIGH' ? 'Attention' : 'Warning' },
         { type: 'TextBlock', wrap: true, isSubtle: true, text: clip(n.summary, 500) },
         { type: 'FactSet', facts: facts(f, ctx).map(([title, value]) => ({ title, value: clip(value, 300) })) },
-        { type: 'TextBlock', wrap: true, fontType: 'Monospace', text: clip(f.event.output, outputChars) },
+        // TextBlock renders markdown links: break the syntax in the attacker's text.
+        { type: 'TextBlock', wrap: true, fontType: 'Monospace', text: clip(f.event.output.replace(/\]\(/g, '] (').replace(/</g, '‹').replace(/>/g, '›'), outputChars) },
       ],
       actions: [{ type: 'Action.OpenUrl', title: 'Open in Security Hub', url: consoleUrl(f.id, ctx.region, ctx.partition) }],
     })

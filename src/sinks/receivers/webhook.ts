@@ -13,7 +13,7 @@ export const webhook: ReceiverType = {
   requestsPerSecond: 10,
   build(n, ctx) {
     const body = { group: n.key, summary: n.summary, severity: n.severity, events: n.events, findings: n.findings }
-    const headers: Record<string, string> = { ...((ctx.options.headers as Record<string, string>) ?? {}) }
+    const headers: Record<string, string> = Object.fromEntries(Object.entries((ctx.options.headers as Record<string, string>) ?? {}).map(([k, v]) => [k.toLowerCase(), v]))
     if (ctx.secrets.secret) Object.assign(headers, signature(JSON.stringify(body), ctx.secrets.secret))
     return { url: ctx.secrets.url!, body, headers }
   },
