@@ -76,7 +76,8 @@ export class Spool {
     this.#pending = this.#root.openDB({ name: 'pending' })
     this.#delivery = this.#root.openDB({ name: 'delivery' })
     this.#chunks = this.#root.openDB({ name: 'chunks' })
-    this.#state = this.#root.openDB({ name: 'state' })
+    // Cached: a write is visible to the next read at once (detector state is read right after it is written).
+    this.#state = this.#root.openDB({ name: 'state', cache: true })
     this.#outbox = this.#root.openDB({ name: 'outbox' })
     this.#seq = 0
     for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
