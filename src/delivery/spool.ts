@@ -29,6 +29,18 @@ export interface SpoolOptions {
   logger: Logger
 }
 
+/** What a write commits besides the findings, in the same transaction. */
+export interface RecordOptions {
+  /** A hash of the request body: the same body again is acknowledged but not counted again. */
+  dedupeKey?: string
+  /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
+  markSeen?: readonly string[]
+  /** Raw items for an outbox (the Falco bridge's feed). */
+  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
+  /** Detector state (first-seen baselines, aws-auth content) that these findings came from. */
+  state?: ReadonlyArray<{ key: string; value: unknown }>
+}
+
 type PendingKey = [sink: string, rank: number, seq: number]
 interface Pending {
   id: string
@@ -76,7 +88,7 @@ export class Spool {
     this.#pending = this.#root.openDB({ name: 'pending' })
     this.#delivery = this.#root.openDB({ name: 'delivery' })
     this.#chunks = this.#root.openDB({ name: 'chunks' })
-    // Cached: a write is visible to the next read at once (detector state is read right after it is written).
+    // Cached: a write is visible to the next read at once, before its commit resolves.
     this.#state = this.#root.openDB({ name: 'state', cache: true })
     this.#outbox = this.#root.openDB({ name: 'outbox' })
     this.#seq = 0
@@ -91,21 +103,18 @@ export class Spool {
   }
 
   /**
-   * Fold events into findings and queue them for `sinks`, in one transaction; resolves once
-   * durable. With a `dedupeKey` (a hash of the request body), a body seen before changes nothing
-   * and `true` (duplicate) is returned: a resent chunk is never counted twice, and the check and
-   * the writes are one transaction, so a crash cannot leave one without the other.
+   * Fold events into findings and queue them for `sinks`, in one transaction with everything in
+   * `options`; resolves once durable. With a `dedupeKey` (a hash of the request body), a body seen
+   * before changes nothing and `true` (duplicate) is returned: a resent chunk is never counted
+   * twice, and the check and the writes are one transaction, so a crash cannot leave one without
+   * the other.
    * Throws SpoolFullError, before writing anything, when the disk budget is used up.
    */
   async record(
     items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>,
     /** The sinks to queue each changed finding for: fixed, or chosen per finding (routing). */
     sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
-    dedupeKey?: string,
-    /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
-    markSeen: readonly string[] = [],
-    /** Raw items for outboxes, committed with the rest (the Falco bridge's feed). */
-    outbox?: { name: string; items: Array<{ id: string; value: unknown }> },
+    { dedupeKey, markSeen = [], outbox, state = [] }: RecordOptions = {},
   ): Promise<boolean> {
     if (this.usageBytes() >= this.#options.maxBytes) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
     const duplicate = await this.#root.transaction(() => {
@@ -115,6 +124,7 @@ export class Spool {
       }
       for (const key of markSeen) this.#chunks.put(key, Date.now())
       for (const item of outbox?.items ?? []) this.#outbox.put([outbox!.name, ++this.#seq], item)
+      for (const { key, value } of state) this.#state.put(key, value)
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
         this.#findings.put(id, next)

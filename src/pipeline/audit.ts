@@ -1,5 +1,7 @@
 import type { AuditEvent } from '../sources/k8s-audit/event.js'
 import type { AuditDetector } from '../detect/audit/detector.js'
+import type { StateStore } from '../detect/audit/stateful.js'
+import { StagedState } from '../detect/audit/staged-state.js'
 import type { Ingest } from './pipeline.js'
 
 /**
@@ -8,14 +10,26 @@ import type { Ingest } from './pipeline.js'
  * overlapping poll after a restart, a webhook retry, a resent Fluent Bit chunk) is detected once.
  * IDs are remembered in the same transaction as the findings they produced; events that produced
  * nothing are not remembered, which keeps the key store small on busy clusters (their only effect,
- * on the 401/403 counters, is counting a rare resend twice).
+ * on the 401/403 counters, is counting a rare resend twice). The detectors' own memory (first-seen
+ * baselines, aws-auth content) is committed in that transaction too, so a batch the spool refuses
+ * is detected again, in full, when the client retries it.
  */
 export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
 
 export const AUDIT_OUTBOX = 'audit-events'
 
-/** With `forward`, every new event also goes to the audit-events outbox (the Falco bridge), once. */
-export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: { unseen(keys: readonly string[]): string[] }, forward = false): AuditIngest {
+/**
+ * `detectorWith` builds the detector on the state store this ingest commits; with `forward`,
+ * every new event also goes to the audit-events outbox (the Falco bridge), once.
+ */
+export function createAuditIngest(
+  detectorWith: (store: StateStore) => AuditDetector,
+  ingest: Ingest,
+  spool: { unseen(keys: readonly string[]): string[]; state: { get<T>(key: string): T | undefined } },
+  forward = false,
+): AuditIngest {
+  const state = new StagedState(spool.state)
+  const detect = detectorWith(state)
   // One batch at a time: the unseen check and the write that marks the keys cannot interleave
   // with another batch carrying the same events (an API server retry racing its original).
   let queue: Promise<unknown> = Promise.resolve()
@@ -23,7 +37,7 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
     const detectKey = (e: AuditEvent) => `audit:${e.auditID}`
     // Falco's rules want each stage (its kevt macro matches ResponseComplete): the bridge keys stages.
     const forwardKey = (e: AuditEvent) => `audit-fwd:${e.auditID}:${e.stage ?? ''}`
-    const fresh = new Set(seen.unseen([...new Set([...events.map(detectKey), ...(forward ? events.map(forwardKey) : [])])]))
+    const fresh = new Set(spool.unseen([...new Set([...events.map(detectKey), ...(forward ? events.map(forwardKey) : [])])]))
     const detected = []
     const produced: string[] = []
     const forwarded: Array<{ id: string; value: AuditEvent }> = []
@@ -53,8 +67,10 @@ export function createAuditIngest(detect: AuditDetector, ingest: Ingest, seen: {
       if (found.length > 0) produced.push(key)
       detected.push(...found)
     }
-    if (detected.length > 0 || produced.length > 0) {
-      await ingest(detected, { markSeen: produced, ...(forwarded.length ? { outbox: { name: AUDIT_OUTBOX, items: forwarded } } : {}) })
+    // Taken before the commit: if it fails, these writes are dropped and the retry learns them again.
+    const writes = state.take()
+    if (detected.length > 0 || produced.length > 0 || writes.length > 0) {
+      await ingest(detected, { markSeen: produced, state: writes, ...(forwarded.length ? { outbox: { name: AUDIT_OUTBOX, items: forwarded } } : {}) })
     }
     return { events: events.length, duplicates, findings: detected.length, ...(failures ? { undetectable: failures } : {}) }
   }

@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '../model/event.js'
 import { fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
-import { SpoolFullError, type Spool } from '../delivery/spool.js'
+import { SpoolFullError, type RecordOptions, type Spool } from '../delivery/spool.js'
 import { errors } from '../errors.js'
 
 /**
@@ -10,14 +10,8 @@ import { errors } from '../errors.js'
  */
 export type Ingest = (events: SecurityEvent[], options?: IngestOptions) => Promise<IngestResult>
 
-export interface IngestOptions {
-  /** A hash of the request body: the same body again is acknowledged but not counted again. */
-  dedupeKey?: string
-  /** Keys to remember in the same transaction (audit IDs the caller found unseen). */
-  markSeen?: readonly string[]
-  /** Raw items for an outbox (the Falco bridge), in the same transaction. */
-  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
-}
+/** Committed with the findings, in the same transaction (see Spool.record). */
+export type IngestOptions = RecordOptions
 
 export interface IngestResult {
   duplicate: boolean
@@ -33,7 +27,7 @@ export function createPipeline(
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
 ): Ingest {
   return async (events, ingestOptions = {}) => {
-    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length) return { duplicate: false }
+    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length && !ingestOptions.state?.length) return { duplicate: false }
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
     const items = events.map((received) => {
@@ -42,7 +36,7 @@ export function createPipeline(
       return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
     })
     try {
-      return { duplicate: await spool.record(items, sinks, ingestOptions.dedupeKey, ingestOptions.markSeen, ingestOptions.outbox) }
+      return { duplicate: await spool.record(items, sinks, ingestOptions) }
     } catch (err) {
       if (err instanceof SpoolFullError) {
         throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })

@@ -103,7 +103,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     (finding) => [...sinkIds, ...routeTo(finding)],
     enrichment?.enrich,
   )
-  const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool, auditSinks.length > 0)
+  const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
   const poller = eks.enabled ? createPoller(config, eks, { auditIngest, logger, registry, dataDir, region }) : undefined
   const readiness = {

@@ -48,7 +48,7 @@ function execs(prefix: string, count: number, start: number) {
 function pipeline(dir: string) {
   const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: silent })
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, ['probe'])
-  const auditIngest = createAuditIngest(createAuditDetector(validateConfig({}).audit, { store: spool.state, now: Date.now }), ingest, spool)
+  const auditIngest = createAuditIngest((store) => createAuditDetector(validateConfig({}).audit, { store, now: Date.now }), ingest, spool)
   const total = () => spool.due('probe', 1000, Date.now(), true).items.reduce((n, d) => n + d.state.count, 0)
   return { spool, auditIngest, total }
 }

@@ -39,7 +39,7 @@ export async function appWithSpool(overrides: Record<string, unknown> = {}, spoo
   const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
   const registry = new Registry()
   const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
-  const auditIngest = createAuditIngest(createAuditDetector(config.audit, { store: spool.state, now: Date.now }), ingest, spool)
+  const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
   const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, seen: spoolOptions.dedupe === false ? () => false : (key) => spool.unseen([key]).length === 0 })
   const queued = () => spool.due('probe', 10_000, Date.now(), true).items.map((d) => d.state)
   const close = async () => {

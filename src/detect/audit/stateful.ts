@@ -7,21 +7,8 @@ import type { AuditEvent, Principal } from '../../sources/k8s-audit/event.js'
  */
 export interface StateStore {
   get<T>(key: string): T | undefined
-  put(key: string, value: unknown): void | Promise<unknown>
-}
-
-/**
- * Detector state is written without waiting (the request must not), so a failed write (a full
- * disk) must not become an unhandled rejection that stops the process: the baseline just learns it
- * again.
- */
-function persist(store: StateStore, key: string, value: unknown): void {
-  try {
-    const written = store.put(key, value) // started now, so the next read in this process sees it
-    if (written instanceof Promise) written.catch(() => {})
-  } catch {
-    // a store that throws synchronously: same policy
-  }
+  /** Synchronous: in production a StagedState, committed with the batch's findings. */
+  put(key: string, value: unknown): void
 }
 
 export interface StatefulFinding {
@@ -134,14 +121,14 @@ export class FirstSeen {
 
   observe(e: AuditEvent, p: Principal, allowed: boolean, now: number): StatefulFinding[] {
     if (!allowed) return []
-    const started = this.store.get<number>('first-seen:learning-started') ?? (persist(this.store, 'first-seen:learning-started', now), now)
+    const started = this.store.get<number>('first-seen:learning-started') ?? (this.store.put('first-seen:learning-started', now), now)
     const behaviour = behaviourOf(e)
     if (!behaviour) return []
     // The role, not the session: a new CI session is not a new principal.
     const canonical = p.canonicalArn ?? p.arn ?? p.username
     const key = `first-seen:${behaviour.id}:${canonical}`
     if (this.store.get(key) !== undefined) return []
-    persist(this.store, key, now)
+    this.store.put(key, now)
     if (now - started < this.learningMs) return []
     return [{ id: `first-seen-${behaviour.id}`, name: behaviour.name, priority: 'Notice', tags: behaviour.tags, guardDuty: behaviour.guardDuty, keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${behaviour.verb} for the first time since learning began (${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${[e.objectRef?.namespace, e.objectRef?.name].filter(Boolean).join('/')})` }]
   }
@@ -181,7 +168,7 @@ export class AwsAuthWatch {
         .filter((k) => data[k] !== undefined)
         .map((k) => diffLines(k, String(previous[k] ?? ''), String(data[k] ?? '')))
         .filter(Boolean)
-      persist(this.store, 'aws-auth:data', { ...previous, ...data })
+      this.store.put('aws-auth:data', { ...previous, ...data })
       detail = changes.length ? `${e.verb}d it: ${changes.join('; ')}` : `${e.verb}d it (mapRoles / mapUsers unchanged)`
     }
     return [{ id: 'aws-auth-changed', name: 'aws-auth ConfigMap changed', priority: 'Warning', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${detail}` }]
