@@ -1,3 +1,4 @@
+import { scrubAwsMessage } from '../aws/errors.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Encoded, FailedItem, SendOutcome, Sink } from '../sinks/sink.js'
@@ -209,7 +210,7 @@ export class SinkRunner<T = unknown> {
       return await this.sink.send(batch.map((i) => i.encoded), signal)
     } catch (err) {
       // A sink should classify its own errors; anything that escapes is treated as temporary.
-      return { kind: 'retry', reason: timeout.aborted ? 'request timed out' : String((err as Error)?.message ?? err) }
+      return { kind: 'retry', reason: timeout.aborted ? 'request timed out' : errorSummary(err).message }
     }
   }
 
@@ -274,10 +275,14 @@ export class SinkRunner<T = unknown> {
 }
 
 /** Error name and message only: SDK errors carry request objects that must not reach a log line. */
+/**
+ * An error as logged and dead-lettered. Scrubbed like every AWS message: a sink's start() calls
+ * STS and CloudWatch Logs, whose signature errors can echo the signed request.
+ */
 export function errorSummary(err: unknown): { name?: string; message: string; code?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: string }).code
-    return { name: err.name, message: err.message, ...(code ? { code } : {}) }
+    return { name: err.name, message: scrubAwsMessage(err.name, err.message), ...(code ? { code } : {}) }
   }
-  return { message: String(err) }
+  return { message: scrubAwsMessage('', String(err)) }
 }

@@ -71,8 +71,10 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
     },
     async send(batch, signal): Promise<SendOutcome> {
       const all = batch.map((e) => e.payload as Finding)
-      const findings = all.filter((f) => !mute(f))
-      if (findings.length === 0) return { kind: 'ok' } // all silenced or inhibited since they were queued
+      // Silenced or inhibited since they were queued: not sent. A resolve (archived) still goes, or an
+      // incident paged before the silence would stay open for ever.
+      const findings = all.filter((f) => f.archived || !mute(f))
+      if (findings.length === 0) return { kind: 'ok' }
       const c: ReceiverContext = {
         region: ctx!.region,
         partition: ctx!.partition,

@@ -197,3 +197,13 @@ t.test('backoff grows, is capped, and keeps half of each step', async (t) => {
   t.equal(backoffMs(3, 100, 10_000, () => 0), 400)
   t.equal(backoffMs(20, 100, 10_000, () => 1), 10_000)
 })
+
+t.test('errors are logged and dead-lettered without credentials', async (t) => {
+  const { errorSummary } = await import('../../src/delivery/sink-runner.js')
+  const signature = Object.assign(new Error('The request signature we calculated does not match. Canonical request: x-amz-security-token:IQoJb3JpZ2luX2VjEXAMPLE'), { name: 'SignatureDoesNotMatch' })
+  t.notMatch(errorSummary(signature).message, /IQoJb3JpZ2lu/, 'a signature error never shows the signed request')
+  const denied = Object.assign(new Error('User arn:aws:sts::111122223333:assumed-role/x is not authorized; X-Amz-Credential=ASIAEXAMPLEKEYID1234/20261121'), { name: 'AccessDeniedException' })
+  t.notMatch(errorSummary(denied).message, /ASIAEXAMPLEKEYID1234/, 'nor a key id')
+  t.match(errorSummary(denied).message, /not authorized/, 'the reason stays readable')
+  t.equal(errorSummary(new Error('connect ECONNREFUSED')).message, 'connect ECONNREFUSED', 'ordinary messages unchanged')
+})
