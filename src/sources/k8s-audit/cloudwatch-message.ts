@@ -20,12 +20,18 @@ export function auditEventFromMessage(message: string): Parsed {
     const read = (re: RegExp) => re.exec(message)?.[1]
     const auditID = read(/"auditID"\s*:\s*"([^"]+)"/)
     if (!auditID) return { skipped: true }
+    // objectRef is a small flat object and the API server writes it before the request and
+    // response bodies: read it from a bounded window after its first key, so a hostile message
+    // (many "objectRef":{ in a row) cannot make the search quadratic.
+    const at = message.indexOf('"objectRef"')
+    const objectRef = at === -1 ? '' : (/^"objectRef"\s*:\s*\{([^{}]*)/.exec(message.slice(at, at + 4096))?.[1] ?? '')
+    const inObjectRef = (key: string) => new RegExp(`"${key}"\\s*:\\s*"([^"]+)"`).exec(objectRef)?.[1]
     const event: AuditEvent = {
       auditID,
       verb: read(/"verb"\s*:\s*"([^"]+)"/) ?? 'unknown',
       stage: read(/"stage"\s*:\s*"([^"]+)"/) ?? 'ResponseComplete',
       user: { username: read(/"username"\s*:\s*"([^"]+)"/) ?? 'unknown', groups: [] },
-      objectRef: { resource: read(/"resource"\s*:\s*"([^"]+)"/) ?? '?', namespace: read(/"objectRef"\s*:\s*\{[^}]*"namespace"\s*:\s*"([^"]+)"/) ?? '', name: read(/"objectRef"\s*:\s*\{[^}]*"name"\s*:\s*"([^"]+)"/) ?? '' },
+      objectRef: { resource: read(/"resource"\s*:\s*"([^"]+)"/) ?? '?', namespace: inObjectRef('namespace') ?? '', name: inObjectRef('name') ?? '' },
       annotations: { 'falconet.io/truncated': String(bytes) },
     }
     const ts = read(/"requestReceivedTimestamp"\s*:\s*"([^"]+)"/)
