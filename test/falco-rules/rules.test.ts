@@ -102,6 +102,29 @@ test('every macro and list used is defined here or in the stable rules file', as
   }
 })
 
+test('audit-source rules need nothing from the syscall rules file, which an audit-only Falco does not load', async (t) => {
+  const auditRules = [...rules].filter(([, rule]) => rule.source === 'k8s_audit')
+  t.ok(auditRules.length > 0, 'the aws-auth rule')
+  const auditFields = fieldSet('k8s_audit')
+  for (const [name, rule] of auditRules) {
+    // Every macro the rule reaches, through other macros too, with the fields they read.
+    const reached = new Set<string>()
+    const walk = (condition: string): void => {
+      const refs = conditionRefs(condition)
+      for (const field of refs.fields) t.ok(auditFields.has(baseField(field)), `${name}: ${field} is an audit field`)
+      for (const { item } of refs.setItems) if (stable.lists.includes(item)) t.fail(`${name}: list ${item} comes from the syscall rules`)
+      for (const macro of refs.macros) {
+        if (reached.has(macro)) continue
+        reached.add(macro)
+        const local = macros.get(macro)
+        t.ok(local, `${name}: macro ${macro} is defined in falco-rules/, not taken from falco_rules.yaml`)
+        if (local) walk(local.condition as string)
+      }
+    }
+    walk(rule.condition as string)
+  }
+})
+
 test('every field in conditions and outputs is one Falco knows for the rule\'s source', async (t) => {
   for (const [name, rule] of rules) {
     const known = fieldSet((rule.source as string | undefined) ?? 'syscall')
