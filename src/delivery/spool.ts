@@ -192,11 +192,16 @@ export class Spool {
     return covered
   }
 
-  /** Take findings out of `sink`'s queue without delivering them (they were dead-lettered). */
-  async discard(sink: string, ids: string[]): Promise<void> {
+  /**
+   * Take these versions out of `sink`'s queue without delivering them (they were dead-lettered).
+   * Like `acknowledge`, a finding that changed meanwhile stays queued: its new version is still owed.
+   */
+  async discard(sink: string, dropped: Array<{ id: string; version: number }>): Promise<void> {
     await this.#root.transaction(() => {
-      for (const id of ids) {
+      for (const { id, version } of dropped) {
         const delivery = this.#delivery.get([id, sink])
+        const state = this.#findings.get(id)
+        if (delivery?.queued && state && state.version !== version) continue
         if (delivery?.queued) this.#pending.remove(delivery.queued)
         if (delivery) this.#delivery.put([id, sink], { lastSentAt: delivery.lastSentAt, lastSentCount: delivery.lastSentCount })
       }
@@ -215,7 +220,7 @@ export class Spool {
         return { items: items.map((d) => ({ id: d.state.id, value: toFinding(d.state), version: d.state.version })), nextDueAt }
       },
       acknowledge: (items, now) => this.acknowledge(sink, items.map((i) => ({ id: i.id, version: i.version ?? 0 })), now),
-      discard: (items) => this.discard(sink, items.map((i) => i.id)),
+      discard: (items) => this.discard(sink, items.map((i) => ({ id: i.id, version: i.version ?? 0 }))),
       pending: () => this.pendingCount(sink),
       onQueued: (listener) => this.onQueued(listener),
     }

@@ -69,9 +69,20 @@ t.test('discard takes a finding out of one queue', async (t) => {
   t.teardown(() => spool.close())
   await record(spool, [testEvent(1)])
   const [due] = spool.due('a', 10, Date.now()).items
-  await spool.discard('a', [due!.state.id])
+  await spool.discard('a', [{ id: due!.state.id, version: due!.state.version }])
   t.equal(spool.pendingCount('a'), 0)
   t.equal(spool.pendingCount('b'), 1)
+})
+
+t.test('discard keeps a finding that changed while its dead-lettered version was in flight', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1, { rule: 'r' })])
+  const [due] = spool.due('a', 10, Date.now()).items
+  await record(spool, [testEvent(2, { rule: 'r' })]) // v2 arrives while v1 is being refused
+  await spool.discard('a', [{ id: due!.state.id, version: due!.state.version }])
+  t.equal(spool.pendingCount('a'), 1, 'v2 is still owed to this sink')
+  t.equal(spool.due('a', 10, Date.now(), true).items[0]?.state.count, 2)
 })
 
 t.test('the budget refuses new work before writing anything', async (t) => {
