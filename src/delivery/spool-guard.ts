@@ -37,10 +37,12 @@ export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: 
       if (expired > 0) logger.debug({ expired }, 'closed aggregation windows')
       const threshold = (options.maxBytes * options.shedAtPercent) / 100
       if (options.shedPolicy === 'low-severity' && spool.usageBytes(true) >= threshold) {
-        const shed = await spool.shed(threshold * 0.9, maxRankKept)
+        // Dead letters first, then the removal: a failed write sheds nothing.
+        const shed = await spool.shed(threshold * 0.9, maxRankKept, (states) =>
+          deps.deadLetters.write('spool', states.map((s) => ({ findingId: s.id, code: 'Shed', reason: 'spool near its disk budget; shedPolicy low-severity', payload: toFinding(s) }))),
+        )
         if (shed.length > 0) {
           logger.warn({ shed: shed.length, usageBytes: spool.usageBytes(true), budgetBytes: options.maxBytes }, 'spool near its budget: shed low-severity findings (policy low-severity)')
-          await deps.deadLetters.write('spool', shed.map((s) => ({ findingId: s.id, code: 'Shed', reason: 'spool near its disk budget; shedPolicy low-severity', payload: toFinding(s) })))
         }
       }
     } catch (err) {

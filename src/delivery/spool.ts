@@ -313,25 +313,32 @@ export class Spool {
 
   /**
    * The explicit shedding policy: drop the least urgent queued findings (INFORMATIONAL, then
-   * LOW), oldest first, until usage is under `targetBytes`. Returns what was dropped, for the
-   * caller to log and dead-letter; never called unless configured.
+   * LOW), oldest first, until usage is under `targetBytes`; never called unless configured.
+   * `keep` gets each chunk before it is removed (the dead-letter write): if it throws, nothing of
+   * that chunk is removed. Returns what was dropped, for the caller to log.
    */
-  async shed(targetBytes: number, maxRankKept: number): Promise<FindingState[]> {
+  async shed(targetBytes: number, maxRankKept: number, keep: (states: FindingState[]) => Promise<void>): Promise<FindingState[]> {
     const shed: FindingState[] = []
-    const victims = [...this.#pending.getRange()]
-      .filter((e) => (e.key as PendingKey)[1] > maxRankKept)
-      .sort((a, b) => (b.key as PendingKey)[1] - (a.key as PendingKey)[1] || (a.key as PendingKey)[2] - (b.key as PendingKey)[2])
+    const ids = new Set(
+      [...this.#pending.getRange()]
+        .filter((e) => (e.key as PendingKey)[1] > maxRankKept)
+        .sort((a, b) => (b.key as PendingKey)[1] - (a.key as PendingKey)[1] || (a.key as PendingKey)[2] - (b.key as PendingKey)[2])
+        .map((e) => (e.value as Pending).id), // a finding queued for several sinks is one victim
+    )
+    const victims = [...ids]
     for (let i = 0; i < victims.length && this.usageBytes(true) > targetBytes; i += 100) {
-      const chunk = victims.slice(i, i + 100)
+      const chunk = victims.slice(i, i + 100).flatMap((id) => this.#findings.get(id) ?? [])
+      if (chunk.length === 0) continue
+      await keep(chunk)
       await this.#root.transaction(() => {
-        for (const { value } of chunk) {
-          const state = this.#findings.get(value.id)
-          if (!state) continue
-          for (const e of this.#deliveriesOf(value.id)) {
+        for (const state of chunk) {
+          // Changed since it was kept (a new event): the kept copy is not this one, so it stays.
+          if (this.#findings.get(state.id)?.version !== state.version) continue
+          for (const e of this.#deliveriesOf(state.id)) {
             if (e.value.queued) this.#pending.remove(e.value.queued)
             this.#delivery.remove(e.key)
           }
-          this.#findings.remove(value.id)
+          this.#findings.remove(state.id)
           shed.push(state)
         }
       })

@@ -114,10 +114,21 @@ t.test('shed drops the least urgent queued findings, oldest first, down to the t
   t.teardown(() => spool.close())
   const priorities: Priority[] = ['Debug', 'Critical', 'Notice', 'Warning', 'Informational', 'Notice']
   await record(spool, priorities.map((p, i) => ({ ...testEvent(i, { priority: p }), output: 'x'.repeat(3000) })))
-  const shed = await spool.shed(0, 2) // keep ranks 0..2 (CRITICAL, HIGH, MEDIUM)
+  const kept: string[] = []
+  const shed = await spool.shed(0, 2, async (states) => void kept.push(...states.map((s) => s.id))) // keep ranks 0..2 (CRITICAL, HIGH, MEDIUM)
   t.same(shed.map((s) => s.event.output.length && s.severity), ['INFORMATIONAL', 'INFORMATIONAL', 'LOW', 'LOW'])
+  t.same(kept, shed.map((s) => s.id), 'each shed finding handed over (dead-lettered) once, before removal')
   t.same(spool.due('a', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
   t.same(spool.due('b', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
+})
+
+t.test('shed removes nothing when the dead-letter write fails', async (t) => {
+  const spool = open()
+  t.teardown(() => spool.close())
+  await record(spool, [testEvent(1, { priority: 'Debug' }), testEvent(2, { priority: 'Notice' })])
+  await t.rejects(spool.shed(0, 2, async () => { throw new Error('disk full') }), /disk full/)
+  t.equal(spool.pendingCount('a'), 2, 'still queued')
+  t.equal(spool.due('b', 10, Date.now()).items.length, 2)
 })
 
 t.test('a finding whose window closed is archived for the sinks that track its life, then forgotten', async (t) => {
