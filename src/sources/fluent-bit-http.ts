@@ -6,7 +6,8 @@ import type { Static } from 'typebox'
 import { errors } from '../errors.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import type { SecurityEvent } from '../model/event.js'
-import { BodyTooLargeError, UnsupportedEncodingError, decodeBody, decompress } from './fluent-bit/decode.js'
+import { decodeBody } from './fluent-bit/decode.js'
+import { asHttpError, decompress } from './content-encoding.js'
 import { classify, type ClassifyOptions } from './fluent-bit/classify.js'
 import { BUILTIN_LOG_RULES, compileLogRules } from './fluent-bit/log-rules.js'
 import { FluentBitMetrics } from './fluent-bit/metrics.js'
@@ -84,13 +85,13 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     try {
       body = await decompress(raw, Array.isArray(encoding) ? encoding[0] : encoding, config.bodyLimitBytes)
     } catch (err) {
-      throw translate(err)
+      throw asHttpError(err)
     }
     let decoded
     try {
       decoded = decodeBody(body, contentType, { dateKey: config.dateKey })
     } catch (err) {
-      throw translate(err)
+      throw asHttpError(err)
     }
     const events: SecurityEvent[] = []
     const auditEvents: Array<Record<string, unknown>> = []
@@ -140,13 +141,6 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
 
   app.post('/fluent-bit', handler)
   app.post('/fluent-bit/*', handler)
-}
-
-function translate(err: unknown): Error {
-  if (err instanceof UnsupportedEncodingError) return new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE(err.message)
-  if (err instanceof BodyTooLargeError) return new errors.FALCONET_ERR_BODY_TOO_LARGE(err.message)
-  if (err instanceof SyntaxError) return new errors.FALCONET_ERR_INVALID_RECORDS(err.message)
-  return err as Error
 }
 
 /** The chunk's identity: its bytes as sent, with how to read them. */

@@ -1,6 +1,6 @@
-import { gunzipSync } from 'node:zlib'
 import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
+import { BodyTooLargeError, decompress } from './content-encoding.js'
 import type { AuditIngest } from '../pipeline/audit.js'
 import { isAuditEvent, type AuditEvent } from './k8s-audit/event.js'
 import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
@@ -18,19 +18,24 @@ export const k8sAuditWebhook: FastifyPluginAsync<{ auditIngest: AuditIngest; bod
   app.post('/k8s-audit', async (request) => {
     const raw = request.body as Buffer | undefined
     if (!raw || raw.length === 0) throw new errors.FALCONET_ERR_EMPTY_BODY()
-    const events = readAuditBody(raw, request.headers['content-encoding'], opts.bodyLimit)
+    const { events, requestId } = await readAuditBody(raw, request.headers['content-encoding'], opts.bodyLimit)
     const result = await opts.auditIngest(events)
     const body = { accepted: result.events, duplicates: result.duplicates, findings: result.findings }
-    // Firehose wants its requestId echoed back.
-    const requestId = firehoseRequestId(raw)
+    // Firehose wants its requestId echoed back (read from the body, also when Firehose gzip'd it).
     return requestId ? { ...body, requestId, timestamp: Date.now() } : body
   })
 }
 
-export function readAuditBody(raw: Buffer, encoding: string | string[] | undefined, maxBytes: number): AuditEvent[] {
+/**
+ * What one request holds. Decompression is asynchronous and `maxBytes` bounds everything inflated
+ * for the request together (the body, then awslogs.data or each Firehose record), so a small body
+ * of many gzip'd records cannot grow past the limit.
+ */
+async function readAuditBody(raw: Buffer, encoding: string | string[] | undefined, maxBytes: number): Promise<{ events: AuditEvent[]; requestId?: string }> {
+  const budget = { maxBytes, left: maxBytes }
   let body = raw
   const gzipped = raw[0] === 0x1f && raw[1] === 0x8b
-  if (gzipped || String(encoding ?? '').toLowerCase() === 'gzip') body = gunzip(raw, maxBytes)
+  if (gzipped || String(encoding ?? '').toLowerCase() === 'gzip') body = await inflate(raw, budget, (reason) => `cannot gunzip the body: ${reason}`)
   let doc: unknown
   try {
     doc = JSON.parse(body.toString('utf8'))
@@ -40,31 +45,24 @@ export function readAuditBody(raw: Buffer, encoding: string | string[] | undefin
   // Lambda-style subscription payload: the envelope is base64(gzip(JSON)).
   const awslogs = (doc as { awslogs?: { data?: unknown } })?.awslogs
   if (awslogs && typeof awslogs.data === 'string') {
-    try {
-      doc = JSON.parse(gunzip(Buffer.from(awslogs.data, 'base64'), maxBytes).toString('utf8'))
-    } catch (err) {
-      if ((err as { code?: string }).code === 'FALCONET_ERR_BODY_TOO_LARGE') throw err
-      throw new errors.FALCONET_ERR_INVALID_RECORDS(`awslogs.data is not base64 gzip'd JSON (${(err as Error).message})`)
-    }
+    doc = await inflateJson(awslogs.data, budget, (reason) => `awslogs.data is not base64 gzip'd JSON (${reason})`)
   }
-  return auditEventsIn(doc, maxBytes)
+  const d = doc as { requestId?: unknown; records?: unknown }
+  const requestId = typeof d?.requestId === 'string' && Array.isArray(d.records) ? d.requestId.slice(0, 128) : undefined
+  return { events: await auditEventsIn(doc, budget), ...(requestId ? { requestId } : {}) }
 }
 
-function auditEventsIn(doc: unknown, maxBytes: number): AuditEvent[] {
+async function auditEventsIn(doc: unknown, budget: Budget): Promise<AuditEvent[]> {
   const d = doc as Record<string, any>
   // Firehose HTTP endpoint delivery: records[].data, each a base64 gzip'd subscription envelope.
   if (d && typeof d === 'object' && Array.isArray(d.records) && typeof d.requestId === 'string') {
-    return d.records.flatMap((r: { data?: unknown }, i: number) => {
+    const events: AuditEvent[] = []
+    for (const [i, r] of (d.records as Array<{ data?: unknown }>).entries()) {
       if (typeof r?.data !== 'string') throw new errors.FALCONET_ERR_INVALID_RECORDS(`records[${i}].data is missing`)
-      let inner: unknown
-      try {
-        inner = JSON.parse(gunzip(Buffer.from(r.data, 'base64'), maxBytes).toString('utf8'))
-      } catch (err) {
-        if ((err as { code?: string }).code === 'FALCONET_ERR_BODY_TOO_LARGE') throw err
-        throw new errors.FALCONET_ERR_INVALID_RECORDS(`records[${i}].data is not base64 gzip'd JSON`)
-      }
-      return auditEventsIn(inner, maxBytes)
-    })
+      const inner = await inflateJson(r.data, budget, () => `records[${i}].data is not base64 gzip'd JSON`)
+      events.push(...(await auditEventsIn(inner, budget)))
+    }
+    return events
   }
   if (d && typeof d === 'object' && typeof d.messageType === 'string') {
     if (d.messageType === 'CONTROL_MESSAGE') return [] // CloudWatch checking the destination
@@ -88,16 +86,26 @@ function auditEventsIn(doc: unknown, maxBytes: number): AuditEvent[] {
   throw new errors.FALCONET_ERR_INVALID_RECORDS('expected an audit.k8s.io EventList, an Event, or a CloudWatch Logs subscription payload')
 }
 
-function gunzip(data: Buffer, maxBytes: number): Buffer {
+type Budget = { maxBytes: number; left: number }
+
+/** gunzip within what is left of the request's budget: 413 past it, 400 with `describe` if not gzip. */
+async function inflate(data: Buffer, budget: Budget, describe: (reason: string) => string): Promise<Buffer> {
   try {
-    return gunzipSync(data, { maxOutputLength: maxBytes })
+    if (budget.left <= 0) throw new BodyTooLargeError('')
+    const out = await decompress(data, 'gzip', budget.left)
+    budget.left -= out.length
+    return out
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new errors.FALCONET_ERR_BODY_TOO_LARGE(`decompressed body is larger than ${maxBytes} bytes`)
-    throw new errors.FALCONET_ERR_INVALID_RECORDS(`cannot gunzip the body: ${(err as Error).message}`)
+    if (err instanceof BodyTooLargeError) throw new errors.FALCONET_ERR_BODY_TOO_LARGE(`decompressed content is larger than ${budget.maxBytes} bytes`)
+    throw new errors.FALCONET_ERR_INVALID_RECORDS(describe((err as Error).message))
   }
 }
 
-function firehoseRequestId(raw: Buffer): string | undefined {
-  if (raw[0] !== 0x7b) return undefined
-  return /^\{\s*"requestId"\s*:\s*"([^"]{1,128})"/.exec(raw.subarray(0, 300).toString('utf8'))?.[1]
+async function inflateJson(base64: string, budget: Budget, describe: (reason: string) => string): Promise<unknown> {
+  const text = (await inflate(Buffer.from(base64, 'base64'), budget, describe)).toString('utf8')
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new errors.FALCONET_ERR_INVALID_RECORDS(describe((err as Error).message))
+  }
 }

@@ -66,6 +66,29 @@ t.test('subscription payloads: other streams of the log group are skipped (200),
   t.ok(h.queued().some((f) => f.event.rule === 'Audit event too large to analyse (truncated by CloudWatch)' && f.event.fields['ka.auditid'] === 'huge'))
 })
 
+t.test('Firehose with Content-Encoding GZIP: the requestId is still echoed', async (t) => {
+  const h = await appWithSpool()
+  t.teardown(() => h.close())
+  const envelope = { messageType: 'DATA_MESSAGE', logStream: 'kube-apiserver-audit-0a1b', logEvents: [{ id: '1', timestamp: 1, message: JSON.stringify({ ...exec, auditID: 'fh-gz-1' }) }] }
+  const firehose = { timestamp: 1795255200000, records: [{ data: gzipSync(JSON.stringify(envelope)).toString('base64') }], requestId: 'req-gz' } // requestId not first
+  const res = await post(h, gzipSync(JSON.stringify(firehose)), { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { accepted: 1, requestId: 'req-gz' })
+})
+
+t.test('the decompression limit covers the whole request, not each record', async (t) => {
+  const h = await appWithSpool({ sources: { k8sAudit: { bodyLimitBytes: 64 * 1024 } } })
+  t.teardown(() => h.close())
+  // Each record inflates to ~40 KB (under the limit alone), the body is a few KB: 4 of them are 160 KB.
+  const envelope = { messageType: 'DATA_MESSAGE', logStream: 'kube-apiserver-audit-0a1b', logEvents: [{ id: '1', timestamp: 1, message: 'x'.repeat(40_000) }] }
+  const record = { data: gzipSync(JSON.stringify(envelope)).toString('base64') }
+  const one = await post(h, JSON.stringify({ requestId: 'r1', records: [record] }))
+  t.equal(one.statusCode, 200, 'one record fits')
+  const res = await post(h, JSON.stringify({ requestId: 'r2', records: [record, record, record, record] }))
+  t.equal(res.statusCode, 413)
+  t.match(res.json().message, /decompressed content is larger than 65536 bytes/)
+})
+
 t.test('malformed bodies get 400 with the reason', async (t) => {
   const h = await appWithSpool()
   t.teardown(() => h.close())

@@ -1,7 +1,6 @@
-import * as zlib from 'node:zlib'
-import { promisify } from 'node:util'
 import { decodeMulti, ExtensionCodec } from '@msgpack/msgpack'
 import { splitJsonValues } from './json-values.js'
+import { UnsupportedEncodingError } from '../content-encoding.js'
 
 /**
  * One Fluent Bit http-output request body → records. Every `format` it sends is read from the
@@ -25,31 +24,6 @@ export interface DecodedRecord {
 export interface Decoded {
   records: DecodedRecord[]
   malformed: number
-}
-
-export class UnsupportedEncodingError extends Error {}
-export class BodyTooLargeError extends Error {}
-
-const gunzip = promisify(zlib.gunzip)
-const zstd = (zlib as unknown as { zstdDecompress?: typeof zlib.gunzip }).zstdDecompress
-const unzstd = zstd ? promisify(zstd) : undefined
-
-/** gzip always; zstd where Node's zlib has it (22.15+, so in the image); snappy never. */
-export async function decompress(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
-  const name = (encoding ?? 'identity').trim().toLowerCase()
-  try {
-    if (name === 'identity' || name === '') return body
-    if (name === 'gzip' || name === 'x-gzip') return await gunzip(body, { maxOutputLength: maxBytes })
-    if (name === 'zstd' && unzstd) return await unzstd(body, { maxOutputLength: maxBytes })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new BodyTooLargeError(`decompressed body is larger than ${maxBytes} bytes`)
-    }
-    throw new SyntaxError(`cannot decompress the ${name} body: ${(err as Error).message}`)
-  }
-  throw new UnsupportedEncodingError(
-    `Content-Encoding ${name} is not supported${name === 'zstd' ? ' on this Node.js (needs 22.15+)' : ''}: use gzip or none`,
-  )
 }
 
 export interface DecodeOptions {

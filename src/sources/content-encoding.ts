@@ -1,0 +1,40 @@
+import * as zlib from 'node:zlib'
+import { promisify } from 'node:util'
+import { errors } from '../errors.js'
+
+/**
+ * Request bodies sent compressed (Fluent Bit's `compress`, CloudWatch and Firehose gzip), decoded
+ * off the event loop with an output limit, for every source that takes them.
+ */
+export class UnsupportedEncodingError extends Error {}
+export class BodyTooLargeError extends Error {}
+
+const gunzip = promisify(zlib.gunzip)
+const zstd = (zlib as unknown as { zstdDecompress?: typeof zlib.gunzip }).zstdDecompress
+const unzstd = zstd ? promisify(zstd) : undefined
+
+/** gzip always; zstd where Node's zlib has it (22.15+, so in the image); snappy never. */
+export async function decompress(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
+  const name = (encoding ?? 'identity').trim().toLowerCase()
+  try {
+    if (name === 'identity' || name === '') return body
+    if (name === 'gzip' || name === 'x-gzip') return await gunzip(body, { maxOutputLength: maxBytes })
+    if (name === 'zstd' && unzstd) return await unzstd(body, { maxOutputLength: maxBytes })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new BodyTooLargeError(`decompressed body is larger than ${maxBytes} bytes`)
+    }
+    throw new SyntaxError(`cannot decompress the ${name} body: ${(err as Error).message}`)
+  }
+  throw new UnsupportedEncodingError(
+    `Content-Encoding ${name} is not supported${name === 'zstd' ? ' on this Node.js (needs 22.15+)' : ''}: use gzip or none`,
+  )
+}
+
+/** The decoding errors as the HTTP answers they are: 415, 413, or 400 with the reason. */
+export function asHttpError(err: unknown): Error {
+  if (err instanceof UnsupportedEncodingError) return new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE(err.message)
+  if (err instanceof BodyTooLargeError) return new errors.FALCONET_ERR_BODY_TOO_LARGE(err.message)
+  if (err instanceof SyntaxError) return new errors.FALCONET_ERR_INVALID_RECORDS(err.message)
+  return err as Error
+}
