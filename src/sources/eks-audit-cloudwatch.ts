@@ -145,10 +145,12 @@ export class EksAuditPoller {
       // Pages come in time order (interleaved): after each one the checkpoint can move, so a long
       // catch-up that fails (or restarts) resumes where it was, not from its first page.
       if (!this.#stop.signal.aborted) await this.#writeCheckpoint(next)
+      // Forget ids older than the look-back after every page, not only at the end of the query: a
+      // catch-up over days of audit log would otherwise hold every id it read in memory.
+      const keepFrom = next.timestamp - this.#options.lookbackMs
+      for (const [id, ts] of this.#seen) if (ts < keepFrom) this.#seen.delete(id)
       nextToken = out.nextToken ?? undefined
     } while (nextToken && !this.#stop.signal.aborted)
-    const keepFrom = next.timestamp - this.#options.lookbackMs
-    for (const [id, ts] of this.#seen) if (ts < keepFrom) this.#seen.delete(id)
     return { events: total, pages }
   }
 

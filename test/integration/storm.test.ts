@@ -22,9 +22,6 @@ t.test('10,000 alerts of one rule across 50 pods: a handful of imports, counts a
   const calls = proxy.imports.forwarded
   t.ok(calls >= 1 && calls <= 10, `${calls} BatchImportFindings calls for 10,000 alerts`)
   t.equal(proxy.imports.refused, 0, 'no throttling')
-  const perSecond = new Map<number, number>()
-  for (const ms of proxy.importTimes) perSecond.set(Math.floor(ms / 1000), (perSecond.get(Math.floor(ms / 1000)) ?? 0) + 1)
-  t.ok(Math.max(...perSecond.values()) <= 10, 'never more than 10 calls in a second')
 
   const findings = await allFindings(client)
   t.equal(findings.length, 1, 'one finding for one rule on one workload')

@@ -18,7 +18,6 @@ export interface AwsProxy {
   /** BatchImportFindings requests seen, by what was answered. */
   imports: { forwarded: number; refused: number; reset: number; inFlight: number }
   /** Times (ms since start) of imports forwarded, to check the rate. */
-  importTimes: number[]
   close(): Promise<void>
 }
 
@@ -28,12 +27,10 @@ const SECURITY_HUB_IMPORT: ProxyMatch = (method, url) => method === 'POST' && ur
 export const jsonTarget = (target: string): ProxyMatch => (_m, _u, headers) => headers['x-amz-target'] === target
 
 export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY_HUB_IMPORT): Promise<AwsProxy> {
-  const started = Date.now()
   const proxy: AwsProxy = {
     endpoint: '',
     mode: { kind: 'pass' },
     imports: { forwarded: 0, refused: 0, reset: 0, inFlight: 0 },
-    importTimes: [],
     close: async () => {},
   }
   const server = createServer(async (req, res) => {
@@ -65,7 +62,6 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
       if (!isImport) return
       proxy.imports.inFlight--
       proxy.imports.forwarded++
-      proxy.importTimes.push(Date.now() - started)
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
