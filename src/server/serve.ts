@@ -68,7 +68,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     logger,
   })
   const metrics = new DeliveryMetrics(registry)
-  registerSpoolGauges(registry, spool, sinkIds, config.spool.maxBytes)
+  registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
   const runners: SinkRunner[] = [
     ...sinks.map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown>, deadLetters, metrics })),
     // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
