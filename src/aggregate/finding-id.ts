@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { SecurityEvent } from '../model/event.js'
-import { workloadOfPod } from './workload.js'
+import { workloadName } from './workload.js'
 
 /**
  * A finding's Id is a pure function of the alert's facts — never of its time, a uuid or a counter —
@@ -29,7 +29,7 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
     ['rule', event.rule],
     ['namespace', workload.namespace ?? ''],
     // The real controller when enrichment knows it; Kubernetes' naming scheme otherwise (the same name).
-    ['workload', workload.owner?.name ?? (workload.pod ? workloadOfPod(workload.pod) : '')],
+    ['workload', workloadName(workload) ?? ''],
     ['container', workload.container?.name ?? ''],
   ]
   // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).

@@ -1,3 +1,5 @@
+import type { Workload } from '../model/event.js'
+
 /**
  * The workload a pod belongs to, read from the names Kubernetes generates, so that one behaviour
  * across the replicas of a Deployment is one finding with a pod count, not one finding per pod.
@@ -20,4 +22,9 @@ export function workloadOfPod(pod: string): string {
     if (m?.[1]) return m[1]
   }
   return pod
+}
+
+/** The workload's name: the real controller when enrichment knows it, the pod's naming scheme otherwise. */
+export function workloadName(w: Workload): string | undefined {
+  return w.owner?.name ?? (w.pod ? workloadOfPod(w.pod) : undefined)
 }

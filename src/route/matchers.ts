@@ -1,5 +1,6 @@
 import type { Finding } from '../model/finding.js'
 import { SEVERITY_LABELS } from '../model/severity.js'
+import { workloadName } from '../aggregate/workload.js'
 
 /**
  * Alertmanager-style matchers on findings: `label op value`, op one of = != =~ !~ (the regex is
@@ -61,7 +62,8 @@ function reader(label: string): (f: Finding) => string[] {
     case 'pod':
       return one((f) => f.event.workload.pod)
     case 'workload':
-      return one((f) => f.event.workload.owner?.name)
+      // As grouping and the finding Id read it: a route on workload="web" matches before enrichment too.
+      return one((f) => workloadName(f.event.workload))
     case 'node':
       return one((f) => f.event.workload.node ?? f.event.hostname)
     case 'tag':

@@ -1,6 +1,6 @@
 import type { Finding } from '../model/finding.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
-import { workloadOfPod } from '../aggregate/workload.js'
+import { workloadName, workloadOfPod } from '../aggregate/workload.js'
 
 /**
  * One grouped notification: the findings a receiver gets together (Alertmanager's group_by), and
@@ -29,7 +29,7 @@ export function groupKey(f: Finding, by: readonly GroupLabel[]): string {
     rule: f.event.rule,
     severity: f.severity,
     namespace: w.namespace,
-    workload: w.owner?.name ?? (w.pod ? workloadOfPod(w.pod) : undefined),
+    workload: workloadName(w),
     cluster: w.cluster,
     node: w.node ?? f.event.hostname,
     source: f.event.source,
@@ -50,7 +50,7 @@ export function summarize(key: string, findings: Finding[]): Notification {
   const severity = findings.map((f) => f.severity).reduce((a, b) => (SEVERITY_LABELS.indexOf(a) >= SEVERITY_LABELS.indexOf(b) ? a : b))
   const events = findings.reduce((n, f) => n + f.count, 0)
   // Several rules on one workload see the same pods: their largest count, not the sum.
-  const workloads = new Set(findings.map((f) => `${f.event.workload.namespace}/${f.event.workload.owner?.name ?? (f.event.workload.pod ? workloadOfPod(f.event.workload.pod) : '')}`))
+  const workloads = new Set(findings.map((f) => `${f.event.workload.namespace}/${workloadName(f.event.workload) ?? ''}`))
   const pods = workloads.size === 1 ? Math.max(0, ...findings.map((f) => f.distinctPods)) : findings.reduce((n, f) => n + f.distinctPods, 0)
   const nodes = [...new Set(findings.map((f) => f.event.workload.node ?? f.event.hostname).filter((n): n is string => !!n))]
   const since = findings.map((f) => f.firstObservedAt).sort()[0]!

@@ -24,6 +24,9 @@ t.test('matchers: equality, regex (anchored), negation, severity order, tags', a
   t.notOk(parseMatcher('namespace !~ "pr.*"')(f))
   t.ok(parseMatcher('tag = mitre_execution')(f))
   t.ok(parseMatcher('pod = cart-api-7d9c6b7b9c-x2x8k')(f))
+  t.ok(parseMatcher('workload = cart-api')(f), 'workload as grouping reads it: from the pod name before enrichment')
+  f.event.workload.owner = { kind: 'Deployment', name: 'cart' }
+  t.ok(parseMatcher('workload = cart')(f), 'the real owner once enrichment knows it')
   t.throws(() => parseMatcher('severity >= SEVERE'), /not a severity/)
   t.throws(() => parseMatcher('colour = red'), /unknown matcher label/)
   t.throws(() => parseMatcher('rule =~ "("'), /matcher/)
