@@ -28,7 +28,8 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
     ['source', event.source],
     ['rule', event.rule],
     ['namespace', workload.namespace ?? ''],
-    // The real controller when enrichment knows it; Kubernetes' naming scheme otherwise (the same name).
+    // Computed before enrichment (see the pipeline): Kubernetes' naming scheme, so the Id is the same
+    // whether or not enrichment knows the pod.
     ['workload', workloadName(workload) ?? ''],
     ['container', workload.container?.name ?? ''],
   ]

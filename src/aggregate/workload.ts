@@ -3,7 +3,8 @@ import type { Workload } from '../model/event.js'
 /**
  * The workload a pod belongs to, read from the names Kubernetes generates, so that one behaviour
  * across the replicas of a Deployment is one finding with a pod count, not one finding per pod.
- * Enrichment (the pod's real ownerReferences) replaces this guess when it is available.
+ * Enrichment (the pod's real ownerReferences) replaces this guess in what a finding shows and routes
+ * on; the finding Id always uses the guess, so it does not change when enrichment starts.
  *
  * Generated parts use the alphabet of k8s.io/apimachinery's rand.SafeEncodeString (no vowels, no
  * 0/1/3/8, so no words): a ReplicaSet's pod-template-hash must be made of it, which keeps an

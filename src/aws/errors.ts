@@ -63,3 +63,16 @@ export function scrubAwsMessage(code: string, message: string): string {
     .replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, '[redacted-key-id]')
     .slice(0, 500)
 }
+
+/**
+ * An error as logged and dead-lettered: name and message only (SDK errors carry request objects
+ * that must not reach a log line), scrubbed like every AWS message, since sink start-up (STS,
+ * CloudWatch Logs) and enrichment (EKS) call AWS and signature errors can echo the signed request.
+ */
+export function errorSummary(err: unknown): { name?: string; message: string; code?: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code
+    return { name: err.name, message: scrubAwsMessage(err.name, err.message), ...(code ? { code } : {}) }
+  }
+  return { message: scrubAwsMessage('', String(err)) }
+}

@@ -1,4 +1,5 @@
 import { configSchema } from './schema.js'
+import { ENV_ALIASES } from './load.js'
 
 /**
  * docs/configuration.md, generated from the schema (`falconet print-docs`), so the reference cannot
@@ -15,8 +16,8 @@ export function renderConfigDocs(): string {
     'One YAML file (`--config FILE` or env `FALCONET_CONFIG`), then environment overrides. Any key can',
     'be set from the environment as `FALCONET__` + the path in capitals with `__` between levels',
     '(`FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST=5`); values are read as YAML scalars.',
-    'Short forms: `FALCONET_PORT`, `FALCONET_DATA_DIR`, `FALCONET_LOG_LEVEL`, `FALCONET_CLUSTER_NAME`,',
-    '`FALCONET_SECURITYHUB_ENABLED`. Unknown keys are errors. `falconet validate-config FILE` checks a file.',
+    `Short forms: ${Object.keys(ENV_ALIASES).map((name) => `\`${name}\``).join(', ')}.`,
+    'Unknown keys are errors. `falconet validate-config FILE` checks a file.',
     '',
     '| key | type | default | description |',
     '|---|---|---|---|',

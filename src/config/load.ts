@@ -11,7 +11,7 @@ import { errors } from '../errors.js'
  */
 
 /** Short env names for the settings people set most; anything else via FALCONET__A__B_C. */
-const ENV_ALIASES: Record<string, string[]> = {
+export const ENV_ALIASES: Record<string, string[]> = {
   FALCONET_PORT: ['server', 'port'],
   FALCONET_DATA_DIR: ['dataDir'],
   FALCONET_LOG_LEVEL: ['logLevel'],

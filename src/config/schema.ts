@@ -30,7 +30,7 @@ export const configSchema = Type.Object(
   {
     dataDir: Type.String({
       default: './data',
-      description: 'Where findings.jsonl, dead letters and (later) the spool live (env FALCONET_DATA_DIR).',
+      description: 'Where findings.jsonl, dead letters and the spool live (env FALCONET_DATA_DIR).',
     }),
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       default: 'info',

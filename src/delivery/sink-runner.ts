@@ -1,4 +1,4 @@
-import { scrubAwsMessage } from '../aws/errors.js'
+import { errorSummary } from '../aws/errors.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Encoded, FailedItem, SendOutcome, Sink } from '../sinks/sink.js'
@@ -272,17 +272,4 @@ export class SinkRunner<T = unknown> {
       this.#logger.error({ err: errorSummary(err), findingIds: letters.map((l) => l.findingId) }, 'cannot write dead letters; findings stay queued')
     }
   }
-}
-
-/** Error name and message only: SDK errors carry request objects that must not reach a log line. */
-/**
- * An error as logged and dead-lettered. Scrubbed like every AWS message: a sink's start() calls
- * STS and CloudWatch Logs, whose signature errors can echo the signed request.
- */
-export function errorSummary(err: unknown): { name?: string; message: string; code?: string } {
-  if (err instanceof Error) {
-    const code = (err as { code?: string }).code
-    return { name: err.name, message: scrubAwsMessage(err.name, err.message), ...(code ? { code } : {}) }
-  }
-  return { message: scrubAwsMessage('', String(err)) }
 }

@@ -1,3 +1,4 @@
+import { errorSummary } from '../aws/errors.js'
 import type { EKSClient } from '@aws-sdk/client-eks'
 import type { Logger } from 'pino'
 import type { PodIdentityRoles } from './iam.js'
@@ -40,7 +41,7 @@ export class PodIdentityCache implements PodIdentityRoles {
       .then((roleArn) => void this.#roles.set(key, { ...(roleArn ? { roleArn } : {}), at: Date.now() }))
       .catch((err) => {
         this.#roles.set(key, { ...(cached?.roleArn ? { roleArn: cached.roleArn } : {}), at: Date.now(), failed: true })
-        this.#logger.warn({ namespace, serviceAccount, err: { name: err?.name, message: err?.message } }, 'cannot look up the Pod Identity association (retried in a minute)')
+        this.#logger.warn({ namespace, serviceAccount, err: errorSummary(err) }, 'cannot look up the Pod Identity association (retried in a minute)')
       })
       .finally(() => this.#inFlight.delete(key))
     this.#inFlight.set(key, fetch)

@@ -17,7 +17,7 @@ export const serverSchema = Type.Object(
     shutdownGraceMs: Type.Integer({
       minimum: 0,
       default: 10_000,
-      description: 'On SIGTERM, how long to keep flushing pending findings before what is left is dead-lettered.',
+      description: 'On SIGTERM, how long to keep flushing pending findings; what is left stays in the spool for the next start.',
     }),
   },
   { default: {} },

@@ -199,7 +199,7 @@ t.test('backoff grows, is capped, and keeps half of each step', async (t) => {
 })
 
 t.test('errors are logged and dead-lettered without credentials', async (t) => {
-  const { errorSummary } = await import('../../src/delivery/sink-runner.js')
+  const { errorSummary } = await import('../../src/aws/errors.js')
   const signature = Object.assign(new Error('The request signature we calculated does not match. Canonical request: x-amz-security-token:IQoJb3JpZ2luX2VjEXAMPLE'), { name: 'SignatureDoesNotMatch' })
   t.notMatch(errorSummary(signature).message, /IQoJb3JpZ2lu/, 'a signature error never shows the signed request')
   const denied = Object.assign(new Error('User arn:aws:sts::111122223333:assumed-role/x is not authorized; X-Amz-Credential=ASIAEXAMPLEKEYID1234/20261121'), { name: 'AccessDeniedException' })

@@ -141,3 +141,9 @@ t.test('a finished pod does not keep its IP from the pod that now has it; short 
   t.equal(meta.cache.podByIp('10.0.7.7')?.name, 'web-0')
   t.equal(meta.cache.node('ip-10-0-12-34')?.instanceId, 'i-0abc123def4567890', "Falco's short hostname")
 })
+
+t.test('configuration mistakes are config errors that name the key', async (t) => {
+  const make = (options: Record<string, unknown>) => () => new KubeMetadata({ mode: 'cluster', deletedPodGraceMs: 1000, syncTimeoutMs: 300, podAnnotations: [], ...options } as any, { logger: silent, registry: new Registry() })
+  t.throws(make({ mode: 'node' }), { code: 'FALCONET_ERR_CONFIG', message: /enrichment\.nodeName: required when enrichment\.mode is node/ })
+  t.throws(make({ kubeconfig: '/nonexistent/kubeconfig' }), { code: 'FALCONET_ERR_CONFIG', message: /enrichment\.kubeconfig: cannot load \/nonexistent\/kubeconfig \(ENOENT\)/ })
+})

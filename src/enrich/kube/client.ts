@@ -1,3 +1,4 @@
+import { errors } from '../../errors.js'
 import { KubeConfig, Watch } from '@kubernetes/client-node'
 import { listPage } from './list.js'
 import type { Logger } from 'pino'
@@ -30,11 +31,18 @@ export class KubeMetadata {
   #synced = false
 
   constructor(options: KubeMetadataOptions, deps: { logger: Logger; registry: Registry }) {
-    if (options.mode === 'node' && !options.nodeName) throw new Error('enrichment.nodeName is required in node mode (set FALCONET_NODE_NAME from spec.nodeName)')
+    // Configuration mistakes, reported like every other (exit 2, the key named, no stack trace).
+    if (options.mode === 'node' && !options.nodeName) throw new errors.FALCONET_ERR_CONFIG('  enrichment.nodeName: required when enrichment.mode is node (set FALCONET_NODE_NAME from spec.nodeName)')
     this.#logger = deps.logger.child({ component: 'kube' })
     this.cache = new MetadataCache({ deletedPodGraceMs: options.deletedPodGraceMs })
     const kc = new KubeConfig()
-    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig)
+    if (options.kubeconfig) {
+      try {
+        kc.loadFromFile(options.kubeconfig)
+      } catch (err) {
+        throw new errors.FALCONET_ERR_CONFIG(`  enrichment.kubeconfig: cannot load ${options.kubeconfig} (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`)
+      }
+    }
     else kc.loadFromDefault() // in-cluster service account when running in a pod
     const watch = new Watch(kc)
     const metrics = kubeMetrics(deps.registry, this)

@@ -1,3 +1,4 @@
+import { backoffMs } from '../../delivery/backoff.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Watch } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
@@ -81,7 +82,8 @@ export class Reflector<T> {
         if (this.#stop.signal.aborted) return
         const status = (err as { code?: number; statusCode?: number }).code ?? (err as { statusCode?: number }).statusCode
         if (status === 410) this.#resourceVersion = '' // an expired continue token or version: list again
-        const wait = Math.min(30_000, 500 * 2 ** failures++)
+        // Jittered: after an API-server outage, every node's sidecar must not re-list in lockstep.
+        const wait = backoffMs(failures++, 500, 30_000)
         this.#events.watchRestarted(this.#spec.kind, 'error')
         this.#logger.warn({ err: { message: (err as Error).message, status }, retryInMs: wait }, 'list/watch failed, retrying')
         await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
