@@ -1,10 +1,34 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond npm packages, when it is missing: the moto AWS
-# emulator (moto_server) and botocore, whose Security Hub API model the ASFF validator reads.
+# Installs what the test suite needs beyond npm packages, when it is missing:
+# - moto_server (the AWS emulator) and botocore, whose Security Hub API model the ASFF validator reads;
+# - kubernetes-validate (bundled Kubernetes OpenAPI schemas, works offline), from PyPI, and checkov
+#   (security lint of the rendered chart), from PyPI into a venv of its own;
+# - helm, built from its Go module (helm.sh/helm/v3) into $(go env GOPATH)/bin; Go's build cache makes
+#   the second install take seconds.
 set -euo pipefail
+
+pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$@"; }
 
 if ! python3 -c 'import moto.server, flask, flask_cors, botocore' >/dev/null 2>&1; then
   echo "ensure-tools: installing moto[server] (AWS emulator) with pip" >&2
-  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+  pip_install 'moto[server]>=5,<6'
+fi
+if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+  echo "ensure-tools: installing kubernetes-validate with pip" >&2
+  pip_install 'kubernetes-validate==1.37.0'
+fi
+# checkov pins old boto3/botocore/packaging: it gets a venv of its own so moto keeps its versions.
+checkov_venv="${HOME}/.cache/falconet-tools/checkov"
+if ! "$checkov_venv/bin/checkov" --version >/dev/null 2>&1; then
+  echo "ensure-tools: installing checkov into $checkov_venv" >&2
+  python3 -m venv "$checkov_venv"
+  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check 'checkov==3.3.30'
+fi
+HELM_VERSION=v3.19.0
+gobin="$(go env GOPATH)/bin"
+if ! "$gobin/helm" version --short 2>/dev/null | grep -q "${HELM_VERSION%.*}"; then
+  echo "ensure-tools: building helm ${HELM_VERSION} with go install (about 2.5 minutes the first time)" >&2
+  GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
 python3 -c 'import moto, botocore; print(f"ensure-tools: moto {moto.__version__}, botocore {botocore.__version__}")' >&2
+echo "ensure-tools: $("$gobin/helm" version --short), checkov $("$checkov_venv/bin/checkov" --version)" >&2
