@@ -3,6 +3,7 @@
 # - moto_server (the AWS emulator) and botocore, whose Security Hub API model the ASFF validator reads;
 # - kubernetes-validate (bundled Kubernetes OpenAPI schemas, works offline), from PyPI, and checkov
 #   (security lint of the rendered chart), from PyPI into a venv of its own;
+# - the prometheus-operator module (its CRDs validate the chart's ServiceMonitor and PrometheusRule);
 # - helm, built from its Go module (helm.sh/helm/v3) into $(go env GOPATH)/bin; Go's build cache makes
 #   the second install take seconds.
 set -euo pipefail
@@ -30,5 +31,8 @@ if ! "$gobin/helm" version --short 2>/dev/null | grep -q "${HELM_VERSION%.*}"; t
   echo "ensure-tools: building helm ${HELM_VERSION} with go install (about 2.5 minutes the first time)" >&2
   GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
+# The prometheus-operator CRDs (ServiceMonitor, PrometheusRule schemas) come with its Go module.
+PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
+(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download "$PROMETHEUS_OPERATOR")
 python3 -c 'import moto, botocore; print(f"ensure-tools: moto {moto.__version__}, botocore {botocore.__version__}")' >&2
 echo "ensure-tools: $("$gobin/helm" version --short), checkov $("$checkov_venv/bin/checkov" --version)" >&2
