@@ -17,7 +17,9 @@ export const upstream = (chart: string): Record<string, any> => parse(read(upstr
 export const CHART_OF: Record<string, string> = {
   'falco.yaml': 'falco',
   'falco-k8saudit-eks.yaml': 'falco',
+  'falco-sidecar.yaml': 'falco',
   'fluent-bit.yaml': 'fluent-bit',
+  'fluent-bit-sidecar.yaml': 'fluent-bit',
   'amazon-cloudwatch-observability.yaml': 'amazon-cloudwatch-observability',
 }
 
