@@ -181,7 +181,7 @@ test('IRSA, RBAC and the Secret', async (t) => {
   const role = find(rendered.default!.docs, 'ClusterRole')!
   t.same((role as any).rules, [{ apiGroups: [''], resources: ['pods', 'nodes', 'namespaces', 'serviceaccounts'], verbs: ['get', 'list', 'watch'] }])
   const binding = find(rendered['example-sidecar-rbac']!.docs, 'ClusterRoleBinding')! as any
-  t.same(binding.subjects.map((s: any) => `${s.namespace}/${s.name}`), ['falconet/falconet', 'falco/falco', 'fluent-bit/fluent-bit'])
+  t.same(binding.subjects.map((s: any) => `${s.namespace}/${s.name}`), ['falconet/falconet', 'falco/falco', 'logging/fluent-bit'])
   t.equal(find(rendered['example-local']!.docs, 'ClusterRole'), undefined, 'rbac.create=false')
   t.equal(podSpec(find(rendered['example-local']!.docs, 'Deployment')).automountServiceAccountToken, false, 'no enrichment, no API token')
 

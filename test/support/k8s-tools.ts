@@ -4,11 +4,13 @@ import { join } from 'node:path'
 
 /**
  * The Kubernetes tools test/support/ensure-tools.sh installs: helm (built from its Go module),
- * kubernetes-validate (bundled OpenAPI schemas, offline) and checkov (in a venv of its own).
+ * kubernetes-validate (bundled OpenAPI schemas, offline), checkov and hadolint (in a venv of their own).
  */
 const goBin = join(execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim(), 'bin')
 export const HELM = join(goBin, 'helm')
-export const CHECKOV = join(homedir(), '.cache', 'falconet-tools', 'checkov', 'bin', 'checkov')
+const toolsVenv = join(homedir(), '.cache', 'falconet-tools', 'venv', 'bin')
+export const CHECKOV = join(toolsVenv, 'checkov')
+export const HADOLINT = join(toolsVenv, 'hadolint')
 /** The newest Kubernetes minor EKS offers in standard support, and the oldest. */
 export const KUBERNETES_VERSIONS = ['1.34.0', '1.31.0']
 
