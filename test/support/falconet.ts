@@ -46,3 +46,9 @@ export async function pendingIn(url: string, sink: string): Promise<number> {
   const body = (await (await fetch(`${url}/readyz`)).json()) as { sinks: Record<string, { pending: number }> }
   return body.sinks[sink]?.pending ?? NaN
 }
+
+/**
+ * For tests that play many Falco instances from one loopback address: the per-client limit
+ * (server.rateLimit.falco, 2,000/s) is meant for one Falco, which sends one alert at a time.
+ */
+export const MANY_FALCOS = { FALCONET__SERVER__RATE_LIMIT__FALCO: '0' } as const

@@ -1,3 +1,4 @@
+import { MANY_FALCOS } from './falconet.js'
 import type { Test } from 'tap'
 import { startMoto, awsEnv, type Moto } from './moto.js'
 import { startAwsProxy, type AwsProxy } from './aws-proxy.js'
@@ -28,6 +29,8 @@ export async function securityHubRig(t: Test, extraEnv: Record<string, string> =
     AWS_ENDPOINT_URL_SECURITYHUB: proxy.endpoint,
     FALCONET_SECURITYHUB_ENABLED: 'true',
     FALCONET__SINKS__FILE__ENABLED: 'false',
+    // The rig's tests (storm, crash, outage, budget) send as many Falcos at once from one address.
+    ...MANY_FALCOS,
     ...extraEnv,
   }
   return { moto, proxy, client, env }
