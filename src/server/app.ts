@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { metricsRoute } from './metrics.js'
+import { installRequestMetrics, metricsRoute } from './metrics.js'
+import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
+import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import { installErrorHandling } from './error-handler.js'
@@ -24,6 +26,8 @@ export interface AppDeps {
   /** Whether a request-body key (a Fluent Bit chunk hash) was taken before. */
   seen?: (key: string) => boolean
   registry: Registry
+  /** Source liveness (src/monitor): the sources report who talked. */
+  monitor?: SourceSightings
 }
 
 /** The HTTP app, without listening: tests build it and call `inject`, serve.ts owns the process. */
@@ -41,6 +45,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'remove',
   })
   installErrorHandling(app)
+  installRequestMetrics(app, ingestMetricsFor(deps.registry))
+  installSourceMonitor(app, deps.monitor)
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(metricsRoute, { registry: deps.registry })
   if (deps.admin) await app.register(adminApi, deps.admin)
