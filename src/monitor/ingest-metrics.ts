@@ -3,9 +3,9 @@ import { errors } from '../errors.js'
 import type { FindingState } from '../aggregate/aggregator.js'
 
 /**
- * What comes in and what becomes of it: events received per source and endpoint, refusals by
+ * What comes in and what becomes of it: events received per source and route, refusals by
  * reason, findings by severity, HTTP answers, rate-limited requests. Every label has a fixed or
- * code-bounded set of values — sources and reasons are enums, endpoints are route patterns
+ * code-bounded set of values — sources and reasons are enums, `route` is a route pattern
  * (`/fluent-bit/*`, never the path a client sent: tokens can be in paths) — because
  * falcosidekick's unbounded labels (pod names, rule outputs) ran Prometheus and itself out of
  * memory.
@@ -15,8 +15,11 @@ import type { FindingState } from '../aggregate/aggregator.js'
 export const SOURCES = ['falco', 'fluent-bit', 'k8s-audit', 'eks-audit', 'test'] as const
 export type SourceName = (typeof SOURCES)[number]
 
-/** The endpoint label of the CloudWatch Logs poller, which has no route. */
-export const POLLER_ENDPOINT = 'cloudwatch-logs'
+/**
+ * The `route` label of the CloudWatch Logs poller, which has none. (Not `endpoint`: the Prometheus
+ * Operator gives every scraped series an `endpoint` target label, which would rename ours.)
+ */
+export const POLLER_ROUTE = 'cloudwatch-logs'
 
 /**
  * Why an input was refused: the codes a client gets back (src/errors.ts), fastify's body-parser
@@ -43,9 +46,9 @@ export function knownRoute(pattern: string): void {
 }
 
 /** A route pattern as a label value; anything else (a raw path, a typo) becomes `other`. */
-export function endpointLabel(endpoint: string | undefined): string {
-  if (endpoint === undefined) return 'unmatched'
-  return routePatterns.has(endpoint) || endpoint === POLLER_ENDPOINT ? endpoint : 'other'
+export function routeLabel(route: string | undefined): string {
+  if (route === undefined) return 'unmatched'
+  return routePatterns.has(route) || route === POLLER_ROUTE ? route : 'other'
 }
 
 /** The input behind an ingest route, from its first path segment (`/` is Falco's, as falcosidekick's). */
@@ -63,34 +66,34 @@ export function sourceOfRoute(pattern: string | undefined): SourceName | undefin
  */
 const rateLimited = new Counter({
   name: 'falconet_http_rate_limited_total',
-  help: 'Requests refused by the per-client rate limit (429), by endpoint (route pattern).',
-  labelNames: ['endpoint'],
+  help: 'Requests refused by the per-client rate limit (429), by route pattern.',
+  labelNames: ['route'],
   registers: [],
 })
 
-/** One request refused by the rate limiter. `endpoint`: the route pattern (request.routeOptions.url), never request.url. */
-export function countRateLimited(endpoint: string | undefined): void {
-  rateLimited.inc({ endpoint: endpointLabel(endpoint) })
+/** One request refused by the rate limiter. `route`: the route pattern (request.routeOptions.url), never request.url. */
+export function countRateLimited(route: string | undefined): void {
+  rateLimited.inc({ route: routeLabel(route) })
 }
 
 export class IngestMetrics {
-  readonly #received: Counter<'source' | 'endpoint'>
-  readonly #rejected: Counter<'source' | 'endpoint' | 'reason'>
+  readonly #received: Counter<'source' | 'route'>
+  readonly #rejected: Counter<'source' | 'route' | 'reason'>
   readonly #findings: Counter<'severity' | 'kind'>
-  readonly #requests: Counter<'endpoint' | 'code'>
+  readonly #requests: Counter<'route' | 'code'>
 
   constructor(registry: Registry) {
     const registers = [registry]
     this.#received = new Counter({
       name: 'falconet_events_received_total',
       help: 'Inputs taken by each source: Falco alerts, Fluent Bit records, audit events, test events. A resent Fluent Bit chunk is not counted again.',
-      labelNames: ['source', 'endpoint'],
+      labelNames: ['source', 'route'],
       registers,
     })
     this.#rejected = new Counter({
       name: 'falconet_records_rejected_total',
       help: 'Inputs refused, by reason (the error code the client got). A refused request counts once; unreadable records inside an accepted Fluent Bit chunk count each.',
-      labelNames: ['source', 'endpoint', 'reason'],
+      labelNames: ['source', 'route', 'reason'],
       registers,
     })
     this.#findings = new Counter({
@@ -101,8 +104,8 @@ export class IngestMetrics {
     })
     this.#requests = new Counter({
       name: 'falconet_http_requests_total',
-      help: 'HTTP requests answered, by endpoint (route pattern; unmatched for 404s) and status code.',
-      labelNames: ['endpoint', 'code'],
+      help: 'HTTP requests answered, by route pattern (unmatched for 404s) and status code.',
+      labelNames: ['route', 'code'],
       registers,
     })
     registry.registerMetric(rateLimited)
@@ -110,21 +113,21 @@ export class IngestMetrics {
     for (const severity of ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']) for (const kind of ['new', 'updated', 'resolved']) this.#findings.inc({ severity, kind }, 0)
   }
 
-  received(source: SourceName, endpoint: string | undefined, n: number): void {
-    if (n > 0) this.#received.inc({ source, endpoint: endpointLabel(endpoint) }, n)
+  received(source: SourceName, route: string | undefined, n: number): void {
+    if (n > 0) this.#received.inc({ source, route: routeLabel(route) }, n)
   }
 
-  rejected(source: SourceName, endpoint: string | undefined, reason: string, n = 1): void {
-    if (n > 0) this.#rejected.inc({ source, endpoint: endpointLabel(endpoint), reason: rejectReason(reason, 400) }, n)
+  rejected(source: SourceName, route: string | undefined, reason: string, n = 1): void {
+    if (n > 0) this.#rejected.inc({ source, route: routeLabel(route), reason: rejectReason(reason, 400) }, n)
   }
 
   /** A whole request refused: its error code as the client saw it. */
-  refused(source: SourceName, endpoint: string | undefined, code: string | undefined, statusCode: number): void {
-    this.#rejected.inc({ source, endpoint: endpointLabel(endpoint), reason: rejectReason(code, statusCode) })
+  refused(source: SourceName, route: string | undefined, code: string | undefined, statusCode: number): void {
+    this.#rejected.inc({ source, route: routeLabel(route), reason: rejectReason(code, statusCode) })
   }
 
-  answered(endpoint: string | undefined, statusCode: number): void {
-    this.#requests.inc({ endpoint: endpointLabel(endpoint), code: String(statusCode) })
+  answered(route: string | undefined, statusCode: number): void {
+    this.#requests.inc({ route: routeLabel(route), code: String(statusCode) })
   }
 
   committed(findings: readonly FindingState[]): void {

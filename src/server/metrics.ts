@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client'
 import type { Spool } from '../delivery/spool.js'
-import { countRateLimited as countRateLimitedEndpoint, knownRoute, sourceOfRoute, type IngestMetrics } from '../monitor/ingest-metrics.js'
+import { countRateLimited as countRateLimitedRoute, knownRoute, sourceOfRoute, type IngestMetrics } from '../monitor/ingest-metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -59,10 +59,10 @@ export function installRequestMetrics(app: FastifyInstance, metrics: IngestMetri
     codes.set(request, error.code)
   })
   app.addHook('onResponse', async (request, reply) => {
-    const endpoint = request.routeOptions.url
-    metrics.answered(endpoint, reply.statusCode)
-    const source = sourceOfRoute(endpoint)
-    if (source && reply.statusCode >= 400 && request.method !== 'GET') metrics.refused(source, endpoint, codes.get(request), reply.statusCode)
+    const route = request.routeOptions.url
+    metrics.answered(route, reply.statusCode)
+    const source = sourceOfRoute(route)
+    if (source && reply.statusCode >= 400 && request.method !== 'GET') metrics.refused(source, route, codes.get(request), reply.statusCode)
   })
 }
 
@@ -82,6 +82,6 @@ export function countRejected(request: FastifyRequest, reason: string, n: number
  * One request refused by the per-client rate limit. Give the request (its route pattern is used)
  * or the route pattern itself — never `request.url`: a raw path becomes `other`.
  */
-export function countRateLimited(requestOrEndpoint: FastifyRequest | string | undefined): void {
-  countRateLimitedEndpoint(typeof requestOrEndpoint === 'object' ? requestOrEndpoint.routeOptions.url : requestOrEndpoint)
+export function countRateLimited(requestOrRoute: FastifyRequest | string | undefined): void {
+  countRateLimitedRoute(typeof requestOrRoute === 'object' ? requestOrRoute.routeOptions.url : requestOrRoute)
 }

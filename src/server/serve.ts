@@ -8,7 +8,7 @@ import { buildApp } from './app.js'
 import { registerSpoolGauges } from './metrics.js'
 import { createPipeline, createResolver, type Ingest, type Resolve } from '../pipeline/pipeline.js'
 import { createMonitor } from '../monitor/index.js'
-import { ingestMetricsFor, POLLER_ENDPOINT } from '../monitor/ingest-metrics.js'
+import { ingestMetricsFor, POLLER_ROUTE } from '../monitor/ingest-metrics.js'
 import { SinkRunner } from '../delivery/sink-runner.js'
 import { DeadLetterFile } from '../delivery/dead-letter.js'
 import { DeliveryMetrics } from '../delivery/metrics.js'
@@ -127,7 +127,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
         region,
         // Read from CloudWatch: the audit log arrives (counted, and the monitor hears from the poller).
         onRead: (logGroupName, n) => {
-          ingestMetricsFor(registry).received('eks-audit', POLLER_ENDPOINT, n)
+          ingestMetricsFor(registry).received('eks-audit', POLLER_ROUTE, n)
           monitor.liveness?.seen('eks-audit', logGroupName)
         },
       })

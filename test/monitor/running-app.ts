@@ -70,12 +70,18 @@ export async function runningApp(t: Test): Promise<{ url: string; scrape(): Prom
   return { url, scrape }
 }
 
-/** FilterLogEvents on a loopback port: two audit events in a kube-apiserver-audit stream, once. */
+/** FilterLogEvents on a loopback port: throttled once, then two audit events in a kube-apiserver-audit stream, once. */
 async function fakeCloudWatchLogs(): Promise<{ server: Server; endpoint: string }> {
   let served = false
+  let throttled = false
   const server = createServer((req, res) => {
     req.resume()
     req.on('end', () => {
+      if (!throttled) {
+        throttled = true
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ThrottlingException' })
+        return res.end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }))
+      }
       const now = Date.now()
       const events = served
         ? []

@@ -60,8 +60,8 @@ t.test('thousands of distinct pods, rules, outputs, hosts and paths: a fixed num
     .flatMap((s) => Object.entries(s.labels).filter(([, v]) => v.includes(MARK)).map(([k, v]) => `${s.name}{${k}="${v}"}`))
   t.same(leaks, [], 'no pod name, rule, output, host or path segment in any label value')
 
-  const endpoints = new Set(after2.filter((s) => s.labels.endpoint !== undefined).map((s) => s.labels.endpoint))
-  t.same([...endpoints].sort(), ['/', '/falco', '/fluent-bit', '/fluent-bit/*', 'other', 'unmatched'].sort(), 'endpoints are route patterns')
+  const routes = new Set(after2.filter((s) => s.labels.route !== undefined).map((s) => s.labels.route))
+  t.same([...routes].sort(), ['/', '/falco', '/fluent-bit', '/fluent-bit/*', 'other', 'unmatched'].sort(), 'route labels are route patterns')
   const reasons = new Set(after2.filter((s) => s.name === 'falconet_records_rejected_total').map((s) => s.labels.reason))
   t.same([...reasons], ['FALCONET_ERR_INVALID_ALERT'])
   t.ok(after2.some((s) => s.name === 'falconet_monitored_sources' && s.labels.state === 'silent' && s.value > 1000), 'the hosts are counted, not labelled')

@@ -8,11 +8,11 @@ import { parseExposition, seriesOf } from '../monitor/exposition.js'
  */
 const REQUIRED: Array<[name: string, labels: string[]]> = [
   // events received by source and endpoint; records parsed and rejected by reason
-  ['falconet_events_received_total', ['endpoint', 'source']],
-  ['falconet_records_rejected_total', ['endpoint', 'reason', 'source']],
+  ['falconet_events_received_total', ['route', 'source']],
+  ['falconet_records_rejected_total', ['reason', 'route', 'source']],
   ['falconet_fluentbit_records_total', ['kind']],
   ['falconet_fluentbit_chunks_total', ['result']],
-  ['falconet_http_requests_total', ['code', 'endpoint']],
+  ['falconet_http_requests_total', ['code', 'route']],
   // findings produced by severity
   ['falconet_findings_total', ['kind', 'severity']],
   // sink calls / errors / latency per sink
@@ -35,7 +35,7 @@ const REQUIRED: Array<[name: string, labels: string[]]> = [
   ['falconet_eks_audit_lag_seconds', []],
   ['falconet_eks_audit_events_total', []],
   // rate-limited requests
-  ['falconet_http_rate_limited_total', ['endpoint']],
+  ['falconet_http_rate_limited_total', ['route']],
   // monitor the monitor
   ['falconet_monitored_sources', ['source_kind', 'state']],
   ['falconet_source_last_seen_timestamp_seconds', ['source_kind']],
@@ -52,17 +52,17 @@ t.test('every required metric is exposed with its labels after fixtures went thr
   const value = (name: string, labels: Record<string, string>) =>
     samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
 
-  t.equal(value('falconet_events_received_total', { source: 'falco', endpoint: '/' }), 31, 'the 31 Falco fixtures on /')
-  t.equal(value('falconet_events_received_total', { source: 'falco', endpoint: '/falco' }), 2, 'a repeat and a heartbeat on /falco')
-  t.equal(value('falconet_events_received_total', { source: 'fluent-bit', endpoint: '/fluent-bit/*' }), 1)
-  t.equal(value('falconet_events_received_total', { source: 'fluent-bit', endpoint: '/fluent-bit' }), 1, 'the readable record of the chunk with a malformed line')
-  t.equal(value('falconet_events_received_total', { source: 'k8s-audit', endpoint: '/k8s-audit' }), 1)
-  t.equal(value('falconet_events_received_total', { source: 'test', endpoint: '/test' }), 1)
-  t.equal(value('falconet_events_received_total', { source: 'eks-audit', endpoint: 'cloudwatch-logs' }), 2, 'the poller\'s two audit events')
-  t.equal(value('falconet_records_rejected_total', { source: 'falco', endpoint: '/falco', reason: 'FALCONET_ERR_INVALID_ALERT' }), 1, 'a refused alert, by its error code')
-  t.equal(value('falconet_records_rejected_total', { source: 'fluent-bit', endpoint: '/fluent-bit', reason: 'FALCONET_ERR_INVALID_RECORDS' }), 1, 'the malformed line')
-  t.equal(value('falconet_http_requests_total', { endpoint: '/falco', code: '400' }), 1)
-  t.equal(value('falconet_http_rate_limited_total', { endpoint: '/falco' }), 1)
+  t.equal(value('falconet_events_received_total', { source: 'falco', route: '/' }), 31, 'the 31 Falco fixtures on /')
+  t.equal(value('falconet_events_received_total', { source: 'falco', route: '/falco' }), 2, 'a repeat and a heartbeat on /falco')
+  t.equal(value('falconet_events_received_total', { source: 'fluent-bit', route: '/fluent-bit/*' }), 1)
+  t.equal(value('falconet_events_received_total', { source: 'fluent-bit', route: '/fluent-bit' }), 1, 'the readable record of the chunk with a malformed line')
+  t.equal(value('falconet_events_received_total', { source: 'k8s-audit', route: '/k8s-audit' }), 1)
+  t.equal(value('falconet_events_received_total', { source: 'test', route: '/test' }), 1)
+  t.equal(value('falconet_events_received_total', { source: 'eks-audit', route: 'cloudwatch-logs' }), 2, 'the poller\'s two audit events')
+  t.equal(value('falconet_records_rejected_total', { source: 'falco', route: '/falco', reason: 'FALCONET_ERR_INVALID_ALERT' }), 1, 'a refused alert, by its error code')
+  t.equal(value('falconet_records_rejected_total', { source: 'fluent-bit', route: '/fluent-bit', reason: 'FALCONET_ERR_INVALID_RECORDS' }), 1, 'the malformed line')
+  t.equal(value('falconet_http_requests_total', { route: '/falco', code: '400' }), 1)
+  t.equal(value('falconet_http_rate_limited_total', { route: '/falco' }), 1)
   t.ok(value('falconet_findings_total', { severity: 'CRITICAL', kind: 'new' })! > 0, 'findings by severity')
   t.equal(value('falconet_findings_total', { severity: 'MEDIUM', kind: 'new' }) !== undefined, true)
   t.equal(value('falconet_enrich_synced', {}), 1)
