@@ -24,15 +24,16 @@ function alert(i: number, batch: string): string {
 }
 
 async function flood(rig: Awaited<ReturnType<typeof monitorRig>>, batch: string, n: number) {
-  for (let i = 0; i < n; i++) {
-    const url = i % 2 ? '/' : '/falco'
-    t.equal((await rig.post(url, alert(i, batch))).statusCode, 200)
-    if (i % 10 === 0) {
-      await rig.post(`/${MARK}${batch}${i}/secret-token-${MARK}`, '{}') // 404 on a path with a "token"
-      await rig.post(`/fluent-bit/${MARK}${batch}${i}`, JSON.stringify([{ log: `line ${MARK}${i}`, kubernetes: { host: `node-${MARK}${batch}${i}`, namespace_name: `ns-${MARK}${batch}${i}`, pod_name: `pod-${MARK}${i}` } }]))
-      await rig.post('/falco', JSON.stringify({ rule: `Rule ${MARK}${i}`, priority: `${MARK}${batch}${i}`, output: `x` })) // refused
-      countRateLimited(`/falco/${MARK}${batch}${i}`) // a limiter handing over the raw path by mistake
-    }
+  for (let i = 0; i < n; i += 20) {
+    // Falco's http_output posts one alert at a time; arrays (also accepted) keep the test quick.
+    const alerts = Array.from({ length: 20 }, (_, j) => alert(i + j, batch))
+    t.equal((await rig.post(i % 40 ? '/' : '/falco', `[${alerts.join(',')}]`)).statusCode, 200)
+  }
+  for (let i = 0; i < n; i += 10) {
+    await rig.post(`/${MARK}${batch}${i}/secret-token-${MARK}`, '{}') // 404 on a path with a "token"
+    await rig.post(`/fluent-bit/${MARK}${batch}${i}`, JSON.stringify([{ log: `line ${MARK}${i}`, kubernetes: { host: `node-${MARK}${batch}${i}`, namespace_name: `ns-${MARK}${batch}${i}`, pod_name: `pod-${MARK}${i}` } }]))
+    await rig.post('/falco', JSON.stringify({ rule: `Rule ${MARK}${i}`, priority: `${MARK}${batch}${i}`, output: `x` })) // refused
+    countRateLimited(`/falco/${MARK}${batch}${i}`) // a limiter handing over the raw path by mistake
   }
 }
 
@@ -50,8 +51,10 @@ t.test('thousands of distinct pods, rules, outputs, hosts and paths: a fixed num
   await rig.advance(10 * 60_000) // and every one of those hosts goes silent
   const after2 = await series()
 
-  const names = (s: typeof after1) => s.map((x) => `${x.name}${JSON.stringify(x.labels)}`).sort()
-  t.same(names(after2), names(after1), `the same ${after1.length} series after 1,000 and after 2,000 distinct senders`)
+  // prom-client's process metrics add a GC kind when that GC first runs: fixed labels, but not ours to time.
+  const ours = (s: typeof after1) => s.filter((x) => !/^falconet_(nodejs|process)_/.test(x.name))
+  const names = (s: typeof after1) => ours(s).map((x) => `${x.name}${JSON.stringify(x.labels)}`).sort()
+  t.same(names(after2), names(after1), `the same ${ours(after1).length} series after 1,000 and after 2,000 distinct senders`)
   t.ok(after2.length < 400, `${after2.length} series in all`)
   const capped = after2.filter((s) => s.name === 'falconet_fluentbit_unmatched_records_total')
   t.equal(capped.length, 201, '200 namespaces and _other')
