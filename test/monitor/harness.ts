@@ -67,7 +67,6 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
     clock,
     faults,
     dataDir,
-    ingest,
     /** Findings queued for a sink, newest version. */
     queued: (sink = 'securityhub') => spool.due(sink, 10_000, Number.MAX_SAFE_INTEGER, true).items.map((d) => d.state),
     /** Acknowledge everything queued for a sink, as a runner would after delivering it. */
