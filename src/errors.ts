@@ -13,6 +13,9 @@ export const errors = {
   FALCONET_ERR_INVALID_RECORDS: createError('FALCONET_ERR_INVALID_RECORDS', 'No record in the body could be read: %s', 400),
   FALCONET_ERR_BODY_TOO_LARGE: createError('FALCONET_ERR_BODY_TOO_LARGE', 'Body too large: %s', 413),
   FALCONET_ERR_OVERLOADED: createError('FALCONET_ERR_OVERLOADED', 'falconet is overloaded: %s; retry later', 503),
+  FALCONET_ERR_UNAUTHORIZED: createError('FALCONET_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401),
+  FALCONET_ERR_FORBIDDEN: createError('FALCONET_ERR_FORBIDDEN', 'Forbidden: %s', 403),
+  FALCONET_ERR_RATE_LIMITED: createError('FALCONET_ERR_RATE_LIMITED', 'Too many requests: %s', 429),
   FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
 } as const
 

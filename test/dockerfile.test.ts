@@ -32,3 +32,15 @@ t.test('it starts what npm start starts', async (t) => {
   t.match(dockerfile, /CMD \["serve"\]/)
   t.equal(pkg.bin.falconet, script)
 })
+
+t.test('hadolint (every rule, info level and up) finds nothing, and does find a bad Dockerfile', async (t) => {
+  const { HADOLINT, run } = await import('./support/k8s-tools.js')
+  const file = new URL('../Dockerfile', import.meta.url).pathname
+  const clean = run(HADOLINT, ['--failure-threshold', 'info', '--format', 'json', file])
+  t.equal(clean.status, 0, clean.stdout)
+  t.same(JSON.parse(clean.stdout), [])
+  const bad = run(HADOLINT, ['--failure-threshold', 'info', '--format', 'json', '-'], { input: 'FROM node:latest\nRUN apt-get update && apt-get install -y curl\nUSER root\n' })
+  t.not(bad.status, 0)
+  const codes = (JSON.parse(bad.stdout) as Array<{ code: string }>).map((f) => f.code)
+  t.ok(codes.includes('DL3007') && codes.includes('DL3008'), `latest tag and unpinned apt packages are findings: ${codes.join(', ')}`)
+})

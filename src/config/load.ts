@@ -139,7 +139,7 @@ function compiled() {
 }
 
 /** Unknown keys are typos until proven otherwise: every object with declared properties is closed. */
-function closeObjects(schema: any): any {
+export function closeObjects(schema: any): any {
   if (schema && typeof schema === 'object') {
     if (schema.type === 'object' && schema.properties && schema.additionalProperties === undefined) {
       schema.additionalProperties = false

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { serverSchema } from '../server/config.js'
+import { authSchema, serverSchema } from '../server/config.js'
 import { findingsSchema } from '../aggregate/config.js'
 import { fluentBitSchema } from '../sources/fluent-bit/config.js'
 import { enrichmentSchema } from '../enrich/config.js'
@@ -38,6 +38,7 @@ export const configSchema = Type.Object(
       description: 'pino log level (env FALCONET_LOG_LEVEL).',
     }),
     server: serverSchema,
+    auth: authSchema,
     aws: Type.Object(
       {
         region: Type.Optional(

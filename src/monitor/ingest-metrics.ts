@@ -59,28 +59,12 @@ export function sourceOfRoute(pattern: string | undefined): SourceName | undefin
   return (SOURCES as readonly string[]).includes(first) ? (first as SourceName) : undefined
 }
 
-/**
- * Rate-limited requests, process-wide: the limiter increments it wherever it sits, with no
- * registry at hand (`countRateLimited`). Each app's registry exposes the same counter; a process
- * serves one app.
- */
-const rateLimited = new Counter({
-  name: 'falconet_http_rate_limited_total',
-  help: 'Requests refused by the per-client rate limit (429), by route pattern.',
-  labelNames: ['route'],
-  registers: [],
-})
-
-/** One request refused by the rate limiter. `route`: the route pattern (request.routeOptions.url), never request.url. */
-export function countRateLimited(route: string | undefined): void {
-  rateLimited.inc({ route: routeLabel(route) })
-}
-
 export class IngestMetrics {
   readonly #received: Counter<'source' | 'route'>
   readonly #rejected: Counter<'source' | 'route' | 'reason'>
   readonly #findings: Counter<'severity' | 'kind'>
   readonly #requests: Counter<'route' | 'code'>
+  readonly #rateLimited: Counter<'route'>
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -108,7 +92,12 @@ export class IngestMetrics {
       labelNames: ['route', 'code'],
       registers,
     })
-    registry.registerMetric(rateLimited)
+    this.#rateLimited = new Counter({
+      name: 'falconet_http_rate_limited_total',
+      help: 'Requests refused by the per-client rate limit (429), by route pattern.',
+      labelNames: ['route'],
+      registers,
+    })
     // Every combination a dashboard shows exists from the start (a rate over a missing series is no data, not 0).
     for (const severity of ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']) for (const kind of ['new', 'updated', 'resolved']) this.#findings.inc({ severity, kind }, 0)
   }
@@ -128,6 +117,11 @@ export class IngestMetrics {
 
   answered(route: string | undefined, statusCode: number): void {
     this.#requests.inc({ route: routeLabel(route), code: String(statusCode) })
+  }
+
+  /** One request refused by the rate limiter. `route`: the route pattern (request.routeOptions.url), never request.url. */
+  rateLimited(route: string | undefined): void {
+    this.#rateLimited.inc({ route: routeLabel(route) })
   }
 
   committed(findings: readonly FindingState[]): void {

@@ -1,4 +1,6 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type onRequestAsyncHookHandler } from 'fastify'
+import helmet from '@fastify/helmet'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { installRequestMetrics, metricsRoute } from './metrics.js'
@@ -15,6 +17,10 @@ import { k8sAuditWebhook } from '../sources/k8s-audit-webhook.js'
 import type { AuditIngest } from '../pipeline/audit.js'
 import { adminApi } from './admin-api.js'
 import type { Silences } from '../route/silences.js'
+import { installRateLimits } from './rate-limit.js'
+import { httpsOptions } from './tls.js'
+import { CredentialSet } from './auth/credentials.js'
+import { loadIngestCredentials, requireIngestCredentials, requireManagementToken, type IngestCredentials } from './auth/ingest-auth.js'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -22,23 +28,36 @@ export interface AppDeps {
   ingest: Ingest
   auditIngest: AuditIngest
   readiness: Readiness
-  admin?: { silences: Silences; token: string | undefined }
+  admin?: { silences: Silences }
   /** Whether a request-body key (a Fluent Bit chunk hash) was taken before. */
   seen?: (key: string) => boolean
   registry: Registry
   /** Source liveness (src/monitor): the sources report who talked. */
   monitor?: SourceSightings
+  /** Where tokensEnv / adminTokenEnv are read from (tests pass their own). */
+  env?: NodeJS.ProcessEnv
 }
 
 /** The HTTP app, without listening: tests build it and call `inject`, serve.ts owns the process. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { server } = deps.config
+  const env = deps.env ?? process.env
+  const https = httpsOptions(server.tls)
+  const ingestCredentials = loadIngestCredentials(deps.config.auth, env)
+  const managementTokens = new CredentialSet({
+    file: deps.config.api.adminTokenFile,
+    envValue: deps.config.api.adminTokenEnv ? env[deps.config.api.adminTokenEnv] : undefined,
+    what: 'api.adminTokenFile',
+  })
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    ...(https ? { https } : {}),
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
-    // Falco never waits for long; a client that trickles a body must not hold a socket for ever.
-    requestTimeout: 30_000,
+    requestTimeout: server.requestTimeoutMs,
+    // Our own ids: a client-chosen one would let a sender forge log correlation.
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
     // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'remove',
@@ -47,13 +66,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandling(app)
   installRequestMetrics(app, ingestMetricsFor(deps.registry))
   installSourceMonitor(app, deps.monitor)
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+  })
+  // Responses are JSON for machines; the headers still matter if a browser ever opens one.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    hsts: https ? { maxAge: 31_536_000 } : false,
+    crossOriginEmbedderPolicy: false,
+  })
+  await installRateLimits(app, server.rateLimit)
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(metricsRoute, { registry: deps.registry })
-  if (deps.admin) await app.register(adminApi, deps.admin)
-  await app.register(falcoHttpSource, { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
-  await app.register(testEventSource, { ingest: deps.ingest })
-  await app.register(k8sAuditWebhook, { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
-  await app.register(fluentBitSource, {
+  if (deps.admin) {
+    await app.register(guarded(adminApi, requireManagementToken(managementTokens, 'disabled')), { silences: deps.admin.silences, config: deps.config })
+  }
+  await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
+  await app.register(guarded(falcoHttpSource, ingest('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
+  await app.register(guarded(k8sAuditWebhook, ingest('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
+  await app.register(guarded(fluentBitSource, ingest('fluentBit', ingestCredentials)), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
@@ -62,5 +94,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registry: deps.registry,
     logger: deps.logger,
   })
+  for (const [source, creds] of Object.entries(ingestCredentials)) {
+    if (!creds.tokens.configured && !creds.basic.configured) deps.logger.debug({ source }, 'ingest source accepts requests without credentials (auth not configured)')
+  }
   return app
+}
+
+const ingest = (source: keyof IngestCredentials, all: IngestCredentials) => requireIngestCredentials(source, all)
+
+/** A plugin inside its own scope whose every route first passes `check` (an onRequest hook). */
+function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check: onRequestAsyncHookHandler): FastifyPluginAsync<O & Record<never, never>> {
+  return async (scope, opts) => {
+    scope.addHook('onRequest', check)
+    await scope.register(plugin, opts)
+  }
 }

@@ -1,5 +1,54 @@
 import { Type } from 'typebox'
 
+/**
+ * Who may send to each ingest endpoint. A source with no credentials configured is open (the quick
+ * start, and a NetworkPolicy-only install); one with credentials refuses everything else. Files
+ * hold one credential per line, so several are valid at once while one is rotated; they are re-read
+ * when they change (a Kubernetes Secret update needs no restart).
+ */
+const sourceCredentials = (who: string) =>
+  Type.Object(
+    {
+      tokensFile: Type.Optional(Type.String({ description: `File of bearer tokens for ${who}, one per line ("#" comments allowed). Sent as Authorization: Bearer, as the password of Basic auth, or (Falco) in the path /falco/<token>.` })),
+      tokensEnv: Type.Optional(Type.String({ description: 'Or an environment variable holding tokens, separated by commas or newlines.' })),
+      basicAuthFile: Type.Optional(Type.String({ description: 'File of user:password lines for HTTP Basic auth (Falco\'s https://user:pass@host/ form, Fluent Bit\'s http_User / http_Passwd).' })),
+    },
+    { default: {} },
+  )
+
+export const authSchema = Type.Object(
+  {
+    falco: sourceCredentials('Falco (POST / and /falco; Falco cannot send headers, so use /falco/<token> or https://user:pass@host/)'),
+    fluentBit: sourceCredentials('Fluent Bit (POST /fluent-bit; set its http output\'s header Authorization Bearer <token>)'),
+    k8sAudit: sourceCredentials('the audit webhook (POST /k8s-audit; the webhook kubeconfig\'s user token)'),
+  },
+  { default: {}, description: 'Ingest authentication per source. POST /test and /api/* use the management token (api.adminTokenFile).' },
+)
+
+const perClient = (max: number, why: string) =>
+  Type.Integer({ minimum: 0, default: max, description: `Requests per second from one client address; 0 = no limit. ${why}` })
+
+export const rateLimitSchema = Type.Object(
+  {
+    falco: perClient(2000, 'Falco drops an alert it gets 429 for, so this only stops a flood from one address; storms are aggregated, not refused.'),
+    fluentBit: perClient(100, 'Chunks; Fluent Bit retries a 429 later.'),
+    k8sAudit: perClient(200, ''),
+    management: perClient(10, 'POST /test and /api/*.'),
+    clients: Type.Integer({ minimum: 100, default: 10_000, description: 'Client addresses remembered (an LRU): memory stays bounded whatever the number of senders.' }),
+  },
+  { default: {}, description: 'Per-client rate limits (429 with Retry-After).' },
+)
+
+export const tlsSchema = Type.Object(
+  {
+    certFile: Type.Optional(Type.String({ description: 'PEM certificate chain: serve HTTPS (Falco\'s http_output verifies it against its ca_cert / ca_bundle).' })),
+    keyFile: Type.Optional(Type.String({ description: 'PEM private key of certFile.' })),
+    clientCaFile: Type.Optional(Type.String({ description: 'PEM CA bundle for client certificates: mutual TLS (Falco\'s http_output.mtls with client_cert / client_key).' })),
+    requireClientCert: Type.Boolean({ default: true, description: 'With clientCaFile: refuse connections without a valid client certificate (false: ask, and let credentials decide).' }),
+  },
+  { default: {} },
+)
+
 export const serverSchema = Type.Object(
   {
     host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
@@ -14,6 +63,13 @@ export const serverSchema = Type.Object(
       default: 65_000,
       description: 'Idle keep-alive; above the 30 s Fluent Bit keeps idle connections (and the 60 s of AWS load balancers), so the client always closes first.',
     }),
+    requestTimeoutMs: Type.Integer({
+      minimum: 1000,
+      default: 30_000,
+      description: 'A request whose body has not fully arrived after this long gets 408 (a client trickling a body must not hold a socket for ever).',
+    }),
+    tls: tlsSchema,
+    rateLimit: rateLimitSchema,
     shutdownGraceMs: Type.Integer({
       minimum: 0,
       default: 10_000,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client'
 import type { Spool } from '../delivery/spool.js'
-import { countRateLimited as countRateLimitedRoute, knownRoute, sourceOfRoute, type IngestMetrics } from '../monitor/ingest-metrics.js'
+import { knownRoute, sourceOfRoute, type IngestMetrics } from '../monitor/ingest-metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -78,10 +78,7 @@ export function countRejected(request: FastifyRequest, reason: string, n: number
   if (source) request.server.ingestMetrics?.rejected(source, request.routeOptions.url, reason, n)
 }
 
-/**
- * One request refused by the per-client rate limit. Give the request (its route pattern is used)
- * or the route pattern itself — never `request.url`: a raw path becomes `other`.
- */
-export function countRateLimited(requestOrRoute: FastifyRequest | string | undefined): void {
-  countRateLimitedRoute(typeof requestOrRoute === 'object' ? requestOrRoute.routeOptions.url : requestOrRoute)
+/** One request refused by the per-client rate limit, counted by its route pattern (never its path). */
+export function countRateLimited(request: FastifyRequest): void {
+  request.server.ingestMetrics?.rateLimited(request.routeOptions.url)
 }

@@ -30,7 +30,6 @@ import { compileRoutes } from '../route/tree.js'
 import { Silences } from '../route/silences.js'
 import { compileInhibitions, type InhibitRule } from '../route/inhibit.js'
 import type { FindingState } from '../aggregate/aggregator.js'
-import { readFileSync } from 'node:fs'
 
 export interface Running {
   app: FastifyInstance
@@ -136,7 +135,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, token: adminToken(config, env) }, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
   for (const runner of runners) runner.start()
   poller?.start()
   monitor.start()
@@ -230,13 +229,3 @@ function routeFindings(config: Readonly<Config>, silences: Silences, inhibited: 
   return (f) => (inhibited(f) || silences.silenced(f) ? [] : router(f).map(receiverSinkId))
 }
 
-function adminToken(config: Readonly<Config>, env: NodeJS.ProcessEnv): string | undefined {
-  if (config.api.adminTokenFile) {
-    try {
-      return readFileSync(config.api.adminTokenFile, 'utf8').trim() || undefined
-    } catch (err) {
-      throw new errors.FALCONET_ERR_CONFIG(`  api.adminTokenFile: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-    }
-  }
-  return config.api.adminTokenEnv ? env[config.api.adminTokenEnv]?.trim() || undefined : undefined
-}

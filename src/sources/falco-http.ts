@@ -43,6 +43,8 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   }
   app.post('/', { bodyLimit: opts.bodyLimit }, handler)
   app.post('/falco', { bodyLimit: opts.bodyLimit }, handler)
+  // Falco's http_output cannot send headers: its credential can ride in the path (auth.falco).
+  app.post('/falco/:token', { bodyLimit: opts.bodyLimit }, handler)
 }
 
 function toEvents(body: unknown): SecurityEvent[] {

@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { serve } from '../../src/server/serve.js'
 import { validateConfig } from '../../src/config/load.js'
-import { countRateLimited } from '../../src/server/metrics.js'
 import { FakeKube, podObject, nodeObject, namespaceObject } from '../support/fake-kube.js'
 import { falcoFixtures } from '../support/fixtures.js'
 import { eksEvent } from '../support/audit.js'
@@ -35,7 +34,7 @@ export async function runningApp(t: Test): Promise<{ url: string; scrape(): Prom
   const config = validateConfig({
     dataDir: mkdtempSync(join(tmpdir(), 'falconet-metrics-')),
     logLevel: 'silent',
-    server: { port, host: '127.0.0.1' },
+    server: { port, host: '127.0.0.1', rateLimit: { management: 1 } },
     cluster: { name: 'prod-eu' },
     aws: { region: 'eu-west-1', accountId: '111122223333' },
     enrichment: { enabled: true, kubeconfig: kube.kubeconfig() },
@@ -56,7 +55,7 @@ export async function runningApp(t: Test): Promise<{ url: string; scrape(): Prom
   await post('/fluent-bit', '{"log": "ok", "kubernetes": {"host": "ip-10-0-61-20"}}\n{"log": "unterminated', 'application/x-ndjson') // one malformed line
   await post('/k8s-audit', JSON.stringify(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'cart-api-7d9c6b7b9c-x2x8k' }, responseStatus: { code: 101 } })))
   await post('/test', '{}')
-  countRateLimited('/falco')
+  await post('/test', '{}') // the second in a second: 429 (server.rateLimit.management 1)
 
   const scrape = async () => (await fetch(`${url}/metrics`)).text()
   await waitFor(

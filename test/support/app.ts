@@ -12,17 +12,19 @@ import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { createAuditDetector } from '../../src/detect/audit/detector.js'
 
 /** The HTTP app with an ingest that records events, for inject-level tests of sources. */
-export async function appWithRecorder(overrides: Record<string, unknown> = {}) {
+export async function appWithRecorder(overrides: Record<string, unknown> = {}, opts: { env?: NodeJS.ProcessEnv; registry?: Registry; admin?: boolean } = {}) {
   const events: SecurityEvent[] = []
   const config = validateConfig(overrides)
   const app = await buildApp({
     config,
+    env: opts.env ?? {},
+    ...(opts.admin ? { admin: { silences: { list: () => [] } as never } } : {}),
     logger: pino({ level: 'silent' }),
     ingest: async (batch) => {
       events.push(...batch)
       return { duplicate: false }
     },
-    registry: new Registry(),
+    registry: opts.registry ?? new Registry(),
     auditIngest: async (audit) => ({ events: audit.length, duplicates: 0, findings: 0 }),
     readiness: { sinks: () => ({ file: { ready: true, pending: 0 } }) },
   })

