@@ -71,6 +71,15 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
   }
 }
 
+/**
+ * The finding's resolved version: `note` (the event that ends it, e.g. "the source is talking
+ * again") as its latest occurrence, archived. Counts and first/last observed times stay those of
+ * the problem itself.
+ */
+export function archive(previous: FindingState, note: SecurityEvent): FindingState {
+  return { ...previous, event: note, archived: true, updatedAt: laterThan(note.time, previous.updatedAt), version: previous.version + 1 }
+}
+
 const AUDIT_IDS = 10
 
 function withAuditId(previous: string[] | undefined, event: SecurityEvent): { auditIds?: string[] } {

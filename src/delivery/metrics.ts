@@ -36,6 +36,19 @@ export class DeliveryMetrics {
     })
   }
 
+  /**
+   * Every sink's series at 0 from the start: a dashboard's rate over a series that does not exist
+   * yet is "no data", and an alert on it never fires.
+   */
+  declare(sinks: readonly string[]): void {
+    for (const sink of sinks) {
+      this.#requests.inc({ sink, outcome: 'ok' }, 0)
+      for (const result of ['delivered', 'retried', 'dead_lettered']) this.#findings.inc({ sink, result }, 0)
+      this.#avoided.inc({ sink }, 0)
+      this.#avoidedBytes.inc({ sink }, 0)
+    }
+  }
+
   request(sink: string, outcome: string, seconds: number): void {
     this.#requests.inc({ sink, outcome })
     this.#duration.observe({ sink }, seconds)

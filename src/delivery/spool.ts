@@ -46,6 +46,8 @@ interface Pending {
   id: string
   /** Epoch ms before which this finding is not sent again (0: never sent, send now). */
   notBefore: number
+  /** Epoch ms since when this sink owes a delivery of the finding (the oldest-pending-age gauge). */
+  queuedAt?: number
 }
 interface Delivery {
   queued?: PendingKey
@@ -111,7 +113,8 @@ export class Spool {
    * Throws SpoolFullError, before writing anything, when the disk budget is used up.
    */
   async record(
-    items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState }>,
+    /** `apply` returning undefined leaves that finding as it is (e.g. nothing to resolve). */
+    items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState | undefined }>,
     /** The sinks to queue each changed finding for: fixed, or chosen per finding (routing). */
     sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
     { dedupeKey, markSeen = [], outbox, state = [] }: RecordOptions = {},
@@ -127,6 +130,7 @@ export class Spool {
       for (const { key, value } of state) this.#state.put(key, value)
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
+        if (!next) continue
         this.#findings.put(id, next)
         for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) this.#queue(sink, next)
       }
@@ -144,7 +148,7 @@ export class Spool {
     if (delivery.queued) return
     const key: PendingKey = [sink, RANK.get(state.severity) ?? MAX_RANK, ++this.#seq]
     const resend = this.#options.resendMs[sink] ?? 0
-    this.#pending.put(key, { id: state.id, notBefore: delivery.lastSentAt !== undefined ? delivery.lastSentAt + resend : 0 })
+    this.#pending.put(key, { id: state.id, notBefore: delivery.lastSentAt !== undefined ? delivery.lastSentAt + resend : 0, queuedAt: Date.now() })
     this.#delivery.put([state.id, sink], { ...delivery, queued: key })
   }
 
@@ -181,7 +185,8 @@ export class Spool {
         covered.push((state?.count ?? 0) - (delivery.lastSentCount ?? 0))
         const next: Delivery = { lastSentAt: now, lastSentCount: state?.count ?? 0 }
         if (delivery.queued && state && state.version !== version) {
-          this.#pending.put(delivery.queued, { id, notBefore: now + (this.#options.resendMs[sink] ?? 0) })
+          // Owed since the delivered version at the latest: `now` is the age's lower bound.
+          this.#pending.put(delivery.queued, { id, notBefore: now + (this.#options.resendMs[sink] ?? 0), queuedAt: now })
           next.queued = delivery.queued
         } else if (delivery.queued) {
           this.#pending.remove(delivery.queued)
@@ -262,6 +267,19 @@ export class Spool {
       get: <T>(key: string) => this.#state.get(key) as T | undefined,
       put: (key: string, value: unknown) => this.#state.put(key, value),
     }
+  }
+
+  /**
+   * When the longest-owed finding of `sink` was queued (epoch ms), undefined when nothing is. A
+   * scan of the sink's queue: meant for a scrape every few seconds, not for the request path.
+   */
+  oldestPendingAt(sink: string): number | undefined {
+    let oldest: number | undefined
+    for (const { value } of this.#pending.getRange({ start: [sink], end: [sink, MAX_RANK + 1] })) {
+      // Queued by a version that did not record the time: unknown, rather than 1970.
+      if (value.queuedAt !== undefined && (oldest === undefined || value.queuedAt < oldest)) oldest = value.queuedAt
+    }
+    return oldest
   }
 
   pendingCount(sink: string): number {

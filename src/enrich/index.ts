@@ -10,6 +10,8 @@ import { enrichEvent } from './enricher.js'
 export interface Enrichment {
   enrich(event: SecurityEvent): SecurityEvent
   ready(): { ready: boolean; synced: boolean }
+  /** Whether the synced cache has this node; undefined until synced (the monitor forgets nodes that left). */
+  knowsNode(name: string): boolean | undefined
   stop(): void
 }
 
@@ -41,6 +43,7 @@ export function createEnrichment(
   return {
     enrich: (event) => enrichEvent(event, { lookup: kube.cache, ...(podIdentity ? { podIdentity } : {}), counted: (result) => lookups.inc({ result }) }),
     ready: () => ({ ready: kube.ready, synced: kube.synced }),
+    knowsNode: (name) => (kube.synced ? kube.cache.node(name) !== undefined : undefined),
     stop: () => {
       kube.stop()
       podIdentity?.close()

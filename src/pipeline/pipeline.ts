@@ -1,5 +1,5 @@
 import type { SecurityEvent } from '../model/event.js'
-import { fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
+import { archive, fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
 import { SpoolFullError, type RecordOptions, type Spool } from '../delivery/spool.js'
 import { errors } from '../errors.js'
 
@@ -20,28 +20,70 @@ export interface IngestResult {
 /** Seconds a client is asked to wait when the spool is full. */
 export const RETRY_AFTER_SECS = 5
 
+/** What watches the path without being part of it (src/monitor): metrics, source liveness. */
+export interface PipelineHooks {
+  /** Before folding: may take events out (Falco's heartbeats are not findings) or re-grade them. */
+  accept?: (events: SecurityEvent[]) => SecurityEvent[]
+  /** After the commit: the finding versions it wrote. */
+  committed?: (findings: readonly FindingState[]) => void
+}
+
+type Sinks = readonly string[] | ((finding: FindingState) => readonly string[])
+
 export function createPipeline(
   options: AggregateOptions,
   spool: Spool,
-  sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
+  sinks: Sinks,
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
+  hooks: PipelineHooks = {},
 ): Ingest {
-  return async (events, ingestOptions = {}) => {
+  return async (received, ingestOptions = {}) => {
+    const events = hooks.accept ? hooks.accept(received) : received
     if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length && !ingestOptions.state?.length) return { duplicate: false }
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
-    const items = events.map((received) => {
-      const id = idFor(received, options)
-      const event = enrich(received)
-      return { id, apply: (previous: Parameters<typeof fold>[0]) => fold(previous, event, id, options) }
+    const written: FindingState[] = []
+    const items = events.map((original) => {
+      const id = idFor(original, options)
+      const event = enrich(original)
+      return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options)) }
     })
-    try {
-      return { duplicate: await spool.record(items, sinks, ingestOptions) }
-    } catch (err) {
-      if (err instanceof SpoolFullError) {
-        throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })
-      }
-      throw err
+    const duplicate = await record(spool, items, sinks, ingestOptions)
+    if (!duplicate) hooks.committed?.(written)
+    return { duplicate }
+  }
+}
+
+/**
+ * Archive the finding `event` belongs to (the same Id), with `event` — the recovery note — as its
+ * latest occurrence: Security Hub gets RecordState ARCHIVED, PagerDuty a resolve, and the routes
+ * the note. Resolves false when there is nothing active to archive (never raised, or expired).
+ */
+export type Resolve = (event: SecurityEvent, options?: IngestOptions) => Promise<boolean>
+
+export function createResolver(options: AggregateOptions, spool: Spool, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}): Resolve {
+  return async (original, ingestOptions = {}) => {
+    const id = idFor(original, options)
+    const event = enrich(original)
+    const written: FindingState[] = []
+    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event)) : undefined) }], sinks, ingestOptions)
+    hooks.committed?.(written)
+    return written.length > 0
+  }
+}
+
+function keep(written: FindingState[], state: FindingState): FindingState {
+  written.push(state)
+  return state
+}
+
+async function record(spool: Spool, items: Parameters<Spool['record']>[0], sinks: Sinks, options: IngestOptions): Promise<boolean> {
+  try {
+    return await spool.record(items, sinks, options)
+  } catch (err) {
+    if (err instanceof SpoolFullError) {
+      throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })
     }
+    throw err
   }
 }

@@ -3,7 +3,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import helmet from '@fastify/helmet'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { metricsRoute } from './metrics.js'
+import { installRequestMetrics, metricsRoute } from './metrics.js'
+import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
+import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import { installErrorHandling } from './error-handler.js'
@@ -30,6 +32,8 @@ export interface AppDeps {
   /** Whether a request-body key (a Fluent Bit chunk hash) was taken before. */
   seen?: (key: string) => boolean
   registry: Registry
+  /** Source liveness (src/monitor): the sources report who talked. */
+  monitor?: SourceSightings
   /** Where tokensEnv / adminTokenEnv are read from (tests pass their own). */
   env?: NodeJS.ProcessEnv
 }
@@ -60,6 +64,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'remove',
   })
   installErrorHandling(app)
+  installRequestMetrics(app, ingestMetricsFor(deps.registry))
+  installSourceMonitor(app, deps.monitor)
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id)
   })
@@ -70,7 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hsts: https ? { maxAge: 31_536_000 } : false,
     crossOriginEmbedderPolicy: false,
   })
-  await installRateLimits(app, server.rateLimit, deps.registry)
+  await installRateLimits(app, server.rateLimit)
   await app.register(healthRoutes, { readiness: deps.readiness })
   await app.register(metricsRoute, { registry: deps.registry })
   if (deps.admin) {

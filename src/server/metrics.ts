@@ -1,9 +1,17 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client'
 import type { Spool } from '../delivery/spool.js'
+import { knownRoute, sourceOfRoute, type IngestMetrics } from '../monitor/ingest-metrics.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's ingest counters (buildApp decorates the root, so every source plugin sees them). */
+    ingestMetrics: IngestMetrics | undefined
+  }
+}
 
 /** Spool gauges, read when scraped; `GET /metrics` in the Prometheus text format. */
-export function registerSpoolGauges(registry: Registry, spool: Spool, sinks: readonly string[], budgetBytes: number): void {
+export function registerSpoolGauges(registry: Registry, spool: Spool, sinks: readonly string[], budgetBytes: number, now: () => number = Date.now): void {
   const registers = [registry]
   new Gauge({ name: 'falconet_spool_bytes', help: 'Bytes of live data in the spool.', registers, collect() { this.set(spool.usageBytes()) } })
   new Gauge({ name: 'falconet_spool_budget_bytes', help: 'The spool disk budget (spool.maxBytes).', registers, collect() { this.set(budgetBytes) } })
@@ -16,6 +24,19 @@ export function registerSpoolGauges(registry: Registry, spool: Spool, sinks: rea
       for (const sink of sinks) this.set({ sink }, spool.pendingCount(sink))
     },
   })
+  new Gauge({
+    name: 'falconet_spool_oldest_pending_age_seconds',
+    help: 'How long the finding each sink has owed longest has been waiting (0 when nothing is queued). Includes the resend interval a repeat waits on purpose.',
+    labelNames: ['sink'],
+    registers,
+    collect() {
+      const at = now()
+      for (const sink of sinks) {
+        const oldest = spool.oldestPendingAt(sink)
+        this.set({ sink }, oldest === undefined ? 0 : Math.max(0, (at - oldest) / 1000))
+      }
+    },
+  })
 }
 
 export const metricsRoute: FastifyPluginAsync<{ registry: Registry }> = async (app, opts) => {
@@ -23,4 +44,41 @@ export const metricsRoute: FastifyPluginAsync<{ registry: Registry }> = async (a
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', opts.registry.contentType).send(await opts.registry.metrics())
   })
+}
+
+/**
+ * Counts every answer, and every refusal on an ingest route by the error code its client got, in
+ * one place: sources only report what they took (`countReceived`). Install on the root app before
+ * any route, so the hooks and the route patterns cover every plugin.
+ */
+export function installRequestMetrics(app: FastifyInstance, metrics: IngestMetrics): void {
+  app.decorate('ingestMetrics', metrics)
+  app.addHook('onRoute', (route) => knownRoute(route.url))
+  const codes = new WeakMap<FastifyRequest, string | undefined>()
+  app.addHook('onError', async (request, _reply, error) => {
+    codes.set(request, error.code)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url
+    metrics.answered(route, reply.statusCode)
+    const source = sourceOfRoute(route)
+    if (source && reply.statusCode >= 400 && request.method !== 'GET') metrics.refused(source, route, codes.get(request), reply.statusCode)
+  })
+}
+
+/** A source took `n` inputs (alerts, records, audit events) from this request. */
+export function countReceived(request: FastifyRequest, n: number): void {
+  const source = sourceOfRoute(request.routeOptions.url)
+  if (source) request.server.ingestMetrics?.received(source, request.routeOptions.url, n)
+}
+
+/** Inputs inside an accepted request that could not be used (`reason`: an error code from src/errors.ts). */
+export function countRejected(request: FastifyRequest, reason: string, n: number): void {
+  const source = sourceOfRoute(request.routeOptions.url)
+  if (source) request.server.ingestMetrics?.rejected(source, request.routeOptions.url, reason, n)
+}
+
+/** One request refused by the per-client rate limit, counted by its route pattern (never its path). */
+export function countRateLimited(request: FastifyRequest): void {
+  request.server.ingestMetrics?.rateLimited(request.routeOptions.url)
 }

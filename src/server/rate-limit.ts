@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
-import { Counter, type Registry } from 'prom-client'
 import { errors } from '../errors.js'
 import type { Config } from '../config/schema.js'
+import { countRateLimited } from './metrics.js'
 
 type Limited = 'falco' | 'fluentBit' | 'k8sAudit' | 'management'
 
@@ -20,15 +20,10 @@ function limitOf(request: FastifyRequest): Limited | undefined {
 /**
  * Per-client, per-endpoint requests per second (@fastify/rate-limit, its in-memory LRU store: at most
  * `clients` addresses remembered). A refusal is 429 with Retry-After and the usual JSON body, and is
- * counted by endpoint kind (never by address: the label set stays bounded).
+ * counted in falconet_http_rate_limited_total by route pattern (never by address: the label set
+ * stays bounded).
  */
-export async function installRateLimits(app: FastifyInstance, limits: Config['server']['rateLimit'], registry: Registry): Promise<void> {
-  const refused = new Counter({
-    name: 'falconet_http_rate_limited_total',
-    help: 'Requests refused with 429 by the per-client rate limit, by endpoint kind.',
-    labelNames: ['endpoint'],
-    registers: [registry],
-  })
+export async function installRateLimits(app: FastifyInstance, limits: Config['server']['rateLimit']): Promise<void> {
   await app.register(rateLimit, {
     global: true,
     timeWindow: 1000,
@@ -39,7 +34,7 @@ export async function installRateLimits(app: FastifyInstance, limits: Config['se
       return kind === undefined || limits[kind] === 0
     },
     keyGenerator: (request) => `${request.ip}|${limitOf(request)}`,
-    onExceeded: (request) => refused.inc({ endpoint: limitOf(request) ?? 'other' }),
+    onExceeded: (request) => countRateLimited(request),
     errorResponseBuilder: (_request, context) => new errors.FALCONET_ERR_RATE_LIMITED(`more than ${context.max} requests per second from this address; retry in ${context.after}`),
   })
 }

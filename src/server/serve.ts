@@ -6,7 +6,9 @@ import type { Config } from '../config/schema.js'
 import { createLogger } from './logger.js'
 import { buildApp } from './app.js'
 import { registerSpoolGauges } from './metrics.js'
-import { createPipeline } from '../pipeline/pipeline.js'
+import { createPipeline, createResolver, type Ingest, type Resolve } from '../pipeline/pipeline.js'
+import { createMonitor } from '../monitor/index.js'
+import { ingestMetricsFor, POLLER_ROUTE } from '../monitor/ingest-metrics.js'
 import { SinkRunner } from '../delivery/sink-runner.js'
 import { DeadLetterFile } from '../delivery/dead-letter.js'
 import { DeliveryMetrics } from '../delivery/metrics.js'
@@ -67,6 +69,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     logger,
   })
   const metrics = new DeliveryMetrics(registry)
+  metrics.declare([...sinks.map((s) => s.id), ...auditSinks.slice(0, 1).map((s) => s.id)])
   registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
   const runners: SinkRunner[] = [
     ...sinks.map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown>, deadLetters, metrics })),
@@ -96,28 +99,53 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   const enrichment = config.enrichment.enabled
     ? createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) })
     : undefined
-  const ingest = createPipeline(
-    { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs },
-    spool,
-    (finding) => [...sinkIds, ...routeTo(finding)],
-    enrichment?.enrich,
-  )
+  // The monitor watches the pipeline (hooks) and feeds it (silent sources): bound both ways.
+  let ingest: Ingest = async () => ({ duplicate: false })
+  let resolveFinding: Resolve = async () => false
+  const monitor = createMonitor(config.monitor, {
+    registry,
+    logger,
+    store: spool.state,
+    ingest: (events, options) => ingest(events, options),
+    resolve: (event, options) => resolveFinding(event, options),
+    ...(enrichment ? { nodeKnown: enrichment.knowsNode } : {}),
+    windowMs,
+  })
+  const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
+  const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
+  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
+  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
   const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
-  const poller = eks.enabled ? createPoller(config, eks, { auditIngest, logger, registry, dataDir, region }) : undefined
+  const poller = eks.enabled
+    ? createPoller(config, eks, {
+        auditIngest,
+        logger,
+        registry,
+        dataDir,
+        region,
+        // Read from CloudWatch: the audit log arrives (counted, and the monitor hears from the poller).
+        onRead: (logGroupName, n) => {
+          ingestMetricsFor(registry).received('eks-audit', POLLER_ROUTE, n)
+          monitor.liveness?.seen('eks-audit', logGroupName)
+        },
+      })
+    : undefined
   const readiness = {
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0 })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
   for (const runner of runners) runner.start()
   poller?.start()
+  monitor.start()
 
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
       await poller?.stop()
+      await monitor.stop()
       await stopGuard()
       enrichment?.stop()
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
@@ -148,7 +176,14 @@ export async function serveProcess(config: Readonly<Config>): Promise<void> {
 function createPoller(
   config: Readonly<Config>,
   eks: Readonly<Config['sources']['eksAudit']>,
-  deps: { auditIngest: ReturnType<typeof createAuditIngest>; logger: ReturnType<typeof createLogger>; registry: Registry; dataDir: string; region: string | undefined },
+  deps: {
+    auditIngest: ReturnType<typeof createAuditIngest>
+    logger: ReturnType<typeof createLogger>
+    registry: Registry
+    dataDir: string
+    region: string | undefined
+    onRead: (logGroupName: string, events: number) => void
+  },
 ): EksAuditPoller {
   const logGroupName = eks.logGroupName ?? (config.cluster.name ? `/aws/eks/${config.cluster.name}/cluster` : undefined)
   if (!logGroupName) throw new errors.FALCONET_ERR_CONFIG('  sources.eksAudit.logGroupName: required unless cluster.name is set')
@@ -166,7 +201,10 @@ function createPoller(
       checkpointFile: join(deps.dataDir, 'eks-audit', 'checkpoint.json'),
     },
     {
-      ingest: deps.auditIngest,
+      ingest: (events) => {
+        deps.onRead(logGroupName, events.length)
+        return deps.auditIngest(events)
+      },
       logger: deps.logger,
       registry: deps.registry,
       // Our backoff and rate limit, not the SDK's: maxAttempts 1.

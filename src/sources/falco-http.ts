@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import { parseJsonLossless } from './lossless-json.js'
 import { InvalidAlertError, normalizeFalcoAlert } from './falco-alert.js'
 import type { SecurityEvent } from '../model/event.js'
+import { countReceived } from '../server/metrics.js'
 
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
@@ -34,9 +35,10 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
     }
   })
 
-  const handler = async (request: { body: unknown }) => {
+  const handler = async (request: FastifyRequest) => {
     const events = toEvents(request.body)
     await opts.ingest(events)
+    countReceived(request, events.length)
     return { accepted: events.length }
   }
   app.post('/', { bodyLimit: opts.bodyLimit }, handler)

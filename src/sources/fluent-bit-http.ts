@@ -14,6 +14,8 @@ import { FluentBitMetrics } from './fluent-bit/metrics.js'
 import type { fluentBitSchema } from './fluent-bit/config.js'
 import type { AuditIngest } from '../pipeline/audit.js'
 import type { AuditEvent } from './k8s-audit/event.js'
+import { countReceived, countRejected } from '../server/metrics.js'
+import { sawFluentBitRecords } from '../monitor/sightings.js'
 
 /**
  * Fluent Bit's `http` output: `POST /fluent-bit` (or `/fluent-bit/<anything>`, e.g. the tag), one
@@ -60,6 +62,7 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     }
     const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'])
     const { events, auditEvents, counts } = result
+    sawFluentBitRecords(request, result.records)
     if (counts.records === 0 && counts.malformed > 0) {
       metrics.chunk('refused')
       throw new errors.FALCONET_ERR_INVALID_RECORDS(`${counts.malformed} malformed value(s) and no readable record`)
@@ -74,6 +77,9 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     }
     metrics.chunk('accepted')
     countRecords(counts)
+    countReceived(request, counts.records)
+    countRejected(request, 'FALCONET_ERR_INVALID_RECORDS', counts.malformed)
+    countRejected(request, 'FALCONET_ERR_INVALID_ALERT', counts.invalid)
     if (counts.malformed > 0 || counts.invalid > 0) {
       logger.warn({ malformed: counts.malformed, invalid: counts.invalid, invalidReason: counts.invalidReason, records: counts.records }, 'chunk accepted with unreadable records')
     }
@@ -126,7 +132,7 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
           break
       }
     }
-    return { events, auditEvents, counts }
+    return { events, auditEvents, counts, records: decoded.records }
   }
 
   function countRecords(counts: { falco: number; audit: number; log: number; skipped: number; malformed: number; invalid: number; unmatched: Map<string, number> }) {

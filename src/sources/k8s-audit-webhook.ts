@@ -4,6 +4,7 @@ import { BodyTooLargeError, decompress } from './content-encoding.js'
 import type { AuditIngest } from '../pipeline/audit.js'
 import { isAuditEvent, type AuditEvent } from './k8s-audit/event.js'
 import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
+import { countReceived } from '../server/metrics.js'
 
 /**
  * `POST /k8s-audit`: what the API server's audit webhook backend and Falco's k8saudit plugin send
@@ -20,6 +21,7 @@ export const k8sAuditWebhook: FastifyPluginAsync<{ auditIngest: AuditIngest; bod
     if (!raw || raw.length === 0) throw new errors.FALCONET_ERR_EMPTY_BODY()
     const { events, requestId } = await readAuditBody(raw, request.headers['content-encoding'], opts.bodyLimit)
     const result = await opts.auditIngest(events)
+    countReceived(request, result.events - result.duplicates)
     const body = { accepted: result.events, duplicates: result.duplicates, findings: result.findings }
     // Firehose wants its requestId echoed back (read from the body, also when Firehose gzip'd it).
     return requestId ? { ...body, requestId, timestamp: Date.now() } : body

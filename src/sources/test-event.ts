@@ -4,6 +4,7 @@ import { parsePriority } from '../model/severity.js'
 import { nowTime } from '../model/time.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import type { SecurityEvent } from '../model/event.js'
+import { countReceived } from '../server/metrics.js'
 
 /**
  * `POST /test` (curl -X POST localhost:2801/test): a synthetic finding through the whole path, to
@@ -30,6 +31,7 @@ export const testEventSource: FastifyPluginAsync<{ ingest: Ingest }> = async (ap
       fields: {},
     }
     await opts.ingest([event])
+    countReceived(request, 1)
     return { accepted: 1 }
   })
 }

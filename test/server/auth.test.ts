@@ -105,7 +105,7 @@ t.test('management: /test is open until a management token exists, then needs it
   t.notMatch(view.body, /fb-token-\d|falco-token-(old|new)|admin-[12]\n|"admin-[12]"/, 'the config view names where secrets are, never the secrets')
 })
 
-t.test('rate limits: per client and per endpoint kind, 429 with Retry-After and a JSON reason, counted by kind only', async (t) => {
+t.test('rate limits: per client and per endpoint kind, 429 with Retry-After and a JSON reason, counted by route pattern only', async (t) => {
   const registry = new Registry()
   const { app } = await appWithRecorder({ server: { rateLimit: { falco: 3, management: 1 } } }, { registry })
   t.teardown(() => app.close())
@@ -121,8 +121,8 @@ t.test('rate limits: per client and per endpoint kind, 429 with Retry-After and 
   t.equal((await app.inject({ method: 'POST', url: '/test', remoteAddress: '10.0.0.1' })).statusCode, 429)
   for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: 'GET', url: '/healthz', remoteAddress: '10.0.0.1' })).statusCode, 200)
   const metrics = await registry.metrics()
-  t.match(metrics, /falconet_http_rate_limited_total\{endpoint="falco"\} 1/)
-  t.match(metrics, /falconet_http_rate_limited_total\{endpoint="management"\} 1/)
+  t.match(metrics, /falconet_http_rate_limited_total\{route="\/falco"\} 1/)
+  t.match(metrics, /falconet_http_rate_limited_total\{route="\/test"\} 1/)
   t.notMatch(metrics, /10\.0\.0\./, 'no client address in any label')
 })
 

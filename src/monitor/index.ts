@@ -1,0 +1,75 @@
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Static } from 'typebox'
+import type { SecurityEvent } from '../model/event.js'
+import type { Priority } from '../model/severity.js'
+import type { Ingest, PipelineHooks, Resolve } from '../pipeline/pipeline.js'
+import type { monitorSchema } from './config.js'
+import { gradeFalcoInternal, isFalcoHeartbeat } from './falco-internal.js'
+import { ingestMetricsFor } from './ingest-metrics.js'
+import { SourceLiveness, type LivenessDeps } from './source-liveness.js'
+import type { SourceKind } from './source-events.js'
+
+export interface Monitor {
+  /** For createPipeline / createResolver: Falco's heartbeats out, its internal events graded, findings counted. */
+  hooks: PipelineHooks
+  /** Undefined when monitor.enabled is false. */
+  liveness: SourceLiveness | undefined
+  start(): void
+  stop(): Promise<void>
+}
+
+export interface MonitorDeps {
+  registry: Registry
+  logger: Logger
+  store: LivenessDeps['store']
+  /** Late-bound: the pipeline is built with this monitor's hooks. */
+  ingest: Ingest
+  resolve: Resolve
+  nodeKnown?: (name: string) => boolean | undefined
+  /** The aggregation window: a source still silent is reported again at half of it, so its finding stays open. */
+  windowMs: number
+  now?: () => number
+}
+
+export function createMonitor(config: Static<typeof monitorSchema>, deps: MonitorDeps): Monitor {
+  const metrics = ingestMetricsFor(deps.registry)
+  const kinds: Record<SourceKind, { enabled: boolean; silentAfterSecs?: number | undefined }> = {
+    falco: config.sources.falco,
+    'fluent-bit': config.sources.fluentBit,
+    'eks-audit': config.sources.eksAudit,
+  }
+  const silentAfterMs = Object.fromEntries(
+    Object.entries(kinds)
+      .filter(([, k]) => k.enabled)
+      .map(([kind, k]) => [kind, (k.silentAfterSecs ?? config.silentAfterSecs) * 1000]),
+  ) as Partial<Record<SourceKind, number>>
+  const liveness = config.enabled
+    ? new SourceLiveness(
+        {
+          silentAfterMs,
+          forgetAfterMs: config.forgetAfterSecs * 1000,
+          maxSources: config.maxSources,
+          falcoLearnFrom: config.sources.falco.learnFrom as 'heartbeat' | 'any',
+          repeatEveryMs: Math.max(60_000, deps.windowMs / 2),
+          priority: config.priority as Priority,
+        },
+        { now: deps.now ?? Date.now, store: deps.store, ingest: deps.ingest, resolve: deps.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}) },
+      )
+    : undefined
+  const accept = (events: SecurityEvent[]): SecurityEvent[] => {
+    const kept: SecurityEvent[] = []
+    for (const e of events) {
+      const heartbeat = isFalcoHeartbeat(e)
+      if (e.input === 'falco' && e.hostname) liveness?.seen('falco', e.hostname, { heartbeat })
+      if (!heartbeat) kept.push(gradeFalcoInternal(e))
+    }
+    return kept
+  }
+  return {
+    hooks: { accept, committed: (findings) => metrics.committed(findings) },
+    liveness,
+    start: () => liveness?.start(config.checkIntervalSecs * 1000),
+    stop: async () => liveness?.stop(),
+  }
+}

@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { SourceKind } from './source-events.js'
+
+/** What the HTTP sources tell the monitor: a sender talked. */
+export interface SourceSightings {
+  seen(kind: SourceKind, identity: string, options?: { heartbeat?: boolean }): void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sourceMonitor: SourceSightings | null
+  }
+}
+
+/** On the root app, before the sources: every source plugin then reaches the monitor through its request. */
+export function installSourceMonitor(app: FastifyInstance, monitor: SourceSightings | undefined): void {
+  app.decorate('sourceMonitor', monitor ?? null)
+}
+
+/** More distinct hosts in one chunk than this and it comes from an aggregator, not a node's Fluent Bit. */
+const MAX_HOSTS_PER_CHUNK = 16
+
+/**
+ * The node a Fluent Bit chunk comes from. A DaemonSet's Fluent Bit tails its own node's containers,
+ * so its kubernetes filter sets `kubernetes.host` to that node on every record; without the filter,
+ * a `hostname` (or systemd's `_HOSTNAME`, or `host`) key a record_modifier added. Not the sender's
+ * IP: a restarted Fluent Bit pod gets a new one, and its old identity would then look silent.
+ * Chunks with none of these are not tracked.
+ */
+export function fluentBitNodes(records: ReadonlyArray<{ record: Record<string, unknown> }>): string[] {
+  const hosts = new Set<string>()
+  for (const { record } of records) {
+    const k8s = record.kubernetes
+    const host = (isObject(k8s) ? str(k8s.host) : undefined) ?? str(record.hostname) ?? str(record._HOSTNAME) ?? str(record.host)
+    if (host) hosts.add(host)
+    if (hosts.size > MAX_HOSTS_PER_CHUNK) return []
+  }
+  return [...hosts]
+}
+
+/** The Fluent Bit source read these records: their nodes' Fluent Bits are alive. */
+export function sawFluentBitRecords(request: FastifyRequest, records: ReadonlyArray<{ record: Record<string, unknown> }>): void {
+  const monitor = request.server.sourceMonitor
+  if (!monitor) return
+  for (const node of fluentBitNodes(records)) monitor.seen('fluent-bit', node)
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
