@@ -130,6 +130,9 @@ test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security
   t.equal(find(docs, 'Deployment', 'falconet-audit-poller'), undefined)
   t.equal(pod.volumes.find((v: any) => v.name === 'data').emptyDir.sizeLimit, '2Gi')
   t.equal(configOf(docs).dataDir, container.volumeMounts.find((m: any) => m.name === 'data').mountPath, 'the spool is on the volume')
+  t.equal(configOf(docs).monitor.enabled, false, 'two receivers each see some senders: no silent-source guesses')
+  t.equal(configOf(rendered['one-replica']!.docs).monitor, undefined, 'one receiver sees every sender: the monitor keeps its default (on)')
+  t.equal(configOf(template('monitor-on', ['--set', 'config.monitor.enabled=true']).docs).monitor.enabled, true, 'a user who turns it on knowingly wins')
 })
 
 test('the rendered config is one falconet accepts, in every combination', async (t) => {
@@ -152,6 +155,7 @@ test('exactly one pod polls the EKS audit log: a single-replica Recreate Deploym
     t.equal(configOf(docs, 'falconet-audit-poller').sources.eksAudit.enabled, true, name)
     t.equal(configOf(docs).sources.eksAudit.enabled, false, `${name}: receivers`)
     t.equal(podSpec(poller).automountServiceAccountToken, false, `${name}: the poller has no Kubernetes API token`)
+    t.match(configOf(docs, 'falconet-audit-poller').monitor, { sources: { falco: { enabled: false }, fluentBit: { enabled: false } } }, `${name}: the poller watches the audit log only`)
     t.not(find(docs, 'Service')!.spec.selector['app.kubernetes.io/component'], poller.spec.template.metadata.labels['app.kubernetes.io/component'], 'the Service does not send alerts to the poller')
   }
   const withPvc = rendered['audit-poller-pvc']!.docs

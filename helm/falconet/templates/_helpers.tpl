@@ -75,10 +75,18 @@ The receivers never poll: exactly one pod (the poller Deployment) reads the audi
 {{- end }}
 {{- $config := mustMergeOverwrite (dict) $computed (deepCopy $root.Values.config) }}
 {{- if eq .role "poller" }}
-{{- $poll := dict "sources" (dict "eksAudit" (dict "enabled" true)) "enrichment" (dict "enabled" false) }}
+{{- /* The poller is the one pod that sees all of the audit log: it watches that source only. */}}
+{{- $watch := dict "sources" (dict "falco" (dict "enabled" false) "fluentBit" (dict "enabled" false)) }}
+{{- $poll := dict "sources" (dict "eksAudit" (dict "enabled" true)) "enrichment" (dict "enabled" false) "monitor" $watch }}
 {{- $config = mustMergeOverwrite $config (deepCopy $root.Values.auditPoller.config) $poll }}
 {{- else }}
 {{- $config = mustMergeOverwrite $config (dict "sources" (dict "eksAudit" (dict "enabled" false))) }}
+{{- /* Behind one Service, each of several receivers sees only some of a sender's connections and
+would call the others silent: the silent-source monitor needs one receiver (or sidecars) unless
+the user turns it on knowingly. */}}
+{{- if and (gt (int $root.Values.replicaCount) 1) (not (hasKey (default dict $root.Values.config.monitor) "enabled")) }}
+{{- $config = mustMergeOverwrite $config (dict "monitor" (dict "enabled" false)) }}
+{{- end }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
