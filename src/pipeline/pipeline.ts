@@ -22,7 +22,7 @@ export const RETRY_AFTER_SECS = 5
 
 export function createPipeline(
   options: AggregateOptions,
-  spool: Spool,
+  spool: Pick<Spool, 'record'>,
   sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
 ): Ingest {
