@@ -1,4 +1,3 @@
-import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 
 /** Problems with single records, each with its line (on stderr); past `limit`, only counted. */
@@ -20,8 +19,13 @@ export class LineProblems {
   }
 }
 
-/** The config as serve would load it: --config, else $FALCONET_CONFIG, then the environment. */
-export function loadCommandConfig(file: string | undefined, env: NodeJS.ProcessEnv): Readonly<Config> {
+/**
+ * The config as serve would load it: --config, else $FALCONET_CONFIG, then the environment.
+ * Imported when needed: the schema pulls in every sink (and their AWS SDK clients), which
+ * `--help` and most commands have no use for.
+ */
+export async function loadCommandConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<Readonly<Config>> {
+  const { loadConfig } = await import('../config/load.js')
   return loadConfig({ ...(file ? { file } : {}), env })
 }
 

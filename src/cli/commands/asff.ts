@@ -3,7 +3,6 @@ import { asffContextProvider } from '../../aws/identity.js'
 import { CommandError, EXIT, parseCommandArgs, showHelp, UsageError, write, type Command } from '../command.js'
 import { openInput } from '../input/open.js'
 import { FORMATS, inputRecords, type Format } from '../input/records.js'
-import { createOfflinePipeline } from '../offline-pipeline.js'
 import { count, LineProblems, loadCommandConfig } from '../report.js'
 
 export const asffCommand: Command = {
@@ -48,9 +47,10 @@ Examples:
     const { values, positionals } = parsed
     const format = formatOption(values.format as string | undefined)
     // Security Hub is off here whatever the config says: the account is never looked up.
-    const config = loadCommandConfig(values.config as string | undefined, { ...ctx.env, FALCONET_SECURITYHUB_ENABLED: 'false' })
+    const config = await loadCommandConfig(values.config as string | undefined, { ...ctx.env, FALCONET_SECURITYHUB_ENABLED: 'false' })
     const asffContext = await asffContextProvider(config, ctx.env)()
     const input = await openInput(positionals[0]!, ctx.stdin)
+    const { createOfflinePipeline } = await import('../offline-pipeline.js')
     const pipeline = createOfflinePipeline(config)
     const problems = new LineProblems((text) => ctx.stderr.write(text))
     const kinds = new Map<string, number>()

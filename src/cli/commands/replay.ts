@@ -79,7 +79,7 @@ Examples:
     const batch = positiveNumber(values.batch as string | undefined, 'batch', { integer: true }) ?? DEFAULT_BATCH
     const retries = retriesOption(values.retries as string | undefined)
     const concurrency = positiveNumber(values.concurrency as string | undefined, 'concurrency', { integer: true }) ?? DEFAULT_CONCURRENCY
-    const base = values.url !== undefined ? parseUrl(values.url as string) : localUrl(loadCommandConfig(values.config as string | undefined, ctx.env))
+    const base = values.url !== undefined ? parseUrl(values.url as string) : localUrl(await loadCommandConfig(values.config as string | undefined, ctx.env))
     const token = bearerToken(values['token-file'] as string | undefined, ctx.env)
     const input = await openInput(file, ctx.stdin)
 

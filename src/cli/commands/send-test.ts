@@ -45,7 +45,7 @@ Examples:
     const requested = (values.priority as string | undefined) ?? 'Warning'
     const priority = parsePriority(requested)
     if (!priority) throw new UsageError(`--priority "${requested}" is not a Falco priority: ${PRIORITIES.join(', ')} (any case)`)
-    const url = values.url !== undefined ? parseUrl(values.url as string) : endpoint(localUrl(loadCommandConfig(values.config as string | undefined, ctx.env)), '/falco')
+    const url = values.url !== undefined ? parseUrl(values.url as string) : endpoint(localUrl(await loadCommandConfig(values.config as string | undefined, ctx.env)), '/falco')
     const token = bearerToken(values['token-file'] as string | undefined, ctx.env)
 
     try {

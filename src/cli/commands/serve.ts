@@ -1,4 +1,3 @@
-import { serveProcess } from '../../server/serve.js'
 import { parseCommandArgs, showHelp, type Command } from '../command.js'
 import { loadCommandConfig } from '../report.js'
 
@@ -25,7 +24,9 @@ Examples:
   async run(args, ctx) {
     const parsed = parseCommandArgs(args, { config: { type: 'string', short: 'c' } }, { min: 0, max: 0, names: '' })
     if (!parsed) return showHelp(serveCommand, ctx)
-    await serveProcess(loadCommandConfig(parsed.values.config as string | undefined, ctx.env))
+    const config = await loadCommandConfig(parsed.values.config as string | undefined, ctx.env)
+    const { serveProcess } = await import('../../server/serve.js')
+    await serveProcess(config)
     return undefined // keeps running until a signal
   },
 }

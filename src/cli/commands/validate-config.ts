@@ -1,4 +1,3 @@
-import { loadConfig } from '../../config/load.js'
 import { EXIT, parseCommandArgs, showHelp, UsageError, type Command } from '../command.js'
 
 export const validateConfigCommand: Command = {
@@ -23,6 +22,7 @@ Example:
     // `--config FILE` is accepted too, as the serve command takes it.
     const file = parsed.positionals[0] ?? (parsed.values.config as string | undefined)
     if (!file) throw new UsageError('missing FILE')
+    const { loadConfig } = await import('../../config/load.js')
     loadConfig({ file, env: {} })
     ctx.stdout.write(`${file}: valid\n`)
     return EXIT.ok
