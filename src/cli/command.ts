@@ -50,22 +50,22 @@ type Options = NonNullable<ParseArgsConfig['options']>
  * node:util parseArgs, strict, with `-h/--help` on every command; its errors become UsageErrors.
  * `null` means help was asked for (the caller prints it and exits 0).
  */
-export function parseCommandArgs<O extends Options>(
+export function parseCommandArgs(
   args: string[],
-  options: O,
+  options: Options,
   positionals: { min: number; max: number; names: string },
-): { values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true; args: string[] }>>['values']; positionals: string[] } | null {
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } | null {
   let parsed
   try {
     parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  if ((parsed.values as { help?: boolean }).help) return null
+  if (parsed.values.help) return null
   const count = parsed.positionals.length
   if (count < positionals.min) throw new UsageError(`missing ${positionals.names}`)
   if (count > positionals.max) throw new UsageError(`unexpected argument "${parsed.positionals[positionals.max]}"`)
-  return parsed as never
+  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals }
 }
 
 /** A positive number option (`--rate 50`), or a UsageError naming it. */

@@ -33,3 +33,7 @@ export async function loadCommandConfig(file: string | undefined, env: NodeJS.Pr
 export function count(n: number): string {
   return n.toLocaleString('en-US')
 }
+
+export function plural(n: number, [one, many]: readonly [string, string]): string {
+  return n === 1 ? one : many
+}

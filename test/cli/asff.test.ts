@@ -119,3 +119,12 @@ t.test('a closed pipe ends the output quietly', async (t) => {
   t.equal(code, 0)
   t.notMatch(stderr, /EPIPE|\n\s+at /)
 })
+
+t.test('a gzip file broken midway: the records before the break are printed, then the error; exit 1', async (t) => {
+  const gz = gzipSync(falcoJsonLines())
+  const out = await runCli(['asff', writeTemp('cut.jsonl.gz', gz.subarray(0, gz.length - 200))])
+  t.equal(out.code, 1)
+  t.ok(jsonLines(out.stdout).length > 0, 'the findings of what was read')
+  t.match(out.stderr, /falconet asff: cannot read .*cut\.jsonl\.gz: unexpected end of file/)
+  t.notMatch(out.stderr, /\n\s+at /)
+})

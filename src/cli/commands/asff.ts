@@ -1,9 +1,9 @@
 import { toAsff } from '../../asff/build.js'
 import { asffContextProvider } from '../../aws/identity.js'
-import { CommandError, EXIT, parseCommandArgs, showHelp, UsageError, write, type Command } from '../command.js'
+import { EXIT, parseCommandArgs, showHelp, UsageError, write, type Command } from '../command.js'
 import { openInput } from '../input/open.js'
 import { FORMATS, inputRecords, type Format } from '../input/records.js'
-import { count, LineProblems, loadCommandConfig } from '../report.js'
+import { count, LineProblems, loadCommandConfig, plural } from '../report.js'
 
 export const asffCommand: Command = {
   name: 'asff',
@@ -29,8 +29,8 @@ Options:
   -h, --help          this help
 
 Findings go to stdout; a summary and every bad record (with its line number) to stderr. Exit 1
-if any record was bad (the others are still printed), 2 for bad arguments, an unreadable FILE or
-an invalid config. The account is aws.accountId, else 000000000000; enrichment is not applied.
+if a record was bad or FILE broke off (what was read is still printed), 2 for bad arguments, an
+unreadable FILE or an invalid config. The account is aws.accountId, else 000000000000; enrichment is not applied.
 
 Examples:
   falconet asff test/fixtures/falco/01-terminal-shell-in-container.json
@@ -53,9 +53,10 @@ Examples:
     const { createOfflinePipeline } = await import('../offline-pipeline.js')
     const pipeline = createOfflinePipeline(config)
     const problems = new LineProblems((text) => ctx.stderr.write(text))
-    const kinds = new Map<string, number>()
-    const tally = (kind: string, n = 1) => kinds.set(kind, (kinds.get(kind) ?? 0) + n)
+    const kinds = new Map<readonly [string, string], number>()
+    const tally = (kind: readonly [string, string], n = 1) => kinds.set(kind, (kinds.get(kind) ?? 0) + n)
     let detected: Format | undefined
+    let readError: string | undefined
 
     try {
       for await (const record of inputRecords(input.stream, { ...(format ? { format } : {}), onFormat: (f) => (detected = f) })) {
@@ -66,17 +67,17 @@ Examples:
               break
             case 'falco':
               await pipeline.falco(record.text)
-              tally('Falco alerts')
+              tally(KINDS.falco)
               break
             case 'fluent-bit': {
               const result = await pipeline.fluentBit(record.text)
               if (result.kind === 'invalid') problems.report(record.line, result.reason)
-              else tally(FLUENT_BIT_KINDS[result.kind])
+              else tally(KINDS[result.kind])
               break
             }
             case 'k8s-audit':
               await pipeline.audit(record.events)
-              tally('audit events', record.events.length)
+              tally(KINDS.audit, record.events.length)
               break
           }
         } catch (err) {
@@ -84,7 +85,8 @@ Examples:
         }
       }
     } catch (err) {
-      throw new CommandError(`cannot read ${positionals[0]}: ${(err as Error).message}`)
+      // Unreadable midway (a broken gzip): what was read is still printed.
+      readError = `cannot read ${positionals[0]}: ${(err as Error).message}`
     }
 
     const findings = pipeline.findings()
@@ -92,20 +94,21 @@ Examples:
       const asff = toAsff(finding, asffContext)
       await write(ctx.stdout, (values.pretty ? JSON.stringify(asff, null, 2) : JSON.stringify(asff)) + '\n')
     }
-    const read = [...kinds].map(([kind, n]) => `${count(n)} ${kind}`).join(', ') || 'no records'
+    const read = [...kinds].map(([kind, n]) => `${count(n)} ${plural(n, kind)}`).join(', ') || 'no records'
     const bad = problems.count > 0 ? `; ${count(problems.count)} bad (see above)` : ''
-    ctx.stderr.write(`asff: ${read}${detected ? ` (${detected})` : ''}${bad} → ${count(findings.length)} finding${findings.length === 1 ? '' : 's'}\n`)
-    return problems.count > 0 ? EXIT.failure : EXIT.ok
+    ctx.stderr.write(`asff: ${read}${detected ? ` (${detected})` : ''}${bad} → ${count(findings.length)} ${plural(findings.length, ['finding', 'findings'])}\n`)
+    if (readError) ctx.stderr.write(`falconet asff: ${readError}\n`)
+    return problems.count > 0 || readError ? EXIT.failure : EXIT.ok
   },
 }
 
-const FLUENT_BIT_KINDS: Record<'falco' | 'audit' | 'log' | 'unmatched' | 'skipped', string> = {
-  falco: 'Falco alerts',
-  audit: 'audit events',
-  log: 'log-rule matches',
-  unmatched: 'records no rule matched',
-  skipped: "Falco's own log lines (skipped)",
-}
+const KINDS = {
+  falco: ['Falco alert', 'Falco alerts'],
+  audit: ['audit event', 'audit events'],
+  log: ['log-rule match', 'log-rule matches'],
+  unmatched: ['record no rule matched', 'records no rule matched'],
+  skipped: ["of Falco's own log lines (skipped)", "of Falco's own log lines (skipped)"],
+} as const satisfies Record<string, readonly [string, string]>
 
 export function formatOption(value: string | undefined): Format | undefined {
   if (value === undefined) return undefined

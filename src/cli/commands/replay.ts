@@ -5,7 +5,7 @@ import { openInput } from '../input/open.js'
 import { FORMATS, inputRecords, type Format } from '../input/records.js'
 import { createProgress } from '../progress.js'
 import { ReplaySender, type ReplayStats } from '../replay-sender.js'
-import { count, LineProblems, loadCommandConfig } from '../report.js'
+import { count, LineProblems, loadCommandConfig, plural } from '../report.js'
 import { formatOption } from './asff.js'
 
 const DEFAULT_BATCH = 500
@@ -14,7 +14,7 @@ const DEFAULT_CONCURRENCY = 4
 
 export const replayCommand: Command = {
   name: 'replay',
-  summary: 'send a file of Falco alerts, Fluent Bit records or audit events to a running falconet',
+  summary: 'send a file of Falco alerts, Fluent Bit records or audit events to falconet',
   help: `Usage: falconet replay [options] FILE
 
 Sends the events in FILE through the pipeline of a running falconet — detections, aggregation,
@@ -34,8 +34,8 @@ Options:
   -f, --format F        ${FORMATS.join(' | ')} (default: detected)
   -r, --rate N          at most N events a second (default: as fast as falconet answers)
   -b, --batch N         Fluent Bit records per chunk, audit events per EventList (default ${DEFAULT_BATCH})
-      --concurrency N   requests in flight at once (default ${DEFAULT_CONCURRENCY}; 1 keeps the file's order
-                        exactly — aggregation does not depend on it, findings keep the latest event)
+      --concurrency N   requests in flight at once (default ${DEFAULT_CONCURRENCY}); 1 sends in the file's
+                        order exactly
       --retries N       resends of one request on 429/503 (after its Retry-After) or a network
                         error, before counting it rejected (default ${DEFAULT_RETRIES})
       --token-file FILE send "Authorization: Bearer <token>" with the token in FILE
@@ -47,7 +47,7 @@ Options:
 A summary (sent, accepted, rejected by status) goes to stdout; the progress bar, bad lines and
 rejections (with their line numbers) to stderr. Exit 0 when every event was accepted, 1 when
 some were rejected, a line was bad or falconet could not be reached, 2 for bad arguments or an
-unreadable FILE.
+unreadable FILE, 130 after Ctrl-C (what was sent is still summed up).
 
 Examples:
   falconet replay falco-alerts.jsonl
@@ -110,7 +110,7 @@ Examples:
         position: input.position,
         onFormat: (f) => {
           detected = f
-          progress = createProgress(ctx.stderr, input.size, UNITS[f], !values['no-progress'])
+          progress = createProgress(ctx.stderr, input.size, UNITS[f][1], !values['no-progress'])
         },
       })
       for await (const record of records) {
@@ -121,8 +121,8 @@ Examples:
       }
       if (!interrupted) await sender.finish()
     } catch (err) {
-      if (!(err instanceof CommandError)) throw new CommandError(`cannot read ${file}: ${(err as Error).message}`)
-      failure = err.message
+      // falconet unreachable, or the file unreadable midway (a broken gzip): what was sent is still summed up.
+      failure = err instanceof CommandError ? err.message : `cannot read ${file}: ${(err as Error).message}`
     } finally {
       await sender.drain()
       progress.stop()
@@ -143,7 +143,7 @@ Examples:
   },
 }
 
-const UNITS: Record<Format, string> = { falco: 'Falco alerts', 'fluent-bit': 'Fluent Bit records', 'k8s-audit': 'audit events' }
+const UNITS: Record<Format, [string, string]> = { falco: ['Falco alert', 'Falco alerts'], 'fluent-bit': ['Fluent Bit record', 'Fluent Bit records'], 'k8s-audit': ['audit event', 'audit events'] }
 
 function retriesOption(value: string | undefined): number {
   if (value === undefined) return DEFAULT_RETRIES
@@ -153,15 +153,15 @@ function retriesOption(value: string | undefined): number {
 }
 
 function summary(base: URL, format: Format | undefined, stats: ReplayStats, bad: number, interrupted: boolean): string {
-  const unit = format ? UNITS[format] : 'events'
+  const unit = plural(stats.sent, format ? UNITS[format] : ['event', 'events'])
   const rejected = Object.entries(stats.rejected)
   const total = rejected.reduce((a, [, n]) => a + n, 0)
   const lines = [
-    `replay${interrupted ? ' (interrupted)' : ''}: ${count(stats.sent)} ${unit} sent to ${base.origin} in ${count(stats.requests)} request${stats.requests === 1 ? '' : 's'}`,
+    `replay${interrupted ? ' (interrupted)' : ''}: ${count(stats.sent)} ${unit} sent to ${base.origin} in ${count(stats.requests)} ${plural(stats.requests, ['request', 'requests'])}`,
     `  accepted    ${count(stats.accepted)}${stats.duplicates > 0 ? ` (${count(stats.duplicates)} of them taken before, not counted again)` : ''}`,
     `  rejected    ${count(total)}${rejected.length > 0 ? ` (${rejected.map(([status, n]) => `${status} ${STATUS_CODES[Number(status)] ?? ''}: ${count(n)}`).join(', ')})` : ''}`,
   ]
-  if (stats.retried > 0) lines.push(`  resent      ${count(stats.retried)} request${stats.retried === 1 ? '' : 's'} (429/503 or network errors)`)
+  if (stats.retried > 0) lines.push(`  resent      ${count(stats.retried)} ${plural(stats.retried, ['request', 'requests'])} (429/503 or network errors)`)
   if (bad > 0) lines.push(`  bad lines   ${count(bad)} (not sent)`)
   return lines.join('\n') + '\n'
 }

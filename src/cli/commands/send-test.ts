@@ -17,8 +17,8 @@ and prints the answer: the quickest check that Falco → falconet → your sinks
 rule "${TEST_RULE}" from this host; repeating it updates one finding.
 
 Options:
-  -p, --priority P      Falco priority, any case: ${PRIORITIES.join(', ')}
-                        (default: Warning, which becomes a MEDIUM finding)
+  -p, --priority P      a Falco priority, any case (default: Warning, a MEDIUM finding):
+                        ${PRIORITIES.join(', ')}
   -u, --url URL         where to POST (default: http://127.0.0.1:<port>/falco, the port from
                         server.port in --config / $FALCONET_CONFIG, or $FALCONET_PORT, else 2801)
   -c, --config FILE     read the port from this falconet config

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
 import { splitJsonValues } from '../../sources/fluent-bit/json-values.js'
 
 /**
@@ -15,7 +16,16 @@ import { splitJsonValues } from '../../sources/fluent-bit/json-values.js'
 export type JsonText = { line: number; text: string } | { line: number; error: string }
 
 export async function* jsonValues(input: NodeJS.ReadableStream, position: { chars: number } = { chars: 0 }): AsyncGenerator<JsonText> {
+  // readline (Node.js 20) does not pass the input's errors on (a broken gzip, a read error): the
+  // lines end and the error is thrown after them, also one raised before the reading started.
+  const errored = () => (input as Readable).errored ?? undefined
+  if (errored()) throw errored()
   const lines = createInterface({ input, crlfDelay: Infinity })
+  let failed: Error | undefined
+  input.once('error', (err: Error) => {
+    failed = err
+    lines.close()
+  })
   let layout: 'lines' | 'document' | undefined
   const document = new DocumentScanner()
   let n = 0
@@ -36,6 +46,7 @@ export async function* jsonValues(input: NodeJS.ReadableStream, position: { char
     for (const text of values) yield { line: n, text }
     if (malformed > 0) yield { line: n, error: values.length > 0 ? 'part of the line is not a JSON object' : 'not a JSON object (nor an array of them)' }
   }
+  if (failed) throw failed
   if (layout === 'document') yield* document.end()
 }
 

@@ -40,6 +40,9 @@ export async function openInput(file: string, stdin: NodeJS.ReadableStream): Pro
   const raw = createReadStream(file)
   const stream = gzipped ? raw.pipe(createGunzip()) : raw
   if (gzipped) raw.on('error', (err) => stream.destroy(err))
+  // Never an unhandled 'error' (gunzip starts before the reading does): the reader takes it from
+  // `stream.errored` and reports it.
+  stream.on('error', () => {})
   const position = { chars: 0 }
   return { stream, size, position, done: () => (gzipped ? raw.bytesRead : position.chars) }
 }
