@@ -1,74 +1,95 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util'
-import { loadConfig } from '../config/load.js'
-import { configSchema } from '../config/schema.js'
-import { renderConfigDocs } from '../config/docs.js'
-import { renderDetectionDocs } from '../detect/audit/docs.js'
-import { serveProcess } from '../server/serve.js'
+import { readFileSync } from 'node:fs'
+import { CommandError, EXIT, UsageError, type Command, type CommandContext } from './command.js'
+import { serveCommand } from './commands/serve.js'
+import { validateConfigCommand } from './commands/validate-config.js'
+import { sendTestCommand } from './commands/send-test.js'
+import { replayCommand } from './commands/replay.js'
+import { asffCommand } from './commands/asff.js'
+import { printDetectionsCommand, printDocsCommand, printSchemaCommand } from './commands/print.js'
+
+const COMMANDS: readonly Command[] = [serveCommand, validateConfigCommand, sendTestCommand, replayCommand, asffCommand, printSchemaCommand, printDocsCommand, printDetectionsCommand]
 
 const USAGE = `falconet — Falco / Fluent Bit companion for Amazon EKS
 
-Usage:
-  falconet serve [--config FILE]       receive alerts on :2801 and deliver findings
-  falconet validate-config FILE        check a config file; exit 2 and list every problem if bad
-  falconet print-schema                the config JSON Schema
-  falconet print-docs                  the config reference (docs/configuration.md)
-  falconet print-detections            the audit detections (docs/detections.md)
+Usage: falconet <command> [options]
 
-Config: --config FILE or env FALCONET_CONFIG, overridden by env (see docs/configuration.md).`
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(18)}${c.summary}`).join('\n')}
+  ${'help [COMMAND]'.padEnd(18)}this list, or a command's options and examples
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-  })
-  const [command = 'serve', ...rest] = positionals
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
-  switch (command) {
-    case 'serve':
-      await serveProcess(loadConfig(values.config ? { file: values.config } : {}))
-      return -1 // keeps running
-    case 'validate-config': {
-      const file = rest[0] ?? values.config
-      if (!file) {
-        console.error('validate-config needs a FILE\n\n' + USAGE)
-        return 2
-      }
-      loadConfig({ file, env: {} })
-      console.log(`${file}: valid`)
-      return 0
+Run falconet <command> --help for a command's options. Config: --config FILE or
+$FALCONET_CONFIG, overridden by FALCONET_* variables (docs/configuration.md).
+
+Exit codes: 0 ok; 1 failure (a non-2xx answer, bad input lines, falconet unreachable);
+2 usage or config error (bad arguments, unreadable file, invalid config).`
+
+/** Dispatch only: each command parses its own options. Resolves to the exit code (undefined: keep running). */
+async function main(argv: string[], ctx: CommandContext): Promise<number | undefined> {
+  const [first, ...rest] = argv
+  if (first === '--help' || first === '-h' || first === 'help') {
+    if (first === 'help' && rest[0] !== undefined) {
+      const command = find(rest[0])
+      if (!command) return usageError(ctx, `unknown command "${rest[0]}"`, USAGE)
+      ctx.stdout.write(command.help + '\n')
+      return EXIT.ok
     }
-    case 'print-schema':
-      console.log(JSON.stringify(configSchema, null, 2))
-      return 0
-    case 'print-docs':
-      process.stdout.write(renderConfigDocs())
-      return 0
-    case 'print-detections':
-      process.stdout.write(renderDetectionDocs())
-      return 0
-    default:
-      console.error(`unknown command "${command}"\n\n${USAGE}`)
-      return 2
+    ctx.stdout.write(USAGE + '\n')
+    return EXIT.ok
+  }
+  if (first === '--version' || first === '-V') {
+    ctx.stdout.write(version() + '\n')
+    return EXIT.ok
+  }
+  // No command (or only options) is serve, as it always was: `falconet --config f.yaml`.
+  const command = first === undefined || first.startsWith('-') ? serveCommand : find(first)
+  if (!command) return usageError(ctx, `unknown command "${first}"`, USAGE)
+  const args = command === serveCommand && first !== 'serve' ? argv : rest
+  try {
+    return await command.run(args, ctx)
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(ctx, `falconet ${command.name}: ${err.message}`, command.help)
+    throw Object.assign(err as Error, { command: command.name })
   }
 }
 
-main(process.argv.slice(2)).then(
+function find(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name)
+}
+
+function usageError(ctx: CommandContext, message: string, usage: string): number {
+  ctx.stderr.write(`${message}\n\n${usage}\n`)
+  return EXIT.usage
+}
+
+function version(): string {
+  // ../../package.json from both src/cli/ and dist/cli/.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return `falconet ${pkg.version}`
+}
+
+// A closed pipe (`falconet asff big.jsonl | head`) ends the output, not with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw err
+})
+
+main(process.argv.slice(2), { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
   (code) => {
-    if (code >= 0) process.exitCode = code
+    if (code !== undefined) process.exitCode = code
   },
-  (err: Error & { code?: string }) => {
-    // Config and usage errors are the user's to fix: the message, no stack trace.
-    if (err.code === 'FALCONET_ERR_CONFIG' || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(err.message)
-      process.exitCode = 2
+  (err: Error & { code?: string; command?: string }) => {
+    const prefix = err.command ? `falconet ${err.command}: ` : 'falconet: '
+    // Config errors and failures the user can act on: the message, no stack trace.
+    if (err.code === 'FALCONET_ERR_CONFIG') {
+      process.stderr.write(`${prefix}${err.message}\n`)
+      process.exitCode = EXIT.usage
+    } else if (err instanceof CommandError) {
+      process.stderr.write(`${prefix}${err.message}\n`)
+      process.exitCode = err.exitCode
     } else {
-      console.error(err)
-      process.exitCode = 1
+      process.stderr.write(`${prefix}unexpected error: ${err.stack ?? err}\n`)
+      process.exitCode = EXIT.failure
     }
   },
 )

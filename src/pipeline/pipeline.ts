@@ -32,7 +32,7 @@ type Sinks = readonly string[] | ((finding: FindingState) => readonly string[])
 
 export function createPipeline(
   options: AggregateOptions,
-  spool: Spool,
+  spool: Pick<Spool, 'record'>,
   sinks: Sinks,
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
   hooks: PipelineHooks = {},
@@ -77,7 +77,7 @@ function keep(written: FindingState[], state: FindingState): FindingState {
   return state
 }
 
-async function record(spool: Spool, items: Parameters<Spool['record']>[0], sinks: Sinks, options: IngestOptions): Promise<boolean> {
+async function record(spool: Pick<Spool, 'record'>, items: Parameters<Spool['record']>[0], sinks: Sinks, options: IngestOptions): Promise<boolean> {
   try {
     return await spool.record(items, sinks, options)
   } catch (err) {

@@ -39,11 +39,7 @@ export interface FluentBitOptions {
 
 export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app, opts) => {
   const { config } = opts
-  const classifyOptions: ClassifyOptions = {
-    falcoKeys: config.falcoKeys,
-    falcoContainers: config.falcoContainers,
-    logRules: compileLogRules([...config.logRules, ...(config.builtinLogRules ? BUILTIN_LOG_RULES : [])]),
-  }
+  const classifyOptions = classifyOptionsFor(config)
   const metrics = new FluentBitMetrics(opts.registry)
   const logger = opts.logger.child({ source: 'fluent-bit' })
 
@@ -147,6 +143,15 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
 
   app.post('/fluent-bit', handler)
   app.post('/fluent-bit/*', handler)
+}
+
+/** How records are read with this config; shared with `falconet asff`, which reads them offline. */
+export function classifyOptionsFor(config: Static<typeof fluentBitSchema>): ClassifyOptions {
+  return {
+    falcoKeys: config.falcoKeys,
+    falcoContainers: config.falcoContainers,
+    logRules: compileLogRules([...config.logRules, ...(config.builtinLogRules ? BUILTIN_LOG_RULES : [])]),
+  }
 }
 
 /** The chunk's identity: its bytes as sent, with how to read them. */

@@ -1,0 +1,30 @@
+import { EXIT, parseCommandArgs, showHelp, UsageError, type Command } from '../command.js'
+
+export const validateConfigCommand: Command = {
+  name: 'validate-config',
+  summary: 'check a config file; list every problem',
+  help: `Usage: falconet validate-config FILE
+
+Checks a falconet YAML config against the schema (types, ranges, unknown keys) without starting
+anything. The environment is not applied: this checks the file itself.
+
+Options:
+  -h, --help   this help
+
+Exit 0 and "FILE: valid" when it is; 2 with every bad key and the reason when it is not.
+
+Example:
+  falconet validate-config /etc/falconet/falconet.yaml`,
+
+  async run(args, ctx) {
+    const parsed = parseCommandArgs(args, { config: { type: 'string', short: 'c' } }, { min: 0, max: 1, names: 'FILE' })
+    if (!parsed) return showHelp(validateConfigCommand, ctx)
+    // `--config FILE` is accepted too, as the serve command takes it.
+    const file = parsed.positionals[0] ?? (parsed.values.config as string | undefined)
+    if (!file) throw new UsageError('missing FILE')
+    const { loadConfig } = await import('../../config/load.js')
+    loadConfig({ file, env: {} })
+    ctx.stdout.write(`${file}: valid\n`)
+    return EXIT.ok
+  },
+}

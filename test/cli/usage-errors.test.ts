@@ -1,0 +1,59 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { COMMANDS, runAll, runCli, tempDir } from './run.js'
+
+/** Wrong invocations: exit 2, the reason and the usage on stderr, nothing on stdout, no stack trace. */
+
+t.test('an unknown command exits 2 with the command list', async (t) => {
+  const out = await runCli(['frobnicate'])
+  t.equal(out.code, 2)
+  t.match(out.stderr, /^unknown command "frobnicate"\n\nfalconet — (.|\n)*Commands:/)
+  t.equal(out.stdout, '')
+  const help = await runCli(['help', 'frobnicate'])
+  t.equal(help.code, 2)
+})
+
+t.test('an unknown option exits 2 with that command’s usage', async (t) => {
+  await runAll(COMMANDS, async (c) => {
+    const out = await runCli([c, '--frobnicate'])
+    t.equal(out.code, 2, `${c} --frobnicate`)
+    t.match(out.stderr, new RegExp(`^falconet ${c}: Unknown option '--frobnicate'(.|\\n)*\\nUsage: falconet ${c}`), `${c}: the reason, then its usage`)
+    t.equal(out.stdout, '')
+  })
+})
+
+t.test('bad or missing arguments exit 2 and say which', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['asff'], /falconet asff: missing FILE/],
+    [['replay'], /falconet replay: missing FILE/],
+    [['validate-config'], /falconet validate-config: missing FILE/],
+    [['asff', 'a.jsonl', 'b.jsonl'], /unexpected argument "b\.jsonl"/],
+    [['send-test', 'extra'], /unexpected argument "extra"/],
+    [['send-test', '--priority', 'Urgent'], /--priority "Urgent" is not a Falco priority/],
+    [['send-test', '--url', 'not a url'], /--url "not a url" is not a URL/],
+    [['send-test', '--url', 'ftp://example.com/'], /--url must be http:\/\/ or https:\/\//],
+    [['replay', '--rate', '0', 'f.jsonl'], /--rate must be a positive number, got "0"/],
+    [['replay', '--rate', 'fast', 'f.jsonl'], /--rate must be a positive number, got "fast"/],
+    [['replay', '--batch', '1.5', 'f.jsonl'], /--batch must be a positive integer/],
+    [['replay', '--concurrency', '0', 'f.jsonl'], /--concurrency must be a positive integer/],
+    [['replay', '--retries=-1', 'f.jsonl'], /--retries must be a whole number/],
+    [['asff', '--format', 'xml', 'f.jsonl'], /--format must be one of falco, fluent-bit, k8s-audit, got "xml"/],
+    [['replay', '--token-file', '/nonexistent/token', 'f.jsonl'], /cannot read --token-file \/nonexistent\/token \(ENOENT\)/],
+    [['replay', '--url', 'http://127.0.0.1:9', 'nonexistent.jsonl'], /cannot read nonexistent\.jsonl \(ENOENT\)/],
+  ]
+  await runAll(cases, async ([args, reason]) => {
+    const out = await runCli(args)
+    t.equal(out.code, 2, args.join(' '))
+    t.match(out.stderr, reason, args.join(' '))
+    t.notMatch(out.stderr, /\n\s+at /, `${args.join(' ')}: no stack trace`)
+  })
+})
+
+t.test('an unreadable FILE is a usage error', async (t) => {
+  const out = await runCli(['asff', join(tempDir(), 'missing.jsonl')])
+  t.equal(out.code, 2)
+  t.match(out.stderr, /cannot read .*missing\.jsonl \(ENOENT\)/)
+  const dir = await runCli(['asff', tempDir()])
+  t.equal(dir.code, 2)
+  t.match(dir.stderr, /EISDIR/)
+})
