@@ -253,14 +253,25 @@ export const oddFalcoAlert = fc.oneof(
     .map(({ alert, key, value }) => withOdd({ ...(alert as object), output_fields: { ...((alert as { output_fields?: object }).output_fields ?? {}), [key]: ODD } }, value)),
 )
 
+/** An alert that looks like one (what Fluent Bit's classifier checks) with the values Falco's validation reads at their edges. */
+export const nearlyValidAlert = fc
+  .record({
+    rule: fc.constantFrom('"Terminal shell in container"', '""', '" "', '"r"'),
+    priority: fc.constantFrom('"Critical"', '"critical"', '" Warning "', '"info"', '"Informational"', '"DEBUG"', '"Crit"', '""', '"emergency!"'),
+    time: fc.constantFrom('"2026-11-21T10:00:00.123456789Z"', '"2026-11-21T10:00:00+02:00"', '"2026-02-30T10:00:00Z"', '"2026-11-21"', '"2026-11-21T10:00:00"', '"9999-12-31T23:59:59-23:59"', '"0000-01-01T00:00:00Z"', '"2026-11-21T10:00:00.1234567891Z"'),
+    tags: fc.constantFrom('[]', '["T1059"]', '["a",1]', '"x"', 'null', '[null]'),
+    fields: fc.constantFrom('{}', '{"proc.pid":"12"}', '{"container.id":"host"}', '[]', 'null', '"x"', '{"container.start_ts":"99999999999999999999"}'),
+  })
+  .map(({ rule, priority, time, tags, fields }) => `{"rule":${rule},"priority":${priority},"time":${time},"output":"o","tags":${tags},"output_fields":${fields}}`)
+
 /** Fluent Bit bodies in every format, from the recorded chunks and records. */
 export const fluentBitJsonBody = fc.oneof(
   fc.array(mutatedJson([...fixtures.fluentBitRecords, ...fixtures.falcoAlerts]), { minLength: 1, maxLength: 4 }).chain((records) =>
     fc.constantFrom(`[${records.join(',')}]`, records.join('\n'), records.join(''), records.join('\n') + '\n'),
   ),
   fc.array(fc.oneof(jsonObjectText, jsonText), { minLength: 1, maxLength: 4 }).map((records) => records.join('\n')),
-  fc.oneof(mutatedJson(fixtures.falcoAlerts), oddFalcoAlert).map((alert) => JSON.stringify({ log: alert, stream: 'stdout', kubernetes: { namespace_name: 'falco', container_name: 'falco' } })),
-  oddFalcoAlert,
+  fc.oneof(mutatedJson(fixtures.falcoAlerts), oddFalcoAlert, nearlyValidAlert).map((alert) => JSON.stringify({ log: alert, stream: 'stdout', kubernetes: { namespace_name: 'falco', container_name: 'falco' } })),
+  fc.oneof(oddFalcoAlert, nearlyValidAlert),
   mutatedJson(fixtures.auditEvents).map((event) => JSON.stringify({ log: event })),
   // GELF: flattened keys, `_` prefixes (three underscores make `__proto__`).
   fc.array(fc.tuple(fc.constantFrom('___proto__', '_kubernetes___proto__', '_kubernetes_labels___proto__', '_kubernetes_labels_constructor', '_constructor', '_prototype', '_rule', '_priority', '_output', '_time', '_kubernetes_namespace_name'), jsonText), { maxLength: 5 }).map(

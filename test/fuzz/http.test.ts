@@ -12,7 +12,11 @@ import { auditBodyText, deepNesting, described, fixtures, fluentBitJsonBody, flu
  * README.md.
  */
 
-const ENDPOINTS = ['/falco', '/', '/test', '/fluent-bit', '/fluent-bit/kube.var.log', '/k8s-audit'] as const
+const ENDPOINTS = [
+  '/falco', '/', '/test', '/fluent-bit', '/fluent-bit/kube.var.log', '/k8s-audit',
+  // Query strings and paths the routes read or must ignore.
+  '/test?priority=Critical', '/test?priority=a&priority=b', '/test?priority[__proto__]=x', '/test?__proto__[polluted]=yes', '/falco?x=%ZZ', '/fluent-bit/%2e%2e/%00',
+] as const
 const CONTENT_TYPES = [
   'application/json', 'application/json; charset=utf-8', 'application/x-ndjson', 'application/msgpack', 'application/x-msgpack', 'text/plain',
   'application/octet-stream', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'APPLICATION/JSON', ';', '', 'application/json;;;', 'a/b/c',
@@ -80,7 +84,7 @@ t.test('every request gets a 2xx or a 4xx/503 with a reason; nothing polluted; p
   )
   // The generators must reach the parsers' inner code, not stop at a 415 every time.
   const share = (status: number) => (statuses.get(status) ?? 0) / options.numRuns!
-  t.ok(share(200) > 0.04, `requests accepted (${JSON.stringify([...statuses])})`)
+  t.ok(share(200) > 0.025, `requests accepted (${JSON.stringify([...statuses])})`)
   t.ok(share(400) > 0.2, 'requests refused as unreadable')
   t.ok(share(415) > 0.05, 'requests refused for their media type or encoding')
 })

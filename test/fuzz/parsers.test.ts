@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { fuzz } from './settings.js'
 import { eventProblems, prototypeProblems } from './harness.js'
-import { auditBodyText, deepNesting, described, fixtures, fluentBitJsonBody, fluentBitMsgpackBody, jsonObjectText, jsonText, msgpackValue, mutatedBytes, mutatedJson, oddFalcoAlert, wrappedAuditText } from './arbitraries.js'
+import { auditBodyText, deepNesting, described, fixtures, fluentBitJsonBody, fluentBitMsgpackBody, jsonObjectText, jsonText, msgpackValue, mutatedBytes, mutatedJson, nearlyValidAlert, oddFalcoAlert, wrappedAuditText } from './arbitraries.js'
 import { readFalcoBody, toEvents } from '../../src/sources/falco-http.js'
 import { decodeBody } from '../../src/sources/fluent-bit/decode.js'
 import { classify, type ClassifyOptions } from '../../src/sources/fluent-bit/classify.js'
@@ -50,6 +50,7 @@ t.test('Falco: any body is read into valid events or refused with a declared 400
   const body = fc.oneof(
     mutatedJson(fixtures.falcoAlerts),
     oddFalcoAlert,
+    nearlyValidAlert,
     mutatedJson([fixtures.falcoAlerts.slice(0, 4)]),
     jsonText,
     jsonObjectText,
