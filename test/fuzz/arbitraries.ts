@@ -24,8 +24,6 @@ export const KEYS = [
   'container.id', 'container.start_ts', 'evt.time', 'proc.pid', 'k8s.ns.name', 'ka.user.name', 'ka.user.groups',
 ] as const
 
-export const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'] as const
-
 /**
  * A body as fast-check reports it: whole (base64) when short enough to paste into a regression
  * test, else its length and head — a counterexample can be 2 MB of brackets; the report's seed
