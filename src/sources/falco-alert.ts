@@ -11,11 +11,17 @@ import type { FieldValue, SecurityEvent, Container, Process, Workload } from '..
 
 export class InvalidAlertError extends Error {}
 
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i
 
 /** Values quoted back in error messages are cut: a 300 KB priority must not come back as a 300 KB 400. */
 function quote(value: unknown): string {
-  const text = JSON.stringify(value ?? null) ?? 'undefined'
+  let text: string
+  try {
+    text = JSON.stringify(value ?? null) ?? 'undefined'
+  } catch {
+    return `(${Array.isArray(value) ? 'an array' : `a ${typeof value}`} too deeply nested to quote)`
+  }
   return text.length > 64 ? `${text.slice(0, 60)}…(${text.length} chars)` : text
 }
 
@@ -78,25 +84,48 @@ function normalizeTime(value: unknown): string {
   if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
     throw new InvalidAlertError(`"time" ${quote(value)} is not a calendar date`)
   }
-  return canonicalTime(value as string)
+  const time = canonicalTime(value as string)
+  // An offset can carry 9999-12-31 into year 10000, which has no RFC 3339 form (nor an ASFF one).
+  if (!CANONICAL.test(time)) throw new InvalidAlertError(`"time" ${quote(value)} is outside the years 0000 to 9999 in UTC`)
+  return time
 }
 
-/** Keys stay literal; nested objects (never sent by Falco, but possible) become compact JSON text. */
+/**
+ * Keys stay literal; nested objects (never sent by Falco, but possible) become compact JSON text.
+ * A `__proto__` key is skipped whichever parser let it through: assigned, it would re-point the
+ * prototype of `fields` to whatever array it held.
+ */
 function normalizeFields(raw: Record<string, unknown>): Record<string, FieldValue> {
   const out: Record<string, FieldValue> = {}
   for (const [key, value] of Object.entries(raw)) {
-    out[key] = fieldValue(value)
+    if (key === '__proto__') continue
+    out[key] = fieldValue(key, value)
   }
   return out
 }
 
-function fieldValue(value: unknown): FieldValue {
+function fieldValue(key: string, value: unknown): FieldValue {
   if (value === null || value === undefined) return null
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value
+  if (typeof value === 'string' || typeof value === 'boolean' || isFiniteNumber(value)) return value
   if (Array.isArray(value)) {
-    return value.map((v) => (v === null || ['string', 'number', 'boolean'].includes(typeof v) ? (v as string) : JSON.stringify(v)))
+    return value.map((v) => (v === null || typeof v === 'string' || typeof v === 'boolean' || isFiniteNumber(v) ? v : jsonText(key, v)))
   }
-  return JSON.stringify(value)
+  return jsonText(key, value)
+}
+
+/** JSON.parse reads 1e400 as Infinity, which JSON cannot write back: such a number is kept as text. */
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v)
+}
+
+function jsonText(key: string, value: unknown): string {
+  if (typeof value === 'number') return String(value)
+  try {
+    return JSON.stringify(value) ?? 'null'
+  } catch {
+    // Thousands of levels deep (JSON.parse builds those; JSON.stringify overflows on them).
+    throw new InvalidAlertError(`output_fields ${quote(key)} is nested too deeply`)
+  }
 }
 
 function str(fields: Record<string, FieldValue>, key: string): string | undefined {

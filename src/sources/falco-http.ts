@@ -3,6 +3,7 @@ import { errors } from '../errors.js'
 import type { Ingest } from '../pipeline/pipeline.js'
 import { parseJsonLossless } from './lossless-json.js'
 import { InvalidAlertError, normalizeFalcoAlert } from './falco-alert.js'
+import { MAX_NESTING, nestedDeeperThan } from './nesting.js'
 import type { SecurityEvent } from '../model/event.js'
 import { countReceived } from '../server/metrics.js'
 
@@ -26,12 +27,10 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
     done(new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE('Content-Type text/plain; Falco sends text when json_output is false: set json_output: true in falco.yaml'), undefined)
   })
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
-    const text = (body as string).trim()
-    if (text === '') return done(new errors.FALCONET_ERR_EMPTY_BODY(), undefined)
     try {
-      done(null, parseJsonLossless(text))
+      done(null, readFalcoBody(body as string))
     } catch (err) {
-      done(new errors.FALCONET_ERR_INVALID_JSON((err as Error).message), undefined)
+      done(err as Error, undefined)
     }
   })
 
@@ -47,7 +46,21 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   app.post('/falco/:token', { bodyLimit: opts.bodyLimit }, handler)
 }
 
-function toEvents(body: unknown): SecurityEvent[] {
+/** The body's JSON, losslessly; a 400 for an empty, malformed or absurdly nested one. */
+export function readFalcoBody(body: string): unknown {
+  const text = body.trim()
+  if (text === '') throw new errors.FALCONET_ERR_EMPTY_BODY()
+  // lossless-json recurses: a body of 100,000 `[` would overflow the stack, not answer.
+  if (nestedDeeperThan(text)) throw new errors.FALCONET_ERR_INVALID_JSON(`nested deeper than ${MAX_NESTING} levels (a Falco alert has three)`)
+  try {
+    return parseJsonLossless(text)
+  } catch (err) {
+    throw new errors.FALCONET_ERR_INVALID_JSON((err as Error).message)
+  }
+}
+
+/** The alerts of a parsed body (one, or an array taken whole): a 400 naming the first bad one. */
+export function toEvents(body: unknown): SecurityEvent[] {
   if (body === undefined) throw new errors.FALCONET_ERR_EMPTY_BODY()
   const alerts = Array.isArray(body) ? body : [body]
   return alerts.map((alert, i) => {

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
-import { BodyTooLargeError, decompress } from './content-encoding.js'
+import { asHttpError, BodyTooLargeError, bodyText, decompress } from './content-encoding.js'
 import type { AuditIngest } from '../pipeline/audit.js'
-import { isAuditEvent, type AuditEvent } from './k8s-audit/event.js'
+import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from './k8s-audit/event.js'
 import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
 import { countReceived } from '../server/metrics.js'
+import { parseJson } from './safe-json.js'
 
 /**
  * `POST /k8s-audit`: what the API server's audit webhook backend and Falco's k8saudit plugin send
@@ -31,16 +32,24 @@ export const k8sAuditWebhook: FastifyPluginAsync<{ auditIngest: AuditIngest; bod
 /**
  * What one request holds. Decompression is asynchronous and `maxBytes` bounds everything inflated
  * for the request together (the body, then awslogs.data or each Firehose record), so a small body
- * of many gzip'd records cannot grow past the limit.
+ * of many gzip'd records cannot grow past the limit. Every JSON is read with parseJson (prototype
+ * keys dropped) and every event is held to its declared types (normalizeAuditEvent).
+ * Throws only the FALCONET_ERR_* 4xx errors.
  */
-async function readAuditBody(raw: Buffer, encoding: string | string[] | undefined, maxBytes: number): Promise<{ events: AuditEvent[]; requestId?: string }> {
+export async function readAuditBody(raw: Buffer, encoding: string | string[] | undefined, maxBytes: number): Promise<{ events: AuditEvent[]; requestId?: string }> {
   const budget = { maxBytes, left: maxBytes }
   let body = raw
   const gzipped = raw[0] === 0x1f && raw[1] === 0x8b
   if (gzipped || String(encoding ?? '').toLowerCase() === 'gzip') body = await inflate(raw, budget, (reason) => `cannot gunzip the body: ${reason}`)
+  let text: string
+  try {
+    text = bodyText(body)
+  } catch (err) {
+    throw asHttpError(err)
+  }
   let doc: unknown
   try {
-    doc = JSON.parse(body.toString('utf8'))
+    doc = parseJson(text)
   } catch (err) {
     throw new errors.FALCONET_ERR_INVALID_JSON((err as Error).message)
   }
@@ -51,7 +60,8 @@ async function readAuditBody(raw: Buffer, encoding: string | string[] | undefine
   }
   const d = doc as { requestId?: unknown; records?: unknown }
   const requestId = typeof d?.requestId === 'string' && Array.isArray(d.records) ? d.requestId.slice(0, 128) : undefined
-  return { events: await auditEventsIn(doc, budget), ...(requestId ? { requestId } : {}) }
+  const events = (await auditEventsIn(doc, budget)).map(normalizeAuditEvent)
+  return { events, ...(requestId ? { requestId } : {}) }
 }
 
 async function auditEventsIn(doc: unknown, budget: Budget): Promise<AuditEvent[]> {
@@ -62,7 +72,7 @@ async function auditEventsIn(doc: unknown, budget: Budget): Promise<AuditEvent[]
     for (const [i, r] of (d.records as Array<{ data?: unknown }>).entries()) {
       if (typeof r?.data !== 'string') throw new errors.FALCONET_ERR_INVALID_RECORDS(`records[${i}].data is missing`)
       const inner = await inflateJson(r.data, budget, () => `records[${i}].data is not base64 gzip'd JSON`)
-      events.push(...(await auditEventsIn(inner, budget)))
+      for (const e of await auditEventsIn(inner, budget)) events.push(e) // no spread: a record can hold 100,000+ events
     }
     return events
   }
@@ -73,13 +83,19 @@ async function auditEventsIn(doc: unknown, budget: Budget): Promise<AuditEvent[]
     const logEvents: unknown[] = Array.isArray(d.logEvents) ? d.logEvents : []
     const events: AuditEvent[] = []
     for (const le of logEvents) {
-      const parsed = auditEventFromMessage(String((le as { message?: unknown }).message ?? ''))
+      // CloudWatch's messages are strings; anything else is not an audit event (and `String()` of
+      // an object whose toString is not a function throws).
+      const message = (le as { message?: unknown } | null)?.message
+      if (typeof message !== 'string') continue
+      const parsed = auditEventFromMessage(message)
       if ('event' in parsed) events.push(parsed.event)
     }
     return events
   }
   if (d?.kind === 'EventList') {
-    const items: unknown[] = Array.isArray(d.items) ? d.items : []
+    // Go writes an empty list as `"items": null`; anything else that is not a list is not an EventList.
+    if (d.items !== null && d.items !== undefined && !Array.isArray(d.items)) throw new errors.FALCONET_ERR_INVALID_RECORDS(`EventList items is ${typeof d.items}, not an array`)
+    const items: unknown[] = d.items ?? []
     const bad = items.findIndex((i) => !isAuditEvent(i))
     if (bad >= 0) throw new errors.FALCONET_ERR_INVALID_RECORDS(`items[${bad}] is not an audit Event (auditID and verb are required)`)
     return items as AuditEvent[]
@@ -104,10 +120,11 @@ async function inflate(data: Buffer, budget: Budget, describe: (reason: string) 
 }
 
 async function inflateJson(base64: string, budget: Budget, describe: (reason: string) => string): Promise<unknown> {
-  const text = (await inflate(Buffer.from(base64, 'base64'), budget, describe)).toString('utf8')
+  const inflated = await inflate(Buffer.from(base64, 'base64'), budget, describe)
   try {
-    return JSON.parse(text)
+    return parseJson(bodyText(inflated))
   } catch (err) {
+    if (err instanceof BodyTooLargeError) throw asHttpError(err)
     throw new errors.FALCONET_ERR_INVALID_RECORDS(describe((err as Error).message))
   }
 }

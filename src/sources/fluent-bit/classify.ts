@@ -1,9 +1,10 @@
 import type { SecurityEvent } from '../../model/event.js'
 import { normalizeFalcoAlert } from '../falco-alert.js'
 import { parseJsonLossless } from '../lossless-json.js'
+import { parseJson } from '../safe-json.js'
 import { isRecord, type DecodedRecord } from './decode.js'
 import type { LogRuleMatcher } from './log-rules.js'
-import { isAuditEvent as isAuditShape } from '../k8s-audit/event.js'
+import { isAuditEvent as isAuditShape, normalizeAuditEvent, type AuditEvent } from '../k8s-audit/event.js'
 
 /**
  * What one Fluent Bit record means:
@@ -60,7 +61,8 @@ export function classify(decoded: DecodedRecord, options: ClassifyOptions): Clas
   }
 
   const audit = auditEventIn(record, options.falcoKeys)
-  if (audit) return { kind: 'audit', event: audit }
+  // Held to its types and cut, as the webhook's are.
+  if (audit) return { kind: 'audit', event: normalizeAuditEvent(audit as unknown as AuditEvent) as unknown as Record<string, unknown> }
 
   const event = options.logRules(record, decoded.time)
   if (event) return { kind: 'log', event }
@@ -124,7 +126,7 @@ function auditEventIn(record: Record<string, unknown>, keys: readonly string[]):
     if (isAuditEvent(value)) return value as Record<string, unknown>
     if (typeof value === 'string' && value.includes('"auditID"')) {
       try {
-        const parsed: unknown = JSON.parse(value)
+        const parsed: unknown = parseJson(value)
         if (isAuditEvent(parsed)) return parsed as Record<string, unknown>
       } catch {
         // not JSON: an ordinary log line that mentions auditID

@@ -1,6 +1,10 @@
-import { decodeMulti, ExtensionCodec } from '@msgpack/msgpack'
+import { Decoder, decodeMulti, ExtensionCodec } from '@msgpack/msgpack'
 import { splitJsonValues } from './json-values.js'
-import { UnsupportedEncodingError } from '../content-encoding.js'
+import { msgpackEntries } from './msgpack-entries.js'
+import { bodyText, UnsupportedEncodingError } from '../content-encoding.js'
+import { isPoisonKey, parseJson } from '../safe-json.js'
+import { CUT_MARKER, MAX_NESTING } from '../nesting.js'
+import { inRfc3339Years } from '../rfc3339.js'
 
 /**
  * One Fluent Bit http-output request body → records. Every `format` it sends is read from the
@@ -15,7 +19,7 @@ import { UnsupportedEncodingError } from '../content-encoding.js'
  */
 export interface DecodedRecord {
   record: Record<string, unknown>
-  /** The record's time (RFC 3339), from the date key, the msgpack timestamp or the record's `time`; computed when asked. */
+  /** The record's time (RFC 3339, years 0000–9999), from the date key, the msgpack timestamp or the record's `time`; computed when asked. */
   time(): string | undefined
   /** The record's JSON text, when it came as JSON: a Falco alert in it is re-read losslessly. */
   text?(): string
@@ -34,20 +38,21 @@ export interface DecodeOptions {
 export function decodeBody(body: Buffer, contentType: string | undefined, options: DecodeOptions): Decoded {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
   if (type === 'application/msgpack' || type === 'application/x-msgpack') return decodeMsgpack(body)
-  if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') return decodeJson(body.toString('utf8'), options)
+  if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') return decodeJson(bodyText(body), options)
   throw new UnsupportedEncodingError(`Content-Type ${type || '(none)'} is not one Fluent Bit sends: application/json, application/x-ndjson or application/msgpack`)
 }
 
 /**
- * The common layouts take the fast path — one JSON.parse per line (json_lines, gelf) or one for the
+ * The common layouts take the fast path — one parse per line (json_lines, gelf) or one for the
  * whole array (json) — and the char scanner (splitJsonValues) runs only where that fails: json_stream
- * lines, broken records, and, for an array, when a record's own text is needed.
+ * lines, broken records, and, for an array, when a record's own text is needed. Every parse is
+ * parseJson's (prototype keys dropped).
  */
 function decodeJson(text: string, options: DecodeOptions): Decoded {
   const first = text.trimStart().charCodeAt(0)
   if (first === 0x5b /* [ */) {
     try {
-      const all: unknown = JSON.parse(text)
+      const all: unknown = parseJson(text)
       if (Array.isArray(all)) {
         let slices: string[] | undefined
         const textOf = (i: number) => (slices ??= splitJsonValues(text).values)[i] ?? ''
@@ -75,7 +80,7 @@ function decodeJson(text: string, options: DecodeOptions): Decoded {
     if (line.length === 0 || (line.length < 3 && line.trim() === '')) continue
     let value: unknown
     try {
-      value = JSON.parse(line)
+      value = parseJson(line)
     } catch {
       const split = fromSlices(splitJsonValues(line), options) // json_stream, or a broken record
       for (const r of split.records) records.push(r) // no spread: a json_stream line can hold 100,000+ records
@@ -94,7 +99,7 @@ function fromSlices(slices: { values: string[]; malformed: number }, options: De
   for (const value of slices.values) {
     let parsed: unknown
     try {
-      parsed = JSON.parse(value)
+      parsed = parseJson(value)
     } catch {
       malformed++
       continue
@@ -130,54 +135,76 @@ export class EventTime {
     readonly seconds: number,
     readonly nanoseconds: number,
   ) {}
-  toIso(): string {
+  /** Undefined for nanoseconds past 999,999,999 (a uint32 holds up to 4,294,967,295). */
+  toIso(): string | undefined {
+    if (this.nanoseconds > 999_999_999) return undefined
     return new Date(this.seconds * 1000).toISOString().slice(0, 19) + '.' + String(this.nanoseconds).padStart(9, '0') + 'Z'
   }
 }
 
+const MSGPACK_OPTIONS = { extensionCodec: codec, useBigInt64: true } as const
+
 function decodeMsgpack(body: Buffer): Decoded {
-  const records: DecodedRecord[] = []
-  let malformed = 0
+  const decoded: Decoded = { records: [], malformed: 0 }
   try {
-    for (const entry of decodeMulti(body, { extensionCodec: codec, useBigInt64: true })) {
-      const decoded = fromMsgpackEntry(entry)
-      if (decoded === 'marker') continue
-      if (decoded) records.push(decoded)
-      else malformed++
-    }
+    for (const entry of decodeMulti(body, MSGPACK_OPTIONS)) take(decoded, entry)
+    return decoded
   } catch {
-    // A broken tail (truncated chunk, bad extension): keep what decoded before it.
-    malformed++
+    // The decoder refused something (a bad extension, a `__proto__` or non-string key, a cut):
+    // start again one entry at a time, so that entry costs only itself.
   }
-  return { records, malformed }
+  const { entries, truncated } = msgpackEntries(body)
+  const again: Decoded = { records: [], malformed: truncated ? 1 : 0 }
+  const decoder = new Decoder(MSGPACK_OPTIONS)
+  for (const bytes of entries) {
+    let entry: unknown
+    try {
+      entry = decoder.decode(bytes)
+    } catch {
+      again.malformed++
+      continue
+    }
+    take(again, entry)
+  }
+  return again
+}
+
+function take(decoded: Decoded, entry: unknown): void {
+  const record = fromMsgpackEntry(entry)
+  if (record === 'marker') return
+  if (record) decoded.records.push(record)
+  else decoded.malformed++
 }
 
 /** `[[EventTime, metadata], record]` (Fluent Bit ≥ 2.1) or `[timestamp, record]` (older). */
 function fromMsgpackEntry(entry: unknown): DecodedRecord | 'marker' | undefined {
-  if (!Array.isArray(entry) || entry.length !== 2 || !isRecord(entry[1])) return undefined
+  // A map decodes to a plain object; an extension (EventTime, a timestamp) in its place is no record.
+  if (!Array.isArray(entry) || entry.length !== 2 || !isRecord(entry[1]) || Object.getPrototypeOf(entry[1]) !== Object.prototype) return undefined
   const head = Array.isArray(entry[0]) ? entry[0][0] : entry[0]
   // Fluent Bit 3+ group start / end markers (timestamps -1 and -2, for OpenTelemetry inputs): not records.
   if (head === -1 || head === -2) return 'marker'
-  const record = mapsToObjects(entry[1]) as Record<string, unknown>
-  const time = () => (head instanceof EventTime ? head.toIso() : typeof head === 'number' ? new Date(head * 1000).toISOString() : undefined)
+  const record = mapsToObjects(entry[1], 1) as Record<string, unknown>
+  const time = () => (head instanceof EventTime ? head.toIso() : typeof head === 'number' ? isoFromMs(head * 1000) : undefined)
   return { record, time }
 }
 
 /**
  * Decoded msgpack maps are plain objects already; binary values become text, and 64-bit integers
  * (Falco's nanosecond evt.time once Fluent Bit parsed the alert) stay exact as decimal strings.
+ * Other objects (unregistered extensions, msgpack timestamps) become plain objects of their own
+ * keys; prototype keys are dropped as parseJson drops them, and nesting is cut at MAX_NESTING
+ * (the decoder builds any depth; this walk and the spool's encoder recurse).
  */
-function mapsToObjects(value: unknown): unknown {
+function mapsToObjects(value: unknown, depth: number): unknown {
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
   if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
-  if (Array.isArray(value)) return value.map(mapsToObjects)
-  if (value instanceof EventTime) return value.toIso()
-  if (isRecord(value)) {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) if (k !== '__proto__') out[k] = mapsToObjects(v)
-    return out
-  }
-  return value
+  if (value instanceof EventTime) return value.toIso() ?? null
+  if (typeof value !== 'object' || value === null) return value
+  if (depth >= MAX_NESTING) return CUT_MARKER
+  if (Array.isArray(value)) return value.map((v) => mapsToObjects(v, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) if (!isPoisonKey(k, v)) out[k] = mapsToObjects(v, depth + 1)
+  return out
 }
 
 // ---- GELF ----
@@ -185,15 +212,19 @@ function mapsToObjects(value: unknown): unknown {
 /**
  * GELF flattens the record: `short_message` is the log line, extra keys carry a `_` prefix and
  * nested maps are joined with `_` (`_kubernetes_namespace_name`). Rebuild the fields falconet reads.
+ * The rebuilt keys are checked again: `___proto__` minus its prefix is `__proto__`.
  */
 function fromGelf(gelf: Record<string, unknown>): Record<string, unknown> {
   const record: Record<string, unknown> = { log: gelf.short_message }
   const kubernetes: Record<string, unknown> = {}
   const labels: Record<string, unknown> = {}
+  const set = (target: Record<string, unknown>, key: string, value: unknown) => {
+    if (!isPoisonKey(key, value)) target[key] = value
+  }
   for (const [key, value] of Object.entries(gelf)) {
-    if (key.startsWith('_kubernetes_labels_')) labels[key.slice('_kubernetes_labels_'.length)] = value
-    else if (key.startsWith('_kubernetes_')) kubernetes[key.slice('_kubernetes_'.length)] = value
-    else if (key.startsWith('_') && key !== '__proto__') record[key.slice(1)] = value
+    if (key.startsWith('_kubernetes_labels_')) set(labels, key.slice('_kubernetes_labels_'.length), value)
+    else if (key.startsWith('_kubernetes_')) set(kubernetes, key.slice('_kubernetes_'.length), value)
+    else if (key.startsWith('_')) set(record, key.slice(1), value)
   }
   if (Object.keys(labels).length > 0) kubernetes.labels = labels
   if (Object.keys(kubernetes).length > 0) record.kubernetes = kubernetes
@@ -213,16 +244,19 @@ export function recordTime(record: Record<string, unknown>, dateKey: string): st
   const date = record[dateKey]
   if (typeof date === 'number' && Number.isFinite(date)) {
     // Above ~1e11 it cannot be seconds (year 5138): it is epoch_ms.
-    const ms = date > 1e11 ? date : date * 1000
-    const d = new Date(ms)
-    if (!Number.isNaN(d.getTime())) return d.toISOString()
+    const iso = isoFromMs(date > 1e11 ? date : date * 1000)
+    if (iso) return iso
   }
   for (const candidate of [date, record.time, record['@timestamp']]) {
     if (typeof candidate !== 'string') continue
     const iso = candidate.includes('T') ? candidate : candidate.replace(' ', 'T') + (/[zZ]|[+-]\d\d:?\d\d$/.test(candidate) ? '' : 'Z')
-    if (!Number.isNaN(Date.parse(iso))) return iso
+    if (inRfc3339Years(Date.parse(iso))) return iso
   }
   return undefined
+}
+
+function isoFromMs(ms: number): string | undefined {
+  return inRfc3339Years(ms) ? new Date(ms).toISOString() : undefined
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

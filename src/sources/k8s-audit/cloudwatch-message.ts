@@ -1,4 +1,5 @@
-import { isAuditEvent, type AuditEvent } from './event.js'
+import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from './event.js'
+import { parseJson } from '../safe-json.js'
 
 /**
  * One CloudWatch log event's message → an audit event. CloudWatch cuts events at 256 KB, which
@@ -13,7 +14,7 @@ export type Parsed = { event: AuditEvent } | { skipped: true }
 export function auditEventFromMessage(message: string): Parsed {
   let parsed: unknown
   try {
-    parsed = JSON.parse(message)
+    parsed = parseJson(message)
   } catch {
     const bytes = Buffer.byteLength(message)
     if (bytes < CLOUDWATCH_EVENT_LIMIT - 1024) return { skipped: true }
@@ -36,9 +37,10 @@ export function auditEventFromMessage(message: string): Parsed {
     }
     const ts = read(/"requestReceivedTimestamp"\s*:\s*"([^"]+)"/)
     if (ts) event.requestReceivedTimestamp = ts
-    return { event }
+    return { event: normalizeAuditEvent(event) } // its time was read by a regular expression: held to years 0000–9999 too
   }
-  return isAuditEvent(parsed) ? { event: parsed } : { skipped: true }
+  // Prototype keys dropped by parseJson; held to its types, nesting cut.
+  return isAuditEvent(parsed) ? { event: normalizeAuditEvent(parsed) } : { skipped: true }
 }
 
 /** CloudWatch audit streams of the EKS control-plane log group. */

@@ -1,3 +1,6 @@
+import { cutNesting } from '../nesting.js'
+import { inRfc3339Years } from '../rfc3339.js'
+
 /**
  * The parts of a Kubernetes audit.k8s.io Event falconet reads (v1, and v1beta1 as older clusters
  * and Falco's traces write it). EKS writes one per CloudWatch log event; the API server's webhook
@@ -31,6 +34,65 @@ export function isAuditEvent(v: unknown): v is AuditEvent {
   if (typeof e.auditID !== 'string' || typeof e.verb !== 'string') return false
   if (e.kind !== undefined && e.kind !== 'Event') return false
   return e.apiVersion === undefined || e.apiVersion === null || (typeof e.apiVersion === 'string' && e.apiVersion.startsWith('audit.k8s.io/'))
+}
+
+/**
+ * The event held to the types above, in place: a field of another type (objectRef.namespace an
+ * object, user.groups a string, annotations holding numbers, a time that is none or past year
+ * 9999) is dropped and lists keep their strings, so detectors and the events they make read what
+ * the interface promises; nesting is cut at MAX_NESTING (the event is stored whole for the Falco
+ * bridge). The API server never writes such fields; anyone who can POST to /k8s-audit can.
+ */
+export function normalizeAuditEvent(e: AuditEvent): AuditEvent {
+  const event = e as unknown as Record<string, unknown>
+  for (const key of ['kind', 'apiVersion', 'level', 'stage', 'requestURI'] as const) keepString(event, key)
+  for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) keepTime(event, key)
+  if (event.userAgent !== null) keepString(event, 'userAgent')
+  keepStrings(event, 'sourceIPs')
+  if (keepObject(event, 'user')) {
+    const user = event.user as Record<string, unknown>
+    keepString(user, 'username')
+    keepString(user, 'uid')
+    keepStrings(user, 'groups')
+    if (keepObject(user, 'extra')) for (const key of Object.keys(user.extra as object)) keepStrings(user.extra as Record<string, unknown>, key)
+  }
+  if (event.impersonatedUser !== null && keepObject(event, 'impersonatedUser')) {
+    const user = event.impersonatedUser as Record<string, unknown>
+    keepString(user, 'username')
+    keepStrings(user, 'groups')
+  }
+  if (keepObject(event, 'objectRef')) for (const key of ['resource', 'namespace', 'name', 'apiGroup', 'apiVersion', 'subresource']) keepString(event.objectRef as Record<string, unknown>, key)
+  if (keepObject(event, 'responseStatus')) {
+    const status = event.responseStatus as Record<string, unknown>
+    if (status.code !== undefined && !Number.isInteger(status.code)) delete status.code
+    keepString(status, 'reason')
+    keepString(status, 'message')
+  }
+  if (keepObject(event, 'annotations')) for (const key of Object.keys(event.annotations as object)) keepString(event.annotations as Record<string, unknown>, key)
+  return cutNesting(e)
+}
+
+function keepString(o: Record<string, unknown>, key: string): void {
+  if (o[key] !== undefined && typeof o[key] !== 'string') delete o[key]
+}
+
+/** A time that is not one, or not in years 0000–9999, is dropped: the detectors then use their clock. */
+function keepTime(o: Record<string, unknown>, key: string): void {
+  if (o[key] !== undefined && !(typeof o[key] === 'string' && inRfc3339Years(Date.parse(o[key])))) delete o[key]
+}
+
+function keepStrings(o: Record<string, unknown>, key: string): void {
+  if (o[key] === undefined) return
+  if (Array.isArray(o[key])) o[key] = (o[key] as unknown[]).filter((v) => typeof v === 'string')
+  else delete o[key]
+}
+
+/** Whether `o[key]` is a (non-array) object; anything else there is dropped. */
+function keepObject(o: Record<string, unknown>, key: string): boolean {
+  const v = o[key]
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return true
+  if (v !== undefined) delete o[key]
+  return false
 }
 
 /** The principal, as EKS tells it: the IAM ARN behind a Kubernetes username when there is one. */
