@@ -11,10 +11,20 @@ import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { createAuditDetector } from '../../src/detect/audit/detector.js'
 
+/**
+ * Inject-level tests send thousands of requests from one address: the per-client rate limits are
+ * off unless a test sets them (test/server/auth.test.ts does).
+ */
+export function unlimited(overrides: Record<string, unknown>): Record<string, unknown> {
+  const server = (overrides.server ?? {}) as Record<string, unknown>
+  const rateLimit = { falco: 0, fluentBit: 0, k8sAudit: 0, management: 0, ...(server.rateLimit as object | undefined) }
+  return { ...overrides, server: { ...server, rateLimit } }
+}
+
 /** The HTTP app with an ingest that records events, for inject-level tests of sources. */
 export async function appWithRecorder(overrides: Record<string, unknown> = {}, opts: { env?: NodeJS.ProcessEnv; registry?: Registry; admin?: boolean } = {}) {
   const events: SecurityEvent[] = []
-  const config = validateConfig(overrides)
+  const config = validateConfig(unlimited(overrides))
   const app = await buildApp({
     config,
     env: opts.env ?? {},
@@ -37,7 +47,7 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}, o
  */
 export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; dedupe?: boolean } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
-  const config = validateConfig({ dataDir, ...overrides })
+  const config = validateConfig(unlimited({ dataDir, ...overrides }))
   const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
   const registry = new Registry()
   const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
