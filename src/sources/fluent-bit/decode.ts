@@ -202,18 +202,27 @@ function fromMsgpackEntry(entry: unknown): DecodedRecord | 'marker' | undefined 
 /**
  * Decoded msgpack maps are plain objects already; binary values become text, and 64-bit integers
  * (Falco's nanosecond evt.time once Fluent Bit parsed the alert) stay exact as decimal strings.
+ * Fixed in place: the decoder's objects are ours alone, and copying every record doubled the
+ * allocation of the msgpack path (most values are strings and numbers, which need nothing).
  */
 function mapsToObjects(value: unknown): unknown {
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
-  if (Array.isArray(value)) return value.map(mapsToObjects)
+  if (typeof value !== 'object' || value === null) return value
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')
   if (value instanceof EventTime) return value.toIso()
-  if (isRecord(value)) {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) if (k !== '__proto__') out[k] = mapsToObjects(v)
-    return out
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (needsFixing(value[i])) value[i] = mapsToObjects(value[i])
+    return value
   }
-  return value
+  const map = value as Record<string, unknown>
+  // The decoder refuses __proto__ keys; should one ever be an own key, it goes (as JSON's path drops it).
+  if (Object.hasOwn(map, '__proto__')) delete map.__proto__
+  for (const key of Object.keys(map)) if (needsFixing(map[key])) map[key] = mapsToObjects(map[key])
+  return map
+}
+
+function needsFixing(v: unknown): boolean {
+  return (typeof v === 'object' && v !== null) || typeof v === 'bigint'
 }
 
 // ---- GELF ----
