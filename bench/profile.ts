@@ -6,6 +6,7 @@
  *
  *   BENCH_PROFILE_SECS=15 npm run bench:profile -- falco
  *   BENCH_PROFILE_FORMAT='json_lines gzip' npm run bench:profile -- fluent-bit
+ *   BENCH_PROFILE_CONNECTIONS=64 npm run bench:profile -- falco
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,6 +23,8 @@ const which = process.argv.slice(2).length ? process.argv.slice(2) : [...PATHS]
 const secs = Number(process.env.BENCH_PROFILE_SECS ?? 10)
 /** The Fluent Bit chunk format profiled: json_lines unless BENCH_PROFILE_FORMAT says (e.g. "msgpack gzip"). */
 const format = process.env.BENCH_PROFILE_FORMAT ?? 'json_lines'
+/** Connections in flight (default 10 for Falco, 4 for Fluent Bit): more make commits bigger and the path CPU-bound. */
+const connections = (path: string) => Number(process.env.BENCH_PROFILE_CONNECTIONS ?? (path === 'falco' ? 10 : 4))
 const dir = join(ROOT, 'bench/results/profiles')
 const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')
 
@@ -48,16 +51,16 @@ for (const path of which) {
     requests = [{ method: 'POST', path: '/fluent-bit', headers: c.headers, setupRequest: (req) => ({ ...req, body: c.chunk(n++) }) }]
     unit = `${format} chunks of ${c.records} records`
   }
-  await runLoad({ url: falconet.url, seconds: 2, connections: path === 'falco' ? 10 : 4, requests }) // warm-up, not profiled
+  await runLoad({ url: falconet.url, seconds: 2, connections: connections(path), requests }) // warm-up, not profiled
   const fromUs = Number(process.hrtime.bigint() / 1000n)
-  const r = await runLoad({ url: falconet.url, seconds: secs, connections: path === 'falco' ? 10 : 4, requests })
+  const r = await runLoad({ url: falconet.url, seconds: secs, connections: connections(path), requests })
   const toUs = Number(process.hrtime.bigint() / 1000n)
   await falconet.stop()
   await hub.close()
   const file = readdirSync(dir).find((f) => f === `${name}.cpuprofile`)
   if (!file) throw new Error(`no profile written for ${path}:\n${falconet.output()}`)
   const s = summarise(join(dir, file), { fromUs, toUs })
-  const head = `## ${path}: ${Math.round(r.requestsPerSec)} ${unit}/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms\n\n${file} (${Math.round(s.totalMs)} ms sampled under load; start-up and shutdown left out)`
+  const head = `## ${path}: ${Math.round(r.requestsPerSec)} ${unit}/s with ${connections(path)} connections, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms\n\n${file} (${Math.round(s.totalMs)} ms sampled under load; start-up and shutdown left out)`
   const section = `${head}\n\n### Self time by package / file\n\n${table(s.areas.slice(0, 15))}\n\n### Self time by function\n\n${table(s.functions)}\n`
   console.log(`\n${section}`)
   report += `\n${section}`

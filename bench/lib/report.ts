@@ -67,7 +67,7 @@ export function rows(r: Results): Row[] {
     add({ suite: s, figure: 'findings in Security Hub: falconet vs one per alert', value: `${int(f.findings)} vs ${int(p.findings)}`, spread: '', target: '' })
     add({ suite: s, figure: 'alerts accounted for in findings: falconet vs one per alert', value: `${int(f.alertsInFindings)} vs ${int(p.alertsInFindings)}`, spread: '', target: '' })
     add({ suite: s, figure: 'alerts lost: falconet vs one per alert', value: `${int(f.lost)} vs ${int(p.lost)}`, spread: '', target: '' })
-    add({ suite: s, figure: 'chat messages: falconet vs one per alert', value: `${int(f.chatMessages)} vs ${int(p.chatMessages)}`, spread: '', target: '' })
+    add({ suite: s, figure: 'chat messages: falconet vs one per alert', value: `${int(f.chatMessages)} vs ${int(p.chatMessages)}${p.chatFailed ? ` (${int(p.chatFailed)} of them failed to connect)` : ''}`, spread: '', target: '' })
   }
   if (r.steady) {
     const st = r.steady

@@ -46,6 +46,8 @@ export interface SteadyResult {
 }
 
 const CHAT_PROBE_EVERY_MS = 1500
+/** 1,000 alerts/s come from many nodes' Falcos, each on its own connection (Falco sends one at a time). */
+const STEADY_CONNECTIONS = 32
 const HUB_PROBE_EVERY = 100
 
 export async function steadySuite(settings: Settings): Promise<SteadyResult> {
@@ -78,7 +80,7 @@ export async function steadySuite(settings: Settings): Promise<SteadyResult> {
       url: falconet.url,
       rate: settings.steadyRate,
       count,
-      connections: 8,
+      connections: STEADY_CONNECTIONS,
       onSend: (i, at) => {
         let kind: 'hub' | 'chat' | undefined
         if (at - lastChat >= CHAT_PROBE_EVERY_MS) {

@@ -21,6 +21,8 @@ export interface Side {
   alertsInFindings: number
   lost: number
   chatMessages: number
+  /** Chat messages the local chat sink did not take (connection errors under the burst). */
+  chatFailed: number
 }
 
 export interface StormResult {
@@ -64,8 +66,8 @@ export async function stormSuite(settings: Settings): Promise<StormResult> {
       pods: pods.length,
       secs: settings.stormSecs,
       accepted: sent.ok,
-      falconet: { calls: hub.calls + hub.throttled, throttled: hub.throttled, findings: hub.ids.size, alertsInFindings: sum(hub.counts), lost: sent.sent - sent.ok, chatMessages: chat.calls },
-      perAlert: { calls: naiveHub.calls + naiveHub.throttled, throttled: naiveHub.throttled, findings: naiveHub.ids.size, alertsInFindings: naiveHub.ids.size, lost: naive.lost, chatMessages: naive.chatMessages },
+      falconet: { calls: hub.calls + hub.throttled, throttled: hub.throttled, findings: hub.ids.size, alertsInFindings: sum(hub.counts), lost: sent.sent - sent.ok, chatMessages: chat.calls, chatFailed: 0 },
+      perAlert: { calls: naiveHub.calls + naiveHub.throttled, throttled: naiveHub.throttled, findings: naiveHub.ids.size, alertsInFindings: naiveHub.ids.size, lost: naive.lost, chatMessages: naive.chatMessages, chatFailed: naive.chatFailed },
     }
   } finally {
     await falconet.stop()
