@@ -8,7 +8,8 @@
  *   npx tsx bench/ab.ts bench/results/ab/before dist [falco|fluent-bit]
  *
  * BENCH_SECS (default 8) per run, BENCH_REPEATS (default 5) rounds; BENCH_AB_FORMAT picks the
- * Fluent Bit format (default json_lines).
+ * Fluent Bit format (default json_lines). BENCH_AB_NODE_ARGS_A / _B add Node flags to one side
+ * (the same build twice with different flags, e.g. BENCH_AB_NODE_ARGS_B=--max-semi-space-size=64).
  */
 import { resolve } from 'node:path'
 import type autocannon from 'autocannon'
@@ -33,7 +34,10 @@ pinSelf()
 
 const hub = await securityHubSink()
 const servers: Array<Server & { label: string }> = []
-for (const [label, dist] of [['A', a], ['B', b]] as const) servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist) })), label })
+for (const [label, dist] of [['A', a], ['B', b]] as const) {
+  const nodeArgs = (process.env[`BENCH_AB_NODE_ARGS_${label}`] ?? '').split(' ').filter(Boolean)
+  servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs })), label })
+}
 
 const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body }))
 const chunks = fluentBitCases().find((c) => c.format === format)!
