@@ -48,7 +48,16 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
   try {
     servers.push(await startFastifyCeiling())
     servers.push(await startFalconet({ securityHub: hub.url }))
-    if (peer.available) servers.push(await startFalcosidekick(peer.binary, `${hook.url}/`))
+    // A peer that will not start is reported as not available; falconet is still measured.
+    let peerFailure: string | undefined
+    if (peer.available) {
+      try {
+        servers.push(await startFalcosidekick(peer.binary, `${hook.url}/`))
+      } catch (err) {
+        peerFailure = `${peer.binary} did not start: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`
+      }
+    }
+    const peerRunning = peer.available && peerFailure === undefined
     await sleep(3000) // start-up garbage collected before the idle figure
     const idle = new Map(servers.map((s) => [s.name, s.rss() / MB]))
 
@@ -83,14 +92,14 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
         errors: r.reduce((n, x) => n + x.errors, 0),
       }
     })
-    if (!peer.available) targets.push({ target: 'falcosidekick', available: false, reason: peer.reason })
+    if (!peerRunning) targets.push({ target: 'falcosidekick', available: false, reason: peer.available ? peerFailure! : peer.reason })
     return {
       connections: settings.connections,
       secs: settings.secs,
       repeats: settings.repeats,
       targets,
       ratioToCeiling: ratio('falconet', 'fastify'),
-      ...(peer.available ? { ratioToFalcosidekick: ratio('falconet', 'falcosidekick') } : {}),
+      ...(peerRunning ? { ratioToFalcosidekick: ratio('falconet', 'falcosidekick') } : {}),
       securityHubCalls: hub.calls,
     }
   } finally {
