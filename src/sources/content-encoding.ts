@@ -13,13 +13,20 @@ const gunzip = promisify(zlib.gunzip)
 const zstd = (zlib as unknown as { zstdDecompress?: typeof zlib.gunzip }).zstdDecompress
 const unzstd = zstd ? promisify(zstd) : undefined
 
+/**
+ * Output is taken 256 KiB at a time instead of zlib's default 16 KiB: each piece costs a callback
+ * and a copy on the event loop, and a 2 MB Fluent Bit chunk in 16 KiB pieces spent three times
+ * the CPU of the inflating itself (4.3 ms against 1.4 ms).
+ */
+const CHUNK_SIZE = 256 * 1024
+
 /** gzip always; zstd where Node's zlib has it (22.15+, so in the image); snappy never. */
 export async function decompress(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
   const name = (encoding ?? 'identity').trim().toLowerCase()
   try {
     if (name === 'identity' || name === '') return body
-    if (name === 'gzip' || name === 'x-gzip') return await gunzip(body, { maxOutputLength: maxBytes })
-    if (name === 'zstd' && unzstd) return await unzstd(body, { maxOutputLength: maxBytes })
+    if (name === 'gzip' || name === 'x-gzip') return await gunzip(body, { maxOutputLength: maxBytes, chunkSize: CHUNK_SIZE })
+    if (name === 'zstd' && unzstd) return await unzstd(body, { maxOutputLength: maxBytes, chunkSize: CHUNK_SIZE })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new BodyTooLargeError(`decompressed body is larger than ${maxBytes} bytes`)

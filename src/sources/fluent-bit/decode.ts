@@ -38,7 +38,7 @@ export interface DecodeOptions {
 export function decodeBody(body: Buffer, contentType: string | undefined, options: DecodeOptions): Decoded {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
   if (type === 'application/msgpack' || type === 'application/x-msgpack') return decodeMsgpack(body)
-  if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') return decodeJson(bodyText(body), options)
+  if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') return decodeJson(body, options)
   throw new UnsupportedEncodingError(`Content-Type ${type || '(none)'} is not one Fluent Bit sends: application/json, application/x-ndjson or application/msgpack`)
 }
 
@@ -48,7 +48,53 @@ export function decodeBody(body: Buffer, contentType: string | undefined, option
  * lines, broken records, and, for an array, when a record's own text is needed. Every parse is
  * parseJson's (prototype keys dropped).
  */
-function decodeJson(text: string, options: DecodeOptions): Decoded {
+function decodeJson(body: Buffer, options: DecodeOptions): Decoded {
+  const start = firstNonSpace(body)
+  // An array, or a leading byte above ASCII (a BOM, a Unicode space), takes the whole-text path.
+  if (start < body.length && (body[start] === 0x5b /* [ */ || body[start]! >= 0x80)) return decodeJsonText(bodyText(body), options)
+  // Lines are decoded from the bytes one by one (a newline byte never occurs inside a UTF-8
+  // sequence): V8 keeps a string one byte per character only when all of it is Latin-1, so one
+  // non-ASCII character in a 2 MB chunk would make the whole text, and every line sliced from it,
+  // two bytes per character, slower to decode and to parse. Decoded alone, only that line is.
+  const records: DecodedRecord[] = []
+  let malformed = 0
+  for (let from = 0; from < body.length; ) {
+    let end = body.indexOf(0x0a, from)
+    if (end < 0) end = body.length
+    const line = bodyText(body.subarray(from, end))
+    from = end + 1
+    malformed += readLine(line, options, records)
+  }
+  return { records, malformed }
+}
+
+/** Past the ASCII characters String.prototype.trimStart removes (tab, LF, VT, FF, CR, space). */
+function firstNonSpace(body: Buffer): number {
+  let i = 0
+  while (i < body.length && (body[i] === 0x20 || (body[i]! >= 0x09 && body[i]! <= 0x0d))) i++
+  return i
+}
+
+/** One line of json_lines / gelf / json_stream: its records pushed, its malformed count returned. */
+function readLine(line: string, options: DecodeOptions, records: DecodedRecord[]): number {
+  if (line.length === 0 || (line.length < 3 && line.trim() === '')) return 0
+  let value: unknown
+  try {
+    value = parseJson(line)
+  } catch {
+    const split = fromSlices(splitJsonValues(line), options) // json_stream, or a broken record
+    for (const r of split.records) records.push(r) // no spread: a json_stream line can hold 100,000+ records
+    return split.malformed
+  }
+  if (isRecord(value)) {
+    records.push(toDecoded(value, options, () => line))
+    return 0
+  }
+  return 1
+}
+
+/** The same, from text: a JSON array, or a body whose first character is not ASCII. */
+function decodeJsonText(text: string, options: DecodeOptions): Decoded {
   const first = text.trimStart().charCodeAt(0)
   if (first === 0x5b /* [ */) {
     try {
@@ -77,18 +123,7 @@ function decodeJson(text: string, options: DecodeOptions): Decoded {
     if (end < 0) end = text.length
     const line = text.slice(start, end)
     start = end + 1
-    if (line.length === 0 || (line.length < 3 && line.trim() === '')) continue
-    let value: unknown
-    try {
-      value = parseJson(line)
-    } catch {
-      const split = fromSlices(splitJsonValues(line), options) // json_stream, or a broken record
-      for (const r of split.records) records.push(r) // no spread: a json_stream line can hold 100,000+ records
-      malformed += split.malformed
-      continue
-    }
-    if (isRecord(value)) records.push(toDecoded(value, options, () => line))
-    else malformed++
+    malformed += readLine(line, options, records)
   }
   return { records, malformed }
 }

@@ -1,0 +1,65 @@
+/**
+ * Before/after for a change in src/: two builds of falconet measured in alternating rounds under
+ * the same load, on the same cores, so a noisy machine hurts both alike; the figure that counts is
+ * each round's ratio B ÷ A.
+ *
+ *   npm run build && cp -r dist bench/results/ab/before     # the build to compare against
+ *   (change src/) npm run build
+ *   npx tsx bench/ab.ts bench/results/ab/before dist [falco|fluent-bit]
+ *
+ * BENCH_SECS (default 8) per run, BENCH_REPEATS (default 5) rounds; BENCH_AB_FORMAT picks the
+ * Fluent Bit format (default json_lines). BENCH_AB_NODE_ARGS_A / _B add Node flags to one side
+ * (the same build twice with different flags, e.g. BENCH_AB_NODE_ARGS_B=--max-semi-space-size=64).
+ */
+import { resolve } from 'node:path'
+import type autocannon from 'autocannon'
+import { falcoBodies, fluentBitCases } from './lib/bodies.js'
+import { runLoad } from './lib/load.js'
+import { saturate } from './lib/paced.js'
+import { pinSelf, pinning, type Server } from './lib/procs.js'
+import { securityHubSink } from './lib/sinks.js'
+import { startFalconet } from './lib/targets.js'
+import { repeated } from './lib/stats.js'
+import { FLUENT_BIT_CONNECTIONS } from './suites/fluent-bit.js'
+
+const [a, b, path = 'falco'] = process.argv.slice(2)
+if (!a || !b || !['falco', 'fluent-bit'].includes(path)) {
+  console.error('usage: npx tsx bench/ab.ts <distA> <distB> [falco|fluent-bit]')
+  process.exit(2)
+}
+const secs = Number(process.env.BENCH_SECS ?? 8)
+const rounds = Number(process.env.BENCH_REPEATS ?? 5)
+const format = process.env.BENCH_AB_FORMAT ?? 'json_lines'
+pinSelf()
+
+const hub = await securityHubSink()
+const servers: Array<Server & { label: string }> = []
+for (const [label, dist] of [['A', a], ['B', b]] as const) {
+  const nodeArgs = (process.env[`BENCH_AB_NODE_ARGS_${label}`] ?? '').split(' ').filter(Boolean)
+  servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs })), label })
+}
+
+const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body }))
+const chunks = fluentBitCases().find((c) => c.format === format)!
+let n = 0
+const measure = async (s: Server, seconds: number): Promise<number> => {
+  if (path === 'falco') return (await runLoad({ url: s.url, seconds, connections: 10, requests })).requestsPerSec
+  const r = await saturate({ url: s.url, path: '/fluent-bit', seconds, connections: FLUENT_BIT_CONNECTIONS, headers: chunks.headers, body: () => chunks.parts(n++) })
+  return (r.ok / r.seconds) * chunks.records
+}
+const unit = path === 'falco' ? 'requests/s' : `${format} records/s`
+for (const s of servers) await measure(s, 2)
+const runs: Record<string, number[]> = { A: [], B: [] }
+for (let round = 0; round < rounds; round++) {
+  for (const s of round % 2 ? [...servers].reverse() : servers) runs[s.label]!.push(await measure(s, secs))
+  console.log(`round ${round + 1}: A ${Math.round(runs.A!.at(-1)!)}  B ${Math.round(runs.B!.at(-1)!)} ${unit}`)
+}
+await Promise.all(servers.map((s) => s.stop()))
+await hub.close()
+const ra = repeated(runs.A!)
+const rb = repeated(runs.B!)
+const ratio = repeated(runs.B!.map((x, i) => x / runs.A![i]!))
+console.log(`\n${path} (${unit}), ${rounds} rounds of ${secs} s, ${pinning.why}`)
+console.log(`A ${a}: median ${Math.round(ra.median)} (${Math.round(ra.min)} – ${Math.round(ra.max)})`)
+console.log(`B ${b}: median ${Math.round(rb.median)} (${Math.round(rb.min)} – ${Math.round(rb.max)})`)
+console.log(`B ÷ A per round: median ${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)} – ${ratio.max.toFixed(2)})`)
