@@ -40,6 +40,8 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
   // Shed, then dead-lettered: wait for whole lines, not just the file.
   await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 10_000, () => 'nothing was shed')
   await waitFor(() => spool.usageBytes(true) < maxBytes * 0.5, 10_000, () => 'usage stayed above the threshold')
+  // The log line follows the shed's commit, which usage can reflect a moment earlier.
+  await waitFor(() => logs.includes('shed low-severity findings'), 10_000, () => `no shed log line:\n${logs}`)
 
   const letters = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   t.ok(letters.length > 0 && letters.every((l) => l.code === 'Shed' && l.payload.severity === 'INFORMATIONAL'), `${letters.length} low-severity findings shed`)
