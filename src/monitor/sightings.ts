@@ -23,7 +23,8 @@ const MAX_HOSTS_PER_CHUNK = 16
 /**
  * The node a Fluent Bit chunk comes from. A DaemonSet's Fluent Bit tails its own node's containers,
  * so its kubernetes filter sets `kubernetes.host` to that node on every record; without the filter,
- * a `hostname` (or systemd's `_HOSTNAME`, or `host`) key a record_modifier added. Not the sender's
+ * a `hostname` (or systemd's `_HOSTNAME`) key a record_modifier added. Not a bare `host`: access
+ * logs carry the HTTP Host there, which would invent sources that later "go silent". Not the sender's
  * IP: a restarted Fluent Bit pod gets a new one, and its old identity would then look silent.
  * Chunks with none of these are not tracked.
  */
@@ -31,7 +32,7 @@ export function fluentBitNodes(records: ReadonlyArray<{ record: Record<string, u
   const hosts = new Set<string>()
   for (const { record } of records) {
     const k8s = record.kubernetes
-    const host = (isObject(k8s) ? str(k8s.host) : undefined) ?? str(record.hostname) ?? str(record._HOSTNAME) ?? str(record.host)
+    const host = (isObject(k8s) ? str(k8s.host) : undefined) ?? str(record.hostname) ?? str(record._HOSTNAME)
     if (host) hosts.add(host)
     if (hosts.size > MAX_HOSTS_PER_CHUNK) return []
   }

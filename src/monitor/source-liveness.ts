@@ -137,7 +137,13 @@ export class SourceLiveness {
     if (this.#dirty) await this.#save()
   }
 
-  async #raise(sources: Source[], now: number): Promise<void> {
+  async #raise(candidates: Source[], now: number): Promise<void> {
+    // The pass awaited forgets after picking these: one that talked meanwhile is not silent.
+    const sources = candidates.filter((s) => {
+      const limit = this.#settings.silentAfterMs[s.kind]
+      return limit !== undefined && now - Math.max(s.lastSeen, this.#startedAt) > limit
+    })
+    if (sources.length === 0) return
     const before = sources.map((s) => ({ silentSince: s.silentSince, raisedAt: s.raisedAt }))
     for (const s of sources) {
       s.silentSince ??= s.lastSeen
@@ -239,7 +245,9 @@ export class SourceLiveness {
       collect() {
         const all = summary()
         for (const kind of watched) {
-          const last = Math.max(0, ...all.filter((s) => s.kind === kind).map((s) => s.lastSeen))
+          // A loop, not Math.max(...spread): a spread of 100k+ sources overflows the stack.
+          let last = 0
+          for (const s of all) if (s.kind === kind && s.lastSeen > last) last = s.lastSeen
           if (last > 0) this.set({ source_kind: kind }, last / 1000)
         }
       },

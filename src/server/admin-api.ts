@@ -7,7 +7,8 @@ import type { Config } from '../config/schema.js'
  * Management endpoints. app.ts puts them behind their own bearer token (api.adminTokenFile /
  * FALCONET_ADMIN_TOKEN); without a token configured they answer 403 and say how to enable them.
  *   GET /api/silences · POST /api/silences {matchers, endsAt, createdBy, comment} · DELETE /api/silences/:id
- *   GET /api/config: the effective configuration (secrets are only ever file paths or variable names)
+ *   GET /api/config: the effective configuration. Secrets are file paths or variable names, but
+ *   receivers' extra headers and URLs with user-info can carry one inline: those values are masked.
  */
 const SilenceBody = Type.Object(
   {
@@ -23,7 +24,7 @@ export const adminApi: FastifyPluginAsync<{ silences: Silences; config: Readonly
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('cache-control', 'no-store')
   })
-  app.get('/api/config', async () => opts.config)
+  app.get('/api/config', async () => masked(opts.config))
   app.get('/api/silences', async () => ({ silences: opts.silences.list() }))
   app.post('/api/silences', { schema: { body: SilenceBody } }, async (request, reply) => {
     try {
@@ -40,4 +41,14 @@ export const adminApi: FastifyPluginAsync<{ silences: Silences; config: Readonly
       return reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_CONFIGURED_SILENCE', message: (err as Error).message })
     }
   })
+}
+
+/** A copy with every header value and URL user-info replaced: the view is for reading, not for secrets. */
+export function masked(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => masked(v))
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, key === 'headers' ? '[masked]' : masked(v, k)]))
+  }
+  if (typeof value === 'string') return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[masked]@')
+  return value
 }

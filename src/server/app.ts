@@ -95,17 +95,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger,
   })
   for (const [source, creds] of Object.entries(ingestCredentials)) {
-    if (!creds.tokens.configured && !creds.basic.configured) deps.logger.debug({ source }, 'ingest source accepts requests without credentials (auth not configured)')
+    if (!creds.tokens.configured && !creds.basic.configured) deps.logger.info({ source }, 'ingest source accepts requests without credentials (auth not configured)')
   }
   return app
 }
 
 const ingest = (source: keyof IngestCredentials, all: IngestCredentials) => requireIngestCredentials(source, all)
 
-/** A plugin inside its own scope whose every route first passes `check` (an onRequest hook). */
+/**
+ * A plugin inside its own scope whose every route first passes `check`. It runs as a preParsing
+ * hook: after the rate limiter (a route-level onRequest hook, which scope onRequest hooks would
+ * precede), so refused credentials count against the client's limit and cannot be guessed at
+ * full speed, and still before the body is read.
+ */
 function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check: onRequestAsyncHookHandler): FastifyPluginAsync<O & Record<never, never>> {
   return async (scope, opts) => {
-    scope.addHook('onRequest', check)
+    scope.addHook('preParsing', async (request, reply) => {
+      await check.call(scope, request, reply)
+    })
     await scope.register(plugin, opts)
   }
 }

@@ -139,3 +139,31 @@ t.test('responses carry a request id and the security headers; a refusal never s
   t.match(refused.headers['x-request-id'], /^[0-9a-f-]{36}$/)
   t.notMatch(refused.body, /\bat \S+:\d+|\/src\//)
 })
+
+t.test('refused credentials count against the rate limit: a token cannot be guessed at full speed', async (t) => {
+  const { app } = await appWithRecorder({ ...config, server: { rateLimit: { falco: 3 } } }, { env })
+  t.teardown(() => app.close())
+  const codes: number[] = []
+  for (let i = 0; i < 6; i++) codes.push((await app.inject({ method: 'POST', url: `/falco/guess-${i}`, headers: json, payload: alert, remoteAddress: '10.9.9.9' })).statusCode)
+  t.same(codes.slice(0, 3), [401, 401, 401])
+  t.same(codes.slice(3), [429, 429, 429], 'the limiter answers before the credential is even looked at')
+})
+
+t.test('a named tokens variable that is unset or empty stops start-up instead of leaving the endpoint open', async (t) => {
+  await t.rejects(appWithRecorder({ auth: { fluentBit: { tokensEnv: 'NOT_SET_ANYWHERE' } } }, { env: {} }), /auth\.fluentBit\.tokensEnv: NOT_SET_ANYWHERE is not set/)
+  await t.rejects(appWithRecorder({ auth: { fluentBit: { tokensEnv: 'EMPTY' } } }, { env: { EMPTY: ' , ' } }), /EMPTY is not set \(or holds no token\)/)
+})
+
+t.test('the config view masks receiver header values and user-info in URLs', async (t) => {
+  const admin = file('admin-mask', 'adm\n')
+  const { app } = await appWithRecorder({
+    api: { adminTokenFile: admin },
+    receivers: [{ name: 'hook', type: 'webhook', urlEnv: 'HOOK_URL', headers: { 'x-api-key': 'INLINEHEADERSECRET' } }],
+    sinks: { falcoAudit: { enabled: false, url: 'http://bridge:INLINEPASSWORD@falco-k8saudit:9765/k8s-audit' } },
+  }, { admin: true, env: { HOOK_URL: 'https://hooks.example/x' } })
+  t.teardown(() => app.close())
+  const view = await app.inject({ method: 'GET', url: '/api/config', headers: { authorization: 'Bearer adm' } })
+  t.equal(view.statusCode, 200)
+  t.notMatch(view.body, /INLINEHEADERSECRET|INLINEPASSWORD/)
+  t.match(view.json(), { receivers: [{ headers: { 'x-api-key': '[masked]' } }], sinks: { falcoAudit: { url: 'http://[masked]@falco-k8saudit:9765/k8s-audit' } } })
+})

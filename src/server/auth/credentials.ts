@@ -16,9 +16,14 @@ export class CredentialSet {
   #mtimeMs = -1
   #checkedAt = 0
 
-  constructor(opts: { file?: string | undefined; envValue?: string | undefined; what: string }) {
+  constructor(opts: { file?: string | undefined; envValue?: string | undefined; envName?: string | undefined; what: string }) {
     this.#file = opts.file
     this.#fromEnv = split(opts.envValue ?? '', /[\n,]/).map(digest)
+    // A variable that is named but unset or empty (a missing Secret key, a typo) must not leave
+    // the endpoint open: that is a start-up error, as it is for receivers.
+    if (opts.envName !== undefined && this.#fromEnv.length === 0) {
+      throw new errors.FALCONET_ERR_CONFIG(`  ${opts.what.replace(/File$/, 'Env')}: ${opts.envName} is not set (or holds no token)`)
+    }
     if (this.#file) {
       try {
         this.#reload(true)

@@ -16,7 +16,7 @@ export function loadIngestCredentials(auth: Config['auth'], env: NodeJS.ProcessE
   const load = (source: IngestSource): SourceCredentials => {
     const c = auth[source]
     return {
-      tokens: new CredentialSet({ file: c.tokensFile, envValue: c.tokensEnv ? env[c.tokensEnv] : undefined, what: `auth.${source}.tokensFile` }),
+      tokens: new CredentialSet({ file: c.tokensFile, envValue: c.tokensEnv ? env[c.tokensEnv] : undefined, envName: c.tokensEnv, what: `auth.${source}.tokensFile` }),
       basic: new CredentialSet({ file: c.basicAuthFile, what: `auth.${source}.basicAuthFile` }),
     }
   }
