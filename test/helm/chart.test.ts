@@ -95,6 +95,7 @@ test('ServiceMonitor and PrometheusRule validate against the prometheus-operator
   t.same(serviceMonitor(sm), [])
   t.same(prometheusRule(pr), [])
   t.equal(sm!.spec.endpoints[0].path, '/metrics')
+  t.equal(sm!.spec.selector.matchLabels['app.kubernetes.io/component'], undefined, 'receivers and the poller are both scraped')
   t.ok(pr!.spec.groups.flatMap((g: any) => g.rules).every((r: any) => r.alert && r.expr && r.labels?.severity), 'every rule is an alert with a severity')
   t.not(serviceMonitor({ ...sm, spec: { ...sm!.spec, endpoint: [] } }).length, 0, 'a misspelt field fails the CRD check')
   const dashboard = find(docs, 'ConfigMap', 'falconet-dashboard')
@@ -117,6 +118,7 @@ test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security
   t.equal(deployment.spec.replicas, 2)
   t.same(deployment.spec.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 })
   t.equal(find(docs, 'PodDisruptionBudget')!.spec.maxUnavailable, 1)
+  t.equal(find(docs, 'PodDisruptionBudget')!.spec.unhealthyPodEvictionPolicy, 'AlwaysAllow', 'unready receivers never block a drain')
   const pod = podSpec(deployment)
   t.equal(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, 'kubernetes.io/hostname')
   t.equal(pod.topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone')
@@ -124,6 +126,7 @@ test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security
   const container = pod.containers[0]
   t.match(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
   t.equal(container.livenessProbe.httpGet.path, '/healthz')
+  t.equal(container.lifecycle.preStop.sleep.seconds, 5, 'keeps serving while endpoints are withdrawn')
   t.equal(container.readinessProbe.httpGet.path, '/readyz')
   t.ok(container.resources.requests.memory && container.resources.limits.memory)
   t.equal(find(docs, 'Service')!.spec.ports[0].port, 2801)
@@ -161,6 +164,11 @@ test('exactly one pod polls the EKS audit log: a single-replica Recreate Deploym
   const withPvc = rendered['audit-poller-pvc']!.docs
   t.equal(podSpec(find(withPvc, 'Deployment', 'falconet-audit-poller')).volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName, 'falconet-audit-poller')
   t.ok(find(withPvc, 'PersistentVolumeClaim', 'falconet-audit-poller'))
+  const pollerService = find(withPvc, 'Service', 'falconet-audit-poller')!
+  t.equal(pollerService.spec.clusterIP, 'None')
+  t.equal(pollerService.spec.selector['app.kubernetes.io/component'], 'poller', 'its metrics can be scraped')
+  const hard = find(rendered['example-production']!.docs, 'Deployment')!
+  t.same(hard.spec.strategy.rollingUpdate, { maxSurge: 0, maxUnavailable: 1 }, 'hard anti-affinity: replace in place, no spare node needed')
   // A user who turns the poller on in `config` still gets receivers that do not poll.
   const forced = template('forced', ['--set', 'config.sources.eksAudit.enabled=true'])
   t.equal(configOf(forced.docs).sources.eksAudit.enabled, false)
@@ -220,7 +228,10 @@ test('NetworkPolicy: ingress on 2801 from the senders\' namespaces only; egress 
   const allowed = policy.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values
   t.ok(['falconet', 'falco', 'fluent-bit', 'amazon-cloudwatch', 'monitoring'].every((ns) => allowed.includes(ns)), allowed.join(','))
   const egressPorts = policy.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort()
-  t.same(egressPorts, ['TCP/443', 'TCP/53', 'UDP/53'])
+  t.same(egressPorts, ['TCP/443', 'TCP/53', 'TCP/80', 'UDP/53'])
+  t.same(policy.spec.egress.find((r: any) => r.ports[0].port === 80).to.map((p: any) => p.ipBlock.cidr), ['169.254.170.23/32', 'fd00:ec2::23/128'], 'port 80 only to the Pod Identity agent')
+  const withNodes = find(template('np-cidrs', ['--set', 'networkPolicy.ingressCIDRs[0]=10.0.0.0/16']).docs, 'NetworkPolicy')!
+  t.same(withNodes.spec.ingress[0].from[1], { ipBlock: { cidr: '10.0.0.0/16' } }, 'host-network senders by node subnet')
   t.equal(find(rendered['example-local']!.docs, 'NetworkPolicy'), undefined)
 })
 

@@ -119,6 +119,12 @@ spec:
       envFrom:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      # Endpoints are removed asynchronously: keep serving a few seconds after the pod starts
+      # terminating, so Falco (which never retries) is not sent to a closed port meanwhile.
+      lifecycle:
+        preStop:
+          sleep:
+            seconds: {{ $v.preStopSleepSeconds }}
       startupProbe:
         httpGet: { path: /healthz, port: http }
         periodSeconds: {{ $v.probes.startup.periodSeconds }}
