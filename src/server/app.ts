@@ -18,7 +18,7 @@ import type { AuditIngest } from '../pipeline/audit.js'
 import { adminApi } from './admin-api.js'
 import type { Silences } from '../route/silences.js'
 import { installRateLimits } from './rate-limit.js'
-import { httpsOptions } from './tls.js'
+import { httpsOptions, watchCertificates } from './tls.js'
 import { CredentialSet } from './auth/credentials.js'
 import { loadIngestCredentials, requireIngestCredentials, requireManagementToken, type IngestCredentials } from './auth/ingest-auth.js'
 
@@ -64,6 +64,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'remove',
   })
   installErrorHandling(app)
+  if (https) {
+    const stop = watchCertificates(app.server as import('node:https').Server, server.tls, deps.logger, server.tls.reloadCheckSecs * 1000)
+    app.addHook('onClose', async () => stop())
+  }
   installRequestMetrics(app, ingestMetricsFor(deps.registry))
   installSourceMonitor(app, deps.monitor)
   app.addHook('onSend', async (request, reply) => {

@@ -45,6 +45,7 @@ export const tlsSchema = Type.Object(
     keyFile: Type.Optional(Type.String({ description: 'PEM private key of certFile.' })),
     clientCaFile: Type.Optional(Type.String({ description: 'PEM CA bundle for client certificates: mutual TLS (Falco\'s http_output.mtls with client_cert / client_key).' })),
     requireClientCert: Type.Boolean({ default: true, description: 'With clientCaFile: refuse connections without a valid client certificate (false: ask, and let credentials decide).' }),
+    reloadCheckSecs: Type.Integer({ minimum: 1, default: 30, description: 'How often the certificate files are checked for a change (cert-manager rotation); a change is loaded without a restart.' }),
   },
   { default: {} },
 )

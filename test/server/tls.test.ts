@@ -1,5 +1,6 @@
 // HTTPS and mutual TLS on a real socket, with certificates made at test time (test/support/certs.ts).
 import t from 'tap'
+import { connect } from 'node:tls'
 import { Agent, request } from 'undici'
 import { appWithRecorder } from '../support/app.js'
 import { makePki } from '../support/certs.js'
@@ -43,4 +44,27 @@ t.test('mutual TLS: only clients with a certificate from the client CA get throu
 t.test('TLS settings that cannot work stop start-up with the key', async (t) => {
   await t.rejects(appWithRecorder({ server: { tls: { certFile: pki.serverCert } } }), /server\.tls: certFile and keyFile go together/)
   await t.rejects(appWithRecorder({ server: { tls: { certFile: '/nonexistent.pem', keyFile: pki.serverKey } } }), /server\.tls\.certFile: cannot read \/nonexistent\.pem \(ENOENT\)/)
+})
+
+t.test('a rotated certificate is served to new connections without a restart', async (t) => {
+  const rotating = makePki()
+  const { app, url } = await listening({ certFile: rotating.serverCert, keyFile: rotating.serverKey, reloadCheckSecs: 1 })
+  t.teardown(() => app.close())
+  const { port } = new URL(url)
+  const servedCn = () => new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(port), ca: rotating.ca, servername: 'localhost' }, () => {
+      resolve(String(socket.getPeerCertificate().subject.CN))
+      socket.end()
+    })
+    socket.on('error', reject)
+  })
+  t.equal(await servedCn(), 'falconet')
+  rotating.rotateServer('falconet-rotated')
+  const deadline = Date.now() + 10_000
+  let cn = await servedCn()
+  while (cn !== 'falconet-rotated' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250))
+    cn = await servedCn()
+  }
+  t.equal(cn, 'falconet-rotated')
 })

@@ -7,7 +7,7 @@ import { join } from 'node:path'
  * A throw-away PKI made with openssl at test time: a CA, a server certificate for 127.0.0.1 and
  * localhost, a client certificate from the CA, and a self-signed "rogue" client the CA never signed.
  */
-export interface TestPki { dir: string, caFile: string, serverCert: string, serverKey: string, client: { cert: Buffer, key: Buffer }, rogue: { cert: Buffer, key: Buffer }, ca: Buffer }
+export interface TestPki { rotateServer(cn: string): void, dir: string, caFile: string, serverCert: string, serverKey: string, client: { cert: Buffer, key: Buffer }, rogue: { cert: Buffer, key: Buffer }, ca: Buffer }
 
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-pki-'))
@@ -22,12 +22,15 @@ export function makePki(): TestPki {
     writeFileSync(f(`${name}.ext`), ext)
     openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`))
   }
-  issue('server', '/CN=falconet', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
+  const serverExt = 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
+  issue('server', '/CN=falconet', serverExt)
   issue('client', '/CN=falco', 'extendedKeyUsage=clientAuth\n')
   key('rogue.key')
   openssl('req', '-x509', '-new', '-key', f('rogue.key'), '-subj', '/CN=rogue', '-days', '2', '-out', f('rogue.pem'))
   const read = (name: string) => readFileSync(f(name))
   return {
+    /** A new server certificate and key with this CN, written over the old files (a rotation). */
+    rotateServer: (cn: string) => issue('server', `/CN=${cn}`, serverExt),
     dir,
     caFile: f('ca.pem'),
     ca: read('ca.pem'),
