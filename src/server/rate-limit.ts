@@ -3,18 +3,19 @@ import rateLimit from '@fastify/rate-limit'
 import { errors } from '../errors.js'
 import type { Config } from '../config/schema.js'
 import { countRateLimited } from './metrics.js'
+import { sourceOfRoute, type SourceName } from '../monitor/ingest-metrics.js'
 
 type Limited = 'falco' | 'fluentBit' | 'k8sAudit' | 'management'
 
-/** Route pattern → the limit it counts against; routes not listed (probes, /metrics) are never limited. */
+/** Each input's limit (server.rateLimit keys); the test endpoint shares the management API's. */
+const LIMIT_OF_SOURCE: Partial<Record<SourceName, Limited>> = { falco: 'falco', 'fluent-bit': 'fluentBit', 'k8s-audit': 'k8sAudit', test: 'management' }
+
+/** The route's limit, from the same route → source mapping the metrics use; probes and /metrics have none. */
 function limitOf(request: FastifyRequest): Limited | undefined {
   const url = request.routeOptions.url
-  if (url === undefined) return undefined
-  if (url === '/' || url === '/falco' || url.startsWith('/falco/')) return 'falco'
-  if (url.startsWith('/fluent-bit')) return 'fluentBit'
-  if (url === '/k8s-audit') return 'k8sAudit'
-  if (url === '/test' || url.startsWith('/api/')) return 'management'
-  return undefined
+  if (url?.startsWith('/api/')) return 'management'
+  const source = sourceOfRoute(url)
+  return source ? LIMIT_OF_SOURCE[source] : undefined
 }
 
 /**
