@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '../model/event.js'
 import type { Finding } from '../model/finding.js'
-import { SEVERITY_LABELS, type SeverityMapping } from '../model/severity.js'
+import { moreUrgent, type SeverityMapping } from '../model/severity.js'
 import { findingId, type IdOptions } from './finding-id.js'
 import { addMs } from '../model/time.js'
 
@@ -113,9 +113,6 @@ function addBounded(list: string[], value: string | undefined): string[] {
   return [...list, value]
 }
 
-function moreUrgent(a: Finding['severity'], b: Finding['severity']): Finding['severity'] {
-  return SEVERITY_LABELS.indexOf(a) >= SEVERITY_LABELS.indexOf(b) ? a : b
-}
 
 /**
  * UpdatedAt: the event time, but always at least 1 ms after the previous version's. Security Hub

@@ -76,3 +76,11 @@ export function errorSummary(err: unknown): { name?: string; message: string; co
   }
   return { message: scrubAwsMessage('', String(err)) }
 }
+
+/** A failed AWS call as a delivery outcome: retried (honouring a Retry-After) when AWS says it may succeed later, else dropped. */
+export function awsOutcome(err: unknown): import('../sinks/sink.js').SendOutcome {
+  const c = classifyAwsError(err)
+  const reason = `${c.code}: ${c.message}`
+  if (c.retryable) return { kind: 'retry', reason, ...(c.retryAfterMs ? { retryAfterMs: c.retryAfterMs } : {}) }
+  return { kind: 'drop', reason }
+}

@@ -1,4 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb'
+import { fromMs } from '../model/time.js'
 import type { Logger } from 'pino'
 import { toFinding, type FindingState } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
@@ -313,7 +314,7 @@ export class Spool {
         const archiveSinks = deliveries.map((e) => e.key[1]).filter(archiveTo)
         if (state && !state.archived && archiveSinks.length > 0) {
           const last = Math.max(now, Date.parse(state.updatedAt) + 1)
-          const next: FindingState = { ...state, archived: true, version: state.version + 1, updatedAt: new Date(last).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z') }
+          const next: FindingState = { ...state, archived: true, version: state.version + 1, updatedAt: fromMs(last) }
           this.#findings.put(id, next)
           for (const sink of archiveSinks) this.#queue(sink, next)
           archived++

@@ -46,3 +46,8 @@ export const DEFAULT_SEVERITY_MAPPING: SeverityMapping = {
   Informational: 'INFORMATIONAL',
   Debug: 'INFORMATIONAL',
 }
+
+/** The more urgent of two ASFF labels (a tie keeps the first). */
+export function moreUrgent(a: SeverityLabel, b: SeverityLabel): SeverityLabel {
+  return SEVERITY_LABELS.indexOf(a) >= SEVERITY_LABELS.indexOf(b) ? a : b
+}

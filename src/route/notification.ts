@@ -1,5 +1,5 @@
 import type { Finding } from '../model/finding.js'
-import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
+import { moreUrgent, type SeverityLabel } from '../model/severity.js'
 import { workloadName, workloadOfPod } from '../aggregate/workload.js'
 
 /**
@@ -47,7 +47,7 @@ export function group(findings: readonly Finding[], by: readonly GroupLabel[]): 
 }
 
 export function summarize(key: string, findings: Finding[]): Notification {
-  const severity = findings.map((f) => f.severity).reduce((a, b) => (SEVERITY_LABELS.indexOf(a) >= SEVERITY_LABELS.indexOf(b) ? a : b))
+  const severity = findings.map((f) => f.severity).reduce(moreUrgent)
   const events = findings.reduce((n, f) => n + f.count, 0)
   // Several rules on one workload see the same pods: their largest count, not the sum.
   const workloads = new Set(findings.map((f) => `${f.event.workload.namespace}/${workloadName(f.event.workload) ?? ''}`))

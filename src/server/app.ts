@@ -20,7 +20,7 @@ import type { Silences } from '../route/silences.js'
 import { installRateLimits } from './rate-limit.js'
 import { httpsOptions, watchCertificates } from './tls.js'
 import { CredentialSet } from './auth/credentials.js'
-import { loadIngestCredentials, requireIngestCredentials, requireManagementToken, type IngestCredentials } from './auth/ingest-auth.js'
+import { isOpen, loadIngestCredentials, requireIngestCredentials, requireManagementToken } from './auth/ingest-auth.js'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -64,6 +64,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'remove',
   })
   installErrorHandling(app)
+  // Credential files are re-read from timers, off the request path.
+  const stopWatching = [managementTokens, ...Object.values(ingestCredentials).flatMap((c) => [c.tokens, c.basic])].map((set) => set.watch())
+  app.addHook('onClose', async () => stopWatching.forEach((stop) => stop()))
   if (https) {
     const stop = watchCertificates(app.server as import('node:https').Server, server.tls, deps.logger, server.tls.reloadCheckSecs * 1000)
     app.addHook('onClose', async () => stop())
@@ -87,9 +90,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(guarded(adminApi, requireManagementToken(managementTokens, 'disabled')), { silences: deps.admin.silences, config: deps.config })
   }
   await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
-  await app.register(guarded(falcoHttpSource, ingest('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
-  await app.register(guarded(k8sAuditWebhook, ingest('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
-  await app.register(guarded(fluentBitSource, ingest('fluentBit', ingestCredentials)), {
+  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
+  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
+  await app.register(guarded(fluentBitSource, requireIngestCredentials('fluentBit', ingestCredentials)), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
@@ -99,12 +102,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger,
   })
   for (const [source, creds] of Object.entries(ingestCredentials)) {
-    if (!creds.tokens.configured && !creds.basic.configured) deps.logger.info({ source }, 'ingest source accepts requests without credentials (auth not configured)')
+    if (isOpen(creds)) deps.logger.info({ source }, 'ingest source accepts requests without credentials (auth not configured)')
   }
   return app
 }
-
-const ingest = (source: keyof IngestCredentials, all: IngestCredentials) => requireIngestCredentials(source, all)
 
 /**
  * A plugin inside its own scope whose every route first passes `check`. It runs as a preParsing

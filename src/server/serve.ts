@@ -117,6 +117,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
   const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
+  const ingestMetrics = ingestMetricsFor(registry)
   const poller = eks.enabled
     ? createPoller(config, eks, {
         auditIngest,
@@ -126,7 +127,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
         region,
         // Read from CloudWatch: the audit log arrives (counted, and the monitor hears from the poller).
         onRead: (logGroupName, n) => {
-          ingestMetricsFor(registry).received('eks-audit', POLLER_ROUTE, n)
+          ingestMetrics.received('eks-audit', POLLER_ROUTE, n)
           monitor.liveness?.seen('eks-audit', logGroupName)
         },
       })

@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
-import { classifyAwsError } from '../aws/errors.js'
+import { awsOutcome, classifyAwsError } from '../aws/errors.js'
 import type { Finding } from '../model/finding.js'
 import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
 
@@ -86,7 +86,7 @@ class CloudWatchLogsSink implements Sink<Finding> {
         await this.#ensureDestination(signal).catch(() => {})
         return { kind: 'retry', reason: `${c.code}: recreated ${this.delivery.logGroupName}/${this.#stream}` }
       }
-      return c.retryable ? { kind: 'retry', reason: `${c.code}: ${c.message}` } : { kind: 'drop', reason: `${c.code}: ${c.message}` }
+      return awsOutcome(err)
     }
   }
 

@@ -3,7 +3,7 @@ import type { Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
-import { classifyAwsError, isRetryableItemCode, scrubAwsMessage } from '../aws/errors.js'
+import { awsOutcome, isRetryableItemCode, scrubAwsMessage } from '../aws/errors.js'
 import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
 
 /**
@@ -66,10 +66,7 @@ class SecurityHubSink implements Sink {
       }
       return { kind: 'partial', failed }
     } catch (err) {
-      const c = classifyAwsError(err)
-      const reason = `${c.code}: ${c.message}`
-      if (c.retryable) return { kind: 'retry', reason, ...(c.retryAfterMs ? { retryAfterMs: c.retryAfterMs } : {}) }
-      return { kind: 'drop', reason }
+      return awsOutcome(err)
     }
   }
 

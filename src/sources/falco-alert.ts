@@ -1,4 +1,5 @@
 import { parsePriority } from '../model/severity.js'
+import { isPoisonKey } from './safe-json.js'
 import { canonicalTime } from '../model/time.js'
 import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
 
@@ -98,7 +99,7 @@ function normalizeTime(value: unknown): string {
 function normalizeFields(raw: Record<string, unknown>): Record<string, FieldValue> {
   const out: Record<string, FieldValue> = {}
   for (const [key, value] of Object.entries(raw)) {
-    if (key === '__proto__') continue
+    if (isPoisonKey(key, value)) continue
     out[key] = fieldValue(key, value)
   }
   return out

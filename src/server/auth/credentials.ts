@@ -14,7 +14,6 @@ export class CredentialSet {
   readonly #fromEnv: Buffer[]
   #fromFile: Buffer[] = []
   #mtimeMs = -1
-  #checkedAt = 0
 
   constructor(opts: { file?: string | undefined; envValue?: string | undefined; envName?: string | undefined; what: string }) {
     this.#file = opts.file
@@ -43,7 +42,6 @@ export class CredentialSet {
    * about which entry or how many characters matched.
    */
   has(presented: string): boolean {
-    this.#maybeReload()
     const candidate = digest(presented)
     let match = false
     for (const entry of this.#fromEnv) match = timingSafeEqual(entry, candidate) || match
@@ -51,16 +49,22 @@ export class CredentialSet {
     return match
   }
 
-  /** At most once a second: a stat per request would be wasted on a busy endpoint. */
-  #maybeReload(): void {
-    const now = Date.now()
-    if (!this.#file || now - this.#checkedAt < 1000) return
-    this.#checkedAt = now
-    try {
-      this.#reload(false)
-    } catch {
-      // Keep the last good set: a Secret briefly missing during an update must not open the door.
-    }
+  /**
+   * Looks at the file every `everyMs` from a timer, so a request never waits on the disk; returns
+   * the stop. A failed look keeps the last good set: a Secret briefly missing during an update must
+   * not open the door.
+   */
+  watch(everyMs = 1000): () => void {
+    if (!this.#file) return () => {}
+    const timer = setInterval(() => {
+      try {
+        this.#reload(false)
+      } catch {
+        // kept: see above
+      }
+    }, everyMs)
+    timer.unref()
+    return () => clearInterval(timer)
   }
 
   #reload(initial: boolean): void {

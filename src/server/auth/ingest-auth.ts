@@ -55,6 +55,12 @@ export function isOpen(creds: SourceCredentials): boolean {
 }
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="falconet", Basic realm="falconet"' }
+const BEARER_ONLY = { 'www-authenticate': 'Bearer realm="falconet"' }
+
+/** A 401 with the challenge that says which schemes are accepted. */
+function unauthorized(reason: string, challenge: Record<string, string> = CHALLENGE): Error {
+  return Object.assign(new errors.FALCONET_ERR_UNAUTHORIZED(reason), { headers: challenge })
+}
 
 /**
  * onRequest hook for one source's routes. Missing or wrong credentials are 401 with a challenge; a
@@ -66,11 +72,11 @@ export function requireIngestCredentials(source: IngestSource, all: IngestCreden
   return async (request) => {
     if (isOpen(own)) return
     const p = presented(request)
-    if (!p) throw Object.assign(new errors.FALCONET_ERR_UNAUTHORIZED(`send a token (Authorization: Bearer, Basic auth${source === 'falco' ? ', or /falco/<token>' : ''})`), { headers: CHALLENGE })
+    if (!p) throw unauthorized(`send a token (Authorization: Bearer, Basic auth${source === 'falco' ? ', or /falco/<token>' : ''})`)
     if (accepts(own, p)) return
     const other = (Object.keys(all) as IngestSource[]).find((s) => s !== source && !isOpen(all[s]) && accepts(all[s], p))
     if (other) throw new errors.FALCONET_ERR_FORBIDDEN(`this credential is for ${other}, not ${source}`)
-    throw Object.assign(new errors.FALCONET_ERR_UNAUTHORIZED('the credential is not valid'), { headers: CHALLENGE })
+    throw unauthorized('the credential is not valid')
   }
 }
 
@@ -85,7 +91,7 @@ export function requireManagementToken(tokens: CredentialSet, whenUnset: 'open' 
       throw new errors.FALCONET_ERR_FORBIDDEN('the management API is off: set api.adminTokenFile or FALCONET_ADMIN_TOKEN')
     }
     const p = presented(request)
-    if (!p || !('token' in p)) throw Object.assign(new errors.FALCONET_ERR_UNAUTHORIZED('a valid bearer token is required'), { headers: { 'www-authenticate': 'Bearer realm="falconet"' } })
-    if (!tokens.has(p.token)) throw Object.assign(new errors.FALCONET_ERR_UNAUTHORIZED('the token is not valid'), { headers: { 'www-authenticate': 'Bearer realm="falconet"' } })
+    if (!p || !('token' in p)) throw unauthorized('a valid bearer token is required', BEARER_ONLY)
+    if (!tokens.has(p.token)) throw unauthorized('the token is not valid', BEARER_ONLY)
   }
 }

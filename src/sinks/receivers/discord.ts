@@ -1,5 +1,5 @@
 import { consoleUrl, clip } from '../../route/notification.js'
-import { facts, SEVERITY_COLOUR, type ReceiverType } from './types.js'
+import { facts, SEVERITY_COLOUR, type ReceiverType, escapeHtml } from './types.js'
 
 /** Discord webhook embeds: title 256, description 4,096, 25 fields (name 256, value 1,024), 6,000 characters in all. */
 export const discord: ReceiverType = {
@@ -41,8 +41,8 @@ export const googlechat: ReceiverType = {
               header: { title: clip(`${n.severity}: ${n.title}`, 200), subtitle: clip(n.summary, 200) },
               sections: [
                 // Google Chat renders HTML in these: the attacker's text is escaped.
-                { widgets: facts(f, ctx).map(([topLabel, text]) => ({ decoratedText: { topLabel: html(topLabel), text: html(clip(text, 500)) } })) },
-                { widgets: [{ textParagraph: { text: html(clip(f.event.output, 4000)) } }, { buttonList: { buttons: [{ text: 'Open in Security Hub', onClick: { openLink: { url: consoleUrl(f.id, ctx.region, ctx.partition) } } }] } }] },
+                { widgets: facts(f, ctx).map(([topLabel, text]) => ({ decoratedText: { topLabel: escapeHtml(topLabel), text: escapeHtml(clip(text, 500)) } })) },
+                { widgets: [{ textParagraph: { text: escapeHtml(clip(f.event.output, 4000)) } }, { buttonList: { buttons: [{ text: 'Open in Security Hub', onClick: { openLink: { url: consoleUrl(f.id, ctx.region, ctx.partition) } } }] } }] },
               ],
             },
           },
@@ -52,6 +52,3 @@ export const googlechat: ReceiverType = {
   },
 }
 
-function html(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}

@@ -1,7 +1,7 @@
 import type { SESv2Client } from '@aws-sdk/client-sesv2'
-import { classifyAwsError } from '../../aws/errors.js'
+import { awsOutcome } from '../../aws/errors.js'
 import { consoleUrl, clip } from '../../route/notification.js'
-import { facts, type ReceiverType } from './types.js'
+import { facts, type ReceiverType, escapeHtml } from './types.js'
 
 /**
  * Email through Amazon SES v2 (SendEmail, plain text + HTML), one message per notification group
@@ -36,12 +36,12 @@ export const email: ReceiverType = {
       )
       return { kind: 'ok' }
     } catch (err) {
-      const c = classifyAwsError(err)
-      return c.retryable ? { kind: 'retry', reason: `${c.code}: ${c.message}` } : { kind: 'drop', reason: `${c.code}: ${c.message}` }
+      return awsOutcome(err)
     }
   },
 }
 
+/** HTML text and attribute values: the chat escape, plus quotes. */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+  return escapeHtml(s).replace(/"/g, '&quot;')
 }

@@ -52,3 +52,8 @@ export function facts(f: Finding, ctx: ReceiverContext): Array<[string, string]>
 }
 
 export const SEVERITY_COLOUR: Record<string, string> = { CRITICAL: '#8B0000', HIGH: '#D93025', MEDIUM: '#F29900', LOW: '#1A73E8', INFORMATIONAL: '#5F6368' }
+
+/** &, < and >: what Slack's mrkdwn and Discord's markdown (and HTML text) need escaped. */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
