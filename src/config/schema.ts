@@ -8,6 +8,7 @@ import { auditDetectionSchema } from '../detect/audit/config.js'
 import { routingSchemas } from '../route/config.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { monitorSchema } from '../monitor/config.js'
+import { consoleSchema } from '../console/config.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
 /**
@@ -97,6 +98,7 @@ export const configSchema = Type.Object(
     enrichment: enrichmentSchema,
     audit: { ...auditDetectionSchema, description: 'Detections on Kubernetes audit events (docs/detections.md).' },
     monitor: monitorSchema,
+    console: consoleSchema,
     sinks: sinksSchema,
     ...routingSchemas,
   },

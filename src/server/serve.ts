@@ -30,6 +30,8 @@ import { compileRoutes } from '../route/tree.js'
 import { Silences } from '../route/silences.js'
 import { compileInhibitions, type InhibitRule } from '../route/inhibit.js'
 import type { FindingState } from '../aggregate/aggregator.js'
+import { LocalFindingIndex } from '../console/local-index.js'
+import { trackDelivery } from '../console/delivery-tracker.js'
 
 export interface Running {
   app: FastifyInstance
@@ -57,7 +59,9 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   // Silences and inhibition are asked again when a message is sent (one may arrive while it waits).
   const mutedNow = (f: Parameters<typeof inhibited>[0]) => silences.silenced(f) !== undefined || inhibited(f)
   const receivers = config.receivers.map((r) => createReceiverSink(r, { dataDir, logger, asffContext }, env, mutedNow as never))
-  const sinks = [...findingSinks, ...receivers]
+  // The console's index (src/console), fed after aggregation and told what each sink acknowledged.
+  const consoleIndex = config.console.enabled ? new LocalFindingIndex(dataDir, config.console.retention, { logger }) : undefined
+  const sinks = [...findingSinks, ...receivers].map((s) => (consoleIndex ? trackDelivery(s, consoleIndex) : s))
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
@@ -113,8 +117,11 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   })
   const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
   const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
-  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
-  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
+  const hooks = consoleIndex
+    ? { ...monitor.hooks, committed: (f: readonly FindingState[]) => (monitor.hooks.committed?.(f), consoleIndex.record(f, findingSinksFor)) }
+    : monitor.hooks
+  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, hooks)
+  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, hooks)
   const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
   const ingestMetrics = ingestMetricsFor(registry)
@@ -136,7 +143,15 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
+  const consoleDeps = consoleIndex
+    ? {
+        index: consoleIndex,
+        resolve: (event: Parameters<Resolve>[0]) => resolveFinding(event),
+        asffContext: () => asffContext(),
+        ...(monitor.liveness ? { sources: () => monitor.liveness!.summary() } : {}),
+      }
+    : undefined
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, ...(consoleDeps ? { console: consoleDeps } : {}), seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
   for (const runner of runners) runner.start()
   poller?.start()
   monitor.start()
@@ -152,6 +167,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       await spool.close()
+      await consoleIndex?.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
     })())
 
