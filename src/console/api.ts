@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { toAsff } from '../asff/build.js'
+import { workloadName } from '../aggregate/workload.js'
 import type { AsffContext } from '../asff/context.js'
 import type { SecurityEvent } from '../model/event.js'
+import type { Finding } from '../model/finding.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
 import { SORTS, SOURCE_KINDS, type FindingIndex, type FindingQuery, type SourceKind } from './findings-index.js'
 
@@ -12,8 +14,12 @@ export interface ConsoleApiDeps {
   /** Archive a finding (the pipeline's resolver): Security Hub gets RecordState ARCHIVED. */
   resolve?: (event: SecurityEvent) => Promise<boolean>
   asffContext?: () => Promise<AsffContext>
+  /** The OCSF form of a finding (src/ocsf), where this build has the encoder. */
+  ocsf?: (finding: Finding) => unknown | Promise<unknown>
   /** Monitored sources (src/monitor): last seen and silent state. */
   sources?: () => Array<{ kind: string; identity: string; silent: boolean; lastSeen: number }>
+  /** USD per Security Hub finding ingestion event, for the savings estimate. */
+  pricePerFinding?: number
   /** Most live-update streams at once; more get 503. */
   maxStreams?: number
 }
@@ -46,7 +52,7 @@ const ArchiveBody = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200
 /**
  * The console's JSON API (docs/console.md), for the pages and for scripts:
  *   GET /api/findings?severity=HIGH,CRITICAL&source=runtime&namespace=…&q=…&sort=lastSeen&order=desc&offset=0&limit=50
- *   GET /api/findings/<id> · GET /api/findings/<id>/asff · POST /api/findings/archive {id, comment}
+ *   GET /api/findings/<id> · GET /api/findings/<id>/asff (and /ocsf where built in) · POST /api/findings/archive {id, comment}
  *   GET /api/stats?from=&to= · GET /api/facets · GET /api/sources · GET /api/events (server-sent events)
  */
 export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) => {
@@ -77,15 +83,18 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
   app.get('/api/findings/*', async (request, reply) => {
     noStore(reply)
     const rest = (request.params as { '*': string })['*']
-    const asff = rest.endsWith('/asff')
-    const id = asff ? rest.slice(0, -'/asff'.length) : rest
+    // Finding Ids contain slashes (falconet/syscall/<hash>): the form, if any, is the last segment.
+    const form = /\/(asff|ocsf)$/.exec(rest)?.[1]
+    const id = form ? rest.slice(0, -form.length - 1) : rest
     const record = index.get(id)
     if (!record) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such finding in the console index' })
-    if (asff) {
-      if (!deps.asffContext) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'ASFF is not available here' })
-      return toAsff(record.finding, await deps.asffContext())
-    }
-    return record
+    const unavailable = () => reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: `${form} is not available on this server` })
+    if (form === 'asff') return deps.asffContext ? toAsff(record.finding, await deps.asffContext()) : unavailable()
+    if (form === 'ocsf') return deps.ocsf ? deps.ocsf(record.finding) : unavailable()
+    const e = record.finding.event
+    // The values silence matchers read (src/route/matchers.ts), so "silence like this" is exact.
+    const labels = { rule: e.rule, source: e.source, cluster: e.workload.cluster, namespace: e.workload.namespace, workload: workloadName(e.workload), pod: e.workload.pod, node: e.workload.node ?? e.hostname }
+    return { ...record, labels }
   })
   app.post('/api/findings/archive', { schema: { body: ArchiveBody } }, async (request, reply) => {
     const { id, comment } = request.body as Static<typeof ArchiveBody>
@@ -102,7 +111,22 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
     noStore(reply)
     const to = time(request.query.to, 'to') ?? Date.now()
     const from = time(request.query.from, 'from') ?? to - 86_400_000
-    return index.stats(from, to)
+    return { ...index.stats(from, to), pricePerFinding: deps.pricePerFinding ?? 0.00003 }
+  })
+  // Which optional parts this server has, so the pages offer only what works (no probing 404s).
+  app.get('/api/capabilities', async (request, reply) => {
+    noStore(reply)
+    const has = (url: string, method: 'GET' | 'POST' = 'GET') => request.server.hasRoute({ method, url })
+    return {
+      role: request.identity?.role ?? 'viewer',
+      asff: deps.asffContext !== undefined,
+      archive: deps.resolve !== undefined,
+      ocsf: deps.ocsf !== undefined,
+      status: has('/api/status'),
+      deadLetters: has('/api/dead-letters'),
+      redrive: has('/api/dead-letters/redrive', 'POST'),
+      monitor: deps.sources !== undefined,
+    }
   })
   app.get('/api/facets', async (_request, reply) => {
     noStore(reply)

@@ -28,6 +28,8 @@ const BUCKET_MS = 5 * 60_000
 /** Rules / namespaces counted per bucket; beyond it they add to "(other)" — memory stays bounded. */
 const KEYS_PER_BUCKET = 200
 const FLUSH_MS = 200
+/** Buckets one stats answer holds at most (31 days of 5 minutes). */
+const MAX_SERIES = 31 * 288
 const SUMMARY_CHARS = 240
 
 interface Row extends FindingRow {
@@ -162,9 +164,12 @@ export class LocalFindingIndex implements FindingIndex {
     const series: SeriesBucket[] = []
     const rules = new Map<string, number>()
     const namespaces = new Map<string, number>()
-    for (const [start, b] of [...this.#buckets.entries()].sort((x, y) => x[0] - y[0])) {
-      if (start + BUCKET_MS <= from || start > to) continue
-      series.push({ start: new Date(start).toISOString(), alerts: b.alerts, severity: b.severity, kind: b.kind })
+    // Every bucket of the range, empty ones as zeros: a chart's time axis is the range asked for.
+    const first = Math.floor(Math.max(from, to - MAX_SERIES * BUCKET_MS) / BUCKET_MS) * BUCKET_MS
+    for (let start = first; start <= to; start += BUCKET_MS) {
+      const b = this.#buckets.get(start)
+      series.push({ start: new Date(start).toISOString(), alerts: b?.alerts ?? 0, severity: b?.severity ?? {}, kind: b?.kind ?? {} })
+      if (!b) continue
       for (const [k, n] of Object.entries(b.rule)) rules.set(k, (rules.get(k) ?? 0) + n)
       for (const [k, n] of Object.entries(b.namespace)) namespaces.set(k, (namespaces.get(k) ?? 0) + n)
     }

@@ -55,6 +55,7 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
   await app.register(formbody, { bodyLimit: 8192 })
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('content-security-policy', CSP)
+    void reply.header('referrer-policy', 'same-origin')
     if (!reply.getHeader('cache-control')) void reply.header('cache-control', 'no-store')
   })
   await app.register(fastifyStatic, { root: ASSETS, prefix: '/ui/assets/', index: false, list: false, cacheControl: false, setHeaders: (res) => void res.header('cache-control', 'private, max-age=300') })

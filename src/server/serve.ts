@@ -148,6 +148,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
         index: consoleIndex,
         resolve: (event: Parameters<Resolve>[0]) => resolveFinding(event),
         asffContext: () => asffContext(),
+        pricePerFinding: config.console.securityHubPricePerFinding,
         ...(monitor.liveness ? { sources: () => monitor.liveness!.summary() } : {}),
       }
     : undefined

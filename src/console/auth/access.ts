@@ -66,7 +66,11 @@ export function identify(request: FastifyRequest, opts: Pick<AccessOptions, 'ses
  */
 export function checkSameOrigin(request: FastifyRequest): void {
   const site = request.headers['sec-fetch-site']
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new errors.FALCONET_ERR_FORBIDDEN('cross-site request refused')
+  if (site !== undefined) {
+    // Fetch metadata, when the browser sends it, is the authority (Origin is "null" under no-referrer).
+    if (site !== 'same-origin' && site !== 'none') throw new errors.FALCONET_ERR_FORBIDDEN('cross-site request refused')
+    return
+  }
   const origin = request.headers.origin
   if (origin !== undefined) {
     let host: string
