@@ -309,12 +309,15 @@ export class LocalFindingIndex implements FindingIndex {
     this.#sweeping = true
     try {
       const cutoff = this.#now() - this.#retention.days * 86_400_000
+      // Over a limit, trim to 95% of it: the next sweep is then some way off (inserts trigger one at 105%).
+      const maxFindings = this.#rows.size > this.#retention.maxFindings ? Math.floor(this.#retention.maxFindings * 0.95) : this.#retention.maxFindings
+      const maxBytes = this.#bytes > this.#retention.maxBytes ? Math.floor(this.#retention.maxBytes * 0.95) : this.#retention.maxBytes
       const byAge = [...this.#rows.values()].sort((a, b) => a.seenMs - b.seenMs)
       const drop: Row[] = []
       let count = this.#rows.size
       let bytes = this.#bytes
       for (const r of byAge) {
-        if (r.seenMs >= cutoff && count <= this.#retention.maxFindings && bytes <= this.#retention.maxBytes) break
+        if (r.seenMs >= cutoff && count <= maxFindings && bytes <= maxBytes) break
         drop.push(r)
         count--
         bytes -= r.bytes

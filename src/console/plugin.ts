@@ -91,7 +91,8 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
     const next = typeof request.body?.next === 'string' ? request.body.next : undefined
     if (!opts.tokens.configured || !token || !opts.tokens.has(token)) {
       audit(logger, { who: 'unknown', role: undefined as never, via: 'token' }, 'sign-in refused', { ip: request.ip })
-      return login(reply, 401, 'That token is not valid.', next)
+      // 200 with the message: the form is the answer (browsers log a 401 document as an error).
+      return login(reply, 200, 'That token is not valid.', next)
     }
     const name = tokenFingerprint(token)
     sessions.start(reply, name, 'responder', 'token')

@@ -15,7 +15,8 @@ export interface FalconetProcess {
 }
 
 export async function startFalconet(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'falconet-'))): Promise<FalconetProcess> {
-  const port = await freePort()
+  // A test that must know the URL before the start (an OIDC redirect URI) passes FALCONET_PORT.
+  const port = env.FALCONET_PORT ? Number(env.FALCONET_PORT) : await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', FALCONET_PORT: String(port), FALCONET_DATA_DIR: dataDir, ...env },
