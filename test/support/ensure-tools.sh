@@ -37,3 +37,11 @@ PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
 (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download "$PROMETHEUS_OPERATOR")
 python3 -c 'import moto, botocore; print(f"ensure-tools: moto {moto.__version__}, botocore {botocore.__version__}")' >&2
 echo "ensure-tools: $("$gobin/helm" version --short), checkov $("$tools_venv/bin/checkov" --version), $("$tools_venv/bin/hadolint" --version)" >&2
+# Chromium for the console's browser tests (test/console/), from Debian's packages: playwright-core
+# drives /usr/bin/chromium, so nothing downloads a browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "ensure-tools: installing chromium with apt-get" >&2
+  apt_get=(apt-get); [ "$(id -u)" -eq 0 ] || apt_get=(sudo apt-get)
+  "${apt_get[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null
+fi
