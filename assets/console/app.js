@@ -147,8 +147,12 @@ const PAGE = 50
 
 async function findingsPage() {
   const params = new URLSearchParams(location.search)
-  const facets = await api('/api/facets').catch(() => ({}))
-  const lists = Object.entries(facets).map(([k, values]) => h('datalist', { id: `dl-${k}` }, values.map((v) => h('option', { value: v }))))
+  // Suggestions for the filters arrive after the list: they never hold up the first paint of data.
+  const lists = h('div', { hidden: true })
+  const suggest = () =>
+    api('/api/facets')
+      .then((facets) => lists.replaceChildren(...Object.entries(facets).map(([k, values]) => h('datalist', { id: `dl-${k}` }, values.map((v) => h('option', { value: v }))))))
+      .catch(() => {})
   const input = (name, label, placeholder) => field(label, h('input', { name, value: params.get(name) ?? '', list: `dl-${name}`, placeholder, autocomplete: 'off' }))
   const chosen = new Set((params.get('severity') ?? '').split(',').filter(Boolean))
   const chips = h(
@@ -183,7 +187,7 @@ async function findingsPage() {
   const list = h('div', { id: 'list' })
   const pager = h('nav', { 'aria-label': 'Pages', class: 'pager' })
   const live = h('p', { class: 'live muted', id: 'status' }, '')
-  app.replaceChildren(lists.length ? h('div', { hidden: true }, lists) : '', form, h('div', { class: 'bar' }, summary, live), list, pager)
+  app.replaceChildren(lists, form, h('div', { class: 'bar' }, summary, live), list, pager)
 
   let offset = Number(params.get('offset') ?? 0) || 0
   const query = () => {
@@ -258,6 +262,7 @@ async function findingsPage() {
     }, 300)
   })
   await load()
+  void suggest()
   liveUpdates(load)
 }
 

@@ -58,7 +58,7 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
     void reply.header('referrer-policy', 'same-origin')
     if (!reply.getHeader('cache-control')) void reply.header('cache-control', 'no-store')
   })
-  await app.register(fastifyStatic, { root: ASSETS, prefix: '/ui/assets/', index: false, list: false, cacheControl: false, setHeaders: (res) => void res.header('cache-control', 'private, max-age=300') })
+  await app.register(fastifyStatic, { root: ASSETS, prefix: '/ui/assets/', index: false, list: false, cacheControl: false, setHeaders: (res) => res.setHeader('cache-control', 'private, max-age=300') })
   await app.register(fastifyStatic, {
     root: UPLOT,
     prefix: '/ui/vendor/',
@@ -67,7 +67,7 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
     list: false,
     cacheControl: false,
     allowedPath: (path) => path === '/uPlot.iife.min.js' || path === '/uPlot.min.css',
-    setHeaders: (res) => void res.header('cache-control', 'private, max-age=86400'),
+    setHeaders: (res) => res.setHeader('cache-control', 'private, max-age=86400'),
   })
 
   const who = (request: FastifyRequest) => identify(request, { sessions, anonymous: opts.anonymous })
