@@ -80,6 +80,8 @@ export class LocalFindingIndex implements FindingIndex {
   readonly #pending = new Map<string, { state: FindingState; sinks: string[] }>()
   readonly #deliveries = new Map<string, Record<string, { version: number; at: string }>>()
   readonly #listeners = new Set<(ids: string[]) => void>()
+  /** Acknowledgements that came before their finding was indexed, and how often they were tried. */
+  readonly #early = new Map<string, number>()
   readonly #retention: Retention
   readonly #logger: Logger
   readonly #now: () => number
@@ -291,8 +293,10 @@ export class LocalFindingIndex implements FindingIndex {
     this.#deliveries.clear()
     const changed = new Set<string>()
     const writes: Array<Promise<unknown>> = []
+    // LMDB puts commit asynchronously: what this pass wrote is read from here, not the database.
+    const written = new Map<string, FindingRecord>()
     for (const { state, sinks } of pending) {
-      const previous = this.#db.get(F + state.id) as FindingRecord | undefined
+      const previous = written.get(state.id) ?? (this.#db.get(F + state.id) as FindingRecord | undefined)
       const sameWindow = previous && previous.finding.firstObservedAt === state.firstObservedAt
       const added = sameWindow ? Math.max(0, state.count - previous.finding.count) : state.count
       const finding = toFinding(state)
@@ -307,14 +311,25 @@ export class LocalFindingIndex implements FindingIndex {
         ...(previous?.archivedBy && state.archived ? { archivedBy: previous.archivedBy } : {}),
         indexedAt: new Date(this.#now()).toISOString(),
       }
+      written.set(state.id, record)
       writes.push(this.#put(state.id, record))
       changed.add(state.id)
       this.#totals.findingVersions++
       if (added > 0) this.#count(finding, added)
     }
     for (const [id, sinks] of deliveries) {
-      const record = this.#db.get(F + id) as FindingRecord | undefined
-      if (!record) continue
+      const record = written.get(id) ?? (this.#db.get(F + id) as FindingRecord | undefined)
+      if (!record) {
+        // An acknowledgement can overtake the hook that indexes the finding: try again next pass, a few times.
+        const tries = (this.#early.get(id) ?? 0) + 1
+        if (tries <= 5) {
+          this.#early.set(id, tries)
+          this.#deliveries.set(id, { ...sinks, ...this.#deliveries.get(id) })
+          this.#schedule()
+        } else this.#early.delete(id)
+        continue
+      }
+      this.#early.delete(id)
       writes.push(this.#put(id, { ...record, delivered: { ...record.delivered, ...sinks } }))
       changed.add(id)
     }
