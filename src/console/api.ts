@@ -172,7 +172,7 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V 
 }
 
 function badRequest(message: string): Error {
-  return Object.assign(new Error(message), { statusCode: 400, code: 'FALCONET_ERR_INVALID_QUERY' })
+  return Object.assign(new Error(message), { statusCode: 400, code: 'FALCONET_ERR_INVALID_REQUEST' })
 }
 
 function list(value: string | undefined, allowed: readonly string[], name: string, normalize: (v: string) => string = (v) => v): string[] | undefined {
