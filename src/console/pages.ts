@@ -56,8 +56,11 @@ ${signOut}
 `
 }
 
-export function loginHtml(opts: { token: boolean; oidc: boolean; error?: string | undefined; next?: string | undefined }): string {
+export function loginHtml(opts: { token: boolean; oidc: boolean; error?: string | undefined; next?: string | undefined; insecure?: boolean }): string {
   const error = opts.error ? `<p class="error" role="alert">${escapeHtml(opts.error)}</p>` : ''
+  const insecure = opts.insecure
+    ? '<p class="error" role="alert">This page came over plain HTTP: browsers keep the sign-in cookie (Secure) only over HTTPS or on localhost, so signing in here will not stick. Serve falconet over HTTPS (server.tls or an ingress), or use a port-forward to localhost.</p>'
+    : ''
   const next = opts.next ? `<input type="hidden" name="next" value="${escapeHtml(opts.next)}">` : ''
   const token = opts.token
     ? `<form method="post" action="/ui/auth/login" class="card">
@@ -72,7 +75,7 @@ ${next}<button type="submit">Sign in</button>
   return `${head('Sign in')}
 <body data-page="login">
 <main id="main" class="login"><h1><img src="/ui/assets/favicon.svg" alt="" width="28" height="28"> falconet console</h1>
-${error}${none}${token}${oidc}
+${insecure}${error}${none}${token}${oidc}
 </main>
 </body>
 </html>

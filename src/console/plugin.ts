@@ -7,7 +7,7 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { CredentialSet } from '../server/auth/credentials.js'
-import { checkSameOrigin, identify, sameToken } from './auth/access.js'
+import { checkSameOrigin, identify, LOOPBACK_HOSTS, sameToken } from './auth/access.js'
 import type { OidcSignIn, PendingLogin } from './auth/oidc.js'
 import { tokenFingerprint, type Identity, type Role, type Sessions } from './auth/sessions.js'
 import { continueHtml, loginHtml, pageHtml, type Page } from './pages.js'
@@ -80,7 +80,10 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
     })
   }
   const login = (reply: FastifyReply, status: number, error?: string, next?: string) =>
-    reply.code(status).type('text/html; charset=utf-8').send(loginHtml({ token: opts.tokens.configured, oidc: oidc !== undefined, error, next }))
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(loginHtml({ token: opts.tokens.configured, oidc: oidc !== undefined, error, next, insecure: reply.request.protocol !== 'https' && !LOOPBACK_HOSTS.has(reply.request.hostname.replace(/^\[|\]$/g, '')) }))
   app.get<{ Querystring: { next?: string; error?: string } }>('/ui/login', async (request, reply) => {
     if (who(request)) return reply.redirect(safeNext(request.query.next))
     return login(reply, 200, request.query.error === 'oidc' ? 'Single sign-on did not complete. Try again, or ask for the responder or viewer group.' : undefined, request.query.next)
