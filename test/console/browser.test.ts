@@ -20,6 +20,10 @@ const SHOTS = process.env.CONSOLE_SCREENSHOTS ?? join(process.cwd(), '.tap', 'co
 const TOKEN = 'console-test-management-token-0123456789'
 const CLIENT = { id: 'falconet-console', secret: 'oidc-client-secret-abcdefghijklmnop' }
 
+// A browser, an identity provider and falconet as a process: on a loaded 2-core machine this file
+// takes minutes, not the suite's default two (the root timeout is passed to the runner).
+t.setTimeout(600_000)
+
 async function slackCapture() {
   const messages: string[] = []
   const server = createServer((req, res) => {
@@ -229,6 +233,27 @@ console:
     t.notOk(slack.messages.slice(before).some((m) => m.includes('payments-worker')), 'the silenced one was not')
     const muted = await api(`/api/findings?q=payments-worker`)
     t.equal(muted.total, 1, 'the silenced finding is still recorded and shown')
+  })
+
+  await t.test('archive from a finding: it leaves the active list, with who and why', async (t) => {
+    const active = (await api('/api/findings?limit=1')).total
+    await page.goto(`${base}/ui/?rule=${encodeURIComponent('Packet socket created in container')}`)
+    await ready(page)
+    await page.click('table.findings tbody tr a')
+    await ready(page)
+    await page.fill('form[aria-labelledby=archive-h] input[name=comment]', 'known network scanner, INC-77')
+    await page.click('form[aria-labelledby=archive-h] button[type=submit]')
+    await page.waitForSelector('form[aria-labelledby=archive-h] .result.ok')
+    await waitFor(async () => (await api('/api/findings?limit=1')).total === active - 1, 10_000, () => 'the archived finding is still active')
+    const archived = (await api('/api/findings?archived=true')).items
+    t.same(archived.map((f: { rule: string }) => f.rule), ['Packet socket created in container'], 'listed as archived')
+    const record = await api(`/api/findings/${archived[0].id}`)
+    t.equal(record.finding.archived, true)
+    t.match(record.archivedBy, { who: /^management-token:/, comment: 'known network scanner, INC-77' })
+    await page.waitForURL(/finding\?id=/)
+    await ready(page)
+    await page.waitForFunction(() => /archived by management-token/.test((globalThis as any).document.querySelector('.facts')?.textContent ?? ''))
+    t.pass('the page says it is archived, by whom')
   })
 
   await t.test('overview and health pages', async (t) => {

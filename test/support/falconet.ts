@@ -32,7 +32,8 @@ export async function startFalconet(env: Record<string, string> = {}, dataDir = 
         if (child.exitCode !== null) throw new Error(`falconet exited with ${child.exitCode}:\n${output}`)
         return (await fetch(`${url}/healthz`)).ok
       },
-      30_000,
+      // Generous: on a loaded 2-core machine compiling src/ through tsx alone can take half a minute.
+      90_000,
       () => `falconet did not start:\n${output}`,
     )
   } catch (err) {
