@@ -149,10 +149,13 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
   const heartbeat = setInterval(() => {
     for (const reply of streams) reply.raw.write(': keep-alive\n\n')
   }, 25_000).unref()
-  app.addHook('onClose', async () => {
+  // preClose, not onClose: the server waits for open connections before onClose runs, and an open
+  // browser tab would hold the shutdown.
+  app.addHook('preClose', async () => {
     unsubscribe()
     clearInterval(heartbeat)
     for (const reply of streams) reply.raw.end()
+    streams.clear()
   })
   // Live updates: one event per stored batch of changes (at most every 200 ms), never the data
   // itself: the page asks for its current view again, so filters and paging stay server-side.

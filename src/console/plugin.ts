@@ -41,7 +41,7 @@ const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.i
 const PAGES: Record<string, Page> = { '/ui/': 'findings', '/ui/finding': 'finding', '/ui/overview': 'overview', '/ui/health': 'health' }
 
 /** Audit line for a console action: who, what, when (the log's time), and the outcome. */
-export function audit(logger: Logger, who: Pick<Identity, 'who' | 'role' | 'via'> | undefined, action: string, detail: Record<string, unknown> = {}): void {
+export function audit(logger: Logger, who: Partial<Pick<Identity, 'who' | 'role' | 'via'>> | undefined, action: string, detail: Record<string, unknown> = {}): void {
   logger.info({ audit: { who: who?.who ?? 'unknown', role: who?.role, via: who?.via, action, ...detail } }, `console: ${action}`)
 }
 
@@ -93,7 +93,7 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
     const token = typeof request.body?.token === 'string' ? request.body.token : ''
     const next = typeof request.body?.next === 'string' ? request.body.next : undefined
     if (!opts.tokens.configured || !token || !opts.tokens.has(token)) {
-      audit(logger, { who: 'unknown', role: undefined as never, via: 'token' }, 'sign-in refused', { ip: request.ip })
+      audit(logger, { via: 'token' }, 'sign-in refused', { ip: request.ip })
       // 200 with the message: the form is the answer (browsers log a 401 document as an error).
       return login(reply, 200, 'That token is not valid.', next)
     }
@@ -141,7 +141,7 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
         return reply.redirect('/ui/login?error=oidc')
       }
       if (!result.role) {
-        audit(logger, { who: result.who, role: undefined as never, via: 'oidc' }, 'sign-in refused', { reason: 'no role claim value matches', ip: request.ip })
+        audit(logger, { who: result.who, via: 'oidc' }, 'sign-in refused', { reason: 'no role claim value matches', ip: request.ip })
         return reply.redirect('/ui/login?error=oidc')
       }
       sessions.start(reply, result.who, result.role, 'oidc')

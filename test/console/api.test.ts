@@ -186,4 +186,6 @@ t.test('live updates: one server-sent event per stored change', async (t) => {
   const record = index.get('falconet/syscall/abc123')!
   index.record([{ ...record.finding, pods: [], containers: [], count: 2, version: 2 }], () => ['file'])
   t.match(await read(/event: findings/), /data: \{"changed":1\}/)
+  const closed = await Promise.race([app.close().then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))])
+  t.ok(closed, 'an open stream does not hold the shutdown')
 })
