@@ -6,7 +6,7 @@
  * until the first page of the list is on screen. Figures, not pass/fail.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Registry } from 'prom-client'
@@ -60,6 +60,8 @@ const logger = pino({ level: 'silent' })
 const config = validateConfig({ dataDir, server: { rateLimit: { management: 0, console: 0 } }, console: { retention: { maxFindings: Math.max(N * 2, 200_000), maxBytes: 4 * 1024 ** 3 } } })
 const index = new LocalFindingIndex(dataDir, config.console.retention, { logger })
 
+// Figures depend on what else runs: say how busy the machine was.
+console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node.js ${process.version}`)
 let started = performance.now()
 for (let i = 0; i < N; i += 1000) {
   index.record(Array.from({ length: Math.min(1000, N - i) }, (_, j) => finding(i + j)), () => ['securityhub', 'slack-sec'])
@@ -133,6 +135,7 @@ for (let r = 0; r < 10; r++) {
   lists.push(m.ready)
 }
 console.log(`findings page in Chromium (${N.toLocaleString()} findings, 10 loads): first contentful paint ${stats(paints)}; list on screen ${stats(lists)}`)
+console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 await browser.close()
 await app.close()
 await index.close()
