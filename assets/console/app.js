@@ -330,7 +330,7 @@ async function findingPage() {
     ['Source', `${e.source} (via ${e.input})`],
     ['Cluster', w.cluster],
     ['Namespace', w.namespace],
-    ['Workload', w.owner ? `${w.owner.kind}/${w.owner.name}` : undefined],
+    ['Workload', w.owner ? `${w.owner.kind}/${w.owner.name}` : record.labels?.workload],
     ['Pod', w.pod],
     ['Container', c.name],
     ['Image', image],
