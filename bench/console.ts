@@ -1,5 +1,5 @@
 /**
- * `npm run bench:console`: the console with 100,000 findings (BENCH_CONSOLE_FINDINGS to change).
+ * `npm run bench:console` (node --expose-gc --import tsx bench/console.ts): the console with 100,000 findings (BENCH_CONSOLE_FINDINGS to change).
  * Prints: time to index them; list-query times in the index (median and p95 of 20 runs) for the
  * default view, filters, free text, a sort and a deep page; the same default query over HTTP; and in
  * Chromium (/usr/bin/chromium, CHROMIUM_PATH to change) the findings page's first paint and the time
@@ -62,13 +62,21 @@ const index = new LocalFindingIndex(dataDir, config.console.retention, { logger 
 
 // Figures depend on what else runs: say how busy the machine was.
 console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node.js ${process.version}`)
+const gc = (globalThis as { gc?: () => void }).gc
+gc?.()
+const heapBefore = process.memoryUsage().heapUsed
 let started = performance.now()
 for (let i = 0; i < N; i += 1000) {
   index.record(Array.from({ length: Math.min(1000, N - i) }, (_, j) => finding(i + j)), () => ['securityhub', 'slack-sec'])
   await index.flush()
 }
 console.log(`indexed ${N.toLocaleString()} findings in ${((performance.now() - started) / 1000).toFixed(1)} s (${index.stats(0, Date.now()).index.bytes.toLocaleString()} bytes stored)`)
-console.log(`memory: rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB`)
+gc?.()
+const heapAfter = process.memoryUsage().heapUsed
+console.log(
+  `memory: rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB, heap ${(heapAfter / 1048576).toFixed(0)} MiB` +
+    (gc ? `, the index's rows ${((heapAfter - heapBefore) / N / 1024).toFixed(2)} KiB per finding (after GC)` : ' (run with node --expose-gc for the per-finding figure)'),
+)
 
 const base: FindingQuery = { sort: 'lastSeen', order: 'desc', offset: 0, limit: 50 }
 const queries: Array<[string, FindingQuery]> = [

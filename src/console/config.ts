@@ -15,7 +15,11 @@ export const consoleSchema = Type.Object(
     retention: Type.Object(
       {
         days: Type.Integer({ minimum: 1, default: 14, description: 'Findings not seen for this long leave the console index.' }),
-        maxFindings: Type.Integer({ minimum: 100, default: 200_000, description: 'Most findings kept; the least recently seen go first.' }),
+        maxFindings: Type.Integer({
+          minimum: 100,
+          default: 50_000,
+          description: 'Most findings kept; the least recently received go first. Each takes about 1.5 KB of memory for filtering (100,000: about 150 MB; raise resources.limits.memory with it).',
+        }),
         maxBytes: Type.Integer({
           minimum: 1_048_576,
           default: 268_435_456,

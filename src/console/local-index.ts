@@ -32,7 +32,8 @@ const FLUSH_MS = 200
 const MAX_SERIES = 31 * 288
 const SUMMARY_CHARS = 240
 
-interface Row extends Omit<FindingRow, 'cluster' | 'namespace' | 'workload' | 'pod' | 'node'> {
+/** In memory per finding (about 1–2 KB): what filters and sorts read. The summary is read from LMDB for the page's rows only. */
+interface Row extends Omit<FindingRow, 'cluster' | 'namespace' | 'workload' | 'pod' | 'node' | 'summary'> {
   cluster: string | undefined
   namespace: string | undefined
   workload: string | undefined
@@ -174,7 +175,7 @@ export class LocalFindingIndex implements FindingIndex {
       // Severity counts ignore the severity filter itself, so the chips show what each would give.
       bySeverity[r.severity] = (bySeverity[r.severity] ?? 0) + 1
       if (severities && !severities.has(r.severity)) continue
-      if (total >= q.offset && total < end) items.push(publicRow(r))
+      if (total >= q.offset && total < end) items.push(publicRow(r, (this.#db.get(F + r.id) as FindingRecord | undefined)?.finding.event.output ?? ''))
       total++
     }
     return { items, total, offset: q.offset, limit: q.limit, bySeverity }
@@ -431,7 +432,7 @@ function rowOf(record: FindingRecord, bytes: number, seq: number): Row {
   const workload = workloadName(w)
   const node = w.node ?? e.hostname
   const image = w.container?.imageRepository ?? ''
-  const text = [e.rule, e.output.slice(0, 1000), w.namespace, w.pod, workload, node, image, e.actor?.username, e.actor?.arn, w.iam?.roleArn, f.id, ...e.tags].filter(Boolean).join('\n').toLowerCase()
+  const text = [e.rule, e.output.slice(0, 500), w.namespace, w.pod, workload, node, image, e.actor?.username, e.actor?.arn, w.iam?.roleArn, f.id, ...e.tags].filter(Boolean).join('\n').toLowerCase()
   return {
     id: f.id,
     severity: f.severity,
@@ -449,7 +450,6 @@ function rowOf(record: FindingRecord, bytes: number, seq: number): Row {
     firstObservedAt: f.firstObservedAt,
     lastObservedAt: f.lastObservedAt,
     archived: f.archived === true,
-    summary: e.output.length > SUMMARY_CHARS ? `${e.output.slice(0, SUMMARY_CHARS)}…` : e.output,
     rank: SEVERITY_LABELS.indexOf(f.severity),
     lastMs: Date.parse(f.lastObservedAt),
     firstMs: Date.parse(f.firstObservedAt),
@@ -460,8 +460,9 @@ function rowOf(record: FindingRecord, bytes: number, seq: number): Row {
   }
 }
 
-function publicRow(r: Row): FindingRow {
-  const row: FindingRow = { id: r.id, severity: r.severity, rule: r.rule, kind: r.kind, source: r.source, tags: r.tags, count: r.count, distinctPods: r.distinctPods, firstObservedAt: r.firstObservedAt, lastObservedAt: r.lastObservedAt, archived: r.archived, summary: r.summary }
+function publicRow(r: Row, output: string): FindingRow {
+  const summary = output.length > SUMMARY_CHARS ? `${output.slice(0, SUMMARY_CHARS)}…` : output
+  const row: FindingRow = { id: r.id, severity: r.severity, rule: r.rule, kind: r.kind, source: r.source, tags: r.tags, count: r.count, distinctPods: r.distinctPods, firstObservedAt: r.firstObservedAt, lastObservedAt: r.lastObservedAt, archived: r.archived, summary }
   if (r.cluster !== undefined) row.cluster = r.cluster
   if (r.namespace !== undefined) row.namespace = r.namespace
   if (r.workload !== undefined) row.workload = r.workload
