@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { receiverSchema } from '../sinks/receiver.js'
+import { GROUP_LABELS } from './notification.js'
 
 /** A route: matchers, receivers, continue, and child routes (checked in depth by compileRoutes). */
 const Route = Type.Object(
@@ -26,7 +27,7 @@ export const routingSchemas = {
       {
         source: Type.Array(Type.String(), { minItems: 1 }),
         target: Type.Array(Type.String(), { minItems: 1 }),
-        equal: Type.Array(Type.Enum(['rule', 'severity', 'namespace', 'workload', 'cluster', 'node', 'source']), { default: ['node'] }),
+        equal: Type.Array(Type.Enum(GROUP_LABELS), { default: ['node'] }),
       },
       { additionalProperties: false },
     ),
