@@ -4,13 +4,12 @@ import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import type { Config } from './config/schema.js'
 import type { AsffContext } from './asff/context.js'
-import type { SecurityEvent } from './model/event.js'
 import type { AuditIngest, Ingest, Resolve } from './model/ingest.js'
 import { createLogger } from './server/logger.js'
 import { buildApp } from './server/app.js'
 import { registerSpoolGauges } from './server/metrics.js'
-import { createPipeline, createResolver, type PipelineHooks } from './pipeline/pipeline.js'
-import { AUDIT_OUTBOX, createAuditIngest } from './pipeline/audit.js'
+import { AUDIT_OUTBOX } from './pipeline/audit.js'
+import { createPipelinePart } from './pipeline/part.js'
 import { createMonitor, type Monitor } from './monitor/index.js'
 import { ingestMetricsFor, POLLER_ROUTE } from './monitor/ingest-metrics.js'
 import { SinkRunner } from './delivery/sink-runner.js'
@@ -24,8 +23,6 @@ import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
 import { createEnrichment } from './enrich/index.js'
-import { createAuditDetector } from './detect/audit/detector.js'
-import { StagedState } from './detect/audit/staged-state.js'
 import { EksAuditPoller } from './sources/eks-audit-cloudwatch.js'
 import { compileRoutes } from './route/tree.js'
 import { Silences } from './route/silences.js'
@@ -38,6 +35,8 @@ import { errors } from './errors.js'
  * → pipeline → monitor → HTTP app. `serve` listens on what it builds; tests, benchmarks and the
  * CLI build the same thing (or its pipeline part) instead of re-wiring it by hand.
  */
+export { auditDetectorOn, createPipelinePart } from './pipeline/part.js'
+
 export interface FalconetDeps {
   env?: NodeJS.ProcessEnv
   /** Every "now" of the detectors, silences and monitor (tests move it). */
@@ -194,35 +193,6 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     })())
 
   return { config, logger, registry, app, spool, runners, sinkIds, ingest, resolve: resolveFinding, auditIngest, monitor, silences, asffContext, start, close }
-}
-
-/**
- * The pipeline without delivery or HTTP: aggregation, audit detection (its state staged and
- * committed with the findings), the resolver. The root uses it, and so does `falconet asff`
- * over an in-memory store.
- */
-export function createPipelinePart(
-  config: Readonly<Config>,
-  deps: {
-    spool: Parameters<typeof createResolver>[1] & Parameters<typeof createAuditIngest>[2] & { state: ConstructorParameters<typeof StagedState>[0] }
-    sinks: readonly string[] | ((finding: FindingState) => readonly string[])
-    clock?: () => number
-    enrich?: (event: SecurityEvent) => SecurityEvent
-    hooks?: PipelineHooks
-    forwardAudit?: boolean
-  },
-): { ingest: Ingest; resolve: Resolve; auditIngest: AuditIngest } {
-  const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs: config.findings.windowSecs * 1000 }
-  const ingest = createPipeline(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks)
-  const resolveFinding = createResolver(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks)
-  const auditIngest = createAuditIngest(auditDetectorOn(config.audit, deps.spool.state, deps.clock), ingest, deps.spool, deps.forwardAudit ?? false)
-  return { ingest, resolve: resolveFinding, auditIngest }
-}
-
-/** The audit detectors over staged state on `store`: their writes are committed with the findings they produce. */
-export function auditDetectorOn(config: Readonly<Config['audit']>, store: ConstructorParameters<typeof StagedState>[0], clock: () => number = Date.now): { detect: ReturnType<typeof createAuditDetector>; state: StagedState } {
-  const state = new StagedState(store)
-  return { detect: createAuditDetector(config, { store: state, now: clock }), state }
 }
 
 function createPoller(
