@@ -1,4 +1,4 @@
-import type { Encoded, Sink } from '../sinks/sink.js'
+import type { Encoded, Sink } from '../delivery/sink.js'
 import type { FindingIndex } from './findings-index.js'
 
 /**
