@@ -75,7 +75,8 @@ const TOTALS = 't'
  * background every 200 ms, coalesced per finding, so the ingest path never waits on it.
  */
 export class LocalFindingIndex implements FindingIndex {
-  readonly #db: RootDatabase<any, string>
+  /** Values: FindingRecord under f/<id>, Bucket under s/<start>, Totals under t. */
+  readonly #db: RootDatabase<unknown, string>
   readonly #rows = new Map<string, Row>()
   readonly #buckets = new Map<number, Bucket>()
   readonly #pending = new Map<string, { state: FindingState; sinks: string[] }>()
@@ -101,7 +102,7 @@ export class LocalFindingIndex implements FindingIndex {
     this.#retention = retention
     this.#logger = deps.logger
     this.#now = deps.now ?? Date.now
-    this.#totals = this.#db.get(TOTALS) ?? { alertsReceived: 0, findingVersions: 0, securityHub: { calls: 0, findingsSent: 0 } }
+    this.#totals = (this.#db.get(TOTALS) as Totals | undefined) ?? { alertsReceived: 0, findingVersions: 0, securityHub: { calls: 0, findingsSent: 0 } }
     for (const { key, value } of this.#db.getRange({ start: F, end: 'f0' })) {
       const bytes = JSON.stringify(value).length
       this.#rows.set(String(key).slice(F.length), rowOf(value as FindingRecord, bytes, ++this.#seq))

@@ -1,5 +1,5 @@
 import cookie from '@fastify/cookie'
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import { errors } from '../errors.js'
@@ -42,12 +42,13 @@ export async function mountConsole(
     audit(opts.logger, request.identity, `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`, { status: reply.statusCode, target: targetOf(request.url, request.body) })
   })
   await app.register(consolePages, { tokens: opts.tokens, sessions, ...(oidc ? { oidc } : {}), anonymous, logger: opts.logger })
-  await app.register(async (scope) => {
+  const guardedApi: FastifyPluginAsync<ConsoleApiDeps> = async (scope, deps) => {
     scope.addHook('preParsing', async (request, reply) => {
       await apiAccess.call(scope, request, reply)
     })
-    await scope.register(consoleApi, opts.deps!)
-  })
+    await scope.register(consoleApi, deps)
+  }
+  await app.register(guardedApi, opts.deps)
   return { apiAccess }
 }
 
