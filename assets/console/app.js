@@ -494,7 +494,10 @@ async function overviewPage() {
 
 function overview(s) {
   const t = s.totals
-  const saved = Math.max(0, t.alertsReceived - t.securityHub.findingsSent)
+  // Without aggregation every alert is one ingestion event; with it, one per finding version sent
+  // (the versions stand in when Security Hub is not enabled here).
+  const sent = t.securityHub.calls > 0 ? t.securityHub.findingsSent : t.findingVersions
+  const saved = Math.max(0, t.alertsReceived - sent)
   const cost = saved * s.pricePerFinding
   const card = (label, value, note) => h('div', { class: 'stat' }, h('div', { class: 'value' }, value), h('div', { class: 'label' }, label), note ? h('small', null, note) : '')
   return [
