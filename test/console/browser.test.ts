@@ -279,6 +279,20 @@ console:
     await context.close()
   })
 
+  await t.test('dark mode follows the system, with enough contrast', async (t) => {
+    const ctx = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1366, height: 900 } })
+    const p = watch(await ctx.newPage())
+    await p.goto(`${base}/ui/login`)
+    await p.fill('#token', TOKEN)
+    await p.click('form[action="/ui/auth/login"] button[type=submit]')
+    await ready(p)
+    const background = await p.evaluate(() => (globalThis as any).getComputedStyle((globalThis as any).document.body).backgroundColor)
+    t.equal(background, 'rgb(13, 17, 23)', 'a dark background')
+    await axe(p, 'findings (dark)')
+    await shoot(p, 'findings-dark')
+    await ctx.close()
+  })
+
   await t.test('sign in with OIDC (authorization code + PKCE against a real provider); roles from the groups claim', async (t) => {
     const signIn = async (user: string) => {
       const ctx = await browser.newContext()
