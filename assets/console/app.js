@@ -292,7 +292,7 @@ function renderList(page, list, summary, pager, ms) {
   )
 }
 
-/** One EventSource per page; a change event re-asks for the current view, at most once a second. */
+/** One EventSource per page; a change event re-asks for the current view, at most every 2 seconds. */
 function liveUpdates(reload) {
   if (!('EventSource' in window)) return
   const source = new EventSource('/api/events')
@@ -302,7 +302,7 @@ function liveUpdates(reload) {
   source.addEventListener('error', () => status('○ reconnecting…', 'warn'))
   source.addEventListener('findings', () => {
     if (timer) return
-    const wait = Math.max(0, 1000 - (Date.now() - last))
+    const wait = Math.max(0, 2000 - (Date.now() - last))
     timer = setTimeout(() => {
       timer = undefined
       last = Date.now()

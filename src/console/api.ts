@@ -57,6 +57,7 @@ const ArchiveBody = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200
  */
 export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) => {
   const { index } = deps
+  const pages = new RecentPages(index)
   app.get<{ Querystring: Static<typeof FindingsQuerystring> }>('/api/findings', { schema: { querystring: FindingsQuerystring } }, async (request, reply) => {
     const q = request.query
     const query: FindingQuery = {
@@ -78,7 +79,7 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
       ...(q.archived === 'any' ? {} : { archived: q.archived === 'true' }),
     }
     noStore(reply)
-    return index.query(query)
+    return pages.get(query, index)
   })
   app.get('/api/findings/*', async (request, reply) => {
     noStore(reply)
@@ -153,6 +154,7 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
   // browser tab would hold the shutdown.
   app.addHook('preClose', async () => {
     unsubscribe()
+    pages.stop()
     clearInterval(heartbeat)
     for (const reply of streams) reply.raw.end()
     streams.clear()
@@ -197,4 +199,27 @@ function time(value: string | undefined, name: string): number | undefined {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value)
   if (!Number.isFinite(ms)) throw badRequest(`${name}: expected an RFC 3339 time, epoch milliseconds or -15m / -24h / -7d`)
   return ms
+}
+
+/**
+ * The same page asked for again before anything changed is answered from memory: every open
+ * console tab asks for its view again after a change, so many tabs on one view cost one query per
+ * change, not one each.
+ */
+class RecentPages {
+  readonly #pages = new Map<string, ReturnType<FindingIndex['query']>>()
+  readonly stop: () => void
+  constructor(index: FindingIndex) {
+    this.stop = index.onChange(() => this.#pages.clear())
+  }
+
+  get(query: FindingQuery, index: FindingIndex): ReturnType<FindingIndex['query']> {
+    const key = JSON.stringify(query)
+    const hit = this.#pages.get(key)
+    if (hit) return hit
+    const page = index.query(query)
+    if (this.#pages.size >= 100) this.#pages.clear()
+    this.#pages.set(key, page)
+    return page
+  }
 }
