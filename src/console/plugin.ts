@@ -112,8 +112,16 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (app,
     return reply.code(303).redirect('/ui/login')
   })
   if (oidc) {
-    app.get('/ui/auth/oidc', async (_request, reply) => {
-      const { url, pending } = await oidc.begin()
+    app.get('/ui/auth/oidc', async (request, reply) => {
+      let begun: Awaited<ReturnType<OidcSignIn['begin']>>
+      try {
+        begun = await oidc.begin()
+      } catch (err) {
+        // The provider is down or misconfigured: say so on the form, and in the log for the operator.
+        request.log.warn({ reason: (err as Error).message }, 'OIDC provider discovery failed')
+        return reply.redirect('/ui/login?error=oidc')
+      }
+      const { url, pending } = begun
       void reply.setCookie(FLOW_COOKIE, Buffer.from(JSON.stringify(pending)).toString('base64url'), {
         path: '/ui/auth/',
         httpOnly: true,

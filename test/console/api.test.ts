@@ -189,3 +189,15 @@ t.test('live updates: one server-sent event per stored change', async (t) => {
   const closed = await Promise.race([app.close().then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))])
   t.ok(closed, 'an open stream does not hold the shutdown')
 })
+
+t.test('OIDC with its provider down: back to the form with a message, not a 500', async (t) => {
+  const { app } = await consoleApp(t, { console: { oidc: { issuer: 'http://127.0.0.1:9/', clientId: 'falconet', redirectUrl: 'http://localhost/ui/auth/callback' } } })
+  const login = await app.inject({ method: 'GET', url: '/ui/login' })
+  t.match(login.body, 'href="/ui/auth/oidc"', 'the form offers single sign-on')
+  const res = await app.inject({ method: 'GET', url: '/ui/auth/oidc' })
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers.location, '/ui/login?error=oidc')
+  t.match((await app.inject({ method: 'GET', url: '/ui/login?error=oidc' })).body, /Single sign-on did not complete/)
+  const callback = await app.inject({ method: 'GET', url: '/ui/auth/callback?code=x&state=y' })
+  t.equal(callback.headers.location, '/ui/login?error=oidc', 'a callback without the flow cookie is refused')
+})
