@@ -43,10 +43,11 @@ export function createPipeline(
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
     const written: FindingState[] = []
+    const now = Date.now() // one receipt time per request: the clock windows and expiry use
     const items = events.map((original) => {
       const id = idFor(original, options)
       const event = enrich(original)
-      return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options)) }
+      return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options, now)) }
     })
     const duplicate = await record(spool, items, sinks, ingestOptions)
     if (!duplicate) hooks.committed?.(written)
@@ -66,7 +67,8 @@ export function createResolver(options: AggregateOptions, spool: Spool, sinks: S
     const id = idFor(original, options)
     const event = enrich(original)
     const written: FindingState[] = []
-    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event)) : undefined) }], sinks, ingestOptions)
+    const now = Date.now()
+    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event, now)) : undefined) }], sinks, ingestOptions)
     hooks.committed?.(written)
     return written.length > 0
   }

@@ -14,6 +14,7 @@ import { DeadLetterFile } from '../delivery/dead-letter.js'
 import { DeliveryMetrics } from '../delivery/metrics.js'
 import { Spool } from '../delivery/spool.js'
 import { guardSpool } from '../delivery/spool-guard.js'
+import { findingPolicy } from '../aggregate/policy.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { asffContextProvider, checkAwsSettings } from '../aws/identity.js'
 import type { DeliveryConfig } from '../delivery/config.js'
@@ -61,12 +62,17 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
+  const windowMs = config.findings.windowSecs * 1000
+  // Sinks that track a finding's life: they get its archived version when its window closes.
+  const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
   const spool = new Spool({
     dir: join(dataDir, 'spool'),
     maxBytes: config.spool.maxBytes,
     durability: config.spool.durability as 'process' | 'disk',
     resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
     logger,
+    policy: findingPolicy({ windowMs, tracksLifecycle: (sink) => lifecycleSinks.has(sink) }),
+    seenWindowMs: { chunk: config.sources.fluentBit.dedupeWindowSecs * 1000 },
   })
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...auditSinks.slice(0, 1).map((s) => s.id)])
@@ -76,9 +82,6 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
     ...auditSinks.slice(0, 1).map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })),
   ]
-  const windowMs = config.findings.windowSecs * 1000
-  // Sinks that track a finding's life: they get its archived version when its window closes.
-  const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
   const silences = new Silences(spool.state, Date.now, config.silences)
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
@@ -88,9 +91,6 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
       maxBytes: config.spool.maxBytes,
       shedPolicy: config.spool.shedPolicy as 'none' | 'low-severity',
       shedAtPercent: config.spool.shedAtPercent,
-      windowMs,
-      chunkTtlMs: config.sources.fluentBit.dedupeWindowSecs * 1000,
-      archiveTo: (sink) => lifecycleSinks.has(sink),
     },
     { logger, deadLetters },
   )
@@ -136,7 +136,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
   for (const runner of runners) runner.start()
   poller?.start()
   monitor.start()

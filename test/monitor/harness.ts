@@ -7,6 +7,7 @@ import type { Test } from 'tap'
 import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline, createResolver, type Ingest, type Resolve } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { createAuditDetector } from '../../src/detect/audit/detector.js'
@@ -24,7 +25,7 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'falconet-monitor-'))
   const config = validateConfig({ dataDir, ...overrides })
   const logger = pino({ level: 'silent' })
-  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger })
+  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger, policy: findingPolicy({ windowMs: 86_400_000 }) })
   const clock = { now: options.now ?? T0 }
   /** `refuse`: the monitor's writes fail as they do when the spool is full. */
   const faults = { refuse: false }

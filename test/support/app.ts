@@ -7,6 +7,7 @@ import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import type { SecurityEvent } from '../../src/model/event.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { createAuditDetector } from '../../src/detect/audit/detector.js'
@@ -48,11 +49,11 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}, o
 export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; dedupe?: boolean } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
   const config = validateConfig(unlimited({ dataDir, ...overrides }))
-  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   const registry = new Registry()
   const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
   const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, seen: spoolOptions.dedupe === false ? () => false : (key) => spool.unseen([key]).length === 0 })
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, seen: spoolOptions.dedupe === false ? () => false : (key) => spool.unseen([key], 'chunk').length === 0 })
   const queued = () => spool.due('probe', 10_000, Date.now(), true).items.map((d) => d.state)
   const close = async () => {
     await app.close()
