@@ -118,11 +118,18 @@ export class Spool implements FindingLedger, Housekeeping {
         queued = true
       }
       this.#state.write(state)
+      // Several changes to one finding in one request fold in memory and are written once: one
+      // put and one queue entry per distinct finding, not per event.
+      const changed = new Map<string, { stored: FindingState | undefined; next: FindingState }>()
       for (const { id, apply } of changes) {
-        const previous = this.#findings.get(id)
-        const next = apply(previous)
+        const entry = changed.get(id)
+        const next = apply(entry ? entry.next : this.#findings.get(id))
         if (!next) continue
-        this.#findings.put(next, previous)
+        if (entry) entry.next = next
+        else changed.set(id, { stored: this.#findings.get(id), next })
+      }
+      for (const { stored, next } of changed.values()) {
+        this.#findings.put(next, stored)
         const rank = this.#policy.rank(next)
         for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) queued = this.#queues.queue(sink, next, rank, now) || queued
       }
