@@ -1,18 +1,7 @@
 import t from 'tap'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Registry } from 'prom-client'
-import { Spool } from '../../src/delivery/spool.js'
-import { findingPolicy } from '../../src/aggregate/policy.js'
-import { SinkRunner } from '../../src/delivery/sink-runner.js'
-import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
-import { DeliveryMetrics } from '../../src/delivery/metrics.js'
-import { createPipeline } from '../../src/pipeline/pipeline.js'
-import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { fromMs } from '../../src/model/time.js'
 import type { Finding } from '../../src/model/finding.js'
-import { deliveryConfig, silent, testEvent } from '../support/runner.js'
+import { deliveryConfig, harness, testEvent } from '../support/runner.js'
 import { waitFor } from '../support/net.js'
 
 /**
@@ -22,7 +11,6 @@ import { waitFor } from '../support/net.js'
  * count restarting, and the UpdatedAt a lifecycle sink (Security Hub) sees never goes backwards.
  */
 t.test('old events replayed in rounds fold into one finding; UpdatedAt only moves forward', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'falconet-old-'))
   const windowMs = 86_400_000
   const sent: Finding[] = []
   const sink = {
@@ -35,9 +23,7 @@ t.test('old events replayed in rounds fold into one finding; UpdatedAt only move
       return { kind: 'ok' as const }
     },
   }
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: { securityhub: 50 }, logger: silent, policy: findingPolicy({ windowMs, tracksLifecycle: () => true }) })
-  const runner = new SinkRunner(sink, { logger: silent, queue: spool.findingQueue(sink.id), deadLetters: new DeadLetterFile(dir, silent), metrics: new DeliveryMetrics(new Registry()) })
-  const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs }, spool, [sink.id])
+  const { spool, runner, ingest } = harness(sink, undefined, { windowMs, tracksLifecycle: true })
   runner.start()
   t.teardown(async () => {
     await runner.close(1_000)

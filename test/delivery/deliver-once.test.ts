@@ -1,23 +1,13 @@
 import t, { type Test } from 'tap'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Registry } from 'prom-client'
-import { Spool } from '../../src/delivery/spool.js'
-import { findingPolicy } from '../../src/aggregate/policy.js'
-import { SinkRunner } from '../../src/delivery/sink-runner.js'
-import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
-import { DeliveryMetrics } from '../../src/delivery/metrics.js'
-import { createPipeline } from '../../src/pipeline/pipeline.js'
+import type { Spool } from '../../src/delivery/spool.js'
 import { validateConfig } from '../../src/config/load.js'
 import { sinkDefinitions } from '../../src/sinks/registry.js'
 import { RECEIVER_TYPES } from '../../src/sinks/receiver.js'
-import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { fromMs } from '../../src/model/time.js'
 import type { DeliveryConfig } from '../../src/delivery/config.js'
 import type { Finding } from '../../src/model/finding.js'
 import type { Sink } from '../../src/sinks/sink.js'
-import { silent, testEvent } from '../support/runner.js'
+import { harness, testEvent } from '../support/runner.js'
 import { waitFor } from '../support/net.js'
 
 /**
@@ -56,19 +46,8 @@ function countingSink(id: string, delivery: DeliveryConfig) {
 }
 
 function rig(t: Test, kind: (typeof kinds)[number]) {
-  const dir = mkdtempSync(join(tmpdir(), 'falconet-once-'))
   const { sink, sent } = countingSink(kind.id, kind.delivery)
-  const windowMs = 3_600_000
-  const spool = new Spool({
-    dir: join(dir, 'spool'),
-    maxBytes: 1 << 30,
-    durability: 'process',
-    resendMs: { [sink.id]: RESEND_MS },
-    logger: silent,
-    policy: findingPolicy({ windowMs, tracksLifecycle: (s) => kind.lifecycle && s === sink.id }),
-  })
-  const runner = new SinkRunner(sink, { logger: silent, queue: spool.findingQueue(sink.id), deadLetters: new DeadLetterFile(dir, silent), metrics: new DeliveryMetrics(new Registry()) })
-  const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs }, spool, [sink.id])
+  const { spool, runner, ingest } = harness(sink, undefined, { windowMs: 3_600_000, tracksLifecycle: kind.lifecycle })
   runner.start()
   t.teardown(async () => {
     await runner.close(1_000)
