@@ -2,6 +2,7 @@ import t from 'tap'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { open as openLmdb } from 'lmdb'
 import { PRESSURE_AT, SEEN_SHARE, Spool, SpoolFullError } from '../../src/delivery/spool.js'
 import { findingPolicy } from '../../src/aggregate/policy.js'
 import { fold, idFor } from '../../src/aggregate/aggregator.js'
@@ -142,4 +143,24 @@ t.test('a full spool recovers by itself once its sink drains', async (t) => {
   for (let i = 0; i < 10 && spool.owedBytes(true) >= budget * (1 - SEEN_SHARE) * PRESSURE_AT; i++) await spool.housekeep(Date.now())
   t.ok(spool.owedBytes(true) < budget * (1 - SEEN_SHARE) * PRESSURE_AT, `usage ${spool.owedBytes(true)} back under the pressure mark`)
   await t.resolves(recordAt(spool, [testEvent(0, { rule: 'after' })], Date.now()), 'ingest accepted again')
+})
+
+t.test('a spool from the previous layout: keys still inside their window are adopted, the old store dropped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-hk-old-'))
+  const root = openLmdb({ path: dir, compression: false })
+  const chunks = root.openDB<number, string>({ name: 'chunks' })
+  await root.transaction(() => {
+    chunks.put('recent-chunk', Date.now() - 1_000)
+    chunks.put('audit:recent', Date.now() - 1_000)
+    chunks.put('stale-chunk', Date.now() - 10 * 3_600_000)
+  })
+  await root.close()
+  const reopen = () => new Spool({ dir, maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: silent, policy: findingPolicy({ windowMs: WINDOW_MS }) })
+  let spool = reopen()
+  t.same(spool.unseen(['recent-chunk', 'stale-chunk'], 'chunk'), ['stale-chunk'], 'a resend of a recent chunk is still recognised')
+  t.same(spool.unseen(['audit:recent']), [], 'so is a recent audit ID')
+  await spool.close()
+  spool = reopen()
+  t.teardown(() => spool.close())
+  t.equal(spool.seenKeyCount(), 2, 'adopted once')
 })

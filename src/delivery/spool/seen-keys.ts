@@ -23,6 +23,27 @@ export class SeenKeys {
   constructor(root: RootDatabase, windowMs: Readonly<Record<SeenKind, number>>) {
     this.#db = root.openDB({ name: 'seen', dupSort: true, encoding: 'ordered-binary' })
     this.#windowMs = windowMs
+    this.#adoptOlderSpool(root)
+  }
+
+  /**
+   * A spool written by a version that kept every key whole with its time ('chunks', audit IDs
+   * prefixed 'audit'): the keys still inside their window move into buckets, once, and the old
+   * store is dropped so its pages are free again.
+   */
+  #adoptOlderSpool(root: RootDatabase): void {
+    // `create: false` (lmdb-js opens nothing when the store does not exist; not in its typings).
+    const existing = { name: 'chunks', create: false }
+    const old: Database<number, string> | null = root.openDB(existing)
+    if (!old) return
+    const now = Date.now()
+    root.transactionSync(() => {
+      for (const { key, value } of old.getRange()) {
+        const kind: SeenKind = String(key).startsWith('audit') ? 'event' : 'chunk'
+        if (typeof value === 'number' && value > now - this.#windowMs[kind]) this.#db.put([kind, Math.floor(value / this.#bucketMs(kind))], digestOf(String(key)))
+      }
+      old.drop()
+    })
   }
 
   get databases(): Database<any, any>[] {
