@@ -1,6 +1,7 @@
 import type { FindingState } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
 import type { DeliveryQueue } from './queue.js'
+import type { IngestOptions } from '../model/ingest.js'
 
 /**
  * The two stores behind delivery, as the rest of falconet sees them. The local LMDB spool
@@ -21,17 +22,8 @@ export interface FindingChange {
 /** Which sinks a changed finding is owed to: fixed, or chosen per finding (routing). */
 export type SinksFor = readonly string[] | ((finding: FindingState) => readonly string[])
 
-/** What a write commits besides the findings, atomically with them. */
-export interface RecordOptions {
-  /** A hash of the request body: the same body again is acknowledged but not counted again. */
-  dedupeKey?: string
-  /** Event keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
-  markSeen?: readonly string[]
-  /** Raw items for an outbox (the Falco bridge's feed). */
-  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
-  /** Detector state (first-seen baselines, aws-auth content) that these findings came from. */
-  state?: ReadonlyArray<{ key: string; value: unknown }>
-}
+/** What a write commits besides the findings, atomically with them (the ingest options). */
+export type RecordOptions = IngestOptions
 
 /** What a finding is, as far as storing and queueing it goes: handed in, never re-implemented. */
 export interface FindingPolicy {

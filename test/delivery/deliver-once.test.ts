@@ -6,7 +6,7 @@ import { RECEIVER_TYPES } from '../../src/sinks/receiver.js'
 import { fromMs } from '../../src/model/time.js'
 import type { DeliveryConfig } from '../../src/delivery/config.js'
 import type { Finding } from '../../src/model/finding.js'
-import type { Sink } from '../../src/sinks/sink.js'
+import type { Sink } from '../../src/delivery/sink.js'
 import { harness, testEvent } from '../support/runner.js'
 import { waitFor } from '../support/net.js'
 
@@ -23,7 +23,7 @@ const RESEND_MS = 300
 const kinds: Array<{ id: string; lifecycle: boolean; delivery: DeliveryConfig }> = [
   ...sinkDefinitions
     .filter((d) => (d.consumes ?? 'findings') === 'findings')
-    .map((d) => ({ id: d.id, lifecycle: d.id === 'securityhub', delivery: (defaults.sinks as Record<string, DeliveryConfig>)[d.id]! })),
+    .map((d) => ({ id: d.id, lifecycle: d.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)[d.id]! })),
   ...Object.values(RECEIVER_TYPES).map((r) => ({ id: `receiver-${r.type}`, lifecycle: r.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)['securityhub']! })),
 ]
 

@@ -11,7 +11,7 @@ import { Spool } from '../../src/delivery/spool.js'
 import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { AUDIT_OUTBOX, createAuditIngest, type AuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { Value } from 'typebox/value'
 import { SecurityEvent } from '../../src/model/event.js'
 
@@ -32,7 +32,7 @@ export async function fuzzApp(overrides: Record<string, unknown> = {}) {
     for (const event of events) problems.push(...eventProblems(event))
     return pipeline(events, options)
   }
-  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, true)
+  const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool, true)
   const auditIngest: AuditIngest = (events) => {
     problems.push(...prototypeProblems(events, 'audit events handed to the detectors'))
     return audit(events)
