@@ -3,7 +3,9 @@ import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
 import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
-import { AUDIT_RULES, type RuleContext } from './rules.js'
+import { AUDIT_RULES, imageMatcher, imagesOf, type RuleContext } from './rules.js'
+import { PrivilegedIdentities } from './privileged.js'
+import { requestKeyOf } from './request-key.js'
 import { benignMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
@@ -23,11 +25,18 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     factor: config.spikeFactor,
     anonymousBurst: config.anonymousBurst,
     forbiddenSecretsBurst: config.forbiddenSecretsBurst,
+    workloadSecretRefusals: config.workloadSecretRefusals,
+    workloadWindowMs: config.workloadSecretWindowSecs * 1000,
   })
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)
   const settings = compileSettings(config.detections)
   const systemNamespaces = new Set(config.systemNamespaces)
+  const addonImage = imageMatcher(config.addonImages)
+  const privileged = new PrivilegedIdentities(deps.store, config.privilegedUsers)
+  // auditIDs that produced findings: a long-running request (exec, attach, port-forward) is logged at
+  // ResponseStarted and again at ResponseComplete; either is detected, once. Bounded, oldest out.
+  const fired = new Map<string, true>()
 
   return (e) => {
     if (e.stage === 'RequestReceived') return [] // nothing decided yet; the later stage says how it ended
@@ -36,20 +45,37 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     const { decision } = decisionOf(e)
     const code = e.responseStatus?.code ?? 200
     const allowed = decision ? decision === 'allow' && code < 400 : code < 400
+    const requestKey = requestKeyOf(e)
+    if (fired.has(requestKey)) return []
     const isBenign = benign(principal)
-    const ctx: RuleContext = { principal, allowed, allowedRegistries: config.allowedRegistries, sensitiveHostPaths: config.sensitiveHostPaths }
+    const ctx: RuleContext = {
+      principal,
+      allowed,
+      allowedRegistries: config.allowedRegistries,
+      sensitiveHostPaths: config.sensitiveHostPaths,
+      benign: isBenign,
+      addonImage,
+      trustedAccounts: config.trustedAccounts,
+      privilegedIdentity: privileged.why,
+      systemNamespaces,
+    }
     const now = deps.now()
     const out: SecurityEvent[] = []
-    const emit = (f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; keyFields: string[] }, output: string) => {
+    const emit = (f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; falco?: string; keyFields: string[] }, output: string) => {
       const s = settings(f.id)
       if (s.disabled || s.allows(principal, e)) return
       out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
     }
+    // EKS's own add-ons run privileged in system namespaces on purpose: a controller's pods there
+    // are skipped when every image comes from the add-on registries (a miner or nginx is not).
+    const addonWorkload = isBenign && systemNamespaces.has(e.objectRef?.namespace ?? '') && imagesOf(e).every(addonImage)
     for (const rule of AUDIT_RULES) {
-      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && systemNamespaces.has(e.objectRef?.namespace ?? '')))) continue
-      const output = rule.match(e, ctx)
-      if (output) emit(rule, output)
+      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && addonWorkload))) continue
+      const verdict = rule.match(e, ctx)
+      if (typeof verdict === 'string') emit(rule, verdict)
+      else if (verdict) emit({ ...rule, priority: verdict.priority }, verdict.output)
     }
+    if (allowed) privileged.observe(e)
     // Windows and learning run on the event's own time, so a backfill is not one burst.
     const at = Date.parse(timeOf(e) ?? '') || now
     const stateful: StatefulFinding[] = []
@@ -58,6 +84,10 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     const changed = awsAuth.observe(e, principal, allowed) // EKS's own edits update the baseline quietly
     if (!isBenign) stateful.push(...changed)
     for (const f of stateful) emit(f, f.output)
+    if (out.length > 0) {
+      fired.set(requestKey, true)
+      if (fired.size > 50_000) fired.delete(fired.keys().next().value!)
+    }
     return out
   }
 }
@@ -74,7 +104,7 @@ function compileSettings(detections: Static<typeof auditDetectionSchema>['detect
   return (id: string) => compiled.get(id) ?? none
 }
 
-function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; keyFields: string[] }, output: string, now: number): SecurityEvent {
+function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; falco?: string; keyFields: string[] }, output: string, now: number): SecurityEvent {
   const { decision, reason } = decisionOf(e)
   const r = e.objectRef ?? {}
   const fields: Record<string, FieldValue> = {
@@ -100,6 +130,7 @@ function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; pri
     'ka.impersonated.user': e.impersonatedUser?.username ?? null,
   }
   if (f.guardDuty) fields['guardduty.equivalent'] = f.guardDuty
+  if (f.falco) fields['falco.equivalent'] = f.falco
   const time = timeOf(e)
   const event: SecurityEvent = {
     input: 'k8s-audit',

@@ -29,6 +29,9 @@ export interface SpikeOptions {
   factor: number
   anonymousBurst: number
   forbiddenSecretsBurst: number
+  /** Refused Secret reads by one service account token that are already a finding. */
+  workloadSecretRefusals: number
+  workloadWindowMs: number
 }
 
 interface Window {
@@ -70,12 +73,14 @@ export class AuthFailureSpikes {
   readonly #ips: WindowCounts
   readonly #anonymous: WindowCounts
   readonly #secrets: WindowCounts
+  readonly #workloadSecrets: WindowCounts
 
   constructor(readonly options: SpikeOptions) {
     this.#principals = new WindowCounts(options.windowMs)
     this.#ips = new WindowCounts(options.windowMs)
     this.#anonymous = new WindowCounts(options.windowMs)
     this.#secrets = new WindowCounts(options.windowMs)
+    this.#workloadSecrets = new WindowCounts(options.workloadWindowMs)
   }
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
@@ -102,6 +107,16 @@ export class AuthFailureSpikes {
       const w = this.#secrets.add(p.arn ?? p.username, now)
       if (!w.fired && w.count >= o.forbiddenSecretsBurst && ((w.fired = true))) {
         out.push({ id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
+      }
+      // A workload's token: an application has no reason to try Secrets it was never granted, so a
+      // few refusals (its own namespace, kube-system, cluster-wide) are already a stolen token probing.
+      const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(p.username)
+      if (sa) {
+        const ww = this.#workloadSecrets.add(p.username, now)
+        if (!ww.fired && ww.count >= o.workloadSecretRefusals && ((ww.fired = true))) {
+          const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
+          out.push({ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${ww.count} reads of Secrets within ${o.workloadWindowMs / 1000} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` })
+        }
       }
     }
     return out
@@ -190,6 +205,7 @@ export const STATEFUL_DETECTIONS = [
   { id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
   { id: 'anonymous-failures-burst', name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
   { id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
+  { id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs' },
   { id: 'first-seen-secrets-read', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
   { id: 'first-seen-exec', name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
   { id: 'first-seen-rolebinding-create', name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
