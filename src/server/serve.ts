@@ -22,6 +22,7 @@ import type { Sink } from '../sinks/sink.js'
 import { createEnrichment } from '../enrich/index.js'
 import { regionOf } from '../aws/identity.js'
 import { createAuditDetector } from '../detect/audit/detector.js'
+import { createThreatLists, withFalcoThreatMarks } from '../detect/threat-intel/index.js'
 import { AUDIT_OUTBOX, createAuditIngest } from '../pipeline/audit.js'
 import { EksAuditPoller } from '../sources/eks-audit-cloudwatch.js'
 import { errors } from '../errors.js'
@@ -113,9 +114,11 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   })
   const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
   const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
-  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
-  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
-  const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, auditSinks.length > 0)
+  const threatLists = createThreatLists(config.audit.threatIntel, logger)
+  const enrichEvent = withFalcoThreatMarks(enrichment?.enrich, threatLists)
+  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichEvent, monitor.hooks)
+  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichEvent, monitor.hooks)
+  const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now, ...(threatLists ? { threatLists } : {}) }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
   const ingestMetrics = ingestMetricsFor(registry)
   const poller = eks.enabled
@@ -140,12 +143,14 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   for (const runner of runners) runner.start()
   poller?.start()
   monitor.start()
+  void threatLists?.start() // fetches in the background; files were read above
 
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
       await poller?.stop()
+      threatLists?.stop()
       await monitor.stop()
       await stopGuard()
       enrichment?.stop()

@@ -3,6 +3,7 @@ import { PRIORITIES } from '../../model/severity.js'
 import { DEFAULT_BENIGN_PRINCIPALS } from './principals.js'
 import { DEFAULT_ADDON_IMAGES, DEFAULT_SENSITIVE_HOST_PATHS } from './rules.js'
 import { DEFAULT_PRIVILEGED_USERS } from './privileged.js'
+import { threatIntelSchema } from '../threat-intel/config.js'
 
 export const auditDetectionSchema = Type.Object(
   {
@@ -34,6 +35,7 @@ export const auditDetectionSchema = Type.Object(
     privilegedUsers: Type.Array(Type.String(), { default: DEFAULT_PRIVILEGED_USERS, description: 'Regular expressions on usernames that are privileged: impersonating one is a finding (system:masters members and cluster-admin subjects seen in bindings always are).' }),
     workloadSecretRefusals: Type.Integer({ minimum: 1, default: 3, description: 'Refused reads of Secrets by one service account token (a workload identity) within workloadSecretWindowSecs that make a finding.' }),
     workloadSecretWindowSecs: Type.Integer({ minimum: 10, default: 600 }),
+    threatIntel: { ...threatIntelSchema, description: 'IP lists (Tor exits, known-bad and organisation block lists): calls to the API server from a listed address are findings; Falco events with a listed fd.rip / fd.sip are marked.' },
     spikeWindowSecs: Type.Integer({ minimum: 10, default: 60 }),
     spikeMinCount: Type.Integer({ minimum: 1, default: 20, description: '401/403 in one window before it can be a spike.' }),
     spikeFactor: Type.Number({ minimum: 1, default: 3, description: 'Times the learned per-window baseline that makes a spike.' }),

@@ -6,18 +6,33 @@ import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type
 import { AUDIT_RULES, imageMatcher, imagesOf, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
 import { requestKeyOf } from './request-key.js'
+import { threatCallerFindings } from '../threat-intel/audit-caller.js'
+import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
 
+/** What a finding says about the detection that made it (tags hold the MITRE tactic and technique, as data). */
+interface DetectionMeta {
+  id: string
+  name: string
+  priority: Priority
+  tags: string[]
+  guardDuty?: string
+  falco?: string
+  keyFields: string[]
+  /** Extra fields of this finding (the threat list and address). */
+  fields?: Record<string, FieldValue>
+}
+
 /**
  * Audit events in, security events out: the rule table plus the stateful detectors, each
  * disabled, re-prioritised or allow-listed from config. Pure apart from the injected clock and
  * store; it never calls the network.
  */
-export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number }): AuditDetector {
+export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] } }): AuditDetector {
   const benign = benignMatcher(config.benignPrincipals)
   const spikes = new AuthFailureSpikes({
     windowMs: config.spikeWindowSecs * 1000,
@@ -61,7 +76,7 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     }
     const now = deps.now()
     const out: SecurityEvent[] = []
-    const emit = (f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; falco?: string; keyFields: string[] }, output: string) => {
+    const emit = (f: DetectionMeta, output: string) => {
       const s = settings(f.id)
       if (s.disabled || s.allows(principal, e)) return
       out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
@@ -76,6 +91,10 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       else if (verdict) emit({ ...rule, priority: verdict.priority }, verdict.output)
     }
     if (allowed) privileged.observe(e)
+    if (deps.threatLists) {
+      const matches = (e.sourceIPs ?? []).flatMap((ip) => deps.threatLists!.match(ip))
+      if (matches.length) for (const f of threatCallerFindings(e, matches, principal.arn ? `${principal.username} (${principal.arn})` : principal.username, allowed)) emit(f, f.output)
+    }
     // Windows and learning run on the event's own time, so a backfill is not one burst.
     const at = Date.parse(timeOf(e) ?? '') || now
     const stateful: StatefulFinding[] = []
@@ -104,7 +123,7 @@ function compileSettings(detections: Static<typeof auditDetectionSchema>['detect
   return (id: string) => compiled.get(id) ?? none
 }
 
-function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; falco?: string; keyFields: string[] }, output: string, now: number): SecurityEvent {
+function toEvent(e: AuditEvent, p: Principal, f: DetectionMeta, output: string, now: number): SecurityEvent {
   const { decision, reason } = decisionOf(e)
   const r = e.objectRef ?? {}
   const fields: Record<string, FieldValue> = {
@@ -131,6 +150,7 @@ function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; pri
   }
   if (f.guardDuty) fields['guardduty.equivalent'] = f.guardDuty
   if (f.falco) fields['falco.equivalent'] = f.falco
+  if (f.fields) Object.assign(fields, f.fields)
   const time = timeOf(e)
   const event: SecurityEvent = {
     input: 'k8s-audit',
