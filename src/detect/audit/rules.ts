@@ -437,7 +437,7 @@ export const AUDIT_RULES: AuditRule[] = [
       if (res(e) !== 'configmaps' || !WRITE.has(e.verb) || !c.allowed) return undefined
       const data = objectOf(e)?.data
       if (!data || typeof data !== 'object') return undefined
-      const keys = Object.entries(data as Record<string, unknown>).filter(([k, v]) => CREDENTIAL_WORDS.test(k) || (typeof v === 'string' && (CREDENTIAL_WORDS.test(v) || AWS_ACCESS_KEY.test(v)))).map(([k]) => k)
+      const keys = Object.entries(data as Record<string, unknown>).filter(([k, v]) => typeof v === 'string' && holdsCredential(k, v)).map(([k]) => k)
       return keys.length ? `${who(c)} ${e.verb}d configmap ${target(e)} with credential(s) in ${keys.slice(0, 10).join(', ')}: ConfigMaps are readable by anyone who can read the namespace's config` : undefined
     },
   },
@@ -532,6 +532,21 @@ export const AUDIT_RULES: AuditRule[] = [
 /** Rules a Role or ClusterRole grants, from the object or a JSON patch of /rules. */
 function roleRules(e: AuditEvent): any[] {
   return [...list(objectOf(e)?.rules), ...patchOps(e).filter((op) => op.path?.startsWith('/rules')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
+}
+
+/**
+ * A ConfigMap entry holds a credential (Falco's words: AWS key ids, password, passphrase) when the
+ * word names a value that is really there — not a reference to a Secret, a file or a template
+ * (`${DB_PASSWORD}`, `/run/secrets/pw`), which is how configuration names passwords properly.
+ */
+function holdsCredential(key: string, value: string): boolean {
+  if (AWS_ACCESS_KEY.test(value)) return true
+  const literal = (v: string) => v.trim() !== '' && !/^["']?(\$\{|\{\{|\$\(|%\(|<|ENC\(|vault:|arn:aws|file:|\/|secretKeyRef)/i.test(v.trim())
+  if (CREDENTIAL_WORDS.test(key) && literal(value)) return true
+  return value.split('\n').some((line) => {
+    const m = /^\s*([\w.-]+)\s*[:=]\s*(.*)$/.exec(line)
+    return m !== null && CREDENTIAL_WORDS.test(m[1]!) && literal(m[2]!)
+  })
 }
 
 /** Every image a request's pod spec (or template) names. */
