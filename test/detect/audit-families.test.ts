@@ -1,5 +1,14 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { Spool } from '../../src/delivery/spool.js'
+import { createPipeline } from '../../src/pipeline/pipeline.js'
+import { createAuditIngest } from '../../src/pipeline/audit.js'
+import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { validateConfig } from '../../src/config/load.js'
 import { detector, eksEvent } from '../support/audit.js'
 import type { AuditEvent } from '../../src/sources/k8s-audit/event.js'
 import { toAsff } from '../../src/asff/build.js'
@@ -132,22 +141,24 @@ t.test('cryptominers without an allow-list: images and arguments, in pods and wo
   }
 })
 
-t.test('long-running requests: detected at ResponseStarted or ResponseComplete, once per request', async (t) => {
+t.test('long-running requests: detected at ResponseStarted or ResponseComplete, once per request (through the audit pipeline)', async (t) => {
+  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-stages-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  t.teardown(() => spool.close())
+  const config = validateConfig({})
+  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe']), spool)
   const base = eksEvent({ auditID: 'exec-1', verb: 'create', requestURI: '/api/v1/namespaces/shop/pods/web-1/exec?command=sh&stdin=true&tty=true', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'web-1' }, responseStatus: { code: 101 } })
   const started = { ...base, stage: 'ResponseStarted' }
   const complete = { ...base, stage: 'ResponseComplete', stageTimestamp: '2026-11-21T10:45:00.000000Z' }
-  const a = detector()
-  t.same(a.ids(started), ['exec-in-pod'])
-  t.same(a.ids(complete), [], 'the same request again at ResponseComplete')
-  const b = detector()
-  t.same(b.ids(complete), ['exec-in-pod'], 'ResponseComplete only (ResponseStarted never logged)')
+  t.equal((await audit([started])).findings, 1, 'ResponseStarted')
+  t.equal((await audit([complete])).findings, 0, 'the same request again at ResponseComplete, in a later batch')
+  t.equal((await audit([{ ...complete, auditID: 'exec-2' }, { ...started, auditID: 'exec-2' }])).findings, 1, 'both stages in one batch, either order')
+  t.equal((await audit([{ ...complete, auditID: 'exec-3' }])).findings, 1, 'ResponseComplete only (ResponseStarted never logged)')
   const c = detector()
   t.same(c.ids({ ...base, stage: 'ResponseStarted', auditID: 'attach-1', requestURI: '/api/v1/namespaces/shop/pods/web-1/attach?stdin=true', objectRef: { resource: 'pods', subresource: 'attach', namespace: 'shop', name: 'web-1' } }), ['exec-in-pod'], 'attach')
   t.same(c.ids({ ...base, stage: 'ResponseStarted', auditID: 'pf-1', requestURI: '/api/v1/namespaces/shop/pods/db-0/portforward', objectRef: { resource: 'pods', subresource: 'portforward', namespace: 'shop', name: 'db-0' } }), ['port-forward'])
-  // Another request carrying the same auditID (a replay meant to hide it) is still a request of its own.
-  const d = detector()
-  d.detect({ ...base, stage: 'ResponseStarted', auditID: 'shared', requestURI: '/api/v1/namespaces/shop/pods/web-1/exec?command=date', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'web-1' } })
-  t.same(d.ids({ ...base, stage: 'ResponseStarted', auditID: 'shared', requestURI: '/api/v1/namespaces/kube-system/pods/aws-node-x/exec?command=sh', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'kube-system', name: 'aws-node-x' } }), ['exec-in-kube-system-pod'])
+  // Another request carrying the same auditID (a replay meant to hide it) is a request of its own.
+  await audit([{ ...started, auditID: 'shared', requestURI: '/api/v1/namespaces/shop/pods/web-1/exec?command=date' }])
+  t.equal((await audit([{ ...started, auditID: 'shared', requestURI: '/api/v1/namespaces/kube-system/pods/aws-node-x/exec?command=sh', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'kube-system', name: 'aws-node-x' } }])).findings, 1)
 })
 
 t.test("Falco's remaining verdicts, on events written here: graded ClusterRoles, bindings, attach, a controller's privileged second container", async (t) => {

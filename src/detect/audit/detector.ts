@@ -5,7 +5,6 @@ import { canonicalTime, fromMs } from '../../model/time.js'
 import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
 import { AUDIT_RULES, imageMatcher, imagesOf, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
-import { requestKeyOf } from './request-key.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher } from './principals.js'
@@ -49,19 +48,17 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
   const systemNamespaces = new Set(config.systemNamespaces)
   const addonImage = imageMatcher(config.addonImages)
   const privileged = new PrivilegedIdentities(deps.store, config.privilegedUsers)
-  // auditIDs that produced findings: a long-running request (exec, attach, port-forward) is logged at
-  // ResponseStarted and again at ResponseComplete; either is detected, once. Bounded, oldest out.
-  const fired = new Map<string, true>()
 
   return (e) => {
-    if (e.stage === 'RequestReceived') return [] // nothing decided yet; the later stage says how it ended
+    // Nothing decided yet; the later stage says how it ended. Long-running requests (exec, attach,
+    // port-forward) are logged at ResponseStarted and, much later or never, at ResponseComplete:
+    // either is detected, and the audit pipeline keeps it to once per request (requestKeyOf).
+    if (e.stage === 'RequestReceived') return []
     if (isDryRun(e)) return [] // kubectl diff, ArgoCD: nothing was changed
     const principal = principalOf(e)
     const { decision } = decisionOf(e)
     const code = e.responseStatus?.code ?? 200
     const allowed = decision ? decision === 'allow' && code < 400 : code < 400
-    const requestKey = requestKeyOf(e)
-    if (fired.has(requestKey)) return []
     const isBenign = benign(principal)
     const ctx: RuleContext = {
       principal,
@@ -103,10 +100,6 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     const changed = awsAuth.observe(e, principal, allowed) // EKS's own edits update the baseline quietly
     if (!isBenign) stateful.push(...changed)
     for (const f of stateful) emit(f, f.output)
-    if (out.length > 0) {
-      fired.set(requestKey, true)
-      if (fired.size > 50_000) fired.delete(fired.keys().next().value!)
-    }
     return out
   }
 }

@@ -200,14 +200,24 @@ function diffLines(key: string, before: string, after: string): string {
 }
 
 /** The stateful detections, described for the generated reference (docs/detections.md). */
-export const STATEFUL_DETECTIONS = [
-  { id: 'auth-failures-spike-principal', name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline' },
-  { id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
-  { id: 'anonymous-failures-burst', name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
-  { id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
-  { id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs' },
-  { id: 'first-seen-secrets-read', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
-  { id: 'first-seen-exec', name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
-  { id: 'first-seen-rolebinding-create', name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
-  { id: 'aws-auth-changed', name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them' },
-] as const
+export interface DetectionDoc {
+  id: string
+  name: string
+  priority: Priority
+  tags: string[]
+  guardDuty: string
+  falco?: string
+  when: string
+}
+
+export const STATEFUL_DETECTIONS: DetectionDoc[] = [
+  { id: 'auth-failures-spike-principal', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline' },
+  { id: 'auth-failures-spike-ip', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
+  { id: 'anonymous-failures-burst', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
+  { id: 'forbidden-secret-reads', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
+  { id: 'workload-forbidden-secret-reads', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs' },
+  { id: 'first-seen-secrets-read', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Successfully (every read)', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
+  { id: 'first-seen-exec', tags: ['T1609', 'mitre_execution', 'k8s'], name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
+  { id: 'first-seen-rolebinding-create', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
+  { id: 'aws-auth-changed', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them' },
+]

@@ -63,6 +63,7 @@ export function threatCallerFindings(e: AuditEvent, matches: ListMatch[], who: s
 export const THREAT_INTEL_DETECTIONS = (Object.keys(DETECTION) as ThreatKind[]).map((k) => ({
   id: DETECTION[k].id,
   name: DETECTION[k].name,
+  kind: k,
   technique: DETECTION[k].technique,
   guardDuty: `CredentialAccess|Discovery|Execution|Impact|Persistence|PrivilegeEscalation:Kubernetes/${GUARDDUTY_SUFFIX[k]}`,
 }))
