@@ -3,15 +3,16 @@ import ipaddr from 'ipaddr.js'
 /**
  * A set of IPv4 and IPv6 addresses and CIDR blocks, built once and queried millions of times a
  * second: the blocks become sorted, merged [start, end] ranges and a lookup is a binary search.
- * IPv4 ranges are plain numbers (the fast path: audit source IPs are mostly IPv4); IPv6 ranges are
- * BigInts. IPv4-mapped IPv6 (::ffff:192.0.2.1) is read as the IPv4 address, as the kernel does.
+ * IPv4 ranges are plain numbers in typed arrays (the fast path: audit source IPs are mostly IPv4);
+ * IPv6 ranges are 32-digit hex strings, which compare like the 128-bit numbers they spell and cost
+ * no BigInt per lookup. IPv4-mapped IPv6 (::ffff:192.0.2.1) is read as the IPv4 address, as the kernel does.
  * Parsing of IPv6 and of anything unusual is ipaddr.js's (the parser express and proxy-addr use).
  */
 export class IpSet {
-  readonly #v4Start: Float64Array
-  readonly #v4End: Float64Array
-  readonly #v6Start: bigint[]
-  readonly #v6End: bigint[]
+  readonly #v4Start: Uint32Array
+  readonly #v4End: Uint32Array
+  readonly #v6Start: string[]
+  readonly #v6End: string[]
   readonly size: number
 
   constructor(blocks: Iterable<string>) {
@@ -27,10 +28,10 @@ export class IpSet {
     }
     const m4 = merge(v4)
     const m6 = merge(v6)
-    this.#v4Start = Float64Array.from(m4, (r) => r[0])
-    this.#v4End = Float64Array.from(m4, (r) => r[1])
-    this.#v6Start = m6.map((r) => r[0])
-    this.#v6End = m6.map((r) => r[1])
+    this.#v4Start = Uint32Array.from(m4, (r) => r[0])
+    this.#v4End = Uint32Array.from(m4, (r) => r[1])
+    this.#v6Start = m6.map((r) => hex128(r[0]))
+    this.#v6End = m6.map((r) => hex128(r[1]))
     this.size = size
   }
 
@@ -38,14 +39,19 @@ export class IpSet {
   has(ip: string): boolean {
     const n = ipv4ToNumber(ip)
     if (n !== undefined) return search(this.#v4Start, this.#v4End, n)
-    if (this.#v6Start.length === 0 && !ip.includes('.')) return false
+    const hex = ipv6ToHex(ip)
+    if (hex !== undefined) {
+      // ::ffff:a.b.c.d written in hex is the IPv4 address.
+      if (hex.startsWith('00000000000000000000ffff')) return search(this.#v4Start, this.#v4End, parseInt(hex.slice(24), 16))
+      return search(this.#v6Start, this.#v6End, hex)
+    }
     const a = parseAddress(ip)
     if (!a) return false
-    return a.v === 4 ? search(this.#v4Start, this.#v4End, a.n) : search(this.#v6Start, this.#v6End, a.n)
+    return a.v === 4 ? search(this.#v4Start, this.#v4End, a.n) : search(this.#v6Start, this.#v6End, hex128(a.n))
   }
 }
 
-function search<T extends number | bigint>(starts: ArrayLike<T>, ends: ArrayLike<T>, x: T): boolean {
+function search<T extends number | string>(starts: ArrayLike<T>, ends: ArrayLike<T>, x: T): boolean {
   let lo = 0
   let hi = starts.length - 1
   while (lo <= hi) {
@@ -68,6 +74,35 @@ function merge<T extends number | bigint>(ranges: Array<[T, T]>): Array<[T, T]> 
     } else out.push([r[0], r[1]])
   }
   return out
+}
+
+function hex128(n: bigint): string {
+  return n.toString(16).padStart(32, '0')
+}
+
+/**
+ * Plain hex IPv6 (no embedded dotted quad, no zone, no brackets) as 32 hex digits, without
+ * allocating a BigInt; undefined for anything else, which ipaddr.js then reads.
+ */
+function ipv6ToHex(s: string): string | undefined {
+  if (s.length < 2 || s.length > 39 || !/^[0-9a-fA-F:]+$/.test(s)) return undefined
+  const halves = s.split('::')
+  if (halves.length > 2) return undefined
+  const head = halves[0] ? halves[0].split(':') : []
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : []
+  const missing = 8 - head.length - tail.length
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
+  let out = ''
+  for (const g of head) {
+    if (g.length === 0 || g.length > 4) return undefined
+    out += g.padStart(4, '0')
+  }
+  if (halves.length === 2) out += '0000'.repeat(missing)
+  for (const g of tail) {
+    if (g.length === 0 || g.length > 4) return undefined
+    out += g.padStart(4, '0')
+  }
+  return out.toLowerCase()
 }
 
 /** Dotted-quad IPv4 without allocation; undefined for anything else (then ipaddr.js decides). */
