@@ -69,6 +69,26 @@ t.test('a new service account in a system namespace by a person; a foreign-accou
   t.same(detector({ trustedAccounts: ['999988887777'] }).ids(eksEvent({ verb: 'patch', objectRef: { resource: 'serviceaccounts', namespace: 'shop', name: 'web' }, requestObject: [{ op: 'add', path: '/metadata/annotations/eks.amazonaws.com~1role-arn', value: 'arn:aws:iam::999988887777:role/exfil' }] })), [])
 })
 
+t.test('a server-side apply that creates (PATCH answered 201) is a create; a certificate user is judged against the accounts of the nodes', async (t) => {
+  const d = detector()
+  const certAdmin = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }
+  const ssa = (annotations: Record<string, string>) =>
+    d.detect(eksEvent({ user: certAdmin, verb: 'patch', requestURI: '/api/v1/namespaces/kube-system/serviceaccounts/collector?fieldManager=kubectl', objectRef: { resource: 'serviceaccounts', namespace: 'kube-system', name: 'collector' }, responseStatus: { code: 201 }, requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'collector', annotations } } }))
+  t.same(ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/x' }).map((f) => f.fields['detection.id']), ['service-account-in-system-namespace'], 'no AWS identity and no account known yet: the role is not judged')
+  // A node's request tells the cluster's account (EKS puts the node role in user.extra.arn).
+  d.detect(eksEvent({ user: { username: 'system:node:ip-10-0-1-10.eu-west-1.compute.internal', groups: ['system:nodes', 'system:authenticated'], extra: { arn: ['arn:aws:sts::111122223333:assumed-role/eks-nodes/i-0abc'] } }, verb: 'get', objectRef: { resource: 'pods', namespace: 'shop', name: 'web-1' } }))
+  t.same(ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/x' }).map((f) => f.fields['detection.id']).sort(), ['service-account-foreign-role', 'service-account-in-system-namespace'])
+  t.same(ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/x' }).map((f) => f.fields['detection.id']), ['service-account-in-system-namespace'], "the cluster's own account")
+  t.same(d.ids(eksEvent({ user: certAdmin, verb: 'patch', objectRef: { resource: 'serviceaccounts', namespace: 'kube-system', name: 'coredns' }, responseStatus: { code: 200 }, requestObject: { metadata: { labels: { a: 'b' } } } })), [], 'an ordinary patch of an existing one')
+})
+
+t.test("a kube-system service account's token refused reading Secrets is a finding too", async (t) => {
+  const d = detector()
+  const user = sa('kube-system', 'aws-node')
+  const ids = [0, 1, 2].flatMap((i) => d.ids(eksEvent({ user, verb: 'get', objectRef: { resource: 'secrets', namespace: i === 2 ? 'prod' : 'kube-system', name: `s${i}` }, ...refused, ...at(i * 30) })))
+  t.same(ids, ['workload-forbidden-secret-reads'])
+})
+
 t.test('NodePort services', async (t) => {
   const svc = (type: string, verb = 'create', user?: AuditEvent['user']) =>
     detector().ids(eksEvent({ ...(user ? { user } : {}), verb, objectRef: { resource: 'services', namespace: 'shop', name: 'debug' }, requestObject: { kind: 'Service', metadata: { name: 'debug' }, spec: { type, ports: [{ port: 22, nodePort: 30022 }] } } }))

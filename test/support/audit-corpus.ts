@@ -28,7 +28,7 @@ const iam = (username: string, role: string, session: string, account = ACCOUNT)
   extra: { arn: [`arn:aws:sts::${account}:assumed-role/${role}/${session}`], canonicalArn: [`arn:aws:iam::${account}:role/${role}`], sessionName: [session], accessKeyId: ['ASIAEXAMPLE'] },
 })
 const sa = (ns: string, name: string): Who => ({ username: `system:serviceaccount:${ns}:${name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'] })
-const node = (n: string): Who => ({ username: `system:node:${n}`, groups: ['system:nodes', 'system:authenticated'] })
+const node = (n: string): Who => ({ username: `system:node:${n}`, groups: ['system:nodes', 'system:authenticated'], extra: { arn: [`arn:aws:sts::${ACCOUNT}:assumed-role/eks-nodes/i-0${n.length}abc`], canonicalArn: [`arn:aws:iam::${ACCOUNT}:role/eks-nodes`], sessionName: ['i-0abc'] } })
 const system = (username: string): Who => ({ username, groups: ['system:authenticated'] })
 
 const ALICE = iam('alice', 'PlatformAdmin', 'alice@example.com')
@@ -139,6 +139,14 @@ export function attackStories(): Story[] {
       ev(mallory, 'create', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'node-metrics' }, { requestObject: { kind: 'ServiceAccount', metadata: { name: 'node-metrics', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/attacker' } } } }),
     ] },
     { name: 'plain service account in kube-system by a person', atLeast: 'MEDIUM', events: [ev(ALICE, 'create', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'helper' }, { requestObject: { kind: 'ServiceAccount', metadata: { name: 'helper' } } })] },
+    { name: "stolen aws-node token looks for Secrets", atLeast: 'LOW', events: [
+      ev(sa('kube-system', 'aws-node'), 'list', { resource: 'secrets', namespace: 'kube-system' }, denied),
+      ev(sa('kube-system', 'aws-node'), 'get', { resource: 'secrets', namespace: 'prod', name: 'db' }, denied),
+      ev(sa('kube-system', 'aws-node'), 'list', { resource: 'secrets' }, denied),
+    ] },
+    { name: 'cross-account role on a kube-system service account by server-side apply, as the certificate admin', atLeast: 'HIGH', events: [
+      ev(CERT_ADMIN, 'patch', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'collector' }, { responseStatus: { code: 201 }, requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'collector', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/collector' } } } }),
+    ] },
     { name: 'NodePort backdoor service', atLeast: 'LOW', events: [ev(mallory, 'create', { resource: 'services', namespace: 'shop', name: 'ssh' }, { requestObject: { kind: 'Service', metadata: { name: 'ssh' }, spec: { type: 'NodePort', ports: [{ port: 22, nodePort: 31222 }] } } })] },
     { name: 'system:masters certificate requested and approved', atLeast: 'HIGH', events: [
       ev(mallory, 'create', { resource: 'certificatesigningrequests', name: 'mallory-admin', apiGroup: 'certificates.k8s.io' }, { requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'mallory-admin' }, spec: { request: csrPem('/O=system:masters/CN=mallory'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['client auth'] } } }),

@@ -3,12 +3,12 @@ import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
 import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
-import { AUDIT_RULES, imageMatcher, imagesOf, type RuleContext } from './rules.js'
+import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher } from './principals.js'
-import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
+import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
@@ -39,9 +39,8 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     factor: config.spikeFactor,
     anonymousBurst: config.anonymousBurst,
     forbiddenSecretsBurst: config.forbiddenSecretsBurst,
-    workloadSecretRefusals: config.workloadSecretRefusals,
-    workloadWindowMs: config.workloadSecretWindowSecs * 1000,
   })
+  const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000)
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)
   const settings = compileSettings(config.detections)
@@ -70,6 +69,7 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       trustedAccounts: config.trustedAccounts,
       privilegedIdentity: privileged.why,
       systemNamespaces,
+      homeAccounts: () => deps.store.get<string[]>(HOME_ACCOUNTS) ?? [],
     }
     const now = deps.now()
     const out: SecurityEvent[] = []
@@ -88,6 +88,7 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       else if (verdict) emit({ ...rule, priority: verdict.priority }, verdict.output)
     }
     if (allowed) privileged.observe(e)
+    learnHomeAccount(deps.store, principal)
     if (deps.threatLists) {
       const matches = (e.sourceIPs ?? []).flatMap((ip) => deps.threatLists!.match(ip))
       if (matches.length) for (const f of threatCallerFindings(e, matches, principal.arn ? `${principal.username} (${principal.arn})` : principal.username, allowed)) emit(f, f.output)
@@ -97,11 +98,24 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     const stateful: StatefulFinding[] = []
     // Nodes and controllers refused by the node authorizer (a new Karpenter node) are not probing.
     if (!isBenign) stateful.push(...spikes.observe(e, principal, at), ...firstSeen.observe(e, principal, allowed, at))
+    // Any service account's token, kube-system's too: a stolen aws-node token probes like an app's.
+    stateful.push(...workloadProbes.observe(e, principal, at))
     const changed = awsAuth.observe(e, principal, allowed) // EKS's own edits update the baseline quietly
     if (!isBenign) stateful.push(...changed)
     for (const f of stateful) emit(f, f.output)
     return out
   }
+}
+
+const HOME_ACCOUNTS = 'audit:home-accounts'
+
+/** A node's IAM role (EKS puts it in user.extra.arn) names the account the cluster lives in. */
+function learnHomeAccount(store: StateStore, p: Principal): void {
+  if (!p.groups.includes('system:nodes') || !p.arn) return
+  const account = accountOf(p.arn)
+  if (!account) return
+  const known = store.get<string[]>(HOME_ACCOUNTS) ?? []
+  if (!known.includes(account) && known.length < 20) store.put(HOME_ACCOUNTS, [...known, account])
 }
 
 function compileSettings(detections: Static<typeof auditDetectionSchema>['detections']) {

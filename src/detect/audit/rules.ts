@@ -48,6 +48,8 @@ export interface RuleContext {
   /** Why an identity (user, groups) is privileged, or undefined: system:masters, kube-system, cluster-admin subjects. */
   privilegedIdentity: (username: string, groups: readonly string[]) => string | undefined
   systemNamespaces: ReadonlySet<string>
+  /** The cluster's own AWS accounts, learned from its nodes' IAM roles. */
+  homeAccounts: () => string[]
 }
 
 const WRITE = new Set(['create', 'update', 'patch'])
@@ -85,6 +87,8 @@ const roleOf = (e: AuditEvent): string | undefined => objectOf(e)?.roleRef?.name
 /** Kubelet endpoints that run or read things; /metrics and /stats (scrapes) are not among them. */
 const KUBELET_DANGEROUS = /\/proxy\/(run|exec|attach|portForward|containerLogs|logs|pods|runningpods|configz|debug|cri|checkpoint)(\/|\?|$)/
 const sub = (e: AuditEvent) => e.objectRef?.subresource ?? ''
+/** A new object: a create, or a server-side apply (PATCH) that answered 201 Created. */
+const creates = (e: AuditEvent) => e.verb === 'create' || (e.verb === 'patch' && e.responseStatus?.code === 201)
 const ns = (e: AuditEvent) => e.objectRef?.namespace ?? ''
 const who = (c: RuleContext) => c.principal.arn ? `${c.principal.username} (${c.principal.arn})` : c.principal.username
 const target = (e: AuditEvent) => [e.objectRef?.namespace, e.objectRef?.name ?? e.requestObject?.metadata?.name].filter(Boolean).join('/')
@@ -297,7 +301,7 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'human',
     keyFields: OBJECT,
     match: (e, c) =>
-      res(e) === 'secrets' && e.verb === 'create' && c.allowed && e.requestObject?.type === 'kubernetes.io/service-account-token'
+      res(e) === 'secrets' && creates(e) && c.allowed && e.requestObject?.type === 'kubernetes.io/service-account-token'
         ? `${who(c)} created a long-lived service account token secret ${target(e)} for ${e.requestObject?.metadata?.annotations?.['kubernetes.io/service-account.name'] ?? 'a service account'}`
         : undefined,
   },
@@ -341,7 +345,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     // No subresource: create pods/eviction (kubectl drain) and pods/exec are not new workloads.
     match: (e, c) => {
-      if (!WORKLOADS.has(res(e)) || sub(e) || e.verb !== 'create' || !KUBE_NAMESPACES.has(ns(e)) || !c.allowed) return undefined
+      if (!WORKLOADS.has(res(e)) || sub(e) || !creates(e) || !KUBE_NAMESPACES.has(ns(e)) || !c.allowed) return undefined
       const outside = imagesOf(e).filter((i) => !c.addonImage(i))
       return `${who(c)} created ${res(e)} ${target(e)} in ${ns(e)}${outside.length ? ` with image(s) from outside the add-on registries: ${outside.join(', ')}` : ''}`
     },
@@ -380,7 +384,7 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'human',
     keyFields: OBJECT,
     match: (e, c) => {
-      if (!ROLES.has(res(e)) || e.verb !== 'create' || !c.allowed) return undefined
+      if (!ROLES.has(res(e)) || !creates(e) || !c.allowed) return undefined
       const verbs = [...new Set(roleRules(e).flatMap((r: any) => list(r?.verbs)).filter((v: unknown) => typeof v === 'string' && CHANGE.has(v)))]
       return verbs.length ? `${who(c)} created ${res(e)} ${target(e)} granting ${verbs.join(', ')}` : undefined
     },
@@ -457,7 +461,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       const name = e.objectRef?.name ?? objectOf(e)?.metadata?.name ?? ''
-      if (res(e) !== 'serviceaccounts' || e.verb !== 'create' || !c.allowed || !(KUBE_NAMESPACES.has(ns(e)) || c.systemNamespaces.has(ns(e))) || KNOWN_SYSTEM_SERVICE_ACCOUNTS.has(name)) return undefined
+      if (res(e) !== 'serviceaccounts' || !creates(e) || !c.allowed || !(KUBE_NAMESPACES.has(ns(e)) || c.systemNamespaces.has(ns(e))) || KNOWN_SYSTEM_SERVICE_ACCOUNTS.has(name)) return undefined
       const role = roleArnOf(e)
       return `${who(c)} created service account ${target(e)}${role ? ` bound to IAM role ${role}` : ''}: a new identity where the cluster's own controllers live`
     },
@@ -475,7 +479,8 @@ export const AUDIT_RULES: AuditRule[] = [
       const account = role ? accountOf(role) : undefined
       if (!role || !account) return undefined
       const own = c.principal.arn ? accountOf(c.principal.arn) : undefined
-      if (account === own || c.trustedAccounts.includes(account) || (!own && c.trustedAccounts.length === 0)) return undefined
+      const home = c.homeAccounts()
+      if (account === own || c.trustedAccounts.includes(account) || home.includes(account) || (!own && c.trustedAccounts.length === 0 && home.length === 0)) return undefined
       const output = `${who(c)} ${e.verb}d service account ${target(e)} with eks.amazonaws.com/role-arn ${role} of account ${account}${own ? `, not the caller's ${own}` : ''}: pods using it act in that account (a cross-account pivot)`
       return c.systemNamespaces.has(ns(e)) || KUBE_NAMESPACES.has(ns(e)) ? output : { output, priority: 'Warning' }
     },
@@ -488,7 +493,7 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: OBJECT,
     match: (e, c) => {
-      if (res(e) !== 'certificatesigningrequests' || !(e.verb === 'create' || (sub(e) === 'approval' && WRITE.has(e.verb)))) return undefined
+      if (res(e) !== 'certificatesigningrequests' || !(creates(e) || (sub(e) === 'approval' && WRITE.has(e.verb)))) return undefined
       const o = objectOf(e)
       const subject = csrSubjectOf(o?.spec?.request)
       if (!subject) return undefined
@@ -498,7 +503,7 @@ export const AUDIT_RULES: AuditRule[] = [
       const isNode = requester.startsWith('system:node:') || requesterGroups.includes('system:nodes') || requesterGroups.includes('system:bootstrappers')
       const why = privilegedSubject(subject, isNode)
       if (!why) return undefined
-      const action = e.verb === 'create' ? `asked for a certificate for ${why.reason}` : `approved ${requester}'s request for a certificate for ${why.reason}`
+      const action = !sub(e) ? `asked for a certificate for ${why.reason}` : `approved ${requester}'s request for a certificate for ${why.reason}`
       const output = `${who(c)} ${action} (CSR ${target(e)}, signer ${o?.spec?.signerName ?? '?'}${c.allowed ? '' : ', refused'})`
       return why.critical && c.allowed ? output : { output, priority: 'Warning' }
     },

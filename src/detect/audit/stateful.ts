@@ -29,9 +29,6 @@ export interface SpikeOptions {
   factor: number
   anonymousBurst: number
   forbiddenSecretsBurst: number
-  /** Refused Secret reads by one service account token that are already a finding. */
-  workloadSecretRefusals: number
-  workloadWindowMs: number
 }
 
 interface Window {
@@ -73,14 +70,12 @@ export class AuthFailureSpikes {
   readonly #ips: WindowCounts
   readonly #anonymous: WindowCounts
   readonly #secrets: WindowCounts
-  readonly #workloadSecrets: WindowCounts
 
   constructor(readonly options: SpikeOptions) {
     this.#principals = new WindowCounts(options.windowMs)
     this.#ips = new WindowCounts(options.windowMs)
     this.#anonymous = new WindowCounts(options.windowMs)
     this.#secrets = new WindowCounts(options.windowMs)
-    this.#workloadSecrets = new WindowCounts(options.workloadWindowMs)
   }
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
@@ -108,18 +103,35 @@ export class AuthFailureSpikes {
       if (!w.fired && w.count >= o.forbiddenSecretsBurst && ((w.fired = true))) {
         out.push({ id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
       }
-      // A workload's token: an application has no reason to try Secrets it was never granted, so a
-      // few refusals (its own namespace, kube-system, cluster-wide) are already a stolen token probing.
-      const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(p.username)
-      if (sa) {
-        const ww = this.#workloadSecrets.add(p.username, now)
-        if (!ww.fired && ww.count >= o.workloadSecretRefusals && ((ww.fired = true))) {
-          const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
-          out.push({ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${ww.count} reads of Secrets within ${o.workloadWindowMs / 1000} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` })
-        }
-      }
     }
     return out
+  }
+}
+
+/**
+ * A workload's token refused reading Secrets: an application has no reason to try Secrets it was
+ * never granted, so a few refusals (its own namespace, kube-system, cluster-wide) are already a
+ * stolen token probing. Every service account counts, kube-system's too.
+ */
+export class WorkloadSecretProbes {
+  readonly #counts: WindowCounts
+
+  constructor(
+    private readonly refusals: number,
+    private readonly windowMs: number,
+  ) {
+    this.#counts = new WindowCounts(windowMs)
+  }
+
+  observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
+    if (e.responseStatus?.code !== 403 || e.objectRef?.resource !== 'secrets' || !['get', 'list', 'watch'].includes(e.verb)) return []
+    const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(p.username)
+    if (!sa) return []
+    const w = this.#counts.add(p.username, now)
+    if (w.fired || w.count < this.refusals) return []
+    w.fired = true
+    const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
+    return [{ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${w.count} reads of Secrets within ${this.windowMs / 1000} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
   }
 }
 
