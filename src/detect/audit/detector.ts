@@ -3,7 +3,7 @@ import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
 import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../sources/k8s-audit/event.js'
-import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type RuleContext } from './rules.js'
+import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type DetectionMeta, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
@@ -12,19 +12,6 @@ import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type 
 import type { auditDetectionSchema } from './config.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
-
-/** What a finding says about the detection that made it (tags hold the MITRE tactic and technique, as data). */
-interface DetectionMeta {
-  id: string
-  name: string
-  priority: Priority
-  tags: string[]
-  guardDuty?: string
-  falco?: string
-  keyFields: string[]
-  /** Extra fields of this finding (the threat list and address). */
-  fields?: Record<string, FieldValue>
-}
 
 /**
  * Audit events in, security events out: the rule table plus the stateful detectors, each

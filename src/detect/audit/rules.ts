@@ -1,4 +1,5 @@
 import type { Priority } from '../../model/severity.js'
+import type { FieldValue } from '../../model/event.js'
 import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal, targetOf } from '../../sources/k8s-audit/event.js'
 import { csrSubjectOf, privilegedSubject } from './csr.js'
 import { minerEvidence } from './known-bad.js'
@@ -10,7 +11,8 @@ import { minerEvidence } from './known-bad.js'
  * Parity targets: GuardDuty's EKS audit-log findings, AWS's EKS best-practices queries, and the
  * Falco k8saudit rules that matter on EKS.
  */
-export interface AuditRule {
+/** What a finding says about the detection that made it (tags hold the MITRE technique and tactic ids, as data). */
+export interface DetectionMeta {
   id: string
   name: string
   priority: Priority
@@ -18,15 +20,20 @@ export interface AuditRule {
   guardDuty?: string
   /** The Falco k8saudit rule(s) this reproduces (falcosecurity/plugins k8s_audit_rules.yaml), for comparison. */
   falco?: string
-  /**
-   * `human`: skip benign principals (EKS, nodes, controllers); `any`: everyone; `workloads`:
-   * everyone, except benign principals in kube-system — pods are created by controllers from a
-   * template, so the controller must count, but EKS's own privileged add-ons (aws-node, kube-proxy)
-   * live in kube-system and must not.
-   */
-  principals: 'human' | 'any' | 'workloads'
   /** Audit fields (ka.*) that tell findings of this rule apart, besides the rule itself. */
   keyFields: string[]
+  /** Extra fields of the finding (a threat list and address). */
+  fields?: Record<string, FieldValue>
+}
+
+export interface AuditRule extends Omit<DetectionMeta, 'fields'> {
+  /**
+   * `human`: skip benign principals (EKS, nodes, controllers); `any`: everyone; `workloads`:
+   * everyone, except benign principals in system namespaces when every image comes from the add-on
+   * registries — pods are created by controllers from a template, so the controller must count,
+   * but EKS's own privileged add-ons (aws-node, kube-proxy) live in kube-system and must not.
+   */
+  principals: 'human' | 'any' | 'workloads'
   /** The finding's sentence, or the sentence with a priority when the rule grades what it saw. */
   match(e: AuditEvent, ctx: RuleContext): Verdict
 }
