@@ -117,6 +117,8 @@ t.test('certificate signing requests for privileged identities, approved or not'
   // Approval of a request whose object is recorded (RequestResponse level): the subject is read there too.
   const approval = detector().detect(eksEvent({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'req-1' }, requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'req-1' }, spec: { request: csr('/O=system:masters/CN=backdoor'), username: 'mallory', signerName: 'kubernetes.io/kube-apiserver-client' }, status: { conditions: [{ type: 'Approved', status: 'True' }] } } }))
   t.same(approval.map((f) => f.fields['detection.id']).sort(), ['csr-approved-by-human', 'privileged-csr'])
+  const eksApproval = { username: 'eks:certificate-controller', groups: ['system:authenticated'] }
+  t.same(detector().ids(eksEvent({ user: eksApproval, verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-k' }, requestObject: { kind: 'CertificateSigningRequest', spec: { request: csr('/O=system:nodes/CN=system:node:ip-10-0-1-1.eu-west-1.compute.internal'), signerName: 'kubernetes.io/kubelet-serving' }, status: { conditions: [{ type: 'Approved' }] } } })), [], "EKS approving a kubelet's request whose object does not name the requester")
   t.same(detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'certificatesigningrequests', name: 'junk' }, requestObject: { kind: 'CertificateSigningRequest', spec: { request: 'bm90IGEgY3Ny' } } })), [], 'an unreadable request is no finding and no error')
 })
 

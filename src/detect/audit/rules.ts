@@ -507,7 +507,10 @@ export const AUDIT_RULES: AuditRule[] = [
       // The requester of record: spec.username is set by the API server on create.
       const requester = typeof o?.spec?.username === 'string' ? o.spec.username : c.principal.username
       const requesterGroups = list(o?.spec?.groups).length ? list(o?.spec?.groups) : c.principal.groups
-      const isNode = requester.startsWith('system:node:') || requesterGroups.includes('system:nodes') || requesterGroups.includes('system:bootstrappers')
+      // An approval whose object does not name the requester (spec.username) cannot tell a kubelet's
+      // rotation from a person's request: node names are then left alone, masters never are.
+      const requesterUnknown = !!sub(e) && typeof o?.spec?.username !== 'string'
+      const isNode = requesterUnknown || requester.startsWith('system:node:') || requesterGroups.includes('system:nodes') || requesterGroups.includes('system:bootstrappers')
       const why = privilegedSubject(subject, isNode)
       if (!why) return undefined
       const action = !sub(e) ? `asked for a certificate for ${why.reason}` : `approved ${requester}'s request for a certificate for ${why.reason}`
