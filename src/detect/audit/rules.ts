@@ -627,6 +627,11 @@ function subjects(e: AuditEvent): string {
 }
 
 /** Where EKS add-ons and common cluster components come from (audit.addonImages). */
-export const DEFAULT_ADDON_IMAGES = ['*.amazonaws.com', 'public.ecr.aws', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io/google-containers/', 'gcr.io/google_containers/', 'quay.io/cilium/', 'quay.io/calico/', 'docker.io/calico/', 'quay.io/tigera/', 'docker.io/falcosecurity/', 'quay.io/prometheus/']
+export const DEFAULT_ADDON_IMAGES = [
+  '*.amazonaws.com', 'public.ecr.aws', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io/google-containers/', 'gcr.io/google_containers/',
+  'quay.io/cilium/', 'quay.io/calico/', 'docker.io/calico/', 'quay.io/tigera/', 'docker.io/falcosecurity/', 'quay.io/prometheus/',
+  'docker.io/amazon/', 'ghcr.io/aws/', 'cr.fluentbit.io', 'docker.io/fluent/', 'quay.io/jetstack/', 'gcr.io/datadoghq/', 'docker.io/datadog/',
+  'docker.io/istio/', 'gcr.io/istio-release/', 'docker.io/grafana/',
+]
 
 export const DEFAULT_SENSITIVE_HOST_PATHS = ['/', '/etc', '/proc', '/root', '/var/run/docker.sock', '/var/run/containerd', '/run/containerd', '/var/run/crio', '/var/lib/kubelet', '/var/lib/docker', '/etc/kubernetes', '/home/kubernetes']
