@@ -530,8 +530,8 @@ export const AUDIT_RULES: AuditRule[] = [
       if (!target?.username && !list(target?.groups).length) return undefined
       const why = c.privilegedIdentity(target?.username ?? '', list(target?.groups))
       if (!why) return undefined
-      const output = `${who(c)} impersonated ${target?.username ?? '(groups only)'}${list(target?.groups).length ? ` [${list(target?.groups).join(', ')}]` : ''} (${why}) to ${e.verb} ${res(e)}${sub(e) ? `/${sub(e)}` : ''} ${targetOf(e)}${c.allowed ? '' : ' (refused)'}`
-      return c.allowed ? output : { output, priority: 'Notice' }
+      // At least MEDIUM whatever the outcome: trying to act as cluster-admin is the finding.
+      return `${who(c)} impersonated ${target?.username ?? '(groups only)'}${list(target?.groups).length ? ` [${list(target?.groups).join(', ')}]` : ''} (${why}) to ${e.verb} ${res(e)}${sub(e) ? `/${sub(e)}` : ''} ${targetOf(e)}${c.allowed ? '' : ' (refused)'}`
     },
   },
   {
