@@ -44,6 +44,31 @@ t.test('IpSet agrees with a plain CIDR check on random lists and addresses', asy
   )
 })
 
+t.test('IpSet agrees with ipaddr.js on IPv6 in every written form (compressed, upper case, mapped IPv4)', async (t) => {
+  const hextet = fc.integer({ min: 0, max: 65535 })
+  const v6 = fc.tuple(fc.array(hextet, { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 8 }), fc.boolean()).map(([g, a, len, upper]) => {
+    // Zero a run and write it with '::' (or not), as people and API servers do.
+    const groups = g.map((x, i) => (i >= a && i < a + len ? 0 : x))
+    const text = ipaddr.IPv6.parse(groups.map((x) => x.toString(16)).join(':')).toString()
+    return upper ? text.toUpperCase() : text
+  })
+  const block = fc.tuple(v6, fc.integer({ min: 16, max: 128 })).map(([a, b]) => `${a}/${b}`)
+  fc.assert(
+    fc.property(fc.array(block, { maxLength: 20 }), fc.array(v6, { maxLength: 20 }), (blocks, ips) => {
+      const set = new IpSet(blocks)
+      for (const ip of [...ips, ...blocks.map((b) => b.split('/')[0]!)]) {
+        const a = ipaddr.IPv6.parse(ip)
+        const expected = blocks.some((b) => a.match(ipaddr.IPv6.parseCIDR(b)))
+        if (!a.isIPv4MappedAddress() && set.has(ip) !== expected) throw new Error(`${ip} in ${blocks.join(' ')}: ${!expected}`)
+      }
+    }),
+    { numRuns: 300 },
+  )
+  const odd = new IpSet(['2001:db8::/48', '10.0.0.0/8'])
+  for (const bad of [':1::', '1:::2', '1:2:3:4:5:6:7:8:9', '12345::', 'g::1', '2001:db8::1::2']) t.notOk(odd.has(bad), bad)
+  for (const good of ['2001:DB8::7', '2001:db8:0:0:0:0:0:1', '::ffff:10.1.2.3', '::ffff:a01:203']) t.ok(odd.has(good), good)
+})
+
 t.test('list files: one entry a line, # and ; comments, junk lines counted, not fatal', async (t) => {
   const { blocks, invalid } = parseListText('# Tor exits\n198.51.100.7\n203.0.113.0/24 ; SBL123\n\n2001:db8::/32 # a v6 block\nnot an address\n')
   t.same(blocks, ['198.51.100.7', '203.0.113.0/24', '2001:db8::/32'])

@@ -85,25 +85,45 @@ function hex128(n: bigint): string {
  * allocating a BigInt; undefined for anything else, which ipaddr.js then reads.
  */
 function ipv6ToHex(s: string): string | undefined {
-  if (s.length < 2 || s.length > 39 || !/^[0-9a-fA-F:]+$/.test(s)) return undefined
-  const halves = s.split('::')
-  if (halves.length > 2) return undefined
-  const head = halves[0] ? halves[0].split(':') : []
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : []
+  if (s.length < 2 || s.length > 39) return undefined
+  // One pass: hextets before and after a single '::', as numbers; anything else is not plain hex.
+  const head: number[] = []
+  const tail: number[] = []
+  let groups = head
+  let value = 0
+  let digits = 0
+  let gap = false
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 58
+    if (c === 58) {
+      if (i + 1 < s.length && s.charCodeAt(i + 1) === 58) {
+        if (gap) return undefined
+        gap = true
+        if (digits > 0) head.push(value)
+        else if (i !== 0) return undefined
+        groups = tail
+        i++
+      } else if (digits > 0) groups.push(value)
+      else if (!(gap && i === s.length && s.charCodeAt(i - 1) === 58)) return undefined
+      value = 0
+      digits = 0
+      continue
+    }
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+    if (d < 0 || ++digits > 4) return undefined
+    value = value * 16 + d
+  }
   const missing = 8 - head.length - tail.length
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
+  if (gap ? missing < 1 : missing !== 0) return undefined
   let out = ''
-  for (const g of head) {
-    if (g.length === 0 || g.length > 4) return undefined
-    out += g.padStart(4, '0')
-  }
-  if (halves.length === 2) out += '0000'.repeat(missing)
-  for (const g of tail) {
-    if (g.length === 0 || g.length > 4) return undefined
-    out += g.padStart(4, '0')
-  }
-  return out.toLowerCase()
+  for (const g of head) out += HEX4[g]
+  for (let i = 0; i < missing; i++) out += '0000'
+  for (const g of tail) out += HEX4[g]
+  return out
 }
+
+/** 0 → "0000" … 65535 → "ffff". */
+const HEX4 = Array.from({ length: 65536 }, (_, i) => i.toString(16).padStart(4, '0'))
 
 /** Dotted-quad IPv4 without allocation; undefined for anything else (then ipaddr.js decides). */
 function ipv4ToNumber(s: string): number | undefined {
