@@ -7,10 +7,10 @@ import pino from 'pino'
 import { Spool } from '../../src/delivery/spool.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { detector, eksEvent } from '../support/audit.js'
-import type { AuditEvent } from '../../src/sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../src/model/audit-event.js'
 import { toAsff } from '../../src/asff/build.js'
 import { findingFromEvent } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
@@ -167,7 +167,7 @@ t.test('long-running requests: detected at ResponseStarted or ResponseComplete, 
   const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-stages-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
   t.teardown(() => spool.close())
   const config = validateConfig({})
-  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe']), spool)
+  const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe']), spool)
   const base = eksEvent({ auditID: 'exec-1', verb: 'create', requestURI: '/api/v1/namespaces/shop/pods/web-1/exec?command=sh&stdin=true&tty=true', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'web-1' }, responseStatus: { code: 101 } })
   const started = { ...base, stage: 'ResponseStarted' }
   const complete = { ...base, stage: 'ResponseComplete', stageTimestamp: '2026-11-21T10:45:00.000000Z' }

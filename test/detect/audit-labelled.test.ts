@@ -8,7 +8,7 @@ import { validateConfig } from '../../src/config/load.js'
 import { DEFAULT_SEVERITY_MAPPING, SEVERITY_LABELS } from '../../src/model/severity.js'
 import { MemoryStore } from '../support/audit.js'
 import { attackStories, benignTraffic, BLOCKLISTED, TOR_EXIT } from '../support/audit-corpus.js'
-import type { AuditEvent } from '../../src/sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../src/model/audit-event.js'
 
 /**
  * The project's own labelled set: attack stories among ordinary EKS traffic, through one detector

@@ -11,7 +11,7 @@ import { EksAuditPoller } from '../../src/sources/eks-audit-cloudwatch.js'
 import { Spool } from '../../src/delivery/spool.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { eksEvent } from '../support/audit.js'
@@ -44,7 +44,7 @@ function rig(endpoint: string, group: string, lookbackMs: number) {
   const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }))
   const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, ['probe'])
-  const auditIngest = createAuditIngest((store) => createAuditDetector(validateConfig({}).audit, { store, now: Date.now }), ingest, spool)
+  const auditIngest = createAuditIngest(auditDetectorOn(validateConfig({}).audit, spool.state), ingest, spool)
   const registry = new Registry()
   const client = logs(endpoint)
   const poller = new EksAuditPoller(

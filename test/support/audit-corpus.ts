@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import type { AuditEvent } from '../../src/sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../src/model/audit-event.js'
 
 /**
  * A labelled audit corpus written for falconet's tests: ordinary EKS traffic (kubelets,

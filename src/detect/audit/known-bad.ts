@@ -27,7 +27,7 @@ export function minerEvidence(container: { image?: unknown; command?: unknown; a
   const image = typeof container.image === 'string' ? container.image : ''
   if (image && MINER_IMAGE.test(repositoryOf(image))) return `image ${image}`
   const words = [container.command, container.args].flatMap((v) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []))
-  const env = Array.isArray(container.env) ? container.env.map((e: any) => (typeof e?.value === 'string' ? e.value : '')).filter(Boolean) : []
+  const env = Array.isArray(container.env) ? container.env.map((e: unknown) => (typeof (e as { value?: unknown })?.value === 'string' ? (e as { value: string }).value : '')).filter(Boolean) : []
   const line = [...words, ...env].join(' ').slice(0, 16_384)
   const hit = MINER_ARGS.find((re) => re.test(line))
   return hit ? `command line "${line.slice(0, 200)}"` : undefined

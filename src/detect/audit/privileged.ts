@@ -1,5 +1,5 @@
-import type { AuditEvent } from '../../sources/k8s-audit/event.js'
-import { objectOf } from '../../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../model/audit-event.js'
+import { objectOf } from '../../model/audit-event.js'
 import type { StateStore } from './stateful.js'
 
 /** Identities that are privileged by name (audit.privilegedUsers, regular expressions on usernames). */
@@ -48,9 +48,10 @@ export class PrivilegedIdentities {
     if ((r !== 'clusterrolebindings' && r !== 'rolebindings') || !['create', 'update', 'patch'].includes(e.verb)) return
     const o = objectOf(e)
     if (!ADMIN_ROLES.has(o?.roleRef?.name) || !Array.isArray(o?.subjects)) return
-    const subjects = o.subjects
-      .filter((s: any) => typeof s?.name === 'string' && typeof s?.kind === 'string')
-      .map((s: any) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
+    type Subject = { kind: string; name: string; namespace?: string }
+    const subjects = (o.subjects as unknown[])
+      .filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string')
+      .map((s) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
     const known = this.store.get<string[]>(KEY) ?? []
     const added = subjects.filter((s: string) => !known.includes(s))
     if (added.length) this.store.put(KEY, [...known, ...added].slice(-1000))

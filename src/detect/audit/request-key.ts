@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { AuditEvent } from '../../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../model/audit-event.js'
 
 /**
  * What makes two audit events the same request: its auditID, and the request itself (who, verb,

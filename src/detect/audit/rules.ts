@@ -1,6 +1,6 @@
 import type { Priority } from '../../model/severity.js'
 import type { FieldValue } from '../../model/event.js'
-import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal, targetOf } from '../../sources/k8s-audit/event.js'
+import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal, targetOf } from '../../model/audit-event.js'
 import { csrSubjectOf, privilegedSubject } from './csr.js'
 import { minerEvidence } from './known-bad.js'
 
@@ -392,7 +392,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !creates(e) || !c.allowed) return undefined
-      const verbs = [...new Set(roleRules(e).flatMap((r: any) => list(r?.verbs)).filter((v: unknown) => typeof v === 'string' && CHANGE.has(v)))]
+      const verbs = [...new Set(roleRules(e).flatMap((r) => list(r?.verbs)).filter((v: unknown) => typeof v === 'string' && CHANGE.has(v)))]
       return verbs.length ? `${who(c)} created ${res(e)} ${target(e)} granting ${verbs.join(', ')}` : undefined
     },
   },
@@ -407,7 +407,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const exec = roleRules(e).some((r: any) => list(r?.resources).some((x: unknown) => x === 'pods/exec' || x === 'pods/attach' || x === 'pods/*'))
+      const exec = roleRules(e).some((r) => list(r?.resources).some((x: unknown) => x === 'pods/exec' || x === 'pods/attach' || x === 'pods/*'))
       return exec ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} granting pods/exec` : undefined
     },
   },
@@ -438,7 +438,7 @@ export const AUDIT_RULES: AuditRule[] = [
       if (res(e) !== 'services' || sub(e) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const o = objectOf(e)
       const nodePort = o?.spec?.type === 'NodePort' || patchOps(e).some((op) => op.path === '/spec/type' && op.value === 'NodePort')
-      const ports = list(o?.spec?.ports).map((p: any) => p?.nodePort ?? p?.port).filter((p: unknown) => p !== undefined)
+      const ports = list(o?.spec?.ports).map((p) => p?.nodePort ?? p?.port).filter((p: unknown) => p !== undefined)
       return nodePort ? `${who(c)} ${e.verb}d NodePort service ${target(e)}${ports.length ? ` (ports ${ports.join(', ')})` : ''}: it listens on every node` : undefined
     },
   },
@@ -551,7 +551,7 @@ export const AUDIT_RULES: AuditRule[] = [
 ]
 
 /** Rules a Role or ClusterRole grants, from the object or a JSON patch of /rules. */
-function roleRules(e: AuditEvent): any[] {
+function roleRules(e: AuditEvent): ReturnType<typeof list> {
   return [...list(objectOf(e)?.rules), ...patchOps(e).filter((op) => op.path?.startsWith('/rules')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
 }
 
@@ -578,7 +578,7 @@ export function imagesOf(e: AuditEvent): string[] {
 /** A Denied condition on a CSR approval update is a refusal, not an approval. */
 function isApprovalDenied(e: AuditEvent): boolean {
   const conditions = list(objectOf(e)?.status?.conditions)
-  return conditions.length > 0 && conditions.every((k: any) => k?.type === 'Denied')
+  return conditions.length > 0 && conditions.every((k) => k?.type === 'Denied')
 }
 
 /** eks.amazonaws.com/role-arn (IRSA) on a service account, also when a JSON patch sets it. */
@@ -586,8 +586,8 @@ function roleArnOf(e: AuditEvent): string | undefined {
   const key = 'eks.amazonaws.com/role-arn'
   const fromObject = objectOf(e)?.metadata?.annotations?.[key]
   if (typeof fromObject === 'string') return fromObject
-  const op = patchOps(e).find((o) => o.path === '/metadata/annotations/eks.amazonaws.com~1role-arn' || (o.path === '/metadata/annotations' && typeof (o.value as any)?.[key] === 'string'))
-  const v = op?.path === '/metadata/annotations' ? (op.value as any)[key] : op?.value
+  const op = patchOps(e).find((o) => o.path === '/metadata/annotations/eks.amazonaws.com~1role-arn' || (o.path === '/metadata/annotations' && typeof (o.value as Record<string, unknown> | undefined)?.[key] === 'string'))
+  const v = op?.path === '/metadata/annotations' ? (op.value as Record<string, unknown>)[key] : op?.value
   return typeof v === 'string' ? v : undefined
 }
 

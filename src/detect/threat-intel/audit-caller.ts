@@ -1,5 +1,5 @@
 import type { Priority } from '../../model/severity.js'
-import type { AuditEvent } from '../../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../model/audit-event.js'
 import type { ListMatch } from './lists.js'
 import type { ThreatKind } from './config.js'
 
