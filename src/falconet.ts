@@ -24,6 +24,7 @@ import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
 import { createEnrichment } from './enrich/index.js'
+import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
 import { EksAuditPoller } from './sources/eks-audit-cloudwatch.js'
 import { compileRoutes } from './route/tree.js'
 import { Silences } from './route/silences.js'
@@ -133,7 +134,10 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const nodeKnown = deps.nodeKnown ?? enrichment?.knowsNode
   const monitor = createMonitor(config.monitor, { registry, logger, store: spool.state, windowMs, now: clock, ...(nodeKnown ? { nodeKnown } : {}) })
   const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
-  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, { spool, sinks: findingSinksFor, clock, forwardAudit: auditSink !== undefined, hooks: monitor.hooks, ...(enrichment ? { enrich: enrichment.enrich } : {}) })
+  // Threat lists: files read now (an unreadable one is a start-up error), URLs fetched after start.
+  const threatLists = createThreatLists(config.audit.threatIntel, logger)
+  const enrich = withFalcoThreatMarks(enrichment?.enrich, threatLists)
+  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, { spool, sinks: findingSinksFor, clock, forwardAudit: auditSink !== undefined, hooks: monitor.hooks, ...(enrich ? { enrich } : {}), ...(threatLists ? { threatLists } : {}) })
   const liveness = monitor.connect({ ingest, resolve: resolveFinding })
 
   const eks = config.sources.eksAudit
@@ -176,6 +180,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     for (const runner of runners) runner.start()
     poller?.start()
     monitor.start()
+    void threatLists?.start() // fetch failures are logged and keep the last good list
   }
 
   let closing: Promise<void> | undefined
@@ -183,6 +188,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
       await poller?.stop()
+      threatLists?.stop()
       await monitor.stop()
       await stopGuard?.()
       enrichment?.stop()
