@@ -15,6 +15,7 @@ import { toAsff } from '../../src/asff/build.js'
 import { findingFromEvent } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 
 // Events written for these tests: EKS-shaped (IAM principals in user.extra), not from the fixtures.
 const sa = (ns: string, name: string) => ({ username: `system:serviceaccount:${ns}:${name}`, uid: 'u-1', groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], extra: { 'authentication.kubernetes.io/pod-name': [`${name}-7d9f-abcde`] } })
@@ -164,7 +165,7 @@ t.test('cryptominers without an allow-list: images and arguments, in pods and wo
 })
 
 t.test('long-running requests: detected at ResponseStarted or ResponseComplete, once per request (through the audit pipeline)', async (t) => {
-  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-stages-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-stages-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   t.teardown(() => spool.close())
   const config = validateConfig({})
   const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe']), spool)

@@ -15,6 +15,7 @@ import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { eksEvent } from '../support/audit.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 
 /**
  * Late delivery: EKS hands some audit events to CloudWatch Logs minutes after their time, and
@@ -42,7 +43,7 @@ function rig(endpoint: string, group: string, lookbackMs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-late-'))
   const lines: string[] = []
   const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }))
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, ['probe'])
   const auditIngest = createAuditIngest(auditDetectorOn(validateConfig({}).audit, spool.state), ingest, spool)
   const registry = new Registry()
