@@ -82,7 +82,7 @@ t.test('SECURITY.md, CONTRIBUTING.md and CHANGELOG.md say what they are expected
   }
   const changelog = read('CHANGELOG.md')
   t.match(changelog, /keepachangelog\.com/)
-  const versions = [...changelog.matchAll(/^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$/gm)].map((m) => m[1])
+  const versions = [...changelog.matchAll(/^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$/gm)].map((m) => m[1] as string)
   t.same(versions.slice(0, 2), ['Unreleased', JSON.parse(read('package.json')).version], 'Unreleased first, then the package version')
   t.equal(versions.at(-1), '0.1.0', 'starts at 0.1.0')
   for (const v of versions) t.match(changelog, new RegExp(`^\\[${v.replace(/\./g, '\\.')}\\]: https://`, 'm'), `link for ${v}`)
