@@ -129,3 +129,10 @@ t.test('the README has contents, runs without Kubernetes and troubleshoots with 
   const metricsDoc = read('docs/metrics.md')
   for (const m of [...metricsDoc.matchAll(/`(falconet_[a-z0-9_]+)[`{]/g)].map((x) => x[1] as string)) t.ok(metrics.has(m), `docs/metrics.md: ${m} is registered`)
 })
+
+t.test('every upstream chart the README installs has its helm repo add line', async (t) => {
+  const readme = read('README.md')
+  const used = new Set([...readme.matchAll(/helm (?:install|upgrade --install) \S+ ([a-z0-9-]+)\/[a-z0-9-]+/g)].map((m) => m[1] as string))
+  t.ok(used.size >= 2, `installs upstream charts (${[...used].join(', ')})`)
+  for (const repo of used) t.match(readme, new RegExp(`helm repo add ${repo} https://\\S+`), `helm repo add ${repo}`)
+})
