@@ -11,6 +11,7 @@ import { createMonitor } from '../monitor/index.js'
 import { ingestMetricsFor, POLLER_ROUTE } from '../monitor/ingest-metrics.js'
 import { SinkRunner } from '../delivery/sink-runner.js'
 import { DeadLetterFile } from '../delivery/dead-letter.js'
+import { Redriver } from '../delivery/redrive.js'
 import { DeliveryMetrics } from '../delivery/metrics.js'
 import { Spool } from '../delivery/spool.js'
 import { guardSpool } from '../delivery/spool-guard.js'
@@ -136,7 +137,20 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
+  // Dead letters go back through the same durable write as an ingest (spool.record).
+  const redriver = new Redriver({
+    deadLetters,
+    record: (items, to, options) => spool.record(items, to, options),
+    findingSinks: new Set(sinks.map((s) => s.id)),
+    sinksFor: findingSinksFor,
+    outboxes: Object.fromEntries(auditSinks.slice(0, 1).map((s) => [s.id, AUDIT_OUTBOX])),
+  })
+  const delivery = {
+    deadLetters,
+    redriver,
+    sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
+  }
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, delivery }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
   for (const runner of runners) runner.start()
   poller?.start()
   monitor.start()
