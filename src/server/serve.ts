@@ -17,6 +17,7 @@ import { Spool } from '../delivery/spool.js'
 import { guardSpool } from '../delivery/spool-guard.js'
 import { sinkDefinitions } from '../sinks/registry.js'
 import { asffContextProvider, checkAwsSettings } from '../aws/identity.js'
+import { sayNodeSupportOnce } from '../aws/node-support.js'
 import type { DeliveryConfig } from '../delivery/config.js'
 import type { DeliveryQueue } from '../delivery/queue.js'
 import type { Sink } from '../sinks/sink.js'
@@ -42,6 +43,7 @@ export interface Running {
 export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
   checkAwsSettings(config, env)
   const logger = createLogger(config.logLevel)
+  sayNodeSupportOnce(config, logger, env) // before any AWS SDK client is built
   const dataDir = resolve(config.dataDir)
   const registry = new Registry()
   const deadLetters = new DeadLetterFile(dataDir, logger)
