@@ -1,10 +1,9 @@
 import { resolve } from 'node:path'
 import { pino } from 'pino'
 import { DeadLetterFile, type LetterFilter, type StoredLetter } from '../../delivery/dead-letter.js'
-import { CommandError, EXIT, parseCommandArgs, showHelp, UsageError, write, type Command } from '../command.js'
-import { closeClient, endpoint, localUrl, networkReason, parseUrl, post } from '../client.js'
+import { EXIT, parseCommandArgs, showHelp, UsageError, write, type Command } from '../command.js'
+import { bearerToken, closeClient, endpoint, localUrl, networkReason, parseUrl, post } from '../client.js'
 import { loadCommandConfig, plural } from '../report.js'
-import { readFileSync } from 'node:fs'
 
 const ACTIONS = ['list', 'show', 'redrive'] as const
 
@@ -68,7 +67,7 @@ Examples:
 
     if (action === 'redrive') {
       const url = endpoint(values.url !== undefined ? parseUrl(values.url as string) : localUrl(config), '/api/dead-letters/redrive')
-      const token = managementToken(values['token-file'] as string | undefined, ctx.env[config.api.adminTokenEnv ?? 'FALCONET_ADMIN_TOKEN'])
+      const token = bearerToken(values['token-file'] as string | undefined, ctx.env, config.api.adminTokenEnv ?? 'FALCONET_ADMIN_TOKEN')
       try {
         const answer = await post(url, JSON.stringify({ ...(filter.sink ? { sink: filter.sink } : {}), ...(filter.findingId ? { id: filter.findingId } : {}) }), 'application/json', token)
         if (answer.status !== 200) {
@@ -109,16 +108,4 @@ function shown(l: StoredLetter): Record<string, unknown> {
 function oneLine(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim()
   return line.length > 160 ? `${line.slice(0, 160)}…` : line
-}
-
-/** --token-file, else the variable falconet itself reads (api.adminTokenEnv, FALCONET_ADMIN_TOKEN). */
-function managementToken(tokenFile: string | undefined, fromEnv: string | undefined): string | undefined {
-  if (tokenFile === undefined) return fromEnv?.trim() || undefined
-  try {
-    const token = readFileSync(tokenFile, 'utf8').trim()
-    if (token) return token
-  } catch (err) {
-    throw new CommandError(`cannot read --token-file ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, EXIT.usage)
-  }
-  throw new CommandError(`--token-file ${tokenFile} is empty`, EXIT.usage)
 }
