@@ -27,7 +27,8 @@ function links(text: string): string[] {
 function anchors(text: string): Set<string> {
   const seen = new Map<string, number>()
   const out = new Set<string>()
-  for (const m of prose(text).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+  // Headings outside fenced blocks; inline code in a heading keeps its text in the anchor.
+  for (const m of text.replace(/^(```|~~~)[\s\S]*?^\1/gm, '').matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
     const base = (m[1] as string).toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
     const n = seen.get(base) ?? 0
     seen.set(base, n + 1)
@@ -60,6 +61,8 @@ t.test('the checker sees a link to a git-ignored file as broken', async (t) => {
   const ignored = execFileSync('git', ['check-ignore', '--no-index', 'bench/results/2026-11-21-scratch-throughput-latency.png'], { cwd: root, encoding: 'utf8' }).trim()
   t.equal(ignored, 'bench/results/2026-11-21-scratch-throughput-latency.png', 'scratch bench files are ignored, so never tracked')
   t.ok(anchors('## Who may send: credentials, TLS, rate limits\n').has('who-may-send-credentials-tls-rate-limits'))
+  t.ok(anchors('## The `falconet` command\n').has('the-falconet-command'))
+  t.notOk(anchors('```sh\n# not a heading\n```\n').has('not-a-heading'))
 })
 
 t.test('LICENSE is the full Apache License 2.0, as package.json says', async (t) => {
