@@ -7,6 +7,7 @@ import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
 import { Redriver, SHED } from '../../src/delivery/redrive.js'
 import { fold, idFor, toFinding, type FindingState } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { silent, testEvent } from '../support/runner.js'
 
 /**
@@ -17,7 +18,7 @@ const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, wind
 
 function rig(t: { teardown(fn: () => unknown): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-redrive-'))
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: { a: 0, b: 0 }, logger: silent })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: { a: 0, b: 0 }, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
   t.teardown(() => spool.close())
   const deadLetters = new DeadLetterFile(dir, silent)
   const redriver = new Redriver({
