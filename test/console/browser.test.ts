@@ -38,6 +38,22 @@ async function slackCapture() {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, messages, close: () => new Promise<void>((r) => server.close(() => r())) }
 }
 
+/** A webhook receiver's endpoint that refuses everything (400: final, so dead-lettered) until `accept` is set. */
+async function refusingWebhook() {
+  const state = { accept: false, received: [] as string[] }
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      if (!state.accept) return res.writeHead(400, { 'content-type': 'text/plain' }).end('refused')
+      state.received.push(body)
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise<void>((r) => server.close(() => r())) })
+}
+
 /** Fixture 01 (a shell in shop/cart-api) moved to another pod, as a new alert now. */
 function shellAlert(namespace: string, pod: string): string {
   const alert = JSON.parse(falcoFixture('01-').body.replace(/"evt\.time":\d+/, '"evt.time":0'))
@@ -63,6 +79,7 @@ t.test('the console in Chromium: sign-in, findings, filters, a silence from a fi
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const slack = await slackCapture()
+  const hook = await refusingWebhook()
   const idp = await startOidcProvider({
     clientId: CLIENT.id,
     clientSecret: CLIENT.secret,
@@ -79,8 +96,12 @@ t.test('the console in Chromium: sign-in, findings, filters, a silence from a fi
     urlEnv: SLACK_URL
     groupWaitSecs: 0
     repeatIntervalSecs: 3600
+  - name: hook
+    type: webhook
+    url: ${hook.url}/falconet
+    groupWaitSecs: 0
 routing:
-  receivers: [slack-sec]
+  receivers: [slack-sec, hook]
   matchers: ['severity >= LOW']
 console:
   oidc:
@@ -107,7 +128,7 @@ console:
   t.teardown(async () => {
     await browser.close()
     await falconet.stop()
-    await Promise.all([slack.close(), idp.close()])
+    await Promise.all([slack.close(), idp.close(), hook.close()])
   })
 
   const fixtures = falcoFixtures()
@@ -290,6 +311,30 @@ console:
     t.equal(background, 'rgb(13, 17, 23)', 'a dark background')
     await axe(p, 'findings (dark)')
     await shoot(p, 'findings-dark')
+    await ctx.close()
+  })
+
+  await t.test('a redrive from the health page delivers a dead letter', async (t) => {
+    await waitFor(async () => (await api('/api/dead-letters?sink=receiver-hook')).items.length > 0, 30_000, () => 'the webhook refusals were not dead-lettered')
+    hook.accept = true
+    const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 } })
+    const p = watch(await ctx.newPage())
+    await p.goto(`${base}/ui/login`)
+    await p.fill('#token', TOKEN)
+    await p.click('form[action="/ui/auth/login"] button[type=submit]')
+    await ready(p)
+    await p.goto(`${base}/ui/health`)
+    await ready(p)
+    await p.waitForSelector('button[aria-label^="Redrive "]')
+    const letters = (await api('/api/dead-letters?sink=receiver-hook')).items as Array<{ id: string }>
+    const first = letters[0]!.id
+    t.match(await p.textContent('#h-sinks + *'), 'receiver-hook', 'the sink is listed with its dead letters')
+    await p.click(`button[aria-label="Redrive ${first} to receiver-hook"]`)
+    await p.waitForSelector('.status.ok')
+    t.match(await p.textContent('.status.ok'), /1 dead letter\(s\) queued again/)
+    await waitFor(() => hook.received.some((b) => b.includes(first)), 30_000, () => 'the redriven finding did not reach the webhook')
+    t.pass('the redriven finding reached the webhook')
+    await shoot(p, 'health')
     await ctx.close()
   })
 
