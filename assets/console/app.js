@@ -612,8 +612,8 @@ async function deadLetters(el) {
       button.disabled = true
       try {
         const r = await api('/api/dead-letters/redrive', { method: 'POST', json })
+        await deadLetters(el) // re-rendered first: the message goes in the new section
         status(`${r.requeued} dead letter(s) queued again.`, 'ok')
-        await deadLetters(el)
       } catch (err) {
         status(`Redrive failed: ${err instanceof Error ? err.message : err}`, 'error')
         button.disabled = false

@@ -98,7 +98,7 @@ t.test('the console in Chromium: sign-in, findings, filters, a silence from a fi
     repeatIntervalSecs: 3600
   - name: hook
     type: webhook
-    url: ${hook.url}/falconet
+    urlEnv: HOOK_URL
     groupWaitSecs: 0
 routing:
   receivers: [slack-sec, hook]
@@ -120,6 +120,7 @@ console:
     FALCONET_CONFIG: config,
     FALCONET_ADMIN_TOKEN: TOKEN,
     SLACK_URL: `${slack.url}/services/T000/B000/XXXX`,
+    HOOK_URL: `${hook.url}/falconet`,
     OIDC_SECRET: CLIENT.secret,
     FALCONET__SERVER__RATE_LIMIT__CONSOLE: '0',
     FALCONET__SERVER__RATE_LIMIT__MANAGEMENT: '0',
