@@ -161,7 +161,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 let validator: ReturnType<Ajv['compile']> | undefined
 function compiled() {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true, discriminator: true })
     validator = ajv.compile(closeObjects(structuredClone(configSchema)))
   }
   return validator
@@ -184,7 +184,7 @@ function from(origins: Map<string, string>, key: string): string {
 }
 
 function schemaProblems(list: ErrorObject[], origins: Map<string, string>): ConfigProblem[] {
-  return list.map((e) => {
+  return list.filter((e) => e.keyword !== 'propertyNames').map((e) => {
     const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty
@@ -192,6 +192,22 @@ function schemaProblems(list: ErrorObject[], origins: Map<string, string>): Conf
       const near = suggestKey(extra, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
       const prefix = path === '(root)' ? '' : `${path}.`
       return { path: full, message: `unknown setting${near ? ` — did you mean \`${prefix}${near}\`?` : ''}${from(origins, full)}` }
+    }
+    if (e.keyword === 'required') {
+      const missing = (e.params as { missingProperty: string }).missingProperty
+      const at = path === '(root)' ? missing : `${path}.${missing}`
+      return { path: at, message: `required${from(origins, at)}` }
+    }
+    if (e.keyword === 'discriminator') {
+      // A `type` no variant has (receivers): name the types there are.
+      const types = ((e.parentSchema as { oneOf?: Array<{ properties?: { type?: { const?: string } } }> }).oneOf ?? []).map((v) => v.properties?.type?.const)
+      const at = `${path === '(root)' ? '' : `${path}.`}type`
+      return { path: at, message: `must be one of ${types.join(', ')}${from(origins, at)}` }
+    }
+    if (e.propertyName !== undefined && e.keyword !== 'propertyNames') {
+      // A key refused by `propertyNames` (webhook headers x-falconet-*): the key's path, the schema's reason.
+      const at = `${path}.${e.propertyName}`
+      return { path: at, message: `${(e.parentSchema as { description?: string } | undefined)?.description ?? e.message}${from(origins, at)}` }
     }
     if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
       const allowed = e.params && 'allowedValues' in e.params ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''

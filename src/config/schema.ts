@@ -7,6 +7,7 @@ import { eksAuditSchema, k8sAuditSchema } from '../sources/k8s-audit/config.js'
 import { auditDetectionSchema } from '../detect/audit/config.js'
 import { routingSchemas } from '../route/config.js'
 import { sinkDefinitions } from '../sinks/registry.js'
+import { receiversSchema } from '../sinks/receivers/index.js'
 import { monitorSchema } from '../monitor/config.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
@@ -98,6 +99,7 @@ export const configSchema = Type.Object(
     audit: { ...auditDetectionSchema, description: 'Detections on Kubernetes audit events (docs/detections.md).' },
     monitor: monitorSchema,
     sinks: sinksSchema,
+    receivers: receiversSchema,
     ...routingSchemas,
   },
   { additionalProperties: false },
