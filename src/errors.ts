@@ -17,6 +17,11 @@ export const errors = {
   FALCONET_ERR_FORBIDDEN: createError('FALCONET_ERR_FORBIDDEN', 'Forbidden: %s', 403),
   FALCONET_ERR_RATE_LIMITED: createError('FALCONET_ERR_RATE_LIMITED', 'Too many requests: %s', 429),
   FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
+  FALCONET_ERR_NOT_FOUND: createError('FALCONET_ERR_NOT_FOUND', '%s', 404),
+  FALCONET_ERR_INVALID_SILENCE: createError('FALCONET_ERR_INVALID_SILENCE', '%s', 400),
+  FALCONET_ERR_CONFIGURED_SILENCE: createError('FALCONET_ERR_CONFIGURED_SILENCE', '%s', 409),
+  /** A failure of falconet itself: its message stays in the log, never in the answer. */
+  FALCONET_ERR_INTERNAL: createError('FALCONET_ERR_INTERNAL', 'internal error', 500),
 } as const
 
 export type ErrorCode = keyof typeof errors

@@ -1,11 +1,14 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
+import { errors, type ErrorCode } from '../errors.js'
 
 /**
  * Every refusal is `{statusCode, error, code, message}` JSON. 4xx messages say what was wrong so
  * the sender can fix it; 5xx bodies never carry internals (no stack, no message), which only go
  * to the log.
  */
+const INTERNAL = new errors.FALCONET_ERR_INTERNAL()
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
@@ -17,16 +20,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(statusCode).send({
       statusCode,
       error: STATUS_CODES[statusCode] ?? 'Error',
-      code: err.code ?? 'FALCONET_ERR_INTERNAL',
-      message: exposed ? err.message : 'internal error',
+      code: err.code ?? INTERNAL.code,
+      message: exposed ? err.message : INTERNAL.message,
     })
   })
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({
-      statusCode: 404,
-      error: 'Not Found',
-      code: 'FALCONET_ERR_NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0]}: Falco posts to / or /falco, curl tests to /test`,
-    })
+    const err = new errors.FALCONET_ERR_NOT_FOUND(`no route ${request.method} ${request.url.split('?')[0]}: Falco posts to / or /falco, curl tests to /test`)
+    void reply.code(404).send({ statusCode: 404, error: STATUS_CODES[404], code: err.code satisfies ErrorCode, message: err.message })
   })
 }

@@ -14,8 +14,8 @@ export const webhook = defineReceiver({
   optionalSecrets: ['secret'],
   options: {
     format: Type.Enum(['event', 'asff'], { default: 'event', description: '`event`: the normalized findings; `asff`: as ASFF.' }),
-    // Case-insensitive without a flag: JSON Schema patterns have none.
-    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra headers. Not for secrets.', propertyNames: { pattern: '^(?![xX]-[fF][aA][lL][cC][oO][nN][eE][tT]-)', description: "x-falconet-* headers are falconet's own" } })),
+    // Case-insensitive without a flag (JSON Schema has none) and without lookahead (Helm's Go regexes have none).
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra headers. Not for secrets.', propertyNames: { not: { pattern: '^[xX]-[fF][aA][lL][cC][oO][nN][eE][tT]-' }, description: "x-falconet-* headers are falconet's own" } })),
   },
   secrets: ['url'],
   requestsPerSecond: 10,
