@@ -29,6 +29,7 @@ import { Silences } from './route/silences.js'
 import { compileInhibitions, type InhibitRule } from './route/inhibit.js'
 import type { FindingState } from './aggregate/aggregator.js'
 import { errors } from './errors.js'
+import { deprecatedSettings } from './config/deprecated.js'
 
 /**
  * The composition root: the one place that knows every component and wires config → spool → sinks
@@ -73,6 +74,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const env = deps.env ?? process.env
   const clock = deps.clock ?? Date.now
   const logger = deps.logger ?? createLogger(config.logLevel)
+  for (const note of deprecatedSettings(config)) logger.warn({ setting: note.path }, `config: ${note.path} is ${note.message}`)
   const awsNeeds = awsNeedsOf(config)
   const awsProblems = awsSettingProblems(config, env, awsNeeds)
   if (awsProblems.length) throw new errors.FALCONET_ERR_CONFIG(awsProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n'))

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { configSchema, type Config } from './schema.js'
 import { errors } from '../errors.js'
 import { configProblems, suggestKey, type ConfigProblem } from './check.js'
+import { applyDeprecatedAliases, remember } from './deprecated.js'
 
 /**
  * Load order: schema defaults < YAML file (--config / FALCONET_CONFIG) < environment. Validated once
@@ -46,23 +47,25 @@ export function loadConfig(options: LoadOptions & { awsEnv?: NodeJS.ProcessEnv }
  * each with its key path; `config` only when there is none. `serve`, `validate-config` and the
  * chart test all go through here.
  */
-export function checkConfig(raw: unknown, options: { origins?: Map<string, string>; env?: NodeJS.ProcessEnv } = {}): { config?: Readonly<Config>; problems: ConfigProblem[] } {
+export function checkConfig(raw: unknown, options: { origins?: Map<string, string>; env?: NodeJS.ProcessEnv } = {}): { config?: Readonly<Config>; problems: ConfigProblem[]; deprecated: ConfigProblem[] } {
   const origins = options.origins ?? new Map<string, string>()
-  const data = structuredClone(raw ?? {})
+  const data = structuredClone(raw ?? {}) as Record<string, unknown>
+  const deprecated = applyDeprecatedAliases(data)
   const validate = compiled()
-  if (!validate(data)) return { problems: schemaProblems(validate.errors ?? [], origins) }
+  if (!validate(data)) return { problems: schemaProblems(validate.errors ?? [], origins), deprecated }
   const problems = configProblems(data as Config, options.env ?? process.env).map((p) => ({ ...p, message: `${p.message}${from(origins, p.path)}` }))
-  return problems.length ? { problems } : { config: deepFreeze(data as Config), problems }
+  return problems.length ? { problems, deprecated } : { config: remember(deepFreeze(data as Config), deprecated), problems, deprecated }
 }
 
 /** The schema alone (types, defaults, unknown keys): for tests and tools that build a config in code. */
 export function validateConfig(raw: unknown, origins: Map<string, string> = new Map()): Readonly<Config> {
-  const data = structuredClone(raw ?? {})
+  const data = structuredClone(raw ?? {}) as Record<string, unknown>
+  const deprecated = applyDeprecatedAliases(data)
   const validate = compiled()
   if (!validate(data)) {
     throw new errors.FALCONET_ERR_CONFIG(formatProblems(schemaProblems(validate.errors ?? [], origins)))
   }
-  return deepFreeze(data as Config)
+  return remember(deepFreeze(data as Config), deprecated)
 }
 
 export function formatProblems(problems: readonly ConfigProblem[]): string {

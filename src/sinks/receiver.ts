@@ -82,7 +82,7 @@ export function receiverSinkId(name: string): string {
 }
 
 function receiverDelivery(config: ReceiverConfig, type: ReceiverType): DeliveryConfig {
-  const defaults = deliverySchema({ maxItems: 100, maxBytes: 1_000_000, flushIntervalMs: config.groupWaitSecs * 1000, requestsPerSecond: type.requestsPerSecond, burst: 3, resendIntervalMs: config.repeatIntervalSecs * 1000 })
+  const defaults = deliverySchema({ maxItems: 100, maxBytes: 1_000_000, flushIntervalMs: config.groupWaitSecs * 1000, requestsPerSecond: type.requestsPerSecond, burst: 3, resendIntervalMs: config.resendIntervalMs })
   // The schema's defaults, filled in: receivers are configured by their own few settings.
   const fill = (schema: any): any => (schema.type === 'object' ? Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, fill(v)])) : schema.default)
   return fill(defaults)

@@ -29,5 +29,5 @@ t.test('per-type rules come from the schemas, each problem with its path', async
   t.match(problems([{ name: 'a', type: 'webhook', urlEnv: 'X', headers: { 'X-FalcoNet-Id': '1', 'x-team': 'sec' } }]), [{ path: 'receivers.0.headers.X-FalcoNet-Id', message: /falconet's own/ }])
   t.match(problems([{ name: 'a', type: 'pagerduty' }]), [{ path: 'receivers.0.routingKeyFile', message: /pagerduty needs routingKeyFile or routingKeyEnv/ }])
   const { config } = checkConfig({ receivers: [{ name: 'a', type: 'webhook', urlEnv: 'X', secretEnv: 'Y', headers: { 'x-team': 'sec' } }] }, { env: {} })
-  t.match(config?.receivers[0], { type: 'webhook', format: 'event', groupWaitSecs: 30, repeatIntervalSecs: 300 }, 'the variant\'s defaults, and only its own')
+  t.match(config?.receivers[0], { type: 'webhook', format: 'event', groupWaitSecs: 30, resendIntervalMs: 300_000 }, 'the variant\'s defaults, and only its own')
 })

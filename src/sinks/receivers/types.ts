@@ -75,7 +75,7 @@ export function escapeHtml(text: string): string {
 }
 
 /** A receiver's settings as the schema gives them (defaults filled in). */
-export type ReceiverSettings<T extends string, O extends TProperties> = { name: string; type: T; groupBy: GroupLabel[]; groupWaitSecs: number; repeatIntervalSecs: number } & Partial<Record<`${SecretName}${'File' | 'Env'}`, string>> &
+export type ReceiverSettings<T extends string, O extends TProperties> = { name: string; type: T; groupBy: GroupLabel[]; groupWaitSecs: number; resendIntervalMs: number } & Partial<Record<`${SecretName}${'File' | 'Env'}`, string>> &
   Static<TObject<O>>
 /** The settings type of a receiver definition. */
 export type SettingsOf<R> = R extends { schema: TUnsafe<infer S> } ? S : never
@@ -84,7 +84,8 @@ export type SettingsOf<R> = R extends { schema: TUnsafe<infer S> } ? S : never
 const grouping = {
   groupBy: Type.Array(Type.Enum(GROUP_LABELS), { default: ['rule', 'namespace', 'workload'], description: 'Findings sent together as one message.' }),
   groupWaitSecs: Type.Integer({ minimum: 0, default: 30, description: 'Wait this long for a group to gather before the first message.' }),
-  repeatIntervalSecs: Type.Integer({ minimum: 0, default: 300, description: 'A finding that changed is notified again at most this often.' }),
+  // The sinks' name for the same thing (delivery/config.ts); `repeatIntervalSecs` is its deprecated alias (config/deprecated.ts).
+  resendIntervalMs: Type.Integer({ minimum: 0, default: 300_000, description: 'A finding that changed is notified again at most this often (was `repeatIntervalSecs`, still read, in seconds).' }),
 }
 
 /**
