@@ -6,7 +6,7 @@ import { enrichmentSchema } from '../enrich/config.js'
 import { eksAuditSchema, k8sAuditSchema } from '../sources/k8s-audit/config.js'
 import { auditDetectionSchema } from '../detect/audit/config.js'
 import { routingSchemas } from '../route/config.js'
-import { sinkDefinitions } from '../sinks/registry.js'
+import { sinkDefinitions, type SinkSchemas } from '../sinks/registry.js'
 import { receiversSchema } from '../sinks/receivers/index.js'
 import { monitorSchema } from '../monitor/config.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
@@ -24,7 +24,7 @@ const severityMappingSchema = Type.Object(
 )
 
 const sinksSchema = Type.Object(
-  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])),
+  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])) as SinkSchemas,
   { default: {}, additionalProperties: false },
 )
 
