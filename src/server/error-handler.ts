@@ -1,16 +1,18 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { errors, type ErrorCode } from '../errors.js'
+import { asFalconetRefusal } from './fastify-refusals.js'
+
+const INTERNAL = new errors.FALCONET_ERR_INTERNAL()
 
 /**
  * Every refusal is `{statusCode, error, code, message}` JSON. 4xx messages say what was wrong so
  * the sender can fix it; 5xx bodies never carry internals (no stack, no message), which only go
  * to the log.
  */
-const INTERNAL = new errors.FALCONET_ERR_INTERNAL()
-
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler((fastifyErr: FastifyError, request, reply) => {
+    const err = asFalconetRefusal(fastifyErr, request)
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     const exposed = statusCode < 500 || err.code?.startsWith('FALCONET_ERR_')
     if (statusCode >= 500) request.log.error({ err }, 'request failed')
