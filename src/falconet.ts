@@ -49,6 +49,8 @@ export interface FalconetDeps {
   logger?: Logger
   /** A spool to use instead of opening dataDir/spool (closed by close() all the same). */
   spool?: Spool
+  /** Sinks built by the caller (benchmarks: an instant sink), delivered to like the registry's. */
+  extraSinks?: Sink<unknown>[]
   /** Whether a node exists, instead of enrichment's knowledge (the monitor forgets vanished nodes). */
   nodeKnown?: (name: string) => boolean | undefined
 }
@@ -90,7 +92,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const sinkDeps: SinkDeps = { dataDir, logger, asffContext }
 
   const enabled = enabledSinks(config)
-  const findingSinks = enabled.filter(({ definition }) => (definition.consumes ?? 'findings') === 'findings').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>)
+  const findingSinks = [...enabled.filter(({ definition }) => (definition.consumes ?? 'findings') === 'findings').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>), ...(deps.extraSinks ?? [])]
   // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
   const auditSink = enabled.filter(({ definition }) => definition.consumes === 'audit-events').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>)[0]
   const names = config.receivers.map((r) => r.name)
