@@ -2,13 +2,19 @@ import type { SecurityEvent } from '../model/event.js'
 import type { Finding } from '../model/finding.js'
 import { moreUrgent, type SeverityMapping } from '../model/severity.js'
 import { findingId, type IdOptions } from './finding-id.js'
-import { addMs } from '../model/time.js'
+import { addMs, fromMs } from '../model/time.js'
 
 export interface AggregateOptions extends IdOptions {
   severityMapping: Readonly<SeverityMapping>
   /** A finding idle longer than this starts counting again (same Id: Security Hub updates it). */
   windowMs: number
+  /** falconet's clock (tests pass their own). */
+  now?: () => number
+  /** How far ahead of that clock a sender's time may be (sources refuse later ones); bounds UpdatedAt. */
+  maxFutureSkewMs?: number
 }
+
+const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000
 
 /** Names kept per finding to count distinct pods / containers; beyond it counts are lower bounds. */
 export const TRACKED_NAMES = 500
@@ -36,7 +42,7 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
       severity,
       firstObservedAt: event.time,
       lastObservedAt: event.time,
-      updatedAt: laterThan(event.time, previous?.updatedAt),
+      updatedAt: nextUpdatedAt(event.time, previous?.updatedAt, options),
       count: 1,
       pods: pods ? [pods] : [],
       containers: containers ? [containers] : [],
@@ -57,7 +63,7 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
     severity: moreUrgent(previous.severity, severity),
     firstObservedAt: event.time < previous.firstObservedAt ? event.time : previous.firstObservedAt,
     lastObservedAt,
-    updatedAt: laterThan(lastObservedAt, previous.updatedAt),
+    updatedAt: nextUpdatedAt(lastObservedAt, previous.updatedAt, options),
     count: previous.count + 1,
     pods,
     containers,
@@ -76,8 +82,8 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
  * again") as its latest occurrence, archived. Counts and first/last observed times stay those of
  * the problem itself.
  */
-export function archive(previous: FindingState, note: SecurityEvent): FindingState {
-  return { ...previous, event: note, archived: true, updatedAt: laterThan(note.time, previous.updatedAt), version: previous.version + 1 }
+export function archive(previous: FindingState, note: SecurityEvent, options: Pick<AggregateOptions, 'now' | 'maxFutureSkewMs'> = {}): FindingState {
+  return { ...previous, event: note, archived: true, updatedAt: nextUpdatedAt(note.time, previous.updatedAt, options), version: previous.version + 1 }
 }
 
 const AUDIT_IDS = 10
@@ -115,13 +121,23 @@ function addBounded(list: string[], value: string | undefined): string[] {
 
 
 /**
- * UpdatedAt: the event time, but always at least 1 ms after the previous version's. Security Hub
- * keeps milliseconds and ignores an update whose UpdatedAt is not later, so "later" is judged in
- * whole milliseconds.
+ * UpdatedAt: when falconet changed the finding, on falconet's clock — at least the event's time
+ * (so it is never before CreatedAt; sources refuse times beyond the skew) and at least 1 ms after
+ * the previous version's (Security Hub keeps milliseconds and ignores an update whose UpdatedAt is
+ * not later). No sender's time can push it ahead of the clock by more than the skew: an event
+ * dated 9999 once made every later update of its finding invisible to Security Hub. A previous
+ * value beyond that bound (written before times were bounded) is not carried forward.
  */
-function laterThan(time: string, previous: string | undefined): string {
-  if (!previous || Date.parse(time) > Date.parse(previous)) return time
-  return addMs(previous, 1)
+function nextUpdatedAt(eventTime: string, previous: string | undefined, options: Pick<AggregateOptions, 'now' | 'maxFutureSkewMs'>): string {
+  const now = (options.now ?? Date.now)()
+  const ceiling = now + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS)
+  const eventMs = Date.parse(eventTime)
+  let time = eventMs > now && eventMs <= ceiling ? eventTime : fromMs(now)
+  if (previous) {
+    const prev = Date.parse(previous)
+    if (prev <= ceiling && prev >= Date.parse(time)) time = addMs(previous, 1)
+  }
+  return time
 }
 
 /** One event as its own finding (no previous state): for tools that show what an event would produce. */

@@ -3,6 +3,7 @@ import type { AuditDetector } from '../detect/audit/detector.js'
 import type { StateStore } from '../detect/audit/stateful.js'
 import { StagedState } from '../detect/audit/staged-state.js'
 import type { Ingest } from './pipeline.js'
+import type { Provenance } from '../model/event.js'
 
 /**
  * Audit events from any source (the webhook, the CloudWatch poller, Fluent Bit records) → the
@@ -14,7 +15,7 @@ import type { Ingest } from './pipeline.js'
  * baselines, aws-auth content) is committed in that transaction too, so a batch the spool refuses
  * is detected again, in full, when the client retries it.
  */
-export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
+export type AuditIngest = (events: AuditEvent[], provenance?: Provenance) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
 
 export const AUDIT_OUTBOX = 'audit-events'
 
@@ -33,7 +34,7 @@ export function createAuditIngest(
   // One batch at a time: the unseen check and the write that marks the keys cannot interleave
   // with another batch carrying the same events (an API server retry racing its original).
   let queue: Promise<unknown> = Promise.resolve()
-  const run: AuditIngest = async (events) => {
+  const run: AuditIngest = async (events, provenance) => {
     const detectKey = (e: AuditEvent) => `audit:${e.auditID}`
     // Falco's rules want each stage (its kevt macro matches ResponseComplete): the bridge keys stages.
     const forwardKey = (e: AuditEvent) => `audit-fwd:${e.auditID}:${e.stage ?? ''}`
@@ -65,7 +66,7 @@ export function createAuditIngest(
         failures++
       }
       if (found.length > 0) produced.push(key)
-      detected.push(...found)
+      for (const f of found) detected.push(provenance ? { ...f, provenance } : f)
     }
     // Taken before the commit: if it fails, these writes are dropped and the retry learns them again.
     const writes = state.take()
@@ -74,8 +75,8 @@ export function createAuditIngest(
     }
     return { events: events.length, duplicates, findings: detected.length, ...(failures ? { undetectable: failures } : {}) }
   }
-  return (events) => {
-    const next = queue.then(() => run(events))
+  return (events, provenance) => {
+    const next = queue.then(() => run(events, provenance))
     queue = next.catch(() => {})
     return next
   }

@@ -66,7 +66,7 @@ export function createResolver(options: AggregateOptions, spool: Spool, sinks: S
     const id = idFor(original, options)
     const event = enrich(original)
     const written: FindingState[] = []
-    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event)) : undefined) }], sinks, ingestOptions)
+    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event, options)) : undefined) }], sinks, ingestOptions)
     hooks.committed?.(written)
     return written.length > 0
   }

@@ -90,13 +90,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(guarded(adminApi, requireManagementToken(managementTokens, 'disabled')), { silences: deps.admin.silences, config: deps.config })
   }
   await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
-  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
-  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
+  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
   await app.register(guarded(fluentBitSource, requireIngestCredentials('fluentBit', ingestCredentials)), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
     config: deps.config.sources.fluentBit,
+    maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000,
     dataDir: deps.config.dataDir,
     registry: deps.registry,
     logger: deps.logger,

@@ -111,7 +111,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     ...(enrichment ? { nodeKnown: enrichment.knowsNode } : {}),
     windowMs,
   })
-  const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
+  const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs, maxFutureSkewMs: config.sources.maxFutureSkewSecs * 1000 }
   const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
   ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
   resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
@@ -204,7 +204,7 @@ function createPoller(
     {
       ingest: (events) => {
         deps.onRead(logGroupName, events.length)
-        return deps.auditIngest(events)
+        return deps.auditIngest(events, { via: 'eks-audit-cloudwatch' })
       },
       logger: deps.logger,
       registry: deps.registry,

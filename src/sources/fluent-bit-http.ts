@@ -16,6 +16,8 @@ import type { AuditIngest } from '../pipeline/audit.js'
 import type { AuditEvent } from './k8s-audit/event.js'
 import { countReceived, countRejected } from '../server/metrics.js'
 import { sawFluentBitRecords } from '../monitor/sightings.js'
+import { impersonationEvent } from './fluent-bit/impersonation.js'
+import { OncePerKey } from '../server/once-per-key.js'
 
 /**
  * Fluent Bit's `http` output: `POST /fluent-bit` (or `/fluent-bit/<anything>`, e.g. the tag), one
@@ -32,6 +34,8 @@ export interface FluentBitOptions {
   /** Whether a chunk with this key was taken before. */
   seen(key: string): boolean
   config: Static<typeof fluentBitSchema>
+  /** Records dated further ahead of the clock are dropped and counted (sources.maxFutureSkewSecs). */
+  maxFutureSkewMs?: number
   dataDir: string
   registry: Registry
   logger: Logger
@@ -39,9 +43,12 @@ export interface FluentBitOptions {
 
 export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app, opts) => {
   const { config } = opts
-  const classifyOptions = classifyOptionsFor(config)
+  const classifyOptions = { ...classifyOptionsFor(config), ...(opts.maxFutureSkewMs !== undefined ? { maxFutureSkewMs: opts.maxFutureSkewMs } : {}) }
   const metrics = new FluentBitMetrics(opts.registry)
   const logger = opts.logger.child({ source: 'fluent-bit' })
+  // Each impersonating pod is logged once (its finding counts the rest), within bounded memory.
+  const forgedLogged = new OncePerKey(10_000)
+  const tagHeader = config.falcoSender.tagHeader.toLowerCase()
 
   // Encapsulated: every body on these routes is read raw; the format is worked out from it.
   app.removeAllContentTypeParsers()
@@ -51,12 +58,13 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     const raw = request.body as Buffer | undefined
     if (!raw || raw.length === 0) return { records: 0, events: 0 }
     // A resend is recognised before anything is done with it (also for chunks holding only audit events).
-    const key = chunkKey(raw, request)
+    const tag = request.headers[tagHeader]
+    const key = chunkKey(raw, request, typeof tag === 'string' ? tag : '')
     if (opts.seen(key)) {
       metrics.chunk('duplicate')
       return { records: 0, events: 0, duplicate: true }
     }
-    const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'])
+    const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'], typeof tag === 'string' ? tag : undefined)
     const { events, auditEvents, counts } = result
     sawFluentBitRecords(request, result.records)
     if (counts.records === 0 && counts.malformed > 0) {
@@ -65,7 +73,7 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     }
     // Audit events first: they are idempotent on auditID, so a crash before the chunk is recorded
     // cannot make the resend lose them.
-    if (auditEvents.length > 0) await opts.auditIngest(auditEvents as unknown as AuditEvent[])
+    if (auditEvents.length > 0) await opts.auditIngest(auditEvents as unknown as AuditEvent[], { via: 'fluent-bit' })
     const { duplicate } = await opts.ingest(events, { dedupeKey: key })
     if (duplicate) {
       metrics.chunk('duplicate')
@@ -76,13 +84,14 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     countReceived(request, counts.records)
     countRejected(request, 'FALCONET_ERR_INVALID_RECORDS', counts.malformed)
     countRejected(request, 'FALCONET_ERR_INVALID_ALERT', counts.invalid)
+    countRejected(request, 'FALCONET_ERR_FORGED_ALERT', counts.forged)
     if (counts.malformed > 0 || counts.invalid > 0) {
       logger.warn({ malformed: counts.malformed, invalid: counts.invalid, invalidReason: counts.invalidReason, records: counts.records }, 'chunk accepted with unreadable records')
     }
     return { records: counts.records, events: events.length, auditEvents: auditEvents.length, malformed: counts.malformed }
   }
 
-  async function readChunk(raw: Buffer, contentType: string | undefined, encoding: string | string[] | undefined) {
+  async function readChunk(raw: Buffer, contentType: string | undefined, encoding: string | string[] | undefined, tag: string | undefined) {
     let body: Buffer
     try {
       body = await decompress(raw, Array.isArray(encoding) ? encoding[0] : encoding, config.bodyLimitBytes)
@@ -97,11 +106,11 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     }
     const events: SecurityEvent[] = []
     const auditEvents: Array<Record<string, unknown>> = []
-    const counts = { records: decoded.records.length, malformed: decoded.malformed, falco: 0, audit: 0, log: 0, skipped: 0, invalid: 0, invalidReason: undefined as string | undefined, unmatched: new Map<string, number>() }
+    const counts = { records: decoded.records.length, malformed: decoded.malformed, falco: 0, audit: 0, log: 0, skipped: 0, invalid: 0, forged: 0, invalidReason: undefined as string | undefined, unmatched: new Map<string, number>() }
     for (const record of decoded.records) {
       let c: ReturnType<typeof classify>
       try {
-        c = classify(record, classifyOptions)
+        c = classify(record, classifyOptions, tag)
       } catch (err) {
         // One odd record (duplicate keys, out-of-range values) costs itself, never the chunk.
         c = { kind: 'invalid', reason: (err as Error).message }
@@ -112,6 +121,14 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
           events.push(c.event)
           counts[c.kind]++
           break
+        case 'forged': {
+          // Never the alert it claims to be: a finding about the pod that wrote it.
+          counts.forged++
+          events.push(impersonationEvent(c))
+          const who = `${c.sender.namespace ?? ''}/${c.sender.pod ?? ''}/${c.sender.container ?? ''}/${c.node ?? ''}`
+          if (forgedLogged.first(who)) logger.warn({ sender: c.sender, node: c.node, claimedRule: c.rule, reason: c.reason }, 'refused a Falco alert from a pod that is not Falco (logged once per pod; counted in falconet_fluentbit_records_total{kind="forged"})')
+          break
+        }
         case 'audit':
           auditEvents.push(c.event)
           counts.audit++
@@ -131,8 +148,8 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     return { events, auditEvents, counts, records: decoded.records }
   }
 
-  function countRecords(counts: { falco: number; audit: number; log: number; skipped: number; malformed: number; invalid: number; unmatched: Map<string, number> }) {
-    for (const kind of ['falco', 'audit', 'log', 'skipped', 'malformed', 'invalid'] as const) metrics.records(kind, counts[kind])
+  function countRecords(counts: { falco: number; audit: number; log: number; skipped: number; malformed: number; invalid: number; forged: number; unmatched: Map<string, number> }) {
+    for (const kind of ['falco', 'audit', 'log', 'skipped', 'malformed', 'invalid', 'forged'] as const) metrics.records(kind, counts[kind])
     let unmatched = 0
     for (const [namespace, n] of counts.unmatched) {
       metrics.unmatched(namespace, n)
@@ -150,13 +167,16 @@ export function classifyOptionsFor(config: Static<typeof fluentBitSchema>): Clas
   return {
     falcoKeys: config.falcoKeys,
     falcoContainers: config.falcoContainers,
+    falcoSender: config.falcoSender,
     logRules: compileLogRules([...config.logRules, ...(config.builtinLogRules ? BUILTIN_LOG_RULES : [])]),
   }
 }
 
-/** The chunk's identity: its bytes as sent, with how to read them. */
-function chunkKey(raw: Buffer, request: FastifyRequest): string {
-  return createHash('sha256')
+/** The chunk's identity: its bytes as sent, with how to read them (and the tag, which says whose they are). */
+function chunkKey(raw: Buffer, request: FastifyRequest, tag: string): string {
+  const hash = createHash('sha256')
+  if (tag !== '') hash.update(tag).update('\0') // untagged chunks keep the keys they always had
+  return hash
     .update(String(request.headers['content-type'] ?? ''))
     .update('\0')
     .update(String(request.headers['content-encoding'] ?? ''))

@@ -45,14 +45,14 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}, o
  * The HTTP app over a real spool (no sink runners), for source tests that must see what reaches
  * the spool: dedupe, budgets, counts. `sink` is the queue name the pipeline fills.
  */
-export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; dedupe?: boolean } = {}) {
+export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; dedupe?: boolean; logger?: pino.Logger } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
   const config = validateConfig(unlimited({ dataDir, ...overrides }))
   const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
   const registry = new Registry()
   const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
   const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, seen: spoolOptions.dedupe === false ? () => false : (key) => spool.unseen([key]).length === 0 })
+  const app = await buildApp({ config, logger: spoolOptions.logger ?? pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, seen: spoolOptions.dedupe === false ? () => false : (key) => spool.unseen([key]).length === 0 })
   const queued = () => spool.due('probe', 10_000, Date.now(), true).items.map((d) => d.state)
   const close = async () => {
     await app.close()

@@ -7,6 +7,7 @@ import { AUDIT_RULES, type RuleContext } from './rules.js'
 import { benignMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
+import { linearRegex } from '../../config/linear-regex.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
 
@@ -65,7 +66,7 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
 function compileSettings(detections: Static<typeof auditDetectionSchema>['detections']) {
   const compiled = new Map(
     Object.entries(detections).map(([id, d]) => {
-      const users = (d.allowUsers ?? []).map((u) => new RegExp(u))
+      const users = (d.allowUsers ?? []).map((u) => linearRegex(u))
       const namespaces = new Set(d.allowNamespaces ?? [])
       return [id, { disabled: d.enabled === false, priority: d.priority as Priority | undefined, allows: (p: Principal, e: AuditEvent) => users.some((re) => re.test(p.username) || (p.arn !== undefined && re.test(p.arn))) || namespaces.has(e.objectRef?.namespace ?? '') }] as const
     }),

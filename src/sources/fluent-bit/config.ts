@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { LogRule } from './log-rules.js'
+import { falcoSenderSchema } from './falco-sender.js'
 
 export const fluentBitSchema = Type.Object(
   {
@@ -14,6 +15,7 @@ export const fluentBitSchema = Type.Object(
       description: 'Record keys that may hold a Falco alert (as JSON text or an object); Falco keys at the top level are always found.',
     }),
     falcoContainers: Type.Array(Type.String(), { default: ['falco'], description: "Falco's container names: their stderr is Falco's own start-up output and is skipped." }),
+    falcoSender: falcoSenderSchema,
     dedupeWindowSecs: Type.Integer({
       minimum: 60,
       default: 86_400,
