@@ -18,6 +18,8 @@ import { countReceived, countRejected } from '../server/metrics.js'
 import { sawFluentBitRecords } from '../monitor/sightings.js'
 import { impersonationEvent } from './fluent-bit/impersonation.js'
 import { OncePerKey } from '../server/once-per-key.js'
+import { ChunkBudget, DECODED_COST } from './fluent-bit/chunk-budget.js'
+import { RETRY_AFTER_SECS } from '../pipeline/pipeline.js'
 
 /**
  * Fluent Bit's `http` output: `POST /fluent-bit` (or `/fluent-bit/<anything>`, e.g. the tag), one
@@ -54,6 +56,22 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimitBytes }, (_req, body, done) => done(null, body))
 
+  // Memory back-pressure (chunk-budget.ts): checked before the body is read (after credentials,
+  // which the parent scope checks first), held until the answer is sent.
+  const budget = new ChunkBudget({ maxBytes: config.memoryBudgetBytes, maxConcurrent: config.maxConcurrentChunks, heapPercent: config.heapHighWaterPercent })
+  const reservations = new WeakMap<FastifyRequest, Exclude<ReturnType<ChunkBudget['reserve']>, string>>()
+  app.addHook('preParsing', async (request, reply) => {
+    const declared = Number(request.headers['content-length'] ?? config.bodyLimitBytes)
+    const reservation = budget.reserve(Number.isFinite(declared) ? Math.min(declared, config.bodyLimitBytes) : config.bodyLimitBytes)
+    if (typeof reservation === 'string') {
+      metrics.chunk('overloaded')
+      throw overloaded(reservation)
+    }
+    reservations.set(request, reservation)
+    reply.raw.once('close', () => reservation.release()) // also when the client goes away
+  })
+  app.addHook('onResponse', async (request) => reservations.get(request)?.release())
+
   const handler = async (request: FastifyRequest) => {
     const raw = request.body as Buffer | undefined
     if (!raw || raw.length === 0) return { records: 0, events: 0 }
@@ -64,7 +82,23 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
       metrics.chunk('duplicate')
       return { records: 0, events: 0, duplicate: true }
     }
-    const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'], typeof tag === 'string' ? tag : undefined)
+    // Before inflating: gzip's trailer says how large the chunk will be, so a chunk that cannot be
+    // taken now costs a 503, not an inflate (a burst of retries would otherwise inflate for nothing).
+    const refusal = reservations.get(request)?.grow(raw.length + (gzipSize(raw) ?? raw.length) * DECODED_COST)
+    if (refusal) {
+      metrics.chunk('overloaded')
+      throw overloaded(refusal)
+    }
+    const release = await budget.slot()
+    try {
+      return await take(request, raw, key, typeof tag === 'string' ? tag : undefined)
+    } finally {
+      release()
+    }
+  }
+
+  const take = async (request: FastifyRequest, raw: Buffer, key: string, tag: string | undefined) => {
+    const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'], tag, reservations.get(request))
     const { events, auditEvents, counts } = result
     sawFluentBitRecords(request, result.records)
     if (counts.records === 0 && counts.malformed > 0) {
@@ -91,12 +125,18 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
     return { records: counts.records, events: events.length, auditEvents: auditEvents.length, malformed: counts.malformed }
   }
 
-  async function readChunk(raw: Buffer, contentType: string | undefined, encoding: string | string[] | undefined, tag: string | undefined) {
+  async function readChunk(raw: Buffer, contentType: string | undefined, encoding: string | string[] | undefined, tag: string | undefined, reservation?: { grow(bytes: number): string | undefined }) {
     let body: Buffer
     try {
       body = await decompress(raw, Array.isArray(encoding) ? encoding[0] : encoding, config.bodyLimitBytes)
     } catch (err) {
       throw asHttpError(err)
+    }
+    // Now the real size is known: what decoding it will hold.
+    const refusal = reservation?.grow(raw.length + body.length * DECODED_COST)
+    if (refusal) {
+      metrics.chunk('overloaded')
+      throw overloaded(refusal)
     }
     let decoded
     try {
@@ -183,4 +223,15 @@ function chunkKey(raw: Buffer, request: FastifyRequest, tag: string): string {
     .update('\0')
     .update(raw)
     .digest('base64url')
+}
+
+/** 503 + Retry-After: Fluent Bit keeps the chunk and sends it again. */
+function overloaded(reason: string): Error {
+  return Object.assign(new errors.FALCONET_ERR_OVERLOADED(reason), { headers: { 'retry-after': String(RETRY_AFTER_SECS) } })
+}
+
+/** A gzip member's uncompressed size (its ISIZE trailer, modulo 2^32), or undefined if not gzip. */
+function gzipSize(raw: Buffer): number | undefined {
+  if (raw.length < 18 || raw[0] !== 0x1f || raw[1] !== 0x8b) return undefined
+  return raw.readUInt32LE(raw.length - 4)
 }
