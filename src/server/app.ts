@@ -60,7 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     ...(https ? { https: { ...https, ...timeouts } } : { http: timeouts }),
     // /falco/<token>: a token may be longer than find-my-way's default 100 characters.
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     clientErrorHandler: clientErrorHandler((code) => refusedByParser.inc({ code })),
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,

@@ -16,7 +16,7 @@ import { FALCO_TAG } from '../support/fluent-bit.js'
 const SENDERS = 8
 const ALERTS_PER_CHUNK = 2500
 
-t.test('a storm of big chunks under the chart's 384 MB heap: no crash, only 200/503, every alert taken once', { timeout: 400_000 }, async (t) => {
+t.test('a storm of big chunks under the chart\'s 384 MB heap: no crash, only 200/503, every alert taken once', { timeout: 400_000 }, async (t) => {
   const falconet = await startFalconet({
     NODE_OPTIONS: '--max-old-space-size=384',
     FALCONET__SERVER__RATE_LIMIT__FLUENT_BIT: '0',
