@@ -1,41 +1,42 @@
-import type { AuditEvent } from '../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../model/audit-event.js'
 import type { AuditDetector } from '../detect/audit/detector.js'
-import type { StateStore } from '../detect/audit/stateful.js'
-import { StagedState } from '../detect/audit/staged-state.js'
-import type { Ingest } from './pipeline.js'
+import type { StagedState } from '../detect/audit/staged-state.js'
+import { requestKeyOf } from '../detect/audit/request-key.js'
+import type { AuditIngest, Ingest } from '../model/ingest.js'
 import type { Provenance } from '../model/event.js'
 
 /**
  * Audit events from any source (the webhook, the CloudWatch poller, Fluent Bit records) → the
- * detectors → the spool. Deduplicated on auditID everywhere: the same event arriving twice (an
- * overlapping poll after a restart, a webhook retry, a resent Fluent Bit chunk) is detected once.
+ * detectors → the spool. Deduplicated on the request (its auditID and the request itself, see
+ * requestKeyOf) everywhere: the same event arriving twice (an overlapping poll after a restart, a webhook retry, a resent Fluent Bit chunk) is detected once.
  * IDs are remembered in the same transaction as the findings they produced; events that produced
  * nothing are not remembered, which keeps the key store small on busy clusters (their only effect,
  * on the 401/403 counters, is counting a rare resend twice). The detectors' own memory (first-seen
  * baselines, aws-auth content) is committed in that transaction too, so a batch the spool refuses
  * is detected again, in full, when the client retries it.
  */
-export type AuditIngest = (events: AuditEvent[], provenance?: Provenance) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
+export type { AuditIngest } from '../model/ingest.js'
 
 export const AUDIT_OUTBOX = 'audit-events'
 
 /**
- * `detectorWith` builds the detector on the state store this ingest commits; with `forward`,
- * every new event also goes to the audit-events outbox (the Falco bridge), once.
+ * `detector.detect` runs on `detector.state`, the staged store whose writes this ingest commits
+ * with the findings (the composition root builds both); with `forward`, every new event also goes
+ * to the audit-events outbox (the Falco bridge), once.
  */
 export function createAuditIngest(
-  detectorWith: (store: StateStore) => AuditDetector,
+  detector: { detect: AuditDetector; state: StagedState },
   ingest: Ingest,
-  spool: { unseen(keys: readonly string[]): string[]; state: { get<T>(key: string): T | undefined } },
+  spool: { unseen(keys: readonly string[]): string[] },
   forward = false,
 ): AuditIngest {
-  const state = new StagedState(spool.state)
-  const detect = detectorWith(state)
+  const { detect, state } = detector
   // One batch at a time: the unseen check and the write that marks the keys cannot interleave
   // with another batch carrying the same events (an API server retry racing its original).
   let queue: Promise<unknown> = Promise.resolve()
   const run: AuditIngest = async (events, provenance) => {
-    const detectKey = (e: AuditEvent) => `audit:${e.auditID}`
+    // The request, not only its auditID: see requestKeyOf (stages of one request share it).
+    const detectKey = (e: AuditEvent) => `audit:${requestKeyOf(e)}`
     // Falco's rules want each stage (its kevt macro matches ResponseComplete): the bridge keys stages.
     const forwardKey = (e: AuditEvent) => `audit-fwd:${e.auditID}:${e.stage ?? ''}`
     const fresh = new Set(spool.unseen([...new Set([...events.map(detectKey), ...(forward ? events.map(forwardKey) : [])])]))

@@ -4,7 +4,8 @@ import { Type, type Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
+import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps } from '../delivery/sink.js'
+import type { Finding } from '../model/finding.js'
 
 /**
  * The embedded default: each finding as one ASFF JSON object per line, so a first run with no AWS
@@ -21,25 +22,25 @@ const schema = sinkSchema(
 )
 type FileConfig = Static<typeof schema>
 
-export const fileSink: SinkDefinition<typeof schema> = {
+export const fileSink = defineSink({
   id: 'file',
   description: 'Findings as ASFF JSON lines in a local file (on by default).',
   schema,
-  create: (config: FileConfig, deps: SinkDeps): Sink => new FileSink(config, deps),
-}
+  create: (config, deps) => new FileSink(config, deps),
+})
 
-class FileSink implements Sink {
-  readonly id = 'file'
-  readonly delivery: FileConfig
+class FileSink implements SinkBody<Finding> {
   readonly #path: string
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
   /** The current file's size, kept in memory (stat once at start): no stat per batch. */
   #size = 0
 
+  readonly #rotation: { maxFileBytes: number; keepFiles: number }
+
   constructor(config: FileConfig, deps: SinkDeps) {
-    this.delivery = config
     this.#path = resolve(deps.dataDir, config.path)
+    this.#rotation = { maxFileBytes: config.maxFileBytes, keepFiles: config.keepFiles }
     this.#deps = deps
   }
 
@@ -49,7 +50,7 @@ class FileSink implements Sink {
     this.#ctx = await this.#deps.asffContext(signal)
   }
 
-  encode(finding: Parameters<Sink['encode']>[0]): Encoded {
+  encode(finding: Finding): Encoded {
     const line = JSON.stringify(toAsff(finding, this.#ctx!)) + '\n'
     return { id: finding.id, bytes: Buffer.byteLength(line), payload: line }
   }
@@ -58,7 +59,7 @@ class FileSink implements Sink {
     const text = batch.map((e) => e.payload as string).join('')
     const bytes = Buffer.byteLength(text)
     try {
-      if (this.#size > 0 && this.#size + bytes > this.delivery.maxFileBytes) await this.#rotate()
+      if (this.#size > 0 && this.#size + bytes > this.#rotation.maxFileBytes) await this.#rotate()
       await appendFile(this.#path, text)
       this.#size += bytes
       return { kind: 'ok' }
@@ -74,7 +75,7 @@ class FileSink implements Sink {
    * rotating-file-stream: a batch is appended whole or retried, which a stream's buffering hides.
    */
   async #rotate(): Promise<void> {
-    const keep = this.delivery.keepFiles
+    const keep = this.#rotation.keepFiles
     await rm(`${this.#path}.${keep}`, { force: true })
     for (let n = keep - 1; n >= 1; n--) await rename(`${this.#path}.${n}`, `${this.#path}.${n + 1}`).catch(ignoreMissing)
     if (keep > 0) await rename(this.#path, `${this.#path}.1`).catch(ignoreMissing)

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
 import { asHttpError, BodyTooLargeError, bodyText, decompress } from './content-encoding.js'
-import type { AuditIngest } from '../pipeline/audit.js'
-import { isAuditEvent, normalizeAuditEvent, timeOf, type AuditEvent } from './k8s-audit/event.js'
+import type { AuditIngest } from '../model/ingest.js'
+import { isAuditEvent, normalizeAuditEvent, timeOf, type AuditEvent } from '../model/audit-event.js'
 import { futureTimeProblem } from '../model/time.js'
 import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
-import { countReceived, countRejected } from '../server/metrics.js'
+import { countReceived, countRejected } from './counters.js'
 import { parseJson } from './safe-json.js'
 
 /**

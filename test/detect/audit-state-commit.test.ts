@@ -4,16 +4,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { eksEvent } from '../support/audit.js'
 
 // Detector memory is committed with the findings it produced: a batch the spool refuses (the
 // client gets 503 and sends it again) must be detected again in full, not found "already seen".
 t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the retry detects it again', async (t) => {
-  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-state-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-state-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   t.teardown(() => spool.close())
   const config = validateConfig({ audit: { firstSeenLearningDays: 0 } })
   const pipeline = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
@@ -24,7 +25,7 @@ t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the 
     committed.push(...events.map((e) => e.rule))
     return pipeline(events, options)
   }
-  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
+  const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool)
   const batch = [
     eksEvent({ auditID: 'exec-1', verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: 'web-1' } }),
     eksEvent({ auditID: 'auth-1', verb: 'update', objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'aws-auth' }, requestObject: { kind: 'ConfigMap', metadata: { name: 'aws-auth' }, data: { mapRoles: '- rolearn: arn:aws:iam::111122223333:role/Intruder' } } }),
@@ -45,7 +46,7 @@ t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the 
 
   // After a restart (a new ingest over the same spool) the committed baseline holds.
   committed.length = 0
-  const restarted = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
+  const restarted = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool)
   await restarted([eksEvent({ auditID: 'exec-2', verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: 'web-2' } })])
   t.notOk(committed.includes('Principal exec-ed into a pod for the first time'), 'the second exec is not new')
 })

@@ -8,9 +8,10 @@ import type { LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { AUDIT_OUTBOX, createAuditIngest, type AuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { Value } from 'typebox/value'
 import { SecurityEvent } from '../../src/model/event.js'
 
@@ -23,7 +24,7 @@ export async function fuzzApp(overrides: Record<string, unknown> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-fuzz-'))
   // Thousands of cases from one address: the rate limits would answer most of them (429 is tested in test/server/auth.test.ts).
   const config = validateConfig(unlimited({ dataDir, ...overrides }))
-  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   const problems: string[] = []
   const pipeline = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
   const ingest: Ingest = (events, options) => {
@@ -31,12 +32,12 @@ export async function fuzzApp(overrides: Record<string, unknown> = {}) {
     for (const event of events) problems.push(...eventProblems(event))
     return pipeline(events, options)
   }
-  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, true)
+  const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool, true)
   const auditIngest: AuditIngest = (events) => {
     problems.push(...prototypeProblems(events, 'audit events handed to the detectors'))
     return audit(events)
   }
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry: new Registry(), readiness: { sinks: () => ({}) }, seen: (key) => spool.unseen([key]).length === 0 })
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry: new Registry(), readiness: { sinks: () => ({}) }, seen: (key) => spool.unseen([key], 'chunk').length === 0 })
   return {
     app,
     post: (url: string, payload: Buffer | string, headers: Record<string, string>) => app.inject({ method: 'POST', url, headers, payload }),

@@ -1,4 +1,4 @@
-import type { Principal } from '../../sources/k8s-audit/event.js'
+import type { Principal } from '../../model/audit-event.js'
 import { linearRegex } from '../../config/linear-regex.js'
 
 /**

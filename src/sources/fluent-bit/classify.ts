@@ -4,7 +4,7 @@ import { parseJsonLossless } from '../lossless-json.js'
 import { parseJson } from '../safe-json.js'
 import { isRecord, type DecodedRecord } from './decode.js'
 import type { LogRuleMatcher } from './log-rules.js'
-import { isAuditEvent as isAuditShape, normalizeAuditEvent, timeOf, type AuditEvent } from '../k8s-audit/event.js'
+import { isAuditEvent as isAuditShape, normalizeAuditEvent, timeOf, type AuditEvent } from '../../model/audit-event.js'
 import { futureTimeProblem, nowTime } from '../../model/time.js'
 import { checkFalcoSender, type FalcoSenderConfig, type Sender } from './falco-sender.js'
 
