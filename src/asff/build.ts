@@ -244,6 +244,13 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   add('falconet/priority', event.priority)
   add('falconet/source', event.source)
   add('falconet/input', event.input)
+  const p = event.provenance
+  if (p) {
+    add('falconet/provenance', p.via)
+    add('falconet/provenance.node', p.node)
+    if (p.namespace || p.pod) add('falconet/provenance.pod', `${p.namespace ?? ''}/${p.pod ?? ''}${p.container ? `:${p.container}` : ''}`)
+    add('falconet/provenance.verifiedBy', p.verifiedBy)
+  }
   add('falconet/hostname', event.hostname)
   add('falconet/tags', event.tags.join(','))
   // ASFF has no count member: GuardDuty keeps its count in ProductFields too.

@@ -108,6 +108,7 @@ const KINDS = {
   log: ['log-rule match', 'log-rule matches'],
   unmatched: ['record no rule matched', 'records no rule matched'],
   skipped: ["of Falco's own log lines (skipped)", "of Falco's own log lines (skipped)"],
+  forged: ['Falco alert from a pod that is not Falco (refused)', 'Falco alerts from pods that are not Falco (refused)'],
 } as const satisfies Record<string, readonly [string, string]>
 
 export function formatOption(value: string | undefined): Format | undefined {
