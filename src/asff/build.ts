@@ -47,12 +47,12 @@ export function toAsff(finding: Finding, ctx: AsffContext): AwsSecurityFinding {
 /** Falco's output starts with its own clock time and priority; the finding has both already. */
 const FALCO_OUTPUT_PREFIX = /^(\d{2}:\d{2}:\d{2}\.\d{9}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}[+-]\d{4}): (Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) /i
 
-function describe(event: SecurityEvent): string {
+export function describe(event: SecurityEvent): string {
   const text = event.output.replace(FALCO_OUTPUT_PREFIX, '').trim()
   return /\S/.test(text) ? text : event.rule
 }
 
-function singleLine(text: string): string {
+export function singleLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim()
 }
 
