@@ -6,8 +6,11 @@ import { defaultProductArn, partitionOf, type AsffContext } from '../asff/contex
 export const LOCAL_ACCOUNT_ID = '000000000000'
 export const LOCAL_REGION = 'us-east-1'
 
-function securityHubEnabled(config: Readonly<Config>): boolean {
-  return (config.sinks as Record<string, { enabled?: boolean }>).securityhub?.enabled === true
+/** The sinks whose output names the AWS account and Region (ASFF, OCSF cloud, S3 partitions). */
+const AWS_SINKS = ['securityhub', 'securityLake', 'eventBridge']
+
+function awsSinkEnabled(config: Readonly<Config>): string | undefined {
+  return AWS_SINKS.find((id) => (config.sinks as Record<string, { enabled?: boolean }>)[id]?.enabled === true)
 }
 
 export function regionOf(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -16,8 +19,9 @@ export function regionOf(config: Readonly<Config>, env: NodeJS.ProcessEnv = proc
 
 /** Stop at start rather than run for hours unable to import anything. */
 export function checkAwsSettings(config: Readonly<Config>, env: NodeJS.ProcessEnv = process.env): void {
-  if (securityHubEnabled(config) && !regionOf(config, env)) {
-    throw new errors.FALCONET_ERR_CONFIG('  aws.region: required when sinks.securityhub.enabled is true (or set AWS_REGION)')
+  const sink = awsSinkEnabled(config)
+  if (sink && !regionOf(config, env)) {
+    throw new errors.FALCONET_ERR_CONFIG(`  aws.region: required when sinks.${sink}.enabled is true (or set AWS_REGION)`)
   }
 }
 
@@ -31,7 +35,7 @@ export function asffContextProvider(config: Readonly<Config>, env: NodeJS.Proces
   let pending: Promise<AsffContext> | undefined
   const resolve = async (signal?: AbortSignal): Promise<AsffContext> => {
     const region = regionOf(config, env) ?? LOCAL_REGION
-    const accountId = config.aws.accountId ?? (securityHubEnabled(config) ? await callerAccount(region, signal) : LOCAL_ACCOUNT_ID)
+    const accountId = config.aws.accountId ?? (awsSinkEnabled(config) ? await callerAccount(region, signal) : LOCAL_ACCOUNT_ID)
     const partition = partitionOf(region)
     const ctx: AsffContext = {
       partition,

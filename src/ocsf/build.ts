@@ -81,7 +81,7 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
     end_time: ms(finding.lastObservedAt),
     count: finding.count,
     is_alert: !finding.archived,
-    message: describe(event),
+    message: bounded(describe(event)),
     metadata: {
       version: OCSF_VERSION,
       // One delivery of one version: the same row written twice after a crash has the same uid.
@@ -96,7 +96,7 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
     finding_info: {
       uid: finding.id,
       title: singleLine(event.rule),
-      desc: describe(event),
+      desc: bounded(describe(event)),
       created_time: ms(finding.firstObservedAt),
       modified_time: ms(finding.updatedAt),
       first_seen_time: ms(finding.firstObservedAt),
@@ -135,6 +135,29 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
   unmappedOf(finding, ctx, unmapped)
   ocsf.unmapped = unmapped.fields
   return ocsf
+}
+
+const TEXT_MAX = 16_384
+
+function bounded(text: string): string {
+  return text.length > TEXT_MAX ? text.slice(0, TEXT_MAX) + ' …[truncated]' : text
+}
+
+/**
+ * Within `maxBytes` of JSON (EventBridge's 256 KB per call): every attribute is already bounded,
+ * so only a pathological event gets here; the producer's raw fields in `unmapped` go first, last
+ * key first, and `metadata.is_truncated` says so.
+ */
+export function fitOcsf(event: DetectionFinding, maxBytes: number): DetectionFinding {
+  const size = (e: DetectionFinding) => Buffer.byteLength(JSON.stringify(e))
+  if (size(event) <= maxBytes) return event
+  const unmapped = { ...event.unmapped }
+  const keys = Object.keys(unmapped)
+  const raw = keys.filter((k) => !k.startsWith('falconet/'))
+  const order = [...keys.filter((k) => k.startsWith('falconet/')), ...raw]
+  const out: DetectionFinding = { ...event, metadata: { ...event.metadata, is_truncated: true }, unmapped }
+  while (order.length > 0 && size(out) > maxBytes) delete unmapped[order.pop()!]
+  return out
 }
 
 function analyticOf(event: SecurityEvent): DetectionFinding['finding_info']['analytic'] {

@@ -103,6 +103,7 @@ export interface DetectionFinding {
     profiles: string[]
     labels: string[]
     log_provider: string
+    is_truncated?: boolean
   }
   finding_info: {
     uid: string

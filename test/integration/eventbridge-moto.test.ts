@@ -1,0 +1,68 @@
+import t from 'tap'
+import { startMoto, awsEnv } from '../support/moto.js'
+import { startFalconet } from '../support/falconet.js'
+import { waitFor } from '../support/net.js'
+import { falcoFixtures } from '../support/fixtures.js'
+import { busToQueue } from '../support/eventbridge.js'
+import { assertValidOcsf } from '../support/ocsf.js'
+import { assertValidAsff } from '../support/asff.js'
+
+/**
+ * Findings on an EventBridge bus in moto, read back through a rule → SQS queue: source falconet,
+ * a detail-type per activity, the OCSF Detection Finding as detail, each one valid.
+ */
+const MOTO_ACCOUNT = '123456789012'
+
+t.test('every finding version is one event on the bus, with a valid OCSF detail', async (t) => {
+  const moto = await startMoto()
+  t.teardown(() => moto.stop())
+  const bus = await busToQueue(moto)
+  t.teardown(() => bus.close())
+  const falconet = await startFalconet({
+    ...awsEnv(moto),
+    AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint,
+    FALCONET__SINKS__EVENT_BRIDGE__ENABLED: 'true',
+    FALCONET__SINKS__EVENT_BRIDGE__EVENT_BUS_NAME: bus.busName,
+    FALCONET__SINKS__EVENT_BRIDGE__BATCH__FLUSH_INTERVAL_MS: '100',
+    FALCONET__SINKS__FILE__ENABLED: 'false',
+    FALCONET_CLUSTER_NAME: 'prod-eu',
+  })
+  t.teardown(() => falconet.stop())
+  const fixtures = falcoFixtures()
+  for (const { body } of fixtures) {
+    t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
+  }
+  await waitFor(async () => (await bus.drain()).length >= fixtures.length, 30_000, () => `events never arrived:\n${falconet.logs()}`)
+  const events = await bus.drain()
+  t.equal(events.length, fixtures.length, 'one event per finding')
+  t.ok(Math.max(...events.map((e) => e.id.length)) > 0)
+  for (const e of events) {
+    t.equal(e.source, 'falconet')
+    t.equal(e['detail-type'], 'Detection Finding: Create')
+    t.equal(e.detail.cloud.account.uid, MOTO_ACCOUNT, 'the account from sts:GetCallerIdentity')
+    t.ok(e.resources.includes(`arn:aws:eks:eu-west-1:${MOTO_ACCOUNT}:cluster/prod-eu`), 'the cluster ARN as an event resource')
+    assertValidOcsf(t, e.detail, e.detail.finding_info.title)
+  }
+  t.equal(new Set(events.map((e) => e.detail.finding_info.uid)).size, fixtures.length, 'distinct finding uids')
+})
+
+t.test('format: asff puts the ASFF finding on the bus', async (t) => {
+  const moto = await startMoto()
+  t.teardown(() => moto.stop())
+  const bus = await busToQueue(moto)
+  t.teardown(() => bus.close())
+  const falconet = await startFalconet({
+    ...awsEnv(moto),
+    AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint,
+    FALCONET__SINKS__EVENT_BRIDGE__ENABLED: 'true',
+    FALCONET__SINKS__EVENT_BRIDGE__EVENT_BUS_NAME: bus.busName,
+    FALCONET__SINKS__EVENT_BRIDGE__FORMAT: 'asff',
+    FALCONET__SINKS__FILE__ENABLED: 'false',
+  })
+  t.teardown(() => falconet.stop())
+  t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixtures()[0]!.body })).status, 200)
+  await waitFor(async () => (await bus.drain()).length >= 1, 30_000, () => `no event:\n${falconet.logs()}`)
+  const [event] = await bus.drain()
+  t.equal(event!['detail-type'], 'ASFF Finding')
+  assertValidAsff(t, event!.detail, 'ASFF detail')
+})
