@@ -28,7 +28,7 @@ const schema = sinkSchema(
   { maxItems: 10, maxBytes: MAX_CALL_BYTES, flushIntervalMs: 500, requestsPerSecond: 10, burst: 20 },
   {
     eventBusName: Type.String({ default: 'default', description: 'Bus name or ARN.' }),
-    source: Type.String({ default: 'falconet', pattern: '^(?!aws\\.)[\\x21-\\x7e]{1,256}$', description: 'The events\' source (EventBridge reserves "aws.").' }),
+    source: Type.String({ default: 'falconet', pattern: '^[\\x21-\\x7e]{1,256}$', description: 'The events\' source (not "aws.…": EventBridge reserves it).' }),
     format: formatOption(['ocsf', 'asff'] as const, 'ocsf', 'The event detail: an OCSF 1.6.0 Detection Finding, or the ASFF finding.'),
   },
 )
