@@ -2,24 +2,28 @@ import { appendFile, mkdir } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { Type, type Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
-import { toAsff } from '../asff/build.js'
+import { encodeFinding, formatOption } from './formats.js'
 import type { AsffContext } from '../asff/context.js'
 import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
 
 /**
  * The embedded default: each finding as one ASFF JSON object per line, so a first run with no AWS
- * account shows exactly what Security Hub would receive (`jq` it, or import it later).
+ * account shows exactly what Security Hub would receive (`jq` it, or import it later); with
+ * `format: ocsf`, one OCSF 1.6.0 Detection Finding per line instead.
  */
 const schema = sinkSchema(
   { enabled: true },
   { maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 200, requestsPerSecond: 1000, burst: 1000 },
-  { path: Type.String({ default: 'findings.jsonl', description: 'Relative to dataDir unless absolute.' }) },
+  {
+    path: Type.String({ default: 'findings.jsonl', description: 'Relative to dataDir unless absolute.' }),
+    format: formatOption(['asff', 'ocsf'] as const, 'asff', 'ASFF, or an OCSF 1.6.0 Detection Finding per line.'),
+  },
 )
 type FileConfig = Static<typeof schema>
 
 export const fileSink: SinkDefinition<typeof schema> = {
   id: 'file',
-  description: 'Findings as ASFF JSON lines in a local file (on by default).',
+  description: 'Findings as ASFF (or OCSF) JSON lines in a local file (on by default).',
   schema,
   create: (config: FileConfig, deps: SinkDeps): Sink => new FileSink(config, deps),
 }
@@ -43,7 +47,7 @@ class FileSink implements Sink {
   }
 
   encode(finding: Parameters<Sink['encode']>[0]): Encoded {
-    const line = JSON.stringify(toAsff(finding, this.#ctx!)) + '\n'
+    const line = JSON.stringify(encodeFinding(this.delivery.format, finding, this.#ctx!)) + '\n'
     return { id: finding.id, bytes: Buffer.byteLength(line), payload: line }
   }
 
