@@ -7,6 +7,7 @@ import type { AsffContext } from '../asff/context.js'
 import { findingTypes } from '../asff/types.js'
 import { describe, singleLine } from '../asff/build.js'
 import { attacksOf } from './mitre.js'
+import { connectionOf } from '../model/network.js'
 import type { DetectionFinding, Evidence, OcsfFile, OcsfProcess, OcsfContainer, ResourceDetails } from './types.js'
 
 /**
@@ -272,10 +273,6 @@ function apiOf(event: SecurityEvent): DetectionFinding['api'] {
   return api
 }
 
-const CLIENT_SIDE = new Set(['connect', 'sendto', 'sendmsg'])
-const SERVER_SIDE = new Set(['accept', 'accept4', 'listen', 'recvfrom', 'recvmsg'])
-const CONNECTION = /^(.+):(\d{1,5})->(.+):(\d{1,5})$/
-
 /** What the finding rests on: the process (with its container), the connection, the API caller. */
 function evidenceOf(event: SecurityEvent, process: OcsfProcess | undefined, container: OcsfContainer | undefined): Evidence | undefined {
   const evidence: Evidence = {}
@@ -287,22 +284,15 @@ function evidenceOf(event: SecurityEvent, process: OcsfProcess | undefined, cont
     const user = processUser(event.process?.user, event.process?.uid)
     if (user) evidence.user = user
   }
-  const f = event.fields
-  const tuple = /^ipv[46]$/.test(text(f['fd.type']) ?? '') ? CONNECTION.exec(text(f['fd.name']) ?? '') : null
-  const endpoint = (ip: string | undefined, port: FieldValue | string | undefined) => {
-    if (!ip || !isIP(ip)) return undefined
-    const p = Number(port)
-    return { ip, ...(Number.isInteger(p) && p >= 0 && p <= 65535 && port !== undefined && port !== null && port !== '' ? { port: p } : {}) }
-  }
-  const src = endpoint(text(f['fd.cip']) ?? tuple?.[1], f['fd.cport'] ?? tuple?.[2])
-  const dst = endpoint(text(f['fd.sip']) ?? tuple?.[3], f['fd.sport'] ?? tuple?.[4])
+  const c = connectionOf(event.fields)
+  const endpoint = (ip: string | undefined, port: number | undefined) => (ip && isIP(ip) ? { ip, ...(port !== undefined ? { port } : {}) } : undefined)
+  const src = endpoint(c?.clientIp, c?.clientPort)
+  const dst = endpoint(c?.serverIp, c?.serverPort)
   if (src) evidence.src_endpoint = src
   if (dst) evidence.dst_endpoint = dst
   if (src || dst) {
-    const type = text(f['evt.type'])
-    const direction = type && CLIENT_SIDE.has(type) ? 2 : type && SERVER_SIDE.has(type) ? 1 : 0
-    const proto = text(f['fd.l4proto'])
-    evidence.connection_info = { direction_id: direction, direction: ['Unknown', 'Inbound', 'Outbound'][direction]!, ...(proto ? { protocol_name: proto.toLowerCase() } : {}) }
+    const direction = c?.direction === 'OUT' ? 2 : c?.direction === 'IN' ? 1 : 0
+    evidence.connection_info = { direction_id: direction, direction: ['Unknown', 'Inbound', 'Outbound'][direction]!, ...(c?.protocol ? { protocol_name: c.protocol.toLowerCase() } : {}) }
   }
   // An audited API call: its caller's address and client.
   const ip = event.actor?.sourceIps?.find((a) => isIP(a))

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startMoto, awsEnv } from '../support/moto.js'
 import { startFalconet } from '../support/falconet.js'
 import { waitFor } from '../support/net.js'
@@ -13,7 +13,8 @@ import { assertValidAsff } from '../support/asff.js'
  */
 const MOTO_ACCOUNT = '123456789012'
 
-t.test('every finding version is one event on the bus, with a valid OCSF detail', async (t) => {
+/** moto, a bus routed to a queue, and falconet putting findings on that bus. */
+async function busRig(t: Test, env: Record<string, string> = {}) {
   const moto = await startMoto()
   t.teardown(() => moto.stop())
   const bus = await busToQueue(moto)
@@ -23,11 +24,15 @@ t.test('every finding version is one event on the bus, with a valid OCSF detail'
     AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint,
     FALCONET__SINKS__EVENT_BRIDGE__ENABLED: 'true',
     FALCONET__SINKS__EVENT_BRIDGE__EVENT_BUS_NAME: bus.busName,
-    FALCONET__SINKS__EVENT_BRIDGE__BATCH__FLUSH_INTERVAL_MS: '100',
     FALCONET__SINKS__FILE__ENABLED: 'false',
-    FALCONET_CLUSTER_NAME: 'prod-eu',
+    ...env,
   })
   t.teardown(() => falconet.stop())
+  return { bus, falconet }
+}
+
+t.test('every finding version is one event on the bus, with a valid OCSF detail', async (t) => {
+  const { bus, falconet } = await busRig(t, { FALCONET__SINKS__EVENT_BRIDGE__BATCH__FLUSH_INTERVAL_MS: '100', FALCONET_CLUSTER_NAME: 'prod-eu' })
   const fixtures = falcoFixtures()
   for (const { body } of fixtures) {
     t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
@@ -47,19 +52,7 @@ t.test('every finding version is one event on the bus, with a valid OCSF detail'
 })
 
 t.test('format: asff puts the ASFF finding on the bus', async (t) => {
-  const moto = await startMoto()
-  t.teardown(() => moto.stop())
-  const bus = await busToQueue(moto)
-  t.teardown(() => bus.close())
-  const falconet = await startFalconet({
-    ...awsEnv(moto),
-    AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint,
-    FALCONET__SINKS__EVENT_BRIDGE__ENABLED: 'true',
-    FALCONET__SINKS__EVENT_BRIDGE__EVENT_BUS_NAME: bus.busName,
-    FALCONET__SINKS__EVENT_BRIDGE__FORMAT: 'asff',
-    FALCONET__SINKS__FILE__ENABLED: 'false',
-  })
-  t.teardown(() => falconet.stop())
+  const { bus, falconet } = await busRig(t, { FALCONET__SINKS__EVENT_BRIDGE__FORMAT: 'asff' })
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixtures()[0]!.body })).status, 200)
   await waitFor(async () => (await bus.drain()).length >= 1, 30_000, () => `no event:\n${falconet.logs()}`)
   const [event] = await bus.drain()

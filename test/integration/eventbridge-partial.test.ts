@@ -1,11 +1,11 @@
 import t from 'tap'
-import { createServer, type IncomingMessage } from 'node:http'
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { startFalconet } from '../support/falconet.js'
 import { waitFor } from '../support/net.js'
 import { falcoFixtures } from '../support/fixtures.js'
 import { assertValidOcsf } from '../support/ocsf.js'
+import { scriptedServer } from '../support/scripted-server.js'
 
 /**
  * moto accepts every well-formed entry, so for per-entry failures (FailedEntryCount,
@@ -19,31 +19,17 @@ interface Entry {
   EventBusName: string
 }
 
-function read(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    req.on('data', (d) => chunks.push(d))
-    req.on('end', () => resolve(Buffer.concat(chunks)))
-  })
-}
-
 async function fakeEventBridge(answer: (entries: Entry[], call: number) => Array<{ ErrorCode?: string; ErrorMessage?: string }>) {
   const calls: Array<{ entries: Entry[]; bytes: number }> = []
-  const server = createServer(async (req, res) => {
-    const raw = await read(req)
-    if (req.headers['x-amz-target'] !== 'AWSEvents.PutEvents') {
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'UnknownOperationException' }))
-      return
-    }
-    const entries = JSON.parse(raw.toString()).Entries as Entry[]
-    calls.push({ entries, bytes: raw.length })
+  const json = { 'content-type': 'application/x-amz-json-1.1' }
+  const server = await scriptedServer(({ headers, body }) => {
+    if (headers['x-amz-target'] !== 'AWSEvents.PutEvents') return { status: 400, headers: json, body: JSON.stringify({ __type: 'UnknownOperationException' }) }
+    const entries = JSON.parse(body.toString()).Entries as Entry[]
+    calls.push({ entries, bytes: body.length })
     const results = answer(entries, calls.length).map((r, i) => (r.ErrorCode ? r : { EventId: `event-${calls.length}-${i}` }))
-    const failed = results.filter((r) => 'ErrorCode' in r).length
-    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ FailedEntryCount: failed, Entries: results }))
+    return { status: 200, headers: json, body: JSON.stringify({ FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results }) }
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address() as { port: number }
-  return { endpoint: `http://127.0.0.1:${port}`, calls, close: () => new Promise<void>((r) => server.close(() => r())) }
+  return { ...server, calls }
 }
 
 const envFor = (endpoint: string) => ({
