@@ -86,6 +86,7 @@ class SecurityLakeSink implements Sink<Finding> {
   readonly #prefix: string
   #ctx: AsffContext | undefined
   #client: S3Client | undefined
+  #sts: { destroy(): void } | undefined
   #sdk: typeof import('@aws-sdk/client-s3') | undefined
 
   constructor(config: SecurityLakeConfig, deps: SinkDeps) {
@@ -109,6 +110,7 @@ class SecurityLakeSink implements Sink<Finding> {
   async #providerRole(region: string): Promise<() => Promise<AwsCredentialIdentity>> {
     const { STSClient, AssumeRoleCommand } = await import('@aws-sdk/client-sts')
     const sts = new STSClient({ region, maxAttempts: 3 })
+    this.#sts = sts
     return async () => {
       const out = await sts.send(
         new AssumeRoleCommand({
@@ -135,7 +137,9 @@ class SecurityLakeSink implements Sink<Finding> {
     const days = new Map<string, number[]>()
     batch.forEach((e, i) => {
       const day = eventDay((e.payload as { ocsf: DetectionFinding }).ocsf.time)
-      days.set(day, [...(days.get(day) ?? []), i])
+      const list = days.get(day)
+      if (list) list.push(i)
+      else days.set(day, [i])
     })
     const failed: FailedItem[] = []
     let lastError: SendOutcome | undefined
@@ -160,6 +164,7 @@ class SecurityLakeSink implements Sink<Finding> {
 
   async close(): Promise<void> {
     this.#client?.destroy()
+    this.#sts?.destroy()
   }
 }
 
