@@ -77,8 +77,9 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     ...auditSinks.slice(0, 1).map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })),
   ]
   const windowMs = config.findings.windowSecs * 1000
-  // Sinks that track a finding's life: they get its archived version when its window closes.
-  const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
+  // Sinks that track a finding's life: they get its archived version when its window closes
+  // (Security Hub: RecordState ARCHIVED; OCSF: activity 3 Close).
+  const lifecycleSinks = new Set(['securityhub', 'securityLake', 'eventBridge', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
   const silences = new Silences(spool.state, Date.now, config.silences)
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
