@@ -5,9 +5,10 @@ import type { AsffContext } from '../asff/context.js'
 import { awsOutcome, isRetryableItemCode, scrubAwsMessage } from '../aws/errors.js'
 import type { Finding } from '../model/finding.js'
 import { fitOcsf } from '../ocsf/build.js'
-import type { DetectionFinding } from '../ocsf/types.js'
-import { encodeFinding, formatOption } from './formats.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
+import { formatOption } from './formats.js'
+import { toAsff } from '../asff/build.js'
+import { toOcsf } from '../ocsf/build.js'
+import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps, type FailedItem } from '../delivery/sink.js'
 
 /**
  * Amazon EventBridge PutEvents: each finding version as one event on a bus, source `falconet`,
@@ -34,15 +35,17 @@ const schema = sinkSchema(
 )
 type EventBridgeConfig = Static<typeof schema>
 
-export const eventBridgeSink: SinkDefinition<typeof schema> = {
+export const eventBridgeSink = defineSink({
   id: 'eventBridge',
   description: 'Findings as events on an Amazon EventBridge bus (PutEvents, OCSF or ASFF detail).',
   schema,
-  create: (config: EventBridgeConfig, deps: SinkDeps): Sink<Finding> => new EventBridgeSink(config, deps),
-}
+  needs: () => ({ region: true, accountId: true }),
+  // A finding's archived version goes on the bus too: OCSF activity 3 Close / ASFF RecordState ARCHIVED.
+  tracksLifecycle: true,
+  create: (config, deps) => new EventBridgeSink(config, deps),
+})
 
-class EventBridgeSink implements Sink<Finding> {
-  readonly id = 'eventBridge'
+class EventBridgeSink implements SinkBody<Finding> {
   readonly delivery: EventBridgeConfig
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
@@ -68,11 +71,11 @@ class EventBridgeSink implements Sink<Finding> {
     let detail: unknown
     let detailType: string
     if (this.delivery.format === 'ocsf') {
-      const ocsf = fitOcsf(encodeFinding('ocsf', finding, ctx) as DetectionFinding, MAX_CALL_BYTES - fixed - 2048)
+      const ocsf = fitOcsf(toOcsf(finding, ctx), MAX_CALL_BYTES - fixed - 2048)
       detail = ocsf
       detailType = ocsf.type_name
     } else {
-      detail = encodeFinding('asff', finding, ctx)
+      detail = toAsff(finding, ctx)
       detailType = 'ASFF Finding'
     }
     const entry: PutEventsRequestEntry = {

@@ -9,7 +9,7 @@ import type { Finding } from '../model/finding.js'
 import { toOcsf } from '../ocsf/build.js'
 import { toParquet } from '../ocsf/parquet.js'
 import type { DetectionFinding } from '../ocsf/types.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
+import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps, type FailedItem } from '../delivery/sink.js'
 
 /**
  * Amazon Security Lake custom source: OCSF 1.6.0 Detection Findings (class 2004) as Parquet
@@ -51,12 +51,16 @@ const schema = sinkSchema(
 )
 type SecurityLakeConfig = Static<typeof schema>
 
-export const securityLakeSink: SinkDefinition<typeof schema> = {
+export const securityLakeSink = defineSink({
   id: 'securityLake',
   description: 'Amazon Security Lake custom source: OCSF 1.6.0 Detection Findings as Parquet, partitioned by Region, account and event day.',
   schema,
-  create: (config: SecurityLakeConfig, deps: SinkDeps): Sink<Finding> => new SecurityLakeSink(config, deps),
-}
+  // The partition path names both.
+  needs: () => ({ region: true, accountId: true }),
+  // A finding's archived version is a row too: activity 3 Close, status Archived.
+  tracksLifecycle: true,
+  create: (config, deps) => new SecurityLakeSink(config, deps),
+})
 
 interface AwsCredentialIdentity {
   accessKeyId: string
@@ -78,8 +82,7 @@ export function eventDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '')
 }
 
-class SecurityLakeSink implements Sink<Finding> {
-  readonly id = 'securityLake'
+class SecurityLakeSink implements SinkBody<Finding> {
   readonly delivery: SecurityLakeConfig
   readonly #deps: SinkDeps
   readonly #bucket: string
