@@ -31,6 +31,9 @@ async function busRig(t: Test, env: Record<string, string> = {}) {
   return { bus, falconet }
 }
 
+// Waiting for the spool's expiry pass and the Close events takes up to a minute on a loaded machine.
+t.setTimeout(300_000)
+
 t.test('every finding version is one event on the bus, with a valid OCSF detail', async (t) => {
   const { bus, falconet } = await busRig(t, { FALCONET__SINKS__EVENT_BRIDGE__BATCH__FLUSH_INTERVAL_MS: '100', FALCONET__SINKS__EVENT_BRIDGE__RESEND_INTERVAL_MS: '200', FALCONET_CLUSTER_NAME: 'prod-eu' })
   const fixtures = falcoFixtures()
