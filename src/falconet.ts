@@ -17,12 +17,14 @@ import { DeadLetterFile } from './delivery/dead-letter.js'
 import { DeliveryMetrics } from './delivery/metrics.js'
 import { Spool } from './delivery/spool.js'
 import { guardSpool } from './delivery/spool-guard.js'
+import { findingPolicy } from './aggregate/policy.js'
 import type { DeliveryQueue } from './delivery/queue.js'
 import type { Sink, SinkDeps } from './delivery/sink.js'
 import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
 import { createEnrichment } from './enrich/index.js'
+import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
 import { EksAuditPoller } from './sources/eks-audit-cloudwatch.js'
 import { compileRoutes } from './route/tree.js'
 import { Silences } from './route/silences.js'
@@ -96,6 +98,12 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
+  const windowMs = config.findings.windowSecs * 1000
+  // Sinks that track a finding's life: they get its archived version when its window closes.
+  const lifecycleSinks = new Set([
+    ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
+    ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
+  ])
   const spool =
     deps.spool ??
     new Spool({
@@ -104,6 +112,8 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       durability: config.spool.durability,
       resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
       logger,
+      policy: findingPolicy({ windowMs, tracksLifecycle: (sink) => lifecycleSinks.has(sink) }),
+      seenWindowMs: { chunk: config.sources.fluentBit.dedupeWindowSecs * 1000 },
     })
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...(auditSink ? [auditSink.id] : [])])
@@ -112,12 +122,6 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     ...sinks.map((sink) => new SinkRunner(sink, { logger, queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown>, deadLetters, metrics })),
     ...(auditSink ? [new SinkRunner(auditSink, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })] : []),
   ]
-  const windowMs = config.findings.windowSecs * 1000
-  // Sinks that track a finding's life: they get its archived version when its window closes.
-  const lifecycleSinks = new Set([
-    ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
-    ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
-  ])
   const silences = new Silences(spool.state, clock, config.silences)
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
@@ -130,7 +134,10 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const nodeKnown = deps.nodeKnown ?? enrichment?.knowsNode
   const monitor = createMonitor(config.monitor, { registry, logger, store: spool.state, windowMs, now: clock, ...(nodeKnown ? { nodeKnown } : {}) })
   const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
-  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, { spool, sinks: findingSinksFor, clock, forwardAudit: auditSink !== undefined, hooks: monitor.hooks, ...(enrichment ? { enrich: enrichment.enrich } : {}) })
+  // Threat lists: files read now (an unreadable one is a start-up error), URLs fetched after start.
+  const threatLists = createThreatLists(config.audit.threatIntel, logger)
+  const enrich = withFalcoThreatMarks(enrichment?.enrich, threatLists)
+  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, { spool, sinks: findingSinksFor, clock, forwardAudit: auditSink !== undefined, hooks: monitor.hooks, ...(enrich ? { enrich } : {}), ...(threatLists ? { threatLists } : {}) })
   const liveness = monitor.connect({ ingest, resolve: resolveFinding })
 
   const eks = config.sources.eksAudit
@@ -153,7 +160,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(liveness ? { monitor: liveness } : {}) })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
 
   let started = false
   const start = async () => {
@@ -167,15 +174,13 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
         maxBytes: config.spool.maxBytes,
         shedPolicy: config.spool.shedPolicy,
         shedAtPercent: config.spool.shedAtPercent,
-        windowMs,
-        chunkTtlMs: config.sources.fluentBit.dedupeWindowSecs * 1000,
-        archiveTo: (sink) => lifecycleSinks.has(sink),
       },
       { logger, deadLetters },
     )
     for (const runner of runners) runner.start()
     poller?.start()
     monitor.start()
+    void threatLists?.start() // fetch failures are logged and keep the last good list
   }
 
   let closing: Promise<void> | undefined
@@ -183,6 +188,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
       await poller?.stop()
+      threatLists?.stop()
       await monitor.stop()
       await stopGuard?.()
       enrichment?.stop()

@@ -17,6 +17,8 @@ export interface AwsProxy {
   mode: ProxyMode
   /** BatchImportFindings requests seen, by what was answered. */
   imports: { forwarded: number; refused: number; reset: number; inFlight: number }
+  /** The bodies of the imports forwarded, in order (what each call carried). */
+  bodies: Buffer[]
   /** Times (ms since start) of imports forwarded, to check the rate. */
   close(): Promise<void>
 }
@@ -31,6 +33,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
     endpoint: '',
     mode: { kind: 'pass' },
     imports: { forwarded: 0, refused: 0, reset: 0, inFlight: 0 },
+    bodies: [],
     close: async () => {},
   }
   const server = createServer(async (req, res) => {
@@ -62,6 +65,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
       if (!isImport) return
       proxy.imports.inFlight--
       proxy.imports.forwarded++
+      proxy.bodies.push(body)
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
