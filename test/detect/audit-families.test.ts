@@ -16,6 +16,7 @@ import { toAsff } from '../../src/asff/build.js'
 import { findingFromEvent } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 
 // Events written for these tests: EKS-shaped (IAM principals in user.extra), not from the fixtures.
 const sa = (ns: string, name: string) => ({ username: `system:serviceaccount:${ns}:${name}`, uid: 'u-1', groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], extra: { 'authentication.kubernetes.io/pod-name': [`${name}-7d9f-abcde`] } })

@@ -16,6 +16,7 @@ import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { eksEvent } from '../support/audit.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 
 /**
  * Late delivery: EKS hands some audit events to CloudWatch Logs minutes after their time, and
