@@ -9,7 +9,6 @@ import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, Pu
 import { startMoto } from '../support/moto.js'
 import { EksAuditPoller } from '../../src/sources/eks-audit-cloudwatch.js'
 import { Spool } from '../../src/delivery/spool.js'
-import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { auditDetectorOn } from '../../src/falconet.js'
