@@ -16,6 +16,7 @@ export const errors = {
   FALCONET_ERR_UNAUTHORIZED: createError('FALCONET_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401),
   FALCONET_ERR_FORBIDDEN: createError('FALCONET_ERR_FORBIDDEN', 'Forbidden: %s', 403),
   FALCONET_ERR_RATE_LIMITED: createError('FALCONET_ERR_RATE_LIMITED', 'Too many requests: %s', 429),
+  FALCONET_ERR_INVALID_REQUEST: createError('FALCONET_ERR_INVALID_REQUEST', 'Invalid request: %s', 400),
   FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
 } as const
 

@@ -16,6 +16,7 @@ import { fluentBitSource } from '../sources/fluent-bit-http.js'
 import { k8sAuditWebhook } from '../sources/k8s-audit-webhook.js'
 import type { AuditIngest } from '../model/ingest.js'
 import { adminApi } from './admin-api.js'
+import { deliveryApi, type DeliveryView } from './delivery-api.js'
 import type { Silences } from '../route/silences.js'
 import { installRateLimits } from './rate-limit.js'
 import { httpsOptions, watchCertificates } from './tls.js'
@@ -28,7 +29,7 @@ export interface AppDeps {
   ingest: Ingest
   auditIngest: AuditIngest
   readiness: Readiness
-  admin?: { silences: Silences }
+  admin?: { silences: Silences; delivery?: DeliveryView }
   /** Whether a request-body key (a Fluent Bit chunk hash) was taken before. */
   seen?: (key: string) => boolean
   registry: Registry
@@ -88,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metricsRoute, { registry: deps.registry })
   if (deps.admin) {
     await app.register(guarded(adminApi, requireManagementToken(managementTokens, 'disabled')), { silences: deps.admin.silences, config: deps.config })
+    if (deps.admin.delivery) await app.register(guarded(deliveryApi, requireManagementToken(managementTokens, 'disabled')), { view: deps.admin.delivery })
   }
   await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
   await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })

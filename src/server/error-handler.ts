@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
+import { asFalconetRefusal } from './fastify-refusals.js'
 
 /**
  * Every refusal is `{statusCode, error, code, message}` JSON. 4xx messages say what was wrong so
@@ -7,7 +8,8 @@ import type { FastifyError, FastifyInstance } from 'fastify'
  * to the log.
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler((fastifyErr: FastifyError, request, reply) => {
+    const err = asFalconetRefusal(fastifyErr, request)
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     const exposed = statusCode < 500 || err.code?.startsWith('FALCONET_ERR_')
     if (statusCode >= 500) request.log.error({ err }, 'request failed')
