@@ -2,14 +2,15 @@ import { appendFile, mkdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { Type, type Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
-import { toAsff } from '../asff/build.js'
+import { encodeFinding, formatOption } from './formats.js'
 import type { AsffContext } from '../asff/context.js'
 import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps } from '../delivery/sink.js'
 import type { Finding } from '../model/finding.js'
 
 /**
  * The embedded default: each finding as one ASFF JSON object per line, so a first run with no AWS
- * account shows exactly what Security Hub would receive (`jq` it, or import it later).
+ * account shows exactly what Security Hub would receive (`jq` it, or import it later); with
+ * `format: ocsf`, one OCSF 1.6.0 Detection Finding per line instead.
  */
 const schema = sinkSchema(
   { enabled: true },
@@ -18,19 +19,21 @@ const schema = sinkSchema(
     path: Type.String({ default: 'findings.jsonl', description: 'Relative to dataDir unless absolute.' }),
     maxFileBytes: Type.Integer({ minimum: 1024, default: 104_857_600, description: 'Size at which the file is rotated (findings.jsonl → findings.jsonl.1 → …): the file is outside the spool budget, so it is bounded here.' }),
     keepFiles: Type.Integer({ minimum: 0, default: 5, description: 'Rotated files kept besides the current one; the oldest is deleted. Disk use stays under (keepFiles + 1) × maxFileBytes plus one batch.' }),
+    format: formatOption(['asff', 'ocsf'] as const, 'asff', 'ASFF, or an OCSF 1.6.0 Detection Finding per line.'),
   },
 )
 type FileConfig = Static<typeof schema>
 
 export const fileSink = defineSink({
   id: 'file',
-  description: 'Findings as ASFF JSON lines in a local file (on by default).',
+  description: 'Findings as ASFF (or OCSF) JSON lines in a local file (on by default).',
   schema,
   create: (config, deps) => new FileSink(config, deps),
 })
 
 class FileSink implements SinkBody<Finding> {
   readonly #path: string
+  readonly #format: FileConfig['format']
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
   /** The current file's size, kept in memory (stat once at start): no stat per batch. */
@@ -41,6 +44,7 @@ class FileSink implements SinkBody<Finding> {
   constructor(config: FileConfig, deps: SinkDeps) {
     this.#path = resolve(deps.dataDir, config.path)
     this.#rotation = { maxFileBytes: config.maxFileBytes, keepFiles: config.keepFiles }
+    this.#format = config.format
     this.#deps = deps
   }
 
@@ -51,7 +55,7 @@ class FileSink implements SinkBody<Finding> {
   }
 
   encode(finding: Finding): Encoded {
-    const line = JSON.stringify(toAsff(finding, this.#ctx!)) + '\n'
+    const line = JSON.stringify(encodeFinding(this.#format, finding, this.#ctx!)) + '\n'
     return { id: finding.id, bytes: Buffer.byteLength(line), payload: line }
   }
 
