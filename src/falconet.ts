@@ -252,7 +252,7 @@ function createPoller(
     {
       ingest: (events) => {
         deps.onRead(logGroupName, events.length)
-        return deps.auditIngest(events)
+        return deps.auditIngest(events, { via: 'eks-audit-cloudwatch' })
       },
       logger: deps.logger,
       registry: deps.registry,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Finding } from '../model/finding.js'
 import type { AsffContext } from '../asff/context.js'
-import { toAsff } from '../asff/build.js'
+import { encodeFinding } from './formats.js'
 import { group, summarize, type GroupLabel } from '../route/notification.js'
 import { deliverySchema, type DeliveryConfig } from '../delivery/config.js'
 import { errors } from '../errors.js'
@@ -49,7 +49,8 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
         secrets,
         options: config,
       }
-      const asff = 'format' in config && config.format === 'asff' ? (f: Finding) => toAsff(f, ctx!) : undefined
+      const format = 'format' in config ? config.format : undefined
+      const encode = format === 'asff' || format === 'ocsf' ? (f: Finding) => encodeFinding(format, f, ctx!) : undefined
       const notifications = type.perFinding ? findings.map((f) => summarize(f.id, [f])) : group(findings, config.groupBy as GroupLabel[])
       const outcomes: Array<{ n: { findings: Finding[] }; outcome: SendOutcome }> = []
       for (const n of notifications) {
@@ -66,7 +67,7 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
       async function sendOne(n: ReturnType<typeof summarize>): Promise<SendOutcome> {
         try {
           if (type.send) return await type.send(n, c, signal)
-          const request = type.build!(asff ? { ...n, findings: n.findings.map((f) => asff(f) as unknown as Finding) } : n, c)
+          const request = type.build!(encode ? { ...n, findings: n.findings.map((f) => encode(f) as unknown as Finding) } : n, c)
           return await postJson(request.url, request.body, { ...(request.headers ? { headers: request.headers } : {}), signal })
         } catch (err) {
           // A message that cannot be built will never be: dead-lettered, not retried for ever.
