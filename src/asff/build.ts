@@ -1,6 +1,6 @@
 import type { AwsSecurityFinding, Network, ProcessDetails, Resource } from '@aws-sdk/client-securityhub'
 import type { Finding } from '../model/finding.js'
-import type { FieldValue, SecurityEvent } from '../model/event.js'
+import { type FieldValue, provenanceEntries, type SecurityEvent } from '../model/event.js'
 import type { AsffContext } from './context.js'
 import { findingTypes } from './types.js'
 import { LIMITS, byteLength, nonEmpty, truncate } from './limits.js'
@@ -225,13 +225,7 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   add('falconet/priority', event.priority)
   add('falconet/source', event.source)
   add('falconet/input', event.input)
-  const p = event.provenance
-  if (p) {
-    add('falconet/provenance', p.via)
-    add('falconet/provenance.node', p.node)
-    if (p.namespace || p.pod) add('falconet/provenance.pod', `${p.namespace ?? ''}/${p.pod ?? ''}${p.container ? `:${p.container}` : ''}`)
-    add('falconet/provenance.verifiedBy', p.verifiedBy)
-  }
+  for (const [key, value] of provenanceEntries(event.provenance)) add(key, value)
   add('falconet/hostname', event.hostname)
   add('falconet/tags', event.tags.join(','))
   // ASFF has no count member: GuardDuty keeps its count in ProductFields too.

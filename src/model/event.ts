@@ -113,6 +113,18 @@ export const Provenance = Type.Object({
 })
 export type Provenance = Static<typeof Provenance>
 
+/** How a finding's event reached falconet, as flat key/value pairs: ASFF ProductFields and OCSF `unmapped` carry the same keys. */
+export function provenanceEntries(p: Provenance | undefined): Array<[string, string | undefined]> {
+  if (!p) return []
+  const pod = p.namespace || p.pod ? `${p.namespace ?? ''}/${p.pod ?? ''}${p.container ? `:${p.container}` : ''}` : undefined
+  return [
+    ['falconet/provenance', p.via],
+    ['falconet/provenance.node', p.node],
+    ['falconet/provenance.pod', pod],
+    ['falconet/provenance.verifiedBy', p.verifiedBy],
+  ]
+}
+
 export const SecurityEvent = Type.Object({
   /** Which falconet input produced it: falco, fluent-bit, k8s-audit, test. */
   input: Str,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import type { Finding } from '../model/finding.js'
-import type { FieldValue, SecurityEvent } from '../model/event.js'
+import { type FieldValue, provenanceEntries, type SecurityEvent } from '../model/event.js'
 import type { SeverityLabel } from '../model/severity.js'
 import type { AsffContext } from '../asff/context.js'
 import { findingTypes } from '../asff/types.js'
@@ -372,6 +372,7 @@ function unmappedOf(finding: Finding, ctx: AsffContext, out: Unmapped): void {
   out.add('falconet/priority', event.priorityText.trim() || event.priority)
   out.add('falconet/input', event.input)
   out.add('falconet/source', event.source)
+  for (const [key, value] of provenanceEntries(event.provenance)) out.add(key, value)
   out.add('falconet/version', String(finding.version))
   if (finding.distinctPods > 0) out.add('falconet/distinctPods', String(finding.distinctPods))
   if (finding.distinctContainers > 0) out.add('falconet/distinctContainers', String(finding.distinctContainers))

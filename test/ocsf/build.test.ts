@@ -137,3 +137,19 @@ t.test('a test finding and an event with no workload are still valid', async (t)
   assertValidOcsf(t, ocsf, 'no workload')
   t.same(ocsf.resources.map((r) => r.type), ['Other'])
 })
+
+t.test('provenance: how the event arrived is in unmapped under the same keys as ASFF ProductFields', async (t) => {
+  const event: SecurityEvent = {
+    input: 'fluent-bit', source: 'syscall', rule: 'Terminal shell in container', priority: 'Notice', priorityText: 'Notice', time: '2026-07-30T09:14:03.000000000Z', output: 'x', tags: [], workload: {}, fields: {},
+    provenance: { via: 'fluent-bit', node: 'ip-10-0-1-23.ec2.internal', namespace: 'falco', pod: 'falco-abcde', container: 'falco', verifiedBy: 'log-file' },
+  }
+  const finding = findingFromEvent(event, OPTIONS)
+  const ocsf = toOcsf(finding, TEST_CONTEXT)
+  assertValidOcsf(t, ocsf, 'with provenance')
+  const asff = toAsff(finding, TEST_CONTEXT)
+  for (const key of ['falconet/provenance', 'falconet/provenance.node', 'falconet/provenance.pod', 'falconet/provenance.verifiedBy']) {
+    t.ok(ocsf.unmapped[key], `${key} in unmapped`)
+    t.equal(ocsf.unmapped[key], asff.ProductFields?.[key], `${key} as in ASFF`)
+  }
+  t.equal(ocsf.unmapped['falconet/provenance.pod'], 'falco/falco-abcde:falco')
+})
