@@ -11,12 +11,23 @@ export interface QueuedItem<T = unknown> {
   version?: number
 }
 
+export interface Due<T> {
+  items: QueuedItem<T>[]
+  nextDueAt: number | undefined
+}
+
 export interface DeliveryQueue<T = unknown> {
-  due(limit: number, now: number, ignoreResend: boolean): { items: QueuedItem<T>[]; nextDueAt: number | undefined }
+  /** Synchronous from the local spool; a promise from a shared store (src/cluster). */
+  due(limit: number, now: number, ignoreResend: boolean): Due<T> | Promise<Due<T>>
   /** Delivered; returns per item how many occurrences the delivery covered (for the savings metrics). */
   acknowledge(items: QueuedItem<T>[], now: number): Promise<number[]>
   /** Dead-lettered: out of the queue without delivery. */
   discard(items: QueuedItem<T>[]): Promise<void>
   pending(): number
   onQueued(listener: () => void): () => void
+}
+
+/** A queue whose `due` answers at once (the local spool's). */
+export interface LocalDeliveryQueue<T = unknown> extends DeliveryQueue<T> {
+  due(limit: number, now: number, ignoreResend: boolean): Due<T>
 }

@@ -97,7 +97,7 @@ export class SinkRunner<T = unknown> {
   /** One pass: wait for due work or a fuller batch, or send one batch. Returns the batch-open time. */
   async #step(batchOpenedAt: number | undefined, maxItems: number, flushIntervalMs: number): Promise<number | undefined> {
     const now = Date.now()
-    const { items, nextDueAt } = this.#queue.due(maxItems, now, this.#closing)
+    const { items, nextDueAt } = await this.#queue.due(maxItems, now, this.#closing)
     if (items.length === 0) {
       if (this.#closing) {
         this.#stop.abort() // drained: the loop ends

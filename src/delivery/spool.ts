@@ -3,7 +3,7 @@ import { fromMs } from '../model/time.js'
 import type { Logger } from 'pino'
 import { toFinding, type FindingState } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
-import type { DeliveryQueue, QueuedItem } from './queue.js'
+import type { LocalDeliveryQueue, QueuedItem } from './queue.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
 
 /**
@@ -36,10 +36,15 @@ export interface RecordOptions {
   dedupeKey?: string
   /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
   markSeen?: readonly string[]
-  /** Raw items for an outbox (the Falco bridge's feed). */
-  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
+  /** Raw items for outboxes (the Falco bridge's feed, the occurrences a shared store has yet to merge). */
+  outbox?: Outbox | Outbox[]
   /** Detector state (first-seen baselines, aws-auth content) that these findings came from. */
   state?: ReadonlyArray<{ key: string; value: unknown }>
+}
+
+export interface Outbox {
+  name: string
+  items: Array<{ id: string; value: unknown }>
 }
 
 type PendingKey = [sink: string, rank: number, seq: number]
@@ -127,7 +132,7 @@ export class Spool {
         this.#chunks.put(dedupeKey, Date.now())
       }
       for (const key of markSeen) this.#chunks.put(key, Date.now())
-      for (const item of outbox?.items ?? []) this.#outbox.put([outbox!.name, ++this.#seq], item)
+      for (const box of [outbox ?? []].flat()) for (const item of box.items) this.#outbox.put([box.name, ++this.#seq], item)
       for (const { key, value } of state) this.#state.put(key, value)
       for (const { id, apply } of items) {
         const next = apply(this.#findings.get(id))
@@ -219,7 +224,7 @@ export class Spool {
   }
 
   /** A sink's queue of findings, as a runner drains it. */
-  findingQueue(sink: string): DeliveryQueue<Finding> {
+  findingQueue(sink: string): LocalDeliveryQueue<Finding> {
     return {
       due: (limit, now, ignoreResend) => {
         const { items, nextDueAt } = this.due(sink, limit, now, ignoreResend)
@@ -233,7 +238,7 @@ export class Spool {
   }
 
   /** An outbox of raw items, oldest first, as a runner drains it. */
-  outboxQueue(name: string): DeliveryQueue {
+  outboxQueue(name: string): LocalDeliveryQueue {
     const keyOf = new WeakMap<object, [string, number]>()
     return {
       due: (limit) => {

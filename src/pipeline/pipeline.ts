@@ -30,25 +30,41 @@ export interface PipelineHooks {
 
 type Sinks = readonly string[] | ((finding: FindingState) => readonly string[])
 
+/**
+ * With a shared store (src/cluster): what each commit also carries so that the store can merge it
+ * later, in batches — the occurrences as deltas in an outbox, committed with the findings, so what
+ * a source was acknowledged is what the store eventually gets, exactly once.
+ */
+export interface Replication {
+  occurrences(events: ReadonlyArray<{ id: string; event: SecurityEvent }>): IngestOptions
+  resolution(id: string, event: SecurityEvent): IngestOptions
+}
+
+/** Both commits' extras in one (outboxes and state writes add up). */
+export function withOptions(a: IngestOptions, b: IngestOptions): IngestOptions {
+  const outbox = [a.outbox ?? [], b.outbox ?? []].flat(2)
+  const state = [...(a.state ?? []), ...(b.state ?? [])]
+  return { ...a, ...b, ...(outbox.length ? { outbox } : {}), ...(state.length ? { state } : {}), markSeen: [...(a.markSeen ?? []), ...(b.markSeen ?? [])] }
+}
+
 export function createPipeline(
   options: AggregateOptions,
   spool: Pick<Spool, 'record'>,
   sinks: Sinks,
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
   hooks: PipelineHooks = {},
+  replication?: Replication,
 ): Ingest {
   return async (received, ingestOptions = {}) => {
     const events = hooks.accept ? hooks.accept(received) : received
-    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length && !ingestOptions.state?.length) return { duplicate: false }
+    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && ![ingestOptions.outbox ?? []].flat().some((o) => o.items.length) && !ingestOptions.state?.length) return { duplicate: false }
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
     const written: FindingState[] = []
-    const items = events.map((original) => {
-      const id = idFor(original, options)
-      const event = enrich(original)
-      return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options)) }
-    })
-    const duplicate = await record(spool, items, sinks, ingestOptions)
+    const enriched = events.map((original) => ({ id: idFor(original, options), event: enrich(original) }))
+    const items = enriched.map(({ id, event }) => ({ id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options)) }))
+    const commitOptions = replication && enriched.length ? withOptions(ingestOptions, replication.occurrences(enriched)) : ingestOptions
+    const duplicate = await record(spool, items, sinks, commitOptions)
     if (!duplicate) hooks.committed?.(written)
     return { duplicate }
   }
@@ -61,12 +77,14 @@ export function createPipeline(
  */
 export type Resolve = (event: SecurityEvent, options?: IngestOptions) => Promise<boolean>
 
-export function createResolver(options: AggregateOptions, spool: Spool, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}): Resolve {
+export function createResolver(options: AggregateOptions, spool: Spool, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, replication?: Replication): Resolve {
   return async (original, ingestOptions = {}) => {
     const id = idFor(original, options)
     const event = enrich(original)
     const written: FindingState[] = []
-    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event)) : undefined) }], sinks, ingestOptions)
+    // With a shared store the finding may have been raised by another replica: the store archives it.
+    const commitOptions = replication ? withOptions(ingestOptions, replication.resolution(id, event)) : ingestOptions
+    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event)) : undefined) }], sinks, commitOptions)
     hooks.committed?.(written)
     return written.length > 0
   }
