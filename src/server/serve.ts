@@ -30,6 +30,8 @@ import { compileRoutes } from '../route/tree.js'
 import { Silences } from '../route/silences.js'
 import { compileInhibitions, type InhibitRule } from '../route/inhibit.js'
 import type { FindingState } from '../aggregate/aggregator.js'
+import { createCluster } from '../cluster/index.js'
+import { SharedDocs } from '../cluster/shared-docs.js'
 
 export interface Running {
   app: FastifyInstance
@@ -68,20 +70,33 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
     logger,
   })
+  const windowMs = config.findings.windowSecs * 1000
+  const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
+  // Several replicas (cluster.store.url): occurrences merge in the shared store, sinks drain its queues.
+  const cluster = await createCluster(config.cluster.store, aggregateOptions, { logger, registry, env, spool })
+  const sharedDocs = cluster ? new SharedDocs(cluster.store, ['silences'], logger) : undefined
+  if (sharedDocs && (await cluster!.store.ready(5000))) await sharedDocs.refresh()
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...auditSinks.slice(0, 1).map((s) => s.id)])
   registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
+  // Sinks that track a finding's life: they get its archived version when its window closes.
+  const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
+  const silences = new Silences(sharedDocs ?? spool.state, Date.now, config.silences)
+  sharedDocs?.onChange(() => silences.reload())
+  const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
+  const routeTo = routeFindings(config, silences, inhibited)
+  const queueOf = (sink: Sink<unknown>): DeliveryQueue<unknown> => {
+    if (!cluster) return spool.findingQueue(sink.id) as DeliveryQueue<unknown>
+    const receiver = !sinkIds.includes(sink.id)
+    const shared = { id: sink.id, resendMs: sink.delivery.resendIntervalMs, lifecycle: lifecycleSinks.has(sink.id) }
+    return cluster.queue(shared, receiver ? (f) => routeTo(f as FindingState).includes(sink.id) : undefined) as DeliveryQueue<unknown>
+  }
+  const bucketOf = (sink: Sink<unknown>) => (cluster ? { bucket: cluster.bucket(`sink:${sink.id}`, sink.delivery.rateLimit.requestsPerSecond, sink.delivery.rateLimit.burst) } : {})
   const runners: SinkRunner[] = [
-    ...sinks.map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown>, deadLetters, metrics })),
+    ...sinks.map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: queueOf(sink as Sink<unknown>), deadLetters, metrics, ...bucketOf(sink as Sink<unknown>) })),
     // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
     ...auditSinks.slice(0, 1).map((sink) => new SinkRunner(sink as Sink<unknown>, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })),
   ]
-  const windowMs = config.findings.windowSecs * 1000
-  // Sinks that track a finding's life: they get its archived version when its window closes.
-  const lifecycleSinks = new Set(['securityhub', ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
-  const silences = new Silences(spool.state, Date.now, config.silences)
-  const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
-  const routeTo = routeFindings(config, silences, inhibited)
   const stopGuard = guardSpool(
     spool,
     {
@@ -111,10 +126,10 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
     ...(enrichment ? { nodeKnown: enrichment.knowsNode } : {}),
     windowMs,
   })
-  const aggregateOptions = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
-  const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
-  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
-  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks)
+  // With a store nothing is queued locally: the store's merged finding is what the sinks get.
+  const findingSinksFor = cluster ? () => [] : (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
+  ingest = createPipeline(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks, cluster?.replication)
+  resolveFinding = createResolver(aggregateOptions, spool, findingSinksFor, enrichment?.enrich, monitor.hooks, cluster?.replication)
   const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, auditSinks.length > 0)
   const eks = config.sources.eksAudit
   const ingestMetrics = ingestMetricsFor(registry)
@@ -138,6 +153,8 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   }
   const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
   for (const runner of runners) runner.start()
+  cluster?.start()
+  sharedDocs?.start(1000)
   poller?.start()
   monitor.start()
 
@@ -151,6 +168,8 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
       enrichment?.stop()
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
+      sharedDocs?.stop()
+      await cluster?.close()
       await spool.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
     })())

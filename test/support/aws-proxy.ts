@@ -17,7 +17,8 @@ export interface AwsProxy {
   mode: ProxyMode
   /** BatchImportFindings requests seen, by what was answered. */
   imports: { forwarded: number; refused: number; reset: number; inFlight: number }
-  /** Times (ms since start) of imports forwarded, to check the rate. */
+  /** When each forwarded import arrived (epoch ms), to check the rate. */
+  importTimes: number[]
   close(): Promise<void>
 }
 
@@ -31,6 +32,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
     endpoint: '',
     mode: { kind: 'pass' },
     imports: { forwarded: 0, refused: 0, reset: 0, inFlight: 0 },
+    importTimes: [],
     close: async () => {},
   }
   const server = createServer(async (req, res) => {
@@ -54,6 +56,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
       return
     }
     if (isImport) {
+      proxy.importTimes.push(Date.now())
       proxy.imports.inFlight++
       if (mode.kind === 'delay') await new Promise((r) => setTimeout(r, mode.ms).unref())
       if (req.socket.destroyed) return
