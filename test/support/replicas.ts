@@ -64,19 +64,14 @@ export async function roundRobin(urls: () => string[], path: string, bodies: str
   return statuses
 }
 
-/** A Slack-compatible webhook that records each message's text. */
+/** A Slack-compatible webhook that records each message (its JSON body as sent). */
 export async function startSlackCapture(): Promise<{ url: string; messages: string[]; close(): Promise<void> }> {
   const messages: string[] = []
   const server: Server = createServer((req, res) => {
     let body = ''
     req.on('data', (d) => (body += d))
     req.on('end', () => {
-      try {
-        const json = JSON.parse(body)
-        messages.push(json.blocks?.[0]?.text?.text ?? json.text ?? body)
-      } catch {
-        messages.push(body)
-      }
+      messages.push(body)
       res.writeHead(200).end('ok')
     })
   })
