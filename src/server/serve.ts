@@ -23,7 +23,9 @@ import { createEnrichment } from '../enrich/index.js'
 import { regionOf } from '../aws/identity.js'
 import { createAuditDetector } from '../detect/audit/detector.js'
 import { AUDIT_OUTBOX, createAuditIngest } from '../pipeline/audit.js'
-import { EksAuditPoller } from '../sources/eks-audit-cloudwatch.js'
+import { EksAuditPoller, fileCheckpoints } from '../sources/eks-audit-cloudwatch.js'
+import { sharedPolling } from '../cluster/audit-poller.js'
+import type { Cluster } from '../cluster/index.js'
 import { errors } from '../errors.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from '../sinks/receiver.js'
 import { compileRoutes } from '../route/tree.js'
@@ -140,6 +142,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
         registry,
         dataDir,
         region,
+        cluster,
         // Read from CloudWatch: the audit log arrives (counted, and the monitor hears from the poller).
         onRead: (logGroupName, n) => {
           ingestMetrics.received('eks-audit', POLLER_ROUTE, n)
@@ -202,6 +205,7 @@ function createPoller(
     registry: Registry
     dataDir: string
     region: string | undefined
+    cluster: Cluster | undefined
     onRead: (logGroupName: string, events: number) => void
   },
 ): EksAuditPoller {
@@ -209,6 +213,9 @@ function createPoller(
   if (!logGroupName) throw new errors.FALCONET_ERR_CONFIG('  sources.eksAudit.logGroupName: required unless cluster.name is set')
   if (!deps.region) throw new errors.FALCONET_ERR_CONFIG('  aws.region: required when sources.eksAudit.enabled is true (or set AWS_REGION)')
   let client: Promise<import('@aws-sdk/client-cloudwatch-logs').CloudWatchLogsClient> | undefined
+  const checkpointFile = join(deps.dataDir, 'eks-audit', 'checkpoint.json')
+  // Several pollers with a store: one reads (a lease), the checkpoint is shared and fenced.
+  const shared = deps.cluster ? sharedPolling(deps.cluster, logGroupName, fileCheckpoints(checkpointFile)) : {}
   return new EksAuditPoller(
     {
       logGroupName,
@@ -218,9 +225,10 @@ function createPoller(
       backfillMs: eks.backfillMinutes * 60_000,
       lookbackMs: eks.lookbackSecs * 1000,
       settleMs: eks.settleSecs * 1000,
-      checkpointFile: join(deps.dataDir, 'eks-audit', 'checkpoint.json'),
+      checkpointFile,
     },
     {
+      ...shared,
       ingest: (events) => {
         deps.onRead(logGroupName, events.length)
         return deps.auditIngest(events)
