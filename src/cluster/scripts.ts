@@ -302,17 +302,24 @@ return wait
 )
 
 /**
- * Newest-wins last-seen times of sources, cluster-wide: raise each to the given time, answer
- * every known one. KEYS[1] hash; ARGV: identity, ms, identity, ms, …
+ * Newest-wins last-seen times of sources, cluster-wide: raise each to the given time, drop those
+ * older than the cutoff (forgotten), answer every known one. KEYS[1] hash; ARGV: cutoffMs,
+ * identity, ms, identity, ms, …
  */
 export const SIGHTINGS = script(
   'sightings',
   `
-for i = 1, #ARGV, 2 do
+local cutoff = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
   local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
   if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
-return redis.call('HGETALL', KEYS[1])
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) < cutoff then redis.call('HDEL', KEYS[1], all[i]) else out[#out + 1] = all[i]; out[#out + 1] = all[i + 1] end
+end
+return out
 `,
 )
 

@@ -25,6 +25,7 @@ import { createAuditDetector } from '../detect/audit/detector.js'
 import { AUDIT_OUTBOX, createAuditIngest } from '../pipeline/audit.js'
 import { EksAuditPoller, fileCheckpoints } from '../sources/eks-audit-cloudwatch.js'
 import { sharedPolling } from '../cluster/audit-poller.js'
+import { SharedLiveness } from '../cluster/liveness.js'
 import type { Cluster } from '../cluster/index.js'
 import { errors } from '../errors.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from '../sinks/receiver.js'
@@ -119,7 +120,10 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   // The monitor watches the pipeline (hooks) and feeds it (silent sources): bound both ways.
   let ingest: Ingest = async () => ({ duplicate: false })
   let resolveFinding: Resolve = async () => false
+  // Several replicas: sightings are merged in the store, the lease holder raises silences.
+  const sharedLiveness = cluster && config.monitor.enabled ? new SharedLiveness(cluster, config.monitor.forgetAfterSecs * 1000) : undefined
   const monitor = createMonitor(config.monitor, {
+    ...(sharedLiveness ? { raises: sharedLiveness.raises } : {}),
     registry,
     logger,
     store: spool.state,
@@ -158,6 +162,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   for (const runner of runners) runner.start()
   cluster?.start()
   sharedDocs?.start(1000)
+  if (sharedLiveness && monitor.liveness) sharedLiveness.start(monitor.liveness, Math.min(5000, config.monitor.checkIntervalSecs * 1000))
   poller?.start()
   monitor.start()
 
@@ -172,6 +177,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
+      sharedLiveness?.stop()
       await cluster?.close()
       await spool.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
