@@ -20,7 +20,7 @@ import { validateConfig } from '../src/config/load.js'
 import { serve } from '../src/server/serve.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../src/model/severity.js'
 import type { SecurityEvent } from '../src/model/event.js'
-import type { Sink } from '../src/sinks/sink.js'
+import type { Sink } from '../src/delivery/sink.js'
 import { readFileSync } from 'node:fs'
 import { freePort } from '../test/support/net.js'
 

@@ -1,3 +1,5 @@
+import type { SendOutcome } from '../delivery/sink.js'
+
 /**
  * Which AWS failures are worth retrying, shared by every AWS sink (Vector's src/aws/mod.rs is the
  * model). Throttling, 5xx, timeouts, network and credential/access errors are temporary: an
@@ -78,7 +80,7 @@ export function errorSummary(err: unknown): { name?: string; message: string; co
 }
 
 /** A failed AWS call as a delivery outcome: retried (honouring a Retry-After) when AWS says it may succeed later, else dropped. */
-export function awsOutcome(err: unknown): import('../sinks/sink.js').SendOutcome {
+export function awsOutcome(err: unknown): SendOutcome {
   const c = classifyAwsError(err)
   const reason = `${c.code}: ${c.message}`
   if (c.retryable) return { kind: 'retry', reason, ...(c.retryAfterMs ? { retryAfterMs: c.retryAfterMs } : {}) }

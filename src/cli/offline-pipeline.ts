@@ -2,20 +2,18 @@ import type { Config } from '../config/schema.js'
 import type { FindingState } from '../aggregate/aggregator.js'
 import { toFinding } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
-import { createPipeline, type Ingest } from '../pipeline/pipeline.js'
-import { createAuditIngest } from '../pipeline/audit.js'
-import { createAuditDetector } from '../detect/audit/detector.js'
+import { createPipelinePart } from '../pipeline/part.js'
 import type { RecordOptions, Spool } from '../delivery/spool.js'
 import { normalizeFalcoAlert } from '../sources/falco-alert.js'
 import { parseJsonLossless } from '../sources/lossless-json.js'
 import { decodeBody } from '../sources/fluent-bit/decode.js'
 import { classify } from '../sources/fluent-bit/classify.js'
 import { classifyOptionsFor } from '../sources/fluent-bit-http.js'
-import type { AuditEvent } from '../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../model/audit-event.js'
 
 /**
  * The server's pipeline — normalisation, audit detection, aggregation — run in memory, for
- * `falconet asff`: the same functions serve wires to the spool, wired here to a Map. Nothing is
+ * `falconet asff`: the composition root's pipeline part, over a Map instead of the spool. Nothing is
  * sent, nothing touches the data dir. Enrichment (the Kubernetes API) is left out: the finding Id
  * never depends on it.
  */
@@ -31,9 +29,8 @@ export interface OfflinePipeline {
 
 export function createOfflinePipeline(config: Readonly<Config>): OfflinePipeline {
   const store = new MemorySpool()
-  const windowMs = config.findings.windowSecs * 1000
-  const ingest: Ingest = createPipeline({ cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }, store, [])
-  const auditIngest = createAuditIngest((state) => createAuditDetector(config.audit, { store: state, now: Date.now }), ingest, store)
+  // The root's own pipeline part, over a Map instead of the spool.
+  const { ingest, auditIngest } = createPipelinePart(config, { spool: store, sinks: [] })
   const fluentBit = config.sources.fluentBit
   const classifyOptions = classifyOptionsFor(fluentBit)
 

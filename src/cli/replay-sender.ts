@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffMs } from '../delivery/backoff.js'
 import { TokenBucket } from '../delivery/token-bucket.js'
-import type { AuditEvent } from '../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../model/audit-event.js'
 import { CommandError } from './command.js'
 import { endpoint, networkReason, post, type Answer } from './client.js'
 import type { InputRecord } from './input/records.js'

@@ -3,7 +3,9 @@ import { ENV_ALIASES } from './load.js'
 
 /**
  * docs/configuration.md, generated from the schema (`falconet print-docs`), so the reference cannot
- * drift from what the code accepts; test/config/docs.test.ts fails when the file is stale.
+ * drift from what the code accepts; test/config/load.test.ts fails when the file is stale. The walk
+ * goes into lists (`receivers[].type`) and unions (each variant, named by its `type`), so every
+ * field of every receiver, route, silence and inhibit rule is documented.
  */
 export function renderConfigDocs(): string {
   const rows: string[] = []
@@ -30,6 +32,21 @@ function walk(schema: any, path: string, rows: string[]): void {
   if (schema.type === 'object' && schema.properties) {
     if (path && schema.description) rows.push(`| \`${path}\` | object | | ${cell(schema.description)} |`)
     for (const [key, child] of Object.entries<any>(schema.properties)) walk(child, path ? `${path}.${key}` : key, rows)
+    return
+  }
+  const variants: any[] | undefined = schema.anyOf ?? schema.oneOf
+  if (variants?.some((v) => v.type === 'object' && v.properties)) {
+    if (schema.description) rows.push(`| \`${path}\` | one of ${variants.length} forms | | ${cell(schema.description)} |`)
+    for (const v of variants) {
+      const tag = v.properties?.type?.const
+      walk({ ...v, description: undefined }, tag === undefined ? path : `${path}(type=${tag})`, rows)
+    }
+    return
+  }
+  const items = schema.type === 'array' ? schema.items : undefined
+  if (items && ((items.type === 'object' && items.properties) || items.anyOf || items.oneOf)) {
+    rows.push(`| \`${path}\` | list of objects | ${schema.default === undefined ? '' : `\`${JSON.stringify(schema.default)}\``} | ${cell(schema.description ?? '')} |`)
+    walk({ ...items, description: undefined }, `${path}[]`, rows)
     return
   }
   rows.push(`| \`${path}\` | ${typeOf(schema)} | ${schema.default === undefined ? '' : `\`${JSON.stringify(schema.default)}\``} | ${cell(schema.description ?? '')} |`)

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { configSchema, type Config } from './schema.js'
 import { errors } from '../errors.js'
+import { configProblems, suggestKey, type ConfigProblem } from './check.js'
 
 /**
  * Load order: schema defaults < YAML file (--config / FALCONET_CONFIG) < environment. Validated once
@@ -26,22 +27,50 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv
 }
 
-export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
+/**
+ * The configuration `serve` runs with: file, then environment, then every check (checkConfig).
+ * `awsEnv`: where AWS_REGION is read for the region check (default: `env`).
+ */
+export function loadConfig(options: LoadOptions & { awsEnv?: NodeJS.ProcessEnv } = {}): Readonly<Config> {
   const env = options.env ?? process.env
   const file = options.file ?? env.FALCONET_CONFIG
   const raw: Record<string, unknown> = file ? readYamlFile(file) : {}
   const origins = applyEnv(raw, env)
-  return validateConfig(raw, origins)
+  const { config, problems } = checkConfig(raw, { origins, env: options.awsEnv ?? env })
+  if (!config) throw new errors.FALCONET_ERR_CONFIG(formatProblems(problems))
+  return config
 }
 
-/** `origins`: config path (a.b.c) → the env variable that set it, named in error messages. */
+/**
+ * The one validation: the schema (types, ranges, unknown keys with the nearest known one), then,
+ * when the types are right, every semantic check (config/check.ts). Returns every problem found,
+ * each with its key path; `config` only when there is none. `serve`, `validate-config` and the
+ * chart test all go through here.
+ */
+export function checkConfig(raw: unknown, options: { origins?: Map<string, string>; env?: NodeJS.ProcessEnv } = {}): { config?: Readonly<Config>; problems: ConfigProblem[] } {
+  const origins = options.origins ?? new Map<string, string>()
+  const data = structuredClone(raw ?? {})
+  const validate = compiled()
+  if (!validate(data)) return { problems: schemaProblems(validate.errors ?? [], origins) }
+  const problems = configProblems(data as Config, options.env ?? process.env).map((p) => ({ ...p, message: `${p.message}${from(origins, p.path)}` }))
+  return problems.length ? { problems } : { config: deepFreeze(data as Config), problems }
+}
+
+/** The schema alone (types, defaults, unknown keys): for tests and tools that build a config in code. */
 export function validateConfig(raw: unknown, origins: Map<string, string> = new Map()): Readonly<Config> {
   const data = structuredClone(raw ?? {})
   const validate = compiled()
   if (!validate(data)) {
-    throw new errors.FALCONET_ERR_CONFIG(formatErrors(validate.errors ?? [], origins))
+    throw new errors.FALCONET_ERR_CONFIG(formatProblems(schemaProblems(validate.errors ?? [], origins)))
   }
   return deepFreeze(data as Config)
+}
+
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  return problems
+    .map((p) => `  ${p.path}: ${p.message}`)
+    .filter((line, i, all) => all.indexOf(line) === i)
+    .join('\n')
 }
 
 function readYamlFile(file: string): Record<string, unknown> {
@@ -133,7 +162,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 let validator: ReturnType<Ajv['compile']> | undefined
 function compiled() {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
     validator = ajv.compile(closeObjects(structuredClone(configSchema)))
   }
   return validator
@@ -150,26 +179,27 @@ export function closeObjects(schema: any): any {
   return schema
 }
 
-function formatErrors(list: ErrorObject[], origins: Map<string, string>): string {
-  const from = (key: string) => {
-    const name = origins.get(key)
-    return name ? ` (set by env ${name})` : ''
-  }
-  return list
-    .map((e) => {
-      const key = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
-      if (e.keyword === 'additionalProperties') {
-        const extra = (e.params as { additionalProperty: string }).additionalProperty
-        const full = key === '(root)' ? extra : `${key}.${extra}`
-        return `  ${full}: unknown setting${from(full)}`
-      }
-      if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
-        return `  ${key}: ${e.message ?? 'not an allowed value'}${e.params && 'allowedValues' in e.params ? ` (${(e.params as any).allowedValues.join(', ')})` : ''}${from(key)}`
-      }
-      return `  ${key}: ${e.message ?? e.keyword}${from(key)}`
-    })
-    .filter((line, i, all) => all.indexOf(line) === i)
-    .join('\n')
+function from(origins: Map<string, string>, key: string): string {
+  const name = origins.get(key)
+  return name ? ` (set by env ${name})` : ''
+}
+
+function schemaProblems(list: ErrorObject[], origins: Map<string, string>): ConfigProblem[] {
+  return list.map((e) => {
+    const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
+    if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty
+      const full = path === '(root)' ? extra : `${path}.${extra}`
+      const near = suggestKey(extra, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
+      const prefix = path === '(root)' ? '' : `${path}.`
+      return { path: full, message: `unknown setting${near ? ` — did you mean \`${prefix}${near}\`?` : ''}${from(origins, full)}` }
+    }
+    if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
+      const allowed = e.params && 'allowedValues' in e.params ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''
+      return { path, message: `${e.message ?? 'not an allowed value'}${allowed}${from(origins, path)}` }
+    }
+    return { path, message: `${e.message ?? e.keyword}${from(origins, path)}` }
+  })
 }
 
 function deepFreeze<T>(value: T): T {

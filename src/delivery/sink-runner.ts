@@ -1,7 +1,7 @@
 import { errorSummary } from '../aws/errors.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import type { Encoded, FailedItem, SendOutcome, Sink } from '../sinks/sink.js'
+import type { Encoded, FailedItem, SendOutcome, Sink } from './sink.js'
 import { TokenBucket } from './token-bucket.js'
 import { backoffMs } from './backoff.js'
 import type { DeadLetter, DeadLetterFile } from './dead-letter.js'

@@ -3,6 +3,7 @@ import { fromMs } from '../model/time.js'
 import type { Logger } from 'pino'
 import { toFinding, type FindingState } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
+import type { Outbox } from '../model/ingest.js'
 import type { LocalDeliveryQueue, QueuedItem } from './queue.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
 
@@ -42,10 +43,7 @@ export interface RecordOptions {
   state?: ReadonlyArray<{ key: string; value: unknown }>
 }
 
-export interface Outbox {
-  name: string
-  items: Array<{ id: string; value: unknown }>
-}
+export type { Outbox } from '../model/ingest.js'
 
 type PendingKey = [sink: string, rank: number, seq: number]
 interface Pending {

@@ -34,7 +34,7 @@ export class PodIdentityCache implements PodIdentityRoles {
   prefetch(namespace: string, serviceAccount: string): Promise<void> {
     const key = `${namespace}/${serviceAccount}`
     const running = this.#inFlight.get(key)
-    if (running) return running
+    if (running !== undefined) return running
     const cached = this.#roles.get(key)
     if (cached && Date.now() - cached.at < (cached.failed ? 60_000 : this.#ttlMs)) return Promise.resolve()
     const fetch = this.#fetch(namespace, serviceAccount)

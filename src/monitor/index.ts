@@ -3,7 +3,8 @@ import type { Registry } from 'prom-client'
 import type { Static } from 'typebox'
 import type { SecurityEvent } from '../model/event.js'
 import type { Priority } from '../model/severity.js'
-import type { Ingest, PipelineHooks, Resolve } from '../pipeline/pipeline.js'
+import type { Ingest, Resolve } from '../model/ingest.js'
+import type { PipelineHooks } from '../pipeline/pipeline.js'
 import type { monitorSchema } from './config.js'
 import { gradeFalcoInternal, isFalcoHeartbeat } from './falco-internal.js'
 import { ingestMetricsFor } from './ingest-metrics.js'
@@ -13,8 +14,14 @@ import type { SourceKind } from './source-events.js'
 export interface Monitor {
   /** For createPipeline / createResolver: Falco's heartbeats out, its internal events graded, findings counted. */
   hooks: PipelineHooks
-  /** Undefined when monitor.enabled is false. */
-  liveness: SourceLiveness | undefined
+  /**
+   * The monitor also feeds the pipeline (a silent source is a finding): built with the hooks first,
+   * it is handed the pipeline's ingest and resolve here. Returns the liveness tracker (undefined
+   * when monitor.enabled is false).
+   */
+  connect(pipeline: { ingest: Ingest; resolve: Resolve }): SourceLiveness | undefined
+  /** Undefined when monitor.enabled is false, or before connect. */
+  readonly liveness: SourceLiveness | undefined
   start(): void
   stop(): Promise<void>
 }
@@ -23,9 +30,6 @@ export interface MonitorDeps {
   registry: Registry
   logger: Logger
   store: LivenessDeps['store']
-  /** Late-bound: the pipeline is built with this monitor's hooks. */
-  ingest: Ingest
-  resolve: Resolve
   nodeKnown?: (name: string) => boolean | undefined
   /** The aggregation window: a source still silent is reported again at half of it, so its finding stays open. */
   windowMs: number
@@ -46,7 +50,9 @@ export function createMonitor(config: Static<typeof monitorSchema>, deps: Monito
       .filter(([, k]) => k.enabled)
       .map(([kind, k]) => [kind, (k.silentAfterSecs ?? config.silentAfterSecs) * 1000]),
   ) as Partial<Record<SourceKind, number>>
-  const liveness = config.enabled
+  let liveness: SourceLiveness | undefined
+  const connect = (pipeline: { ingest: Ingest; resolve: Resolve }) =>
+    (liveness = config.enabled
     ? new SourceLiveness(
         {
           silentAfterMs,
@@ -56,9 +62,9 @@ export function createMonitor(config: Static<typeof monitorSchema>, deps: Monito
           repeatEveryMs: Math.max(60_000, deps.windowMs / 2),
           priority: config.priority as Priority,
         },
-        { now: deps.now ?? Date.now, store: deps.store, ingest: deps.ingest, resolve: deps.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}), ...(deps.raises ? { raises: deps.raises } : {}) },
+        { now: deps.now ?? Date.now, store: deps.store, ingest: pipeline.ingest, resolve: pipeline.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}), ...(deps.raises ? { raises: deps.raises } : {}) },
       )
-    : undefined
+    : undefined)
   const accept = (events: SecurityEvent[]): SecurityEvent[] => {
     const kept: SecurityEvent[] = []
     for (const e of events) {
@@ -70,7 +76,10 @@ export function createMonitor(config: Static<typeof monitorSchema>, deps: Monito
   }
   return {
     hooks: { accept, committed: (findings) => metrics.committed(findings) },
-    liveness,
+    connect,
+    get liveness() {
+      return liveness
+    },
     start: () => liveness?.start(config.checkIntervalSecs * 1000),
     stop: async () => liveness?.stop(),
   }

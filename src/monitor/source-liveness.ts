@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { Gauge, type Registry } from 'prom-client'
 import type { Priority } from '../model/severity.js'
-import type { Ingest, Resolve } from '../pipeline/pipeline.js'
+import type { Ingest, Resolve } from '../model/ingest.js'
 import { NODE_KINDS, SOURCE_KINDS, recoveredEvent, silentEvent, duration, type SourceKind } from './source-events.js'
 
 /**

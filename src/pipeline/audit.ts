@@ -1,8 +1,7 @@
-import type { AuditEvent } from '../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../model/audit-event.js'
 import type { AuditDetector } from '../detect/audit/detector.js'
-import type { StateStore } from '../detect/audit/stateful.js'
-import { StagedState } from '../detect/audit/staged-state.js'
-import type { Ingest } from './pipeline.js'
+import type { StagedState } from '../detect/audit/staged-state.js'
+import type { AuditIngest, Ingest } from '../model/ingest.js'
 
 /**
  * Audit events from any source (the webhook, the CloudWatch poller, Fluent Bit records) → the
@@ -14,22 +13,22 @@ import type { Ingest } from './pipeline.js'
  * baselines, aws-auth content) is committed in that transaction too, so a batch the spool refuses
  * is detected again, in full, when the client retries it.
  */
-export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
+export type { AuditIngest } from '../model/ingest.js'
 
 export const AUDIT_OUTBOX = 'audit-events'
 
 /**
- * `detectorWith` builds the detector on the state store this ingest commits; with `forward`,
- * every new event also goes to the audit-events outbox (the Falco bridge), once.
+ * `detector.detect` runs on `detector.state`, the staged store whose writes this ingest commits
+ * with the findings (the composition root builds both); with `forward`, every new event also goes
+ * to the audit-events outbox (the Falco bridge), once.
  */
 export function createAuditIngest(
-  detectorWith: (store: StateStore) => AuditDetector,
+  detector: { detect: AuditDetector; state: StagedState },
   ingest: Ingest,
-  spool: { unseen(keys: readonly string[]): string[]; state: { get<T>(key: string): T | undefined } },
+  spool: { unseen(keys: readonly string[]): string[] },
   forward = false,
 ): AuditIngest {
-  const state = new StagedState(spool.state)
-  const detect = detectorWith(state)
+  const { detect, state } = detector
   // One batch at a time: the unseen check and the write that marks the keys cannot interleave
   // with another batch carrying the same events (an API server retry racing its original).
   let queue: Promise<unknown> = Promise.resolve()

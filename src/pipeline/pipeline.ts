@@ -1,21 +1,10 @@
 import type { SecurityEvent } from '../model/event.js'
 import { archive, fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
-import { SpoolFullError, type RecordOptions, type Spool } from '../delivery/spool.js'
+import { SpoolFullError, type Spool } from '../delivery/spool.js'
+import type { Ingest, IngestOptions, Resolve } from '../model/ingest.js'
 import { errors } from '../errors.js'
 
-/**
- * The path from normalized events to the sinks' queues, as the one function sources are handed:
- * it resolves once the events are durably folded into their findings and queued for every sink.
- * Sources answer their client only then. Later stages (detect, enrich, route) slot in here.
- */
-export type Ingest = (events: SecurityEvent[], options?: IngestOptions) => Promise<IngestResult>
-
-/** Committed with the findings, in the same transaction (see Spool.record). */
-export type IngestOptions = RecordOptions
-
-export interface IngestResult {
-  duplicate: boolean
-}
+export type { Ingest, IngestOptions, IngestResult, Resolve } from '../model/ingest.js'
 
 /** Seconds a client is asked to wait when the spool is full. */
 export const RETRY_AFTER_SECS = 5
@@ -70,14 +59,8 @@ export function createPipeline(
   }
 }
 
-/**
- * Archive the finding `event` belongs to (the same Id), with `event` — the recovery note — as its
- * latest occurrence: Security Hub gets RecordState ARCHIVED, PagerDuty a resolve, and the routes
- * the note. Resolves false when there is nothing active to archive (never raised, or expired).
- */
-export type Resolve = (event: SecurityEvent, options?: IngestOptions) => Promise<boolean>
-
-export function createResolver(options: AggregateOptions, spool: Spool, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, replication?: Replication): Resolve {
+/** Archives the finding an event belongs to: Security Hub gets RecordState ARCHIVED, PagerDuty a resolve. */
+export function createResolver(options: AggregateOptions, spool: Pick<Spool, 'record'>, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, replication?: Replication): Resolve {
   return async (original, ingestOptions = {}) => {
     const id = idFor(original, options)
     const event = enrich(original)

@@ -1,5 +1,5 @@
 import type { Finding } from '../model/finding.js'
-import { allOf, parseMatcher, type Matcher } from './matchers.js'
+import { allOf, parseMatcher } from './matchers.js'
 import { groupKey, type GroupLabel } from './notification.js'
 
 /**

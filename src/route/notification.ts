@@ -1,6 +1,7 @@
 import type { Finding } from '../model/finding.js'
 import { moreUrgent, type SeverityLabel } from '../model/severity.js'
 import { workloadName, workloadOfPod } from '../aggregate/workload.js'
+import { LABEL_VALUES } from './labels.js'
 
 /**
  * One grouped notification: the findings a receiver gets together (Alertmanager's group_by), and
@@ -24,17 +25,7 @@ export const GROUP_LABELS = ['rule', 'severity', 'namespace', 'workload', 'clust
 export type GroupLabel = (typeof GROUP_LABELS)[number]
 
 export function groupKey(f: Finding, by: readonly GroupLabel[]): string {
-  const w = f.event.workload
-  const value: Record<GroupLabel, string | undefined> = {
-    rule: f.event.rule,
-    severity: f.severity,
-    namespace: w.namespace,
-    workload: workloadName(w),
-    cluster: w.cluster,
-    node: w.node ?? f.event.hostname,
-    source: f.event.source,
-  }
-  return by.map((l) => `${l}=${value[l] ?? ''}`).join(',') || 'all'
+  return by.map((l) => `${l}=${LABEL_VALUES[l](f) ?? ''}`).join(',') || 'all'
 }
 
 export function group(findings: readonly Finding[], by: readonly GroupLabel[]): Notification[] {

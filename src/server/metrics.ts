@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client'
 import type { Spool } from '../delivery/spool.js'
+import type { IngestCounter } from '../sources/counters.js'
 import { knownRoute, sourceOfRoute, type IngestMetrics } from '../monitor/ingest-metrics.js'
 
 declare module 'fastify' {
@@ -53,6 +54,18 @@ export const metricsRoute: FastifyPluginAsync<{ registry: Registry }> = async (a
  */
 export function installRequestMetrics(app: FastifyInstance, metrics: IngestMetrics): void {
   app.decorate('ingestMetrics', metrics)
+  // What sources see (src/sources/counters.ts): route patterns, mapped here to their source.
+  const counter: IngestCounter = {
+    received: (route, n) => {
+      const source = sourceOfRoute(route)
+      if (source) metrics.received(source, route, n)
+    },
+    rejected: (route, reason, n) => {
+      const source = sourceOfRoute(route)
+      if (source) metrics.rejected(source, route, reason, n)
+    },
+  }
+  app.decorate('ingestCounter', counter)
   app.addHook('onRoute', (route) => knownRoute(route.url))
   const codes = new WeakMap<FastifyRequest, string | undefined>()
   app.addHook('onError', async (request, _reply, error) => {
@@ -64,18 +77,6 @@ export function installRequestMetrics(app: FastifyInstance, metrics: IngestMetri
     const source = sourceOfRoute(route)
     if (source && reply.statusCode >= 400 && request.method !== 'GET') metrics.refused(source, route, codes.get(request), reply.statusCode)
   })
-}
-
-/** A source took `n` inputs (alerts, records, audit events) from this request. */
-export function countReceived(request: FastifyRequest, n: number): void {
-  const source = sourceOfRoute(request.routeOptions.url)
-  if (source) request.server.ingestMetrics?.received(source, request.routeOptions.url, n)
-}
-
-/** Inputs inside an accepted request that could not be used (`reason`: an error code from src/errors.ts). */
-export function countRejected(request: FastifyRequest, reason: string, n: number): void {
-  const source = sourceOfRoute(request.routeOptions.url)
-  if (source) request.server.ingestMetrics?.rejected(source, request.routeOptions.url, reason, n)
 }
 
 /** One request refused by the per-client rate limit, counted by its route pattern (never its path). */

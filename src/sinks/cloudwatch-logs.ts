@@ -6,7 +6,7 @@ import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
 import { awsOutcome, classifyAwsError } from '../aws/errors.js'
 import type { Finding } from '../model/finding.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
+import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps, type FailedItem } from '../delivery/sink.js'
 
 /**
  * CloudWatch Logs: each finding version as one JSON log event (ASFF, or the normalized finding),
@@ -30,15 +30,16 @@ const schema = sinkSchema(
 )
 type CloudWatchConfig = Static<typeof schema>
 
-export const cloudWatchLogsSink: SinkDefinition<typeof schema> = {
+export const cloudWatchLogsSink = defineSink({
   id: 'cloudwatchLogs',
   description: 'Findings as JSON log events in CloudWatch Logs (batched PutLogEvents).',
   schema,
-  create: (config: CloudWatchConfig, deps: SinkDeps): Sink<Finding> => new CloudWatchLogsSink(config, deps),
-}
+  // ASFF names the account; the normalized finding does not.
+  needs: (config) => ({ region: true, accountId: config.format === 'asff' }),
+  create: (config, deps) => new CloudWatchLogsSink(config, deps),
+})
 
-class CloudWatchLogsSink implements Sink<Finding> {
-  readonly id = 'cloudwatchLogs'
+class CloudWatchLogsSink implements SinkBody<Finding> {
   readonly delivery: CloudWatchConfig
   readonly #deps: SinkDeps
   readonly #stream: string

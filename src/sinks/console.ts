@@ -1,22 +1,19 @@
-import type { Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
+import { defineSink, type Encoded, type SendOutcome } from '../delivery/sink.js'
+import type { Finding } from '../model/finding.js'
 
 /** One log line per finding, so a person watching the process sees what happens. */
 const schema = sinkSchema({ enabled: true }, { maxItems: 1000, maxBytes: 8_388_608, flushIntervalMs: 0, requestsPerSecond: 1000, burst: 1000 }, {})
-type ConsoleConfig = Static<typeof schema>
 
-export const consoleSink: SinkDefinition<typeof schema> = {
+export const consoleSink = defineSink({
   id: 'console',
   description: 'A one-line summary of every finding in the log (on by default).',
   schema,
-  create: (config: ConsoleConfig, deps: SinkDeps): Sink => {
+  create: (_config, deps) => {
     const logger = deps.logger.child({ sink: 'console' })
     return {
-      id: 'console',
-      delivery: config,
       start: async () => {},
-      encode(finding): Encoded {
+      encode(finding: Finding): Encoded {
         const { event } = finding
         const where = [event.workload.namespace, event.workload.pod, event.workload.container?.name].filter(Boolean).join('/')
         const summary = {
@@ -37,4 +34,4 @@ export const consoleSink: SinkDefinition<typeof schema> = {
       },
     }
   },
-}
+})

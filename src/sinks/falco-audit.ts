@@ -1,8 +1,8 @@
-import { Type, type Static } from 'typebox'
+import { Type } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
-import type { AuditEvent } from '../sources/k8s-audit/event.js'
+import type { AuditEvent } from '../model/audit-event.js'
 import { postJson } from './http.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome } from './sink.js'
+import { defineSink, type Encoded, type SendOutcome } from '../delivery/sink.js'
 
 /**
  * The bridge to Falco: the audit events falconet reads (from CloudWatch, the webhook or Fluent Bit)
@@ -15,22 +15,19 @@ const schema = sinkSchema(
   { maxItems: 500, maxBytes: 8_388_608, flushIntervalMs: 1000, requestsPerSecond: 20, burst: 20, resendIntervalMs: 0 },
   { url: Type.String({ default: 'http://falco-k8saudit:9765/k8s-audit', description: "Falco k8saudit plugin's webhook (its open_params)." }) },
 )
-type FalcoAuditConfig = Static<typeof schema>
 
-export const falcoAuditSink: SinkDefinition<typeof schema> = {
+export const falcoAuditSink = defineSink<typeof schema, AuditEvent>({
   id: 'falcoAudit',
   description: "Audit events forwarded to Falco's k8saudit webhook as batched EventLists.",
   schema,
   consumes: 'audit-events',
-  create: (config: FalcoAuditConfig): Sink<AuditEvent> => ({
-    id: 'falcoAudit',
-    delivery: config,
+  create: (config) => ({
     start: async () => {},
-    encode(event): Encoded {
+    encode(event: AuditEvent): Encoded {
       return { id: event.auditID, bytes: Buffer.byteLength(JSON.stringify(event)) + 1, payload: event }
     },
     send(batch, signal): Promise<SendOutcome> {
       return postJson(config.url, { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: batch.map((e) => e.payload) }, { signal })
     },
   }),
-}
+})

@@ -4,7 +4,8 @@ import { Type, type Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps } from './sink.js'
+import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps } from '../delivery/sink.js'
+import type { Finding } from '../model/finding.js'
 
 /**
  * The embedded default: each finding as one ASFF JSON object per line, so a first run with no AWS
@@ -17,22 +18,19 @@ const schema = sinkSchema(
 )
 type FileConfig = Static<typeof schema>
 
-export const fileSink: SinkDefinition<typeof schema> = {
+export const fileSink = defineSink({
   id: 'file',
   description: 'Findings as ASFF JSON lines in a local file (on by default).',
   schema,
-  create: (config: FileConfig, deps: SinkDeps): Sink => new FileSink(config, deps),
-}
+  create: (config, deps) => new FileSink(config, deps),
+})
 
-class FileSink implements Sink {
-  readonly id = 'file'
-  readonly delivery: FileConfig
+class FileSink implements SinkBody<Finding> {
   readonly #path: string
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
 
   constructor(config: FileConfig, deps: SinkDeps) {
-    this.delivery = config
     this.#path = resolve(deps.dataDir, config.path)
     this.#deps = deps
   }
@@ -42,7 +40,7 @@ class FileSink implements Sink {
     this.#ctx = await this.#deps.asffContext(signal)
   }
 
-  encode(finding: Parameters<Sink['encode']>[0]): Encoded {
+  encode(finding: Finding): Encoded {
     const line = JSON.stringify(toAsff(finding, this.#ctx!)) + '\n'
     return { id: finding.id, bytes: Buffer.byteLength(line), payload: line }
   }

@@ -1,5 +1,5 @@
 import { request } from 'undici'
-import type { SendOutcome } from './sink.js'
+import type { SendOutcome } from '../delivery/sink.js'
 
 /**
  * Outgoing HTTP for every HTTP sink: one POST with undici, and one reading of the answer

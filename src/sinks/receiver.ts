@@ -8,7 +8,7 @@ import { deliverySchema, type DeliveryConfig } from '../delivery/config.js'
 import { errors } from '../errors.js'
 import { postJson } from './http.js'
 import { TokenBucket } from '../delivery/token-bucket.js'
-import type { Encoded, FailedItem, SendOutcome, Sink, SinkDeps } from './sink.js'
+import type { Encoded, FailedItem, SendOutcome, Sink, SinkDeps } from '../delivery/sink.js'
 import type { ReceiverContext, ReceiverType } from './receivers/types.js'
 import { slack, mattermost } from './receivers/slack.js'
 import { teams } from './receivers/teams.js'
@@ -52,7 +52,7 @@ export type ReceiverConfig = Static<typeof receiverSchema>
  */
 export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: NodeJS.ProcessEnv = process.env, mute: (f: Finding) => boolean = () => false): Sink<Finding> {
   const type = RECEIVER_TYPES[config.type]!
-  checkReceiver(config, type)
+  checkReceiver(config)
   const secrets = resolveSecrets(config, type, env)
   if (secrets.url) checkUrl(config, secrets.url)
   const delivery = receiverDelivery(config, type)
@@ -145,14 +145,31 @@ function combine(findings: Finding[], outcomes: Array<{ n: { findings: Finding[]
   return { kind: 'partial', failed }
 }
 
-/** What can be checked at start is: it must never become a message that fails for ever. */
-function checkReceiver(config: ReceiverConfig, type: ReceiverType): void {
-  if (config.format === 'asff' && config.type !== 'webhook') throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}.format: asff is for webhook receivers only`)
-  if (config.type === 'email' && (!config.from || !config.to?.length)) throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}: email needs from and to`)
+/**
+ * What can be checked without reading a secret: it must never become a message that fails for
+ * ever. Paths are relative to the receiver (`format`, `headers.X-Falconet-Id`); config/check.ts
+ * lists them with every other problem of the file.
+ */
+export function receiverProblems(config: ReceiverConfig): Array<{ path: string; message: string }> {
+  const type = RECEIVER_TYPES[config.type]
+  if (!type) return [] // the schema's enum reports it
+  const problems: Array<{ path: string; message: string }> = []
+  if (config.format === 'asff' && config.type !== 'webhook') problems.push({ path: 'format', message: 'asff is for webhook receivers only' })
+  if (config.type === 'email' && !config.from) problems.push({ path: 'from', message: 'an email receiver needs a sender' })
+  if (config.type === 'email' && !config.to?.length) problems.push({ path: 'to', message: 'an email receiver needs recipients' })
   for (const name of Object.keys(config.headers ?? {})) {
-    if (name.toLowerCase().startsWith('x-falconet-')) throw new errors.FALCONET_ERR_CONFIG(`  receivers.${config.name}.headers.${name}: x-falconet-* headers are falconet's own`)
+    if (name.toLowerCase().startsWith('x-falconet-')) problems.push({ path: `headers.${name}`, message: "x-falconet-* headers are falconet's own" })
   }
-  void type
+  const settings = config as Record<string, unknown>
+  for (const needed of type.secrets) {
+    if (!settings[`${needed}File`] && !settings[`${needed}Env`]) problems.push({ path: `${needed}File`, message: `${config.type} needs ${needed}File or ${needed}Env (secrets never go in the plain config)` })
+  }
+  return problems
+}
+
+function checkReceiver(config: ReceiverConfig): void {
+  const problems = receiverProblems(config)
+  if (problems.length) throw new errors.FALCONET_ERR_CONFIG(problems.map((p) => `  receivers.${config.name}.${p.path}: ${p.message}`).join('\n'))
 }
 
 function checkUrl(config: ReceiverConfig, url: string): void {

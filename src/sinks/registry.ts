@@ -1,9 +1,29 @@
-import type { SinkDefinition } from './sink.js'
+import type { SinkDefinition, SinkNeeds } from '../delivery/sink.js'
+import type { AwsNeeds } from '../aws/identity.js'
+import type { Config } from '../config/schema.js'
 import { fileSink } from './file.js'
 import { consoleSink } from './console.js'
 import { securityHubSink } from './securityhub.js'
 import { falcoAuditSink } from './falco-audit.js'
 import { cloudWatchLogsSink } from './cloudwatch-logs.js'
+import { RECEIVER_TYPES } from './receiver.js'
 
-/** Every sink falconet has. A new sink is one file plus one line here: config, docs and startup follow. */
-export const sinkDefinitions: SinkDefinition[] = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, falcoAuditSink]
+/** Every sink falconet has. A new sink is one file plus one line here: config, docs, needs and startup follow. */
+export const sinkDefinitions: SinkDefinition<any>[] = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, falcoAuditSink]
+
+/** The enabled sinks with their config slices, in registry order. */
+export function enabledSinks(config: Readonly<Config>): Array<{ definition: SinkDefinition<any>; config: any }> {
+  const slices = config.sinks as Record<string, { enabled?: boolean } | undefined>
+  return sinkDefinitions.filter((d) => slices[d.id]?.enabled).map((definition) => ({ definition, config: slices[definition.id] }))
+}
+
+/** What the enabled sinks and receivers need from the AWS settings, each need named by its config key. */
+export function awsNeedsOf(config: Readonly<Config>): AwsNeeds {
+  const all: Array<{ key: string; needs: SinkNeeds }> = [
+    ...enabledSinks(config).map(({ definition, config: c }) => ({ key: `sinks.${definition.id}`, needs: definition.needs?.(c) ?? {} })),
+    ...config.receivers.map((r) => ({ key: `receivers.${r.name}`, needs: RECEIVER_TYPES[r.type]?.needs ?? {} })),
+  ]
+  const region = all.filter((n) => n.needs.region).map((n) => n.key)
+  if (config.sources.eksAudit.enabled) region.push('sources.eksAudit')
+  return { region, accountId: all.filter((n) => n.needs.accountId).map((n) => n.key) }
+}

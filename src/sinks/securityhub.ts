@@ -4,7 +4,8 @@ import { sinkSchema } from '../delivery/config.js'
 import { toAsff } from '../asff/build.js'
 import type { AsffContext } from '../asff/context.js'
 import { awsOutcome, isRetryableItemCode, scrubAwsMessage } from '../aws/errors.js'
-import type { SinkDefinition, Sink, Encoded, SendOutcome, SinkDeps, FailedItem } from './sink.js'
+import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps, type FailedItem } from '../delivery/sink.js'
+import type { Finding } from '../model/finding.js'
 
 /**
  * AWS Security Hub through BatchImportFindings. Limits from the API: 100 findings and 6 MB per
@@ -18,23 +19,22 @@ const schema = sinkSchema(
 )
 type SecurityHubConfig = Static<typeof schema>
 
-export const securityHubSink: SinkDefinition<typeof schema> = {
+export const securityHubSink = defineSink({
   id: 'securityhub',
   description: 'AWS Security Hub (BatchImportFindings): batched, rate limited, partial failures retried.',
   schema,
-  create: (config: SecurityHubConfig, deps: SinkDeps): Sink => new SecurityHubSink(config, deps),
-}
+  needs: () => ({ region: true, accountId: true }),
+  tracksLifecycle: true,
+  create: (config, deps) => new SecurityHubSink(config, deps),
+})
 
-class SecurityHubSink implements Sink {
-  readonly id = 'securityhub'
-  readonly delivery: SecurityHubConfig
+class SecurityHubSink implements SinkBody<Finding> {
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
   #client: SecurityHubClient | undefined
   #command: typeof import('@aws-sdk/client-securityhub').BatchImportFindingsCommand | undefined
 
-  constructor(config: SecurityHubConfig, deps: SinkDeps) {
-    this.delivery = config
+  constructor(_config: SecurityHubConfig, deps: SinkDeps) {
     this.#deps = deps
   }
 
@@ -48,7 +48,7 @@ class SecurityHubSink implements Sink {
     this.#command = BatchImportFindingsCommand
   }
 
-  encode(finding: Parameters<Sink['encode']>[0]): Encoded {
+  encode(finding: Finding): Encoded {
     const asff = toAsff(finding, this.#ctx!)
     return { id: finding.id, bytes: Buffer.byteLength(JSON.stringify(asff)), payload: asff }
   }

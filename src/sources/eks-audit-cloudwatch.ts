@@ -7,8 +7,8 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import { TokenBucket } from '../delivery/token-bucket.js'
 import { backoffMs } from '../delivery/backoff.js'
 import { classifyAwsError } from '../aws/errors.js'
-import type { AuditIngest } from '../pipeline/audit.js'
-import type { AuditEvent } from './k8s-audit/event.js'
+import type { AuditIngest } from '../model/ingest.js'
+import type { AuditEvent } from '../model/audit-event.js'
 import { auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
 
 /**

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
-import type { Ingest } from '../pipeline/pipeline.js'
+import type { Ingest } from '../model/ingest.js'
 import { parseJsonLossless } from './lossless-json.js'
 import { InvalidAlertError, normalizeFalcoAlert } from './falco-alert.js'
-import { MAX_NESTING, nestedDeeperThan } from './nesting.js'
+import { MAX_NESTING, nestedDeeperThan } from '../model/nesting.js'
 import type { SecurityEvent } from '../model/event.js'
-import { countReceived } from '../server/metrics.js'
+import { countReceived } from './counters.js'
 
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a

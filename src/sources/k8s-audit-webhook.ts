@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
 import { asHttpError, BodyTooLargeError, bodyText, decompress } from './content-encoding.js'
-import type { AuditIngest } from '../pipeline/audit.js'
-import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from './k8s-audit/event.js'
+import type { AuditIngest } from '../model/ingest.js'
+import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from '../model/audit-event.js'
 import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
-import { countReceived } from '../server/metrics.js'
+import { countReceived } from './counters.js'
 import { parseJson } from './safe-json.js'
 
 /**

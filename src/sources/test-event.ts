@@ -2,9 +2,9 @@ import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
 import { parsePriority } from '../model/severity.js'
 import { nowTime } from '../model/time.js'
-import type { Ingest } from '../pipeline/pipeline.js'
+import type { Ingest } from '../model/ingest.js'
 import type { SecurityEvent } from '../model/event.js'
-import { countReceived } from '../server/metrics.js'
+import { countReceived } from './counters.js'
 
 /**
  * `POST /test` (curl -X POST localhost:2801/test): a synthetic finding through the whole path, to

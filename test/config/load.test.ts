@@ -28,7 +28,7 @@ t.test('no file, no env: the embedded defaults', async (t) => {
 
 t.test('YAML file, then env overrides it', async (t) => {
   const path = file('a.yaml', 'server:\n  port: 3000\ncluster:\n  name: prod-eu\nsinks:\n  securityhub:\n    enabled: true\n    rateLimit:\n      burst: 5\n')
-  const c = loadConfig({ file: path, env: { FALCONET_PORT: '4000', FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__REQUESTS_PER_SECOND: '2.5' } })
+  const c = loadConfig({ file: path, env: { AWS_REGION: 'eu-west-1', FALCONET_PORT: '4000', FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__REQUESTS_PER_SECOND: '2.5' } })
   t.equal(c.server.port, 4000)
   t.equal(c.cluster.name, 'prod-eu')
   t.equal((c.sinks as any).securityhub.enabled, true)
@@ -38,7 +38,7 @@ t.test('YAML file, then env overrides it', async (t) => {
 
 t.test('FALCONET_CONFIG names the file; FALCONET_DATA_DIR and FALCONET_SECURITYHUB_ENABLED apply', async (t) => {
   const path = file('b.yaml', 'logLevel: debug\n')
-  const c = loadConfig({ env: { FALCONET_CONFIG: path, FALCONET_DATA_DIR: '/var/lib/falconet', FALCONET_SECURITYHUB_ENABLED: 'true' } })
+  const c = loadConfig({ env: { AWS_REGION: 'eu-west-1', FALCONET_CONFIG: path, FALCONET_DATA_DIR: '/var/lib/falconet', FALCONET_SECURITYHUB_ENABLED: 'true' } })
   t.equal(c.logLevel, 'debug')
   t.equal(c.dataDir, '/var/lib/falconet')
   t.equal((c.sinks as any).securityhub.enabled, true)
@@ -59,7 +59,7 @@ t.test('short aliases win over long forms whatever the env order; empty values a
 
 t.test('errors name the env variable that set the value', async (t) => {
   t.throws(() => loadConfig({ env: { FALCONET__SINKS__SECURITYHUB__RATE_LIMT: '3' } }), {
-    message: /sinks\.securityhub\.RATE_LIMT: unknown setting \(set by env FALCONET__SINKS__SECURITYHUB__RATE_LIMT\)/,
+    message: /sinks\.securityhub\.RATE_LIMT: unknown setting — did you mean `sinks\.securityhub\.rateLimit`\? \(set by env FALCONET__SINKS__SECURITYHUB__RATE_LIMT\)/,
   })
   t.throws(() => loadConfig({ env: { FALCONET_PORT: 'http' } }), { message: /server\.port: must be integer \(set by env FALCONET_PORT\)/ })
 })

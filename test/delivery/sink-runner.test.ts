@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { SendOutcome } from '../../src/sinks/sink.js'
+import type { SendOutcome } from '../../src/delivery/sink.js'
 import { TokenBucket } from '../../src/delivery/token-bucket.js'
 import { backoffMs } from '../../src/delivery/backoff.js'
 import { deliveryConfig, harness, scriptedSink, testEvent } from '../support/runner.js'

@@ -6,7 +6,7 @@ import pino from 'pino'
 import { Spool } from '../../src/delivery/spool.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { eksEvent } from '../support/audit.js'
 
@@ -24,7 +24,7 @@ t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the 
     committed.push(...events.map((e) => e.rule))
     return pipeline(events, options)
   }
-  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
+  const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool)
   const batch = [
     eksEvent({ auditID: 'exec-1', verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: 'web-1' } }),
     eksEvent({ auditID: 'auth-1', verb: 'update', objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'aws-auth' }, requestObject: { kind: 'ConfigMap', metadata: { name: 'aws-auth' }, data: { mapRoles: '- rolearn: arn:aws:iam::111122223333:role/Intruder' } } }),
@@ -45,7 +45,7 @@ t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the 
 
   // After a restart (a new ingest over the same spool) the committed baseline holds.
   committed.length = 0
-  const restarted = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
+  const restarted = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool)
   await restarted([eksEvent({ auditID: 'exec-2', verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'prod', name: 'web-2' } })])
   t.notOk(committed.includes('Principal exec-ed into a pod for the first time'), 'the second exec is not new')
 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { detector, eksEvent } from '../support/audit.js'
-import type { AuditEvent } from '../../src/sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../src/model/audit-event.js'
 
 const MINUTE = 60_000
 

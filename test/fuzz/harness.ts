@@ -10,7 +10,7 @@ import { validateConfig } from '../../src/config/load.js'
 import { Spool } from '../../src/delivery/spool.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { AUDIT_OUTBOX, createAuditIngest, type AuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { Value } from 'typebox/value'
 import { SecurityEvent } from '../../src/model/event.js'
 
@@ -31,7 +31,7 @@ export async function fuzzApp(overrides: Record<string, unknown> = {}) {
     for (const event of events) problems.push(...eventProblems(event))
     return pipeline(events, options)
   }
-  const audit = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool, true)
+  const audit = createAuditIngest(auditDetectorOn(config.audit, spool.state), ingest, spool, true)
   const auditIngest: AuditIngest = (events) => {
     problems.push(...prototypeProblems(events, 'audit events handed to the detectors'))
     return audit(events)

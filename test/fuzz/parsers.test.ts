@@ -9,10 +9,10 @@ import { decodeBody } from '../../src/sources/fluent-bit/decode.js'
 import { classify, type ClassifyOptions } from '../../src/sources/fluent-bit/classify.js'
 import { BUILTIN_LOG_RULES, compileLogRules } from '../../src/sources/fluent-bit/log-rules.js'
 import { auditEventFromMessage, CLOUDWATCH_EVENT_LIMIT } from '../../src/sources/k8s-audit/cloudwatch-message.js'
-import { isAuditEvent } from '../../src/sources/k8s-audit/event.js'
+import { isAuditEvent } from '../../src/model/audit-event.js'
 import { readAuditBody } from '../../src/sources/k8s-audit-webhook.js'
 import { asHttpError, BodyTooLargeError, decompress, UnsupportedEncodingError } from '../../src/sources/content-encoding.js'
-import { MAX_NESTING } from '../../src/sources/nesting.js'
+import { MAX_NESTING } from '../../src/model/nesting.js'
 import { msgpackEntries } from '../../src/sources/fluent-bit/msgpack-entries.js'
 
 /**

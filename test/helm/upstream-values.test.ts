@@ -4,7 +4,6 @@
 // The sidecar snippets are checked in sidecar-values.test.ts, the generator in render.test.ts.
 import { test } from 'tap'
 import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { parse } from 'yaml'
 import { EMBEDS } from '../../helm/values/render.js'
 import { CHART_OF, classicSections, coalesce, isMap, read, root, tagMatches, upstream, upstreamDir, values, valuesDir, type Section } from './values.js'

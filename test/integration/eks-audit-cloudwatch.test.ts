@@ -11,7 +11,7 @@ import { EksAuditPoller, type PollerOptions } from '../../src/sources/eks-audit-
 import { Spool } from '../../src/delivery/spool.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest, type AuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { eksEvent } from '../support/audit.js'
@@ -48,7 +48,7 @@ function execs(prefix: string, count: number, start: number) {
 function pipeline(dir: string) {
   const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: silent })
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, ['probe'])
-  const auditIngest = createAuditIngest((store) => createAuditDetector(validateConfig({}).audit, { store, now: Date.now }), ingest, spool)
+  const auditIngest = createAuditIngest(auditDetectorOn(validateConfig({}).audit, spool.state), ingest, spool)
   const total = () => spool.due('probe', 1000, Date.now(), true).items.reduce((n, d) => n + d.state.count, 0)
   return { spool, auditIngest, total }
 }

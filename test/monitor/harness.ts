@@ -2,60 +2,43 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { Registry } from 'prom-client'
 import type { Test } from 'tap'
-import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import { Spool } from '../../src/delivery/spool.js'
-import { createPipeline, createResolver, type Ingest, type Resolve } from '../../src/pipeline/pipeline.js'
-import { createAuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
-import { createMonitor } from '../../src/monitor/index.js'
-import type { FindingState } from '../../src/aggregate/aggregator.js'
+import { createFalconet } from '../../src/falconet.js'
 import { errors } from '../../src/errors.js'
 
 export const T0 = Date.parse('2026-08-01T10:00:00.000Z')
 
 /**
- * The monitor wired as serve() wires it — spool, pipeline, resolver, HTTP app — on a clock the test
- * moves. Findings HIGH and above are routed to `receiver-pager` as well as Security Hub.
+ * falconet as the composition root builds it, on a clock the test moves. Findings HIGH and above
+ * are routed (the default route) to `receiver-pager` as well as Security Hub.
  */
 export async function monitorRig(t: Test, overrides: Record<string, unknown> = {}, options: { dataDir?: string; nodeKnown?: (name: string) => boolean | undefined; now?: number } = {}) {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'falconet-monitor-'))
-  const config = validateConfig({ dataDir, ...overrides })
+  const config = validateConfig({
+    dataDir,
+    logLevel: 'silent',
+    aws: { region: 'eu-west-1', accountId: '111122223333' },
+    sinks: { file: { enabled: false }, console: { enabled: false }, securityhub: { enabled: true } },
+    receivers: [{ name: 'pager', type: 'pagerduty', routingKeyEnv: 'PAGER_KEY' }],
+    ...overrides,
+  })
   const logger = pino({ level: 'silent' })
   const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger })
   const clock = { now: options.now ?? T0 }
-  /** `refuse`: the monitor's writes fail as they do when the spool is full. */
+  /** `refuse`: writes fail as they do when the spool is full (only the monitor writes while a test sets it). */
   const faults = { refuse: false }
-  const overloaded = () => Promise.reject(new errors.FALCONET_ERR_OVERLOADED('spool is at its budget'))
-  const registry = new Registry()
-  const windowMs = config.findings.windowSecs * 1000
-  let ingest: Ingest = async () => ({ duplicate: false })
-  let resolve: Resolve = async () => false
-  const monitor = createMonitor(config.monitor, {
-    registry,
-    logger,
-    store: spool.state,
-    ingest: (e, o) => (faults.refuse ? overloaded() : ingest(e, o)),
-    resolve: (e, o) => (faults.refuse ? overloaded() : resolve(e, o)),
-    windowMs,
-    now: () => clock.now,
-    ...(options.nodeKnown ? { nodeKnown: options.nodeKnown } : {}),
-  })
-  const aggregate = { keyFields: {}, severityMapping: config.severityMapping, windowMs }
-  const sinks = (f: FindingState) => ['securityhub', ...(f.severity === 'HIGH' || f.severity === 'CRITICAL' ? ['receiver-pager'] : [])]
-  ingest = createPipeline(aggregate, spool, sinks, undefined, monitor.hooks)
-  resolve = createResolver(aggregate, spool, sinks, undefined, monitor.hooks)
-  const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
-  const app = await buildApp({ config, logger, ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, ...(monitor.liveness ? { monitor: monitor.liveness } : {}) })
+  const record = spool.record.bind(spool)
+  spool.record = (...args) => (faults.refuse ? Promise.reject(new errors.FALCONET_ERR_OVERLOADED('spool is at its budget')) : record(...args))
+  // Not started: nothing is delivered, so the tests read the queues (and deliver() by hand).
+  const falconet = await createFalconet(config, { env: { PAGER_KEY: 'k' }, logger, spool, clock: () => clock.now, ...(options.nodeKnown ? { nodeKnown: options.nodeKnown } : {}) })
+  const { app, registry, monitor } = falconet
   let closed = false
   const close = async () => {
     if (closed) return
     closed = true
-    await app.close()
-    await monitor.stop()
-    await spool.close()
+    await falconet.close()
   }
   t.teardown(close)
   return {

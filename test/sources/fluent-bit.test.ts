@@ -1,6 +1,6 @@
 import t from 'tap'
 import { gzipSync } from 'node:zlib'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { encode, ExtensionCodec } from '@msgpack/msgpack'
 import { appWithSpool } from '../support/app.js'

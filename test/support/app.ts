@@ -6,10 +6,7 @@ import { Registry } from 'prom-client'
 import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import type { SecurityEvent } from '../../src/model/event.js'
-import { Spool } from '../../src/delivery/spool.js'
-import { createPipeline } from '../../src/pipeline/pipeline.js'
-import { createAuditIngest } from '../../src/pipeline/audit.js'
-import { createAuditDetector } from '../../src/detect/audit/detector.js'
+import { createFalconet } from '../../src/falconet.js'
 
 /**
  * Inject-level tests send thousands of requests from one address: the per-client rate limits are
@@ -42,21 +39,17 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}, o
 }
 
 /**
- * The HTTP app over a real spool (no sink runners), for source tests that must see what reaches
- * the spool: dedupe, budgets, counts. `sink` is the queue name the pipeline fills.
+ * falconet as the composition root builds it, not started (no sink runner drains the queues), for
+ * source tests that must see what reaches the spool: dedupe, budgets, counts. Only the file sink
+ * is on; `queued()` reads its queue.
  */
-export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; dedupe?: boolean } = {}) {
+export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
-  const config = validateConfig(unlimited({ dataDir, ...overrides }))
-  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
-  const registry = new Registry()
-  const ingest = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
-  const auditIngest = createAuditIngest((store) => createAuditDetector(config.audit, { store, now: Date.now }), ingest, spool)
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry, readiness: { sinks: () => ({}) }, seen: spoolOptions.dedupe === false ? () => false : (key) => spool.unseen([key]).length === 0 })
-  const queued = () => spool.due('probe', 10_000, Date.now(), true).items.map((d) => d.state)
-  const close = async () => {
-    await app.close()
-    await spool.close()
-  }
-  return { app, spool, registry, queued, dataDir, close }
+  const config = validateConfig(
+    unlimited({ dataDir, logLevel: 'silent', sinks: { console: { enabled: false } }, ...(spoolOptions.maxBytes ? { spool: { maxBytes: spoolOptions.maxBytes } } : {}), ...overrides }),
+  )
+  const falconet = await createFalconet(config, { env: {}, logger: pino({ level: 'silent' }) })
+  const { app, spool, registry } = falconet
+  const queued = () => spool.due('file', 10_000, Date.now(), true).items.map((d) => d.state)
+  return { app, spool, registry, queued, dataDir, close: falconet.close }
 }

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs'
-import type { AuditEvent } from '../../src/sources/k8s-audit/event.js'
+import type { AuditEvent } from '../../src/model/audit-event.js'
 import { createAuditDetector } from '../../src/detect/audit/detector.js'
 import { validateConfig } from '../../src/config/load.js'
 import type { StateStore } from '../../src/detect/audit/stateful.js'

@@ -11,7 +11,7 @@ import { validateConfig } from '../../src/config/load.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { DEFAULT_SEVERITY_MAPPING, type Priority } from '../../src/model/severity.js'
 import type { DeliveryConfig } from '../../src/delivery/config.js'
-import type { Encoded, SendOutcome, Sink } from '../../src/sinks/sink.js'
+import type { Encoded, SendOutcome, Sink } from '../../src/delivery/sink.js'
 import type { SecurityEvent } from '../../src/model/event.js'
 
 export const silent = pino({ level: 'silent' })

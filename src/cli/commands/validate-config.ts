@@ -5,8 +5,11 @@ export const validateConfigCommand: Command = {
   summary: 'check a config file; list every problem',
   help: `Usage: falconet validate-config FILE
 
-Checks a falconet YAML config against the schema (types, ranges, unknown keys) without starting
-anything. The environment is not applied: this checks the file itself.
+Checks a falconet YAML config the way \`serve\` does, without starting anything: the schema (types,
+ranges, unknown keys, with the nearest known key) and every cross-field check (routes and the
+receivers they name, matchers, receivers' required settings, silences, inhibit rules, the region
+and account every enabled AWS sink needs, URL syntax). FALCONET_* variables are not applied: this
+checks the file itself; AWS_REGION / AWS_DEFAULT_REGION count for the region check.
 
 Options:
   -h, --help   this help
@@ -23,7 +26,8 @@ Example:
     const file = parsed.positionals[0] ?? (parsed.values.config as string | undefined)
     if (!file) throw new UsageError('missing FILE')
     const { loadConfig } = await import('../../config/load.js')
-    loadConfig({ file, env: {} })
+    const { AWS_REGION, AWS_DEFAULT_REGION } = ctx.env
+    loadConfig({ file, env: {}, awsEnv: { ...(AWS_REGION ? { AWS_REGION } : {}), ...(AWS_DEFAULT_REGION ? { AWS_DEFAULT_REGION } : {}) } })
     ctx.stdout.write(`${file}: valid\n`)
     return EXIT.ok
   },

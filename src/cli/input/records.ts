@@ -1,4 +1,4 @@
-import { isAuditEvent, type AuditEvent } from '../../sources/k8s-audit/event.js'
+import { isAuditEvent, type AuditEvent } from '../../model/audit-event.js'
 import { jsonValues } from './json-values.js'
 import { splitJsonValues } from '../../sources/fluent-bit/json-values.js'
 

@@ -1,4 +1,4 @@
-import type { Principal } from '../../sources/k8s-audit/event.js'
+import type { Principal } from '../../model/audit-event.js'
 
 /**
  * EKS's own principals and the cluster's controllers: benign by default, so a change they make is

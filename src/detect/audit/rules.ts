@@ -1,5 +1,5 @@
 import type { Priority } from '../../model/severity.js'
-import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal } from '../../sources/k8s-audit/event.js'
+import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal } from '../../model/audit-event.js'
 
 /**
  * Audit-log detections as data. Each rule names its finding (title, priority, MITRE tags, the

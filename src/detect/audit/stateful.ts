@@ -1,5 +1,5 @@
 import type { Priority } from '../../model/severity.js'
-import type { AuditEvent, Principal } from '../../sources/k8s-audit/event.js'
+import type { AuditEvent, Principal } from '../../model/audit-event.js'
 
 /**
  * Detections that need memory. Clock and store are injected (tests drive time by hand); the store

@@ -13,6 +13,7 @@ let client: Promise<SESv2Client> | undefined
 export const email: ReceiverType = {
   type: 'email',
   secrets: [],
+  needs: { region: true },
   requestsPerSecond: 1,
   async send(n, ctx, signal) {
     const from = ctx.options.from as string | undefined

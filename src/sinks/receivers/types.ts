@@ -1,5 +1,6 @@
 import type { Finding } from '../../model/finding.js'
 import type { Notification } from '../../route/notification.js'
+import type { SendOutcome, SinkNeeds } from '../../delivery/sink.js'
 
 /** What every receiver type gets to build its request with. */
 export interface ReceiverContext {
@@ -25,12 +26,14 @@ export interface ReceiverType {
   perFinding?: boolean
   /** Gets the archived (resolved) version of findings it was sent, not just new and changed ones. */
   tracksLifecycle?: boolean
+  /** AWS settings it needs (email through SES: the region). */
+  needs?: SinkNeeds
   /** Services' own pace: Slack about one message a second per webhook. */
   requestsPerSecond: number
   /** HTTP receivers: the request to POST. */
   build?(n: Notification, ctx: ReceiverContext): OutgoingRequest
   /** Receivers that are not a webhook (email through SES): they send themselves. */
-  send?(n: Notification, ctx: ReceiverContext, signal: AbortSignal): Promise<import('../sink.js').SendOutcome>
+  send?(n: Notification, ctx: ReceiverContext, signal: AbortSignal): Promise<SendOutcome>
 }
 
 /** Facts every chat card shows, from the first finding of a group. */

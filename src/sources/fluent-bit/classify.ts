@@ -4,7 +4,7 @@ import { parseJsonLossless } from '../lossless-json.js'
 import { parseJson } from '../safe-json.js'
 import { isRecord, type DecodedRecord } from './decode.js'
 import type { LogRuleMatcher } from './log-rules.js'
-import { isAuditEvent as isAuditShape, normalizeAuditEvent, type AuditEvent } from '../k8s-audit/event.js'
+import { isAuditEvent as isAuditShape, normalizeAuditEvent, type AuditEvent } from '../../model/audit-event.js'
 
 /**
  * What one Fluent Bit record means:

@@ -3,8 +3,8 @@ import { splitJsonValues } from './json-values.js'
 import { msgpackEntries } from './msgpack-entries.js'
 import { bodyText, UnsupportedEncodingError } from '../content-encoding.js'
 import { isPoisonKey, parseJson } from '../safe-json.js'
-import { CUT_MARKER, MAX_NESTING } from '../nesting.js'
-import { inRfc3339Years } from '../rfc3339.js'
+import { CUT_MARKER, MAX_NESTING } from '../../model/nesting.js'
+import { inRfc3339Years } from '../../model/rfc3339.js'
 
 /**
  * One Fluent Bit http-output request body → records. Every `format` it sends is read from the

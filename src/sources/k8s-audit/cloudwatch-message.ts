@@ -1,4 +1,4 @@
-import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from './event.js'
+import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from '../../model/audit-event.js'
 import { parseJson } from '../safe-json.js'
 
 /**

@@ -1,5 +1,5 @@
-import { cutNesting } from '../nesting.js'
-import { inRfc3339Years } from '../rfc3339.js'
+import { cutNesting } from './nesting.js'
+import { inRfc3339Years } from './rfc3339.js'
 
 /**
  * The parts of a Kubernetes audit.k8s.io Event falconet reads (v1, and v1beta1 as older clusters

@@ -1,7 +1,7 @@
-import type { TSchema } from 'typebox'
+import type { Static, TSchema } from 'typebox'
 import type { Logger } from 'pino'
 import type { Finding } from '../model/finding.js'
-import type { DeliveryConfig } from '../delivery/config.js'
+import type { DeliveryConfig } from './config.js'
 import type { AsffContext } from '../asff/context.js'
 
 /**
@@ -50,16 +50,57 @@ export interface Sink<T = Finding> {
 export interface SinkDeps {
   dataDir: string
   logger: Logger
-  /** The account / region / cluster facts every ASFF encoder needs, resolved once at start. */
+  /** The account / region / cluster facts every ASFF encoder needs, resolved once at start by the root. */
   asffContext: (signal?: AbortSignal) => Promise<AsffContext>
 }
 
-/** One entry of the sink registry: its config slice and how to build it. */
+/**
+ * What a sink needs from the AWS settings. The composition root takes the union over every enabled
+ * sink and resolves it once at start: a needed region must be configured (never guessed), a needed
+ * account is looked up with sts:GetCallerIdentity when not configured, and start-up fails with the
+ * setting to fix when either cannot be had.
+ */
+export interface SinkNeeds {
+  region?: boolean
+  accountId?: boolean
+}
+
+/** One entry of the sink registry: its config slice, what it needs, and how to build it. */
 export interface SinkDefinition<S extends TSchema = TSchema> {
   id: string
   description: string
   schema: S
   /** What it delivers: findings (default), or the raw audit events of the audit path. */
   consumes?: 'findings' | 'audit-events'
-  create(config: any, deps: SinkDeps): Sink<any>
+  /** AWS settings it needs, given its config (e.g. CloudWatch Logs needs the account only for ASFF). */
+  needs?: (config: Static<S>) => SinkNeeds
+  /** Gets a finding's archived version when its window closes (Security Hub's RecordState ARCHIVED). */
+  tracksLifecycle?: boolean
+  create(config: Static<S>, deps: SinkDeps): Sink<any>
+}
+
+/** A sink's behaviour: `defineSink` adds its id and delivery settings, so neither is written twice. */
+export type SinkBody<T> = Omit<Sink<T>, 'id' | 'delivery'>
+
+/**
+ * Declares a sink: the registry entry from its id, schema and a `create` that returns only the
+ * sink's behaviour (start, encode, send, close).
+ */
+export function defineSink<S extends TSchema, T = Finding>(
+  definition: Omit<SinkDefinition<S>, 'create'> & { create(config: Static<S>, deps: SinkDeps): SinkBody<T> },
+): SinkDefinition<S> {
+  return {
+    ...definition,
+    create(config, deps): Sink<T> {
+      const body = definition.create(config, deps)
+      return {
+        id: definition.id,
+        delivery: config as DeliveryConfig,
+        start: (signal) => body.start(signal),
+        encode: (item) => body.encode(item),
+        send: (batch, signal) => body.send(batch, signal),
+        ...(body.close ? { close: () => body.close!() } : {}),
+      }
+    },
+  }
 }

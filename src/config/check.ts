@@ -1,0 +1,94 @@
+import { closest, distance } from 'fastest-levenshtein'
+import type { Config } from './schema.js'
+import { compileRoutes } from '../route/tree.js'
+import { parseMatcher } from '../route/matchers.js'
+import { receiverProblems } from '../sinks/receiver.js'
+import { awsNeedsOf } from '../sinks/registry.js'
+import { awsSettingProblems } from '../aws/identity.js'
+
+/** One thing wrong with a configuration: the key path (`receivers.2.type`) and why. */
+export interface ConfigProblem {
+  path: string
+  message: string
+}
+
+/**
+ * Every check beyond the schema's types and ranges — the ones `serve` would otherwise hit one at a
+ * time while starting: routes naming receivers that do not exist, matchers that do not parse
+ * (`severity >= CRITCAL`), receivers missing what their type needs, silences and inhibit rules,
+ * the AWS settings every enabled AWS sink needs, and the syntax of every URL setting. `serve`,
+ * `validate-config` and the chart test all run it, so none accepts what another refuses.
+ * `env`: only AWS_REGION / AWS_DEFAULT_REGION are read (a region may come from there).
+ */
+export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  const names = config.receivers.map((r) => r.name)
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i) problems.push({ path: `receivers.${i}.name`, message: `"${name}" is used by another receiver` })
+  })
+  config.receivers.forEach((r, i) => problems.push(...receiverProblems(r).map((p) => ({ path: `receivers.${i}${p.path ? `.${p.path}` : ''}`, message: p.message }))))
+  if (config.routing) {
+    if (names.length === 0) problems.push({ path: 'routing', message: 'a route tree needs at least one receiver' })
+    else routeProblems(config.routing as RouteLike, 'routing', new Set(names), problems)
+  }
+  config.silences.forEach((s, i) => {
+    s.matchers.forEach((m, j) => matcherProblem(m, `silences.${i}.matchers.${j}`, problems))
+    if (Number.isNaN(Date.parse(s.endsAt))) problems.push({ path: `silences.${i}.endsAt`, message: 'not an RFC 3339 time (2026-12-31T00:00:00Z)' })
+  })
+  config.inhibit.forEach((rule, i) => {
+    rule.source.forEach((m, j) => matcherProblem(m, `inhibit.${i}.source.${j}`, problems))
+    rule.target.forEach((m, j) => matcherProblem(m, `inhibit.${i}.target.${j}`, problems))
+  })
+  problems.push(...awsSettingProblems(config, env, awsNeedsOf(config)))
+  const eks = config.sources.eksAudit
+  if (eks.enabled && !eks.logGroupName && !config.cluster.name) problems.push({ path: 'sources.eksAudit.logGroupName', message: 'required unless cluster.name is set' })
+  urlProblems(config, '', problems)
+  return problems
+}
+
+interface RouteLike {
+  matchers?: string[]
+  receivers?: string[]
+  routes?: RouteLike[]
+}
+
+/** Each route on its own, so one bad route does not hide the others. */
+function routeProblems(route: RouteLike, path: string, receivers: ReadonlySet<string>, problems: ConfigProblem[]): void {
+  try {
+    compileRoutes({ ...route, routes: [] }, receivers)
+  } catch (err) {
+    problems.push({ path, message: (err as Error).message.replace(/^root\.?/, '').replace(/^\./, '') || 'invalid route' })
+  }
+  route.routes?.forEach((child, i) => routeProblems(child, `${path}.routes.${i}`, receivers, problems))
+}
+
+function matcherProblem(text: string, path: string, problems: ConfigProblem[]): void {
+  try {
+    parseMatcher(text)
+  } catch (err) {
+    problems.push({ path, message: (err as Error).message })
+  }
+}
+
+/** Every setting named `url` or `…Url`: an http(s) URL (secrets come from files and are checked when read). */
+function urlProblems(value: unknown, path: string, problems: ConfigProblem[]): void {
+  if (!value || typeof value !== 'object') return
+  for (const [key, inner] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key
+    if (typeof inner === 'string' && (key === 'url' || key.endsWith('Url'))) {
+      let ok = false
+      try {
+        ok = ['http:', 'https:'].includes(new URL(inner).protocol)
+      } catch {}
+      if (!ok) problems.push({ path: at, message: `"${inner}" is not an http(s) URL` })
+    } else urlProblems(inner, at, problems)
+  }
+}
+
+/** "did you mean `server.port`?" for an unknown key: the nearest allowed key, when it is near enough. */
+export function suggestKey(unknown: string, allowed: readonly string[]): string | undefined {
+  if (allowed.length === 0) return undefined
+  const best = closest(unknown.toLowerCase(), allowed.map((k) => k.toLowerCase()))
+  const match = allowed.find((k) => k.toLowerCase() === best)!
+  return distance(unknown.toLowerCase(), best) <= Math.max(2, Math.floor(match.length / 3)) ? match : undefined
+}
