@@ -18,6 +18,8 @@ export interface Delta {
   fm: number
   l: string
   lm: number
+  /** When the occurrences were received (epoch ms, falconet's clock): the window is measured on it. */
+  cm: number
   /** Severity rank, higher is more urgent, and its label. */
   sev: number
   sl: SeverityLabel
@@ -36,14 +38,15 @@ export interface Delta {
 export const MAX_SAMPLES = 5
 export const MAX_AUDIT_IDS = 10
 
-export function deltaOf(state: FindingState, options: { archive?: boolean; once?: string[] } = {}): Delta {
+export function deltaOf(state: FindingState, receivedAt: number, options: { archive?: boolean; once?: string[] } = {}): Delta {
   return {
     id: state.id,
     n: options.archive ? 0 : state.count,
     f: state.firstObservedAt,
     fm: Date.parse(state.firstObservedAt),
     l: state.lastObservedAt,
-    lm: options.archive ? Date.parse(state.event.time) : Date.parse(state.lastObservedAt),
+    lm: Date.parse(state.lastObservedAt),
+    cm: receivedAt,
     sev: SEVERITY_LABELS.indexOf(state.severity),
     sl: state.severity,
     ev: JSON.stringify(state.event),
@@ -62,7 +65,7 @@ export function deltaOf(state: FindingState, options: { archive?: boolean; once?
  * them, a resolution, a once-key).
  */
 export function combine(a: Delta, b: Delta, windowMs: number): Delta | undefined {
-  if (a.id !== b.id || a.archive || b.archive || a.once || b.once || b.fm - a.lm > windowMs) return undefined
+  if (a.id !== b.id || a.archive || b.archive || a.once || b.once || b.cm - a.cm > windowMs) return undefined
   const newer = b.l >= a.l
   const union = (x: string[], y: string[], max: number) => {
     const out = [...x]
@@ -74,6 +77,7 @@ export function combine(a: Delta, b: Delta, windowMs: number): Delta | undefined
     n: a.n + b.n,
     ...(b.f < a.f ? { f: b.f, fm: b.fm } : { f: a.f, fm: a.fm }),
     ...(newer ? { l: b.l, lm: b.lm, ev: b.ev } : { l: a.l, lm: a.lm, ev: a.ev }),
+    cm: Math.max(a.cm, b.cm),
     ...(b.sev > a.sev ? { sev: b.sev, sl: b.sl } : { sev: a.sev, sl: a.sl }),
     pods: union(a.pods, b.pods, TRACKED_NAMES),
     ctrs: union(a.ctrs, b.ctrs, TRACKED_NAMES),
@@ -95,8 +99,7 @@ export function findingFromStore(id: string, flat: string[], distinctPods: numbe
     severity: (h.sl ?? 'INFORMATIONAL') as SeverityLabel,
     firstObservedAt: h.f!,
     lastObservedAt: h.l!,
-    // The event's own time string when it is the update time (keeps its sub-millisecond digits).
-    updatedAt: um === Number(h.lm) ? h.l! : fromMs(um),
+    updatedAt: fromMs(um),
     count: Number(h.n),
     distinctPods,
     distinctContainers,

@@ -22,10 +22,12 @@ export interface OccurrenceBatch {
  */
 export class OccurrenceLog implements Replication {
   readonly #options: AggregateOptions
+  readonly #clock: () => number
   #seq: number
 
-  constructor(state: { get<T>(key: string): T | undefined }, options: AggregateOptions) {
+  constructor(state: { get<T>(key: string): T | undefined }, options: AggregateOptions, clock: () => number = Date.now) {
     this.#options = options
+    this.#clock = clock
     this.#seq = state.get<number>(SEQ_KEY) ?? 0
   }
 
@@ -41,11 +43,12 @@ export class OccurrenceLog implements Replication {
       const group = groups.get(key)
       groups.set(key, { state: fold(group?.state, event, id, unbounded), ...(once ? { once } : {}) })
     }
-    return this.#commit([...groups.values()].map((g) => deltaOf(g.state, g.once ? { once: [g.once] } : {})))
+    const now = this.#clock()
+    return this.#commit([...groups.values()].map((g) => deltaOf(g.state, now, g.once ? { once: [g.once] } : {})))
   }
 
   resolution(id: string, event: SecurityEvent): IngestOptions {
-    return this.#commit([deltaOf(fold(undefined, event, id, this.#options), { archive: true })])
+    return this.#commit([deltaOf(fold(undefined, event, id, this.#options), this.#clock(), { archive: true })])
   }
 
   #commit(deltas: Delta[]): IngestOptions {

@@ -9,7 +9,7 @@ import { script } from './store.js'
  *   fp:<id> fc:<id> set  distinct pods / containers (bounded, as in one process)
  *   d:<id>         hash  sink → "lastSentAt|countThen|versionThen"
  *   q:<sink>       zset  findings a sink owes, scored by the time they are due
- *   last           zset  findings by last observed (the window's expiry)
+ *   last           zset  findings by when they last changed, on falconet's clock (the window's expiry)
  *   seen           zset  audit occurrence keys merged (an auditID is counted once cluster-wide)
  *   lease:<name>   string the holder of a leadership lease; fence:<name> its fencing counter
  *   rl:<name>      hash  a token bucket
@@ -57,36 +57,33 @@ local touched, applied, skipped = {}, 0, 0
 local function merge(d)
   local id = d.id
   local fk, pk, ck = P .. 'f:' .. id, P .. 'fp:' .. id, P .. 'fc:' .. id
-  local cur = redis.call('HMGET', fk, 'n', 'fm', 'lm', 'l', 'sev', 'v', 'um', 'arch', 'samples', 'aids')
+  local cur = redis.call('HMGET', fk, 'n', 'fm', 'lm', 'l', 'sev', 'v', 'um', 'arch', 'samples', 'aids', 'cm')
   local v = tonumber(cur[6] or '0') + 1
   local prevUm = tonumber(cur[7] or '0')
+  -- UpdatedAt on falconet's clock: when the change was received, never before the first
+  -- occurrence, always at least 1 ms after the previous version's (Security Hub ignores others).
+  local um = math.max(d.cm, d.fm, prevUm + 1)
   if d.archive then
     -- A resolution (the monitor's recovery note): only an active finding is archived.
     if not cur[1] or cur[8] == '1' then return false end
-    local um = d.lm
-    if um <= prevUm then um = prevUm + 1 end
-    redis.call('HSET', fk, 'ev', d.ev, 'arch', '1', 'v', v, 'um', um)
+    redis.call('HSET', fk, 'ev', d.ev, 'arch', '1', 'v', v, 'um', um, 'cm', d.cm)
     return true
   end
-  if not cur[1] or d.fm - tonumber(cur[3]) > windowMs then
+  -- Idle is measured on falconet's clock (when occurrences were received), as in one process.
+  local changed = tonumber(cur[11] or cur[3] or '0')
+  if not cur[1] or d.cm - changed > windowMs then
     -- New, or idle past the window: counting starts again under the same Id.
-    local um = d.lm
-    if um <= prevUm then um = prevUm + 1 end
     redis.call('DEL', fk, pk, ck)
     redis.call('HSET', fk, 'n', d.n, 'f', d.f, 'fm', d.fm, 'l', d.l, 'lm', d.lm, 'sev', d.sev, 'sl', d.sl, 'ev', d.ev,
-      'v', v, 'um', um, 'arch', '0', 'samples', table.concat(d.samples, '\\n'), 'aids', table.concat(d.aids, '\\n'))
+      'v', v, 'um', um, 'cm', d.cm, 'arch', '0', 'samples', table.concat(d.samples, '\\n'), 'aids', table.concat(d.aids, '\\n'))
     addBounded(pk, d.pods, maxNames)
     addBounded(ck, d.ctrs, maxNames)
-    redis.call('ZADD', P .. 'last', d.lm, id)
+    redis.call('ZADD', P .. 'last', d.cm, id)
     return true
   end
   redis.call('HINCRBY', fk, 'n', d.n)
   if d.fm < tonumber(cur[2]) then redis.call('HSET', fk, 'f', d.f, 'fm', d.fm) end
-  local lm = tonumber(cur[3])
-  if d.l >= cur[4] then
-    lm = d.lm
-    redis.call('HSET', fk, 'l', d.l, 'lm', d.lm, 'ev', d.ev)
-  end
+  if d.l >= cur[4] then redis.call('HSET', fk, 'l', d.l, 'lm', d.lm, 'ev', d.ev) end
   if d.sev > tonumber(cur[5]) then redis.call('HSET', fk, 'sev', d.sev, 'sl', d.sl) end
   local samples = split(cur[9])
   for _, s in ipairs(d.samples) do if #samples < 5 and not has(samples, s) then samples[#samples + 1] = s end end
@@ -94,12 +91,11 @@ local function merge(d)
   for _, a in ipairs(split(cur[10])) do if not has(d.aids, a) then aids[#aids + 1] = a end end
   for _, a in ipairs(d.aids) do aids[#aids + 1] = a end
   while #aids > 10 do table.remove(aids, 1) end
-  local um = lm
-  if um <= prevUm then um = prevUm + 1 end
-  redis.call('HSET', fk, 'v', v, 'um', um, 'arch', '0', 'samples', table.concat(samples, '\\n'), 'aids', table.concat(aids, '\\n'))
+  local cm = math.max(changed, d.cm)
+  redis.call('HSET', fk, 'v', v, 'um', um, 'cm', cm, 'arch', '0', 'samples', table.concat(samples, '\\n'), 'aids', table.concat(aids, '\\n'))
   addBounded(pk, d.pods, maxNames)
   addBounded(ck, d.ctrs, maxNames)
-  redis.call('ZADD', P .. 'last', lm, id)
+  redis.call('ZADD', P .. 'last', cm, id)
   return true
 end
 

@@ -27,7 +27,7 @@ async function setup(t: Test) {
 function delta(id: string, pods: string[], times: string[], priority = 'Warning') {
   let state: FindingState | undefined
   times.forEach((time, i) => (state = fold(state, falcoEvent({ time, pod: pods[i % pods.length]!, priority }), id, options as never)))
-  return deltaOf(state!)
+  return deltaOf(state!, Date.now())
 }
 
 const merge = (s: Store, replica: string, from: number, to: number, deltas: unknown[], sinks = [{ id: 'securityhub', resend: 1000 }]) =>
@@ -116,4 +116,23 @@ t.test('leases: one holder, a new fencing token per holder, a deposed leader can
   t.equal(await b.client.get(b.key('cp')), 'x')
   await lb.stop()
   t.ok(await la.step(), 'a released lease is free at once')
+})
+
+t.test('the window is measured on falconet\'s clock: occurrences received after an idle window start a new count', async (t) => {
+  const { open } = await setup(t)
+  const a = await open('a')
+  const old = ['2026-07-30T10:00:01.000000000Z'] // a replayed backlog: event times long past
+  const received = Date.now()
+  const d1 = { ...delta('F3', ['p1'], old), cm: received }
+  const d2 = { ...delta('F3', ['p2'], old), cm: received + 1000 }
+  const d3 = { ...delta('F3', ['p3'], old), cm: received + 1000 + options.windowMs + 1 }
+  await merge(a, 'a', 1, 1, [d1])
+  await merge(a, 'a', 2, 2, [d2])
+  const count = async () => findingFromStore(...((await take(a, 'securityhub'))[4] as Array<[string, string[], number, number]>)[0]!)
+  t.equal((await count()).count, 2, 'received a second apart: one count, however old the events')
+  await merge(a, 'a', 3, 3, [d3])
+  const f = await count()
+  t.equal(f.count, 1, 'received after the window: counting starts again')
+  t.equal(f.distinctPods, 1)
+  t.ok(Date.parse(f.updatedAt) >= d3.cm, 'UpdatedAt is when it changed, not the old event time')
 })

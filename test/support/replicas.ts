@@ -8,6 +8,9 @@ import { startFalconet, type FalconetProcess } from './falconet.js'
  * Several falconet processes sharing one store, each with its own data dir (as the chart runs
  * them), and a sender that spreads requests over them round-robin like a Service would.
  */
+/** Several TypeScript start-ups on a loaded two-core machine: a generous bound, polled, not a sleep. */
+const START_TIMEOUT_MS = 120_000
+
 export interface Replicas {
   all: FalconetProcess[]
   /** Kill (or stop) replica `i` and start it again on its own data dir. */
@@ -21,14 +24,14 @@ export async function startReplicas(n: number, env: Record<string, string>): Pro
   const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), 'falconet-replica-')))
   // One after another: three TypeScript start-ups at once on a small machine can outlast the start timeout.
   const all: FalconetProcess[] = []
-  for (const [i, dir] of dirs.entries()) all.push(await startFalconet({ ...env, FALCONET__CLUSTER__STORE__REPLICA_ID: `replica-${i}` }, dir))
+  for (const [i, dir] of dirs.entries()) all.push(await startFalconet({ ...env, FALCONET__CLUSTER__STORE__REPLICA_ID: `replica-${i}` }, dir, START_TIMEOUT_MS))
   const replicas: Replicas = {
     all,
     kill: async (i) => {
       await all[i]!.stop('SIGKILL')
     },
     start: async (i) => {
-      all[i] = await startFalconet({ ...env, FALCONET__CLUSTER__STORE__REPLICA_ID: `replica-${i}` }, dirs[i])
+      all[i] = await startFalconet({ ...env, FALCONET__CLUSTER__STORE__REPLICA_ID: `replica-${i}` }, dirs[i], START_TIMEOUT_MS)
     },
     restart: async (i, signal = 'SIGKILL') => {
       await all[i]!.stop(signal)
