@@ -65,7 +65,7 @@ async function run(settings: Settings, replicas: number, withStore: boolean): Pr
         await startFalconet({
           securityHub: hub.url,
           config: {
-            receivers: [{ name: 'chat', type: 'slack', urlEnv: 'BENCH_CHAT_URL' }],
+            receivers: [{ name: 'chat', type: 'slack', urlEnv: 'BENCH_CHAT_URL', groupWaitSecs: 5 }],
             routing: { receivers: ['chat'] },
             // The final count within seconds of the storm's end (the default is 60 s).
             sinks: { securityhub: { enabled: true, resendIntervalMs: 5000 }, file: { enabled: false }, console: { enabled: false } },
@@ -92,9 +92,10 @@ async function run(settings: Settings, replicas: number, withStore: boolean): Pr
       ),
     )
     const accepted = sent.reduce((n, s) => n + s.ok, 0)
-    // Settle: the last merge and the final count's delivery (resend interval 60 s by default).
+    // Settle: the last merge, the final count's delivery (resend 5 s here) and the chat group's
+    // first message (group wait 30 s by default).
     const deadline = Date.now() + 120_000
-    while (Date.now() < deadline && [...hub.counts.values()].reduce((a, b) => a + b, 0) < accepted) await new Promise((r) => setTimeout(r, 500))
+    while (Date.now() < deadline && ([...hub.counts.values()].reduce((a, b) => a + b, 0) < accepted || chat.calls === 0)) await new Promise((r) => setTimeout(r, 500))
     const cpu = procs.reduce((n, p, i) => n + (cpuMs(p.child.pid!) - cpuBefore[i]!), 0)
     const requests = store ? await Promise.all(procs.map((p) => storeRequests(p.url))) : []
     const all = requests.reduce((n, r) => n + r.all, 0)
