@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { Spool } from '../src/delivery/spool.js'
+import { findingPolicy } from '../src/aggregate/policy.js'
 import { SinkRunner } from '../src/delivery/sink-runner.js'
 import { DeadLetterFile } from '../src/delivery/dead-letter.js'
 import { DeliveryMetrics } from '../src/delivery/metrics.js'
@@ -58,7 +59,7 @@ async function step(rate: number | 'max') {
       return { kind: 'ok' }
     },
   }
-  const spool = new Spool({ dir, maxBytes: 8 * 2 ** 30, durability: 'process', resendMs: { instant: 0 }, logger })
+  const spool = new Spool({ dir, maxBytes: 8 * 2 ** 30, durability: 'process', resendMs: { instant: 0 }, logger, policy: findingPolicy({ windowMs: 3_600_000 }) })
   const runner = new SinkRunner(sink, { logger, queue: spool.findingQueue('instant'), deadLetters: new DeadLetterFile(dir, logger), metrics: new DeliveryMetrics(new Registry()) })
   const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
   const ingest = createPipeline(options, spool, ['instant'])

@@ -17,12 +17,14 @@ import { DeadLetterFile } from './delivery/dead-letter.js'
 import { DeliveryMetrics } from './delivery/metrics.js'
 import { Spool } from './delivery/spool.js'
 import { guardSpool } from './delivery/spool-guard.js'
+import { findingPolicy } from './aggregate/policy.js'
 import type { DeliveryQueue } from './delivery/queue.js'
 import type { Sink, SinkDeps } from './delivery/sink.js'
 import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
 import { createEnrichment } from './enrich/index.js'
+import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
 import { EksAuditPoller, fileCheckpoints } from './sources/eks-audit-cloudwatch.js'
 import { createCluster, type Cluster } from './cluster/index.js'
 import { SharedDocs } from './cluster/shared-docs.js'
@@ -101,6 +103,12 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
+  const windowMs = config.findings.windowSecs * 1000
+  // Sinks that track a finding's life: they get its archived version when its window closes.
+  const lifecycleSinks = new Set([
+    ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
+    ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
+  ])
   const spool =
     deps.spool ??
     new Spool({
@@ -109,8 +117,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       durability: config.spool.durability,
       resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
       logger,
+      policy: findingPolicy({ windowMs, tracksLifecycle: (sink) => lifecycleSinks.has(sink) }),
+      seenWindowMs: { chunk: config.sources.fluentBit.dedupeWindowSecs * 1000 },
     })
-  const windowMs = config.findings.windowSecs * 1000
   // Several replicas (cluster.store.url, docs/scale-out.md): occurrences are merged in the shared
   // store in batches, every sink drains the store's queue, silences and sightings are shared.
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
@@ -120,11 +129,6 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...(auditSink ? [auditSink.id] : [])])
   registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
-  // Sinks that track a finding's life: they get its archived version when its window closes.
-  const lifecycleSinks = new Set([
-    ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
-    ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
-  ])
   const silences = new Silences(sharedDocs ?? spool.state, clock, config.silences)
   sharedDocs?.onChange(() => silences.reload())
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
@@ -146,13 +150,17 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const monitor = createMonitor(config.monitor, { registry, logger, store: spool.state, windowMs, now: clock, ...(nodeKnown ? { nodeKnown } : {}), ...(sharedLiveness ? { raises: sharedLiveness.raises } : {}) })
   // With a store nothing is queued locally: the sinks get the store's merged finding.
   const findingSinksFor = cluster ? () => [] : (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
+  // Threat lists: files read now (an unreadable one is a start-up error), URLs fetched after start.
+  const threatLists = createThreatLists(config.audit.threatIntel, logger)
+  const enrich = withFalcoThreatMarks(enrichment?.enrich, threatLists)
   const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, {
     spool,
     sinks: findingSinksFor,
     clock,
     forwardAudit: auditSink !== undefined,
     hooks: monitor.hooks,
-    ...(enrichment ? { enrich: enrichment.enrich } : {}),
+    ...(enrich ? { enrich } : {}),
+    ...(threatLists ? { threatLists } : {}),
     ...(cluster ? { replication: cluster.replication } : {}),
   })
   const liveness = monitor.connect({ ingest, resolve: resolveFinding })
@@ -178,7 +186,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key]).length === 0, ...(liveness ? { monitor: liveness } : {}) })
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
 
   let started = false
   const start = async () => {
@@ -192,9 +200,6 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
         maxBytes: config.spool.maxBytes,
         shedPolicy: config.spool.shedPolicy,
         shedAtPercent: config.spool.shedAtPercent,
-        windowMs,
-        chunkTtlMs: config.sources.fluentBit.dedupeWindowSecs * 1000,
-        archiveTo: (sink) => lifecycleSinks.has(sink),
       },
       { logger, deadLetters },
     )
@@ -204,6 +209,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     if (sharedLiveness && liveness) sharedLiveness.start(liveness, Math.min(5000, config.monitor.checkIntervalSecs * 1000))
     poller?.start()
     monitor.start()
+    void threatLists?.start() // fetch failures are logged and keep the last good list
   }
 
   let closing: Promise<void> | undefined
@@ -211,6 +217,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     (closing ??= (async () => {
       await app.close() // stop accepting first, then flush what was accepted
       await poller?.stop()
+      threatLists?.stop()
       await monitor.stop()
       await stopGuard?.()
       enrichment?.stop()

@@ -2,11 +2,15 @@ import type { SecurityEvent } from '../model/event.js'
 import type { Finding } from '../model/finding.js'
 import { moreUrgent, type SeverityMapping } from '../model/severity.js'
 import { findingId, type IdOptions } from './finding-id.js'
-import { addMs } from '../model/time.js'
+import { addMs, fromMs } from '../model/time.js'
 
 export interface AggregateOptions extends IdOptions {
   severityMapping: Readonly<SeverityMapping>
-  /** A finding idle longer than this starts counting again (same Id: Security Hub updates it). */
+  /**
+   * A finding idle longer than this starts counting again (same Id: Security Hub updates it).
+   * Idle is measured on falconet's clock (when occurrences were received), the clock expiry uses
+   * too: a backlog of old events (Fluent Bit retrying, `falconet replay`) folds like live ones.
+   */
   windowMs: number
 }
 
@@ -18,15 +22,27 @@ const SAMPLE = 5
 export interface FindingState extends Finding {
   pods: string[]
   containers: string[]
+  /**
+   * Epoch ms (falconet's clock) of the latest change: the aggregation window and expiry are both
+   * measured from it. Absent in states written before it existed (then UpdatedAt stands in).
+   */
+  changedAt?: number
+}
+
+/** When the finding last changed on falconet's clock: what its window is measured from. */
+export function changedAt(state: FindingState): number {
+  return state.changedAt ?? Date.parse(state.updatedAt)
 }
 
 /**
  * Fold one event into its finding. Pure: the caller (the spool, inside one write transaction)
  * reads the previous state and stores the result, so a repeat is counted exactly once.
+ * `now` is when falconet received the event (epoch ms); tools without a receiver (the CLI's
+ * `asff`) leave it out and the event's own time stands in.
  */
-export function fold(previous: FindingState | undefined, event: SecurityEvent, id: string, options: AggregateOptions): FindingState {
+export function fold(previous: FindingState | undefined, event: SecurityEvent, id: string, options: AggregateOptions, now = Date.parse(event.time)): FindingState {
   const severity = options.severityMapping[event.priority]
-  const expired = previous && Date.parse(event.time) - Date.parse(previous.lastObservedAt) > options.windowMs
+  const expired = previous && now - changedAt(previous) > options.windowMs
   if (!previous || expired) {
     const pods = podKey(event)
     const containers = containerKey(event)
@@ -36,7 +52,8 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
       severity,
       firstObservedAt: event.time,
       lastObservedAt: event.time,
-      updatedAt: laterThan(event.time, previous?.updatedAt),
+      updatedAt: updatedAt(now, event.time, previous?.updatedAt),
+      changedAt: now,
       count: 1,
       pods: pods ? [pods] : [],
       containers: containers ? [containers] : [],
@@ -51,13 +68,15 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
   const pods = addBounded(previous.pods, podKey(event))
   const containers = addBounded(previous.containers, containerKey(event))
   const lastObservedAt = newer ? event.time : previous.lastObservedAt
+  const firstObservedAt = event.time < previous.firstObservedAt ? event.time : previous.firstObservedAt
   return {
     id,
     event: newer ? event : previous.event,
     severity: moreUrgent(previous.severity, severity),
-    firstObservedAt: event.time < previous.firstObservedAt ? event.time : previous.firstObservedAt,
+    firstObservedAt,
     lastObservedAt,
-    updatedAt: laterThan(lastObservedAt, previous.updatedAt),
+    updatedAt: updatedAt(now, firstObservedAt, previous.updatedAt),
+    changedAt: now,
     count: previous.count + 1,
     pods,
     containers,
@@ -76,8 +95,16 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
  * again") as its latest occurrence, archived. Counts and first/last observed times stay those of
  * the problem itself.
  */
-export function archive(previous: FindingState, note: SecurityEvent): FindingState {
-  return { ...previous, event: note, archived: true, updatedAt: laterThan(note.time, previous.updatedAt), version: previous.version + 1 }
+export function archive(previous: FindingState, note: SecurityEvent, now = Date.parse(note.time)): FindingState {
+  return { ...previous, event: note, archived: true, updatedAt: updatedAt(now, previous.firstObservedAt, previous.updatedAt), changedAt: now, version: previous.version + 1 }
+}
+
+/**
+ * The window closed with no repeat: the same finding, archived (Security Hub ARCHIVED, PagerDuty
+ * resolve). It stays as idle as it was (changedAt kept), so it is forgotten once delivered.
+ */
+export function closeWindow(previous: FindingState, now: number): FindingState {
+  return { ...archive(previous, previous.event, now), changedAt: changedAt(previous) }
 }
 
 const AUDIT_IDS = 10
@@ -94,7 +121,7 @@ export function idFor(event: SecurityEvent, options: IdOptions): string {
 
 /** The Finding a sink sees: the state without its bookkeeping sets. */
 export function toFinding(state: FindingState): Finding {
-  const { pods: _pods, containers: _containers, ...finding } = state
+  const { pods: _pods, containers: _containers, changedAt: _changedAt, ...finding } = state
   return finding
 }
 
@@ -115,10 +142,17 @@ function addBounded(list: string[], value: string | undefined): string[] {
 
 
 /**
- * UpdatedAt: the event time, but always at least 1 ms after the previous version's. Security Hub
- * keeps milliseconds and ignores an update whose UpdatedAt is not later, so "later" is judged in
- * whole milliseconds.
+ * UpdatedAt: when falconet changed the finding (ASFF: when the provider last updated the record),
+ * never before its CreatedAt (FirstObservedAt), and always at least 1 ms after the previous
+ * version's. Derived from falconet's clock, an event's time cannot move it backwards (a replayed
+ * backlog) nor far forward. Security Hub keeps milliseconds and ignores an update whose UpdatedAt
+ * is not later, so "later" is judged in whole milliseconds.
  */
+function updatedAt(now: number, createdAt: string, previous: string | undefined): string {
+  const received = fromMs(now)
+  return laterThan(received > createdAt ? received : createdAt, previous)
+}
+
 function laterThan(time: string, previous: string | undefined): string {
   if (!previous || Date.parse(time) > Date.parse(previous)) return time
   return addMs(previous, 1)

@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { AggregateOptions } from '../aggregate/aggregator.js'
-import type { LocalDeliveryQueue } from '../delivery/queue.js'
+import type { LocalQueue } from '../delivery/queue.js'
 import type { Finding } from '../model/finding.js'
 import type { StoreConfig } from './config.js'
 import { Lease } from './lease.js'
@@ -21,7 +21,7 @@ export interface ClusterDeps {
   /** The local spool: its state (replica id, sequence) and the merge outbox. */
   spool: {
     state: { get<T>(key: string): T | undefined; put(key: string, value: unknown): Promise<unknown> }
-    outboxQueue(name: string): LocalDeliveryQueue
+    outboxQueue(name: string): LocalQueue
   }
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { TRACKED_NAMES } from '../aggregate/aggregator.js'
 import { backoffMs } from '../delivery/backoff.js'
-import type { LocalDeliveryQueue, QueuedItem } from '../delivery/queue.js'
+import type { LocalQueue, QueuedItem } from '../delivery/queue.js'
 import { combine, type Delta } from './aggregate.js'
 import type { OccurrenceBatch } from './replication.js'
 import { MERGE } from './scripts.js'
@@ -28,7 +28,7 @@ export interface ShipperOptions {
  */
 export class Shipper {
   readonly #store: Store
-  readonly #queue: LocalDeliveryQueue
+  readonly #queue: LocalQueue
   readonly #options: ShipperOptions
   readonly #logger: Logger
   readonly #onMerged: () => void
@@ -39,7 +39,7 @@ export class Shipper {
   #loop: Promise<void> | undefined
   #unsubscribe: () => void
 
-  constructor(store: Store, queue: LocalDeliveryQueue, options: ShipperOptions, deps: { logger: Logger; registry?: Registry; onMerged: () => void }) {
+  constructor(store: Store, queue: LocalQueue, options: ShipperOptions, deps: { logger: Logger; registry?: Registry; onMerged: () => void }) {
     this.#store = store
     this.#queue = queue
     this.#options = options

@@ -11,23 +11,23 @@ export interface QueuedItem<T = unknown> {
   version?: number
 }
 
-export interface Due<T> {
-  items: QueuedItem<T>[]
-  nextDueAt: number | undefined
-}
-
 export interface DeliveryQueue<T = unknown> {
-  /** Synchronous from the local spool; a promise from a shared store (src/cluster). */
-  due(limit: number, now: number, ignoreResend: boolean): Due<T> | Promise<Due<T>>
+  /** May answer asynchronously: a queue in a shared store (several replicas) is read over the network. */
+  due(limit: number, now: number, ignoreResend: boolean): DueItems<T> | Promise<DueItems<T>>
   /** Delivered; returns per item how many occurrences the delivery covered (for the savings metrics). */
   acknowledge(items: QueuedItem<T>[], now: number): Promise<number[]>
   /** Dead-lettered: out of the queue without delivery. */
   discard(items: QueuedItem<T>[]): Promise<void>
+  /** Items owed now (a store across the network may answer from a recent reading). */
   pending(): number
   onQueued(listener: () => void): () => void
 }
 
-/** A queue whose `due` answers at once (the local spool's). */
-export interface LocalDeliveryQueue<T = unknown> extends DeliveryQueue<T> {
-  due(limit: number, now: number, ignoreResend: boolean): Due<T>
+export interface DueItems<T = unknown> {
+  items: QueuedItem<T>[]
+  /** When the next waiting item becomes due (epoch ms), if any is waiting. */
+  nextDueAt: number | undefined
 }
+
+/** A queue answered from local storage (the LMDB spool): `due` is synchronous. */
+export type LocalQueue<T = unknown> = Omit<DeliveryQueue<T>, 'due'> & { due(limit: number, now: number, ignoreResend: boolean): DueItems<T> }

@@ -1,16 +1,24 @@
-import { open, type Database, type RootDatabase } from 'lmdb'
-import { fromMs } from '../model/time.js'
+import { open, type RootDatabase } from 'lmdb'
 import type { Logger } from 'pino'
 import { toFinding, type FindingState } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
-import type { Outbox } from '../model/ingest.js'
-import type { LocalDeliveryQueue, QueuedItem } from './queue.js'
-import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
+import type { LocalQueue } from './queue.js'
+import type { FindingChange, FindingLedger, FindingPolicy, Housekeeping, HousekeepingStep, RecordOptions, SinksFor, StepBudget } from './stores.js'
+import { FindingTable } from './spool/findings.js'
+import { SinkQueues, type Due } from './spool/sink-queues.js'
+import { SeenKeys, type SeenKind } from './spool/seen-keys.js'
+import { DetectorState } from './spool/detector-state.js'
+import { Outbox } from './spool/outbox.js'
+import { Usage } from './spool/usage.js'
+
+export type { RecordOptions } from './stores.js'
+export type { Due } from './spool/sink-queues.js'
 
 /**
- * The durable spool: every finding's current state and, per sink, the queue of findings that sink
- * still has to deliver. Built on LMDB (lmdb-js): crash-safe copy-on-write B-trees, one writer,
- * transactions batched per event-loop turn, prebuilt binaries shipped inside the npm package.
+ * The durable spool: the local implementation of the FindingLedger (findings and per-sink queues)
+ * plus what must commit with them — seen keys, detector state, outboxes — in small stores over
+ * one LMDB root (lmdb-js: crash-safe copy-on-write B-trees, one writer, transactions batched per
+ * event-loop turn, prebuilt binaries shipped inside the npm package).
  *
  * One write transaction folds a request's events into their findings and queues each changed
  * finding for every sink; the source gets its 2xx only after that commit. A sink acknowledges
@@ -21,6 +29,10 @@ import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
  * Durability: `process` (default) acknowledges once the transaction is committed — it survives the
  * process being killed, since the OS holds the written pages; `disk` also waits for fsync, which
  * survives losing the machine (worth it only on a persistent volume, not an emptyDir).
+ *
+ * The budget: seen keys get their own share (SEEN_SHARE); findings, queues, state and outboxes
+ * the rest. Near it (PRESSURE_AT), findings every sink has delivered give way, oldest first, so
+ * ingest is refused (503) only when what is still owed fills the budget.
  */
 export interface SpoolOptions {
   dir: string
@@ -29,77 +41,48 @@ export interface SpoolOptions {
   /** Per sink: the shortest time between two deliveries of the same finding (storm control). */
   resendMs: Record<string, number>
   logger: Logger
-}
-
-/** What a write commits besides the findings, in the same transaction. */
-export interface RecordOptions {
-  /** A hash of the request body: the same body again is acknowledged but not counted again. */
-  dedupeKey?: string
-  /** Keys to remember as taken (already checked with `unseen` by the caller), e.g. audit IDs. */
-  markSeen?: readonly string[]
-  /** Raw items for outboxes (the Falco bridge's feed, the occurrences a shared store has yet to merge). */
-  outbox?: Outbox | Outbox[]
-  /** Detector state (first-seen baselines, aws-auth content) that these findings came from. */
-  state?: ReadonlyArray<{ key: string; value: unknown }>
-}
-
-export type { Outbox } from '../model/ingest.js'
-
-type PendingKey = [sink: string, rank: number, seq: number]
-interface Pending {
-  id: string
-  /** Epoch ms before which this finding is not sent again (0: never sent, send now). */
-  notBefore: number
-  /** Epoch ms since when this sink owes a delivery of the finding (the oldest-pending-age gauge). */
-  queuedAt?: number
-}
-interface Delivery {
-  queued?: PendingKey
-  lastSentAt?: number
-  /** The finding's count when this sink last delivered it: what the next delivery adds. */
-  lastSentCount?: number
-}
-
-export interface Due {
-  key: PendingKey
-  state: FindingState
+  /** What a finding is (rank, window, archived version): the aggregator's, handed in. */
+  policy: FindingPolicy
+  /** How long taken keys are remembered: Fluent Bit chunk hashes and event IDs (audit). */
+  seenWindowMs?: Partial<Record<SeenKind, number>>
 }
 
 export class SpoolFullError extends Error {}
 
-const RANK = new Map<SeverityLabel, number>(SEVERITY_LABELS.map((l, i) => [l, SEVERITY_LABELS.length - 1 - i]))
-const MAX_RANK = SEVERITY_LABELS.length
+/** The seen keys' share of the budget. */
+export const SEEN_SHARE = 0.125
+/** The share of the findings' budget above which delivered findings give way. */
+export const PRESSURE_AT = 0.8
+const DEFAULT_STEP: StepBudget = { findings: 2_000, seenBuckets: 8 }
 
-export class Spool {
+export class Spool implements FindingLedger, Housekeeping {
   readonly #root: RootDatabase
-  readonly #findings: Database<FindingState, string>
-  readonly #pending: Database<Pending, PendingKey>
-  /** Keyed [findingId, sink], so everything about one finding is one short range. */
-  readonly #delivery: Database<Delivery, [string, string]>
-  /** Hashes of request bodies already taken (Fluent Bit resends a chunk byte for byte) → when. */
-  readonly #chunks: Database<number, string>
-  /** Small state detectors keep across restarts (first-seen baselines, the last aws-auth). */
-  readonly #state: Database<unknown, string>
-  /** Raw items waiting for an outbox consumer (audit events for the Falco bridge), by [outbox, seq]. */
-  readonly #outbox: Database<{ id: string; value: unknown }, [string, number]>
+  readonly #findings: FindingTable
+  readonly #queues: SinkQueues
+  readonly #seen: SeenKeys
+  readonly #state: DetectorState
+  readonly #outbox: Outbox
+  readonly #usage: Usage<'owed' | 'seen'>
   readonly #options: SpoolOptions
+  readonly #policy: FindingPolicy
   readonly #listeners = new Set<() => void>()
-  #seq: number
-  #usage = { bytes: 0, at: 0 }
+  readonly #pressureListeners = new Set<() => void>()
+  /** Where the last housekeeping step stopped in the findings' change index. */
+  #cursor: [number, string] | undefined
 
   constructor(options: SpoolOptions) {
     this.#options = options
+    this.#policy = options.policy
     this.#root = open({ path: options.dir, compression: false })
-    this.#findings = this.#root.openDB({ name: 'findings' })
-    this.#pending = this.#root.openDB({ name: 'pending' })
-    this.#delivery = this.#root.openDB({ name: 'delivery' })
-    this.#chunks = this.#root.openDB({ name: 'chunks' })
-    // Cached: a write is visible to the next read at once, before its commit resolves.
-    this.#state = this.#root.openDB({ name: 'state', cache: true })
-    this.#outbox = this.#root.openDB({ name: 'outbox' })
-    this.#seq = 0
-    for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
-    for (const key of this.#outbox.getKeys()) this.#seq = Math.max(this.#seq, key[1])
+    this.#findings = new FindingTable(this.#root)
+    this.#queues = new SinkQueues(this.#root, { resendMs: options.resendMs, ranks: options.policy.ranks })
+    this.#seen = new SeenKeys(this.#root, { chunk: options.seenWindowMs?.chunk ?? 3_600_000, event: options.seenWindowMs?.event ?? 3_600_000 })
+    this.#state = new DetectorState(this.#root)
+    this.#outbox = new Outbox(this.#root)
+    this.#usage = new Usage({
+      owed: { databases: [this.#root, ...this.#findings.databases, ...this.#queues.databases, ...this.#state.databases, ...this.#outbox.databases] },
+      seen: { databases: [], extra: () => this.#seen.bytes() },
+    })
   }
 
   /** Call `listener` whenever new work is queued. */
@@ -108,121 +91,82 @@ export class Spool {
     return () => this.#listeners.delete(listener)
   }
 
-  /**
-   * Fold events into findings and queue them for `sinks`, in one transaction with everything in
-   * `options`; resolves once durable. With a `dedupeKey` (a hash of the request body), a body seen
-   * before changes nothing and `true` (duplicate) is returned: a resent chunk is never counted
-   * twice, and the check and the writes are one transaction, so a crash cannot leave one without
-   * the other.
-   * Throws SpoolFullError, before writing anything, when the disk budget is used up.
-   */
-  async record(
-    /** `apply` returning undefined leaves that finding as it is (e.g. nothing to resolve). */
-    items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState | undefined }>,
-    /** The sinks to queue each changed finding for: fixed, or chosen per finding (routing). */
-    sinks: readonly string[] | ((finding: FindingState) => readonly string[]),
-    { dedupeKey, markSeen = [], outbox, state = [] }: RecordOptions = {},
-  ): Promise<boolean> {
-    if (this.usageBytes() >= this.#options.maxBytes) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
+  /** Call `listener` when the spool nears its budget (housekeeping should run now, not at its next tick). */
+  onPressure(listener: () => void): () => void {
+    this.#pressureListeners.add(listener)
+    return () => this.#pressureListeners.delete(listener)
+  }
+
+  get #findingsBudget(): number {
+    return this.#options.maxBytes * (1 - SEEN_SHARE)
+  }
+
+  async record(changes: FindingChange[], sinks: SinksFor, { dedupeKey, markSeen = [], outbox, state = [] }: RecordOptions = {}): Promise<boolean> {
+    const used = this.#usage.bytes('owed')
+    if (used >= this.#findingsBudget * PRESSURE_AT || this.#usage.bytes('seen') >= this.#options.maxBytes * SEEN_SHARE) this.#pressure()
+    if (used >= this.#findingsBudget) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
+    const now = Date.now()
+    let queued = false
     const duplicate = await this.#root.transaction(() => {
       if (dedupeKey !== undefined) {
-        if (this.#chunks.get(dedupeKey) !== undefined) return true
-        this.#chunks.put(dedupeKey, Date.now())
+        if (this.#seen.has('chunk', dedupeKey, now)) return true
+        this.#seen.add('chunk', dedupeKey, now)
       }
-      for (const key of markSeen) this.#chunks.put(key, Date.now())
-      for (const box of [outbox ?? []].flat()) for (const item of box.items) this.#outbox.put([box.name, ++this.#seq], item)
-      for (const { key, value } of state) this.#state.put(key, value)
-      for (const { id, apply } of items) {
-        const next = apply(this.#findings.get(id))
+      for (const key of markSeen) this.#seen.add('event', key, now)
+      // Several outboxes may commit together (the Falco bridge's, a shared store's merge outbox).
+      for (const box of [outbox ?? []].flat()) {
+        if (box.items.length === 0) continue
+        this.#outbox.add(box.name, box.items)
+        queued = true
+      }
+      this.#state.write(state)
+      // Several changes to one finding in one request fold in memory and are written once: one
+      // put and one queue entry per distinct finding, not per event.
+      const changed = new Map<string, { stored: FindingState | undefined; next: FindingState }>()
+      for (const { id, apply } of changes) {
+        const entry = changed.get(id)
+        const next = apply(entry ? entry.next : this.#findings.get(id))
         if (!next) continue
-        this.#findings.put(id, next)
-        for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) this.#queue(sink, next)
+        if (entry) entry.next = next
+        else changed.set(id, { stored: this.#findings.get(id), next })
+      }
+      for (const { stored, next } of changed.values()) {
+        this.#findings.put(next, stored)
+        const rank = this.#policy.rank(next)
+        for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) queued = this.#queues.queue(sink, next, rank, now) || queued
       }
       return false
     })
     if (this.#options.durability === 'disk') await this.#root.flushed
-    this.#usage.at = 0
-    if (!duplicate) for (const listener of this.#listeners) listener()
+    this.#usage.invalidate()
+    if (!duplicate && queued) this.#notify()
     return duplicate
   }
 
-  /** A changed finding already queued keeps its place (and is sent in its newest version). */
-  #queue(sink: string, state: FindingState): void {
-    const delivery = this.#delivery.get([state.id, sink]) ?? {}
-    if (delivery.queued) return
-    const key: PendingKey = [sink, RANK.get(state.severity) ?? MAX_RANK, ++this.#seq]
-    const resend = this.#options.resendMs[sink] ?? 0
-    this.#pending.put(key, { id: state.id, notBefore: delivery.lastSentAt !== undefined ? delivery.lastSentAt + resend : 0, queuedAt: Date.now() })
-    this.#delivery.put([state.id, sink], { ...delivery, queued: key })
+  #notify(): void {
+    for (const listener of this.#listeners) listener()
   }
 
-  /**
-   * What `sink` should send now: most urgent first, then oldest; findings sent recently wait out
-   * their resend interval unless `ignoreResend` (shutdown flush). Also says when the next waiting
-   * finding becomes due.
-   */
+  #pressure(): void {
+    for (const listener of this.#pressureListeners) listener()
+  }
+
+  /** What `sink` should send now: most urgent first, then oldest; recently sent findings wait out their resend interval unless `ignoreResend`. */
   due(sink: string, limit: number, now: number, ignoreResend = false): { items: Due[]; nextDueAt: number | undefined } {
-    const items: Due[] = []
-    let nextDueAt: number | undefined
-    for (const { key, value } of this.#pending.getRange({ start: [sink], end: [sink, MAX_RANK + 1] })) {
-      if (!ignoreResend && value.notBefore > now) {
-        nextDueAt = Math.min(nextDueAt ?? Infinity, value.notBefore)
-        continue
-      }
-      const state = this.#findings.get(value.id)
-      if (state) items.push({ key: key as PendingKey, state })
-      if (items.length >= limit) break
-    }
-    return { items, nextDueAt }
+    return this.#queues.due(sink, limit, now, ignoreResend, (id) => this.#findings.get(id))
   }
 
-  /**
-   * `sink` delivered these versions. A finding that changed meanwhile stays queued, due again
-   * after the resend interval. Returns, per finding, how many occurrences the delivery covered.
-   */
+  /** `sink` delivered these versions. Returns, per finding, how many occurrences the delivery covered. */
   async acknowledge(sink: string, delivered: Array<{ id: string; version: number }>, now: number): Promise<number[]> {
-    const covered: number[] = []
-    await this.#root.transaction(() => {
-      for (const { id, version } of delivered) {
-        const delivery = this.#delivery.get([id, sink]) ?? {}
-        const state = this.#findings.get(id)
-        covered.push((state?.count ?? 0) - (delivery.lastSentCount ?? 0))
-        const next: Delivery = { lastSentAt: now, lastSentCount: state?.count ?? 0 }
-        if (delivery.queued && state && state.version !== version) {
-          // Owed since the delivered version at the latest: `now` is the age's lower bound.
-          this.#pending.put(delivery.queued, { id, notBefore: now + (this.#options.resendMs[sink] ?? 0), queuedAt: now })
-          next.queued = delivery.queued
-        } else if (delivery.queued) {
-          this.#pending.remove(delivery.queued)
-        }
-        this.#delivery.put([id, sink], next)
-      }
-    })
-    return covered
+    return this.#root.transaction(() => delivered.map(({ id, version }) => this.#queues.delivered(sink, id, version, this.#findings.get(id), now)))
   }
 
-  /**
-   * Take these versions out of `sink`'s queue without delivering them (they were dead-lettered).
-   * Like `acknowledge`, a finding that changed meanwhile stays queued: its new version is still owed.
-   */
+  /** Out of `sink`'s queue without delivery (dead-lettered); a newer version stays owed. */
   async discard(sink: string, dropped: Array<{ id: string; version: number }>): Promise<void> {
-    await this.#root.transaction(() => {
-      for (const { id, version } of dropped) {
-        const delivery = this.#delivery.get([id, sink])
-        const state = this.#findings.get(id)
-        if (delivery?.queued && state && state.version !== version) continue
-        if (delivery?.queued) this.#pending.remove(delivery.queued)
-        if (delivery) this.#delivery.put([id, sink], { lastSentAt: delivery.lastSentAt, lastSentCount: delivery.lastSentCount })
-      }
-    })
+    await this.#root.transaction(() => dropped.forEach(({ id, version }) => this.#queues.dropped(sink, id, version, this.#findings.get(id))))
   }
 
-  #deliveriesOf(id: string): Array<{ key: [string, string]; value: Delivery }> {
-    return [...this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })] as Array<{ key: [string, string]; value: Delivery }>
-  }
-
-  /** A sink's queue of findings, as a runner drains it. */
-  findingQueue(sink: string): LocalDeliveryQueue<Finding> {
+  findingQueue(sink: string): LocalQueue<Finding> {
     return {
       due: (limit, now, ignoreResend) => {
         const { items, nextDueAt } = this.due(sink, limit, now, ignoreResend)
@@ -235,119 +179,91 @@ export class Spool {
     }
   }
 
-  /** An outbox of raw items, oldest first, as a runner drains it. */
-  outboxQueue(name: string): LocalDeliveryQueue {
-    const keyOf = new WeakMap<object, [string, number]>()
-    return {
-      due: (limit) => {
-        const items: QueuedItem[] = []
-        for (const { key, value } of this.#outbox.getRange({ start: [name], end: [name, Infinity], limit })) {
-          const item = { id: value.id, value: value.value }
-          keyOf.set(item, key as [string, number])
-          items.push(item)
-        }
-        return { items, nextDueAt: undefined }
-      },
-      acknowledge: async (items) => {
-        await this.#root.transaction(() => items.forEach((i) => keyOf.has(i) && this.#outbox.remove(keyOf.get(i)!)))
-        return items.map(() => 1)
-      },
-      discard: async (items) => {
-        await this.#root.transaction(() => items.forEach((i) => keyOf.has(i) && this.#outbox.remove(keyOf.get(i)!)))
-      },
-      pending: () => this.#outbox.getCount({ start: [name], end: [name, Infinity] }),
-      onQueued: (listener) => this.onQueued(listener),
-    }
+  outboxQueue(name: string): LocalQueue {
+    return this.#outbox.queue(name, (listener) => this.onQueued(listener))
   }
 
-  /** The keys not taken before (see `markSeen`). */
-  unseen(keys: readonly string[]): string[] {
-    return keys.filter((k) => this.#chunks.get(k) === undefined)
+  /** The keys not taken within their window (`event`: audit IDs; `chunk`: Fluent Bit chunk hashes). */
+  unseen(keys: readonly string[], kind: SeenKind = 'event'): string[] {
+    const now = Date.now()
+    return keys.filter((k) => !this.#seen.has(kind, k, now))
   }
 
-  /** A StateStore over the spool: reads at once, writes committed with the next transaction batch. */
-  get state(): { get<T>(key: string): T | undefined; put(key: string, value: unknown): Promise<unknown> } {
-    return {
-      get: <T>(key: string) => this.#state.get(key) as T | undefined,
-      put: (key: string, value: unknown) => this.#state.put(key, value),
-    }
+  get state(): DetectorState {
+    return this.#state
   }
 
-  /**
-   * When the longest-owed finding of `sink` was queued (epoch ms), undefined when nothing is. A
-   * scan of the sink's queue: meant for a scrape every few seconds, not for the request path.
-   */
   oldestPendingAt(sink: string): number | undefined {
-    let oldest: number | undefined
-    for (const { value } of this.#pending.getRange({ start: [sink], end: [sink, MAX_RANK + 1] })) {
-      // Queued by a version that did not record the time: unknown, rather than 1970.
-      if (value.queuedAt !== undefined && (oldest === undefined || value.queuedAt < oldest)) oldest = value.queuedAt
-    }
-    return oldest
+    return this.#queues.oldestPendingAt(sink)
   }
 
   pendingCount(sink: string): number {
-    return this.#pending.getCount({ start: [sink], end: [sink, MAX_RANK + 1] })
+    return this.#queues.pendingCount(sink)
+  }
+
+  findingCount(): number {
+    return this.#findings.count()
+  }
+
+  seenKeyCount(): number {
+    return this.#seen.count()
   }
 
   /**
-   * Findings idle for longer than `idleMs` (their window has closed) are archived: a last version
-   * marked `archived` is queued for the sinks that track a finding's life (`archiveTo`: Security Hub
-   * → RecordState ARCHIVED, PagerDuty → resolve) and had delivered it. Once nothing is queued any
-   * more the finding is forgotten, and a repeat starts a new count under the same Id.
+   * One bounded step of housekeeping: drop expired seen-key buckets; walk at most
+   * `budget.findings` findings from the front of the change index — those whose window closed
+   * are archived for the lifecycle sinks that had them, or forgotten once nothing is owed; near
+   * the budget, findings every sink has delivered are forgotten early (a repeat then starts a new
+   * count). Findings still owed to a sink are never touched.
    */
-  async expire(idleMs: number, now: number, chunkTtlMs = idleMs, auditTtlMs = 3_600_000, archiveTo: (sink: string) => boolean = () => false): Promise<number> {
-    const cutoff = now - idleMs
-    // Audit IDs only need to outlive the overlaps that can repeat them (poll look-back, restarts,
-    // webhook retries): an hour, not the day a Fluent Bit chunk is remembered.
-    const ttl = (key: string) => (key.startsWith('audit') ? auditTtlMs : chunkTtlMs)
-    const oldChunks = [...this.#chunks.getRange()].filter((e) => e.value < now - ttl(e.key as string)).map((e) => e.key as string)
-    const stale: string[] = []
-    for (const { key, value } of this.#findings.getRange()) {
-      if (Date.parse(value.lastObservedAt) < cutoff) stale.push(key as string)
-    }
-    let removed = 0
-    let archived = 0
+  async housekeep(now: number, budget: Partial<StepBudget> = {}): Promise<HousekeepingStep> {
+    const limits = { ...DEFAULT_STEP, ...budget }
+    const step: HousekeepingStep = { visited: 0, archived: 0, forgotten: 0, gaveWay: 0, seenBucketsDropped: 0 }
+    const cutoff = now - this.#policy.windowMs
+    const pressed = this.#usage.bytes('owed', true) >= this.#findingsBudget * PRESSURE_AT
+    const keys = this.#findings.idle(pressed ? Infinity : cutoff, limits.findings, this.#cursor)
+    this.#cursor = keys.length >= limits.findings ? keys.at(-1) : undefined // the end: start over next time
+    const seenBudget = this.#options.maxBytes * SEEN_SHARE
     await this.#root.transaction(() => {
-      for (const key of oldChunks) this.#chunks.remove(key)
-      for (const id of stale) {
-        const deliveries = this.#deliveriesOf(id)
-        if (deliveries.some((e) => e.value.queued)) continue
+      const seen = this.#seen.expire(now, limits.seenBuckets, () => this.#seen.bytes() > seenBudget)
+      step.seenBucketsDropped = seen.dropped
+      if (seen.early > 0) this.#options.logger.warn({ buckets: seen.early, seenKeys: this.#seen.count() }, 'resend-detection keys over their share of the spool budget: the oldest dropped early')
+      for (const [changed, id] of keys) {
+        step.visited++
         const state = this.#findings.get(id)
-        const archiveSinks = deliveries.map((e) => e.key[1]).filter(archiveTo)
-        if (state && !state.archived && archiveSinks.length > 0) {
-          const last = Math.max(now, Date.parse(state.updatedAt) + 1)
-          const next: FindingState = { ...state, archived: true, version: state.version + 1, updatedAt: fromMs(last) }
-          this.#findings.put(id, next)
-          for (const sink of archiveSinks) this.#queue(sink, next)
-          archived++
-          continue
+        if (!state) continue
+        const { sinks, owed } = this.#queues.of(id)
+        if (owed) continue
+        if (changed < cutoff && !state.archived) {
+          const lifecycle = sinks.filter((s) => this.#policy.tracksLifecycle(s))
+          if (lifecycle.length > 0) {
+            const next = this.#policy.closeWindow(state, now)
+            this.#findings.put(next, state)
+            for (const sink of lifecycle) this.#queues.queue(sink, next, this.#policy.rank(next), now)
+            step.archived++
+            continue
+          }
         }
-        for (const e of deliveries) this.#delivery.remove(e.key)
-        this.#findings.remove(id)
-        removed++
+        this.#queues.forget(id)
+        this.#findings.remove(state)
+        if (changed < cutoff) step.forgotten++
+        else step.gaveWay++
       }
     })
-    if (archived > 0) for (const listener of this.#listeners) listener()
-    this.#usage.at = 0
-    return removed
+    this.#usage.invalidate()
+    if (step.archived > 0) this.#notify()
+    return step
   }
 
   /**
-   * The explicit shedding policy: drop the least urgent queued findings (INFORMATIONAL, then
-   * LOW), oldest first, until usage is under `targetBytes`; never called unless configured.
+   * The explicit shedding policy: drop the least urgent queued findings (rank above
+   * `maxRankKept`), oldest first, until usage is under `targetBytes`, at most `limit` per call.
    * `keep` gets each chunk before it is removed (the dead-letter write): if it throws, nothing of
    * that chunk is removed. Returns what was dropped, for the caller to log.
    */
-  async shed(targetBytes: number, maxRankKept: number, keep: (states: FindingState[]) => Promise<void>): Promise<FindingState[]> {
+  async shed(targetBytes: number, maxRankKept: number, keep: (states: FindingState[]) => Promise<void>, limit = 10_000): Promise<FindingState[]> {
     const shed: FindingState[] = []
-    const ids = new Set(
-      [...this.#pending.getRange()]
-        .filter((e) => (e.key as PendingKey)[1] > maxRankKept)
-        .sort((a, b) => (b.key as PendingKey)[1] - (a.key as PendingKey)[1] || (a.key as PendingKey)[2] - (b.key as PendingKey)[2])
-        .map((e) => (e.value as Pending).id), // a finding queued for several sinks is one victim
-    )
-    const victims = [...ids]
+    const victims = this.#queues.leastUrgent(this.#queues.sinks(), maxRankKept, limit)
     for (let i = 0; i < victims.length && this.usageBytes(true) > targetBytes; i += 100) {
       const chunk = victims.slice(i, i + 100).flatMap((id) => this.#findings.get(id) ?? [])
       if (chunk.length === 0) continue
@@ -356,32 +272,24 @@ export class Spool {
         for (const state of chunk) {
           // Changed since it was kept (a new event): the kept copy is not this one, so it stays.
           if (this.#findings.get(state.id)?.version !== state.version) continue
-          for (const e of this.#deliveriesOf(state.id)) {
-            if (e.value.queued) this.#pending.remove(e.value.queued)
-            this.#delivery.remove(e.key)
-          }
-          this.#findings.remove(state.id)
+          this.#queues.forget(state.id)
+          this.#findings.remove(state)
           shed.push(state)
         }
       })
+      this.#usage.invalidate()
     }
     return shed
   }
 
-  /** Bytes of live B-tree pages (free pages LMDB will reuse are not counted). Cached for 100 ms. */
+  /** Bytes in use: findings, queues, state and outboxes, plus the seen keys. Cached for 100 ms. */
   usageBytes(fresh = false): number {
-    const now = Date.now()
-    if (fresh || now - this.#usage.at > 100) {
-      let pages = 0
-      let pageSize = 4096
-      for (const db of [this.#root, this.#findings, this.#pending, this.#delivery, this.#chunks, this.#state, this.#outbox] as Array<Database<any, any>>) {
-        const s = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
-        pageSize = s.pageSize
-        pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages
-      }
-      this.#usage = { bytes: pages * pageSize, at: now }
-    }
-    return this.#usage.bytes
+    return this.#usage.bytes('owed', fresh) + this.#usage.bytes('seen', fresh)
+  }
+
+  /** The part of usage that counts against ingest: everything but the seen keys. */
+  owedBytes(fresh = false): number {
+    return this.#usage.bytes('owed', fresh)
   }
 
   async close(): Promise<void> {

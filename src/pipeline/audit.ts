@@ -1,12 +1,13 @@
 import type { AuditEvent } from '../model/audit-event.js'
 import type { AuditDetector } from '../detect/audit/detector.js'
 import type { StagedState } from '../detect/audit/staged-state.js'
+import { requestKeyOf } from '../detect/audit/request-key.js'
 import type { AuditIngest, Ingest } from '../model/ingest.js'
 
 /**
  * Audit events from any source (the webhook, the CloudWatch poller, Fluent Bit records) → the
- * detectors → the spool. Deduplicated on auditID everywhere: the same event arriving twice (an
- * overlapping poll after a restart, a webhook retry, a resent Fluent Bit chunk) is detected once.
+ * detectors → the spool. Deduplicated on the request (its auditID and the request itself, see
+ * requestKeyOf) everywhere: the same event arriving twice (an overlapping poll after a restart, a webhook retry, a resent Fluent Bit chunk) is detected once.
  * IDs are remembered in the same transaction as the findings they produced; events that produced
  * nothing are not remembered, which keeps the key store small on busy clusters (their only effect,
  * on the 401/403 counters, is counting a rare resend twice). The detectors' own memory (first-seen
@@ -33,7 +34,8 @@ export function createAuditIngest(
   // with another batch carrying the same events (an API server retry racing its original).
   let queue: Promise<unknown> = Promise.resolve()
   const run: AuditIngest = async (events) => {
-    const detectKey = (e: AuditEvent) => `audit:${e.auditID}`
+    // The request, not only its auditID: see requestKeyOf (stages of one request share it).
+    const detectKey = (e: AuditEvent) => `audit:${requestKeyOf(e)}`
     // Falco's rules want each stage (its kevt macro matches ResponseComplete): the bridge keys stages.
     const forwardKey = (e: AuditEvent) => `audit-fwd:${e.auditID}:${e.stage ?? ''}`
     const fresh = new Set(spool.unseen([...new Set([...events.map(detectKey), ...(forward ? events.map(forwardKey) : [])])]))

@@ -6,6 +6,7 @@ import { createAuditDetector } from '../detect/audit/detector.js'
 import { StagedState } from '../detect/audit/staged-state.js'
 import { createPipeline, createResolver, type PipelineHooks, type Replication } from './pipeline.js'
 import { createAuditIngest } from './audit.js'
+import type { ThreatLists } from '../detect/threat-intel/lists.js'
 
 /**
  * The pipeline without delivery or HTTP: aggregation, audit detection (its state staged and
@@ -21,20 +22,22 @@ export function createPipelinePart(
     enrich?: (event: SecurityEvent) => SecurityEvent
     hooks?: PipelineHooks
     forwardAudit?: boolean
+    /** Threat-intel IP lists for the audit detectors (audit.threatIntel). */
+    threatLists?: ThreatLists
     /** Several replicas: what each commit also carries for the shared store (src/cluster). */
     replication?: Replication
   },
 ): { ingest: Ingest; resolve: Resolve; auditIngest: AuditIngest } {
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs: config.findings.windowSecs * 1000 }
-  const ingest = createPipeline(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, deps.replication)
+  const ingest = createPipeline(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, undefined, deps.replication)
   const resolveFinding = createResolver(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, deps.replication)
-  const auditIngest = createAuditIngest(auditDetectorOn(config.audit, deps.spool.state, deps.clock), ingest, deps.spool, deps.forwardAudit ?? false)
+  const auditIngest = createAuditIngest(auditDetectorOn(config.audit, deps.spool.state, deps.clock, deps.threatLists), ingest, deps.spool, deps.forwardAudit ?? false)
   return { ingest, resolve: resolveFinding, auditIngest }
 }
 
 /** The audit detectors over staged state on `store`: their writes are committed with the findings they produce. */
-export function auditDetectorOn(config: Readonly<Config['audit']>, store: ConstructorParameters<typeof StagedState>[0], clock: () => number = Date.now): { detect: ReturnType<typeof createAuditDetector>; state: StagedState } {
+export function auditDetectorOn(config: Readonly<Config['audit']>, store: ConstructorParameters<typeof StagedState>[0], clock: () => number = Date.now, threatLists?: ThreatLists): { detect: ReturnType<typeof createAuditDetector>; state: StagedState } {
   const state = new StagedState(store)
-  return { detect: createAuditDetector(config, { store: state, now: clock }), state }
+  return { detect: createAuditDetector(config, { store: state, now: clock, ...(threatLists ? { threatLists } : {}) }), state }
 }
 

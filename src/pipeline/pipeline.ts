@@ -1,8 +1,11 @@
 import type { SecurityEvent } from '../model/event.js'
 import { archive, fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
-import { SpoolFullError, type Spool } from '../delivery/spool.js'
+import { SpoolFullError } from '../delivery/spool.js'
+import type { FindingLedger } from '../delivery/stores.js'
 import type { Ingest, IngestOptions, Resolve } from '../model/ingest.js'
 import { errors } from '../errors.js'
+import { trimForStorage } from '../aggregate/trim.js'
+import { BurstBound, FOLDED_FIELD } from './burst.js'
 
 export type { Ingest, IngestOptions, IngestResult, Resolve } from '../model/ingest.js'
 
@@ -38,10 +41,11 @@ export function withOptions(a: IngestOptions, b: IngestOptions): IngestOptions {
 
 export function createPipeline(
   options: AggregateOptions,
-  spool: Pick<Spool, 'record'>,
+  spool: Pick<FindingLedger, 'record'>,
   sinks: Sinks,
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
   hooks: PipelineHooks = {},
+  burst = new BurstBound(),
   replication?: Replication,
 ): Ingest {
   return async (received, ingestOptions = {}) => {
@@ -50,9 +54,21 @@ export function createPipeline(
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
     const written: FindingState[] = []
-    const enriched = events.map((original) => ({ id: idFor(original, options), event: enrich(original) }))
-    const items = enriched.map(({ id, event }) => ({ id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options)) }))
-    const commitOptions = replication && enriched.length ? withOptions(ingestOptions, replication.occurrences(enriched)) : ingestOptions
+    const now = Date.now() // one receipt time per request: the clock windows and expiry use
+    const occurrences: Array<{ id: string; event: SecurityEvent }> = []
+    const items = events.map((original) => {
+      let folded = false
+      const id = burst.idFor(original, idFor(original, options), () => {
+        folded = true
+        return idFor(original, { ...options, keyFields: { ...options.keyFields, [original.rule]: [] } })
+      }, now)
+      // Stored cut to what any sink can carry (a 1 MB rule name is not kept whole for a day).
+      const enriched = trimForStorage(enrich(original))
+      const event = folded ? { ...enriched, fields: { ...enriched.fields, [FOLDED_FIELD]: `more than ${burst.perRule} distinct findings of this rule within ${burst.windowMs / 1000} s: the rest are counted here` } } : enriched
+      occurrences.push({ id, event })
+      return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options, now)) }
+    })
+    const commitOptions = replication && occurrences.length ? withOptions(ingestOptions, replication.occurrences(occurrences)) : ingestOptions
     const duplicate = await record(spool, items, sinks, commitOptions)
     if (!duplicate) hooks.committed?.(written)
     return { duplicate }
@@ -60,14 +76,15 @@ export function createPipeline(
 }
 
 /** Archives the finding an event belongs to: Security Hub gets RecordState ARCHIVED, PagerDuty a resolve. */
-export function createResolver(options: AggregateOptions, spool: Pick<Spool, 'record'>, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, replication?: Replication): Resolve {
+export function createResolver(options: AggregateOptions, spool: Pick<FindingLedger, 'record'>, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, replication?: Replication): Resolve {
   return async (original, ingestOptions = {}) => {
     const id = idFor(original, options)
-    const event = enrich(original)
+    const event = trimForStorage(enrich(original))
     const written: FindingState[] = []
+    const now = Date.now()
     // With a shared store the finding may have been raised by another replica: the store archives it.
     const commitOptions = replication ? withOptions(ingestOptions, replication.resolution(id, event)) : ingestOptions
-    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event)) : undefined) }], sinks, commitOptions)
+    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event, now)) : undefined) }], sinks, commitOptions)
     hooks.committed?.(written)
     return written.length > 0
   }
@@ -78,7 +95,7 @@ function keep(written: FindingState[], state: FindingState): FindingState {
   return state
 }
 
-async function record(spool: Pick<Spool, 'record'>, items: Parameters<Spool['record']>[0], sinks: Sinks, options: IngestOptions): Promise<boolean> {
+async function record(spool: Pick<FindingLedger, 'record'>, items: Parameters<FindingLedger['record']>[0], sinks: Sinks, options: IngestOptions): Promise<boolean> {
   try {
     return await spool.record(items, sinks, options)
   } catch (err) {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { Logger } from 'pino'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { TokenBucket } from '../delivery/token-bucket.js'
 import { backoffMs } from '../delivery/backoff.js'
 import { classifyAwsError } from '../aws/errors.js'
@@ -19,7 +19,11 @@ import { auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
  * - a checkpoint (the newest event time, plus the CloudWatch event ids at that time) is written to
  *   the data dir only after a query's events are in the spool, so a restart neither loses nor
  *   repeats; each query also re-reads `lookbackSecs` before it, for events CloudWatch indexed late,
- *   and stops `settleSecs` before now — the overlap is deduplicated on auditID;
+ *   and stops `settleSecs` before now — the overlap is deduplicated (CloudWatch event ids here,
+ *   the request behind the auditID in the audit pipeline);
+ * - FilterLogEvents selects by event time, and EKS delivers some events minutes late: the default
+ *   look-back is 5 minutes. The lateness seen (ingestionTime − timestamp) is a histogram, and an
+ *   event later than the look-back is a warning — events like it can be missed;
  * - the first start backfills `backfillMinutes`;
  * - requests stay under the account's 5/s FilterLogEvents quota (lower if configured) and back off
  *   on throttling.
@@ -65,9 +69,11 @@ export class EksAuditPoller {
   readonly #checkpoints: CheckpointStore
   readonly #active: () => boolean
   #loop: Promise<void> | undefined
+  readonly #now: () => number
   #newest = 0
   /** CloudWatch event ids read within the look-back overlap (→ their time): each is read once. */
   readonly #seen = new Map<string, number>()
+  #lastLateWarning = 0
 
   constructor(
     options: PollerOptions,
@@ -88,6 +94,7 @@ export class EksAuditPoller {
     this.#logger = deps.logger.child({ source: 'eks-audit-cloudwatch', logGroup: options.logGroupName })
     this.#bucket = new TokenBucket(options.requestsPerSecond, 1)
     this.#metrics = pollerMetrics(deps.registry, () => this.#newest)
+    this.#now = deps.now ?? Date.now
     this.#client = deps.client
     this.#checkpoints = deps.checkpoints ?? fileCheckpoints(options.checkpointFile)
     this.#active = deps.active ?? (() => true)
@@ -158,8 +165,12 @@ export class EksAuditPoller {
       const audit: AuditEvent[] = []
       const read: Array<[string, number]> = []
       for (const le of out.events ?? []) {
-        if (le.timestamp === checkpoint?.timestamp && le.eventId && skip.has(le.eventId)) continue
-        if (le.eventId && this.#seen.has(le.eventId)) continue
+        this.#metrics.bytes.inc(Buffer.byteLength(le.message ?? ''))
+        if ((le.timestamp === checkpoint?.timestamp && le.eventId && skip.has(le.eventId)) || (le.eventId && this.#seen.has(le.eventId))) {
+          this.#metrics.reread.inc() // the price of the look-back window: read again, skipped
+          continue
+        }
+        if (le.timestamp !== undefined && le.ingestionTime !== undefined) this.#lateness(le.ingestionTime - le.timestamp, le.logStreamName)
         if (le.eventId) read.push([le.eventId, le.timestamp ?? 0])
         const event = this.#parse(le.message ?? '', le.logStreamName)
         if (event) audit.push(event)
@@ -184,6 +195,20 @@ export class EksAuditPoller {
       nextToken = out.nextToken ?? undefined
     } while (nextToken && !this.#stop.signal.aborted)
     return { events: total, pages }
+  }
+
+  /** How late CloudWatch indexed an event; later than the look-back is a warning (once a minute). */
+  #lateness(ms: number, stream: string | undefined): void {
+    this.#metrics.lateness.observe(Math.max(0, ms) / 1000)
+    if (ms <= this.#options.lookbackMs) return
+    this.#metrics.lateBeyondWindow.inc()
+    const now = this.#now()
+    if (now - this.#lastLateWarning < 60_000) return
+    this.#lastLateWarning = now
+    this.#logger.warn(
+      { stream, latenessSecs: Math.round(ms / 1000), lookbackSecs: this.#options.lookbackMs / 1000 },
+      'an audit event reached CloudWatch Logs later than sources.eksAudit.lookbackSecs after its time: events as late can be missed; raise lookbackSecs',
+    )
   }
 
   #parse(message: string, stream: string | undefined): AuditEvent | undefined {
@@ -239,5 +264,14 @@ function pollerMetrics(registry: Registry, newest: () => number) {
     truncated: new Counter({ name: 'falconet_eks_audit_truncated_total', help: 'Audit events CloudWatch truncated at 256 KB (reported, not analysed).', registers }),
     skipped: new Counter({ name: 'falconet_eks_audit_skipped_total', help: 'Log events that were not audit events.', registers }),
     errors: new Counter({ name: 'falconet_eks_audit_errors_total', help: 'Failed polls, by error code (retried with backoff).', labelNames: ['code'], registers }),
+    bytes: new Counter({ name: 'falconet_eks_audit_bytes_total', help: 'Message bytes FilterLogEvents returned, re-reads included.', registers }),
+    reread: new Counter({ name: 'falconet_eks_audit_reread_total', help: 'Log events read again inside the look-back window and skipped (its cost).', registers }),
+    lateness: new Histogram({
+      name: 'falconet_eks_audit_lateness_seconds',
+      help: "CloudWatch's ingestionTime minus the event's timestamp: how late EKS delivered audit events.",
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    lateBeyondWindow: new Counter({ name: 'falconet_eks_audit_late_beyond_lookback_total', help: 'Audit events indexed later than lookbackSecs after their time (events as late can be missed).', registers }),
   }
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { Cluster } from '../../src/cluster/index.js'
@@ -29,11 +30,11 @@ t.test('a batch merged before a crash is refused when the restarted replica send
   t.teardown(() => dropStore(server))
   const dir = mkdtempSync(join(tmpdir(), 'falconet-shipper-'))
   const open = async () => {
-    const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger })
+    const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger, policy: findingPolicy({ windowMs: 3_600_000 }) })
     const cluster = new Cluster({ ...storeSchemaDefaults, url: server.url, shipIntervalMs: 10 }, aggregate, { logger, spool }, 'replica-a')
     await cluster.store.ready()
     cluster.queue({ id: 'securityhub', resendMs: 1000, lifecycle: true })
-    const ingest = createPipeline(aggregate, spool, () => [], undefined, {}, cluster.replication)
+    const ingest = createPipeline(aggregate, spool, () => [], undefined, {}, undefined, cluster.replication)
     return { spool, cluster, ingest }
   }
   const count = async (c: Cluster) => {

@@ -8,6 +8,7 @@ import { Spool } from '../../src/delivery/spool.js'
 import { guardSpool } from '../../src/delivery/spool-guard.js'
 import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
 import { fold, idFor } from '../../src/aggregate/aggregator.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { silent, testEvent } from '../support/runner.js'
 import { waitFor } from '../support/net.js'
@@ -24,7 +25,7 @@ async function fill(spool: Spool, n: number, priority: 'Debug' | 'Critical') {
 
 t.test('policy low-severity: near the budget, low-severity findings are shed, logged and dead-lettered', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-guard-'))
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, durability: 'process', resendMs: {}, logger: silent })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, durability: 'process', resendMs: {}, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
   t.teardown(() => spool.close())
   await fill(spool, 5, 'Critical')
   await fill(spool, 400, 'Debug')
@@ -35,7 +36,7 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
 
   let logs = ''
   const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += c), cb()) }))
-  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50, windowMs: 3_600_000, chunkTtlMs: 3_600_000 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
+  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50}, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
   const file = join(dir, 'dead-letter', 'spool.jsonl')
   // Shed, then dead-lettered: wait for whole lines, not just the file.
   await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 10_000, () => 'nothing was shed')
@@ -52,10 +53,10 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
 
 t.test('policy none: nothing is shed, however full', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-guard-'))
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1024 * 1024, durability: 'process', resendMs: {}, logger: silent })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1024 * 1024, durability: 'process', resendMs: {}, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
   t.teardown(() => spool.close())
   await fill(spool, 300, 'Debug').catch(() => {})
-  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50, windowMs: 3_600_000, chunkTtlMs: 3_600_000 }, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
+  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50}, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
   await new Promise((r) => setTimeout(r, 150))
   await stop()
   t.notOk(existsSync(join(dir, 'dead-letter', 'spool.jsonl')))

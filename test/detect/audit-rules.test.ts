@@ -24,8 +24,21 @@ t.test('recorded events: each detection fires where it should (Falco trace files
     'attach_cluster_admin_role.json': ['rbac-change', 'binding-to-admin-role'],
     'create_cluster_role_wildcard_resources.json': ['rbac-change', 'wildcard-role'],
     'create_cluster_role_wildcard_verbs.json': ['rbac-change', 'wildcard-role'],
+    'create_cluster_role_write_privileges.json': ['rbac-change', 'role-with-write-privileges'],
+    'create_cluster_role_pod_exec.json': ['rbac-change', 'role-with-pod-exec'],
     'create_clusterrole.json': ['rbac-change'],
     'create_clusterrolebinding.json': ['rbac-change'],
+    'delete_clusterrole.json': ['rbac-change'],
+    'delete_clusterrolebinding.json': ['rbac-change'],
+    'delete_cluster_role_kube_aggregator.json': ['rbac-change', 'system-role-changed'],
+    'modify_cluster_role_node_problem_detector.json': ['rbac-change', 'system-role-changed'],
+    'create_nginx_service_nodeport.json': ['nodeport-service'],
+    'create_configmap_sensitive_values.json': Array(6).fill('configmap-with-credentials'),
+    // Created by the replica-set controller, with images from outside the add-on registries.
+    'create_pod_kube_system_namespace.json': ['workload-in-kube-system'],
+    'create_pod_kube_public_namespace.json': ['workload-in-kube-system'],
+    'create_serviceaccount_kube_system_namespace.json': ['service-account-in-system-namespace'],
+    'create_serviceaccount_kube_public_namespace.json': ['service-account-in-system-namespace'],
     'anonymous_creates_namespace_foo.json': ['anonymous-access-allowed'],
   }
   for (const [file, ids] of Object.entries(expected)) t.same(only(file).sort(), [...ids].sort(), file)
@@ -115,13 +128,14 @@ t.test('exposed dashboards, CSR approvals, nodes/proxy, impersonation, kube-syst
   const svc = (name: string, type: string, namespace = 'kubernetes-dashboard') =>
     detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'services', namespace, name }, requestObject: { kind: 'Service', metadata: { name, namespace }, spec: { type } } }))
   t.same(svc('kubernetes-dashboard', 'LoadBalancer'), ['exposed-dashboard'])
-  t.same(svc('centraldashboard', 'NodePort', 'kubeflow'), ['exposed-dashboard'])
+  t.same(svc('centraldashboard', 'NodePort', 'kubeflow').sort(), ['exposed-dashboard', 'nodeport-service'])
   t.same(svc('kubernetes-dashboard', 'ClusterIP'), [])
   t.same(svc('web', 'LoadBalancer', 'shop'), [])
   t.same(detector().ids(eksEvent({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-abc' } })), ['csr-approved-by-human'])
   t.same(detector().ids(eksEvent({ verb: 'update', user: { username: 'system:serviceaccount:kube-system:certificate-controller', groups: [] }, objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-abc' } })), [])
   t.same(detector().ids(eksEvent({ verb: 'get', objectRef: { resource: 'nodes', subresource: 'proxy', name: 'ip-10-0-1-2' }, requestURI: '/api/v1/nodes/ip-10-0-1-2/proxy/run/default/x/c?cmd=id' })), ['nodes-proxy'])
-  t.same(detector().ids(eksEvent({ impersonatedUser: { username: 'system:admin' } })), ['impersonation'])
+  t.same(detector().ids(eksEvent({ impersonatedUser: { username: 'bob' } })), ['impersonation'])
+  t.same(detector().ids(eksEvent({ impersonatedUser: { username: 'system:admin' } })), ['privileged-impersonation'], 'a privileged identity is its own, higher finding')
   const create = (namespace: string, image = 'nginx:1.27') => eksEvent({ verb: 'create', requestURI: `/apis/apps/v1/namespaces/${namespace}/deployments`, objectRef: { resource: 'deployments', namespace, name: 'x' }, requestObject: { kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec: { containers: [{ name: 'c', image }] } } } } })
   t.same(detector().ids(create('kube-system')), ['workload-in-kube-system'])
   t.same(detector().ids(create('shop')), [])

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { auditDetectorOn } from '../../src/falconet.js'
@@ -13,7 +14,7 @@ import { eksEvent } from '../support/audit.js'
 // Detector memory is committed with the findings it produced: a batch the spool refuses (the
 // client gets 503 and sends it again) must be detected again in full, not found "already seen".
 t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the retry detects it again', async (t) => {
-  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-state-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(mkdtempSync(join(tmpdir(), 'falconet-state-')), 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   t.teardown(() => spool.close())
   const config = validateConfig({ audit: { firstSeenLearningDays: 0 } })
   const pipeline = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])

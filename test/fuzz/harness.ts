@@ -8,6 +8,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline, type Ingest } from '../../src/pipeline/pipeline.js'
 import { AUDIT_OUTBOX, createAuditIngest, type AuditIngest } from '../../src/pipeline/audit.js'
 import { auditDetectorOn } from '../../src/falconet.js'
@@ -23,7 +24,7 @@ export async function fuzzApp(overrides: Record<string, unknown> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-fuzz-'))
   // Thousands of cases from one address: the rate limits would answer most of them (429 is tested in test/server/auth.test.ts).
   const config = validateConfig(unlimited({ dataDir, ...overrides }))
-  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }) })
+  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: pino({ level: 'silent' }), policy: findingPolicy({ windowMs: 86_400_000 }) })
   const problems: string[] = []
   const pipeline = createPipeline({ keyFields: {}, severityMapping: config.severityMapping, windowMs: 86_400_000 }, spool, ['probe'])
   const ingest: Ingest = (events, options) => {
@@ -36,7 +37,7 @@ export async function fuzzApp(overrides: Record<string, unknown> = {}) {
     problems.push(...prototypeProblems(events, 'audit events handed to the detectors'))
     return audit(events)
   }
-  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry: new Registry(), readiness: { sinks: () => ({}) }, seen: (key) => spool.unseen([key]).length === 0 })
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), ingest, auditIngest, registry: new Registry(), readiness: { sinks: () => ({}) }, seen: (key) => spool.unseen([key], 'chunk').length === 0 })
   return {
     app,
     post: (url: string, payload: Buffer | string, headers: Record<string, string>) => app.inject({ method: 'POST', url, headers, payload }),

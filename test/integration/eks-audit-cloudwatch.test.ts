@@ -9,6 +9,7 @@ import { startMoto, type Moto } from '../support/moto.js'
 import { startAwsProxy, jsonTarget } from '../support/aws-proxy.js'
 import { EksAuditPoller, type PollerOptions } from '../../src/sources/eks-audit-cloudwatch.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest, type AuditIngest } from '../../src/pipeline/audit.js'
 import { auditDetectorOn } from '../../src/falconet.js'
@@ -46,7 +47,7 @@ function execs(prefix: string, count: number, start: number) {
 }
 
 function pipeline(dir: string) {
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: silent })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger: silent, policy: findingPolicy({ windowMs: 86_400_000 }) })
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, ['probe'])
   const auditIngest = createAuditIngest(auditDetectorOn(validateConfig({}).audit, spool.state), ingest, spool)
   const total = () => spool.due('probe', 1000, Date.now(), true).items.reduce((n, d) => n + d.state.count, 0)

@@ -5,6 +5,7 @@ import pino from 'pino'
 import type { Test } from 'tap'
 import { validateConfig } from '../../src/config/load.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createFalconet } from '../../src/falconet.js'
 import { errors } from '../../src/errors.js'
 
@@ -25,7 +26,8 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
     ...overrides,
   })
   const logger = pino({ level: 'silent' })
-  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger })
+  const lifecycle = new Set(['securityhub', 'receiver-pager'])
+  const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger, policy: findingPolicy({ windowMs: config.findings.windowSecs * 1000, tracksLifecycle: (s) => lifecycle.has(s) }) })
   const clock = { now: options.now ?? T0 }
   /** `refuse`: writes fail as they do when the spool is full (only the monitor writes while a test sets it). */
   const faults = { refuse: false }

@@ -19,6 +19,8 @@ export interface AwsProxy {
   imports: { forwarded: number; refused: number; reset: number; inFlight: number }
   /** When each forwarded import arrived (epoch ms), to check the rate. */
   importTimes: number[]
+  /** The bodies of the imports forwarded, in order (what each call carried). */
+  bodies: Buffer[]
   close(): Promise<void>
 }
 
@@ -33,6 +35,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
     mode: { kind: 'pass' },
     imports: { forwarded: 0, refused: 0, reset: 0, inFlight: 0 },
     importTimes: [],
+    bodies: [],
     close: async () => {},
   }
   const server = createServer(async (req, res) => {
@@ -65,6 +68,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
       if (!isImport) return
       proxy.imports.inFlight--
       proxy.imports.forwarded++
+      proxy.bodies.push(body)
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -12,6 +12,12 @@ set -euo pipefail
 
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$@"; }
 
+# openssl: the tests' throw-away certificates and certificate signing requests (present on most images).
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "ensure-tools: installing openssl with apt-get" >&2
+  apt-get update -qq && apt-get install -y -qq openssl
+fi
+
 if ! python3 -c 'import moto.server, flask, flask_cors, botocore' >/dev/null 2>&1; then
   echo "ensure-tools: installing moto[server] (AWS emulator) with pip" >&2
   pip_install 'moto[server]>=5,<6'

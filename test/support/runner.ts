@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { SinkRunner } from '../../src/delivery/sink-runner.js'
 import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
 import { DeliveryMetrics } from '../../src/delivery/metrics.js'
@@ -56,12 +57,14 @@ export function scriptedSink(config: DeliveryConfig, answers: Array<(batch: Enco
 }
 
 /** A spool in a fresh directory, a runner for `sink`, and the ingest function feeding it. */
-export function harness(sink: Sink, dir = mkdtempSync(join(tmpdir(), 'falconet-spool-')), spoolOptions: { maxBytes?: number } = {}) {
-  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: { [sink.id]: sink.delivery.resendIntervalMs }, logger: silent })
+export function harness(sink: Sink, dir = mkdtempSync(join(tmpdir(), 'falconet-spool-')), spoolOptions: { maxBytes?: number; windowMs?: number; tracksLifecycle?: boolean } = {}) {
+  const windowMs = spoolOptions.windowMs ?? 86_400_000
+  const policy = findingPolicy({ windowMs, tracksLifecycle: (s) => spoolOptions.tracksLifecycle === true && s === sink.id })
+  const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: spoolOptions.maxBytes ?? 1 << 30, durability: 'process', resendMs: { [sink.id]: sink.delivery.resendIntervalMs }, logger: silent, policy })
   const registry = new Registry()
   const deadLetters = new DeadLetterFile(dir, silent)
   const runner = new SinkRunner(sink, { logger: silent, queue: spool.findingQueue(sink.id), deadLetters, metrics: new DeliveryMetrics(registry) })
-  const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 86_400_000 }, spool, [sink.id])
+  const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs }, spool, [sink.id])
   const letters = () => {
     const file = join(dir, 'dead-letter', `${sink.id}.jsonl`)
     return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []

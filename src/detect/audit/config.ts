@@ -1,7 +1,9 @@
 import { Type } from 'typebox'
 import { PRIORITIES } from '../../model/severity.js'
 import { DEFAULT_BENIGN_PRINCIPALS } from './principals.js'
-import { DEFAULT_SENSITIVE_HOST_PATHS } from './rules.js'
+import { DEFAULT_ADDON_IMAGES, DEFAULT_SENSITIVE_HOST_PATHS } from './rules.js'
+import { DEFAULT_PRIVILEGED_USERS } from './privileged.js'
+import { threatIntelSchema } from '../threat-intel/config.js'
 
 export const auditDetectionSchema = Type.Object(
   {
@@ -25,6 +27,15 @@ export const auditDetectionSchema = Type.Object(
       default: ['kube-system', 'amazon-guardduty', 'amazon-cloudwatch', 'aws-observability', 'amazon-network-flow-monitor'],
       description: "Where EKS add-ons run privileged on purpose: benign principals' pods here are not findings (people's still are).",
     }),
+    addonImages: Type.Array(Type.String(), {
+      default: DEFAULT_ADDON_IMAGES,
+      description: "Where add-on images come from: a registry host (*.amazonaws.com matches subdomains) or a repository prefix (docker.io/falcosecurity/). A controller's privileged or host-mounting pods in system namespaces are findings only with an image from elsewhere.",
+    }),
+    trustedAccounts: Type.Array(Type.String({ pattern: '^\\d{12}$' }), { default: [], description: "AWS accounts whose IAM roles service accounts may use (eks.amazonaws.com/role-arn) besides the caller's own; any other is a cross-account finding." }),
+    privilegedUsers: Type.Array(Type.String(), { default: DEFAULT_PRIVILEGED_USERS, description: 'Regular expressions on usernames that are privileged: impersonating one is a finding (system:masters members and cluster-admin subjects seen in bindings always are).' }),
+    workloadSecretRefusals: Type.Integer({ minimum: 1, default: 3, description: 'Refused reads of Secrets by one service account token (a workload identity) within workloadSecretWindowSecs that make a finding.' }),
+    workloadSecretWindowSecs: Type.Integer({ minimum: 10, default: 600 }),
+    threatIntel: { ...threatIntelSchema, description: 'IP lists (Tor exits, known-bad and organisation block lists): calls to the API server from a listed address are findings; Falco events with a listed fd.rip / fd.sip are marked.' },
     spikeWindowSecs: Type.Integer({ minimum: 10, default: 60 }),
     spikeMinCount: Type.Integer({ minimum: 1, default: 20, description: '401/403 in one window before it can be a spike.' }),
     spikeFactor: Type.Number({ minimum: 1, default: 3, description: 'Times the learned per-window baseline that makes a spike.' }),

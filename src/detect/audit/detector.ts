@@ -3,9 +3,12 @@ import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
 import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
-import { AUDIT_RULES, type RuleContext } from './rules.js'
+import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type DetectionMeta, type RuleContext } from './rules.js'
+import { PrivilegedIdentities } from './privileged.js'
+import { threatCallerFindings } from '../threat-intel/audit-caller.js'
+import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher } from './principals.js'
-import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, type StateStore, type StatefulFinding } from './stateful.js'
+import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
@@ -15,7 +18,7 @@ export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
  * disabled, re-prioritised or allow-listed from config. Pure apart from the injected clock and
  * store; it never calls the network.
  */
-export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number }): AuditDetector {
+export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] } }): AuditDetector {
   const benign = benignMatcher(config.benignPrincipals)
   const spikes = new AuthFailureSpikes({
     windowMs: config.spikeWindowSecs * 1000,
@@ -24,42 +27,82 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     anonymousBurst: config.anonymousBurst,
     forbiddenSecretsBurst: config.forbiddenSecretsBurst,
   })
+  const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000)
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)
   const settings = compileSettings(config.detections)
   const systemNamespaces = new Set(config.systemNamespaces)
+  const addonImage = imageMatcher(config.addonImages)
+  const privileged = new PrivilegedIdentities(deps.store, config.privilegedUsers)
 
   return (e) => {
-    if (e.stage === 'RequestReceived') return [] // nothing decided yet; the later stage says how it ended
+    // Nothing decided yet; the later stage says how it ended. Long-running requests (exec, attach,
+    // port-forward) are logged at ResponseStarted and, much later or never, at ResponseComplete:
+    // either is detected, and the audit pipeline keeps it to once per request (requestKeyOf).
+    if (e.stage === 'RequestReceived') return []
     if (isDryRun(e)) return [] // kubectl diff, ArgoCD: nothing was changed
     const principal = principalOf(e)
     const { decision } = decisionOf(e)
     const code = e.responseStatus?.code ?? 200
     const allowed = decision ? decision === 'allow' && code < 400 : code < 400
     const isBenign = benign(principal)
-    const ctx: RuleContext = { principal, allowed, allowedRegistries: config.allowedRegistries, sensitiveHostPaths: config.sensitiveHostPaths }
+    const ctx: RuleContext = {
+      principal,
+      allowed,
+      allowedRegistries: config.allowedRegistries,
+      sensitiveHostPaths: config.sensitiveHostPaths,
+      benign: isBenign,
+      addonImage,
+      trustedAccounts: config.trustedAccounts,
+      privilegedIdentity: privileged.why,
+      systemNamespaces,
+      homeAccounts: () => deps.store.get<string[]>(HOME_ACCOUNTS) ?? [],
+    }
     const now = deps.now()
     const out: SecurityEvent[] = []
-    const emit = (f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; keyFields: string[] }, output: string) => {
+    const emit = (f: DetectionMeta, output: string) => {
       const s = settings(f.id)
       if (s.disabled || s.allows(principal, e)) return
       out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
     }
+    // EKS's own add-ons run privileged in system namespaces on purpose: a controller's pods there
+    // are skipped when every image comes from the add-on registries (a miner or nginx is not).
+    const addonWorkload = isBenign && systemNamespaces.has(e.objectRef?.namespace ?? '') && imagesOf(e).every(addonImage)
     for (const rule of AUDIT_RULES) {
-      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && systemNamespaces.has(e.objectRef?.namespace ?? '')))) continue
-      const output = rule.match(e, ctx)
-      if (output) emit(rule, output)
+      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && addonWorkload))) continue
+      const verdict = rule.match(e, ctx)
+      if (typeof verdict === 'string') emit(rule, verdict)
+      else if (verdict) emit({ ...rule, priority: verdict.priority }, verdict.output)
+    }
+    if (allowed) privileged.observe(e)
+    learnHomeAccount(deps.store, principal)
+    if (deps.threatLists) {
+      const matches = (e.sourceIPs ?? []).flatMap((ip) => deps.threatLists!.match(ip))
+      if (matches.length) for (const f of threatCallerFindings(e, matches, principal.arn ? `${principal.username} (${principal.arn})` : principal.username, allowed)) emit(f, f.output)
     }
     // Windows and learning run on the event's own time, so a backfill is not one burst.
     const at = Date.parse(timeOf(e) ?? '') || now
     const stateful: StatefulFinding[] = []
     // Nodes and controllers refused by the node authorizer (a new Karpenter node) are not probing.
     if (!isBenign) stateful.push(...spikes.observe(e, principal, at), ...firstSeen.observe(e, principal, allowed, at))
+    // Any service account's token, kube-system's too: a stolen aws-node token probes like an app's.
+    stateful.push(...workloadProbes.observe(e, principal, at))
     const changed = awsAuth.observe(e, principal, allowed) // EKS's own edits update the baseline quietly
     if (!isBenign) stateful.push(...changed)
     for (const f of stateful) emit(f, f.output)
     return out
   }
+}
+
+const HOME_ACCOUNTS = 'audit:home-accounts'
+
+/** A node's IAM role (EKS puts it in user.extra.arn) names the account the cluster lives in. */
+function learnHomeAccount(store: StateStore, p: Principal): void {
+  if (!p.groups.includes('system:nodes') || !p.arn) return
+  const account = accountOf(p.arn)
+  if (!account) return
+  const known = store.get<string[]>(HOME_ACCOUNTS) ?? []
+  if (!known.includes(account) && known.length < 20) store.put(HOME_ACCOUNTS, [...known, account])
 }
 
 function compileSettings(detections: Static<typeof auditDetectionSchema>['detections']) {
@@ -74,7 +117,7 @@ function compileSettings(detections: Static<typeof auditDetectionSchema>['detect
   return (id: string) => compiled.get(id) ?? none
 }
 
-function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; priority: Priority; tags: string[]; guardDuty?: string; keyFields: string[] }, output: string, now: number): SecurityEvent {
+function toEvent(e: AuditEvent, p: Principal, f: DetectionMeta, output: string, now: number): SecurityEvent {
   const { decision, reason } = decisionOf(e)
   const r = e.objectRef ?? {}
   const fields: Record<string, FieldValue> = {
@@ -100,6 +143,8 @@ function toEvent(e: AuditEvent, p: Principal, f: { id: string; name: string; pri
     'ka.impersonated.user': e.impersonatedUser?.username ?? null,
   }
   if (f.guardDuty) fields['guardduty.equivalent'] = f.guardDuty
+  if (f.falco) fields['falco.equivalent'] = f.falco
+  if (f.fields) Object.assign(fields, f.fields)
   const time = timeOf(e)
   const event: SecurityEvent = {
     input: 'k8s-audit',

@@ -1,9 +1,11 @@
 import { AUDIT_RULES } from './rules.js'
 import { STATEFUL_DETECTIONS } from './stateful.js'
+import { mitreCell } from './mitre.js'
+import { THREAT_INTEL_DETECTIONS } from '../threat-intel/audit-caller.js'
 
 /** docs/detections.md, generated from the rule table (`falconet print-detections`; a test keeps it current). */
 export function renderDetectionDocs(): string {
-  const cell = (s: string) => s.replace(/\|/g, '\\|')
+  const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|') || '—'
   return [
     '# Audit-log detections',
     '',
@@ -11,18 +13,42 @@ export function renderDetectionDocs(): string {
     '',
     'Each id is a config key under `audit.detections`: `enabled: false`, `priority`, `allowUsers` (regular',
     'expressions on the username or IAM ARN), `allowNamespaces`. Principals: **human** skips EKS and the',
-    "cluster's controllers (`audit.benignPrincipals`); **workloads** also skips them in kube-system only",
-    '(pods are created by controllers from templates); **any** applies to everyone.',
+    "cluster's controllers (`audit.benignPrincipals`); **workloads** also skips them in system namespaces",
+    '(`audit.systemNamespaces`) when every image comes from the add-on registries (`audit.addonImages`):',
+    'pods are created by controllers from templates, and EKS add-ons run privileged there on purpose;',
+    '**any** applies to everyone. A person is any principal that is not benign, including certificate',
+    'users in system:masters (`kubernetes-admin`).',
     '',
-    '| id | finding | priority | principals | MITRE | GuardDuty equivalent |',
-    '|---|---|---|---|---|---|',
-    ...AUDIT_RULES.map((r) => `| \`${r.id}\` | ${cell(r.name)} | ${r.priority} | ${r.principals} | ${r.tags.filter((t) => /^T\d|^mitre_/.test(t)).join(' ')} | ${cell(r.guardDuty ?? '')} |`),
+    'Priorities map to ASFF labels: Error HIGH, Warning MEDIUM, Notice LOW, Informational INFORMATIONAL.',
+    'Some rules grade what they see (a refused call one step lower, a cross-account role outside system',
+    'namespaces MEDIUM); the table gives the highest. GuardDuty and Falco columns name the nearest',
+    'finding type and the Falco k8saudit rule (falcosecurity/plugins, `k8s_audit_rules.yaml`) each',
+    "reproduces, so results can be compared. Each finding carries them as `guardduty.equivalent` and",
+    '`falco.equivalent`, and its MITRE technique and tactic ids as tags.',
+    '',
+    '| id | finding | priority | principals | MITRE ATT&CK | GuardDuty equivalent | Falco rule equivalent |',
+    '|---|---|---|---|---|---|---|',
+    ...AUDIT_RULES.map((r) => `| \`${r.id}\` | ${cell(r.name)} | ${r.priority} | ${r.principals} | ${cell(mitreCell(r.tags))} | ${cell(r.guardDuty)} | ${cell(r.falco)} |`),
     '',
     '## Stateful detections',
     '',
-    '| id | finding | priority | fires when | GuardDuty equivalent |',
+    '| id | finding | priority | fires when | MITRE ATT&CK | GuardDuty equivalent | Falco rule equivalent |',
+    '|---|---|---|---|---|---|---|',
+    ...STATEFUL_DETECTIONS.map((d) => `| \`${d.id}\` | ${cell(d.name)} | ${d.priority} | ${cell(d.when)} | ${cell(mitreCell(d.tags))} | ${cell(d.guardDuty)} | ${cell(d.falco)} |`),
+    '',
+    '## Threat intelligence (`audit.threatIntel`)',
+    '',
+    'Named IP lists (files re-read when they change, HTTPS URLs fetched with ETag / If-Modified-Since,',
+    'the last good copy kept) are matched against every `sourceIPs` entry of every audit event. A',
+    "successful call from a listed address is Error (HIGH), a refused one Warning (MEDIUM); the GuardDuty",
+    "type's tactic is read from the call (Secrets: CredentialAccess, exec: Execution, RBAC writes:",
+    'PrivilegeEscalation, deletes: Impact, reads: Discovery, other writes: Persistence). Falco events',
+    'whose `fd.rip` / `fd.sip` / `fd.cip` is listed are marked (`threatintel.list`, `threatintel.ip`)',
+    'and raised to at least Warning. Falco has no k8saudit equivalent.',
+    '',
+    '| id | finding | list kind | MITRE ATT&CK | GuardDuty equivalent |',
     '|---|---|---|---|---|',
-    ...STATEFUL_DETECTIONS.map((d) => `| \`${d.id}\` | ${cell(d.name)} | ${d.priority} | ${cell(d.when)} | ${cell(d.guardDuty)} |`),
+    ...THREAT_INTEL_DETECTIONS.map((d) => `| \`${d.id}\` | ${cell(d.name)} | ${d.kind} | ${cell(mitreCell([d.technique, 'mitre_initial_access']))} | ${cell(d.guardDuty)} |`),
     '',
   ].join('\n')
 }

@@ -109,6 +109,33 @@ export class AuthFailureSpikes {
 }
 
 /**
+ * A workload's token refused reading Secrets: an application has no reason to try Secrets it was
+ * never granted, so a few refusals (its own namespace, kube-system, cluster-wide) are already a
+ * stolen token probing. Every service account counts, kube-system's too.
+ */
+export class WorkloadSecretProbes {
+  readonly #counts: WindowCounts
+
+  constructor(
+    private readonly refusals: number,
+    private readonly windowMs: number,
+  ) {
+    this.#counts = new WindowCounts(windowMs)
+  }
+
+  observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
+    if (e.responseStatus?.code !== 403 || e.objectRef?.resource !== 'secrets' || !['get', 'list', 'watch'].includes(e.verb)) return []
+    const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(p.username)
+    if (!sa) return []
+    const w = this.#counts.add(p.username, now)
+    if (w.fired || w.count < this.refusals) return []
+    w.fired = true
+    const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
+    return [{ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${w.count} reads of Secrets within ${this.windowMs / 1000} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
+  }
+}
+
+/**
  * First-seen baselines, in the spirit of GuardDuty's AnomalousBehavior findings: during the learning
  * period every (principal, behaviour) is recorded; afterwards the first occurrence of a new one is a
  * finding. The learning period starts with the first audit event falconet ever sees.
@@ -185,13 +212,24 @@ function diffLines(key: string, before: string, after: string): string {
 }
 
 /** The stateful detections, described for the generated reference (docs/detections.md). */
-export const STATEFUL_DETECTIONS = [
-  { id: 'auth-failures-spike-principal', name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline' },
-  { id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
-  { id: 'anonymous-failures-burst', name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
-  { id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
-  { id: 'first-seen-secrets-read', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
-  { id: 'first-seen-exec', name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
-  { id: 'first-seen-rolebinding-create', name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
-  { id: 'aws-auth-changed', name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them' },
-] as const
+export interface DetectionDoc {
+  id: string
+  name: string
+  priority: Priority
+  tags: string[]
+  guardDuty: string
+  falco?: string
+  when: string
+}
+
+export const STATEFUL_DETECTIONS: DetectionDoc[] = [
+  { id: 'auth-failures-spike-principal', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline' },
+  { id: 'auth-failures-spike-ip', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
+  { id: 'anonymous-failures-burst', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
+  { id: 'forbidden-secret-reads', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
+  { id: 'workload-forbidden-secret-reads', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs' },
+  { id: 'first-seen-secrets-read', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Successfully (every read)', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
+  { id: 'first-seen-exec', tags: ['T1609', 'mitre_execution', 'k8s'], name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
+  { id: 'first-seen-rolebinding-create', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
+  { id: 'aws-auth-changed', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them' },
+]

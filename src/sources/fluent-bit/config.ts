@@ -16,8 +16,9 @@ export const fluentBitSchema = Type.Object(
     falcoContainers: Type.Array(Type.String(), { default: ['falco'], description: "Falco's container names: their stderr is Falco's own start-up output and is skipped." }),
     dedupeWindowSecs: Type.Integer({
       minimum: 60,
-      default: 86_400,
-      description: 'How long a chunk is remembered, so a resent chunk is not counted twice (Fluent Bit resends byte for byte).',
+      default: 3_600,
+      description:
+        "How long a chunk is remembered, so a resent chunk is not counted twice (Fluent Bit resends byte for byte). Fluent Bit retries a chunk within its scheduler's cap (scheduler.cap, 2,000 s by default): an hour covers it. Kept compactly (16-byte digests in time buckets) within its own share of the spool budget.",
     }),
     builtinLogRules: Type.Boolean({ default: true, description: 'Use the shipped log rules (sshd / su / sudo authentication failures in node logs).' }),
     logRules: Type.Array(LogRule, { default: [], description: 'More log rules, tried before the built-in ones; the first match wins.' }),

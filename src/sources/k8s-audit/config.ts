@@ -18,7 +18,11 @@ export const eksAuditSchema = Type.Object(
     pollIntervalSecs: Type.Integer({ minimum: 1, default: 10 }),
     requestsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 5, default: 5, description: 'FilterLogEvents calls per second: the account-wide quota is 5.' }),
     backfillMinutes: Type.Integer({ minimum: 0, default: 15, description: 'What the first start reads back.' }),
-    lookbackSecs: Type.Integer({ minimum: 0, default: 60, description: 'Each query re-reads this much before the checkpoint, for events CloudWatch indexed late.' }),
+    lookbackSecs: Type.Integer({
+      minimum: 0,
+      default: 300,
+      description: 'Each query re-reads this much before the checkpoint, for events CloudWatch indexed late (EKS delivery is usually seconds, sometimes minutes; falconet_eks_audit_lateness_seconds shows it). Re-reads are skipped by event id; their cost is falconet_eks_audit_reread_total.',
+    }),
     settleSecs: Type.Integer({ minimum: 0, default: 15, description: 'Each query stops this long before now.' }),
   },
   { default: {} },

@@ -1,0 +1,167 @@
+import type { Database, RootDatabase } from 'lmdb'
+import type { FindingState } from '../../aggregate/aggregator.js'
+
+export type PendingKey = [sink: string, rank: number, seq: number]
+interface Pending {
+  id: string
+  /** Epoch ms before which this finding is not sent again (0: never sent, send now). */
+  notBefore: number
+  /** Epoch ms since when this sink owes a delivery of the finding (the oldest-pending-age gauge). */
+  queuedAt?: number
+}
+/** What one sink did with one finding. */
+interface Delivery {
+  queued?: PendingKey
+  lastSentAt?: number
+  /** The finding's count when this sink last delivered it: what the next delivery adds. */
+  lastSentCount?: number
+  /** The version this sink last delivered: that version is never queued for it again. */
+  lastSentVersion?: number
+}
+
+export interface Due {
+  key: PendingKey
+  state: FindingState
+}
+
+/**
+ * Per sink, the queue of findings it owes (most urgent first, then oldest), and per finding and
+ * sink what was delivered. Keyed [findingId, sink], so everything about one finding is one short
+ * range. Every method that writes runs inside the caller's write transaction.
+ */
+export class SinkQueues {
+  readonly #pending: Database<Pending, PendingKey>
+  readonly #delivery: Database<Delivery, [string, string]>
+  readonly #resendMs: Readonly<Record<string, number>>
+  readonly #ranks: number
+  #seq = 0
+
+  constructor(root: RootDatabase, options: { resendMs: Readonly<Record<string, number>>; ranks: number }) {
+    this.#pending = root.openDB({ name: 'pending' })
+    this.#delivery = root.openDB({ name: 'delivery' })
+    this.#resendMs = options.resendMs
+    this.#ranks = options.ranks
+    for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
+  }
+
+  get databases(): Database<any, any>[] {
+    return [this.#pending, this.#delivery]
+  }
+
+  /**
+   * Owe `state` to `sink`. A finding already queued keeps its place (and is sent in its newest
+   * version); the version the sink last delivered is never owed again, whatever asks.
+   */
+  queue(sink: string, state: FindingState, rank: number, now: number): boolean {
+    const delivery = this.#delivery.get([state.id, sink]) ?? {}
+    if (delivery.queued || delivery.lastSentVersion === state.version) return false
+    const key: PendingKey = [sink, rank, ++this.#seq]
+    const notBefore = delivery.lastSentAt !== undefined ? delivery.lastSentAt + (this.#resendMs[sink] ?? 0) : 0
+    this.#pending.put(key, { id: state.id, notBefore, queuedAt: now })
+    this.#delivery.put([state.id, sink], { ...delivery, queued: key })
+    return true
+  }
+
+  /** What `sink` may send at `now` (see FindingLedger), and when the next waiting one is due. */
+  due(sink: string, limit: number, now: number, ignoreResend: boolean, get: (id: string) => FindingState | undefined): { items: Due[]; nextDueAt: number | undefined } {
+    const items: Due[] = []
+    let nextDueAt: number | undefined
+    for (const { key, value } of this.#pending.getRange({ start: [sink], end: [sink, this.#ranks + 1] })) {
+      if (!ignoreResend && value.notBefore > now) {
+        nextDueAt = Math.min(nextDueAt ?? Infinity, value.notBefore)
+        continue
+      }
+      const state = get(value.id)
+      if (state) items.push({ key: key as PendingKey, state })
+      if (items.length >= limit) break
+    }
+    return { items, nextDueAt }
+  }
+
+  /** `sink` delivered `version` of finding `state` (its current state). Returns the occurrences it covered. */
+  delivered(sink: string, id: string, version: number, state: FindingState | undefined, now: number): number {
+    const delivery = this.#delivery.get([id, sink]) ?? {}
+    const covered = (state?.count ?? 0) - (delivery.lastSentCount ?? 0)
+    const next: Delivery = { lastSentAt: now, lastSentCount: state?.count ?? 0, lastSentVersion: version }
+    if (delivery.queued && state && state.version !== version) {
+      // Owed since the delivered version at the latest: `now` is the age's lower bound.
+      this.#pending.put(delivery.queued, { id, notBefore: now + (this.#resendMs[sink] ?? 0), queuedAt: now })
+      next.queued = delivery.queued
+    } else if (delivery.queued) {
+      this.#pending.remove(delivery.queued)
+    }
+    this.#delivery.put([id, sink], next)
+    return covered
+  }
+
+  /** `version` was dead-lettered, not delivered: out of the queue unless a newer version is owed. */
+  dropped(sink: string, id: string, version: number, state: FindingState | undefined): void {
+    const delivery = this.#delivery.get([id, sink])
+    if (!delivery) return
+    if (delivery.queued && state && state.version !== version) return
+    if (delivery.queued) this.#pending.remove(delivery.queued)
+    const { queued: _queued, ...rest } = delivery
+    this.#delivery.put([id, sink], rest)
+  }
+
+  /** The sinks that had or owe this finding, and whether any still owes it. */
+  of(id: string): { sinks: string[]; owed: boolean } {
+    const sinks: string[] = []
+    let owed = false
+    for (const { key, value } of this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })) {
+      sinks.push((key as [string, string])[1])
+      if (value.queued) owed = true
+    }
+    return { sinks, owed }
+  }
+
+  /** Everything about one finding, gone (it was forgotten or shed). */
+  forget(id: string): void {
+    for (const { key, value } of this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })) {
+      if (value.queued) this.#pending.remove(value.queued)
+      this.#delivery.remove(key as [string, string])
+    }
+  }
+
+  pendingCount(sink: string): number {
+    return this.#pending.getCount({ start: [sink], end: [sink, this.#ranks + 1] })
+  }
+
+  /** A scan of the sink's queue: for a scrape every few seconds, not for the request path. */
+  oldestPendingAt(sink: string): number | undefined {
+    let oldest: number | undefined
+    for (const { value } of this.#pending.getRange({ start: [sink], end: [sink, this.#ranks + 1] })) {
+      // Queued by a version that did not record the time: unknown, rather than 1970.
+      if (value.queuedAt !== undefined && (oldest === undefined || value.queuedAt < oldest)) oldest = value.queuedAt
+    }
+    return oldest
+  }
+
+  /**
+   * Ids of queued findings whose rank is above `maxRankKept` (the least urgent), least urgent
+   * first, then oldest; up to `limit` (a finding queued for several sinks counts once).
+   */
+  leastUrgent(sinks: readonly string[], maxRankKept: number, limit: number): string[] {
+    const ids = new Set<string>()
+    for (let rank = this.#ranks; rank > maxRankKept && ids.size < limit; rank--) {
+      const entries: Array<{ seq: number; id: string }> = []
+      for (const sink of sinks) {
+        for (const { key, value } of this.#pending.getRange({ start: [sink, rank], end: [sink, rank + 1], limit })) entries.push({ seq: (key as PendingKey)[2], id: value.id })
+      }
+      for (const e of entries.sort((a, b) => a.seq - b.seq)) if (ids.size < limit) ids.add(e.id)
+    }
+    return [...ids]
+  }
+
+  /** The sinks with anything queued (for shedding across every queue). */
+  sinks(): string[] {
+    const sinks: string[] = []
+    for (let key = this.#first(); key; key = this.#first([key[0], Infinity])) sinks.push(key[0])
+    return sinks
+  }
+
+  #first(start?: [string, number]): PendingKey | undefined {
+    for (const key of this.#pending.getKeys({ ...(start ? { start } : {}), limit: 1 })) return key as PendingKey
+    return undefined
+  }
+}

@@ -1,0 +1,59 @@
+import type { AuditEvent } from '../../model/audit-event.js'
+import { objectOf } from '../../model/audit-event.js'
+import type { StateStore } from './stateful.js'
+
+/** Identities that are privileged by name (audit.privilegedUsers, regular expressions on usernames). */
+export const DEFAULT_PRIVILEGED_USERS = [
+  '^system:admin$',
+  '^kubernetes-admin$',
+  '^system:kube-(controller-manager|scheduler)$',
+  '^system:apiserver$',
+  '^system:serviceaccount:kube-system:',
+  '^system:node:',
+  '^eks:',
+]
+
+const KEY = 'privileged:admin-subjects'
+const ADMIN_ROLES = new Set(['cluster-admin', 'admin'])
+
+/**
+ * Which identities are privileged: system:masters, named system identities, and the users, groups
+ * and service accounts the cluster has bound to cluster-admin (learned from the audit log's own
+ * bindings, kept in the detector store so it survives restarts).
+ */
+export class PrivilegedIdentities {
+  readonly #patterns: RegExp[]
+
+  constructor(
+    private readonly store: StateStore,
+    patterns: readonly string[],
+  ) {
+    this.#patterns = patterns.map((p) => new RegExp(p))
+  }
+
+  why = (username: string, groups: readonly string[]): string | undefined => {
+    if (groups.includes('system:masters')) return 'member of system:masters'
+    if (this.#patterns.some((re) => re.test(username))) return 'a system or cluster-admin identity'
+    const bound = new Set(this.store.get<string[]>(KEY) ?? [])
+    if (bound.has(`User:${username}`)) return 'bound to cluster-admin'
+    const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(username)
+    if (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`)) return 'bound to cluster-admin'
+    const group = groups.find((g) => bound.has(`Group:${g}`))
+    return group ? `member of ${group}, bound to cluster-admin` : undefined
+  }
+
+  /** Learns the subjects of allowed cluster-admin / admin bindings. */
+  observe(e: AuditEvent): void {
+    const r = e.objectRef?.resource
+    if ((r !== 'clusterrolebindings' && r !== 'rolebindings') || !['create', 'update', 'patch'].includes(e.verb)) return
+    const o = objectOf(e)
+    if (!ADMIN_ROLES.has(o?.roleRef?.name) || !Array.isArray(o?.subjects)) return
+    type Subject = { kind: string; name: string; namespace?: string }
+    const subjects = (o.subjects as unknown[])
+      .filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string')
+      .map((s) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
+    const known = this.store.get<string[]>(KEY) ?? []
+    const added = subjects.filter((s: string) => !known.includes(s))
+    if (added.length) this.store.put(KEY, [...known, ...added].slice(-1000))
+  }
+}
