@@ -15,6 +15,7 @@ import { premerge } from '../../src/cluster/shipper.js'
 import { TRACKED_NAMES } from '../../src/aggregate/aggregator.js'
 import { startStore, dropStore } from '../support/store.js'
 import { falcoEvent, storeSchemaDefaults } from './support.js'
+import { fromMs } from '../../src/model/time.js'
 
 const logger = pino({ level: 'silent' })
 const aggregate = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
@@ -42,7 +43,7 @@ t.test('a batch merged before a crash is refused when the restarted replica send
     return reply[4].map((e) => findingFromStore(...e)).reduce((n, f) => n + f.count, 0)
   }
   let a = await open()
-  const events = (n: number, from: number) => Array.from({ length: n }, (_, i) => falcoEvent({ time: new Date(Date.now() + from + i).toISOString(), pod: `web-${(from + i) % 7}` }))
+  const events = (n: number, from: number) => Array.from({ length: n }, (_, i) => falcoEvent({ time: fromMs(Date.now() + from + i), pod: `web-${(from + i) % 7}` }))
   await a.ingest(events(10, 0))
   await a.ingest(events(5, 10))
   t.equal(a.spool.outboxQueue(MERGE_OUTBOX).pending(), 2, 'two commits wait in the outbox; the store has seen nothing')
