@@ -16,6 +16,12 @@ export const errors = {
   FALCONET_ERR_UNAUTHORIZED: createError('FALCONET_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401),
   FALCONET_ERR_FORBIDDEN: createError('FALCONET_ERR_FORBIDDEN', 'Forbidden: %s', 403),
   FALCONET_ERR_RATE_LIMITED: createError('FALCONET_ERR_RATE_LIMITED', 'Too many requests: %s', 429),
+  FALCONET_ERR_INVALID_REQUEST: createError('FALCONET_ERR_INVALID_REQUEST', 'Invalid request: %s', 400),
+  FALCONET_ERR_FORGED_ALERT: createError('FALCONET_ERR_FORGED_ALERT', 'Falco alert refused: %s', 400),
+  FALCONET_ERR_BAD_REQUEST: createError('FALCONET_ERR_BAD_REQUEST', 'Bad request: %s', 400),
+  FALCONET_ERR_URI_TOO_LONG: createError('FALCONET_ERR_URI_TOO_LONG', 'Request target too long: %s', 414),
+  FALCONET_ERR_HEADERS_TOO_LARGE: createError('FALCONET_ERR_HEADERS_TOO_LARGE', 'Request headers too large: %s', 431),
+  FALCONET_ERR_REQUEST_TIMEOUT: createError('FALCONET_ERR_REQUEST_TIMEOUT', 'Request timeout: %s', 408),
   FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
 } as const
 

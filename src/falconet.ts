@@ -14,6 +14,7 @@ import { createMonitor, type Monitor } from './monitor/index.js'
 import { ingestMetricsFor, POLLER_ROUTE } from './monitor/ingest-metrics.js'
 import { SinkRunner } from './delivery/sink-runner.js'
 import { DeadLetterFile } from './delivery/dead-letter.js'
+import { Redriver } from './delivery/redrive.js'
 import { DeliveryMetrics } from './delivery/metrics.js'
 import { Spool } from './delivery/spool.js'
 import { guardSpool } from './delivery/spool-guard.js'
@@ -23,6 +24,7 @@ import type { Sink, SinkDeps } from './delivery/sink.js'
 import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
+import { sayNodeSupportOnce } from './aws/node-support.js'
 import { createEnrichment } from './enrich/index.js'
 import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
 import { EksAuditPoller, fileCheckpoints } from './sources/eks-audit-cloudwatch.js'
@@ -80,6 +82,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const env = deps.env ?? process.env
   const clock = deps.clock ?? Date.now
   const logger = deps.logger ?? createLogger(config.logLevel)
+  sayNodeSupportOnce(config, logger, env) // before any AWS SDK client is built
   const awsNeeds = awsNeedsOf(config)
   const awsProblems = awsSettingProblems(config, env, awsNeeds)
   if (awsProblems.length) throw new errors.FALCONET_ERR_CONFIG(awsProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n'))
@@ -133,9 +136,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   sharedDocs?.onChange(() => silences.reload())
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
-  const delivery = (sink: Sink<unknown>) => (cluster ? sharedDelivery(cluster, sink, { routed: !sinkIds.includes(sink.id), lifecycle: lifecycleSinks.has(sink.id), routeTo }) : { queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown> })
+  const deliveryOf = (sink: Sink<unknown>) => (cluster ? sharedDelivery(cluster, sink, { routed: !sinkIds.includes(sink.id), lifecycle: lifecycleSinks.has(sink.id), routeTo }) : { queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown> })
   const runners: SinkRunner[] = [
-    ...sinks.map((sink) => new SinkRunner(sink, { logger, deadLetters, metrics, ...delivery(sink) })),
+    ...sinks.map((sink) => new SinkRunner(sink, { logger, deadLetters, metrics, ...deliveryOf(sink) })),
     ...(auditSink ? [new SinkRunner(auditSink, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })] : []),
   ]
   let stopGuard: (() => Promise<void>) | undefined
@@ -186,7 +189,20 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
+  // Dead letters go back through the same durable write as an ingest (spool.record).
+  const redriver = new Redriver({
+    deadLetters,
+    record: (items, to, options) => spool.record(items, to, options),
+    findingSinks: new Set(sinks.map((s) => s.id)),
+    sinksFor: findingSinksFor,
+    outboxes: auditSink ? { [auditSink.id]: AUDIT_OUTBOX } : {},
+  })
+  const delivery = {
+    deadLetters,
+    redriver,
+    sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
+  }
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, delivery }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
 
   let started = false
   const start = async () => {
@@ -269,7 +285,7 @@ function createPoller(
       ...shared,
       ingest: (events) => {
         deps.onRead(logGroupName, events.length)
-        return deps.auditIngest(events)
+        return deps.auditIngest(events, { via: 'eks-audit-cloudwatch' })
       },
       logger: deps.logger,
       registry: deps.registry,

@@ -72,6 +72,11 @@ export const configSchema = Type.Object(
         fluentBit: { ...fluentBitSchema, description: "Fluent Bit's http output on POST /fluent-bit." },
         k8sAudit: { ...k8sAuditSchema, description: 'Kubernetes audit webhook on POST /k8s-audit.' },
         eksAudit: { ...eksAuditSchema, description: 'The EKS audit log polled from CloudWatch Logs.' },
+        maxFutureSkewSecs: Type.Integer({
+          minimum: 0,
+          default: 300,
+          description: 'Alerts and audit events dated further ahead of falconet\'s clock are refused (400 with the reason; a Fluent Bit record is dropped and counted, its chunk still accepted). A far-future time would keep a finding from expiring and hold back its UpdatedAt.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -26,7 +26,7 @@ export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: 
   let again = false
   const tick = () => {
     if (stopped) return
-    if (running) {
+    if (running !== undefined) {
       again = true // pressure during a step: one more step right after it
       return
     }

@@ -1,5 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
+import { asFalconetRefusal } from './fastify-refusals.js'
+import { RateLimitedLog } from './rate-limited-log.js'
 
 /**
  * Every refusal is `{statusCode, error, code, message}` JSON. 4xx messages say what was wrong so
@@ -7,10 +9,15 @@ import type { FastifyError, FastifyInstance } from 'fastify'
  * to the log.
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  // A full spool answers every sender 503 until the sinks catch up: an expected condition (Fluent
+  // Bit retries), counted by ingest metrics per code, logged at most every 10 s, never a stack.
+  const overloaded = new RateLimitedLog(10_000)
+  app.setErrorHandler((fastifyErr: FastifyError, request, reply) => {
+    const err = asFalconetRefusal(fastifyErr, request)
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     const exposed = statusCode < 500 || err.code?.startsWith('FALCONET_ERR_')
-    if (statusCode >= 500) request.log.error({ err }, 'request failed')
+    if (err.code === 'FALCONET_ERR_OVERLOADED') overloaded.warn(request.log, { code: err.code, reason: err.message, route: request.routeOptions.url }, 'refusing input while overloaded (503 + Retry-After; senders retry)')
+    else if (statusCode >= 500) request.log.error({ err }, 'request failed')
     else request.log.info({ code: err.code, reason: err.message }, 'request refused')
     const headers = (err as { headers?: Record<string, string> }).headers
     if (headers) void reply.headers(headers)

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import type { Finding } from '../model/finding.js'
 import type { AsffContext } from '../asff/context.js'
-import { toAsff } from '../asff/build.js'
+import { encodeFinding } from './formats.js'
 import { group, GROUP_LABELS, summarize, type GroupLabel } from '../route/notification.js'
 import { deliverySchema, type DeliveryConfig } from '../delivery/config.js'
 import { errors } from '../errors.js'
@@ -34,7 +34,7 @@ export const receiverSchema = Type.Object(
     ...secret('secret'),
     url: Type.Optional(Type.String({ description: 'A non-secret endpoint override (PagerDuty / Opsgenie regions, tests).' })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra headers (webhook). Not for secrets.' })),
-    format: Type.Optional(Type.Enum(['event', 'asff'], { description: 'webhook: the normalized finding, or ASFF.' })),
+    format: Type.Optional(Type.Enum(['event', 'asff', 'ocsf'], { description: 'webhook: the normalized finding, ASFF, or an OCSF 1.6.0 Detection Finding.' })),
     from: Type.Optional(Type.String({ description: 'email: the sender (an SES-verified identity).' })),
     to: Type.Optional(Type.Array(Type.String(), { description: 'email: recipients.' })),
     groupBy: Type.Array(Type.Enum(GROUP_LABELS), { default: ['rule', 'namespace', 'workload'], description: 'Findings sent together as one message.' }),
@@ -82,7 +82,8 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
         secrets,
         options: { ...(config.url ? { url: config.url } : {}), ...(config.headers ? { headers: config.headers } : {}), ...(config.from ? { from: config.from } : {}), ...(config.to ? { to: config.to } : {}) },
       }
-      const asff = config.format === 'asff' ? (f: Finding) => toAsff(f, ctx!) : undefined
+      const format = config.format
+      const encode = format === 'asff' || format === 'ocsf' ? (f: Finding) => encodeFinding(format, f, ctx!) : undefined
       const notifications = type.perFinding ? findings.map((f) => summarize(f.id, [f])) : group(findings, config.groupBy as GroupLabel[])
       const outcomes: Array<{ n: { findings: Finding[] }; outcome: SendOutcome }> = []
       for (const n of notifications) {
@@ -99,7 +100,7 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
       async function sendOne(n: ReturnType<typeof summarize>): Promise<SendOutcome> {
         try {
           if (type.send) return await type.send(n, c, signal)
-          const request = type.build!(asff ? { ...n, findings: n.findings.map((f) => asff(f) as unknown as Finding) } : n, c)
+          const request = type.build!(encode ? { ...n, findings: n.findings.map((f) => encode(f) as unknown as Finding) } : n, c)
           return await postJson(request.url, request.body, { ...(request.headers ? { headers: request.headers } : {}), signal })
         } catch (err) {
           // A message that cannot be built will never be: dead-lettered, not retried for ever.
@@ -154,7 +155,7 @@ export function receiverProblems(config: ReceiverConfig): Array<{ path: string; 
   const type = RECEIVER_TYPES[config.type]
   if (!type) return [] // the schema's enum reports it
   const problems: Array<{ path: string; message: string }> = []
-  if (config.format === 'asff' && config.type !== 'webhook') problems.push({ path: 'format', message: 'asff is for webhook receivers only' })
+  if ((config.format === 'asff' || config.format === 'ocsf') && config.type !== 'webhook') problems.push({ path: 'format', message: `${config.format} is for webhook receivers only` })
   if (config.type === 'email' && !config.from) problems.push({ path: 'from', message: 'an email receiver needs a sender' })
   if (config.type === 'email' && !config.to?.length) problems.push({ path: 'to', message: 'an email receiver needs recipients' })
   for (const name of Object.keys(config.headers ?? {})) {

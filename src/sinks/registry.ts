@@ -6,10 +6,12 @@ import { consoleSink } from './console.js'
 import { securityHubSink } from './securityhub.js'
 import { falcoAuditSink } from './falco-audit.js'
 import { cloudWatchLogsSink } from './cloudwatch-logs.js'
+import { eventBridgeSink } from './eventbridge.js'
+import { securityLakeSink } from './security-lake.js'
 import { RECEIVER_TYPES } from './receiver.js'
 
 /** Every sink falconet has. A new sink is one file plus one line here: config, docs, needs and startup follow. */
-export const sinkDefinitions: SinkDefinition<any>[] = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, falcoAuditSink]
+export const sinkDefinitions: SinkDefinition<any>[] = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, eventBridgeSink, securityLakeSink, falcoAuditSink]
 
 /** The enabled sinks with their config slices, in registry order. */
 export function enabledSinks(config: Readonly<Config>): Array<{ definition: SinkDefinition<any>; config: any }> {

@@ -2,8 +2,8 @@ import { createHmac } from 'node:crypto'
 import type { ReceiverType } from './types.js'
 
 /**
- * A generic webhook: the notification's findings as JSON (normalized, or as ASFF with
- * `format: asff` — built by the sink), custom headers, and with a secret an HMAC-SHA256 signature
+ * A generic webhook: the notification's findings as JSON (normalized, or as ASFF / OCSF with
+ * `format: asff` / `format: ocsf` — built by the sink), custom headers, and with a secret an HMAC-SHA256 signature
  * over `<timestamp>.<body>` in X-Falconet-Signature (timestamp in X-Falconet-Timestamp), so the
  * receiver can reject forged or replayed deliveries.
  */
