@@ -14,7 +14,7 @@ export interface FalconetProcess {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startFalconet(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'falconet-'))): Promise<FalconetProcess> {
+export async function startFalconet(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'falconet-')), startTimeoutMs = 30_000): Promise<FalconetProcess> {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: new URL('../..', import.meta.url).pathname,
@@ -31,7 +31,7 @@ export async function startFalconet(env: Record<string, string> = {}, dataDir = 
         if (child.exitCode !== null) throw new Error(`falconet exited with ${child.exitCode}:\n${output}`)
         return (await fetch(`${url}/healthz`)).ok
       },
-      30_000,
+      startTimeoutMs,
       () => `falconet did not start:\n${output}`,
     )
   } catch (err) {
