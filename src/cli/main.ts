@@ -5,11 +5,11 @@ import { serveCommand } from './commands/serve.js'
 import { validateConfigCommand } from './commands/validate-config.js'
 import { sendTestCommand } from './commands/send-test.js'
 import { replayCommand } from './commands/replay.js'
-import { asffCommand } from './commands/asff.js'
+import { asffCommand, ocsfCommand } from './commands/asff.js'
 import { deadLettersCommand } from './commands/dead-letters.js'
 import { printDetectionsCommand, printDocsCommand, printSchemaCommand } from './commands/print.js'
 
-const COMMANDS: readonly Command[] = [serveCommand, validateConfigCommand, sendTestCommand, replayCommand, asffCommand, deadLettersCommand, printSchemaCommand, printDocsCommand, printDetectionsCommand]
+const COMMANDS: readonly Command[] = [serveCommand, validateConfigCommand, sendTestCommand, replayCommand, asffCommand, ocsfCommand, deadLettersCommand, printSchemaCommand, printDocsCommand, printDetectionsCommand]
 
 const USAGE = `falconet — Falco / Fluent Bit companion for Amazon EKS
 

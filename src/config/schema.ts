@@ -6,9 +6,11 @@ import { enrichmentSchema } from '../enrich/config.js'
 import { eksAuditSchema, k8sAuditSchema } from '../sources/k8s-audit/config.js'
 import { auditDetectionSchema } from '../detect/audit/config.js'
 import { routingSchemas } from '../route/config.js'
-import { sinkDefinitions } from '../sinks/registry.js'
+import { sinkDefinitions, type SinkSchemas } from '../sinks/registry.js'
+import { receiversSchema } from '../sinks/receivers/index.js'
 import { monitorSchema } from '../monitor/config.js'
 import { consoleSchema } from '../console/config.js'
+import { storeSchema } from '../cluster/config.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
 /**
@@ -24,7 +26,7 @@ const severityMappingSchema = Type.Object(
 )
 
 const sinksSchema = Type.Object(
-  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])),
+  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])) as SinkSchemas,
   { default: {}, additionalProperties: false },
 )
 
@@ -61,6 +63,7 @@ export const configSchema = Type.Object(
       {
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'EKS cluster name: adds an AwsEksCluster resource to every finding (env FALCONET_CLUSTER_NAME).' })),
         arn: Type.Optional(Type.String({ pattern: '^arn:aws[a-z-]*:eks:', description: 'EKS cluster ARN; built from name, region and account when unset.' })),
+        store: storeSchema,
       },
       { default: {}, additionalProperties: false },
     ),
@@ -71,6 +74,11 @@ export const configSchema = Type.Object(
         fluentBit: { ...fluentBitSchema, description: "Fluent Bit's http output on POST /fluent-bit." },
         k8sAudit: { ...k8sAuditSchema, description: 'Kubernetes audit webhook on POST /k8s-audit.' },
         eksAudit: { ...eksAuditSchema, description: 'The EKS audit log polled from CloudWatch Logs.' },
+        maxFutureSkewSecs: Type.Integer({
+          minimum: 0,
+          default: 300,
+          description: 'Alerts and audit events dated further ahead of falconet\'s clock are refused (400 with the reason; a Fluent Bit record is dropped and counted, its chunk still accepted). A far-future time would keep a finding from expiring and hold back its UpdatedAt.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -100,6 +108,7 @@ export const configSchema = Type.Object(
     monitor: monitorSchema,
     console: consoleSchema,
     sinks: sinksSchema,
+    receivers: receiversSchema,
     ...routingSchemas,
   },
   { additionalProperties: false },

@@ -1,5 +1,6 @@
 import type { SecurityEvent } from './event.js'
 import type { AuditEvent } from './audit-event.js'
+import type { Provenance } from './event.js'
 
 /**
  * The functions sources are handed (built by the pipeline, src/pipeline/): they resolve once the
@@ -15,10 +16,15 @@ export interface IngestOptions {
   dedupeKey?: string
   /** Keys to remember as taken (already checked as unseen by the caller), e.g. audit IDs. */
   markSeen?: readonly string[]
-  /** Raw items for an outbox (the Falco bridge's feed). */
-  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
+  /** Raw items for outboxes (the Falco bridge's feed, the occurrences a shared store has yet to merge). */
+  outbox?: Outbox | Outbox[]
   /** Detector state (first-seen baselines, aws-auth content) that these findings came from. */
   state?: ReadonlyArray<{ key: string; value: unknown }>
+}
+
+export interface Outbox {
+  name: string
+  items: Array<{ id: string; value: unknown }>
 }
 
 export interface IngestResult {
@@ -32,4 +38,5 @@ export interface IngestResult {
 export type Resolve = (event: SecurityEvent, options?: IngestOptions) => Promise<boolean>
 
 /** Audit events from any source → detectors → the spool, deduplicated on auditID. */
-export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
+/** `provenance`: how the events were received (stamped on the findings they produce). */
+export type AuditIngest = (events: AuditEvent[], provenance?: Provenance) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>

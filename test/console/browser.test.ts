@@ -124,7 +124,7 @@ console:
     OIDC_SECRET: CLIENT.secret,
     FALCONET__SERVER__RATE_LIMIT__CONSOLE: '0',
     FALCONET__SERVER__RATE_LIMIT__MANAGEMENT: '0',
-  })
+  }, undefined, 90_000)
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   t.teardown(async () => {
     await browser.close()

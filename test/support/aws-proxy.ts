@@ -17,14 +17,15 @@ export interface AwsProxy {
   mode: ProxyMode
   /** BatchImportFindings requests seen, by what was answered. */
   imports: { forwarded: number; refused: number; reset: number; inFlight: number }
+  /** When each forwarded import arrived (epoch ms), to check the rate. */
+  importTimes: number[]
   /** The bodies of the imports forwarded, in order (what each call carried). */
   bodies: Buffer[]
-  /** Times (ms since start) of imports forwarded, to check the rate. */
   close(): Promise<void>
 }
 
 /** Which requests the proxy acts on (others pass): Security Hub's import unless told otherwise. */
-export type ProxyMatch = (method: string, url: string, headers: Record<string, string | string[] | undefined>) => boolean
+export type ProxyMatch = (method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer) => boolean
 const SECURITY_HUB_IMPORT: ProxyMatch = (method, url) => method === 'POST' && url === '/findings/import'
 export const jsonTarget = (target: string): ProxyMatch => (_m, _u, headers) => headers['x-amz-target'] === target
 
@@ -33,12 +34,13 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
     endpoint: '',
     mode: { kind: 'pass' },
     imports: { forwarded: 0, refused: 0, reset: 0, inFlight: 0 },
+    importTimes: [],
     bodies: [],
     close: async () => {},
   }
   const server = createServer(async (req, res) => {
     const body = await read(req)
-    const isImport = match(req.method ?? '', req.url ?? '', req.headers)
+    const isImport = match(req.method ?? '', req.url ?? '', req.headers, body)
     const mode = proxy.mode
     if (isImport && mode.kind === 'reset') {
       proxy.imports.reset++
@@ -57,6 +59,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
       return
     }
     if (isImport) {
+      proxy.importTimes.push(Date.now())
       proxy.imports.inFlight++
       if (mode.kind === 'delay') await new Promise((r) => setTimeout(r, mode.ms).unref())
       if (req.socket.destroyed) return
