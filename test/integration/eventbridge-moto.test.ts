@@ -35,13 +35,14 @@ async function busRig(t: Test, env: Record<string, string> = {}) {
 t.setTimeout(300_000)
 
 t.test('every finding version is one event on the bus, with a valid OCSF detail', async (t) => {
-  const { bus, falconet } = await busRig(t, { FALCONET__SINKS__EVENT_BRIDGE__BATCH__FLUSH_INTERVAL_MS: '100', FALCONET__SINKS__EVENT_BRIDGE__RESEND_INTERVAL_MS: '200', FALCONET_CLUSTER_NAME: 'prod-eu' })
+  const { bus, falconet } = await busRig(t, { FALCONET__SINKS__EVENT_BRIDGE__BATCH__FLUSH_INTERVAL_MS: '100', FALCONET__SINKS__EVENT_BRIDGE__RESEND_INTERVAL_MS: '200', FALCONET__FINDINGS__WINDOW_SECS: '2', FALCONET_CLUSTER_NAME: 'prod-eu' })
   const fixtures = falcoFixtures()
   for (const { body } of fixtures) {
     t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
   }
-  // The fixtures' times are long past the aggregation window: at the spool's next expiry pass
-  // (every 10 s) each finding is archived, and its Close goes on the bus too.
+  // A 2 s aggregation window on falconet's clock (the fixtures' own old times no longer close a
+  // window early): at the spool's next expiry pass after it each finding is archived, and its Close
+  // goes on the bus too.
   const closes = async () => (await bus.drain()).filter((e) => e['detail-type'] === 'Detection Finding: Close')
   await waitFor(async () => (await closes()).length >= fixtures.length, 60_000, () => `no Close events:\n${falconet.logs()}`)
   const events = await bus.drain()
