@@ -144,9 +144,11 @@ t.test('the store restarted mid-storm, then down for a while: ingest answers 2xx
 })
 
 t.test('a silence created on one replica mutes notifications on the others', async (t) => {
-  const c = await cluster(t, { FALCONET_ADMIN_TOKEN: 'admin-token-0123456789abcdef' })
+  const admin = 'admin-token-0123456789abcdef'
+  const c = await cluster(t, { FALCONET_ADMIN_TOKEN: admin })
   // The silence is made on a replica that does not send Slack's messages: B, the one that does, must learn it.
-  const drains = async (url: string) => /falconet_cluster_leader\{lease="sink:receiver-slack"\} 1/.test(await (await fetch(`${url}/metrics`)).text())
+  // (/metrics needs the management token once one is configured.)
+  const drains = async (url: string) => /falconet_cluster_leader\{lease="sink:receiver-slack"\} 1/.test(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text())
   let drainer = -1
   await waitFor(async () => (drainer = (await Promise.all(c.replicas.all.map((r) => drains(r.url)))).indexOf(true)) >= 0, 20_000, () => 'no replica drains Slack')
   const b = c.replicas.all[drainer]!
