@@ -43,7 +43,7 @@ const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'P
 const chunks = fluentBitCases().find((c) => c.format === format)!
 let n = 0
 const measure = async (s: Server, seconds: number): Promise<number> => {
-  if (path === 'falco') return (await runLoad({ url: s.url, seconds, connections: 10, requests })).requestsPerSec
+  if (path === 'falco') return (await runLoad({ url: s.url, seconds, connections: 32, requests })).requestsPerSec
   const r = await saturate({ url: s.url, path: '/fluent-bit', seconds, connections: FLUENT_BIT_CONNECTIONS, headers: chunks.headers, body: () => chunks.parts(n++) })
   return (r.ok / r.seconds) * chunks.records
 }
