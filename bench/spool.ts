@@ -10,13 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { Registry } from 'prom-client'
-import { Spool } from '../src/delivery/spool.js'
-import { findingPolicy } from '../src/aggregate/policy.js'
-import { SinkRunner } from '../src/delivery/sink-runner.js'
-import { DeadLetterFile } from '../src/delivery/dead-letter.js'
-import { DeliveryMetrics } from '../src/delivery/metrics.js'
-import { createPipeline } from '../src/pipeline/pipeline.js'
+import { createFalconet } from '../src/falconet.js'
 import { validateConfig } from '../src/config/load.js'
 import { serve } from '../src/server/serve.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../src/model/severity.js'
@@ -39,6 +33,11 @@ function event(n: number): SecurityEvent {
   }
 }
 
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
@@ -59,12 +58,13 @@ async function step(rate: number | 'max') {
       return { kind: 'ok' }
     },
   }
-  const spool = new Spool({ dir, maxBytes: 8 * 2 ** 30, durability: 'process', resendMs: { instant: 0 }, logger, policy: findingPolicy({ windowMs: 3_600_000 }) })
-  const runner = new SinkRunner(sink, { logger, queue: spool.findingQueue('instant'), deadLetters: new DeadLetterFile(dir, logger), metrics: new DeliveryMetrics(new Registry()) })
-  const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
-  const ingest = createPipeline(options, spool, ['instant'])
+  // The composition root, with only the instant sink: the spool, pipeline and runner are serve's own.
+  const config = validateConfig({ dataDir: dir, logLevel: 'silent', findings: { windowSecs: 3600 }, spool: { maxBytes: 8 * 2 ** 30 }, sinks: { file: { enabled: false }, console: { enabled: false } } })
+  const falconet = await createFalconet(config, { env: {}, logger, extraSinks: [sink as Sink<unknown>] })
+  const ingest = falconet.ingest
+  const options = { keyFields: config.findings.keyFields, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
   const { findingId } = await import('../src/aggregate/finding-id.js')
-  runner.start()
+  await falconet.start()
 
   const started = performance.now()
   let n = 0
@@ -82,9 +82,10 @@ async function step(rate: number | 'max') {
   }
   await Promise.all(inflight)
   const ingestSecs = (performance.now() - started) / 1000
-  await runner.close(60_000)
+  // Everything accepted is delivered before close returns (within the grace period).
+  await waitUntil(() => latencies.length >= n, 60_000)
   const totalSecs = (performance.now() - started) / 1000
-  await spool.close()
+  await falconet.close()
   rmSync(dir, { recursive: true, force: true })
   latencies.sort((a, b) => a - b)
   return {

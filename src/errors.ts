@@ -16,7 +16,18 @@ export const errors = {
   FALCONET_ERR_UNAUTHORIZED: createError('FALCONET_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401),
   FALCONET_ERR_FORBIDDEN: createError('FALCONET_ERR_FORBIDDEN', 'Forbidden: %s', 403),
   FALCONET_ERR_RATE_LIMITED: createError('FALCONET_ERR_RATE_LIMITED', 'Too many requests: %s', 429),
+  FALCONET_ERR_INVALID_REQUEST: createError('FALCONET_ERR_INVALID_REQUEST', 'Invalid request: %s', 400),
+  FALCONET_ERR_FORGED_ALERT: createError('FALCONET_ERR_FORGED_ALERT', 'Falco alert refused: %s', 400),
+  FALCONET_ERR_BAD_REQUEST: createError('FALCONET_ERR_BAD_REQUEST', 'Bad request: %s', 400),
+  FALCONET_ERR_URI_TOO_LONG: createError('FALCONET_ERR_URI_TOO_LONG', 'Request target too long: %s', 414),
+  FALCONET_ERR_HEADERS_TOO_LARGE: createError('FALCONET_ERR_HEADERS_TOO_LARGE', 'Request headers too large: %s', 431),
+  FALCONET_ERR_REQUEST_TIMEOUT: createError('FALCONET_ERR_REQUEST_TIMEOUT', 'Request timeout: %s', 408),
   FALCONET_ERR_CONFIG: createError('FALCONET_ERR_CONFIG', 'Invalid configuration:\n%s'),
+  FALCONET_ERR_NOT_FOUND: createError('FALCONET_ERR_NOT_FOUND', '%s', 404),
+  FALCONET_ERR_INVALID_SILENCE: createError('FALCONET_ERR_INVALID_SILENCE', '%s', 400),
+  FALCONET_ERR_CONFIGURED_SILENCE: createError('FALCONET_ERR_CONFIGURED_SILENCE', '%s', 409),
+  /** A failure of falconet itself: its message stays in the log, never in the answer. */
+  FALCONET_ERR_INTERNAL: createError('FALCONET_ERR_INTERNAL', 'internal error', 500),
 } as const
 
 export type ErrorCode = keyof typeof errors

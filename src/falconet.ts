@@ -14,6 +14,7 @@ import { createMonitor, type Monitor } from './monitor/index.js'
 import { ingestMetricsFor, POLLER_ROUTE } from './monitor/ingest-metrics.js'
 import { SinkRunner } from './delivery/sink-runner.js'
 import { DeadLetterFile } from './delivery/dead-letter.js'
+import { Redriver } from './delivery/redrive.js'
 import { DeliveryMetrics } from './delivery/metrics.js'
 import { Spool } from './delivery/spool.js'
 import { guardSpool } from './delivery/spool-guard.js'
@@ -23,6 +24,7 @@ import type { Sink, SinkDeps } from './delivery/sink.js'
 import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
+import { sayNodeSupportOnce } from './aws/node-support.js'
 import { createEnrichment } from './enrich/index.js'
 import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
 import { EksAuditPoller } from './sources/eks-audit-cloudwatch.js'
@@ -31,6 +33,7 @@ import { Silences } from './route/silences.js'
 import { compileInhibitions, type InhibitRule } from './route/inhibit.js'
 import type { FindingState } from './aggregate/aggregator.js'
 import { errors } from './errors.js'
+import { deprecatedSettings } from './config/deprecated.js'
 
 /**
  * The composition root: the one place that knows every component and wires config → spool → sinks
@@ -46,6 +49,8 @@ export interface FalconetDeps {
   logger?: Logger
   /** A spool to use instead of opening dataDir/spool (closed by close() all the same). */
   spool?: Spool
+  /** Sinks built by the caller (benchmarks: an instant sink), delivered to like the registry's. */
+  extraSinks?: Sink<unknown>[]
   /** Whether a node exists, instead of enrichment's knowledge (the monitor forgets vanished nodes). */
   nodeKnown?: (name: string) => boolean | undefined
 }
@@ -75,6 +80,8 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const env = deps.env ?? process.env
   const clock = deps.clock ?? Date.now
   const logger = deps.logger ?? createLogger(config.logLevel)
+  for (const note of deprecatedSettings(config)) logger.warn({ setting: note.path }, `config: ${note.path} is ${note.message}`)
+  sayNodeSupportOnce(config, logger, env) // before any AWS SDK client is built
   const awsNeeds = awsNeedsOf(config)
   const awsProblems = awsSettingProblems(config, env, awsNeeds)
   if (awsProblems.length) throw new errors.FALCONET_ERR_CONFIG(awsProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n'))
@@ -85,7 +92,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const sinkDeps: SinkDeps = { dataDir, logger, asffContext }
 
   const enabled = enabledSinks(config)
-  const findingSinks = enabled.filter(({ definition }) => (definition.consumes ?? 'findings') === 'findings').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>)
+  const findingSinks = [...enabled.filter(({ definition }) => (definition.consumes ?? 'findings') === 'findings').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>), ...(deps.extraSinks ?? [])]
   // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
   const auditSink = enabled.filter(({ definition }) => definition.consumes === 'audit-events').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>)[0]
   const names = config.receivers.map((r) => r.name)
@@ -160,7 +167,20 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     sinks: () => Object.fromEntries(runners.map((r) => [r.sink.id, { ready: r.ready, pending: r.pending }])),
     components: (): Record<string, { ready: boolean; synced: boolean }> => (enrichment ? { enrichment: enrichment.ready() } : {}),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
+  // Dead letters go back through the same durable write as an ingest (spool.record).
+  const redriver = new Redriver({
+    deadLetters,
+    record: (items, to, options) => spool.record(items, to, options),
+    findingSinks: new Set(sinks.map((s) => s.id)),
+    sinksFor: findingSinksFor,
+    outboxes: auditSink ? { [auditSink.id]: AUDIT_OUTBOX } : {},
+  })
+  const delivery = {
+    deadLetters,
+    redriver,
+    sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
+  }
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, delivery }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
 
   let started = false
   const start = async () => {
@@ -232,7 +252,7 @@ function createPoller(
     {
       ingest: (events) => {
         deps.onRead(logGroupName, events.length)
-        return deps.auditIngest(events)
+        return deps.auditIngest(events, { via: 'eks-audit-cloudwatch' })
       },
       logger: deps.logger,
       registry: deps.registry,

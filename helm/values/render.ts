@@ -17,7 +17,11 @@ const FLUENT_BIT_SECTIONS = ['service', 'inputs', 'filters', 'outputs']
 export const EMBEDS: Record<string, Embed[]> = {
   'falco.yaml': [{ path: ['customRules', 'eks-syscall-rules.yaml'], source: 'falco-rules/eks-syscall-rules.yaml' }],
   'falco-k8saudit-eks.yaml': [{ path: ['customRules', 'eks-audit-rules.yaml'], source: 'falco-rules/eks-audit-rules.yaml' }],
-  'fluent-bit.yaml': FLUENT_BIT_SECTIONS.map((key) => ({ path: ['config', key], source: `fluent-bit/classic/${key}.conf` })),
+  'fluent-bit.yaml': [
+    ...FLUENT_BIT_SECTIONS.map((key) => ({ path: ['config', key], source: `fluent-bit/classic/${key}.conf` })),
+    // The parsers the pipeline offers (service: Parsers_File custom_parsers.conf, next to the chart's config).
+    { path: ['config', 'customParsers'], source: 'fluent-bit/custom_parsers.conf' },
+  ],
 }
 
 export const repoRoot = join(import.meta.dirname, '..', '..')

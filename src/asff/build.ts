@@ -1,9 +1,10 @@
 import type { AwsSecurityFinding, Network, ProcessDetails, Resource } from '@aws-sdk/client-securityhub'
 import type { Finding } from '../model/finding.js'
-import type { FieldValue, SecurityEvent } from '../model/event.js'
+import { type FieldValue, provenanceEntries, type SecurityEvent } from '../model/event.js'
 import type { AsffContext } from './context.js'
 import { findingTypes } from './types.js'
 import { LIMITS, byteLength, nonEmpty, truncate } from './limits.js'
+import { connectionOf } from '../model/network.js'
 
 /**
  * Finding → AWS Security Finding Format (schema 2018-10-08), as BatchImportFindings takes it.
@@ -47,12 +48,12 @@ export function toAsff(finding: Finding, ctx: AsffContext): AwsSecurityFinding {
 /** Falco's output starts with its own clock time and priority; the finding has both already. */
 const FALCO_OUTPUT_PREFIX = /^(\d{2}:\d{2}:\d{2}\.\d{9}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}[+-]\d{4}): (Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) /i
 
-function describe(event: SecurityEvent): string {
+export function describe(event: SecurityEvent): string {
   const text = event.output.replace(FALCO_OUTPUT_PREFIX, '').trim()
   return /\S/.test(text) ? text : event.rule
 }
 
-function singleLine(text: string): string {
+export function singleLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim()
 }
 
@@ -151,9 +152,6 @@ function isInt32(n: number): boolean {
   return Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
 }
 
-const CLIENT_SIDE = new Set(['connect', 'sendto', 'sendmsg'])
-const SERVER_SIDE = new Set(['accept', 'accept4', 'listen', 'recvfrom', 'recvmsg'])
-
 /**
  * A Kubernetes API call (audit detections) in ASFF's AwsApiCallAction terms: the call, the remote
  * caller and when it was first and last seen.
@@ -177,30 +175,18 @@ function apiCallAction(finding: Finding): AwsSecurityFinding['Action'] | undefin
   return { ActionType: 'AWS_API_CALL', AwsApiCallAction: call }
 }
 
-/** Falco's `fd.name` for a socket: "client-ip:port->server-ip:port" (IPv6 addresses contain colons too). */
-const CONNECTION = /^(.+):(\d{1,5})->(.+):(\d{1,5})$/
-
-/**
- * Falco's socket fields → ASFF Network. Rules print the tuple as fd.name (with fd.type ipv4/ipv6);
- * fd.cip / fd.sip, when a rule names them, win. The direction comes from the syscall.
- */
+/** Falco's socket fields → ASFF Network. */
 function networkDetails(fields: Record<string, FieldValue>): Network | undefined {
-  const tuple = /^ipv[46]$/.test(text(fields['fd.type']) ?? '') ? CONNECTION.exec(text(fields['fd.name']) ?? '') : null
-  const cip = text(fields['fd.cip']) ?? tuple?.[1]
-  const sip = text(fields['fd.sip']) ?? tuple?.[3]
-  if (!cip && !sip) return undefined
+  const c = connectionOf(fields, LIMITS.otherString)
+  if (!c) return undefined
   const network: Network = {}
-  const type = text(fields['evt.type'])
-  if (type && CLIENT_SIDE.has(type)) network.Direction = 'OUT'
-  if (type && SERVER_SIDE.has(type)) network.Direction = 'IN'
-  const proto = nonEmpty(text(fields['fd.l4proto']), LIMITS.networkProtocol)
+  if (c.direction) network.Direction = c.direction
+  const proto = nonEmpty(c.protocol, LIMITS.networkProtocol)
   if (proto) network.Protocol = proto.toUpperCase()
-  if (cip) network[cip.includes(':') ? 'SourceIpV6' : 'SourceIpV4'] = cip
-  if (sip) network[sip.includes(':') ? 'DestinationIpV6' : 'DestinationIpV4'] = sip
-  const cport = port(fields['fd.cport'] ?? tuple?.[2])
-  if (cport !== undefined) network.SourcePort = cport
-  const sport = port(fields['fd.sport'] ?? tuple?.[4])
-  if (sport !== undefined) network.DestinationPort = sport
+  if (c.clientIp) network[c.clientIp.includes(':') ? 'SourceIpV6' : 'SourceIpV4'] = c.clientIp
+  if (c.serverIp) network[c.serverIp.includes(':') ? 'DestinationIpV6' : 'DestinationIpV4'] = c.serverIp
+  if (c.clientPort !== undefined) network.SourcePort = c.clientPort
+  if (c.serverPort !== undefined) network.DestinationPort = c.serverPort
   return network
 }
 
@@ -208,11 +194,6 @@ function text(v: FieldValue | undefined): string | undefined {
   if (typeof v === 'string' && /\S/.test(v)) return v.slice(0, LIMITS.otherString)
   if (typeof v === 'number') return String(v)
   return undefined
-}
-
-function port(v: FieldValue | undefined): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN
-  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined
 }
 
 /** Raw fields that say most about what happened, kept first when there are more than fit. */
@@ -244,6 +225,7 @@ function productFields(finding: Finding, ctx: AsffContext): Record<string, strin
   add('falconet/priority', event.priority)
   add('falconet/source', event.source)
   add('falconet/input', event.input)
+  for (const [key, value] of provenanceEntries(event.provenance)) add(key, value)
   add('falconet/hostname', event.hostname)
   add('falconet/tags', event.tags.join(','))
   // ASFF has no count member: GuardDuty keeps its count in ProductFields too.

@@ -36,10 +36,11 @@ export function endpoint(base: URL, path: string): URL {
 }
 
 /**
- * The ingest bearer token: --token-file, else $FALCONET_TOKEN. Never taken on the command line,
- * where it would end up in shell history and process listings, and never printed.
+ * The bearer token: --token-file, else the variable (the ingest token: $FALCONET_TOKEN; the
+ * management token: api.adminTokenEnv). Never taken on the command line, where it would end up
+ * in shell history and process listings, and never printed.
  */
-export function bearerToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+export function bearerToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv, variable = 'FALCONET_TOKEN'): string | undefined {
   if (tokenFile !== undefined) {
     let token: string
     try {
@@ -50,7 +51,7 @@ export function bearerToken(tokenFile: string | undefined, env: NodeJS.ProcessEn
     if (!token) throw new CommandError(`--token-file ${tokenFile} is empty`, EXIT.usage)
     return token
   }
-  return env.FALCONET_TOKEN?.trim() || undefined
+  return env[variable]?.trim() || undefined
 }
 
 export interface Answer {

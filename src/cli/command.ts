@@ -31,7 +31,7 @@ export interface Command {
   run(args: string[], ctx: CommandContext): Promise<number | undefined>
 }
 
-/** Bad arguments: the message, then the command's help, and exit 2. */
+/** Bad arguments: the message, then one line pointing at the command's --help, and exit 2. */
 export class UsageError extends Error {}
 
 /** A failure the user can act on (unreachable URL, unreadable file): the message, no stack trace. */

@@ -5,10 +5,11 @@ import { serveCommand } from './commands/serve.js'
 import { validateConfigCommand } from './commands/validate-config.js'
 import { sendTestCommand } from './commands/send-test.js'
 import { replayCommand } from './commands/replay.js'
-import { asffCommand } from './commands/asff.js'
+import { asffCommand, ocsfCommand } from './commands/asff.js'
+import { deadLettersCommand } from './commands/dead-letters.js'
 import { printDetectionsCommand, printDocsCommand, printSchemaCommand } from './commands/print.js'
 
-const COMMANDS: readonly Command[] = [serveCommand, validateConfigCommand, sendTestCommand, replayCommand, asffCommand, printSchemaCommand, printDocsCommand, printDetectionsCommand]
+const COMMANDS: readonly Command[] = [serveCommand, validateConfigCommand, sendTestCommand, replayCommand, asffCommand, ocsfCommand, deadLettersCommand, printSchemaCommand, printDocsCommand, printDetectionsCommand]
 
 const USAGE = `falconet — Falco / Fluent Bit companion for Amazon EKS
 
@@ -30,7 +31,7 @@ async function main(argv: string[], ctx: CommandContext): Promise<number | undef
   if (first === '--help' || first === '-h' || first === 'help') {
     if (first === 'help' && rest[0] !== undefined) {
       const command = find(rest[0])
-      if (!command) return usageError(ctx, `unknown command "${rest[0]}"`, USAGE)
+      if (!command) return usageError(ctx, `unknown command "${rest[0]}"`, 'falconet --help')
       ctx.stdout.write(command.help + '\n')
       return EXIT.ok
     }
@@ -43,12 +44,12 @@ async function main(argv: string[], ctx: CommandContext): Promise<number | undef
   }
   // No command (or only options) is serve, as it always was: `falconet --config f.yaml`.
   const command = first === undefined || first.startsWith('-') ? serveCommand : find(first)
-  if (!command) return usageError(ctx, `unknown command "${first}"`, USAGE)
+  if (!command) return usageError(ctx, `unknown command "${first}"`, 'falconet --help')
   const args = command === serveCommand && first !== 'serve' ? argv : rest
   try {
     return await command.run(args, ctx)
   } catch (err) {
-    if (err instanceof UsageError) return usageError(ctx, `falconet ${command.name}: ${err.message}`, command.help)
+    if (err instanceof UsageError) return usageError(ctx, `falconet ${command.name}: ${err.message}`, `falconet ${command.name} --help`)
     throw Object.assign(err as Error, { command: command.name })
   }
 }
@@ -57,8 +58,12 @@ function find(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name)
 }
 
-function usageError(ctx: CommandContext, message: string, usage: string): number {
-  ctx.stderr.write(`${message}\n\n${usage}\n`)
+/**
+ * The error and one line saying where the usage is: printing the whole help after it scrolls the
+ * one line that matters off the screen.
+ */
+function usageError(ctx: CommandContext, message: string, helpCommand: string): number {
+  ctx.stderr.write(`${message}\nRun '${helpCommand}' for usage.\n`)
   return EXIT.usage
 }
 

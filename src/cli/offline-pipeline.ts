@@ -9,6 +9,7 @@ import { parseJsonLossless } from '../sources/lossless-json.js'
 import { decodeBody } from '../sources/fluent-bit/decode.js'
 import { classify } from '../sources/fluent-bit/classify.js'
 import { classifyOptionsFor } from '../sources/fluent-bit-http.js'
+import { impersonationEvent } from '../sources/fluent-bit/impersonation.js'
 import type { AuditEvent } from '../model/audit-event.js'
 
 /**
@@ -21,7 +22,7 @@ export interface OfflinePipeline {
   /** One Falco alert's JSON text; throws (with a reason) when it is not a valid alert. */
   falco(text: string): Promise<void>
   /** One Fluent Bit record's JSON text; resolves to what it was (bad ones with a reason). */
-  fluentBit(text: string): Promise<{ kind: 'falco' | 'audit' | 'log' | 'unmatched' | 'skipped' } | { kind: 'invalid'; reason: string }>
+  fluentBit(text: string): Promise<{ kind: 'falco' | 'audit' | 'log' | 'unmatched' | 'skipped' | 'forged' } | { kind: 'invalid'; reason: string }>
   audit(events: AuditEvent[]): Promise<void>
   /** Every finding in its final state, in the order each was first produced. */
   findings(): Finding[]
@@ -50,6 +51,7 @@ export function createOfflinePipeline(config: Readonly<Config>): OfflinePipeline
         c = { kind: 'invalid', reason: (err as Error).message }
       }
       if (c.kind === 'falco' || c.kind === 'log') await ingest([c.event])
+      else if (c.kind === 'forged') await ingest([impersonationEvent(c)]) // as the endpoint: a finding about the sender
       else if (c.kind === 'audit') await auditIngest([c.event as unknown as AuditEvent])
       return c.kind === 'invalid' ? c : { kind: c.kind }
     },

@@ -2,7 +2,7 @@ import { closest, distance } from 'fastest-levenshtein'
 import type { Config } from './schema.js'
 import { compileRoutes } from '../route/tree.js'
 import { parseMatcher } from '../route/matchers.js'
-import { receiverProblems } from '../sinks/receiver.js'
+import { receiverProblems } from '../sinks/receivers/index.js'
 import { awsNeedsOf } from '../sinks/registry.js'
 import { awsSettingProblems } from '../aws/identity.js'
 

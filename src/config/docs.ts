@@ -37,9 +37,18 @@ function walk(schema: any, path: string, rows: string[]): void {
   const variants: any[] | undefined = schema.anyOf ?? schema.oneOf
   if (variants?.some((v) => v.type === 'object' && v.properties)) {
     if (schema.description) rows.push(`| \`${path}\` | one of ${variants.length} forms | | ${cell(schema.description)} |`)
+    // Fields every form has alike are listed once; then each form with its own description and fields.
+    const same = (key: string) => variants.every((v) => JSON.stringify(v.properties?.[key]) === JSON.stringify(variants[0].properties?.[key]))
+    const shared = Object.keys(variants[0].properties ?? {}).filter(same)
+    const tags = variants.map((v) => v.properties?.type?.const).filter((tag) => tag !== undefined)
+    if (tags.length) rows.push(`| \`${path}.type\` | ${typeOf({ enum: tags })} | | Which form; its fields follow. |`)
+    for (const key of shared) walk(variants[0].properties[key], `${path}.${key}`, rows)
     for (const v of variants) {
       const tag = v.properties?.type?.const
-      walk({ ...v, description: undefined }, tag === undefined ? path : `${path}(type=${tag})`, rows)
+      const at = tag === undefined ? path : `${path}(type=${tag})`
+      if (tag !== undefined) rows.push(`| \`${at}\` | form | | ${cell(v.description ?? '')} |`)
+      const own = Object.fromEntries(Object.entries(v.properties ?? {}).filter(([key]) => !shared.includes(key) && key !== 'type'))
+      walk({ ...v, properties: own, description: undefined }, at, rows)
     }
     return
   }

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { configSchema, type Config } from './schema.js'
 import { errors } from '../errors.js'
 import { configProblems, suggestKey, type ConfigProblem } from './check.js'
+import { applyDeprecatedAliases, remember } from './deprecated.js'
 
 /**
  * Load order: schema defaults < YAML file (--config / FALCONET_CONFIG) < environment. Validated once
@@ -46,23 +47,25 @@ export function loadConfig(options: LoadOptions & { awsEnv?: NodeJS.ProcessEnv }
  * each with its key path; `config` only when there is none. `serve`, `validate-config` and the
  * chart test all go through here.
  */
-export function checkConfig(raw: unknown, options: { origins?: Map<string, string>; env?: NodeJS.ProcessEnv } = {}): { config?: Readonly<Config>; problems: ConfigProblem[] } {
+export function checkConfig(raw: unknown, options: { origins?: Map<string, string>; env?: NodeJS.ProcessEnv } = {}): { config?: Readonly<Config>; problems: ConfigProblem[]; deprecated: ConfigProblem[] } {
   const origins = options.origins ?? new Map<string, string>()
-  const data = structuredClone(raw ?? {})
+  const data = structuredClone(raw ?? {}) as Record<string, unknown>
+  const deprecated = applyDeprecatedAliases(data)
   const validate = compiled()
-  if (!validate(data)) return { problems: schemaProblems(validate.errors ?? [], origins) }
+  if (!validate(data)) return { problems: schemaProblems(validate.errors ?? [], origins), deprecated }
   const problems = configProblems(data as Config, options.env ?? process.env).map((p) => ({ ...p, message: `${p.message}${from(origins, p.path)}` }))
-  return problems.length ? { problems } : { config: deepFreeze(data as Config), problems }
+  return problems.length ? { problems, deprecated } : { config: remember(deepFreeze(data as Config), deprecated), problems, deprecated }
 }
 
 /** The schema alone (types, defaults, unknown keys): for tests and tools that build a config in code. */
 export function validateConfig(raw: unknown, origins: Map<string, string> = new Map()): Readonly<Config> {
-  const data = structuredClone(raw ?? {})
+  const data = structuredClone(raw ?? {}) as Record<string, unknown>
+  const deprecated = applyDeprecatedAliases(data)
   const validate = compiled()
   if (!validate(data)) {
     throw new errors.FALCONET_ERR_CONFIG(formatProblems(schemaProblems(validate.errors ?? [], origins)))
   }
-  return deepFreeze(data as Config)
+  return remember(deepFreeze(data as Config), deprecated)
 }
 
 export function formatProblems(problems: readonly ConfigProblem[]): string {
@@ -161,7 +164,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 let validator: ReturnType<Ajv['compile']> | undefined
 function compiled() {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true, discriminator: true })
     validator = ajv.compile(closeObjects(structuredClone(configSchema)))
   }
   return validator
@@ -184,7 +187,7 @@ function from(origins: Map<string, string>, key: string): string {
 }
 
 function schemaProblems(list: ErrorObject[], origins: Map<string, string>): ConfigProblem[] {
-  return list.map((e) => {
+  return list.filter((e) => e.keyword !== 'propertyNames').map((e) => {
     const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty
@@ -192,6 +195,22 @@ function schemaProblems(list: ErrorObject[], origins: Map<string, string>): Conf
       const near = suggestKey(extra, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
       const prefix = path === '(root)' ? '' : `${path}.`
       return { path: full, message: `unknown setting${near ? ` — did you mean \`${prefix}${near}\`?` : ''}${from(origins, full)}` }
+    }
+    if (e.keyword === 'required') {
+      const missing = (e.params as { missingProperty: string }).missingProperty
+      const at = path === '(root)' ? missing : `${path}.${missing}`
+      return { path: at, message: `required${from(origins, at)}` }
+    }
+    if (e.keyword === 'discriminator') {
+      // A `type` no variant has (receivers): name the types there are.
+      const types = ((e.parentSchema as { oneOf?: Array<{ properties?: { type?: { const?: string } } }> }).oneOf ?? []).map((v) => v.properties?.type?.const)
+      const at = `${path === '(root)' ? '' : `${path}.`}type`
+      return { path: at, message: `must be one of ${types.join(', ')}${from(origins, at)}` }
+    }
+    if (e.propertyName !== undefined && e.keyword !== 'propertyNames') {
+      // A key refused by `propertyNames` (webhook headers x-falconet-*): the key's path, the schema's reason.
+      const at = `${path}.${e.propertyName}`
+      return { path: at, message: `${(e.parentSchema as { description?: string } | undefined)?.description ?? e.message}${from(origins, at)}` }
     }
     if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
       const allowed = e.params && 'allowedValues' in e.params ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''

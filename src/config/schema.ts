@@ -6,7 +6,8 @@ import { enrichmentSchema } from '../enrich/config.js'
 import { eksAuditSchema, k8sAuditSchema } from '../sources/k8s-audit/config.js'
 import { auditDetectionSchema } from '../detect/audit/config.js'
 import { routingSchemas } from '../route/config.js'
-import { sinkDefinitions } from '../sinks/registry.js'
+import { sinkDefinitions, type SinkSchemas } from '../sinks/registry.js'
+import { receiversSchema } from '../sinks/receivers/index.js'
 import { monitorSchema } from '../monitor/config.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
@@ -23,7 +24,7 @@ const severityMappingSchema = Type.Object(
 )
 
 const sinksSchema = Type.Object(
-  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])),
+  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])) as SinkSchemas,
   { default: {}, additionalProperties: false },
 )
 
@@ -70,6 +71,11 @@ export const configSchema = Type.Object(
         fluentBit: { ...fluentBitSchema, description: "Fluent Bit's http output on POST /fluent-bit." },
         k8sAudit: { ...k8sAuditSchema, description: 'Kubernetes audit webhook on POST /k8s-audit.' },
         eksAudit: { ...eksAuditSchema, description: 'The EKS audit log polled from CloudWatch Logs.' },
+        maxFutureSkewSecs: Type.Integer({
+          minimum: 0,
+          default: 300,
+          description: 'Alerts and audit events dated further ahead of falconet\'s clock are refused (400 with the reason; a Fluent Bit record is dropped and counted, its chunk still accepted). A far-future time would keep a finding from expiring and hold back its UpdatedAt.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -98,6 +104,7 @@ export const configSchema = Type.Object(
     audit: { ...auditDetectionSchema, description: 'Detections on Kubernetes audit events (docs/detections.md).' },
     monitor: monitorSchema,
     sinks: sinksSchema,
+    receivers: receiversSchema,
     ...routingSchemas,
   },
   { additionalProperties: false },

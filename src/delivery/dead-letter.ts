@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises'
+import { appendFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 
@@ -12,20 +12,44 @@ export interface DeadLetter {
   code: string
   reason: string
   payload: unknown
+  /** What was queued (the normalized finding, or a raw audit event): what a redrive queues again. */
+  item?: unknown
 }
+
+/** A letter as stored: when, for which sink, and its line in that sink's file. */
+export interface StoredLetter extends DeadLetter {
+  time: string
+  sink: string
+  /** 0-based line number in the sink's file, for `show`. */
+  line: number
+}
+
+export interface LetterFilter {
+  sink?: string
+  findingId?: string
+}
+
+const SINK_NAME = /^[A-Za-z0-9._-]+$/
 
 export class DeadLetterFile {
   readonly #dir: string
   readonly #logger: Logger
   #count = 0
+  /** Appends and rewrites of the files, one at a time: a redrive must not drop a letter written meanwhile. */
+  #lock: Promise<unknown> = Promise.resolve()
 
   constructor(dataDir: string, logger: Logger) {
     this.#dir = join(dataDir, 'dead-letter')
     this.#logger = logger
   }
 
+  /** Letters written by this process since it started. */
   get count(): number {
     return this.#count
+  }
+
+  get dir(): string {
+    return this.#dir
   }
 
   async write(sink: string, letters: DeadLetter[]): Promise<void> {
@@ -35,8 +59,102 @@ export class DeadLetterFile {
       this.#logger.warn({ sink, findingId: l.findingId, code: l.code, reason: l.reason }, 'finding dead-lettered')
     }
     const lines = letters.map((l) => JSON.stringify({ time, sink, ...l }) + '\n').join('')
-    await mkdir(this.#dir, { recursive: true })
-    await appendFile(join(this.#dir, `${sink}.jsonl`), lines)
+    await this.#exclusive(async () => {
+      await mkdir(this.#dir, { recursive: true })
+      await appendFile(this.#file(sink), lines)
+    })
     this.#count += letters.length
+  }
+
+  /** The sinks that have a dead-letter file. */
+  async sinks(): Promise<string[]> {
+    try {
+      return (await readdir(this.#dir)).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length)).sort()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+  }
+
+  /** The letters, oldest first per sink, that match `filter`. A line that is not JSON is skipped. */
+  async list(filter: LetterFilter = {}): Promise<StoredLetter[]> {
+    const sinks = filter.sink !== undefined ? [filter.sink] : await this.sinks()
+    const out: StoredLetter[] = []
+    for (const sink of sinks) {
+      const lines = await this.#lines(sink)
+      lines.forEach((text, line) => {
+        const letter = parseLine(text, sink, line)
+        if (letter && (filter.findingId === undefined || letter.findingId === filter.findingId)) out.push(letter)
+      })
+    }
+    return out
+  }
+
+  /** Letters per sink: what is waiting to be looked at or redriven. */
+  async counts(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {}
+    for (const sink of await this.sinks()) counts[sink] = (await this.#lines(sink)).filter((l) => l.trim() !== '').length
+    return counts
+  }
+
+  /**
+   * Take `letters` out of their files (by sink, line and finding Id, so a line that changed is
+   * kept). Called only once they are queued again; a letter appended meanwhile is kept, since the
+   * rewrite holds the same lock as `write`. The file is replaced by rename: never half-written.
+   */
+  async remove(letters: ReadonlyArray<Pick<StoredLetter, 'sink' | 'line' | 'findingId'>>): Promise<void> {
+    const bySink = new Map<string, Set<string>>()
+    for (const l of letters) {
+      const set = bySink.get(l.sink) ?? new Set()
+      set.add(`${l.line}\u0000${l.findingId}`)
+      bySink.set(l.sink, set)
+    }
+    await this.#exclusive(async () => {
+      for (const [sink, gone] of bySink) {
+        const lines = await this.#lines(sink)
+        const kept = lines.filter((text, line) => {
+          const letter = parseLine(text, sink, line)
+          return !(letter && gone.has(`${line}\u0000${letter.findingId}`))
+        })
+        const tmp = `${this.#file(sink)}.${process.pid}.tmp`
+        await writeFile(tmp, kept.map((l) => l + '\n').join(''))
+        await rename(tmp, this.#file(sink))
+      }
+    })
+  }
+
+  #file(sink: string): string {
+    if (!SINK_NAME.test(sink)) throw new Error(`not a sink name: ${JSON.stringify(sink)}`)
+    return join(this.#dir, `${sink}.jsonl`)
+  }
+
+  /** The file's lines (the last, empty one after the final newline dropped). */
+  async #lines(sink: string): Promise<string[]> {
+    let text: string
+    try {
+      text = await readFile(this.#file(sink), 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+    const lines = text.split('\n')
+    if (lines.at(-1) === '') lines.pop()
+    return lines
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn)
+    this.#lock = run.catch(() => {})
+    return run
+  }
+}
+
+function parseLine(text: string, sink: string, line: number): StoredLetter | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<StoredLetter>
+    if (typeof value !== 'object' || value === null || typeof value.findingId !== 'string') return undefined
+    return { time: String(value.time ?? ''), sink, findingId: value.findingId, code: String(value.code ?? ''), reason: String(value.reason ?? ''), payload: value.payload, ...(value.item !== undefined ? { item: value.item } : {}), line }
+  } catch {
+    return undefined
   }
 }

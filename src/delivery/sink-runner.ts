@@ -35,6 +35,8 @@ export class SinkRunner<T = unknown> {
   #loop: Promise<void> | undefined
   #failures = 0
   #unsubscribe: () => void
+  #lastSuccessAt: number | undefined
+  #lastError: { at: number; message: string } | undefined
 
   constructor(sink: Sink<T>, deps: { logger: Logger; queue: DeliveryQueue<T>; deadLetters: DeadLetterFile; metrics: DeliveryMetrics }) {
     this.sink = sink
@@ -52,6 +54,19 @@ export class SinkRunner<T = unknown> {
 
   get pending(): number {
     return this.#queue.pending()
+  }
+
+  /** For GET /api/status: when this sink last delivered, and its latest failure. */
+  get lastSuccessAt(): number | undefined {
+    return this.#lastSuccessAt
+  }
+
+  get lastError(): { at: number; message: string } | undefined {
+    return this.#lastError
+  }
+
+  #failed(message: string): void {
+    this.#lastError = { at: Date.now(), message }
   }
 
   start(): void {
@@ -125,6 +140,7 @@ export class SinkRunner<T = unknown> {
         return
       } catch (err) {
         const wait = backoffMs(attempt, this.sink.delivery.retry.initialBackoffMs, this.sink.delivery.retry.maxBackoffMs)
+        this.#failed(`cannot start: ${errorSummary(err).message}`)
         this.#logger.error({ err: errorSummary(err), retryInMs: wait }, 'sink cannot start yet')
         await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
       }
@@ -216,6 +232,7 @@ export class SinkRunner<T = unknown> {
 
   async #acknowledge(items: Item<T>[]): Promise<void> {
     if (items.length === 0) return
+    this.#lastSuccessAt = Date.now()
     const covered = await this.#queue.acknowledge(
       items.map((i) => i.item),
       Date.now(),
@@ -257,13 +274,16 @@ export class SinkRunner<T = unknown> {
   async #backoff(reason: string, retryAfterMs?: number): Promise<void> {
     const { initialBackoffMs, maxBackoffMs } = this.sink.delivery.retry
     const wait = Math.max(retryAfterMs ?? 0, backoffMs(this.#failures++, initialBackoffMs, maxBackoffMs))
+    this.#failed(reason)
     this.#logger.warn({ reason, retryInMs: wait, pending: this.pending }, 'delivery failed, will retry')
     await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
   }
 
   async #deadLetter(items: Item<T>[], code: string, reason: string): Promise<void> {
     this.#metrics.deadLettered(this.sink.id, items.length)
-    const letters: DeadLetter[] = items.map((i) => ({ findingId: i.item.id, code, reason, payload: i.encoded.payload }))
+    this.#failed(`${code}: ${reason}`)
+    // The queued item too (the finding, or the audit event): what a redrive queues again.
+    const letters: DeadLetter[] = items.map((i) => ({ findingId: i.item.id, code, reason, payload: i.encoded.payload, item: i.item.value }))
     try {
       await this.#deadLetters.write(this.sink.id, letters)
       await this.#queue.discard(items.map((i) => i.item))

@@ -66,8 +66,8 @@ export interface SinkNeeds {
 }
 
 /** One entry of the sink registry: its config slice, what it needs, and how to build it. */
-export interface SinkDefinition<S extends TSchema = TSchema> {
-  id: string
+export interface SinkDefinition<S extends TSchema = TSchema, I extends string = string> {
+  id: I
   description: string
   schema: S
   /** What it delivers: findings (default), or the raw audit events of the audit path. */
@@ -86,9 +86,9 @@ export type SinkBody<T> = Omit<Sink<T>, 'id' | 'delivery'>
  * Declares a sink: the registry entry from its id, schema and a `create` that returns only the
  * sink's behaviour (start, encode, send, close).
  */
-export function defineSink<S extends TSchema, T = Finding>(
-  definition: Omit<SinkDefinition<S>, 'create'> & { create(config: Static<S>, deps: SinkDeps): SinkBody<T> },
-): SinkDefinition<S> {
+export function defineSink<S extends TSchema, T = Finding, const I extends string = string>(
+  definition: Omit<SinkDefinition<S, I>, 'create'> & { create(config: Static<S>, deps: SinkDeps): SinkBody<T> },
+): SinkDefinition<S, I> {
   return {
     ...definition,
     create(config, deps): Sink<T> {

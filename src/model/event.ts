@@ -93,6 +93,38 @@ export const Actor = Type.Object({
   userAgent: OptStr,
 })
 
+/**
+ * Where an event came from, as falconet itself established it (never as a body claims it): the
+ * endpoint, and for Fluent Bit records the node and the pod whose log the record was read from,
+ * and how that was verified. ASFF carries it in ProductFields (falconet/provenance*), OCSF in its
+ * metadata; a reader can tell a Falco alert received from Falco from one read out of a log.
+ */
+export const PROVENANCE_VIA = ['falco-http-output', 'fluent-bit', 'k8s-audit-webhook', 'eks-audit-cloudwatch', 'test', 'falconet'] as const
+export const Provenance = Type.Object({
+  via: Type.Enum(PROVENANCE_VIA),
+  /** Fluent Bit: the node the record was read on (the kubernetes filter's host, or the tag's file). */
+  node: OptStr,
+  /** Fluent Bit: the pod whose log held the record (kubernetes metadata or the kubelet's file name). */
+  namespace: OptStr,
+  pod: OptStr,
+  container: OptStr,
+  /** Fluent Bit: what vouched for the sender: the kubernetes filter's metadata, the log file's name, or nothing (allowed by config). */
+  verifiedBy: Type.Optional(Type.Enum(['kubernetes-metadata', 'log-file', 'unverified'])),
+})
+export type Provenance = Static<typeof Provenance>
+
+/** How a finding's event reached falconet, as flat key/value pairs: ASFF ProductFields and OCSF `unmapped` carry the same keys. */
+export function provenanceEntries(p: Provenance | undefined): Array<[string, string | undefined]> {
+  if (!p) return []
+  const pod = p.namespace || p.pod ? `${p.namespace ?? ''}/${p.pod ?? ''}${p.container ? `:${p.container}` : ''}` : undefined
+  return [
+    ['falconet/provenance', p.via],
+    ['falconet/provenance.node', p.node],
+    ['falconet/provenance.pod', pod],
+    ['falconet/provenance.verifiedBy', p.verifiedBy],
+  ]
+}
+
 export const SecurityEvent = Type.Object({
   /** Which falconet input produced it: falco, fluent-bit, k8s-audit, test. */
   input: Str,
@@ -114,6 +146,8 @@ export const SecurityEvent = Type.Object({
   fields: Type.Record(Type.String(), FieldValue),
   /** Fields that tell one finding of this rule from another (a detector's choice; config can override). */
   keyFields: Type.Optional(Type.Array(Str)),
+  /** How falconet received it (set by the source, not read from the body). */
+  provenance: Type.Optional(Provenance),
 })
 export type SecurityEvent = Static<typeof SecurityEvent>
 export type Workload = Static<typeof Workload>

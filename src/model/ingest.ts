@@ -1,5 +1,6 @@
 import type { SecurityEvent } from './event.js'
 import type { AuditEvent } from './audit-event.js'
+import type { Provenance } from './event.js'
 
 /**
  * The functions sources are handed (built by the pipeline, src/pipeline/): they resolve once the
@@ -32,4 +33,5 @@ export interface IngestResult {
 export type Resolve = (event: SecurityEvent, options?: IngestOptions) => Promise<boolean>
 
 /** Audit events from any source → detectors → the spool, deduplicated on auditID. */
-export type AuditIngest = (events: AuditEvent[]) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>
+/** `provenance`: how the events were received (stamped on the findings they produce). */
+export type AuditIngest = (events: AuditEvent[], provenance?: Provenance) => Promise<{ events: number; duplicates: number; findings: number; undetectable?: number }>

@@ -25,3 +25,18 @@ export function addMs(time: string, ms: number): string {
   const sub = time.slice(23, 29) // the six digits after the milliseconds
   return fromMs(Date.parse(time) + ms).slice(0, 23) + sub + 'Z'
 }
+
+/**
+ * How far `time` is ahead of `now` (ms; ≤ 0 when it is not). A sender's clock may run a little
+ * fast; far beyond that, a time is an attack on finding lifetimes and UpdatedAt ordering.
+ */
+export function aheadBy(time: string, now: number): number {
+  return Date.parse(time) - now
+}
+
+/** The reason a time is refused, or undefined when it is within the allowed skew. */
+export function futureTimeProblem(time: string, maxSkewMs: number, now = Date.now()): string | undefined {
+  const ahead = aheadBy(time, now)
+  if (!(ahead > maxSkewMs)) return undefined
+  return `time ${time} is ${Math.round(ahead / 1000)} s ahead of falconet's clock (more than sources.maxFutureSkewSecs = ${Math.round(maxSkewMs / 1000)} s)`
+}

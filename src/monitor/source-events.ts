@@ -48,6 +48,7 @@ function monitorEvent(source: WatchedSource, now: number, priority: Priority, ou
     ...(node ? { hostname: source.identity } : {}),
     tags,
     workload: node ? { node: source.identity } : {},
+    provenance: { via: 'falconet' },
     fields: { 'monitor.kind': source.kind, 'monitor.identity': source.identity, 'monitor.lastSeen': fromMs(source.lastSeen) },
     keyFields: ['monitor.kind', 'monitor.identity'],
   }

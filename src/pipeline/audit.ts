@@ -33,7 +33,7 @@ export function createAuditIngest(
   // One batch at a time: the unseen check and the write that marks the keys cannot interleave
   // with another batch carrying the same events (an API server retry racing its original).
   let queue: Promise<unknown> = Promise.resolve()
-  const run: AuditIngest = async (events) => {
+  const run: AuditIngest = async (events, provenance) => {
     // The request, not only its auditID: see requestKeyOf (stages of one request share it).
     const detectKey = (e: AuditEvent) => `audit:${requestKeyOf(e)}`
     // Falco's rules want each stage (its kevt macro matches ResponseComplete): the bridge keys stages.
@@ -66,7 +66,7 @@ export function createAuditIngest(
         failures++
       }
       if (found.length > 0) produced.push(key)
-      detected.push(...found)
+      for (const f of found) detected.push(provenance ? { ...f, provenance } : f)
     }
     // Taken before the commit: if it fails, these writes are dropped and the retry learns them again.
     const writes = state.take()
@@ -75,8 +75,8 @@ export function createAuditIngest(
     }
     return { events: events.length, duplicates, findings: detected.length, ...(failures ? { undetectable: failures } : {}) }
   }
-  return (events) => {
-    const next = queue.then(() => run(events))
+  return (events, provenance) => {
+    const next = queue.then(() => run(events, provenance))
     queue = next.catch(() => {})
     return next
   }

@@ -1,5 +1,4 @@
 import { Type } from 'typebox'
-import { receiverSchema } from '../sinks/receiver.js'
 import { GROUP_LABELS } from './notification.js'
 
 /** A route: matchers, receivers, continue, and child routes (checked in depth by compileRoutes). */
@@ -14,10 +13,6 @@ const Route = Type.Object(
 )
 
 export const routingSchemas = {
-  receivers: Type.Array(receiverSchema, {
-    default: [],
-    description: 'Where people get findings: Slack, Mattermost / Rocket.Chat, Teams, PagerDuty, Opsgenie, Discord, Google Chat, webhook. Secrets come from *File or *Env only.',
-  }),
   routing: Type.Optional({
     ...Route,
     description: 'The route tree (Alertmanager-style). Default: findings of severity HIGH or above to the first receiver.',

@@ -1,6 +1,7 @@
 import type { Finding } from '../model/finding.js'
 import { SEVERITY_LABELS } from '../model/severity.js'
 import { labelReader } from './labels.js'
+import { linearRegex, type LinearRegex } from '../config/linear-regex.js'
 
 /**
  * Alertmanager-style matchers on findings: `label op value`, op one of = != =~ !~ (the regex is
@@ -24,10 +25,10 @@ export function parseMatcher(text: string): Matcher {
     if (rank < 0) throw new Error(`matcher "${text}": ${value} is not a severity (${SEVERITY_LABELS.join(', ')})`)
     return (f) => (op === '>=' ? SEVERITY_LABELS.indexOf(f.severity) >= rank : SEVERITY_LABELS.indexOf(f.severity) <= rank)
   }
-  let re: RegExp | undefined
+  let re: LinearRegex | undefined
   if (op === '=~' || op === '!~') {
     try {
-      re = new RegExp(`^(?:${value})$`)
+      re = linearRegex(`^(?:${value})$`)
     } catch (err) {
       throw new Error(`matcher "${text}": ${(err as Error).message}`)
     }

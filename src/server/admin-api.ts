@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
 import type { Silences } from '../route/silences.js'
 import type { Config } from '../config/schema.js'
+import { errors } from '../errors.js'
 
 /**
  * Management endpoints. app.ts puts them behind their own bearer token (api.adminTokenFile /
@@ -31,15 +32,18 @@ export const adminApi: FastifyPluginAsync<{ silences: Silences; config: Readonly
       const silence = await opts.silences.add(request.body as { matchers: string[]; endsAt: string; createdBy: string; comment: string })
       return reply.code(201).send(silence)
     } catch (err) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', code: 'FALCONET_ERR_INVALID_SILENCE', message: (err as Error).message })
+      throw new errors.FALCONET_ERR_INVALID_SILENCE((err as Error).message)
     }
   })
   app.delete<{ Params: { id: string } }>('/api/silences/:id', async (request, reply) => {
+    let removed: boolean
     try {
-      return (await opts.silences.remove(request.params.id)) ? reply.code(204).send() : reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such silence' })
+      removed = await opts.silences.remove(request.params.id)
     } catch (err) {
-      return reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_CONFIGURED_SILENCE', message: (err as Error).message })
+      throw new errors.FALCONET_ERR_CONFIGURED_SILENCE((err as Error).message)
     }
+    if (!removed) throw new errors.FALCONET_ERR_NOT_FOUND('no such silence')
+    return reply.code(204).send()
   })
 }
 

@@ -9,6 +9,9 @@ import { installSourceMonitor, type SourceSightings } from '../monitor/sightings
 import type { Config } from '../config/schema.js'
 import type { Ingest } from '../model/ingest.js'
 import { installErrorHandling } from './error-handler.js'
+import { clientErrorHandler } from './client-error.js'
+import { installConnectionLimits } from './connection-limits.js'
+import { Counter, type Registry as PromRegistry } from 'prom-client'
 import { healthRoutes, type Readiness } from './health.js'
 import { falcoHttpSource } from '../sources/falco-http.js'
 import { testEventSource } from '../sources/test-event.js'
@@ -16,6 +19,7 @@ import { fluentBitSource } from '../sources/fluent-bit-http.js'
 import { k8sAuditWebhook } from '../sources/k8s-audit-webhook.js'
 import type { AuditIngest } from '../model/ingest.js'
 import { adminApi } from './admin-api.js'
+import { deliveryApi, type DeliveryView } from './delivery-api.js'
 import type { Silences } from '../route/silences.js'
 import { installRateLimits } from './rate-limit.js'
 import { httpsOptions, watchCertificates } from './tls.js'
@@ -28,7 +32,7 @@ export interface AppDeps {
   ingest: Ingest
   auditIngest: AuditIngest
   readiness: Readiness
-  admin?: { silences: Silences }
+  admin?: { silences: Silences; delivery?: DeliveryView }
   /** Whether a request-body key (a Fluent Bit chunk hash) was taken before. */
   seen?: (key: string) => boolean
   registry: Registry
@@ -43,15 +47,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { server } = deps.config
   const env = deps.env ?? process.env
   const https = httpsOptions(server.tls)
+  const refusedByParser = parserRefusals(deps.registry)
   const ingestCredentials = loadIngestCredentials(deps.config.auth, env)
   const managementTokens = new CredentialSet({
     file: deps.config.api.adminTokenFile,
     envValue: deps.config.api.adminTokenEnv ? env[deps.config.api.adminTokenEnv] : undefined,
     what: 'api.adminTokenFile',
   })
+  // Node's own timeouts: slow headers are cut after headersTimeoutMs, checked often enough that a
+  // slowloris socket does not outlive it by Node's default 30 s check interval.
+  const timeouts = { headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs), connectionsCheckingInterval: Math.max(250, Math.floor(server.headersTimeoutMs / 4)) }
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    ...(https ? { https } : {}),
+    ...(https ? { https: { ...https, ...timeouts } } : { http: timeouts }),
+    // /falco/<token>: a token may be longer than find-my-way's default 100 characters.
+    routerOptions: { maxParamLength: 4096 },
+    clientErrorHandler: clientErrorHandler((code) => refusedByParser.inc({ code })),
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
@@ -64,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'remove',
   })
   installErrorHandling(app)
+  installConnectionLimits(app, server, { registry: deps.registry, logger: deps.logger })
   // Credential files are re-read from timers, off the request path.
   const stopWatching = [managementTokens, ...Object.values(ingestCredentials).flatMap((c) => [c.tokens, c.basic])].map((set) => set.watch())
   app.addHook('onClose', async () => stopWatching.forEach((stop) => stop()))
@@ -85,18 +97,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   await installRateLimits(app, server.rateLimit)
   await app.register(healthRoutes, { readiness: deps.readiness })
-  await app.register(metricsRoute, { registry: deps.registry })
+  // /metrics describes the service (sources, spool, sinks) and is costly to render: with a
+  // management token configured it needs that token (the chart's ServiceMonitor sends it).
+  await app.register(guarded(metricsRoute, requireManagementToken(managementTokens, 'open')), { registry: deps.registry })
   if (deps.admin) {
     await app.register(guarded(adminApi, requireManagementToken(managementTokens, 'disabled')), { silences: deps.admin.silences, config: deps.config })
+    if (deps.admin.delivery) await app.register(guarded(deliveryApi, requireManagementToken(managementTokens, 'disabled')), { view: deps.admin.delivery })
   }
   await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
-  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes })
-  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes })
+  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
   await app.register(guarded(fluentBitSource, requireIngestCredentials('fluentBit', ingestCredentials)), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
     config: deps.config.sources.fluentBit,
+    maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000,
     dataDir: deps.config.dataDir,
     registry: deps.registry,
     logger: deps.logger,
@@ -120,4 +136,10 @@ function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check:
     })
     await scope.register(plugin, opts)
   }
+}
+
+/** Requests Node's parser refused before routing (client-error.ts), by the code the client got. */
+function parserRefusals(registry: PromRegistry): Counter<'code'> {
+  const name = 'falconet_http_parser_refusals_total'
+  return (registry.getSingleMetric(name) as Counter<'code'> | undefined) ?? new Counter({ name, help: 'Requests refused by the HTTP parser (malformed, headers too large, timed out), by code.', labelNames: ['code'], registers: [registry] })
 }

@@ -69,6 +69,14 @@ export const serverSchema = Type.Object(
       default: 30_000,
       description: 'A request whose body has not fully arrived after this long gets 408 (a client trickling a body must not hold a socket for ever).',
     }),
+    headersTimeoutMs: Type.Integer({
+      minimum: 1000,
+      default: 10_000,
+      description: 'A connection whose request headers have not all arrived after this long gets 408 and is closed (slowloris); checked every quarter of it. At most requestTimeoutMs.',
+    }),
+    maxConnections: Type.Integer({ minimum: 1, default: 10_000, description: 'Open connections in all; more are closed at once (counted in falconet_connections_refused_total). Keep it under the process file limit.' }),
+    maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 256, description: 'Open connections from one client address (one node\'s Falco and Fluent Bit need a handful).' }),
+    maxPipelinedRequests: Type.Integer({ minimum: 1, default: 32, description: 'Requests one connection may have waiting for their answers (HTTP/1.1 pipelining); past it the connection is closed, so a client that never reads cannot make falconet queue answers without bound.' }),
     tls: tlsSchema,
     rateLimit: rateLimitSchema,
     shutdownGraceMs: Type.Integer({

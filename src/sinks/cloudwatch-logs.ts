@@ -2,14 +2,14 @@ import { hostname } from 'node:os'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import { Type, type Static } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
-import { toAsff } from '../asff/build.js'
+import { encodeFinding, formatOption } from './formats.js'
 import type { AsffContext } from '../asff/context.js'
 import { awsOutcome, classifyAwsError } from '../aws/errors.js'
 import type { Finding } from '../model/finding.js'
 import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps, type FailedItem } from '../delivery/sink.js'
 
 /**
- * CloudWatch Logs: each finding version as one JSON log event (ASFF, or the normalized finding),
+ * CloudWatch Logs: each finding version as one JSON log event (ASFF, OCSF, or the normalized finding),
  * batched PutLogEvents within the service's limits — 10,000 events and 1,048,576 bytes counting 26
  * bytes per event, in time order. Events are stamped with their delivery time (the finding's own
  * times are in the message), so none falls outside CloudWatch's 14-days-back / 2-hours-ahead
@@ -25,7 +25,7 @@ const schema = sinkSchema(
     logGroupName: Type.String({ default: '/falconet/findings' }),
     logStreamName: Type.Optional(Type.String({ description: 'Default: this host (the pod) name.' })),
     retentionDays: Type.Optional(Type.Integer({ minimum: 1, description: 'Set on the log group when falconet creates it.' })),
-    format: Type.Enum(['asff', 'finding'], { default: 'asff' }),
+    format: formatOption(['asff', 'ocsf', 'finding'] as const, 'asff', 'ASFF, an OCSF 1.6.0 Detection Finding, or the normalized finding.'),
   },
 )
 type CloudWatchConfig = Static<typeof schema>
@@ -34,8 +34,8 @@ export const cloudWatchLogsSink = defineSink({
   id: 'cloudwatchLogs',
   description: 'Findings as JSON log events in CloudWatch Logs (batched PutLogEvents).',
   schema,
-  // ASFF names the account; the normalized finding does not.
-  needs: (config) => ({ region: true, accountId: config.format === 'asff' }),
+  // ASFF and OCSF name the account; the normalized finding does not.
+  needs: (config) => ({ region: true, accountId: config.format !== 'finding' }),
   create: (config, deps) => new CloudWatchLogsSink(config, deps),
 })
 
@@ -61,7 +61,7 @@ class CloudWatchLogsSink implements SinkBody<Finding> {
   }
 
   encode(finding: Finding): Encoded {
-    const message = JSON.stringify(this.delivery.format === 'asff' ? toAsff(finding, this.#ctx!) : finding)
+    const message = JSON.stringify(encodeFinding(this.delivery.format, finding, this.#ctx!))
     return { id: finding.id, bytes: Buffer.byteLength(message) + OVERHEAD, payload: message }
   }
 

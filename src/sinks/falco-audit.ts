@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import { sinkSchema } from '../delivery/config.js'
 import type { AuditEvent } from '../model/audit-event.js'
 import { postJson } from './http.js'
-import { defineSink, type Encoded, type SendOutcome } from '../delivery/sink.js'
+import { defineSink, type Encoded, type SendOutcome, type SinkBody } from '../delivery/sink.js'
 
 /**
  * The bridge to Falco: the audit events falconet reads (from CloudWatch, the webhook or Fluent Bit)
@@ -16,12 +16,12 @@ const schema = sinkSchema(
   { url: Type.String({ default: 'http://falco-k8saudit:9765/k8s-audit', description: "Falco k8saudit plugin's webhook (its open_params)." }) },
 )
 
-export const falcoAuditSink = defineSink<typeof schema, AuditEvent>({
+export const falcoAuditSink = defineSink({
   id: 'falcoAudit',
   description: "Audit events forwarded to Falco's k8saudit webhook as batched EventLists.",
   schema,
   consumes: 'audit-events',
-  create: (config) => ({
+  create: (config): SinkBody<AuditEvent> => ({
     start: async () => {},
     encode(event: AuditEvent): Encoded {
       return { id: event.auditID, bytes: Buffer.byteLength(JSON.stringify(event)) + 1, payload: event }

@@ -1,49 +1,17 @@
 import { readFileSync } from 'node:fs'
-import { Type, type Static } from 'typebox'
 import type { Finding } from '../model/finding.js'
 import type { AsffContext } from '../asff/context.js'
-import { toAsff } from '../asff/build.js'
-import { group, GROUP_LABELS, summarize, type GroupLabel } from '../route/notification.js'
+import { encodeFinding } from './formats.js'
+import { group, summarize, type GroupLabel } from '../route/notification.js'
 import { deliverySchema, type DeliveryConfig } from '../delivery/config.js'
 import { errors } from '../errors.js'
 import { postJson } from './http.js'
 import { TokenBucket } from '../delivery/token-bucket.js'
 import type { Encoded, FailedItem, SendOutcome, Sink, SinkDeps } from '../delivery/sink.js'
-import type { ReceiverContext, ReceiverType } from './receivers/types.js'
-import { slack, mattermost } from './receivers/slack.js'
-import { teams } from './receivers/teams.js'
-import { pagerduty, opsgenie } from './receivers/pagerduty.js'
-import { discord, googlechat } from './receivers/discord.js'
-import { webhook } from './receivers/webhook.js'
-import { email } from './receivers/email.js'
+import { SECRET_NAMES, type ReceiverContext, type ReceiverType } from './receivers/types.js'
+import { RECEIVER_TYPES, type ReceiverConfig } from './receivers/index.js'
 
-/** Every receiver type: one file each, one line here. */
-export const RECEIVER_TYPES: Record<string, ReceiverType> = Object.fromEntries([slack, mattermost, teams, pagerduty, opsgenie, discord, googlechat, webhook, email].map((r) => [r.type, r]))
-
-const secret = (name: string) => ({
-  [`${name}File`]: Type.Optional(Type.String({ description: `File holding the ${name} (a mounted Secret).` })),
-  [`${name}Env`]: Type.Optional(Type.String({ description: `Environment variable holding the ${name}.` })),
-})
-
-export const receiverSchema = Type.Object(
-  {
-    name: Type.String({ pattern: '^[a-zA-Z0-9_-]{1,64}$' }),
-    type: Type.Enum(Object.keys(RECEIVER_TYPES)),
-    ...secret('url'),
-    ...secret('routingKey'),
-    ...secret('secret'),
-    url: Type.Optional(Type.String({ description: 'A non-secret endpoint override (PagerDuty / Opsgenie regions, tests).' })),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra headers (webhook). Not for secrets.' })),
-    format: Type.Optional(Type.Enum(['event', 'asff'], { description: 'webhook: the normalized finding, or ASFF.' })),
-    from: Type.Optional(Type.String({ description: 'email: the sender (an SES-verified identity).' })),
-    to: Type.Optional(Type.Array(Type.String(), { description: 'email: recipients.' })),
-    groupBy: Type.Array(Type.Enum(GROUP_LABELS), { default: ['rule', 'namespace', 'workload'], description: 'Findings sent together as one message.' }),
-    groupWaitSecs: Type.Integer({ minimum: 0, default: 30, description: 'Wait this long for a group to gather before the first message.' }),
-    repeatIntervalSecs: Type.Integer({ minimum: 0, default: 300, description: 'A finding that changed is notified again at most this often.' }),
-  },
-  { additionalProperties: false },
-)
-export type ReceiverConfig = Static<typeof receiverSchema>
+export { RECEIVER_TYPES, type ReceiverConfig }
 
 /**
  * A receiver as a sink: its own durable queue, rate limit and retries, from the delivery layer.
@@ -52,7 +20,6 @@ export type ReceiverConfig = Static<typeof receiverSchema>
  */
 export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: NodeJS.ProcessEnv = process.env, mute: (f: Finding) => boolean = () => false): Sink<Finding> {
   const type = RECEIVER_TYPES[config.type]!
-  checkReceiver(config)
   const secrets = resolveSecrets(config, type, env)
   if (secrets.url) checkUrl(config, secrets.url)
   const delivery = receiverDelivery(config, type)
@@ -80,9 +47,10 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
         partition: ctx!.partition,
         ...(ctx!.cluster ? { cluster: ctx!.cluster.name } : {}),
         secrets,
-        options: { ...(config.url ? { url: config.url } : {}), ...(config.headers ? { headers: config.headers } : {}), ...(config.from ? { from: config.from } : {}), ...(config.to ? { to: config.to } : {}) },
+        options: config,
       }
-      const asff = config.format === 'asff' ? (f: Finding) => toAsff(f, ctx!) : undefined
+      const format = 'format' in config ? config.format : undefined
+      const encode = format === 'asff' || format === 'ocsf' ? (f: Finding) => encodeFinding(format, f, ctx!) : undefined
       const notifications = type.perFinding ? findings.map((f) => summarize(f.id, [f])) : group(findings, config.groupBy as GroupLabel[])
       const outcomes: Array<{ n: { findings: Finding[] }; outcome: SendOutcome }> = []
       for (const n of notifications) {
@@ -99,7 +67,7 @@ export function createReceiverSink(config: ReceiverConfig, deps: SinkDeps, env: 
       async function sendOne(n: ReturnType<typeof summarize>): Promise<SendOutcome> {
         try {
           if (type.send) return await type.send(n, c, signal)
-          const request = type.build!(asff ? { ...n, findings: n.findings.map((f) => asff(f) as unknown as Finding) } : n, c)
+          const request = type.build!(encode ? { ...n, findings: n.findings.map((f) => encode(f) as unknown as Finding) } : n, c)
           return await postJson(request.url, request.body, { ...(request.headers ? { headers: request.headers } : {}), signal })
         } catch (err) {
           // A message that cannot be built will never be: dead-lettered, not retried for ever.
@@ -115,7 +83,7 @@ export function receiverSinkId(name: string): string {
 }
 
 function receiverDelivery(config: ReceiverConfig, type: ReceiverType): DeliveryConfig {
-  const defaults = deliverySchema({ maxItems: 100, maxBytes: 1_000_000, flushIntervalMs: config.groupWaitSecs * 1000, requestsPerSecond: type.requestsPerSecond, burst: 3, resendIntervalMs: config.repeatIntervalSecs * 1000 })
+  const defaults = deliverySchema({ maxItems: 100, maxBytes: 1_000_000, flushIntervalMs: config.groupWaitSecs * 1000, requestsPerSecond: type.requestsPerSecond, burst: 3, resendIntervalMs: config.resendIntervalMs })
   // The schema's defaults, filled in: receivers are configured by their own few settings.
   const fill = (schema: any): any => (schema.type === 'object' ? Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, fill(v)])) : schema.default)
   return fill(defaults)
@@ -145,33 +113,6 @@ function combine(findings: Finding[], outcomes: Array<{ n: { findings: Finding[]
   return { kind: 'partial', failed }
 }
 
-/**
- * What can be checked without reading a secret: it must never become a message that fails for
- * ever. Paths are relative to the receiver (`format`, `headers.X-Falconet-Id`); config/check.ts
- * lists them with every other problem of the file.
- */
-export function receiverProblems(config: ReceiverConfig): Array<{ path: string; message: string }> {
-  const type = RECEIVER_TYPES[config.type]
-  if (!type) return [] // the schema's enum reports it
-  const problems: Array<{ path: string; message: string }> = []
-  if (config.format === 'asff' && config.type !== 'webhook') problems.push({ path: 'format', message: 'asff is for webhook receivers only' })
-  if (config.type === 'email' && !config.from) problems.push({ path: 'from', message: 'an email receiver needs a sender' })
-  if (config.type === 'email' && !config.to?.length) problems.push({ path: 'to', message: 'an email receiver needs recipients' })
-  for (const name of Object.keys(config.headers ?? {})) {
-    if (name.toLowerCase().startsWith('x-falconet-')) problems.push({ path: `headers.${name}`, message: "x-falconet-* headers are falconet's own" })
-  }
-  const settings = config as Record<string, unknown>
-  for (const needed of type.secrets) {
-    if (!settings[`${needed}File`] && !settings[`${needed}Env`]) problems.push({ path: `${needed}File`, message: `${config.type} needs ${needed}File or ${needed}Env (secrets never go in the plain config)` })
-  }
-  return problems
-}
-
-function checkReceiver(config: ReceiverConfig): void {
-  const problems = receiverProblems(config)
-  if (problems.length) throw new errors.FALCONET_ERR_CONFIG(problems.map((p) => `  receivers.${config.name}.${p.path}: ${p.message}`).join('\n'))
-}
-
 function checkUrl(config: ReceiverConfig, url: string): void {
   try {
     const u = new URL(url)
@@ -184,8 +125,7 @@ function checkUrl(config: ReceiverConfig, url: string): void {
 
 function resolveSecrets(config: ReceiverConfig, type: ReceiverType, env: NodeJS.ProcessEnv): ReceiverContext['secrets'] {
   const out: ReceiverContext['secrets'] = {}
-  const all = ['url', 'routingKey', 'secret'] as const
-  for (const name of all) {
+  for (const name of SECRET_NAMES) {
     const file = (config as Record<string, unknown>)[`${name}File`] as string | undefined
     const variable = (config as Record<string, unknown>)[`${name}Env`] as string | undefined
     let value: string | undefined

@@ -6,10 +6,16 @@ import { consoleSink } from './console.js'
 import { securityHubSink } from './securityhub.js'
 import { falcoAuditSink } from './falco-audit.js'
 import { cloudWatchLogsSink } from './cloudwatch-logs.js'
+import { eventBridgeSink } from './eventbridge.js'
+import { securityLakeSink } from './security-lake.js'
 import { RECEIVER_TYPES } from './receiver.js'
 
 /** Every sink falconet has. A new sink is one file plus one line here: config, docs, needs and startup follow. */
-export const sinkDefinitions: SinkDefinition<any>[] = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, falcoAuditSink]
+const DEFINITIONS = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, eventBridgeSink, securityLakeSink, falcoAuditSink] as const
+export const sinkDefinitions: readonly SinkDefinition<any>[] = DEFINITIONS
+
+/** `sinks` in the config, keyed by sink id, each slice typed by its own schema. */
+export type SinkSchemas = { [D in (typeof DEFINITIONS)[number] as D['id']]: D['schema'] }
 
 /** The enabled sinks with their config slices, in registry order. */
 export function enabledSinks(config: Readonly<Config>): Array<{ definition: SinkDefinition<any>; config: any }> {

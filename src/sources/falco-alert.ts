@@ -87,7 +87,7 @@ function normalizeTime(value: unknown): string {
   }
   const time = canonicalTime(value as string)
   // An offset can carry 9999-12-31 into year 10000, which has no RFC 3339 form (nor an ASFF one).
-  if (!CANONICAL.test(time)) throw new InvalidAlertError(`"time" ${quote(value)} is outside the years 0000 to 9999 in UTC`)
+  if (!CANONICAL.test(time) || time < '1970') throw new InvalidAlertError(`"time" ${quote(value)} is outside the years 1970 to 9999 in UTC`)
   return time
 }
 

@@ -6,6 +6,7 @@ import { InvalidAlertError, normalizeFalcoAlert } from './falco-alert.js'
 import { MAX_NESTING, nestedDeeperThan } from '../model/nesting.js'
 import type { SecurityEvent } from '../model/event.js'
 import { countReceived } from './counters.js'
+import { futureTimeProblem } from '../model/time.js'
 
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
@@ -17,7 +18,11 @@ import { countReceived } from './counters.js'
 export interface FalcoHttpOptions {
   ingest: Ingest
   bodyLimit: number
+  /** Alerts dated further ahead of the clock are refused (sources.maxFutureSkewSecs). */
+  maxFutureSkewMs: number
 }
+
+const FALCO_HTTP = { via: 'falco-http-output' } as const
 
 export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app: FastifyInstance, opts) => {
   // Encapsulated: only these routes parse JSON losslessly (Falco's nanosecond integers exceed 2^53).
@@ -35,7 +40,7 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   })
 
   const handler = async (request: FastifyRequest) => {
-    const events = toEvents(request.body)
+    const events = toEvents(request.body, opts.maxFutureSkewMs).map((e) => ({ ...e, provenance: FALCO_HTTP }))
     await opts.ingest(events)
     countReceived(request, events.length)
     return { accepted: events.length }
@@ -60,12 +65,16 @@ export function readFalcoBody(body: string): unknown {
 }
 
 /** The alerts of a parsed body (one, or an array taken whole): a 400 naming the first bad one. */
-export function toEvents(body: unknown): SecurityEvent[] {
+export function toEvents(body: unknown, maxFutureSkewMs = Infinity): SecurityEvent[] {
   if (body === undefined) throw new errors.FALCONET_ERR_EMPTY_BODY()
   const alerts = Array.isArray(body) ? body : [body]
+  const now = Date.now()
   return alerts.map((alert, i) => {
     try {
-      return normalizeFalcoAlert(alert, 'falco')
+      const event = normalizeFalcoAlert(alert, 'falco')
+      const future = futureTimeProblem(event.time, maxFutureSkewMs, now)
+      if (future) throw new InvalidAlertError(`"time": ${future}`)
+      return event
     } catch (err) {
       if (err instanceof InvalidAlertError) {
         throw new errors.FALCONET_ERR_INVALID_ALERT(Array.isArray(body) ? `alert [${i}]: ${err.message}` : err.message)

@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../errors.js'
 import { asHttpError, BodyTooLargeError, bodyText, decompress } from './content-encoding.js'
 import type { AuditIngest } from '../model/ingest.js'
-import { isAuditEvent, normalizeAuditEvent, type AuditEvent } from '../model/audit-event.js'
+import { isAuditEvent, normalizeAuditEvent, timeOf, type AuditEvent } from '../model/audit-event.js'
+import { futureTimeProblem } from '../model/time.js'
 import { AUDIT_STREAM, auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
-import { countReceived } from './counters.js'
+import { countReceived, countRejected } from './counters.js'
 import { parseJson } from './safe-json.js'
 
 /**
@@ -13,20 +14,38 @@ import { parseJson } from './safe-json.js'
  * those who push the EKS audit log instead of polling it — `{"awslogs":{"data": base64(gzip)}}`
  * (Lambda-style) or the gzip'd envelope itself (Firehose-style), whose logEvents each hold one Event.
  */
-export const k8sAuditWebhook: FastifyPluginAsync<{ auditIngest: AuditIngest; bodyLimit: number }> = async (app, opts) => {
+export const k8sAuditWebhook: FastifyPluginAsync<{ auditIngest: AuditIngest; bodyLimit: number; maxFutureSkewMs?: number }> = async (app, opts) => {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body))
 
   app.post('/k8s-audit', async (request) => {
     const raw = request.body as Buffer | undefined
     if (!raw || raw.length === 0) throw new errors.FALCONET_ERR_EMPTY_BODY()
-    const { events, requestId } = await readAuditBody(raw, request.headers['content-encoding'], opts.bodyLimit)
-    const result = await opts.auditIngest(events)
+    const read = await readAuditBody(raw, request.headers['content-encoding'], opts.bodyLimit)
+    const { requestId } = read
+    // Events dated beyond the skew are refused; a batch is not lost for one of them (the API
+    // server does not resend a batch it got a 400 for): the rest are taken, the refused counted.
+    const { events, future, reason } = withoutFuture(read.events, opts.maxFutureSkewMs ?? Infinity)
+    if (future > 0 && events.length === 0) throw new errors.FALCONET_ERR_INVALID_RECORDS(reason!)
+    countRejected(request, 'FALCONET_ERR_INVALID_RECORDS', future)
+    const result = await opts.auditIngest(events, { via: 'k8s-audit-webhook' })
     countReceived(request, result.events - result.duplicates)
-    const body = { accepted: result.events, duplicates: result.duplicates, findings: result.findings }
+    const body = { accepted: result.events, duplicates: result.duplicates, findings: result.findings, ...(future > 0 ? { refused: future, reason } : {}) }
     // Firehose wants its requestId echoed back (read from the body, also when Firehose gzip'd it).
     return requestId ? { ...body, requestId, timestamp: Date.now() } : body
   })
+}
+
+function withoutFuture(all: AuditEvent[], maxSkewMs: number): { events: AuditEvent[]; future: number; reason?: string } {
+  const now = Date.now()
+  let reason: string | undefined
+  const events = all.filter((e) => {
+    const time = timeOf(e)
+    const problem = time ? futureTimeProblem(time, maxSkewMs, now) : undefined
+    reason ??= problem && `audit event ${JSON.stringify(e.auditID).slice(0, 80)}: ${problem}`
+    return !problem
+  })
+  return { events, future: all.length - events.length, ...(reason ? { reason } : {}) }
 }
 
 /**

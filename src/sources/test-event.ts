@@ -29,6 +29,7 @@ export const testEventSource: FastifyPluginAsync<{ ingest: Ingest }> = async (ap
       tags: ['test'],
       workload: {},
       fields: {},
+      provenance: { via: 'test' },
     }
     await opts.ingest([event])
     countReceived(request, 1)

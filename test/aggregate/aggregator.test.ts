@@ -10,8 +10,9 @@ t.test('the first occurrence is a finding of count 1', async (t) => {
   const s = fold(undefined, testEvent(1, { time: at('2026-07-30T09:00:00.000Z') }), 'id', options)
   t.match(s, { count: 1, distinctPods: 1, distinctContainers: 1, version: 1, severity: 'LOW' })
   t.equal(s.firstObservedAt, '2026-07-30T09:00:00.000000000Z')
-  t.equal(s.updatedAt, s.lastObservedAt)
+  t.equal(s.updatedAt, s.lastObservedAt, 'the clock reads the event time')
 })
+
 
 t.test('repeats count, move LastObservedAt and UpdatedAt forward, keep FirstObservedAt', async (t) => {
   let s = fold(undefined, testEvent(1, { time: at('2026-07-30T09:00:00.000Z') }), 'id', options)

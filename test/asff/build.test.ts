@@ -29,7 +29,8 @@ t.test('required identity members', async (t) => {
   t.equal(f.GeneratorId, 'falco/syscall/Terminal shell in container')
   t.equal(f.Title, 'Terminal shell in container')
   t.match(f.Description, /^A shell was spawned in a container with an attached terminal \| evt_type=execve/, 'Falco time/priority prefix removed')
-  for (const k of ['CreatedAt', 'UpdatedAt', 'FirstObservedAt', 'LastObservedAt'] as const) t.equal(f[k], '2026-07-30T09:14:03.512345678Z', k)
+  for (const k of ['CreatedAt', 'FirstObservedAt', 'LastObservedAt'] as const) t.equal(f[k], '2026-07-30T09:14:03.512345678Z', k)
+  t.ok(Date.parse(f.UpdatedAt!) >= Date.parse(f.CreatedAt!), 'UpdatedAt: when falconet wrote it (its clock), never before CreatedAt')
 })
 
 t.test('severity follows the default mapping and sits in FindingProviderFields too', async (t) => {

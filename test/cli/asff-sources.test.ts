@@ -15,13 +15,28 @@ t.test('Fluent Bit records: a Falco alert in every record shape is the same find
   const out = await runCli(['asff', writeTemp('fb.jsonl', fluentBitFalcoBodies())])
   t.equal(out.code, 0, out.stderr)
   const findings = jsonLines(out.stdout)
-  t.equal(findings.length, 1, 'five shapes of one alert, one finding')
-  t.equal(findings[0].ProductFields['falconet/count'], '5')
+  // Two records carry the Falco pod's kubernetes metadata; three have none and are refused (each
+  // raising the impersonation finding) unless allowWithoutMetadata is set.
+  t.equal(findings.length, 2, 'two shapes of one alert, one finding; the refused ones, another')
+  t.equal(findings[0].ProductFields['falconet/count'], '2')
+  t.equal(findings[1].ProductFields['falconet/count'], '3')
+  t.match(findings[1].Title, /not Falco/)
   assertValidAsff(t, findings[0], 'from Fluent Bit')
+  assertValidAsff(t, findings[1], 'the impersonation finding')
   // The alert inside the plain CRI record, given to asff as a Falco alert.
   const alert = JSON.parse(fixture('fluent-bit/falco/falco_cri_nok8s.body.json'))[0].log
   const direct = jsonLines((await runCli(['asff', '-'], { stdin: alert })).stdout)
   t.equal(direct[0].Id, findings[0].Id)
+  t.match(out.stderr, /2 Falco alerts, 3 Falco alerts from pods that are not Falco \(refused\) \(fluent-bit\)/)
+})
+
+t.test('with allowWithoutMetadata, the records without metadata are Falco\'s too: five shapes, one finding', async (t) => {
+  const config = writeTemp('allow.yaml', 'sources:\n  fluentBit:\n    falcoSender:\n      allowWithoutMetadata: true\n')
+  const out = await runCli(['asff', '--config', config, writeTemp('fb.jsonl', fluentBitFalcoBodies())])
+  t.equal(out.code, 0, out.stderr)
+  const findings = jsonLines(out.stdout)
+  t.equal(findings.length, 1)
+  t.equal(findings[0].ProductFields['falconet/count'], '5')
   t.match(out.stderr, /5 Falco alerts \(fluent-bit\)/)
 })
 

@@ -12,7 +12,7 @@ const MAIN = join(ROOT, 'src/cli/main.ts')
 const TSX = import.meta.resolve('tsx')
 
 /** Every command `falconet --help` lists. */
-export const COMMANDS = ['serve', 'validate-config', 'send-test', 'replay', 'asff', 'print-schema', 'print-docs', 'print-detections']
+export const COMMANDS = ['serve', 'validate-config', 'send-test', 'replay', 'asff', 'dead-letters', 'print-schema', 'print-docs', 'print-detections']
 
 export interface CliResult {
   code: number | null

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { auditDetectorOn } from '../../src/falconet.js'
@@ -15,7 +16,6 @@ import { toAsff } from '../../src/asff/build.js'
 import { findingFromEvent } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
-import { findingPolicy } from '../../src/aggregate/policy.js'
 
 // Events written for these tests: EKS-shaped (IAM principals in user.extra), not from the fixtures.
 const sa = (ns: string, name: string) => ({ username: `system:serviceaccount:${ns}:${name}`, uid: 'u-1', groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], extra: { 'authentication.kubernetes.io/pod-name': [`${name}-7d9f-abcde`] } })

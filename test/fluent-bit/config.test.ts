@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 
 const dir = join(import.meta.dirname, '..', '..', 'fluent-bit')
-const captures = join(import.meta.dirname, '..', 'fixtures', 'fluent-bit')
 
 type Section = Record<string, string>
 interface Pipeline { service: Section, inputs: Section[], filters: Section[], outputs: Section[] }
@@ -111,30 +110,62 @@ test('the falconet output keeps Fluent Bit\'s retry contract and a format falcon
   t.match(cw?.log_retention_days, /^\d+$/, 'application logs get a retention')
 })
 
-// rewrite_tag's rule: `$record_accessor REGEX NEW_TAG KEEP`.
-function rewriteRule (): { path: string[], regex: RegExp, tag: string, keep: boolean } {
-  const rule = readYamlPipeline().filters.find((f) => f.name === 'rewrite_tag')?.rule ?? ''
-  const [accessor, regex, tag, keep] = rule.split(/\s+/)
-  const m = /^\$(\w+)((?:\['[^']+'\])*)$/.exec(accessor ?? '')
-  if (m === null) throw new Error(`cannot read record accessor ${accessor}`)
-  const path = [m[1] as string, ...[...(m[2] as string).matchAll(/\['([^']+)'\]/g)].map((x) => x[1] as string)]
-  return { path, regex: new RegExp(regex ?? ''), tag: tag ?? '', keep: keep === 'true' }
+// Kubelet's log file names (those of the captures' inputs in /work/shared/fixtures/fluent-bit/inputs/containers/,
+// plus the Falco chart's falcoctl sidecar and a tenant's container named falco).
+const ID = '9b8a7c6d5e4f30211203948576a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e'
+const FILES = {
+  falco: `/var/log/containers/falco-x7k2p_falco_falco-${ID}.log`,
+  falcoctl: `/var/log/containers/falco-x7k2p_falco_falcoctl-artifact-follow-${ID}.log`,
+  nginx: `/var/log/containers/web-1_prod_nginx-${ID}.log`,
+  tenantFalco: `/var/log/containers/innocent-app_tenant-a_falco-${ID}.log`,
+  fluentBit: `/var/log/containers/fluent-bit-abcde_logging_fluent-bit-${ID}.log`,
 }
-const valueAt = (record: unknown, path: string[]): unknown =>
-  path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), record)
+/** Fluent Bit's tail globs (`*` only), comma-separated lists. */
+const globs = (list: string | undefined): RegExp[] => (list ?? '').split(',').filter(Boolean).map((g) => new RegExp(`^${g.trim().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`))
+const reads = (input: Section | undefined, file: string): boolean =>
+  globs(input?.path).some((re) => re.test(file)) && !globs(input?.exclude_path).some((re) => re.test(file))
 
-test('rewrite_tag picks Falco\'s records out of real kubernetes-filter records, and nothing else', async (t) => {
-  const rule = rewriteRule()
-  t.same(rule.path, ['kubernetes', 'container_name'])
-  t.match(rule.tag, /^falco\./, 'new tag matched by the falconet output')
-  t.equal(rule.keep, false, 'alerts leave the application log stream')
-  const records = (file: string): unknown[] => JSON.parse(readFileSync(join(captures, file), 'utf8')) as unknown[]
-  const matches = (r: unknown): boolean => rule.regex.test(String(valueAt(r, rule.path) ?? ''))
-  for (const file of ['falco/falco_cri_k8s.body.json', 'falco/falco_cri_k8s_merge_log.body.json']) {
-    const falco = records(file)
-    t.ok(falco.length > 0 && falco.every(matches), `${file}: Falco's records are re-tagged`)
+test('Falco\'s records are selected by their log file, without rewrite_tag: alerts never take the CloudWatch route', async (t) => {
+  const p = readYamlPipeline()
+  t.notOk(p.filters.some((f) => f.name === 'rewrite_tag'), 'no emitter (Fluent Bit 5.1 sends what does not fit its buffer down the original route)')
+  const falco = p.inputs.find((i) => i.tag === 'falco.*')
+  const kube = p.inputs.find((i) => i.tag === 'kube.*')
+  t.ok(reads(falco, FILES.falco), 'the Falco input reads the Falco container\'s file')
+  for (const other of [FILES.falcoctl, FILES.nginx, FILES.tenantFalco, FILES.fluentBit]) t.notOk(reads(falco, other), `and not ${other}`)
+  t.notOk(reads(kube, FILES.falco), 'the application input leaves it out (no copy to CloudWatch, no second read)')
+  t.ok(reads(kube, FILES.nginx) && reads(kube, FILES.tenantFalco), 'and reads the others, a tenant\'s "falco" container too')
+  t.notOk(reads(kube, FILES.fluentBit), 'never Fluent Bit\'s own')
+  t.equal(p.outputs.find((o) => o.name === 'http')?.match, 'falco.*')
+  t.equal(p.outputs.find((o) => o.name === 'cloudwatch_logs')?.match, 'kube.*')
+})
+
+test('the tag falconet receives (header_tag) names the Falco pod; a tenant\'s file would not pass', async (t) => {
+  const { senderFromLogFile } = await import('../../src/sources/fluent-bit/falco-sender.js')
+  const out = readYamlPipeline().outputs.find((o) => o.name === 'http')
+  t.equal(out?.header_tag?.toLowerCase(), 'x-fluent-tag', "falconet's default sources.fluentBit.falcoSender.tagHeader")
+  // tail's tag: the `*` of `falco.*` becomes the file's path with / turned into dots.
+  const tagOf = (file: string) => `falco.${file.slice(1).replace(/\//g, '.')}`
+  t.same(senderFromLogFile(tagOf(FILES.falco)), { pod: 'falco-x7k2p', namespace: 'falco', container: 'falco' })
+  t.same(senderFromLogFile(tagOf(FILES.tenantFalco)), { pod: 'innocent-app', namespace: 'tenant-a', container: 'falco' })
+})
+
+test('a 120 KB alert fits the Falco input (buffers sized for it), the rest of Fluent Bit\'s limits stay', async (t) => {
+  const falco = readYamlPipeline().inputs.find((i) => i.tag === 'falco.*')
+  const bytes = (v: string | undefined) => {
+    const m = /^(\d+)([kKmM]?)/.exec(v ?? '')
+    return m ? Number(m[1]) * ({ k: 1024, m: 1024 * 1024 }[m[2]!.toLowerCase() as 'k' | 'm'] ?? 1) : 32 * 1024
   }
-  const app = records('formats/json.body.json')
-  t.ok(app.length > 0 && !app.some(matches), 'application (nginx) records stay on kube.*')
-  t.notOk(matches({ kubernetes: { container_name: 'falcoctl-artifact-follow' } }), 'the Falco chart\'s falcoctl sidecar is not an alert source')
+  t.ok(bytes(falco?.buffer_max_size) >= 120 * 1024 + 200, `buffer_max_size ${falco?.buffer_max_size} holds a 120 KB alert and its CRI prefix`)
+  t.ok(bytes(falco?.buffer_chunk_size) <= bytes(falco?.buffer_max_size))
+})
+
+test('the parsers the pipeline names ship with it: nothing from the official image', async (t) => {
+  const { service } = readYamlPipeline()
+  t.equal(service.parsers_file, 'custom_parsers.conf', 'relative: read next to the main config')
+  const text = readFileSync(join(dir, 'custom_parsers.conf'), 'utf8')
+  const names = [...text.matchAll(/^\s*Name\s+(\S+)/gm)].map((m) => m[1])
+  t.ok(names.includes('json') && names.includes('docker'), 'the parsers pods commonly ask for (fluentbit.io/parser)')
+  for (const file of ['fluent-bit.yaml', ...readdirSync(join(dir, 'classic')).map((f) => `classic/${f}`)]) {
+    t.notMatch(readFileSync(join(dir, file), 'utf8'), /\/fluent-bit\/etc\/parsers\.conf\s*$/m, `${file} needs no /fluent-bit/etc/parsers.conf`)
+  }
 })

@@ -75,7 +75,7 @@ t.test('Falco: any body is read into valid events or refused with a declared 400
   t.ok(counts.events > 0.2 * options.numRuns! && counts.refused > 0.2 * options.numRuns!, `both outcomes reached (${JSON.stringify(counts)})`)
 })
 
-const classifyOptions: ClassifyOptions = { falcoKeys: ['log', 'log_processed', 'data'], falcoContainers: ['falco'], logRules: compileLogRules(BUILTIN_LOG_RULES) }
+const classifyOptions: ClassifyOptions = { falcoKeys: ['log', 'log_processed', 'data'], falcoContainers: ['falco'], logRules: compileLogRules(BUILTIN_LOG_RULES), falcoSender: { namespaces: ['falco'], containers: ['falco'], labels: { 'app.kubernetes.io/name': 'falco' }, tagHeader: 'x-fluent-tag', allowWithoutMetadata: true } }
 
 t.test('Fluent Bit: every format decodes to plain records with sane times; each record classifies to a valid result', async (t) => {
   const kinds = new Map<string, number>()

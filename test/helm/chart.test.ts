@@ -272,6 +272,7 @@ test('the IAM policy allows exactly the AWS calls falconet makes', async (t) => 
   const SERVICE: Record<string, string> = {
     BatchImportFindings: 'securityhub', FilterLogEvents: 'logs', PutLogEvents: 'logs', CreateLogGroup: 'logs', CreateLogStream: 'logs',
     PutRetentionPolicy: 'logs', GetCallerIdentity: 'sts', ListPodIdentityAssociations: 'eks', DescribePodIdentityAssociation: 'eks', SendEmail: 'ses',
+    PutEvents: 'events', PutObject: 's3', AssumeRole: 'sts',
   }
   const unknown = [...commands].filter((c) => !(c in SERVICE))
   t.same(unknown, [], 'every command falconet sends has a service here')

@@ -25,7 +25,7 @@ test('npm run values -- --check passes on the committed files', async (t) => {
 test('the generator re-embeds a changed source and keeps everything else', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-values-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  for (const sub of ['helm/values', 'falco-rules', 'fluent-bit/classic']) cpSync(join(root, sub), join(dir, sub), { recursive: true })
+  for (const sub of ['helm/values', 'falco-rules', 'fluent-bit/classic', 'fluent-bit/custom_parsers.conf']) cpSync(join(root, sub), join(dir, sub), { recursive: true })
   const rules = join(dir, 'falco-rules', 'eks-syscall-rules.yaml')
   writeFileSync(rules, `${readFileSync(rules, 'utf8')}\n- list: falconet_added_by_test\n  items: [a, b]\n`)
 

@@ -9,13 +9,13 @@ import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, Pu
 import { startMoto } from '../support/moto.js'
 import { EksAuditPoller } from '../../src/sources/eks-audit-cloudwatch.js'
 import { Spool } from '../../src/delivery/spool.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
 import { createPipeline } from '../../src/pipeline/pipeline.js'
 import { createAuditIngest } from '../../src/pipeline/audit.js'
 import { auditDetectorOn } from '../../src/falconet.js'
 import { validateConfig } from '../../src/config/load.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { eksEvent } from '../support/audit.js'
-import { findingPolicy } from '../../src/aggregate/policy.js'
 
 /**
  * Late delivery: EKS hands some audit events to CloudWatch Logs minutes after their time, and

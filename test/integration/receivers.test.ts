@@ -50,7 +50,7 @@ t.test('storm → one grouped message per receiver, retried through 429; silence
     type: slack
     urlEnv: SLACK_URL
     groupWaitSecs: 1
-    repeatIntervalSecs: 3600
+    resendIntervalMs: 3600000
   - name: pager
     type: pagerduty
     routingKeyEnv: PD_KEY

@@ -1,10 +1,10 @@
 import t from 'tap'
-import { createServer, type IncomingMessage } from 'node:http'
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { startFalconet } from '../support/falconet.js'
 import { waitFor } from '../support/net.js'
 import { falcoFixtures } from '../support/fixtures.js'
+import { scriptedServer, type ScriptedAnswer } from '../support/scripted-server.js'
 
 /**
  * moto never refuses a finding, so for FailedFindings this test stands up a local server that
@@ -14,30 +14,18 @@ interface Call {
   ids: string[]
 }
 
-function body(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = ''
-    req.on('data', (d) => (data += d))
-    req.on('end', () => resolve(data))
-  })
-}
-
 async function fakeSecurityHub(answer: (ids: string[], call: number) => { status: number; headers?: Record<string, string>; body: unknown }) {
   const calls: Call[] = []
-  const server = createServer(async (req, res) => {
-    const text = await body(req)
-    if (req.method !== 'POST' || req.url !== '/findings/import') {
-      res.writeHead(404, { 'content-type': 'application/json', 'x-amzn-errortype': 'ResourceNotFoundException' }).end('{"Message":"no such route"}')
-      return
+  const server = await scriptedServer(({ method, url, body }): ScriptedAnswer => {
+    if (method !== 'POST' || url !== '/findings/import') {
+      return { status: 404, headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'ResourceNotFoundException' }, body: '{"Message":"no such route"}' }
     }
-    const ids = (JSON.parse(text).Findings as Array<{ Id: string }>).map((f) => f.Id)
+    const ids = (JSON.parse(body.toString()).Findings as Array<{ Id: string }>).map((f) => f.Id)
     calls.push({ ids })
     const a = answer(ids, calls.length)
-    res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(JSON.stringify(a.body))
+    return { status: a.status, headers: { 'content-type': 'application/json', ...a.headers }, body: JSON.stringify(a.body) }
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address() as { port: number }
-  return { endpoint: `http://127.0.0.1:${port}`, calls, close: () => new Promise<void>((r) => server.close(() => r())) }
+  return { ...server, calls }
 }
 
 const envFor = (endpoint: string) => ({

@@ -2,7 +2,8 @@ import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
-import { createReceiverSink, receiverSchema } from '../../src/sinks/receiver.js'
+import { createReceiverSink } from '../../src/sinks/receiver.js'
+import { pagerduty } from '../../src/sinks/receivers/pagerduty.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
 import { parseJsonLossless } from '../../src/sources/lossless-json.js'
 import { fold, idFor, toFinding } from '../../src/aggregate/aggregator.js'
@@ -24,7 +25,7 @@ t.test('a muted finding is not sent, but its resolve is', async (t) => {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())
-  const config = Value.Default(receiverSchema, { name: 'oncall', type: 'pagerduty', routingKeyEnv: 'PD_KEY', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/enqueue` }) as any
+  const config = Value.Default(pagerduty.schema, { name: 'oncall', type: 'pagerduty', routingKeyEnv: 'PD_KEY', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/enqueue` }) as any
   const sink = createReceiverSink(config, { dataDir: '/nonexistent', logger: pino({ level: 'silent' }), asffContext: async () => TEST_CONTEXT }, { PD_KEY: 'R0UTINGKEY' }, () => true)
   await sink.start(AbortSignal.timeout(5000))
 

@@ -2,6 +2,7 @@ import t from 'tap'
 import { encode } from '@msgpack/msgpack'
 import { appWithSpool } from '../support/app.js'
 import { falcoFixture } from '../support/fixtures.js'
+import { FALCO_POD } from '../support/fluent-bit.js'
 
 /** Regressions from review: odd records never fail a chunk; resends of audit-only chunks; shapes. */
 const post = (h: { app: any }, payload: Buffer | string, type = 'application/json') =>
@@ -46,7 +47,7 @@ t.test("a Falco alert whose time went into the record's timestamp (Time_Key time
   t.teardown(() => h.close())
   const alert = JSON.parse(falcoFixture('03-').body)
   delete alert.time
-  const res = await post(h, Buffer.from(JSON.stringify([{ date: 1785402843.512345, ...alert }])))
+  const res = await post(h, Buffer.from(JSON.stringify([{ date: 1785402843.512345, ...alert, kubernetes: FALCO_POD }])))
   t.match(res.json(), { events: 1 })
   t.equal(h.queued()[0]!.event.time, '2026-07-30T09:14:03.512000000Z')
 })

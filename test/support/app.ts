@@ -43,12 +43,12 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}, o
  * source tests that must see what reaches the spool: dedupe, budgets, counts. Only the file sink
  * is on; `queued()` reads its queue.
  */
-export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number } = {}) {
+export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; logger?: pino.Logger } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
   const config = validateConfig(
     unlimited({ dataDir, logLevel: 'silent', sinks: { console: { enabled: false } }, ...(spoolOptions.maxBytes ? { spool: { maxBytes: spoolOptions.maxBytes } } : {}), ...overrides }),
   )
-  const falconet = await createFalconet(config, { env: {}, logger: pino({ level: 'silent' }) })
+  const falconet = await createFalconet(config, { env: {}, logger: spoolOptions.logger ?? pino({ level: 'silent' }) })
   const { app, spool, registry } = falconet
   const queued = () => spool.due('file', 10_000, Date.now(), true).items.map((d) => d.state)
   return { app, spool, registry, queued, dataDir, close: falconet.close }

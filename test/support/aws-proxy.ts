@@ -24,7 +24,7 @@ export interface AwsProxy {
 }
 
 /** Which requests the proxy acts on (others pass): Security Hub's import unless told otherwise. */
-export type ProxyMatch = (method: string, url: string, headers: Record<string, string | string[] | undefined>) => boolean
+export type ProxyMatch = (method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer) => boolean
 const SECURITY_HUB_IMPORT: ProxyMatch = (method, url) => method === 'POST' && url === '/findings/import'
 export const jsonTarget = (target: string): ProxyMatch => (_m, _u, headers) => headers['x-amz-target'] === target
 
@@ -38,7 +38,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
   }
   const server = createServer(async (req, res) => {
     const body = await read(req)
-    const isImport = match(req.method ?? '', req.url ?? '', req.headers)
+    const isImport = match(req.method ?? '', req.url ?? '', req.headers, body)
     const mode = proxy.mode
     if (isImport && mode.kind === 'reset') {
       proxy.imports.reset++

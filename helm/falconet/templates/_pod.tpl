@@ -95,6 +95,11 @@ spec:
       env:
         - name: FALCONET_CONFIG
           value: /etc/falconet/config/config.yaml
+        # The V8 heap sized with the container's memory limit (heapMegabytes, about 75% of it):
+        # falconet's Fluent Bit back-pressure keys on the heap limit, and V8's own default would
+        # not see the cgroup limit on every Node version.
+        - name: NODE_OPTIONS
+          value: {{ printf "--max-old-space-size=%d" (int (eq .role "poller" | ternary $v.auditPoller.heapMegabytes $v.heapMegabytes)) | quote }}
         - name: FALCONET_PORT
           value: {{ $v.service.port | quote }}
         - name: FALCONET_NODE_NAME

@@ -10,6 +10,7 @@ import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
+import { linearRegex } from '../../config/linear-regex.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
 
@@ -108,7 +109,7 @@ function learnHomeAccount(store: StateStore, p: Principal): void {
 function compileSettings(detections: Static<typeof auditDetectionSchema>['detections']) {
   const compiled = new Map(
     Object.entries(detections).map(([id, d]) => {
-      const users = (d.allowUsers ?? []).map((u) => new RegExp(u))
+      const users = (d.allowUsers ?? []).map((u) => linearRegex(u))
       const namespaces = new Set(d.allowNamespaces ?? [])
       return [id, { disabled: d.enabled === false, priority: d.priority as Priority | undefined, allows: (p: Principal, e: AuditEvent) => users.some((re) => re.test(p.username) || (p.arn !== undefined && re.test(p.arn))) || namespaces.has(e.objectRef?.namespace ?? '') }] as const
     }),

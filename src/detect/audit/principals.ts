@@ -1,4 +1,5 @@
 import type { Principal } from '../../model/audit-event.js'
+import { linearRegex } from '../../config/linear-regex.js'
 
 /**
  * EKS's own principals and the cluster's controllers: benign by default, so a change they make is
@@ -18,6 +19,6 @@ export const DEFAULT_BENIGN_PRINCIPALS = [
 export type PrincipalMatcher = (p: Principal) => boolean
 
 export function benignMatcher(patterns: readonly string[]): PrincipalMatcher {
-  const res = patterns.map((p) => new RegExp(p))
+  const res = patterns.map((p) => linearRegex(p))
   return (p) => res.some((re) => re.test(p.username)) || p.groups.includes('system:nodes')
 }

@@ -7,7 +7,10 @@ import { errors } from '../../errors.js'
  * variable. Several lines are valid at once, so a credential is rotated by adding the new one,
  * moving the senders, then removing the old one. A changed file is picked up without a restart
  * (Kubernetes updates mounted Secrets in place); a file that vanishes or empties keeps the last
- * good set rather than opening the endpoint.
+ * good set rather than opening the endpoint. To revoke every token of the file without a restart,
+ * write a file holding the line `# revoke-all` (alone, or with the tokens that stay valid): a file
+ * with that line is taken as it is, even with no token left, and the source then refuses
+ * everything the file used to allow (tokens from an environment variable need a restart).
  */
 export class CredentialSet {
   readonly #file: string | undefined
@@ -70,12 +73,16 @@ export class CredentialSet {
   #reload(initial: boolean): void {
     const { mtimeMs } = statSync(this.#file!)
     if (!initial && mtimeMs === this.#mtimeMs) return
-    const entries = split(readFileSync(this.#file!, 'utf8'), /\n/).map(digest)
-    if (entries.length === 0 && !initial) return
+    const text = readFileSync(this.#file!, 'utf8')
+    const entries = split(text, /\n/).map(digest)
+    if (entries.length === 0 && !initial && !REVOKE_ALL.test(text)) return
     this.#fromFile = entries
     this.#mtimeMs = mtimeMs
   }
 }
+
+/** The line that makes a file authoritative even when it holds no token (an explicit revoke). */
+const REVOKE_ALL = /^[ \t]*#[ \t]*revoke-all[ \t]*\r?$/im
 
 /** Lines (or commas too, in env values: a password may hold a comma), trimmed, without blanks and # comments. */
 function split(text: string, separator: RegExp): string[] {

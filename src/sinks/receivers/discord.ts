@@ -1,9 +1,10 @@
 import { consoleUrl, clip } from '../../route/notification.js'
-import { facts, SEVERITY_COLOUR, type ReceiverType, escapeHtml } from './types.js'
+import { facts, SEVERITY_COLOUR, escapeHtml, defineReceiver } from './types.js'
 
 /** Discord webhook embeds: title 256, description 4,096, 25 fields (name 256, value 1,024), 6,000 characters in all. */
-export const discord: ReceiverType = {
+export const discord = defineReceiver({
   type: 'discord',
+  description: 'one embed, ≤ 6,000 characters in all',
   secrets: ['url'],
   requestsPerSecond: 1,
   build(n, ctx) {
@@ -18,11 +19,12 @@ export const discord: ReceiverType = {
       body: { embeds: [{ title, url: consoleUrl(f.id, ctx.region, ctx.partition), description, color: parseInt(SEVERITY_COLOUR[n.severity]!.slice(1), 16), fields, footer: { text: footer }, timestamp: new Date(Date.parse(n.until)).toISOString() }] },
     }
   },
-}
+})
 
 /** Google Chat webhook, cardsV2; `threadKey` = the group, so repeats of one group thread together. */
-export const googlechat: ReceiverType = {
+export const googlechat = defineReceiver({
   type: 'googlechat',
+  description: 'cardsV2, `threadKey` = the group, so repeats thread together',
   secrets: ['url'],
   requestsPerSecond: 1,
   build(n, ctx) {
@@ -50,5 +52,5 @@ export const googlechat: ReceiverType = {
       },
     }
   },
-}
+})
 

@@ -1,7 +1,8 @@
+import { Type } from 'typebox'
 import type { SESv2Client } from '@aws-sdk/client-sesv2'
 import { awsOutcome } from '../../aws/errors.js'
 import { consoleUrl, clip } from '../../route/notification.js'
-import { facts, type ReceiverType, escapeHtml } from './types.js'
+import { facts, escapeHtml, defineReceiver } from './types.js'
 
 /**
  * Email through Amazon SES v2 (SendEmail, plain text + HTML), one message per notification group
@@ -10,8 +11,13 @@ import { facts, type ReceiverType, escapeHtml } from './types.js'
  */
 let client: Promise<SESv2Client> | undefined
 
-export const email: ReceiverType = {
+export const email = defineReceiver({
   type: 'email',
+  description: 'SES v2 SendEmail, text + HTML, same grouping; IAM `ses:SendEmail` on a verified sender',
+  options: {
+    from: Type.String({ minLength: 3, description: 'The sender: an SES-verified identity.' }),
+    to: Type.Array(Type.String({ minLength: 3 }), { minItems: 1, description: 'Recipients.' }),
+  },
   secrets: [],
   needs: { region: true },
   requestsPerSecond: 1,
@@ -40,7 +46,7 @@ export const email: ReceiverType = {
       return awsOutcome(err)
     }
   },
-}
+})
 
 /** HTML text and attribute values: the chat escape, plus quotes. */
 function esc(s: string): string {

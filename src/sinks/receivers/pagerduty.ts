@@ -1,5 +1,6 @@
+import { Type } from 'typebox'
 import { consoleUrl, clip } from '../../route/notification.js'
-import type { ReceiverType } from './types.js'
+import { defineReceiver } from './types.js'
 
 /**
  * PagerDuty Events API v2: one event per finding, `dedup_key` = the finding Id, so a finding that
@@ -7,8 +8,10 @@ import type { ReceiverType } from './types.js'
  */
 const SEVERITY: Record<string, string> = { CRITICAL: 'critical', HIGH: 'error', MEDIUM: 'warning', LOW: 'info', INFORMATIONAL: 'info' }
 
-export const pagerduty: ReceiverType = {
+export const pagerduty = defineReceiver({
   type: 'pagerduty',
+  description: 'Events API v2, one event per finding, `dedup_key` = finding Id (repeats update the incident), summary ≤ 1,024, severity mapped, source/component/group/class, custom_details, link; `resolve` when archived',
+  options: { url: Type.Optional(Type.String({ description: 'Events endpoint override (EU service region, tests). Not a secret.' })) },
   secrets: ['routingKey'],
   perFinding: true,
   tracksLifecycle: true,
@@ -39,11 +42,13 @@ export const pagerduty: ReceiverType = {
       },
     }
   },
-}
+})
 
 /** Opsgenie (its API is being retired: kept simple). One alert per finding, alias = finding Id. */
-export const opsgenie: ReceiverType = {
+export const opsgenie = defineReceiver({
   type: 'opsgenie',
+  description: 'one alert per finding, `alias` = finding Id (its API is being retired: kept minimal)',
+  options: { url: Type.Optional(Type.String({ description: 'Alerts endpoint override (EU instance: https://api.eu.opsgenie.com/v2/alerts, tests). Not a secret.' })) },
   secrets: ['routingKey'],
   perFinding: true,
   requestsPerSecond: 2,
@@ -56,4 +61,4 @@ export const opsgenie: ReceiverType = {
       body: { message: clip(`${f.severity}: ${f.event.rule}`, 130), alias: clip(f.id, 512), description: clip(f.event.output, 15_000), priority: priority[f.severity], source: 'falconet', tags: f.event.tags.slice(0, 20), details: { count: String(f.count), namespace: f.event.workload.namespace ?? '', pod: f.event.workload.pod ?? '' } },
     }
   },
-}
+})

@@ -1,12 +1,13 @@
 import { consoleUrl, clip } from '../../route/notification.js'
-import { facts, SEVERITY_COLOUR, type ReceiverType, escapeHtml } from './types.js'
+import { facts, SEVERITY_COLOUR, escapeHtml, defineReceiver } from './types.js'
 
 /**
  * Slack incoming webhook, Block Kit. Limits (Slack's): header 150, section text 3,000, field 2,000
  * characters, at most 10 fields, 50 blocks; about one message a second per webhook.
  */
-export const slack: ReceiverType = {
+export const slack = defineReceiver({
   type: 'slack',
+  description: 'Block Kit: header (150), fields (severity, rule, cluster, namespace/pod, workload, image, node, IAM role, principal; ≤ 10 × 2,000), the output (3,000), the group, a context line, a button to the finding in the Security Hub console; ≤ 50 blocks',
   secrets: ['url'],
   requestsPerSecond: 1,
   build(n, ctx) {
@@ -28,11 +29,12 @@ export const slack: ReceiverType = {
     )
     return { url: ctx.secrets.url!, body: { text: clip(`${n.severity}: ${n.summary}`, 3000), blocks: blocks.slice(0, 50) } }
   },
-}
+})
 
 /** Mattermost and Rocket.Chat accept Slack's legacy `attachments` (not Block Kit). */
-export const mattermost: ReceiverType = {
+export const mattermost = defineReceiver({
   type: 'mattermost',
+  description: "Mattermost and Rocket.Chat: Slack's `attachments`",
   secrets: ['url'],
   requestsPerSecond: 1,
   build(n, ctx) {
@@ -55,7 +57,7 @@ export const mattermost: ReceiverType = {
       },
     }
   },
-}
+})
 
 
 /** Escape, then cut without leaving half an entity (&am…). */

@@ -1,5 +1,5 @@
 import { consoleUrl, clip } from '../../route/notification.js'
-import { facts, type ReceiverType } from './types.js'
+import { facts, defineReceiver } from './types.js'
 
 /**
  * Microsoft Teams through a Power Automate Workflows webhook, with an Adaptive Card (the Office 365
@@ -8,8 +8,9 @@ import { facts, type ReceiverType } from './types.js'
  */
 export const MAX_CARD_BYTES = 20_000
 
-export const teams: ReceiverType = {
+export const teams = defineReceiver({
   type: 'teams',
+  description: "Power Automate Workflows webhook with an Adaptive Card 1.4, under 20 KB. The webhook answers 202 even for a card Teams later rejects, so the card's shape is checked by tests",
   secrets: ['url'],
   requestsPerSecond: 1,
   build(n, ctx) {
@@ -31,7 +32,7 @@ export const teams: ReceiverType = {
     if (Buffer.byteLength(JSON.stringify(body)) > MAX_CARD_BYTES) body = message(card(1000))
     return { url: ctx.secrets.url!, body }
   },
-}
+})
 
 function message(content: unknown) {
   return { type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content }] }

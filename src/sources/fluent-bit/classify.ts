@@ -4,7 +4,9 @@ import { parseJsonLossless } from '../lossless-json.js'
 import { parseJson } from '../safe-json.js'
 import { isRecord, type DecodedRecord } from './decode.js'
 import type { LogRuleMatcher } from './log-rules.js'
-import { isAuditEvent as isAuditShape, normalizeAuditEvent, type AuditEvent } from '../../model/audit-event.js'
+import { isAuditEvent as isAuditShape, normalizeAuditEvent, timeOf, type AuditEvent } from '../../model/audit-event.js'
+import { futureTimeProblem, nowTime } from '../../model/time.js'
+import { checkFalcoSender, type FalcoSenderConfig, type Sender } from './falco-sender.js'
 
 /**
  * What one Fluent Bit record means:
@@ -12,14 +14,17 @@ import { isAuditEvent as isAuditShape, normalizeAuditEvent, type AuditEvent } fr
  *    at the top level (kubernetes filter Merge_Log, or a JSON parser on Falco's stdout); nested under
  *    `log_processed`, `data` or a configured key; `log` already an object — which becomes exactly
  *    the event the Falco http source would produce (same finding Id). The record's `kubernetes` map
- *    describes the Falco pod, not the offending workload, so it is ignored: the workload is in the
- *    alert's output_fields;
+ *    (or the chunk's log-file tag) describes the pod that wrote the line: the alert is trusted only
+ *    when that is Falco (falco-sender.ts), otherwise it is `forged`. The offending workload is in
+ *    the alert's output_fields;
  * 2. a Kubernetes audit event (audit.k8s.io Event), in the record or in `log`;
  * 3. a log line matched by a log rule;
  * 4. anything else: counted, by namespace, and dropped.
  */
 export type Classified =
   | { kind: 'falco'; event: SecurityEvent }
+  /** A Falco alert in the log of a pod that is not Falco: refused, and reported as impersonation. */
+  | { kind: 'forged'; reason: string; sender: Sender; rule: string; priority: string; node?: string }
   | { kind: 'audit'; event: Record<string, unknown> }
   | { kind: 'log'; event: SecurityEvent }
   | { kind: 'unmatched'; namespace: string }
@@ -32,6 +37,10 @@ export interface ClassifyOptions {
   /** Container names of Falco itself: its stderr (start-up messages) is skipped. */
   falcoContainers: readonly string[]
   logRules: LogRuleMatcher
+  /** Who may speak for Falco (see falco-sender.ts). */
+  falcoSender: FalcoSenderConfig
+  /** Records dated further ahead of the clock are invalid (sources.maxFutureSkewSecs); default: no bound. */
+  maxFutureSkewMs?: number
 }
 
 /**
@@ -44,7 +53,8 @@ function rounded(alert: Record<string, unknown>): boolean {
   return isRecord(fields) && Object.values(fields).some((v) => typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v))
 }
 
-export function classify(decoded: DecodedRecord, options: ClassifyOptions): Classified {
+/** `tag`: the chunk's Fluent Bit tag, when its output sends it (header_tag). */
+export function classify(decoded: DecodedRecord, options: ClassifyOptions, tag?: string): Classified {
   const { record } = decoded
   const k8s = isRecord(record.kubernetes) ? record.kubernetes : undefined
   if (record.stream === 'stderr' && typeof k8s?.container_name === 'string' && options.falcoContainers.includes(k8s.container_name)) {
@@ -53,8 +63,16 @@ export function classify(decoded: DecodedRecord, options: ClassifyOptions): Clas
 
   const alert = falcoAlertIn(decoded, options.falcoKeys)
   if (alert) {
+    const check = checkFalcoSender(record, tag, options.falcoSender)
+    if (!check.trusted) {
+      const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 256) : '')
+      return { kind: 'forged', reason: check.reason, sender: check.sender, rule: text(alert.rule), priority: text(alert.priority), ...(check.sender.node ? { node: check.sender.node } : {}) }
+    }
     try {
-      return { kind: 'falco', event: normalizeFalcoAlert(withTime(alert, decoded), 'falco') }
+      const event = normalizeFalcoAlert(withTime(alert, decoded), 'falco')
+      const future = futureTimeProblem(event.time, options.maxFutureSkewMs ?? Infinity)
+      if (future) return { kind: 'invalid', reason: future }
+      return { kind: 'falco', event: { ...event, provenance: check.provenance } }
     } catch (err) {
       return { kind: 'invalid', reason: (err as Error).message }
     }
@@ -62,10 +80,21 @@ export function classify(decoded: DecodedRecord, options: ClassifyOptions): Clas
 
   const audit = auditEventIn(record, options.falcoKeys)
   // Held to its types and cut, as the webhook's are.
-  if (audit) return { kind: 'audit', event: normalizeAuditEvent(audit as unknown as AuditEvent) as unknown as Record<string, unknown> }
+  if (audit) {
+    const event = normalizeAuditEvent(audit as unknown as AuditEvent)
+    const time = timeOf(event)
+    const future = time ? futureTimeProblem(time, options.maxFutureSkewMs ?? Infinity) : undefined
+    if (future) return { kind: 'invalid', reason: future }
+    return { kind: 'audit', event: event as unknown as Record<string, unknown> }
+  }
 
   const event = options.logRules(record, decoded.time)
-  if (event) return { kind: 'log', event }
+  if (event) {
+    // A log line's time is the runtime's or Fluent Bit's stamp, not a claim of the line: one
+    // beyond the skew is treated as no time (falconet's clock), as an unreadable one is.
+    const future = futureTimeProblem(event.time, options.maxFutureSkewMs ?? Infinity)
+    return { kind: 'log', event: future ? { ...event, time: nowTime() } : event }
+  }
   return { kind: 'unmatched', namespace: typeof k8s?.namespace_name === 'string' ? k8s.namespace_name : '' }
 }
 

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox'
 import { PRIORITIES, type Priority } from '../../model/severity.js'
 import type { SecurityEvent } from '../../model/event.js'
 import { canonicalTime, nowTime } from '../../model/time.js'
+import { linearRegex, type LinearRegex } from '../../config/linear-regex.js'
 
 /**
  * Rules that turn ordinary log lines into security events: every matcher must match. Fields:
@@ -74,9 +75,9 @@ export function compileLogRules(rules: readonly LogRule[]): LogRuleMatcher {
       if ((m.regex === undefined) === (m.equals === undefined)) throw new Error(`log rule "${rule.name}": each matcher needs exactly one of regex or equals (field ${m.field})`)
       const read = accessor(m.field)
       if (m.regex !== undefined) {
-        let re: RegExp
+        let re: LinearRegex
         try {
-          re = new RegExp(m.regex)
+          re = linearRegex(m.regex)
         } catch (err) {
           throw new Error(`log rule "${rule.name}": bad regex for ${m.field}: ${(err as Error).message}`)
         }
@@ -135,6 +136,8 @@ function eventFor(rule: LogRule, r: Record<string, unknown>, timeOf: () => strin
     tags: rule.tags,
     workload: {},
     fields: { log: line.slice(0, 4000) },
+    // The node the line was read on; what the line says is the rule's business.
+    provenance: { via: 'fluent-bit', ...(hostname ? { node: hostname } : {}) },
   }
   if (hostname) {
     event.hostname = hostname

@@ -13,7 +13,7 @@ export class FluentBitMetrics {
     const registers = [registry]
     this.#records = new Counter({ name: 'falconet_fluentbit_records_total', help: 'Fluent Bit records by what they were: falco, audit, log (matched a log rule), unmatched, skipped, malformed, invalid.', labelNames: ['kind'], registers })
     this.#unmatched = new Counter({ name: 'falconet_fluentbit_unmatched_records_total', help: 'Records no rule matched (dropped), by Kubernetes namespace.', labelNames: ['namespace'], registers })
-    this.#chunks = new Counter({ name: 'falconet_fluentbit_chunks_total', help: 'Chunks received: accepted, duplicate (a resend), refused.', labelNames: ['result'], registers })
+    this.#chunks = new Counter({ name: 'falconet_fluentbit_chunks_total', help: 'Chunks received: accepted, duplicate (a resend), refused, overloaded (503: over the memory budget).', labelNames: ['result'], registers })
   }
 
   records(kind: string, n = 1): void {
@@ -26,7 +26,7 @@ export class FluentBitMetrics {
     this.#unmatched.inc({ namespace: namespace || '_none' }, n)
   }
 
-  chunk(result: 'accepted' | 'duplicate' | 'refused'): void {
+  chunk(result: 'accepted' | 'duplicate' | 'refused' | 'overloaded'): void {
     this.#chunks.inc({ result })
   }
 }
