@@ -1,5 +1,5 @@
 /**
- * Durations and sizes, from the environment. The defaults give a full run in about 6–8 minutes on
+ * Durations and sizes, from the environment. The defaults give a full run in about 12–14 minutes on
  * two cores; BENCH_QUICK=1 is a smoke run of well under two minutes whose figures mean little. A
  * run shorter or smaller than the defaults, or of only some suites, is marked scratch (its files
  * are git-ignored, see bench/README.md).
