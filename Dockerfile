@@ -29,6 +29,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The console's static files (served from /ui/assets; resolved next to dist/).
+COPY assets ./assets
 COPY package.json ./
 RUN mkdir -p /var/lib/falconet && chown 10001:10001 /var/lib/falconet
 USER 10001:10001

@@ -2,7 +2,7 @@
  * `npm run bench`: the whole benchmark suite (see bench/README.md), or some of it:
  *
  *   npm run bench                       all suites, default durations (about 12–14 minutes)
- *   npm run bench -- falco storm        only these (falco, fluent-bit, storm, steady, enrichment)
+ *   npm run bench -- falco storm        only these (falco, fluent-bit, storm, steady, enrichment, scale-out)
  *   BENCH_QUICK=1 npm run bench         a smoke run (scratch figures)
  *   BENCH_SOAK_SECS=600 npm run bench   the 10-minute soak
  *
@@ -24,6 +24,7 @@ import { fluentBitSuite } from './suites/fluent-bit.js'
 import { stormSuite } from './suites/storm.js'
 import { steadySuite } from './suites/steady.js'
 import { enrichmentSuite } from './suites/enrichment.js'
+import { scaleOutSuite } from './suites/scale-out.js'
 
 const settings = settingsFrom(process.env, process.argv.slice(2))
 pinSelf()
@@ -65,6 +66,7 @@ const suites: Record<string, () => Promise<void>> = {
   storm: async () => void (results.storm = await stormSuite(settings)),
   steady: async () => void (results.steady = await steadySuite(settings)),
   enrichment: async () => void (results.enrichment = await enrichmentSuite(settings.pods, settings.nodes)),
+  'scale-out': async () => void (results.scaleOut = await scaleOutSuite(settings)),
 }
 for (const name of settings.suites) {
   log(`suite ${name}`)

@@ -27,12 +27,19 @@ import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identit
 import { sayNodeSupportOnce } from './aws/node-support.js'
 import { createEnrichment } from './enrich/index.js'
 import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
-import { EksAuditPoller } from './sources/eks-audit-cloudwatch.js'
+import { EksAuditPoller, fileCheckpoints } from './sources/eks-audit-cloudwatch.js'
+import { createCluster, type Cluster } from './cluster/index.js'
+import { SharedDocs } from './cluster/shared-docs.js'
+import { SharedLiveness } from './cluster/liveness.js'
+import { sharedPolling } from './cluster/audit-poller.js'
 import { compileRoutes } from './route/tree.js'
 import { Silences } from './route/silences.js'
 import { compileInhibitions, type InhibitRule } from './route/inhibit.js'
 import type { FindingState } from './aggregate/aggregator.js'
+import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
+import { LocalFindingIndex } from './console/local-index.js'
+import { trackDelivery } from './console/delivery-tracker.js'
 import { deprecatedSettings } from './config/deprecated.js'
 
 /**
@@ -101,7 +108,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   // Silences and inhibition are asked again when a message is sent (one may arrive while it waits).
   const mutedNow = (f: FindingState) => silences.silenced(f) !== undefined || inhibited(f)
   const receivers = config.receivers.map((r) => createReceiverSink(r, sinkDeps, env, mutedNow as never) as Sink<unknown>)
-  const sinks = [...findingSinks, ...receivers]
+  // The console's index (src/console), fed after aggregation and told what each sink acknowledged.
+  const consoleIndex = config.console.enabled ? new LocalFindingIndex(dataDir, config.console.retention, { logger }) : undefined
+  const sinks = [...findingSinks, ...receivers].map((s) => (consoleIndex ? trackDelivery(s, consoleIndex) : s))
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
@@ -122,16 +131,24 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       policy: findingPolicy({ windowMs, tracksLifecycle: (sink) => lifecycleSinks.has(sink) }),
       seenWindowMs: { chunk: config.sources.fluentBit.dedupeWindowSecs * 1000 },
     })
+  // Several replicas (cluster.store.url, docs/scale-out.md): occurrences are merged in the shared
+  // store in batches, every sink drains the store's queue, silences and sightings are shared.
+  const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
+  const cluster = await createCluster(config.cluster.store, aggregate, { logger, registry, env, spool })
+  const sharedDocs = cluster ? new SharedDocs(cluster.store, ['silences'], logger) : undefined
+  if (cluster && sharedDocs && (await cluster.store.ready(5000))) await sharedDocs.refresh()
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...(auditSink ? [auditSink.id] : [])])
   registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
-  const runners: SinkRunner[] = [
-    ...sinks.map((sink) => new SinkRunner(sink, { logger, queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown>, deadLetters, metrics })),
-    ...(auditSink ? [new SinkRunner(auditSink, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })] : []),
-  ]
-  const silences = new Silences(spool.state, clock, config.silences)
+  const silences = new Silences(sharedDocs ?? spool.state, clock, config.silences)
+  sharedDocs?.onChange(() => silences.reload())
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
+  const deliveryOf = (sink: Sink<unknown>) => (cluster ? sharedDelivery(cluster, sink, { routed: !sinkIds.includes(sink.id), lifecycle: lifecycleSinks.has(sink.id), routeTo }) : { queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown> })
+  const runners: SinkRunner[] = [
+    ...sinks.map((sink) => new SinkRunner(sink, { logger, deadLetters, metrics, ...deliveryOf(sink) })),
+    ...(auditSink ? [new SinkRunner(auditSink, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })] : []),
+  ]
   let stopGuard: (() => Promise<void>) | undefined
 
   const region = regionOf(config, env)
@@ -139,12 +156,27 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     ? createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) })
     : undefined
   const nodeKnown = deps.nodeKnown ?? enrichment?.knowsNode
-  const monitor = createMonitor(config.monitor, { registry, logger, store: spool.state, windowMs, now: clock, ...(nodeKnown ? { nodeKnown } : {}) })
-  const findingSinksFor = (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
+  // Several replicas: sightings are merged in the store and only the monitor lease's holder raises.
+  const sharedLiveness = cluster && config.monitor.enabled ? new SharedLiveness(cluster, config.monitor.forgetAfterSecs * 1000) : undefined
+  const monitor = createMonitor(config.monitor, { registry, logger, store: spool.state, windowMs, now: clock, ...(nodeKnown ? { nodeKnown } : {}), ...(sharedLiveness ? { raises: sharedLiveness.raises } : {}) })
+  // With a store nothing is queued locally: the sinks get the store's merged finding.
+  const findingSinksFor = cluster ? () => [] : (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
+  const hooks = consoleIndex
+    ? { ...monitor.hooks, committed: (f: readonly FindingState[]) => (monitor.hooks.committed?.(f), consoleIndex.record(f, findingSinksFor)) }
+    : monitor.hooks
   // Threat lists: files read now (an unreadable one is a start-up error), URLs fetched after start.
   const threatLists = createThreatLists(config.audit.threatIntel, logger)
   const enrich = withFalcoThreatMarks(enrichment?.enrich, threatLists)
-  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, { spool, sinks: findingSinksFor, clock, forwardAudit: auditSink !== undefined, hooks: monitor.hooks, ...(enrich ? { enrich } : {}), ...(threatLists ? { threatLists } : {}) })
+  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, {
+    spool,
+    sinks: findingSinksFor,
+    clock,
+    forwardAudit: auditSink !== undefined,
+    hooks,
+    ...(enrich ? { enrich } : {}),
+    ...(threatLists ? { threatLists } : {}),
+    ...(cluster ? { replication: cluster.replication } : {}),
+  })
   const liveness = monitor.connect({ ingest, resolve: resolveFinding })
 
   const eks = config.sources.eksAudit
@@ -156,6 +188,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
         registry,
         dataDir,
         region,
+        cluster,
         // Read from CloudWatch: the audit log arrives (counted, and the monitor hears from the poller).
         onRead: (logGroupName, n) => {
           ingestMetrics.received('eks-audit', POLLER_ROUTE, n)
@@ -180,7 +213,16 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     redriver,
     sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
   }
-  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, delivery }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}) })
+  const consoleDeps = consoleIndex
+    ? {
+        index: consoleIndex,
+        resolve: (event: Parameters<Resolve>[0]) => resolveFinding(event),
+        asffContext: () => asffContext(),
+        pricePerFinding: config.console.securityHubPricePerFinding,
+        ...(liveness ? { sources: () => liveness.summary() } : {}),
+      }
+    : undefined
+  const app = await buildApp({ config, logger, ingest, auditIngest, readiness, registry, admin: { silences, delivery }, env, seen: (key) => spool.unseen([key], 'chunk').length === 0, ...(liveness ? { monitor: liveness } : {}), ...(consoleDeps ? { console: consoleDeps } : {}) })
 
   let started = false
   const start = async () => {
@@ -198,6 +240,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       { logger, deadLetters },
     )
     for (const runner of runners) runner.start()
+    cluster?.start()
+    sharedDocs?.start(1000)
+    if (sharedLiveness && liveness) sharedLiveness.start(liveness, Math.min(5000, config.monitor.checkIntervalSecs * 1000))
     poller?.start()
     monitor.start()
     void threatLists?.start() // fetch failures are logged and keep the last good list
@@ -214,7 +259,11 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       enrichment?.stop()
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
+      sharedDocs?.stop()
+      sharedLiveness?.stop()
+      await cluster?.close()
       await spool.close()
+      await consoleIndex?.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
     })())
 
@@ -230,6 +279,7 @@ function createPoller(
     registry: Registry
     dataDir: string
     region: string | undefined
+    cluster: Cluster | undefined
     onRead: (logGroupName: string, events: number) => void
   },
 ): EksAuditPoller {
@@ -238,6 +288,9 @@ function createPoller(
   const region = deps.region
   if (!region) throw new errors.FALCONET_ERR_CONFIG('  aws.region: required when sources.eksAudit.enabled is true (or set AWS_REGION)')
   let client: Promise<import('@aws-sdk/client-cloudwatch-logs').CloudWatchLogsClient> | undefined
+  const checkpointFile = join(deps.dataDir, 'eks-audit', 'checkpoint.json')
+  // Several pollers with a store: one reads (a lease), the checkpoint is shared and fenced.
+  const shared = deps.cluster ? sharedPolling(deps.cluster, logGroupName, fileCheckpoints(checkpointFile)) : {}
   return new EksAuditPoller(
     {
       logGroupName,
@@ -247,9 +300,10 @@ function createPoller(
       backfillMs: eks.backfillMinutes * 60_000,
       lookbackMs: eks.lookbackSecs * 1000,
       settleMs: eks.settleSecs * 1000,
-      checkpointFile: join(deps.dataDir, 'eks-audit', 'checkpoint.json'),
+      checkpointFile,
     },
     {
+      ...shared,
       ingest: (events) => {
         deps.onRead(logGroupName, events.length)
         return deps.auditIngest(events, { via: 'eks-audit-cloudwatch' })
@@ -260,6 +314,18 @@ function createPoller(
       client: () => (client ??= import('@aws-sdk/client-cloudwatch-logs').then(({ CloudWatchLogsClient }) => new CloudWatchLogsClient({ region, maxAttempts: 1 }))),
     },
   )
+}
+
+/**
+ * A sink's queue and rate limit in the shared store: one drainer cluster-wide, a token bucket every
+ * replica draws from; a routed sink (a receiver) takes a finding only if the routes send it there.
+ */
+function sharedDelivery(cluster: Cluster, sink: Sink<unknown>, o: { routed: boolean; lifecycle: boolean; routeTo: (f: FindingState) => string[] }): { queue: DeliveryQueue<unknown>; bucket: { take(signal?: AbortSignal): Promise<void> } } {
+  const wants = o.routed ? (f: Finding) => o.routeTo(f as FindingState).includes(sink.id) : undefined
+  return {
+    queue: cluster.queue({ id: sink.id, resendMs: sink.delivery.resendIntervalMs, lifecycle: o.lifecycle }, wants) as DeliveryQueue<unknown>,
+    bucket: cluster.bucket(`sink:${sink.id}`, sink.delivery.rateLimit.requestsPerSecond, sink.delivery.rateLimit.burst),
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import type { FluentBitResult } from '../suites/fluent-bit.js'
 import type { StormResult } from '../suites/storm.js'
 import type { SteadyResult } from '../suites/steady.js'
 import type { EnrichmentResult } from '../suites/enrichment.js'
+import type { ScaleOutResult } from '../suites/scale-out.js'
 import type { Repeated } from './stats.js'
 import type { ChartData } from './chart.js'
 
@@ -13,6 +14,7 @@ export interface Results {
   storm?: StormResult
   steady?: SteadyResult
   enrichment?: EnrichmentResult
+  scaleOut?: ScaleOutResult
   /** A suite that threw: its message, so one failure does not hide the other figures. */
   failed: Record<string, string>
 }
@@ -87,6 +89,15 @@ export function rows(r: Results): Row[] {
     add({ suite: s, figure: 'Falco POST → 200 p50 / p99 at this rate', value: `${ms(st.postP50Ms)} / ${ms(st.postP99Ms)}`, spread: '', target: '' })
     add({ suite: s, figure: `receive → chat receiver call p50 / p99 (${st.chat.delivered}/${st.chat.probes} probes)`, value: `${ms(st.chat.p50Ms)} / ${ms(st.chat.p99Ms)}`, spread: windows(st.chat.windowP99Ms), target: 'p99 < 100 ms', met: st.chat.p99Ms < 100 && st.chat.delivered === st.chat.probes })
     add({ suite: s, figure: `receive → Security Hub call p50 / p99 (${st.securityHub.delivered}/${st.securityHub.probes} probes)`, value: `${ms(st.securityHub.p50Ms)} / ${ms(st.securityHub.p99Ms)}`, spread: windows(st.securityHub.windowP99Ms), target: 'p99 < 2 s', met: st.securityHub.p99Ms < 2000 && st.securityHub.delivered === st.securityHub.probes })
+  }
+  if (r.scaleOut) {
+    const s = `6 Scale-out (${int(r.scaleOut.alerts)} storm alerts over ${r.scaleOut.secs} s, round-robin)`
+    for (const x of r.scaleOut.rows) {
+      const who = x.store ? `${x.replicas} replica${x.replicas > 1 ? 's' : ''} + store` : '1 replica, no store'
+      add({ suite: s, figure: `${who}: CPU per alert (all replicas)`, value: `${x.cpuMsPerAlert.toFixed(3)} ms`, spread: '', target: '' })
+      if (x.store) add({ suite: s, figure: `${who}: store round trips per 1,000 alerts (merges)`, value: `${x.storeRoundTripsPer1000.toFixed(1)} (${x.mergeRoundTripsPer1000.toFixed(1)})`, spread: '', target: '' })
+      add({ suite: s, figure: `${who}: BatchImportFindings calls / throttled / findings / alerts in findings / chat messages`, value: `${int(x.calls)} / ${int(x.throttled)} / ${int(x.findings)} / ${int(x.alertsInFindings)} of ${int(x.accepted)} / ${int(x.chatMessages)}`, spread: '', target: '' })
+    }
   }
   const s = '5 Memory (RSS)'
   const falcoTargets = r.falco?.runs.at(-1)?.targets ?? []

@@ -29,7 +29,7 @@ export interface Settings {
   scratch: boolean
 }
 
-export const SUITES = ['falco', 'fluent-bit', 'storm', 'steady', 'enrichment'] as const
+export const SUITES = ['falco', 'fluent-bit', 'storm', 'steady', 'enrichment', 'scale-out'] as const
 
 const DEFAULTS = { secs: 8, fluentBitSecs: 5, repeats: 3, warmupSecs: 3, connections: [1, 32], stormAlerts: 10_000, stormPods: 50, stormSecs: 60, steadyRate: 1000, soakSecs: 60, pods: 10_000, nodes: 500 }
 const QUICK = { ...DEFAULTS, secs: 2, fluentBitSecs: 2, repeats: 1, warmupSecs: 1, stormSecs: 10, soakSecs: 10, pods: 1000, nodes: 50 }

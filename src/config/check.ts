@@ -70,17 +70,21 @@ function matcherProblem(text: string, path: string, problems: ConfigProblem[]): 
   }
 }
 
+/** URL settings that are not http(s): the shared store speaks the Redis protocol. */
+const SCHEMES: Record<string, string[]> = { 'cluster.store.url': ['redis:', 'rediss:', 'valkey:', 'valkeys:'] }
+
 /** Every setting named `url` or `…Url`: an http(s) URL (secrets come from files and are checked when read). */
 function urlProblems(value: unknown, path: string, problems: ConfigProblem[]): void {
   if (!value || typeof value !== 'object') return
   for (const [key, inner] of Object.entries(value)) {
     const at = path ? `${path}.${key}` : key
     if (typeof inner === 'string' && (key === 'url' || key.endsWith('Url'))) {
+      const schemes = SCHEMES[at] ?? ['http:', 'https:']
       let ok = false
       try {
-        ok = ['http:', 'https:'].includes(new URL(inner).protocol)
+        ok = schemes.includes(new URL(inner).protocol)
       } catch {}
-      if (!ok) problems.push({ path: at, message: `"${inner}" is not an http(s) URL` })
+      if (!ok) problems.push({ path: at, message: `"${inner}" is not ${SCHEMES[at] ? `a ${schemes.map((x) => x.slice(0, -1)).join(' / ')} URL` : 'an http(s) URL'}` })
     } else urlProblems(inner, at, problems)
   }
 }

@@ -20,6 +20,7 @@ export const ENV_ALIASES: Record<string, string[]> = {
   FALCONET_CLUSTER_NAME: ['cluster', 'name'],
   FALCONET_SECURITYHUB_ENABLED: ['sinks', 'securityhub', 'enabled'],
   FALCONET_NODE_NAME: ['enrichment', 'nodeName'],
+  FALCONET_STORE_URL: ['cluster', 'store', 'url'],
 }
 
 export interface LoadOptions {

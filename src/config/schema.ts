@@ -9,6 +9,8 @@ import { routingSchemas } from '../route/config.js'
 import { sinkDefinitions, type SinkSchemas } from '../sinks/registry.js'
 import { receiversSchema } from '../sinks/receivers/index.js'
 import { monitorSchema } from '../monitor/config.js'
+import { consoleSchema } from '../console/config.js'
+import { storeSchema } from '../cluster/config.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES, SEVERITY_LABELS, SeverityLabel } from '../model/severity.js'
 
 /**
@@ -61,6 +63,7 @@ export const configSchema = Type.Object(
       {
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'EKS cluster name: adds an AwsEksCluster resource to every finding (env FALCONET_CLUSTER_NAME).' })),
         arn: Type.Optional(Type.String({ pattern: '^arn:aws[a-z-]*:eks:', description: 'EKS cluster ARN; built from name, region and account when unset.' })),
+        store: storeSchema,
       },
       { default: {}, additionalProperties: false },
     ),
@@ -103,6 +106,7 @@ export const configSchema = Type.Object(
     enrichment: enrichmentSchema,
     audit: { ...auditDetectionSchema, description: 'Detections on Kubernetes audit events (docs/detections.md).' },
     monitor: monitorSchema,
+    console: consoleSchema,
     sinks: sinksSchema,
     receivers: receiversSchema,
     ...routingSchemas,

@@ -25,7 +25,7 @@ export class SinkRunner<T = unknown> {
   readonly #queue: DeliveryQueue<T>
   readonly #deadLetters: DeadLetterFile
   readonly #metrics: DeliveryMetrics
-  readonly #bucket: TokenBucket
+  readonly #bucket: { take(signal?: AbortSignal): Promise<void> }
   readonly #stop = new AbortController()
   /** Per finding: how often the service refused it individually with a retryable code. */
   readonly #refusals = new Map<string, number>()
@@ -38,13 +38,23 @@ export class SinkRunner<T = unknown> {
   #lastSuccessAt: number | undefined
   #lastError: { at: number; message: string } | undefined
 
-  constructor(sink: Sink<T>, deps: { logger: Logger; queue: DeliveryQueue<T>; deadLetters: DeadLetterFile; metrics: DeliveryMetrics }) {
+  constructor(
+    sink: Sink<T>,
+    deps: {
+      logger: Logger
+      queue: DeliveryQueue<T>
+      deadLetters: DeadLetterFile
+      metrics: DeliveryMetrics
+      /** The rate limit, when it is shared by several replicas (src/cluster); else one of this process. */
+      bucket?: { take(signal?: AbortSignal): Promise<void> }
+    },
+  ) {
     this.sink = sink
     this.#logger = deps.logger.child({ sink: sink.id })
     this.#queue = deps.queue
     this.#deadLetters = deps.deadLetters
     this.#metrics = deps.metrics
-    this.#bucket = new TokenBucket(sink.delivery.rateLimit.requestsPerSecond, sink.delivery.rateLimit.burst)
+    this.#bucket = deps.bucket ?? new TokenBucket(sink.delivery.rateLimit.requestsPerSecond, sink.delivery.rateLimit.burst)
     this.#unsubscribe = this.#queue.onQueued(() => this.#wake?.())
   }
 

@@ -118,8 +118,10 @@ export class Spool implements FindingLedger, Housekeeping {
         this.#seen.add('chunk', dedupeKey, now)
       }
       for (const key of markSeen) this.#seen.add('event', key, now)
-      if (outbox?.items.length) {
-        this.#outbox.add(outbox.name, outbox.items)
+      // Several outboxes may commit together (the Falco bridge's, a shared store's merge outbox).
+      for (const box of [outbox ?? []].flat()) {
+        if (box.items.length === 0) continue
+        this.#outbox.add(box.name, box.items)
         queued = true
       }
       this.#state.write(state)

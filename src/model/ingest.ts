@@ -16,10 +16,15 @@ export interface IngestOptions {
   dedupeKey?: string
   /** Keys to remember as taken (already checked as unseen by the caller), e.g. audit IDs. */
   markSeen?: readonly string[]
-  /** Raw items for an outbox (the Falco bridge's feed). */
-  outbox?: { name: string; items: Array<{ id: string; value: unknown }> }
+  /** Raw items for outboxes (the Falco bridge's feed, the occurrences a shared store has yet to merge). */
+  outbox?: Outbox | Outbox[]
   /** Detector state (first-seen baselines, aws-auth content) that these findings came from. */
   state?: ReadonlyArray<{ key: string; value: unknown }>
+}
+
+export interface Outbox {
+  name: string
+  items: Array<{ id: string; value: unknown }>
 }
 
 export interface IngestResult {

@@ -34,6 +34,8 @@ export interface MonitorDeps {
   /** The aggregation window: a source still silent is reported again at half of it, so its finding stays open. */
   windowMs: number
   now?: () => number
+  /** Several replicas: whether this one raises silences (it holds the monitor's lease). */
+  raises?: () => boolean
 }
 
 export function createMonitor(config: Static<typeof monitorSchema>, deps: MonitorDeps): Monitor {
@@ -60,7 +62,7 @@ export function createMonitor(config: Static<typeof monitorSchema>, deps: Monito
           repeatEveryMs: Math.max(60_000, deps.windowMs / 2),
           priority: config.priority as Priority,
         },
-        { now: deps.now ?? Date.now, store: deps.store, ingest: pipeline.ingest, resolve: pipeline.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}) },
+        { now: deps.now ?? Date.now, store: deps.store, ingest: pipeline.ingest, resolve: pipeline.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}), ...(deps.raises ? { raises: deps.raises } : {}) },
       )
     : undefined)
   const accept = (events: SecurityEvent[]): SecurityEvent[] => {

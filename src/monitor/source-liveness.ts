@@ -40,6 +40,11 @@ export interface LivenessDeps {
   nodeKnown?: (name: string) => boolean | undefined
   logger: Logger
   registry?: Registry
+  /**
+   * Whether this process raises silences (several replicas: only the one holding the monitor's
+   * lease does; all of them track sightings, merged cluster-wide). Default: always.
+   */
+  raises?: () => boolean
 }
 
 interface Source {
@@ -109,6 +114,40 @@ export class SourceLiveness {
     }
   }
 
+  /** Last-seen times, for sharing with other replicas (src/cluster/liveness.ts). */
+  sightings(): Array<{ kind: SourceKind; identity: string; lastSeen: number }> {
+    return [...this.#sources.values()].map((s) => ({ kind: s.kind, identity: s.identity, lastSeen: s.lastSeen }))
+  }
+
+  /**
+   * Sightings other replicas made (each sees only part of a source's connections): newer times
+   * win, unknown sources are learned, and a source this replica reported silent that talked to
+   * another one is resolved here.
+   */
+  merge(sightings: ReadonlyArray<{ kind: SourceKind; identity: string; lastSeen: number }>): void {
+    const now = this.#deps.now()
+    for (const { kind, identity, lastSeen } of sightings) {
+      if (this.#settings.silentAfterMs[kind] === undefined || !SOURCE_KINDS.includes(kind) || now - lastSeen > this.#settings.forgetAfterMs) continue
+      const key = keyOf(kind, identity.slice(0, MAX_IDENTITY))
+      let source = this.#sources.get(key)
+      if (!source) {
+        if (this.#sources.size >= this.#settings.maxSources) continue
+        source = { kind, identity: identity.slice(0, MAX_IDENTITY), firstSeen: lastSeen, lastSeen }
+        this.#sources.set(key, source)
+        this.#dirty = true
+        continue
+      }
+      if (lastSeen <= source.lastSeen) continue
+      source.lastSeen = lastSeen
+      this.#dirty = true
+      if (source.silentSince !== undefined && lastSeen > source.silentSince && !this.#busy.has(key)) {
+        const ending = this.#end(source, 'is sending again')
+        this.#resolving.add(ending)
+        void ending.finally(() => this.#resolving.delete(ending))
+      }
+    }
+  }
+
   /** Resolves once the recoveries that sightings started are committed (or have failed). */
   async settled(): Promise<void> {
     await Promise.all([...this.#resolving])
@@ -131,6 +170,7 @@ export class SourceLiveness {
       else if (now - s.lastSeen > this.#settings.forgetAfterMs) await this.#forget(s, `was not heard from for ${duration(now - s.lastSeen)} and is no longer tracked`)
       else if (s.node && this.#deps.nodeKnown?.(s.identity) === false) await this.#forget(s, 'left the cluster (its node is gone)')
       // Silence is counted from the later of its last message and falconet's start.
+      else if (this.#deps.raises && !this.#deps.raises()) continue
       else if (now - Math.max(s.lastSeen, this.#startedAt) > limit && (s.silentSince === undefined || now - (s.raisedAt ?? 0) >= this.#settings.repeatEveryMs)) raising.push(s)
     }
     if (raising.length > 0) await this.#raise(raising, now)

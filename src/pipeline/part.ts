@@ -4,7 +4,7 @@ import type { AuditIngest, Ingest, Resolve } from '../model/ingest.js'
 import type { FindingState } from '../aggregate/aggregator.js'
 import { createAuditDetector } from '../detect/audit/detector.js'
 import { StagedState } from '../detect/audit/staged-state.js'
-import { createPipeline, createResolver, type PipelineHooks } from './pipeline.js'
+import { createPipeline, createResolver, type PipelineHooks, type Replication } from './pipeline.js'
 import { createAuditIngest } from './audit.js'
 import type { ThreatLists } from '../detect/threat-intel/lists.js'
 
@@ -24,11 +24,13 @@ export function createPipelinePart(
     forwardAudit?: boolean
     /** Threat-intel IP lists for the audit detectors (audit.threatIntel). */
     threatLists?: ThreatLists
+    /** Several replicas: what each commit also carries for the shared store (src/cluster). */
+    replication?: Replication
   },
 ): { ingest: Ingest; resolve: Resolve; auditIngest: AuditIngest } {
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs: config.findings.windowSecs * 1000 }
-  const ingest = createPipeline(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks)
-  const resolveFinding = createResolver(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks)
+  const ingest = createPipeline(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, undefined, deps.replication)
+  const resolveFinding = createResolver(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, deps.replication)
   const auditIngest = createAuditIngest(auditDetectorOn(config.audit, deps.spool.state, deps.clock, deps.threatLists), ingest, deps.spool, deps.forwardAudit ?? false)
   return { ingest, resolve: resolveFinding, auditIngest }
 }

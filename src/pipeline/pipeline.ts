@@ -22,6 +22,23 @@ export interface PipelineHooks {
 
 type Sinks = readonly string[] | ((finding: FindingState) => readonly string[])
 
+/**
+ * With a shared store (src/cluster): what each commit also carries so that the store can merge it
+ * later, in batches — the occurrences as deltas in an outbox, committed with the findings, so what
+ * a source was acknowledged is what the store eventually gets, exactly once.
+ */
+export interface Replication {
+  occurrences(events: ReadonlyArray<{ id: string; event: SecurityEvent }>): IngestOptions
+  resolution(id: string, event: SecurityEvent): IngestOptions
+}
+
+/** Both commits' extras in one (outboxes and state writes add up). */
+export function withOptions(a: IngestOptions, b: IngestOptions): IngestOptions {
+  const outbox = [a.outbox ?? [], b.outbox ?? []].flat(2)
+  const state = [...(a.state ?? []), ...(b.state ?? [])]
+  return { ...a, ...b, ...(outbox.length ? { outbox } : {}), ...(state.length ? { state } : {}), markSeen: [...(a.markSeen ?? []), ...(b.markSeen ?? [])] }
+}
+
 export function createPipeline(
   options: AggregateOptions,
   spool: Pick<FindingLedger, 'record'>,
@@ -29,14 +46,16 @@ export function createPipeline(
   enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
   hooks: PipelineHooks = {},
   burst = new BurstBound(),
+  replication?: Replication,
 ): Ingest {
   return async (received, ingestOptions = {}) => {
     const events = hooks.accept ? hooks.accept(received) : received
-    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && !ingestOptions.outbox?.items.length && !ingestOptions.state?.length) return { duplicate: false }
+    if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && ![ingestOptions.outbox ?? []].flat().some((o) => o.items.length) && !ingestOptions.state?.length) return { duplicate: false }
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
     const written: FindingState[] = []
     const now = Date.now() // one receipt time per request: the clock windows and expiry use
+    const occurrences: Array<{ id: string; event: SecurityEvent }> = []
     const items = events.map((original) => {
       let folded = false
       const id = burst.idFor(original, idFor(original, options), () => {
@@ -46,22 +65,26 @@ export function createPipeline(
       // Stored cut to what any sink can carry (a 1 MB rule name is not kept whole for a day).
       const enriched = trimForStorage(enrich(original))
       const event = folded ? { ...enriched, fields: { ...enriched.fields, [FOLDED_FIELD]: `more than ${burst.perRule} distinct findings of this rule within ${burst.windowMs / 1000} s: the rest are counted here` } } : enriched
+      occurrences.push({ id, event })
       return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options, now)) }
     })
-    const duplicate = await record(spool, items, sinks, ingestOptions)
+    const commitOptions = replication && occurrences.length ? withOptions(ingestOptions, replication.occurrences(occurrences)) : ingestOptions
+    const duplicate = await record(spool, items, sinks, commitOptions)
     if (!duplicate) hooks.committed?.(written)
     return { duplicate }
   }
 }
 
 /** Archives the finding an event belongs to: Security Hub gets RecordState ARCHIVED, PagerDuty a resolve. */
-export function createResolver(options: AggregateOptions, spool: Pick<FindingLedger, 'record'>, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}): Resolve {
+export function createResolver(options: AggregateOptions, spool: Pick<FindingLedger, 'record'>, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, replication?: Replication): Resolve {
   return async (original, ingestOptions = {}) => {
     const id = idFor(original, options)
     const event = trimForStorage(enrich(original))
     const written: FindingState[] = []
     const now = Date.now()
-    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event, now)) : undefined) }], sinks, ingestOptions)
+    // With a shared store the finding may have been raised by another replica: the store archives it.
+    const commitOptions = replication ? withOptions(ingestOptions, replication.resolution(id, event)) : ingestOptions
+    await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event, now)) : undefined) }], sinks, commitOptions)
     hooks.committed?.(written)
     return written.length > 0
   }

@@ -43,6 +43,12 @@ export class Silences {
     })
   }
 
+  /** Read the store again: another replica changed the silences (a shared store, src/cluster). */
+  reload(): void {
+    this.#stored = this.store.get<Silence[]>(KEY) ?? []
+    for (const id of this.#compiled.keys()) if (!id.startsWith('config-') && !this.#stored.some((s) => s.id === id)) this.#compiled.delete(id)
+  }
+
   /** Validates the matchers and the end (RFC 3339, in the future); resolves once stored. */
   async add(input: Omit<Silence, 'id' | 'startsAt'> & { startsAt?: string }): Promise<Silence> {
     if (!Array.isArray(input.matchers) || input.matchers.length === 0) throw new Error('a silence needs at least one matcher')

@@ -29,7 +29,10 @@ export const adminApi: FastifyPluginAsync<{ silences: Silences; config: Readonly
   app.get('/api/silences', async () => ({ silences: opts.silences.list() }))
   app.post('/api/silences', { schema: { body: SilenceBody } }, async (request, reply) => {
     try {
-      const silence = await opts.silences.add(request.body as { matchers: string[]; endsAt: string; createdBy: string; comment: string })
+      const body = request.body as { matchers: string[]; endsAt: string; createdBy: string; comment: string }
+      // A console session says who it is; only a bearer-token script names its author in the body.
+      const who = request.identity && request.identity.via !== 'bearer' ? request.identity.who : body.createdBy
+      const silence = await opts.silences.add({ ...body, createdBy: who })
       return reply.code(201).send(silence)
     } catch (err) {
       throw new errors.FALCONET_ERR_INVALID_SILENCE((err as Error).message)

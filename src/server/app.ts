@@ -25,6 +25,7 @@ import { installRateLimits } from './rate-limit.js'
 import { httpsOptions, watchCertificates } from './tls.js'
 import { CredentialSet } from './auth/credentials.js'
 import { isOpen, loadIngestCredentials, requireIngestCredentials, requireManagementToken } from './auth/ingest-auth.js'
+import { mountConsole, type ConsoleDeps } from '../console/mount.js'
 
 export interface AppDeps {
   config: Readonly<Config>
@@ -40,6 +41,8 @@ export interface AppDeps {
   monitor?: SourceSightings
   /** Where tokensEnv / adminTokenEnv are read from (tests pass their own). */
   env?: NodeJS.ProcessEnv
+  /** The web console's index and actions (src/console); without it only the bearer token opens /api. */
+  console?: ConsoleDeps
 }
 
 /** The HTTP app, without listening: tests build it and call `inject`, serve.ts owns the process. */
@@ -100,9 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // /metrics describes the service (sources, spool, sinks) and is costly to render: with a
   // management token configured it needs that token (the chart's ServiceMonitor sends it).
   await app.register(guarded(metricsRoute, requireManagementToken(managementTokens, 'open')), { registry: deps.registry })
+  const { apiAccess } = await mountConsole(app, { config: deps.config, logger: deps.logger, tokens: managementTokens, env, deps: deps.console })
   if (deps.admin) {
-    await app.register(guarded(adminApi, requireManagementToken(managementTokens, 'disabled')), { silences: deps.admin.silences, config: deps.config })
-    if (deps.admin.delivery) await app.register(guarded(deliveryApi, requireManagementToken(managementTokens, 'disabled')), { view: deps.admin.delivery })
+    await app.register(guarded(adminApi, apiAccess), { silences: deps.admin.silences, config: deps.config })
+    if (deps.admin.delivery) await app.register(guarded(deliveryApi, apiAccess), { view: deps.admin.delivery })
   }
   await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
   await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js'
 import { countRateLimited } from './metrics.js'
 import { sourceOfRoute, type SourceName } from '../monitor/ingest-metrics.js'
 
-type Limited = 'falco' | 'fluentBit' | 'k8sAudit' | 'management'
+type Limited = 'falco' | 'fluentBit' | 'k8sAudit' | 'management' | 'console'
 
 /** Each input's limit (server.rateLimit keys); the test endpoint shares the management API's. */
 const LIMIT_OF_SOURCE: Partial<Record<SourceName, Limited>> = { falco: 'falco', 'fluent-bit': 'fluentBit', 'k8s-audit': 'k8sAudit', test: 'management' }
@@ -13,7 +13,11 @@ const LIMIT_OF_SOURCE: Partial<Record<SourceName, Limited>> = { falco: 'falco', 
 /** The route's limit, from the same route → source mapping the metrics use; probes and /metrics have none. */
 function limitOf(request: FastifyRequest): Limited | undefined {
   const url = request.routeOptions.url
-  if (url?.startsWith('/api/')) return 'management'
+  // Sign-in attempts share the management limit (no guessing at speed); a browser with a console
+  // session loads several API calls per page and gets its own, higher limit.
+  if (url?.startsWith('/ui/auth/')) return 'management'
+  if (url?.startsWith('/api/')) return request.headers.cookie?.includes('falconet_session=') ? 'console' : 'management'
+  if (url === '/ui' || url?.startsWith('/ui/')) return 'console'
   const source = sourceOfRoute(url)
   return source ? LIMIT_OF_SOURCE[source] : undefined
 }

@@ -27,8 +27,10 @@ import { auditEventFromMessage } from './k8s-audit/cloudwatch-message.js'
  * - the first start backfills `backfillMinutes`;
  * - requests stay under the account's 5/s FilterLogEvents quota (lower if configured) and back off
  *   on throttling.
- * Run it in one replica only: `sources.eksAudit.enabled` on exactly one (the Helm chart deploys a
- * separate single-replica Deployment for it).
+ * Without a shared store run it in one replica only (`sources.eksAudit.enabled` on exactly one). With
+ * one (cluster.store.url), pollers stand by for each other: one holds the lease and reads, the
+ * checkpoint lives in the store, fenced by the lease, and moves only once the page's detections are
+ * merged there (src/cluster/audit-poller.ts).
  */
 export interface PollerOptions {
   logGroupName: string
@@ -43,9 +45,16 @@ export interface PollerOptions {
   pageLimit?: number
 }
 
-interface Checkpoint {
+export interface Checkpoint {
   timestamp: number
   ids: string[]
+}
+
+/** Where the checkpoint lives: a file in the data dir, or (several pollers) the shared store. */
+export interface CheckpointStore {
+  read(): Promise<Checkpoint | undefined>
+  /** Throws when this poller may no longer write it (it lost the leadership). */
+  write(c: Checkpoint): Promise<void>
 }
 
 
@@ -57,6 +66,8 @@ export class EksAuditPoller {
   readonly #bucket: TokenBucket
   readonly #metrics: ReturnType<typeof pollerMetrics>
   readonly #client: () => Promise<CloudWatchLogsClient>
+  readonly #checkpoints: CheckpointStore
+  readonly #active: () => boolean
   #loop: Promise<void> | undefined
   readonly #now: () => number
   #newest = 0
@@ -64,7 +75,20 @@ export class EksAuditPoller {
   readonly #seen = new Map<string, number>()
   #lastLateWarning = 0
 
-  constructor(options: PollerOptions, deps: { ingest: AuditIngest; logger: Logger; registry: Registry; client: () => Promise<CloudWatchLogsClient>; now?: () => number }) {
+  constructor(
+    options: PollerOptions,
+    deps: {
+      ingest: AuditIngest
+      logger: Logger
+      registry: Registry
+      client: () => Promise<CloudWatchLogsClient>
+      now?: () => number
+      /** Default: the checkpoint file. */
+      checkpoints?: CheckpointStore
+      /** With a standby: poll only while this is true (the leader). */
+      active?: () => boolean
+    },
+  ) {
     this.#options = options
     this.#ingest = deps.ingest
     this.#logger = deps.logger.child({ source: 'eks-audit-cloudwatch', logGroup: options.logGroupName })
@@ -72,6 +96,8 @@ export class EksAuditPoller {
     this.#metrics = pollerMetrics(deps.registry, () => this.#newest)
     this.#now = deps.now ?? Date.now
     this.#client = deps.client
+    this.#checkpoints = deps.checkpoints ?? fileCheckpoints(options.checkpointFile)
+    this.#active = deps.active ?? (() => true)
   }
 
   start(): void {
@@ -86,6 +112,12 @@ export class EksAuditPoller {
   async #run(): Promise<void> {
     let failures = 0
     while (!this.#stop.signal.aborted) {
+      if (!this.#active()) {
+        // Standing by: the leader reads. What this one read before is the leader's to judge now.
+        this.#seen.clear()
+        await sleep(Math.min(this.#options.pollIntervalMs, 1000), undefined, { signal: this.#stop.signal }).catch(() => {})
+        continue
+      }
       try {
         await this.pollOnce()
         failures = 0
@@ -105,7 +137,7 @@ export class EksAuditPoller {
   async pollOnce(now = Date.now()): Promise<{ events: number; pages: number }> {
     const client = await this.#client()
     const { FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs')
-    const checkpoint = await this.#readCheckpoint()
+    const checkpoint = await this.#checkpoints.read()
     const startTime = checkpoint ? Math.max(0, checkpoint.timestamp - this.#options.lookbackMs) : now - this.#options.backfillMs
     const endTime = now - this.#options.settleMs
     if (endTime <= startTime) return { events: 0, pages: 0 }
@@ -155,7 +187,7 @@ export class EksAuditPoller {
       this.#metrics.events.inc(audit.length)
       // Pages come in time order (interleaved): after each one the checkpoint can move, so a long
       // catch-up that fails (or restarts) resumes where it was, not from its first page.
-      if (!this.#stop.signal.aborted) await this.#writeCheckpoint(next)
+      if (!this.#stop.signal.aborted) await this.#checkpoints.write(next)
       // Forget ids older than the look-back after every page, not only at the end of the query: a
       // catch-up over days of audit log would otherwise hold every id it read in memory.
       const keepFrom = next.timestamp - this.#options.lookbackMs
@@ -193,21 +225,25 @@ export class EksAuditPoller {
     return parsed.event
   }
 
-  async #readCheckpoint(): Promise<Checkpoint | undefined> {
-    try {
-      const c = JSON.parse(await readFile(this.#options.checkpointFile, 'utf8')) as Checkpoint
-      return typeof c.timestamp === 'number' && Array.isArray(c.ids) ? c : undefined
-    } catch {
-      return undefined
-    }
-  }
+}
 
-  /** Written whole or not at all: a temp file renamed over the old one. */
-  async #writeCheckpoint(c: Checkpoint): Promise<void> {
-    await mkdir(dirname(this.#options.checkpointFile), { recursive: true })
-    const tmp = `${this.#options.checkpointFile}.tmp`
-    await writeFile(tmp, JSON.stringify(c))
-    await rename(tmp, this.#options.checkpointFile)
+/** The checkpoint in the data dir, written whole or not at all (a temp file renamed over the old one). */
+export function fileCheckpoints(file: string): CheckpointStore {
+  return {
+    async read() {
+      try {
+        const c = JSON.parse(await readFile(file, 'utf8')) as Checkpoint
+        return typeof c.timestamp === 'number' && Array.isArray(c.ids) ? c : undefined
+      } catch {
+        return undefined
+      }
+    },
+    async write(c) {
+      await mkdir(dirname(file), { recursive: true })
+      const tmp = `${file}.tmp`
+      await writeFile(tmp, JSON.stringify(c))
+      await rename(tmp, file)
+    },
   }
 }
 

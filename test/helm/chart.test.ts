@@ -39,11 +39,12 @@ const COMBINATIONS: Record<string, string[]> = {
   default: [],
   ...Object.fromEntries(examples.map((f) => [`example-${f.replace('.yaml', '')}`, ['-f', join(chart, 'examples', f)]])),
   'audit-poller': ['--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true'],
-  'audit-poller-pvc': ['--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true', '--set', 'auditPoller.persistence.enabled=true'],
+  'audit-poller-pvc': ['--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true', '--set', 'auditPoller.replicaCount=1', '--set', 'auditPoller.persistence.enabled=true'],
+  'valkey-pvc': ['--set', 'valkey.persistence.enabled=true', '--set', 'valkey.persistence.storageClass=gp3'],
   pvc: ['--set', 'persistence.enabled=true'],
   monitoring: ['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set', 'grafanaDashboard.enabled=true'],
   'created-secret': ['--set', 'secrets.create=true', '--set', 'secrets.data.slack-url=https://hooks.slack.com/services/T/B/x'],
-  'one-replica': ['--set', 'replicaCount=1', '--set', 'podAntiAffinity=none', '--set', 'zoneSpread=false'],
+  'one-replica': ['--set', 'replicaCount=1', '--set', 'valkey.enabled=false', '--set', 'podAntiAffinity=none', '--set', 'zoneSpread=false'],
 }
 const rendered = Object.fromEntries(Object.entries(COMBINATIONS).map(([name, args]) => [name, template(name, args)]))
 
@@ -132,9 +133,37 @@ test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security
   t.equal(find(docs, 'Deployment', 'falconet-audit-poller'), undefined)
   t.equal(pod.volumes.find((v: any) => v.name === 'data').emptyDir.sizeLimit, '2Gi')
   t.equal(configOf(docs).dataDir, container.volumeMounts.find((m: any) => m.name === 'data').mountPath, 'the spool is on the volume')
-  t.equal(configOf(docs).monitor.enabled, false, 'two receivers each see some senders: no silent-source guesses')
-  t.equal(configOf(rendered['one-replica']!.docs).monitor, undefined, 'one receiver sees every sender: the monitor keeps its default (on)')
-  t.equal(configOf(template('monitor-on', ['--set', 'config.monitor.enabled=true']).docs).monitor.enabled, true, 'a user who turns it on knowingly wins')
+  t.equal(configOf(docs).monitor, undefined, 'two receivers merge their sightings in the store: the monitor keeps its default (on)')
+  t.equal(configOf(docs).cluster.store.url, 'redis://falconet-valkey.falconet.svc:6379', 'two receivers share the chart\'s Valkey')
+  t.equal(configOf(rendered['one-replica']!.docs).cluster?.store, undefined, 'one receiver needs no store')
+  t.equal(find(rendered['example-local']!.docs, 'StatefulSet', 'falconet-valkey'), undefined, 'nor a Valkey, even with valkey.enabled')
+})
+
+test('several replicas need a store: the chart\'s Valkey, or an external one with TLS and an AUTH token file; helm template says so otherwise', async (t) => {
+  for (const args of [['--set', 'valkey.enabled=false'], ['--set', 'valkey.enabled=false', '--set', 'replicaCount=1', '--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true']]) {
+    const out = helm(['template', 'falconet', chart, '-n', 'falconet', '--kube-version', KUBE, ...args])
+    t.not(out.status, 0, args.join(' '))
+    t.match(out.stderr, /needs? a store|share aggregates, delivery and silences through a store/, 'the message says what is missing')
+    t.match(out.stderr, /valkey\.enabled=true.*cluster\.store\.url/, 'and how to fix it')
+  }
+  const { docs } = rendered.default!
+  const valkey = find(docs, 'StatefulSet', 'falconet-valkey')!
+  const args: string[] = podSpec(valkey).containers[0].args
+  t.same(args.slice(args.indexOf('--appendonly'), args.indexOf('--appendonly') + 2), ['--appendonly', 'yes'], 'append-only file on')
+  t.same(args.slice(args.indexOf('--maxmemory-policy'), args.indexOf('--maxmemory-policy') + 2), ['--maxmemory-policy', 'noeviction'], 'shared state is never evicted')
+  t.equal(podSpec(valkey).volumes[0].emptyDir.sizeLimit, '1Gi', 'an emptyDir unless persistence is on')
+  t.equal(find(rendered['valkey-pvc']!.docs, 'StatefulSet', 'falconet-valkey')!.spec.volumeClaimTemplates[0].spec.storageClassName, 'gp3')
+  const own = find(docs, 'NetworkPolicy', 'falconet-valkey')!
+  t.same(own.spec.ingress[0].ports, [{ port: 6379, protocol: 'TCP' }])
+  t.same(own.spec.ingress[0].from[0].podSelector.matchLabels, { 'app.kubernetes.io/name': 'falconet', 'app.kubernetes.io/instance': 'falconet' }, 'only falconet\'s pods reach the store')
+  t.same(own.spec.egress, [], 'the store reaches nothing')
+  const egress = find(docs, 'NetworkPolicy')!.spec.egress.find((r: any) => r.ports[0].port === 6379)
+  t.same(egress.to[0].podSelector.matchLabels['app.kubernetes.io/name'], 'valkey', 'falconet reaches its Valkey on 6379')
+  const prod = rendered['example-production']!.docs
+  t.same(configOf(prod).cluster.store, { url: 'rediss://master.falconet.abc123.euw1.cache.amazonaws.com:6379', authTokenFile: '/etc/falconet/secrets/store-token' }, 'ElastiCache: TLS URL, AUTH token from the Secret as a file')
+  t.same(configOf(prod, 'falconet-audit-poller').cluster.store.url, configOf(prod).cluster.store.url, 'the pollers share it too')
+  t.equal(find(prod, 'StatefulSet', 'falconet-valkey'), undefined, 'no Valkey of our own then')
+  t.same(find(prod, 'NetworkPolicy')!.spec.egress.find((r: any) => r.ports[0].port === 6379).to, [{ ipBlock: { cidr: '10.0.0.0/16' } }], 'egress to the ElastiCache subnets')
 })
 
 test('the rendered config is one falconet accepts, in every combination (the checks serve and validate-config run)', async (t) => {
@@ -152,12 +181,16 @@ test('the rendered config is one falconet accepts, in every combination (the che
   }
 })
 
-test('exactly one pod polls the EKS audit log: a single-replica Recreate Deployment; the receivers never poll', async (t) => {
+test('one pod reads the EKS audit log at a time: two pollers with a lease in the store (or one, Recreate, without); the receivers never poll', async (t) => {
   for (const name of ['audit-poller', 'audit-poller-pvc', 'example-production']) {
     const { docs } = rendered[name]!
     const poller = find(docs, 'Deployment', 'falconet-audit-poller')!
-    t.equal(poller.spec.replicas, 1, name)
-    t.equal(poller.spec.strategy.type, 'Recreate', name)
+    const shared = name !== 'audit-poller-pvc' // one poller keeps its checkpoint on its claim
+    t.equal(poller.spec.replicas, shared ? 2 : 1, `${name}: replicas`)
+    t.equal(poller.spec.strategy.type, shared ? 'RollingUpdate' : 'Recreate', `${name}: strategy`)
+    t.equal(Boolean(find(docs, 'PodDisruptionBudget', 'falconet-audit-poller')), shared, `${name}: a PodDisruptionBudget for the pollers`)
+    if (shared) t.ok(configOf(docs, 'falconet-audit-poller').cluster.store.url, `${name}: the pollers elect their leader in the store`)
+    if (shared) t.same(poller.spec.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 }, `${name}: the new poller stands by before the old one stops`)
     t.equal(configOf(docs, 'falconet-audit-poller').sources.eksAudit.enabled, true, name)
     t.equal(configOf(docs).sources.eksAudit.enabled, false, `${name}: receivers`)
     t.equal(podSpec(poller).automountServiceAccountToken, false, `${name}: the poller has no Kubernetes API token`)
@@ -231,7 +264,7 @@ test('NetworkPolicy: ingress on 2801 from the senders\' namespaces only; egress 
   const allowed = policy.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values
   t.ok(['falconet', 'falco', 'fluent-bit', 'amazon-cloudwatch', 'monitoring'].every((ns) => allowed.includes(ns)), allowed.join(','))
   const egressPorts = policy.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort()
-  t.same(egressPorts, ['TCP/443', 'TCP/53', 'TCP/80', 'UDP/53'])
+  t.same(egressPorts, ['TCP/443', 'TCP/53', 'TCP/6379', 'TCP/80', 'UDP/53'])
   t.same(policy.spec.egress.find((r: any) => r.ports[0].port === 80).to.map((p: any) => p.ipBlock.cidr), ['169.254.170.23/32', 'fd00:ec2::23/128'], 'port 80 only to the Pod Identity agent')
   const withNodes = find(template('np-cidrs', ['--set', 'networkPolicy.ingressCIDRs[0]=10.0.0.0/16']).docs, 'NetworkPolicy')!
   t.same(withNodes.spec.ingress[0].from[1], { ipBlock: { cidr: '10.0.0.0/16' } }, 'host-network senders by node subnet')

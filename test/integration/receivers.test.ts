@@ -96,7 +96,8 @@ routing:
   t.equal(slack.requests(), 2, 'the first answer was 429: retried after Retry-After')
   t.equal(pd.received.length, 1, 'one PagerDuty event (dedup_key = the finding)')
   t.equal(hook.received.length, 1)
-  const metrics = await (await fetch(`${falconet.url}/metrics`)).text()
+  // /metrics needs the management token once one is configured (this test configures one).
+  const metrics = await (await fetch(`${falconet.url}/metrics`, { headers: { authorization: `Bearer ${SECRETS.admin}` } })).text()
   t.match(metrics, /falconet_spool_pending_findings\{sink="receiver-slack-sec"\} \d+/, 'receivers\' queues are in the spool metrics')
   t.match(slack.received[0]!.body.blocks[0].text.text, /^CRITICAL: Terminal shell in container/)
   t.match(JSON.stringify(slack.received[0]!.body), /×\d+ on \d+ pods of workload web in prod/)

@@ -14,7 +14,7 @@ import { createFalconet } from '../../src/falconet.js'
  */
 export function unlimited(overrides: Record<string, unknown>): Record<string, unknown> {
   const server = (overrides.server ?? {}) as Record<string, unknown>
-  const rateLimit = { falco: 0, fluentBit: 0, k8sAudit: 0, management: 0, ...(server.rateLimit as object | undefined) }
+  const rateLimit = { falco: 0, fluentBit: 0, k8sAudit: 0, management: 0, console: 0, ...(server.rateLimit as object | undefined) }
   return { ...overrides, server: { ...server, rateLimit } }
 }
 

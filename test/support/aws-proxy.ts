@@ -17,9 +17,10 @@ export interface AwsProxy {
   mode: ProxyMode
   /** BatchImportFindings requests seen, by what was answered. */
   imports: { forwarded: number; refused: number; reset: number; inFlight: number }
+  /** When each forwarded import arrived (epoch ms), to check the rate. */
+  importTimes: number[]
   /** The bodies of the imports forwarded, in order (what each call carried). */
   bodies: Buffer[]
-  /** Times (ms since start) of imports forwarded, to check the rate. */
   close(): Promise<void>
 }
 
@@ -33,6 +34,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
     endpoint: '',
     mode: { kind: 'pass' },
     imports: { forwarded: 0, refused: 0, reset: 0, inFlight: 0 },
+    importTimes: [],
     bodies: [],
     close: async () => {},
   }
@@ -57,6 +59,7 @@ export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY
       return
     }
     if (isImport) {
+      proxy.importTimes.push(Date.now())
       proxy.imports.inFlight++
       if (mode.kind === 'delay') await new Promise((r) => setTimeout(r, mode.ms).unref())
       if (req.socket.destroyed) return

