@@ -39,6 +39,7 @@ import type { FindingState } from './aggregate/aggregator.js'
 import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
 import { LocalFindingIndex } from './console/local-index.js'
+import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
 import { deprecatedSettings } from './config/deprecated.js'
 
@@ -218,6 +219,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
         index: consoleIndex,
         resolve: (event: Parameters<Resolve>[0]) => resolveFinding(event),
         asffContext: () => asffContext(),
+        ocsf: async (finding: Finding) => toOcsf(finding, await asffContext()),
         pricePerFinding: config.console.securityHubPricePerFinding,
         ...(liveness ? { sources: () => liveness.summary() } : {}),
       }
