@@ -8,7 +8,7 @@
  *   npx tsx bench/ab.ts bench/results/ab/before dist [falco|fluent-bit]
  *
  * BENCH_SECS (default 8) per run, BENCH_REPEATS (default 5) rounds; BENCH_AB_FORMAT picks the
- * Fluent Bit format (default json_lines). BENCH_AB_NODE_ARGS_A / _B add Node flags to one side
+ * Fluent Bit format (default json_lines), BENCH_AB_CONNECTIONS the Falco connections (default 32). BENCH_AB_NODE_ARGS_A / _B add Node flags to one side
  * (the same build twice with different flags, e.g. BENCH_AB_NODE_ARGS_B=--max-semi-space-size=64).
  */
 import { resolve } from 'node:path'
@@ -43,7 +43,7 @@ const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'P
 const chunks = fluentBitCases().find((c) => c.format === format)!
 let n = 0
 const measure = async (s: Server, seconds: number): Promise<number> => {
-  if (path === 'falco') return (await runLoad({ url: s.url, seconds, connections: 10, requests })).requestsPerSec
+  if (path === 'falco') return (await runLoad({ url: s.url, seconds, connections: Number(process.env.BENCH_AB_CONNECTIONS ?? 32), requests })).requestsPerSec
   const r = await saturate({ url: s.url, path: '/fluent-bit', seconds, connections: FLUENT_BIT_CONNECTIONS, headers: chunks.headers, body: () => chunks.parts(n++) })
   return (r.ok / r.seconds) * chunks.records
 }

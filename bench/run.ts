@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the whole benchmark suite (see bench/README.md), or some of it:
  *
- *   npm run bench                       all suites, default durations (about 6–8 minutes)
+ *   npm run bench                       all suites, default durations (about 12–14 minutes)
  *   npm run bench -- falco storm        only these (falco, fluent-bit, storm, steady, enrichment, scale-out)
  *   BENCH_QUICK=1 npm run bench         a smoke run (scratch figures)
  *   BENCH_SOAK_SECS=600 npm run bench   the 10-minute soak

@@ -1,4 +1,4 @@
-import type { FalcoHttpResult } from '../suites/falco-http.js'
+import { CEILING, PEER, PEER_NO_OUTPUT, type FalcoHttpResult } from '../suites/falco-http.js'
 import type { FluentBitResult } from '../suites/fluent-bit.js'
 import type { StormResult } from '../suites/storm.js'
 import type { SteadyResult } from '../suites/steady.js'
@@ -33,26 +33,36 @@ const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('e
 const ms = (n: number) => (!Number.isFinite(n) ? 'n/a' : n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n).toLocaleString('en-US')} ms`)
 const mb = (n: number) => (Number.isFinite(n) ? `${Math.round(n)} MB` : 'n/a')
 const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} ×` : 'n/a')
+const targetName = (t: string) => (t === 'fastify' ? 'Fastify ceiling' : t)
+
+/** Issue 18's targets for falconet ÷ another server, by connections. */
+function falcoTarget(connections: number, to: string): number | undefined {
+  if (connections === 1) return to === PEER ? 0.8 : undefined
+  if (to === PEER_NO_OUTPUT) return 1.0
+  if (to === CEILING) return 0.5
+  return undefined
+}
 const spread = (r: Repeated | undefined, f: (n: number) => string) => (r && r.runs.length > 1 ? `${f(r.min)} – ${f(r.max)} (${r.runs.length} runs)` : '')
 
 export function rows(r: Results): Row[] {
   const out: Row[] = []
   const add = (row: Row) => out.push(row)
-  if (r.falco) {
-    const s = '1 Falco POSTs'
-    for (const t of r.falco.targets) {
-      const name = t.target === 'fastify' ? 'Fastify ceiling' : t.target
+  for (const run of r.falco?.runs ?? []) {
+    const s = `1 Falco POSTs, ${run.connections} connection${run.connections === 1 ? '' : 's'}`
+    for (const t of run.targets) {
+      const name = targetName(t.target)
       if (!t.available) {
         add({ suite: s, figure: `${name} requests/s`, value: `not available (${t.reason})`, spread: '', target: '' })
         continue
       }
       add({ suite: s, figure: `${name} requests/s`, value: int(t.rps!.median), spread: spread(t.rps, int), target: '' })
+      if (t.deliveredPerSec) add({ suite: s, figure: `${name} delivered to its webhook/s`, value: int(t.deliveredPerSec.median), spread: spread(t.deliveredPerSec, int), target: '' })
       add({ suite: s, figure: `${name} latency p50 / p99`, value: `${ms(t.p50Ms!.median)} / ${ms(t.p99Ms!.median)}`, spread: t.p99Ms!.runs.length > 1 ? `p99 ${ms(t.p99Ms!.min)} – ${ms(t.p99Ms!.max)}` : '', target: '' })
     }
-    const c = r.falco.ratioToCeiling
-    add({ suite: s, figure: 'falconet ÷ Fastify ceiling (same round)', value: ratio(c.median), spread: spread(c, ratio), target: '≥ 0.70 ×', met: c.median >= 0.7 })
-    const p = r.falco.ratioToFalcosidekick
-    add(p ? { suite: s, figure: 'falconet ÷ falcosidekick (same round)', value: ratio(p.median), spread: spread(p, ratio), target: '≥ 1.2 ×', met: p.median >= 1.2 } : { suite: s, figure: 'falconet ÷ falcosidekick', value: 'not measured: falcosidekick not available', spread: '', target: '≥ 1.2 ×' })
+    for (const { to, ratio: q } of run.ratios) {
+      const target = falcoTarget(run.connections, to)
+      add({ suite: s, figure: `falconet ÷ ${targetName(to)} (same round)`, value: ratio(q.median), spread: spread(q, ratio), target: target ? `≥ ${target.toFixed(1)} ×` : '', ...(target ? { met: q.median >= target } : {}) })
+    }
   }
   if (r.fluentBit) {
     const s = '2 Fluent Bit chunks'
@@ -90,9 +100,10 @@ export function rows(r: Results): Row[] {
     }
   }
   const s = '5 Memory (RSS)'
-  const idle = r.falco?.targets.find((t) => t.target === 'falconet')?.idleRssMb ?? r.steady?.idleRssMb ?? r.fluentBit?.idleRssMb
-  if (idle !== undefined) add({ suite: s, figure: 'falconet idle', value: mb(idle), spread: '', target: '' })
-  for (const t of r.falco?.targets ?? []) if (t.available) add({ suite: s, figure: `${t.target === 'fastify' ? 'Fastify ceiling' : t.target} peak under Falco POST load`, value: mb(t.peakRssMb!), spread: '', target: '' })
+  const falcoTargets = r.falco?.runs.at(-1)?.targets ?? []
+  const idle = falcoTargets.find((t) => t.target === 'falconet')?.idleRssMb ?? r.steady?.idleRssMb ?? r.fluentBit?.idleRssMb
+  if (idle !== undefined) add({ suite: s, figure: 'falconet idle', value: mb(idle), spread: '', target: '≤ 100 MB', met: idle <= 100 })
+  for (const run of r.falco?.runs ?? []) for (const t of run.targets) if (t.available) add({ suite: s, figure: `${targetName(t.target)} idle / peak under Falco POSTs, ${run.connections} connection(s)`, value: `${mb(t.idleRssMb!)} / ${mb(t.peakRssMb!)}`, spread: '', target: t.target === 'falconet' && run.connections > 1 ? 'peak ≤ 250 MB' : '', ...(t.target === 'falconet' && run.connections > 1 ? { met: t.peakRssMb! <= 250 } : {}) })
   if (r.fluentBit) add({ suite: s, figure: 'falconet peak under Fluent Bit chunks (all formats)', value: mb(Math.max(...r.fluentBit.rows.map((x) => x.peakRssMb))), spread: r.fluentBit.rows.map((x) => `${x.format} ${Math.round(x.peakRssMb)}`).join(', '), target: '' })
   if (r.storm) add({ suite: s, figure: 'storm', value: 'see 3 (counts only)', spread: '', target: '' })
   if (r.steady) {
@@ -116,8 +127,9 @@ export function markdownTable(all: Row[]): string {
 }
 
 export function chartData(r: Results, subtitle: string): ChartData {
-  const name = (t: string) => (t === 'fastify' ? 'Fastify ceiling' : t)
-  const available = (r.falco?.targets ?? []).filter((t) => t.available)
+  const name = (t: string) => targetName(t)
+  // The chart shows the many-sender run (the last).
+  const available = (r.falco?.runs.at(-1)?.targets ?? []).filter((t) => t.available)
   return {
     subtitle,
     falco: available.map((t) => ({ target: name(t.target), median: t.rps!.median, min: t.rps!.min, max: t.rps!.max })),

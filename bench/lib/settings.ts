@@ -1,5 +1,5 @@
 /**
- * Durations and sizes, from the environment. The defaults give a full run in about 6–8 minutes on
+ * Durations and sizes, from the environment. The defaults give a full run in about 12–14 minutes on
  * two cores; BENCH_QUICK=1 is a smoke run of well under two minutes whose figures mean little. A
  * run shorter or smaller than the defaults, or of only some suites, is marked scratch (its files
  * are git-ignored, see bench/README.md).
@@ -12,8 +12,8 @@ export interface Settings {
   /** Measured runs per case (medians and spreads are over these). */
   repeats: number
   warmupSecs: number
-  /** autocannon connections for the saturating Falco runs. */
-  connections: number
+  /** autocannon connections for the saturating Falco runs: one run per count (1: one Falco; 32: many nodes). */
+  connections: number[]
   /** The storm: alerts, pods, and over how long. */
   stormAlerts: number
   stormPods: number
@@ -31,7 +31,7 @@ export interface Settings {
 
 export const SUITES = ['falco', 'fluent-bit', 'storm', 'steady', 'enrichment', 'scale-out'] as const
 
-const DEFAULTS = { secs: 8, fluentBitSecs: 5, repeats: 3, warmupSecs: 3, connections: 10, stormAlerts: 10_000, stormPods: 50, stormSecs: 60, steadyRate: 1000, soakSecs: 60, pods: 10_000, nodes: 500 }
+const DEFAULTS = { secs: 8, fluentBitSecs: 5, repeats: 3, warmupSecs: 3, connections: [1, 32], stormAlerts: 10_000, stormPods: 50, stormSecs: 60, steadyRate: 1000, soakSecs: 60, pods: 10_000, nodes: 500 }
 const QUICK = { ...DEFAULTS, secs: 2, fluentBitSecs: 2, repeats: 1, warmupSecs: 1, stormSecs: 10, soakSecs: 10, pods: 1000, nodes: 50 }
 
 export function settingsFrom(env: NodeJS.ProcessEnv, args: string[]): Settings {
@@ -44,6 +44,13 @@ export function settingsFrom(env: NodeJS.ProcessEnv, args: string[]): Settings {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`)
     return n
   }
+  const counts = (name: string, fallback: number[]) => {
+    const v = env[name]
+    if (v === undefined || v === '') return fallback
+    const list = v.split(',').map(Number)
+    if (!list.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`${name}=${v}: expected positive whole numbers, comma-separated`)
+    return list
+  }
   const unknown = args.filter((a) => !(SUITES as readonly string[]).includes(a))
   if (unknown.length) throw new Error(`unknown suite(s) ${unknown.join(', ')}: choose from ${SUITES.join(', ')}`)
   const s = {
@@ -51,7 +58,7 @@ export function settingsFrom(env: NodeJS.ProcessEnv, args: string[]): Settings {
     fluentBitSecs: num('BENCH_FLUENT_BIT_SECS', base.fluentBitSecs),
     repeats: Math.round(num('BENCH_REPEATS', base.repeats)),
     warmupSecs: num('BENCH_WARMUP_SECS', base.warmupSecs),
-    connections: Math.round(num('BENCH_CONNECTIONS', base.connections)),
+    connections: counts('BENCH_CONNECTIONS', base.connections),
     stormAlerts: Math.round(num('BENCH_STORM_ALERTS', base.stormAlerts)),
     stormPods: Math.round(num('BENCH_STORM_PODS', base.stormPods)),
     stormSecs: num('BENCH_STORM_SECS', base.stormSecs),

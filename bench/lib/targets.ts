@@ -72,11 +72,15 @@ export async function startFastifyCeiling(): Promise<Server> {
   })
 }
 
-/** falcosidekick as a peer, when a binary is at hand; see peer.ts for how it is found. */
-export async function startFalcosidekick(binary: string, webhook: string): Promise<Server> {
+/**
+ * falcosidekick as a peer, when a binary is at hand (see peer.ts). `webhook`: its one output
+ * (undefined: no output, pure accept); `env` adds its own settings, e.g.
+ * WEBHOOK_MAXCONCURRENTREQUESTS=0 (no limit on requests in flight; its default is 1).
+ */
+export async function startFalcosidekick(binary: string, name: string, webhook: string | undefined, env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort()
-  return startServer('falcosidekick', binary, [], {
-    env: { PATH: process.env.PATH ?? '', LISTENADDRESS: '127.0.0.1', LISTENPORT: String(port), WEBHOOK_ADDRESS: webhook, DEBUG: 'false' },
+  return startServer(name, binary, [], {
+    env: { PATH: process.env.PATH ?? '', LISTENADDRESS: '127.0.0.1', LISTENPORT: String(port), DEBUG: 'false', ...(webhook ? { WEBHOOK_ADDRESS: webhook } : {}), ...env },
     url: `http://127.0.0.1:${port}`,
     // Any HTTP answer means it is listening (/healthz in 2.x, / for older ones).
     ready: async (url) => {

@@ -26,9 +26,11 @@ export type { Due } from './spool/sink-queues.js'
  * Nothing is lost to `kill -9`: what was acknowledged to a source is committed, and whatever a sink
  * had not acknowledged is still queued at the next start.
  *
- * Durability: `process` (default) acknowledges once the transaction is committed — it survives the
- * process being killed, since the OS holds the written pages; `disk` also waits for fsync, which
- * survives losing the machine (worth it only on a persistent volume, not an emptyDir).
+ * Durability: `process` (default) acknowledges once the transaction is committed to the OS page
+ * cache without waiting for fsync (LMDB MDB_NOSYNC) — it survives the process being killed, since
+ * the OS holds the written pages; a machine crash may lose the last commits. `disk` also waits
+ * for fsync, which survives losing the machine (worth it only on a persistent volume, not an
+ * emptyDir).
  *
  * The budget: seen keys get their own share (SEEN_SHARE); findings, queues, state and outboxes
  * the rest. Near it (PRESSURE_AT), findings every sink has delivered give way, oldest first, so
@@ -73,7 +75,10 @@ export class Spool implements FindingLedger, Housekeeping {
   constructor(options: SpoolOptions) {
     this.#options = options
     this.#policy = options.policy
-    this.#root = open({ path: options.dir, compression: false })
+    // `process` durability: a commit is done once its pages are written to the OS (noSync: no fsync,
+    // which a killed process does not need); `disk`: lmdb-js's default overlapping sync, and
+    // record() waits for the fsync shared by every commit in flight (group commit).
+    this.#root = open({ path: options.dir, compression: false, ...(options.durability === 'process' ? { noSync: true } : {}) })
     this.#findings = new FindingTable(this.#root)
     this.#queues = new SinkQueues(this.#root, { resendMs: options.resendMs, ranks: options.policy.ranks })
     this.#seen = new SeenKeys(this.#root, { chunk: options.seenWindowMs?.chunk ?? 3_600_000, event: options.seenWindowMs?.event ?? 3_600_000 })
