@@ -1,4 +1,5 @@
 import t from 'tap'
+import pino from 'pino'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,7 +7,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import ipaddr from 'ipaddr.js'
 import { IpSet } from '../../src/detect/threat-intel/ip-set.js'
-import { parseListText, ThreatLists } from '../../src/detect/threat-intel/lists.js'
+import { parseListText, shownUrl, ThreatLists } from '../../src/detect/threat-intel/lists.js'
 import { markFalcoEvent } from '../../src/detect/threat-intel/falco-mark.js'
 import { createAuditDetector } from '../../src/detect/audit/detector.js'
 import { validateConfig } from '../../src/config/load.js'
@@ -181,4 +182,27 @@ t.test('Falco events: a listed fd.rip / fd.sip marks the event and raises it to 
   const plain = { ...event, fields: { 'fd.rip': '198.51.100.1' } }
   t.equal(markFalcoEvent(plain, lists), plain, 'unlisted: the same event, unchanged')
   t.equal(markFalcoEvent({ ...event, priority: 'Critical' }, lists).priority, 'Critical', 'never lowered')
+})
+
+t.test('a list URL never reaches a log line or an error with its key (query, user-info)', async (t) => {
+  t.equal(shownUrl('https://feed:s3cret@intel.example/v1/tor.txt?api_key=s3cret'), 'https://intel.example/v1/tor.txt?…')
+  t.equal(shownUrl('https://intel.example/tor.txt'), 'https://intel.example/tor.txt')
+  const lines: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
+  const lists = new ThreatLists({ lists: [{ name: 'paid', files: [], urls: ['http://127.0.0.1:1/list.txt?api_key=s3cret'], refreshSecs: 3600, maxBytes: 1000 }], fileCheckSecs: 1 }, logger)
+  await lists.start()
+  t.teardown(() => lists.stop())
+  await lists.refreshNow()
+  t.ok(lines.some((l) => l.includes('threat list fetch failed')), 'the failed fetch is logged')
+  t.notOk(lines.some((l) => l.includes('s3cret')), 'without the key')
+  const refused = (() => {
+    try {
+      new ThreatLists({ lists: [{ name: 'x', files: [], urls: ['http://u:s3cret@192.0.2.1/list?k=s3cret'], refreshSecs: 3600, maxBytes: 1000 }], fileCheckSecs: 1 })
+      return ''
+    } catch (err) {
+      return (err as Error).message
+    }
+  })()
+  t.match(refused, /only https/, 'a refused URL is still named in the error')
+  t.notMatch(refused, /s3cret/, 'without its key')
 })

@@ -153,10 +153,10 @@ export class ThreatLists {
       if (blocks.length === 0 && result.text.trim() !== '') throw new Error(`no address in the response (${invalid} invalid lines)`)
       source.blocks = blocks
       list.rebuild()
-      this.#logger?.info({ list: list.name, url, entries: blocks.length, invalid }, 'threat list fetched')
+      this.#logger?.info({ list: list.name, url: shownUrl(url), entries: blocks.length, invalid }, 'threat list fetched')
     } catch (err) {
       if (this.#abort.signal.aborted) return
-      this.#logger?.warn({ list: list.name, url, err: (err as Error).message }, 'threat list fetch failed; the last good content is kept')
+      this.#logger?.warn({ list: list.name, url: shownUrl(url), err: (err as Error).message }, 'threat list fetch failed; the last good content is kept')
     }
   }
 }
@@ -168,5 +168,18 @@ function checkUrl(url: string): void {
   const u = new URL(url)
   if (u.protocol === 'https:') return
   if (u.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname)) return
-  throw new Error(`threat list URL ${url}: only https (or http to a loopback address)`)
+  throw new Error(`threat list URL ${shownUrl(url)}: only https (or http to a loopback address)`)
+}
+
+/**
+ * A list URL as logs and errors show it: scheme, host and path. Paid feeds put their API key in the
+ * query or the user-info, and neither may reach a log line.
+ */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`
+  } catch {
+    return '[unparseable URL]'
+  }
 }
