@@ -103,7 +103,7 @@ async function converged(t: Test, c: Cluster, acknowledged: number): Promise<voi
   t.equal(storm?.ProductFields?.['falconet/distinctPods'], String(STORM_PODS), 'distinct pods are the union of every replica\'s')
   assertValidAsff(t, storm, 'the merged storm finding')
   // Each of the 41 groups (rule × namespace) notified once, as one process would.
-  await waitFor(() => c.slack.messages.length >= NAMESPACES + 1, 30_000, () => `${c.slack.messages.length} Slack messages\n${logs()}`)
+  await waitFor(() => c.slack.messages.length >= NAMESPACES + 1, 120_000, () => `${c.slack.messages.length} Slack messages\n${logs()}`)
   const windows = [1000, 2000, 5000].map((ms) => ({ ms, max: maxInWindow(c.rig.proxy.importTimes, ms), allowed: BURST + Math.ceil((RATE * ms) / 1000) }))
   for (const w of windows) t.ok(w.max <= w.allowed, `at most ${w.allowed} BatchImportFindings in any ${w.ms} ms across the replicas (saw ${w.max})`)
   t.equal(c.rig.proxy.imports.refused, 0, 'no throttling')
