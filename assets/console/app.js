@@ -219,6 +219,8 @@ async function findingsPage() {
       const started = performance.now()
       const page = await api(`/api/findings?${apiQuery}`)
       renderList(page, list, summary, pager, Math.round(performance.now() - started))
+      // Which query the list shows: the filters can change again while a load is in flight.
+      summary.dataset.query = String(q)
       if (performance.getEntriesByName('falconet:list').length === 0) performance.mark('falconet:list')
       for (const el of form.querySelectorAll('.count')) el.textContent = String(page.bySeverity[/** @type {HTMLElement} */ (el).dataset.sev ?? ''] ?? 0)
     } catch (err) {

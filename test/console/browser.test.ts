@@ -64,9 +64,19 @@ function shellAlert(namespace: string, pod: string): string {
   return JSON.stringify(alert)
 }
 
-/** Wait until the list's summary matches (a browser-side function; this file has no DOM types). */
-function summaryIs(page: Page, re: RegExp) {
-  return page.waitForFunction((source) => new RegExp(source).test((globalThis as any).document.getElementById('summary')?.textContent ?? ''), re.source)
+/**
+ * Wait until the list's summary shows the given filter query and matches (a browser-side function;
+ * this file has no DOM types). The page loads one query at a time, so right after a change the
+ * previous filter's result can still be on screen, with a summary that may match as well.
+ */
+function summaryIs(page: Page, re: RegExp, query: string) {
+  return page.waitForFunction(
+    ([source, query]) => {
+      const summary = (globalThis as any).document.getElementById('summary')
+      return summary?.dataset.query === query && new RegExp(source).test(summary?.textContent ?? '')
+    },
+    [re.source, query] as const,
+  )
 }
 
 async function post(url: string, body: string): Promise<void> {
@@ -208,19 +218,19 @@ console:
 
   await t.test('filters narrow the list, on the server', async (t) => {
     await page.selectOption('select[name=source]', 'audit')
-    await summaryIs(page, /of 4$/)
+    await summaryIs(page, /of 4$/, 'source=audit')
     const sources = await page.locator('table.findings tbody tr td:nth-child(4)').allTextContents()
     t.same([...new Set(sources)], ['audit'], 'only audit findings')
     t.match(page.url(), /source=audit/, 'the filter is in the address, so the view can be shared')
     await page.selectOption('select[name=source]', '')
     await page.fill('input[name=q]', 'cart-api')
-    await summaryIs(page, new RegExp(`of (?!${fixtures.length}$)\\d+$`))
+    await summaryIs(page, new RegExp(`of (?!${fixtures.length}$)\\d+$`), 'q=cart-api')
     const narrowed = (await api('/api/findings?q=cart-api')).total
     t.ok(narrowed > 0 && narrowed < fixtures.length, 'free text narrows')
     t.equal(await page.locator('table.findings tbody tr').count(), narrowed, 'the page shows what the API finds')
     await page.fill('input[name=q]', '')
     await page.check('input[name=severity][value=CRITICAL]')
-    await summaryIs(page, /of 3$/)
+    await summaryIs(page, /of 3$/, 'severity=CRITICAL')
     const severities = await page.locator('table.findings tbody tr td:nth-child(1)').allTextContents()
     t.same([...new Set(severities)], ['CRITICAL'], 'a severity chip filters')
     await page.uncheck('input[name=severity][value=CRITICAL]')
