@@ -1,0 +1,96 @@
+import t, { type Test } from 'tap'
+import fc from 'fast-check'
+import { parse, isSafeNumber } from 'lossless-json'
+import { parseJsonLossless } from '../../src/sources/lossless-json.js'
+import { isPoisonKey } from '../../src/sources/safe-json.js'
+import { falcoFixtures } from '../support/fixtures.js'
+
+/** What parseJsonLossless gave before its fast path: lossless-json alone, with the same number rule. */
+function reference(text: string): unknown {
+  return parse(text, (key, value) => (isPoisonKey(key, value) ? undefined : value), (s) => {
+    if (isSafeNumber(s)) return Number(s)
+    const n = Number(s)
+    return /^-?\d+$/.test(s) || !Number.isFinite(n) ? s : n
+  })
+}
+
+/** The value, or the error's message: the two parsers must agree on both. */
+function outcome(read: (text: string) => unknown, text: string): { value: unknown } | { error: string } {
+  try {
+    return { value: read(text) }
+  } catch (err) {
+    return { error: (err as Error).message }
+  }
+}
+
+const same = (t: Test, text: string, label = text.slice(0, 80)) => t.same(outcome(parseJsonLossless, text), outcome(reference, text), label)
+
+t.test('every Falco fixture reads exactly as lossless-json reads it: nanoseconds kept as their digits', async (t) => {
+  for (const { file, body } of falcoFixtures()) same(t, body, file)
+  const first = parseJsonLossless(falcoFixtures()[0]!.body) as { output_fields: Record<string, unknown> }
+  t.equal(first.output_fields['evt.time'], '1785402843512345678')
+})
+
+t.test('numbers: unsafe integers as digits, doubles as doubles, an infinite one as its text', async (t) => {
+  const cases = [
+    '{"a":1785402843512345678,"b":-1785402843512345678,"c":9007199254740991,"d":9007199254740993}',
+    '[12345678901234567890123,0.30000000000000004,1.5e3,1e400,-1e400,1E-400,9007199254740992.0,123456789012345.5]',
+    '{"s":"1785402843512345678","t":"a \\" 1785402843512345678 \\\\","n":[1,-0,0.5,100000000000000000000]}',
+    '{"deep":{"deeper":[{"x":1785402843512345678}]}}',
+  ]
+  for (const text of cases) same(t, text)
+  t.same(parseJsonLossless(cases[0]!), { a: '1785402843512345678', b: '-1785402843512345678', c: 9007199254740991, d: '9007199254740993' })
+  t.same(parseJsonLossless('{"s":"1785402843512345678 in a string"}'), { s: '1785402843512345678 in a string' }, 'a number inside a string is left alone')
+})
+
+t.test('duplicate keys: refused when the values differ, with lossless-json\'s message; escaped spellings too', async (t) => {
+  const cases = [
+    '{"a":1,"a":2}',
+    '{"a":1,"\\u0061":2}',
+    '{"o":{"a":[1],"a":[2]}}',
+    '{"a":1,"a":1}',
+    '[{"a":1},{"a":2}]',
+    '{"a":{"b":1},"b":2}',
+  ]
+  for (const text of cases) same(t, text)
+  t.throws(() => parseJsonLossless('{"rule":"x","rule":"y"}'), /Duplicate key 'rule'/)
+  t.throws(() => parseJsonLossless('{"rule":"x","\\u0072ule":"y"}'), /Duplicate key 'rule'/, 'an escaped spelling of the same key')
+  t.same(parseJsonLossless('[{"a":1},{"a":2}]'), [{ a: 1 }, { a: 2 }], 'the same key in sibling objects is no duplicate')
+})
+
+t.test('poison keys are dropped; malformed text is refused with lossless-json\'s words', async (t) => {
+  const cases = [
+    '{"__proto__":{"polluted":1},"a":1}',
+    '{"a":{"constructor":{"prototype":{"x":1}}}}',
+    '{"constructor":"a ConfigMap key"}',
+    '{"a":1-2-3-4-5-6-7-8-9}',
+    '{"a":12345678901234567890-1}',
+    '{"a":1,}',
+    '{"a":01}',
+    '{"a" 1}',
+    '[1,2',
+    '{"a":"unterminated}',
+    '{"a":1}}',
+    ']',
+  ]
+  for (const text of cases) same(t, text)
+  const value = parseJsonLossless('{"__proto__":{"polluted":1},"a":1}') as Record<string, unknown>
+  t.notOk(Object.prototype.hasOwnProperty.call(value, '__proto__'))
+  t.throws(() => parseJsonLossless('{"a":1-2-3-4-5-6-7-8-9}'), 'a malformed long number is not read as a string')
+})
+
+t.test('any JSON, with long integers and repeated keys spliced in, reads as lossless-json reads it', async (t) => {
+  const bigInt = fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }).map((n) => n.toString())
+  const value = fc.letrec<{ v: string }>((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      fc.json(),
+      bigInt,
+      fc.array(tie('v'), { maxLength: 4 }).map((items) => `[${items.join(',')}]`),
+      fc.array(fc.tuple(fc.constantFrom('a', 'b', 'evt.time', '\\u0061', 'k'), tie('v')), { maxLength: 5 }).map((entries) => `{${entries.map(([k, v]) => `"${k}":${v}`).join(',')}}`),
+    ),
+  })).v
+  fc.assert(fc.property(value, (text) => {
+    t.same(outcome(parseJsonLossless, text), outcome(reference, text), text.slice(0, 80))
+  }), { numRuns: 2_000 })
+})
