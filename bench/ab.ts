@@ -16,7 +16,7 @@ import type autocannon from 'autocannon'
 import { falcoBodies, fluentBitCases } from './lib/bodies.js'
 import { runLoad } from './lib/load.js'
 import { saturate } from './lib/paced.js'
-import { pinSelf, pinning, type Server } from './lib/procs.js'
+import { cpuMsOf, pinSelf, pinning, type Server } from './lib/procs.js'
 import { securityHubSink } from './lib/sinks.js'
 import { startFalconet } from './lib/targets.js'
 import { repeated } from './lib/stats.js'
@@ -42,17 +42,25 @@ for (const [label, dist] of [['A', a], ['B', b]] as const) {
 const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body }))
 const chunks = fluentBitCases().find((c) => c.format === format)!
 let n = 0
-const measure = async (s: Server, seconds: number): Promise<number> => {
-  if (path === 'falco') return (await runLoad({ url: s.url, seconds, connections: Number(process.env.BENCH_AB_CONNECTIONS ?? 32), requests })).requestsPerSec
-  const r = await saturate({ url: s.url, path: '/fluent-bit', seconds, connections: FLUENT_BIT_CONNECTIONS, headers: chunks.headers, body: () => chunks.parts(n++) })
-  return (r.ok / r.seconds) * chunks.records
+/** Per run: the rate, and the server's CPU µs per unit (robust to a busy machine, unlike the rate). */
+const cpu: Record<string, number[]> = { A: [], B: [] }
+const measure = async (s: Server & { label?: string }, seconds: number): Promise<number> => {
+  const before = cpuMsOf(s.child.pid!)
+  let rate: number
+  if (path === 'falco') rate = (await runLoad({ url: s.url, seconds, connections: Number(process.env.BENCH_AB_CONNECTIONS ?? 32), requests })).requestsPerSec
+  else {
+    const r = await saturate({ url: s.url, path: '/fluent-bit', seconds, connections: FLUENT_BIT_CONNECTIONS, headers: chunks.headers, body: () => chunks.parts(n++) })
+    rate = (r.ok / r.seconds) * chunks.records
+  }
+  if (s.label) cpu[s.label]!.push(((cpuMsOf(s.child.pid!) - before) * 1000) / (rate * seconds))
+  return rate
 }
 const unit = path === 'falco' ? 'requests/s' : `${format} records/s`
-for (const s of servers) await measure(s, 2)
+for (const s of servers) await measure({ ...s, label: undefined }, 2) // warm-up, not counted
 const runs: Record<string, number[]> = { A: [], B: [] }
 for (let round = 0; round < rounds; round++) {
   for (const s of round % 2 ? [...servers].reverse() : servers) runs[s.label]!.push(await measure(s, secs))
-  console.log(`round ${round + 1}: A ${Math.round(runs.A!.at(-1)!)}  B ${Math.round(runs.B!.at(-1)!)} ${unit}`)
+  console.log(`round ${round + 1}: A ${Math.round(runs.A!.at(-1)!)}  B ${Math.round(runs.B!.at(-1)!)} ${unit}; CPU µs per unit A ${cpu.A!.at(-1)!.toFixed(path === 'falco' ? 0 : 2)}  B ${cpu.B!.at(-1)!.toFixed(path === 'falco' ? 0 : 2)}`)
 }
 await Promise.all(servers.map((s) => s.stop()))
 await hub.close()
@@ -63,3 +71,5 @@ console.log(`\n${path} (${unit}), ${rounds} rounds of ${secs} s, ${pinning.why}`
 console.log(`A ${a}: median ${Math.round(ra.median)} (${Math.round(ra.min)} – ${Math.round(ra.max)})`)
 console.log(`B ${b}: median ${Math.round(rb.median)} (${Math.round(rb.min)} – ${Math.round(rb.max)})`)
 console.log(`B ÷ A per round: median ${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)} – ${ratio.max.toFixed(2)})`)
+const cpuRatio = repeated(cpu.B!.map((x, i) => x / cpu.A![i]!))
+console.log(`server CPU µs per ${path === 'falco' ? 'request' : 'record'}: A median ${repeated(cpu.A!).median.toFixed(2)}, B median ${repeated(cpu.B!).median.toFixed(2)}; B ÷ A per round: median ${cpuRatio.median.toFixed(2)} (${cpuRatio.min.toFixed(2)} – ${cpuRatio.max.toFixed(2)})`)

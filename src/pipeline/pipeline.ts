@@ -53,7 +53,7 @@ export function createPipeline(
     if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && ![ingestOptions.outbox ?? []].flat().some((o) => o.items.length) && !ingestOptions.state?.length) return { duplicate: false }
     // The Id comes from the event as received, so it is the same whether or not enrichment knew
     // the pod (before the first sync, in node mode, after the grace period).
-    const written: FindingState[] = []
+    const written: Written = new Map()
     const now = Date.now() // one receipt time per request: the clock windows and expiry use
     const occurrences: Array<{ id: string; event: SecurityEvent }> = []
     const items = events.map((original) => {
@@ -70,7 +70,7 @@ export function createPipeline(
     })
     const commitOptions = replication && occurrences.length ? withOptions(ingestOptions, replication.occurrences(occurrences)) : ingestOptions
     const duplicate = await record(spool, items, sinks, commitOptions)
-    if (!duplicate) hooks.committed?.(written)
+    if (!duplicate) hooks.committed?.([...written.values()])
     return { duplicate }
   }
 }
@@ -80,18 +80,21 @@ export function createResolver(options: AggregateOptions, spool: Pick<FindingLed
   return async (original, ingestOptions = {}) => {
     const id = idFor(original, options)
     const event = trimForStorage(enrich(original))
-    const written: FindingState[] = []
+    const written: Written = new Map()
     const now = Date.now()
     // With a shared store the finding may have been raised by another replica: the store archives it.
     const commitOptions = replication ? withOptions(ingestOptions, replication.resolution(id, event)) : ingestOptions
     await record(spool, [{ id, apply: (previous) => (previous && !previous.archived ? keep(written, archive(previous, event, now)) : undefined) }], sinks, commitOptions)
-    hooks.committed?.(written)
-    return written.length > 0
+    hooks.committed?.([...written.values()])
+    return written.size > 0
   }
 }
 
-function keep(written: FindingState[], state: FindingState): FindingState {
-  written.push(state)
+/** Keyed by Id and version: the spool may fold again (a batch retried write by write), each version counts once. */
+type Written = Map<string, FindingState>
+
+function keep(written: Written, state: FindingState): FindingState {
+  written.set(`${state.version} ${state.id}`, state)
   return state
 }
 
