@@ -162,7 +162,10 @@ export class Spool implements FindingLedger, Housekeeping {
    */
   #write<T>(acknowledged: boolean, work: () => T): Promise<T> {
     if (this.#options.durability === 'disk') {
-      const done = this.#root.transaction(work)
+      const done = this.#root.transaction(work).catch((err: unknown) => {
+        this.#findings.dropCache()
+        throw err
+      })
       return acknowledged ? done.then(async (result) => (await this.#root.flushed, result)) : done
     }
     return new Promise<T>((resolve, reject) => {
@@ -179,10 +182,12 @@ export class Spool implements FindingLedger, Housekeeping {
       results = this.#root.transactionSync(() => batch.map((b) => b.work()))
     } catch {
       // Nothing of the batch was committed: each write again on its own, so only the one that fails is refused.
+      this.#findings.dropCache()
       for (const b of batch) {
         try {
           b.resolve(this.#root.transactionSync(b.work))
         } catch (err) {
+          this.#findings.dropCache()
           b.reject(err)
         }
       }
