@@ -135,10 +135,11 @@ export class Spool implements FindingLedger, Housekeeping {
       const changed = new Map<string, { stored: FindingState | undefined; next: FindingState }>()
       for (const { id, apply } of changes) {
         const entry = changed.get(id)
-        const next = apply(entry ? entry.next : this.#findings.get(id))
+        const stored = entry ? entry.stored : this.#findings.get(id) // decoded once per finding, not twice
+        const next = apply(entry ? entry.next : stored)
         if (!next) continue
         if (entry) entry.next = next
-        else changed.set(id, { stored: this.#findings.get(id), next })
+        else changed.set(id, { stored, next })
       }
       for (const { stored, next } of changed.values()) {
         this.#findings.put(next, stored)
