@@ -148,3 +148,18 @@ t.test('a finding whose window closed is archived for the sinks that track its l
   await spool.acknowledge('a', [{ id: archived!.state.id, version: 2 }], Date.now())
   t.match(await spool.housekeep(Date.now()), { forgotten: 1 }, 'then forgotten')
 })
+
+t.test('both durabilities: concurrent writes all resolve once committed, and are there after reopening', async (t) => {
+  for (const durability of ['process', 'disk'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'falconet-spool-'))
+    const first = new Spool({ dir, maxBytes: 1 << 30, durability, resendMs: { a: 0, b: 0 }, logger: silent, policy: findingPolicy({ windowMs: 60_000 }) })
+    // 40 requests in flight at once, 4 findings: the `process` ones share one commit per turn, the `disk` ones an fsync.
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => record(first, [testEvent(i, { rule: `r-${i % 4}` })])))
+    t.same(results, Array(40).fill(false), `${durability}: none taken for a duplicate`)
+    await first.close()
+    const second = new Spool({ dir, maxBytes: 1 << 30, durability, resendMs: { a: 0, b: 0 }, logger: silent, policy: findingPolicy({ windowMs: 60_000 }) })
+    const states = second.due('a', 10, Date.now(), true).items.map((d) => d.state)
+    t.same(states.map((s) => s.count).sort(), [10, 10, 10, 10], `${durability}: every occurrence counted once`)
+    await second.close()
+  }
+})
