@@ -39,6 +39,8 @@ import type { FindingState } from './aggregate/aggregator.js'
 import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
 import { LocalFindingIndex } from './console/local-index.js'
+import { SharedFindingIndex } from './console/shared-index.js'
+import type { FindingIndex } from './console/findings-index.js'
 import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
 import { deprecatedSettings } from './config/deprecated.js'
@@ -109,9 +111,14 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   // Silences and inhibition are asked again when a message is sent (one may arrive while it waits).
   const mutedNow = (f: FindingState) => silences.silenced(f) !== undefined || inhibited(f)
   const receivers = config.receivers.map((r) => createReceiverSink(r, sinkDeps, env, mutedNow as never) as Sink<unknown>)
-  // The console's index (src/console), fed after aggregation and told what each sink acknowledged.
-  const consoleIndex = config.console.enabled ? new LocalFindingIndex(dataDir, config.console.retention, { logger }) : undefined
-  const sinks = [...findingSinks, ...receivers].map((s) => (consoleIndex ? trackDelivery(s, consoleIndex) : s))
+  // The console's index (src/console), fed after aggregation and told what each sink acknowledged
+  // or gave up on. Made once the store is known (below): local, or shared by every replica.
+  let consoleIndex: LocalFindingIndex | SharedFindingIndex | undefined
+  const outcomes = { delivered: (...a: Parameters<FindingIndex['delivered']>) => consoleIndex?.delivered(...a), sent: (...a: Parameters<FindingIndex['sent']>) => consoleIndex?.sent(...a) }
+  const sinks = [...findingSinks, ...receivers].map((s) => (config.console.enabled ? trackDelivery(s, outcomes) : s))
+  deadLetters.onWrite((sink, letters) => {
+    for (const l of letters) consoleIndex?.deadLettered(sink, [{ id: l.findingId, version: Number((l.item as { version?: unknown } | undefined)?.version ?? 0) }], { code: l.code, reason: l.reason }, Date.now())
+  })
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
@@ -136,6 +143,11 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   // store in batches, every sink drains the store's queue, silences and sightings are shared.
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
   const cluster = await createCluster(config.cluster.store, aggregate, { logger, registry, env, spool })
+  if (config.console.enabled) {
+    consoleIndex = cluster
+      ? new SharedFindingIndex(config.console.retention, { store: cluster.store, logger, sinks: sinks.map((s) => s.id), onMerged: (l) => cluster.onMerged(l) })
+      : new LocalFindingIndex(dataDir, config.console.retention, { logger })
+  }
   const sharedDocs = cluster ? new SharedDocs(cluster.store, ['silences'], logger) : undefined
   if (cluster && sharedDocs && (await cluster.store.ready(5000))) await sharedDocs.refresh()
   const metrics = new DeliveryMetrics(registry)
@@ -263,9 +275,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
       sharedLiveness?.stop()
+      await consoleIndex?.close() // before the store: its last writes go there
       await cluster?.close()
       await spool.close()
-      await consoleIndex?.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
     })())
 
