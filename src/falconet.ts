@@ -229,7 +229,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const consoleDeps = consoleIndex
     ? {
         index: consoleIndex,
-        resolve: (event: Parameters<Resolve>[0]) => resolveFinding(event),
+        // With a store the finding may have been raised through another replica, so this one's own
+        // state cannot say whether it is active: the store's merge archives it only if it is.
+        resolve: cluster ? async (event: Parameters<Resolve>[0]) => (await resolveFinding(event), true) : (event: Parameters<Resolve>[0]) => resolveFinding(event),
         asffContext: () => asffContext(),
         ocsf: async (finding: Finding) => toOcsf(finding, await asffContext()),
         pricePerFinding: config.console.securityHubPricePerFinding,

@@ -102,12 +102,14 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
     const record = await index.get(id)
     if (!record) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such finding in the console index' })
     if (!deps.resolve) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'archiving is not available here' })
+    const notActive = () => reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_NOT_ACTIVE', message: 'the finding is not active (already archived, or its window closed)' })
+    if (record.finding.archived) return notActive()
     const who = request.identity?.who ?? 'unknown'
     // The latest event as its source sent it (the Id is computed before enrichment, which adds the
     // owner; the resolver enriches the note again), with the archive note as its output.
     const { owner: _owner, ...workload } = record.finding.event.workload
     const note: SecurityEvent = { ...record.finding.event, workload, time: new Date().toISOString(), output: `Archived from the falconet console by ${who}${comment ? `: ${comment}` : ''}` }
-    if (!(await deps.resolve(note))) return reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_NOT_ACTIVE', message: 'the finding is not active (already archived, or its window closed)' })
+    if (!(await deps.resolve(note))) return notActive()
     await index.annotate(id, { archivedBy: { who, at: note.time, comment } })
     return { archived: true, id }
   })
@@ -216,7 +218,7 @@ class RecentPages {
   get(query: FindingQuery, index: FindingIndex): Promise<FindingPage> {
     const key = JSON.stringify(query)
     const hit = this.#pages.get(key)
-    if (hit) return hit
+    if (hit !== undefined) return hit
     const page = Promise.resolve(index.query(query))
     // A failed read (the store away) is not remembered.
     page.catch(() => this.#pages.get(key) === page && this.#pages.delete(key))
