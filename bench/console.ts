@@ -58,7 +58,7 @@ function stats(ms: number[]): string {
 const dataDir = mkdtempSync(join(tmpdir(), 'falconet-bench-console-'))
 const logger = pino({ level: 'silent' })
 const config = validateConfig({ dataDir, server: { rateLimit: { management: 0, console: 0 } }, console: { retention: { maxFindings: Math.max(N * 2, 200_000), maxBytes: 4 * 1024 ** 3 } } })
-const index = new LocalFindingIndex(dataDir, config.console.retention, { logger })
+const index = new LocalFindingIndex(dataDir, { ...config.console.retention, maxBytes: 4 * 1024 ** 3 }, { logger })
 
 // Figures depend on what else runs: say how busy the machine was.
 console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node.js ${process.version}`)

@@ -1,7 +1,7 @@
 import { resolve, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Registry } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import type { Config } from './config/schema.js'
 import type { AsffContext } from './asff/context.js'
 import type { AuditIngest, Ingest, Resolve } from './model/ingest.js'
@@ -44,6 +44,7 @@ import type { FindingIndex } from './console/findings-index.js'
 import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
 import { deprecatedSettings } from './config/deprecated.js'
+import { storageBudget } from './console/config.js'
 
 /**
  * The composition root: the one place that knows every component and wires config → spool → sinks
@@ -128,11 +129,13 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
     ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
   ])
+  // One disk budget for the data dir: the console's local index takes its share of spool.maxBytes.
+  const budget = storageBudget(config, Boolean(config.cluster.store.url))
   const spool =
     deps.spool ??
     new Spool({
       dir: join(dataDir, 'spool'),
-      maxBytes: config.spool.maxBytes,
+      maxBytes: budget.spoolBytes,
       durability: config.spool.durability,
       resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
       logger,
@@ -144,15 +147,21 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
   const cluster = await createCluster(config.cluster.store, aggregate, { logger, registry, env, spool })
   if (config.console.enabled) {
+    const retention = { ...config.console.retention, maxBytes: budget.consoleBytes }
     consoleIndex = cluster
-      ? new SharedFindingIndex(config.console.retention, { store: cluster.store, logger, sinks: sinks.map((s) => s.id), onMerged: (l) => cluster.onMerged(l) })
-      : new LocalFindingIndex(dataDir, config.console.retention, { logger })
+      ? new SharedFindingIndex(retention, { store: cluster.store, logger, sinks: sinks.map((s) => s.id), onMerged: (l) => cluster.onMerged(l) })
+      : new LocalFindingIndex(dataDir, retention, { logger })
+  }
+  if (consoleIndex) {
+    const index = consoleIndex
+    new Gauge({ name: 'falconet_console_index_bytes', help: 'Bytes of records the console index holds (on disk in dataDir/console, or in the shared store).', registers: [registry], collect() { this.set(index.bytes) } })
+    new Gauge({ name: 'falconet_console_index_budget_bytes', help: 'The console index\'s share of the disk budget (console.retention.maxBytes; locally part of spool.maxBytes).', registers: [registry], collect() { this.set(budget.consoleBytes) } })
   }
   const sharedDocs = cluster ? new SharedDocs(cluster.store, ['silences'], logger) : undefined
   if (cluster && sharedDocs && (await cluster.store.ready(5000))) await sharedDocs.refresh()
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...(auditSink ? [auditSink.id] : [])])
-  registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
+  registerSpoolGauges(registry, spool, sinks.map((s) => s.id), budget.spoolBytes) // receivers too: a stuck Slack queue must show
   const silences = new Silences(sharedDocs ?? spool.state, clock, config.silences)
   sharedDocs?.onChange(() => silences.reload())
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
@@ -249,7 +258,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     stopGuard = guardSpool(
       spool,
       {
-        maxBytes: config.spool.maxBytes,
+        maxBytes: budget.spoolBytes,
         shedPolicy: config.spool.shedPolicy,
         shedAtPercent: config.spool.shedAtPercent,
       },
