@@ -1,5 +1,6 @@
 /**
  * `npm run bench:console` (node --expose-gc --import tsx bench/console.ts): the console with 100,000 findings (BENCH_CONSOLE_FINDINGS to change).
+ * With a shared store, `npm run bench:console-store` (bench/console-store.ts).
  * Prints: time to index them; list-query times in the index (median and p95 of 20 runs) for the
  * default view, filters, free text, a sort and a deep page; the same default query over HTTP; and in
  * Chromium (/usr/bin/chromium, CHROMIUM_PATH to change) the findings page's first paint and the time
@@ -15,40 +16,11 @@ import { buildApp } from '../src/server/app.js'
 import { validateConfig } from '../src/config/load.js'
 import { Silences } from '../src/route/silences.js'
 import { LocalFindingIndex } from '../src/console/local-index.js'
-import { fold, type FindingState } from '../src/aggregate/aggregator.js'
-import { DEFAULT_SEVERITY_MAPPING, PRIORITIES } from '../src/model/severity.js'
+import { benchFinding as finding } from './lib/console-findings.js'
 import type { FindingQuery } from '../src/console/findings-index.js'
 
 const N = Number(process.env.BENCH_CONSOLE_FINDINGS ?? 100_000)
 const TOKEN = 'bench-console-token-0123456789abcdef'
-const RULES = Array.from({ length: 60 }, (_, i) => `Rule number ${i} ${['shell', 'write', 'network', 'exec', 'k8s'][i % 5]}`)
-const NAMESPACES = Array.from({ length: 40 }, (_, i) => `team-${i}`)
-
-function finding(i: number): FindingState {
-  const namespace = NAMESPACES[i % NAMESPACES.length]!
-  const rule = RULES[(i * 7) % RULES.length]!
-  const pod = `svc-${i % 900}-7d9c6b7b9c-${String(i).padStart(5, 'x').slice(-5)}`
-  const time = new Date(Date.parse('2026-11-01T00:00:00Z') + i * 1000).toISOString()
-  return fold(
-    undefined,
-    {
-      input: i % 10 === 0 ? 'k8s-audit' : 'falco',
-      source: i % 10 === 0 ? 'k8s_audit' : 'syscall',
-      rule,
-      priority: PRIORITIES[i % PRIORITIES.length]!,
-      priorityText: 'Warning',
-      time,
-      output: `${rule}: something happened (user=root command=bash -c id pod=${pod} ns=${namespace} image=registry.example/${namespace}/app:1.${i % 50})`,
-      hostname: `ip-10-0-${i % 200}-${i % 250}.ec2.internal`,
-      tags: ['container', `mitre_${i % 12}`],
-      workload: { cluster: 'prod', namespace, pod, node: `ip-10-0-${i % 200}-${i % 250}.ec2.internal`, container: { name: 'app', imageRepository: `registry.example/${namespace}/app`, imageTag: `1.${i % 50}` } },
-      fields: { 'proc.cmdline': 'bash -c id', 'user.name': 'root', 'container.id': `c${i}` },
-    },
-    `falconet/syscall/${i.toString(16).padStart(40, '0')}`,
-    { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 60_000 },
-  )
-}
-
 function stats(ms: number[]): string {
   const s = [...ms].sort((a, b) => a - b)
   const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!
