@@ -86,6 +86,7 @@ export class SharedFindingIndex implements FindingIndex {
     this.#loaded = new Promise((resolve) => (loaded = resolve))
     this.#following = this.#follow(loaded)
     this.#sweeper = setInterval(() => void this.#sweep(false), 60_000).unref()
+    void this.#loaded.then(() => this.#sweep(false))
   }
 
   /** Resolves once this replica holds every row (the first load from the store). */
@@ -411,13 +412,21 @@ export class SharedFindingIndex implements FindingIndex {
 
   async #load(key: string): Promise<void> {
     const last = (await this.#tail.call('XREVRANGE', key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>
-    const rows = new FindingRows()
+    const loaded: Array<{ id: string; record: FindingRecord; bytes: number; at: string }> = []
     let cursor = '0'
     do {
       const [next, flat] = (await this.#tail.call('HSCAN', this.#store.key('c:rec'), cursor, 'COUNT', 1000)) as [string, string[]]
-      for (let i = 0; i + 1 < flat.length; i += 2) rows.set(flat[i]!, JSON.parse(flat[i + 1]!) as FindingRecord, flat[i + 1]!.length)
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const record = JSON.parse(flat[i + 1]!) as FindingRecord
+        loaded.push({ id: flat[i]!, record, bytes: flat[i + 1]!.length, at: record.finding.lastObservedAt })
+      }
       cursor = next
     } while (cursor !== '0' && !this.#stopped)
+    // Rows made in the order the list is usually read (last seen), not the hash's: a query walks
+    // them in memory order then (as the local index's, made as findings arrive), which is measurably faster.
+    loaded.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+    const rows = new FindingRows()
+    for (const { id, record, bytes } of loaded) rows.set(id, record, bytes)
     this.#rows = rows
     this.#lastId = last[0]?.[0] ?? '0-0'
     this.#logger.info({ findings: rows.size }, 'console index: loaded from the shared store')
