@@ -286,7 +286,10 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
       sharedLiveness?.stop()
-      await consoleIndex?.close() // before the store: its last writes go there
+      // Before the store closes: what is spooled is merged now (briefly), so the index writes its
+      // last records there too.
+      if (cluster && consoleIndex) await Promise.race([cluster.flush(), new Promise((r) => setTimeout(r, 2000).unref())])
+      await consoleIndex?.close()
       await cluster?.close()
       await spool.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')

@@ -25,7 +25,7 @@ export const consoleSchema = Type.Object(
           Type.Integer({
             minimum: 1_048_576,
             description:
-              'Bytes of stored records the index keeps; the least recently received go first. On disk (dataDir/console, no store) this is part of spool.maxBytes — the spool gets the rest — and may be at most half of it; default a fifth of it (205 MiB of the default 1 GiB). With a shared store the index lives in the store, the spool keeps all of spool.maxBytes, and this bounds the store\'s copy (default 256 MiB).',
+              'Bytes of stored records the index keeps; the least recently received go first. On disk (dataDir/console, no store) this is part of spool.maxBytes — the spool gets the rest — and may be at most half of it; default a fifth of it (205 MiB of the default 1 GiB). With a shared store the index lives in the store, the spool keeps all of spool.maxBytes, and this bounds the store\'s copy: default 64 MiB (about 40,000 findings, 1.7 KB of store memory each), which leaves the chart\'s Valkey (maxmemory 200mb) room for the shared aggregates; raise both together.',
           }),
         ),
       },
@@ -68,7 +68,8 @@ export const consoleSchema = Type.Object(
 /** The local index's default share of spool.maxBytes, and the most it may take. */
 const DEFAULT_SHARE = 0.2
 const MAX_SHARE = 0.5
-const SHARED_DEFAULT_BYTES = 268_435_456
+/** In the store: Valkey refuses writes at maxmemory, and the shared aggregates must never be the ones refused. */
+const SHARED_DEFAULT_BYTES = 67_108_864
 
 /**
  * One disk budget for the data dir (spool.maxBytes): the console's local index takes its share of

@@ -7,14 +7,18 @@ import { waitFor } from '../support/net.js'
 import { alertBody } from '../support/alerts.js'
 import { startStore, dropStore } from '../support/store.js'
 import { startReplicas } from '../support/replicas.js'
+import { chromium, type Page as BrowserPage } from 'playwright-core'
 
 /**
  * Two falconet processes sharing one store (a real redis-server), each with its own data dir: what
  * the console shows through one replica, the other shows — the list, its counts, a finding's
  * detail with its delivery state (delivered to the file sink, dead-lettered by a webhook that
  * refuses), the overview's counts, an archive made through the other replica — and a live-update
- * stream on one replica hears of alerts posted to the other.
+ * stream on one replica hears of alerts posted to the other. In Chromium: a findings page open on
+ * one replica lists an alert posted to the other without a reload, its finding page shows the
+ * delivery states, and the sign-in works on both (one session key).
  */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 t.setTimeout(600_000)
 
 const TOKEN = 'console-replicas-test-token-0123456789'
@@ -93,6 +97,8 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
     FALCONET_CONFIG: join(dir, 'config.yaml'),
     FALCONET_STORE_URL: store.url,
     FALCONET_ADMIN_TOKEN: TOKEN,
+    // Every replica signs sessions with the same key (the chart gives them one): a sign-in works on all.
+    FALCONET_CONSOLE_SESSION_SECRET: 'replicas-test-session-key-0123456789abcdef',
     HOOK_URL: `${hook.url}/falconet`,
     FALCONET__SINKS__CONSOLE__ENABLED: 'false',
     FALCONET__CLUSTER__STORE__LEASE_SECS: '5',
@@ -146,12 +152,43 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
   }
   t.ok(hook.received() > 0, 'the webhook was tried')
 
+  await t.test('in Chromium: a page open on B follows alerts posted to A; the finding\'s delivery from B; one sign-in for both', async (t) => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    t.teardown(() => browser.close())
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 } })
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('console', (m) => m.type() === 'error' && errors.push(`${page.url()}: ${m.text()}`))
+    page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`))
+    const ready = (p: BrowserPage) => p.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 60_000 })
+    const rows = () => page.locator('table.findings tbody tr').count()
+    await page.goto(`${b}/ui/`)
+    await page.fill('#token', TOKEN)
+    await page.click('form[action="/ui/auth/login"] button[type=submit]')
+    await ready(page)
+    await waitFor(async () => (await rows()) === 2, 30_000, () => 'B\'s page does not list the two findings')
+    const res = await fetch(`${a}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alertBody('01-', { namespace: 'payments', pod: 'pay-api-5f6d7c8b9-qqqqq' }) })
+    t.equal(res.status, 200, 'a new alert to replica A')
+    await waitFor(async () => (await rows()) === 3, 60_000, () => `B's open page did not update\n${logs()}`)
+    t.match(await page.locator('table.findings tbody').textContent(), /payments/, 'B\'s open page lists it, without a reload (live update from the store)')
+    await page.goto(`${b}/ui/finding?id=${encodeURIComponent(shell.id)}`)
+    await ready(page)
+    const stateOf = (sink: string) => page.locator('#delivery tr', { hasText: sink }).locator('td:nth-child(2)').textContent()
+    await waitFor(async () => (await stateOf('receiver-hook')) === 'dead-lettered', 30_000, () => 'no dead-lettered state on B\'s finding page')
+    t.equal(await stateOf('file'), 'delivered', 'the finding page on B: delivered to the file sink')
+    t.pass('and dead-lettered by the webhook, whichever replica gave up')
+    await page.goto(`${a}/ui/`)
+    await ready(page)
+    t.equal(new URL(page.url()).pathname, '/ui/', 'the session from B is good on A (no sign-in asked)')
+    t.same(errors, [], 'no console errors')
+  })
+
   const statsOf = async (base: string) => {
     const s = await api<{ bySeverity: Record<string, number>; totals: { alertsReceived: number }; findings: number }>(base, '/api/stats?from=-1h')
     return { bySeverity: s.bySeverity, alerts: s.totals.alertsReceived, findings: s.findings }
   }
   let stats: unknown
-  await waitFor(async () => ((stats = await statsOf(b)) as { alerts: number }).alerts === 3, 60_000, () => `stats on B: ${JSON.stringify(stats)}`)
+  await waitFor(async () => ((stats = await statsOf(b)) as { alerts: number }).alerts === 4, 60_000, () => `stats on B: ${JSON.stringify(stats)}`)
   t.same(await statsOf(a), await statsOf(b), 'the overview counts the same on both')
 
   // Archive through B: A shows it archived, with who and why.
