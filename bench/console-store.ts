@@ -19,18 +19,13 @@ import { LocalFindingIndex } from '../src/console/local-index.js'
 import { SharedFindingIndex } from '../src/console/shared-index.js'
 import { PUT_RECORDS } from '../src/console/shared-scripts.js'
 import { nextRecord } from '../src/console/rows.js'
-import type { FindingIndex, FindingQuery } from '../src/console/findings-index.js'
+import type { FindingIndex } from '../src/console/findings-index.js'
 import { dropStore, startStore } from '../test/support/store.js'
-import { benchFinding } from './lib/console-findings.js'
+import { benchFinding, benchQueries, timings } from './lib/console-findings.js'
 
 const N = Number(process.env.BENCH_CONSOLE_FINDINGS ?? 100_000)
 const ROUNDS = 20
 
-function stats(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b)
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!
-  return `median ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms`
-}
 const median = (ms: number[]) => [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)]!
 
 const logger = pino({ level: 'silent' })
@@ -63,15 +58,7 @@ await shared.ready()
 console.log(`a replica loaded every row in ${((performance.now() - started) / 1000).toFixed(1)} s`)
 ;(globalThis as { gc?: () => void }).gc?.() // both indexes measured after a full collection
 
-const base: FindingQuery = { sort: 'lastSeen', order: 'desc', offset: 0, limit: 50 }
-const queries: Array<[string, FindingQuery]> = [
-  ['default view (active, last seen, first 50)', { ...base, archived: false }],
-  ['severity HIGH+CRITICAL', { ...base, severity: ['HIGH', 'CRITICAL'] }],
-  ['namespace + source kind', { ...base, namespace: 'team-7', kind: ['runtime'] }],
-  ['free text "svc-42-"', { ...base, text: 'svc-42-' }],
-  ['sort by count', { ...base, sort: 'count' }],
-  ['deep page (offset N-50)', { ...base, offset: Math.max(0, N - 50) }],
-]
+const queries = benchQueries(N)
 console.log(`\nlist queries, ${N.toLocaleString()} findings, ${ROUNDS} interleaved rounds (local LMDB index | shared store index):`)
 for (const [name, q] of queries) {
   const times: Record<'local' | 'shared', number[]> = { local: [], shared: [] }
@@ -84,7 +71,7 @@ for (const [name, q] of queries) {
       if (r === 0) totals += `${kind} ${page.total.toLocaleString()} `
     }
   }
-  console.log(`  ${name.padEnd(44)} local ${stats(times.local)} | shared ${stats(times.shared)} | ratio ${(median(times.shared) / median(times.local)).toFixed(2)}  (${totals.trim()})`)
+  console.log(`  ${name.padEnd(44)} local ${timings(times.local)} | shared ${timings(times.shared)} | ratio ${(median(times.shared) / median(times.local)).toFixed(2)}  (${totals.trim()})`)
 }
 
 const ids = Array.from({ length: ROUNDS }, (_, i) => benchFinding(Math.floor((i * N) / ROUNDS)).id)
@@ -94,7 +81,7 @@ for (const id of ids) {
   await shared.get(id)
   detail.push(performance.now() - t0)
 }
-console.log(`\na finding's detail from the store (record + delivery state): ${stats(detail)}`)
+console.log(`\na finding's detail from the store (record + delivery state): ${timings(detail)}`)
 
 // A change written through one replica (the write script: record + change stream) until another's rows have it.
 const propagation: number[] = []
@@ -116,7 +103,7 @@ for (const [r, id] of ids.entries()) {
   await seen
   propagation.push(performance.now() - t0)
 }
-console.log(`a change written through one replica, in another's rows and live updates: ${stats(propagation)}`)
+console.log(`a change written through one replica, in another's rows and live updates: ${timings(propagation)}`)
 console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 
 await shared.close()

@@ -16,16 +16,10 @@ import { buildApp } from '../src/server/app.js'
 import { validateConfig } from '../src/config/load.js'
 import { Silences } from '../src/route/silences.js'
 import { LocalFindingIndex } from '../src/console/local-index.js'
-import { benchFinding as finding } from './lib/console-findings.js'
-import type { FindingQuery } from '../src/console/findings-index.js'
+import { benchFinding as finding, benchQueries, timings } from './lib/console-findings.js'
 
 const N = Number(process.env.BENCH_CONSOLE_FINDINGS ?? 100_000)
 const TOKEN = 'bench-console-token-0123456789abcdef'
-function stats(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b)
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!
-  return `median ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms`
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'falconet-bench-console-'))
 const logger = pino({ level: 'silent' })
@@ -50,15 +44,7 @@ console.log(
     (gc ? `, the index's rows ${((heapAfter - heapBefore) / N / 1024).toFixed(2)} KiB per finding (after GC)` : ' (run with node --expose-gc for the per-finding figure)'),
 )
 
-const base: FindingQuery = { sort: 'lastSeen', order: 'desc', offset: 0, limit: 50 }
-const queries: Array<[string, FindingQuery]> = [
-  ['default view (active, last seen, first 50)', { ...base, archived: false }],
-  ['severity HIGH+CRITICAL', { ...base, severity: ['HIGH', 'CRITICAL'] }],
-  ['namespace + source kind', { ...base, namespace: 'team-7', kind: ['runtime'] }],
-  ['free text "svc-42-"', { ...base, text: 'svc-42-' }],
-  ['sort by count', { ...base, sort: 'count' }],
-  ['deep page (offset 99,950)', { ...base, offset: Math.max(0, N - 50) }],
-]
+const queries = benchQueries(N)
 console.log(`\nlist queries in the index (${N.toLocaleString()} findings, 20 runs each):`)
 for (const [name, q] of queries) {
   const times: number[] = []
@@ -68,7 +54,7 @@ for (const [name, q] of queries) {
     total = index.query(q).total
     times.push(performance.now() - started)
   }
-  console.log(`  ${name.padEnd(44)} ${stats(times)}  (${total.toLocaleString()} match)`)
+  console.log(`  ${name.padEnd(44)} ${timings(times)}  (${total.toLocaleString()} match)`)
 }
 
 const store = new Map<string, unknown>()
@@ -91,7 +77,7 @@ for (let r = 0; r < 20; r++) {
   await (await fetch(`${url}/api/findings?limit=50`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()
   http.push(performance.now() - started)
 }
-console.log(`\nGET /api/findings?limit=50 over HTTP: ${stats(http)}`)
+console.log(`\nGET /api/findings?limit=50 over HTTP: ${timings(http)}`)
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] })
 const context = await browser.newContext({ viewport: { width: 1366, height: 900 } })
@@ -114,7 +100,7 @@ for (let r = 0; r < 10; r++) {
   paints.push(m.fcp)
   lists.push(m.ready)
 }
-console.log(`findings page in Chromium (${N.toLocaleString()} findings, 10 loads): first contentful paint ${stats(paints)}; list on screen ${stats(lists)}`)
+console.log(`findings page in Chromium (${N.toLocaleString()} findings, 10 loads): first contentful paint ${timings(paints)}; list on screen ${timings(lists)}`)
 console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 await browser.close()
 await app.close()

@@ -1,5 +1,6 @@
 import { fold, type FindingState } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING, PRIORITIES } from '../../src/model/severity.js'
+import type { FindingQuery } from '../../src/console/findings-index.js'
 
 const RULES = Array.from({ length: 60 }, (_, i) => `Rule number ${i} ${['shell', 'write', 'network', 'exec', 'k8s'][i % 5]}`)
 const NAMESPACES = Array.from({ length: 40 }, (_, i) => `team-${i}`)
@@ -30,3 +31,23 @@ export function benchFinding(i: number): FindingState {
   )
 }
 
+
+/** The list queries both console benchmarks time, over `n` findings. */
+export function benchQueries(n: number): Array<[string, FindingQuery]> {
+  const base: FindingQuery = { sort: 'lastSeen', order: 'desc', offset: 0, limit: 50 }
+  return [
+    ['default view (active, last seen, first 50)', { ...base, archived: false }],
+    ['severity HIGH+CRITICAL', { ...base, severity: ['HIGH', 'CRITICAL'] }],
+    ['namespace + source kind', { ...base, namespace: 'team-7', kind: ['runtime'] }],
+    ['free text "svc-42-"', { ...base, text: 'svc-42-' }],
+    ['sort by count', { ...base, sort: 'count' }],
+    [`deep page (offset ${Math.max(0, n - 50).toLocaleString()})`, { ...base, offset: Math.max(0, n - 50) }],
+  ]
+}
+
+/** "median x ms, p95 y ms" of some timings. */
+export function timings(ms: number[]): string {
+  const s = [...ms].sort((a, b) => a - b)
+  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!
+  return `median ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms`
+}

@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
 import type { Logger } from 'pino'
 import { toFinding, type FindingState } from '../aggregate/aggregator.js'
-import type { ConsoleStats, DeadLettered, FindingIndex, FindingPage, FindingQuery, FindingRecord } from './findings-index.js'
+import type { ConsoleStats, FindingIndex, FindingPage, FindingQuery, FindingRecord } from './findings-index.js'
+import { PendingOutcomes, withOutcomes } from './outcomes.js'
 import { addedBy, addToBucket, BUCKET_MS, FindingRows, nextRecord, summaryOf, type Bucket, type Facets, type Totals } from './rows.js'
 
 export interface Retention {
@@ -16,8 +17,6 @@ const F = 'f/'
 const S = 's/'
 const TOTALS = 't'
 
-type Outcome = { kind: 'delivered'; version: number; at: string } | ({ kind: 'dead' } & DeadLettered)
-
 /**
  * The console's own bounded index on this replica: full records in LMDB under dataDir/console
  * (compressed), one compact row per finding in memory for filtering and sorting (./rows.ts), and
@@ -30,11 +29,8 @@ export class LocalFindingIndex implements FindingIndex {
   readonly #rows = new FindingRows()
   readonly #buckets = new Map<number, Bucket>()
   readonly #pending = new Map<string, { state: FindingState; sinks: string[] }>()
-  /** Per finding, per sink: the latest outcome reported (delivered or dead-lettered). */
-  readonly #outcomes = new Map<string, Record<string, Outcome>>()
+  readonly #outcomes = new PendingOutcomes()
   readonly #listeners = new Set<(ids: string[]) => void>()
-  /** Outcomes that came before their finding was indexed, and how often they were tried. */
-  readonly #early = new Map<string, number>()
   readonly #retention: Retention
   readonly #logger: Logger
   readonly #now: () => number
@@ -66,19 +62,12 @@ export class LocalFindingIndex implements FindingIndex {
   }
 
   delivered(sink: string, items: ReadonlyArray<{ id: string; version: number }>, at: number): void {
-    this.#outcome(sink, items, (version) => ({ kind: 'delivered', version, at: new Date(at).toISOString() }))
+    this.#outcomes.delivered(sink, items, at)
+    this.#schedule()
   }
 
   deadLettered(sink: string, items: ReadonlyArray<{ id: string; version: number }>, why: { code: string; reason: string }, at: number): void {
-    this.#outcome(sink, items, (version) => ({ kind: 'dead', version, at: new Date(at).toISOString(), ...why }))
-  }
-
-  #outcome(sink: string, items: ReadonlyArray<{ id: string; version: number }>, make: (version: number) => Outcome): void {
-    for (const { id, version } of items) {
-      const o = this.#outcomes.get(id) ?? {}
-      if ((o[sink]?.version ?? 0) <= version) o[sink] = make(version)
-      this.#outcomes.set(id, o)
-    }
+    this.#outcomes.deadLettered(sink, items, why, at)
     this.#schedule()
   }
 
@@ -136,8 +125,7 @@ export class LocalFindingIndex implements FindingIndex {
   async #write(): Promise<void> {
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    const outcomes = [...this.#outcomes.entries()]
-    this.#outcomes.clear()
+    const outcomes = this.#outcomes.take()
     const changed = new Set<string>()
     const writes: Array<Promise<unknown>> = []
     // LMDB puts commit asynchronously: what this pass wrote is read from here, not the database.
@@ -157,15 +145,10 @@ export class LocalFindingIndex implements FindingIndex {
       const record = written.get(id) ?? (this.#db.get(F + id) as FindingRecord | undefined)
       if (!record) {
         // An acknowledgement can overtake the hook that indexes the finding: try again next pass, a few times.
-        const tries = (this.#early.get(id) ?? 0) + 1
-        if (tries <= 5) {
-          this.#early.set(id, tries)
-          this.#outcomes.set(id, { ...sinks, ...this.#outcomes.get(id) })
-          this.#schedule()
-        } else this.#early.delete(id)
+        if (this.#outcomes.early(id, sinks)) this.#schedule()
         continue
       }
-      this.#early.delete(id)
+      this.#outcomes.written(id)
       writes.push(this.#put(id, withOutcomes(record, sinks)))
       changed.add(id)
     }
@@ -218,23 +201,6 @@ export class LocalFindingIndex implements FindingIndex {
     }
   }
 }
-
-/** A record with the outcomes reported since it was stored: delivered versions and dead letters per sink. */
-export function withOutcomes(record: FindingRecord, outcomes: Record<string, Outcome>): FindingRecord {
-  const delivered = { ...record.delivered }
-  const dead = { ...record.deadLettered }
-  for (const [sink, o] of Object.entries(outcomes)) {
-    if (o.kind === 'delivered') {
-      if ((delivered[sink]?.version ?? 0) <= o.version) delivered[sink] = { version: o.version, at: o.at }
-      // Delivered since it was given up on (a redrive): no longer dead-lettered.
-      if (dead[sink] && dead[sink].version <= o.version) delete dead[sink]
-    } else if ((dead[sink]?.version ?? 0) <= o.version) dead[sink] = { version: o.version, at: o.at, code: o.code, reason: o.reason }
-  }
-  const { deadLettered: _before, ...rest } = record
-  return { ...rest, delivered, ...(Object.keys(dead).length ? { deadLettered: dead } : {}) }
-}
-
-export type { Outcome }
 
 /**
  * Which findings retention removes: by age, then count, then bytes; least recently stored first.

@@ -5,7 +5,8 @@ import { toFinding, type FindingState } from '../aggregate/aggregator.js'
 import { findingFromStore } from '../cluster/aggregate.js'
 import type { Store } from '../cluster/store.js'
 import type { ConsoleStats, FindingIndex, FindingPage, FindingQuery, FindingRecord } from './findings-index.js'
-import { withOutcomes, type Outcome, type Retention } from './local-index.js'
+import type { Retention } from './local-index.js'
+import { PendingOutcomes, withOutcomes, type Outcome } from './outcomes.js'
 import { addedBy, BUCKET_MS, bucketKeys, bucketStarts, FindingRows, KEYS_PER_BUCKET, nextRecord, summaryOf, type Bucket, type Facets, type Totals } from './rows.js'
 import { COUNT, PUT_RECORDS, READ_COUNTS, READ_MERGED, READ_RECORDS, SWEEP } from './shared-scripts.js'
 
@@ -54,8 +55,7 @@ export class SharedFindingIndex implements FindingIndex {
   readonly #listeners = new Set<(ids: string[]) => void>()
   /** Merged findings to read back into their records. */
   readonly #dirty = new Set<string>()
-  readonly #outcomes = new Map<string, Record<string, Outcome>>()
-  readonly #early = new Map<string, number>()
+  readonly #outcomes = new PendingOutcomes()
   readonly #local = new Map<string, { firstObservedAt: string; count: number }>()
   /** Bucket start → field → occurrences not written yet; and totals not written yet. */
   readonly #counts = new Map<number, Map<string, number>>()
@@ -119,21 +119,18 @@ export class SharedFindingIndex implements FindingIndex {
   }
 
   delivered(sink: string, items: ReadonlyArray<{ id: string; version: number }>, at: number): void {
-    this.#outcome(sink, items, (version) => ({ kind: 'delivered', version, at: new Date(at).toISOString() }))
+    this.#outcomes.delivered(sink, items, at)
+    this.#reread(items)
   }
 
   deadLettered(sink: string, items: ReadonlyArray<{ id: string; version: number }>, why: { code: string; reason: string }, at: number): void {
-    this.#outcome(sink, items, (version) => ({ kind: 'dead', version, at: new Date(at).toISOString(), ...why }))
+    this.#outcomes.deadLettered(sink, items, why, at)
+    this.#reread(items)
   }
 
-  #outcome(sink: string, items: ReadonlyArray<{ id: string; version: number }>, make: (version: number) => Outcome): void {
-    for (const { id, version } of items) {
-      const o = this.#outcomes.get(id) ?? {}
-      if ((o[sink]?.version ?? 0) <= version) o[sink] = make(version)
-      this.#outcomes.set(id, o)
-      // A lifecycle sink's archived version is made by the store's window expiry, not by a merge: read it back.
-      this.#dirty.add(id)
-    }
+  /** A lifecycle sink's archived version is made by the store's window expiry, not by a merge: read it back too. */
+  #reread(items: ReadonlyArray<{ id: string }>): void {
+    for (const { id } of items) this.#dirty.add(id)
     this.#schedule()
   }
 
@@ -251,17 +248,16 @@ export class SharedFindingIndex implements FindingIndex {
     await this.#writeCounts()
     const ids = [...this.#dirty]
     this.#dirty.clear()
-    for (const id of this.#outcomes.keys()) if (!ids.includes(id)) ids.push(id)
+    for (const id of this.#outcomes.ids()) if (!ids.includes(id)) ids.push(id)
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK)
-      const outcomes = new Map(chunk.flatMap((id) => (this.#outcomes.has(id) ? [[id, this.#outcomes.get(id)!] as const] : [])))
-      for (const id of outcomes.keys()) this.#outcomes.delete(id)
+      const outcomes = this.#outcomes.take(chunk)
       try {
         await this.#writeRecords(chunk, outcomes)
       } catch (err) {
         // Kept for the next pass: the store is away (logged once by the store).
         for (const id of ids.slice(i)) this.#dirty.add(id)
-        for (const [id, o] of outcomes) this.#outcomes.set(id, { ...o, ...this.#outcomes.get(id) })
+        for (const [id, o] of outcomes) this.#outcomes.putBack(id, o)
         throw err
       }
     }
@@ -310,17 +306,10 @@ export class SharedFindingIndex implements FindingIndex {
         }
       }
       const o = outcomes.get(id)
-      if (o && record) record = withOutcomes(record, o)
-      else if (o) {
-        // An acknowledgement can overtake the merge that creates the record: try again, a few times.
-        const tries = (this.#early.get(id) ?? 0) + 1
-        if (tries <= 5) {
-          this.#early.set(id, tries)
-          this.#outcomes.set(id, { ...o, ...this.#outcomes.get(id) })
-          this.#schedule()
-        } else this.#early.delete(id)
-      }
-      if (o && record) this.#early.delete(id)
+      if (o && record) {
+        record = withOutcomes(record, o)
+        this.#outcomes.written(id)
+      } else if (o && this.#outcomes.early(id, o)) this.#schedule() // it overtook the merge that creates the record
       if (record && record !== previous) args.push(id, revisions[i] ?? '0', JSON.stringify(record), seen)
     })
     if (args.length === 0) return
@@ -329,7 +318,7 @@ export class SharedFindingIndex implements FindingIndex {
       // Another replica wrote it since it was read: read again and redo (outcomes included).
       this.#dirty.add(id)
       const o = outcomes.get(id)
-      if (o) this.#outcomes.set(id, { ...o, ...this.#outcomes.get(id) })
+      if (o) this.#outcomes.putBack(id, o)
     }
     if (conflicts.length > 0) this.#schedule()
     if (count > this.#retention.maxFindings * 1.05 || bytes > this.#retention.maxBytes * 1.05) void this.#sweep(true)
