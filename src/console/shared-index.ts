@@ -361,11 +361,15 @@ export class SharedFindingIndex implements FindingIndex {
   async #follow(loaded: () => void): Promise<void> {
     const key = this.#store.key('c:chg')
     let reload = true
+    let resumed = false
     let failures = 0
     while (!this.#stopped) {
       try {
         if (this.#tail.status !== 'ready') await waitReady(this.#tail, () => this.#stopped)
         if (this.#stopped) break
+        // Back after a failure: read on from where this replica stopped, if the stream still has it.
+        if (resumed) reload ||= await this.#missed(key)
+        resumed = false
         if (reload) {
           await this.#load(key)
           reload = false
@@ -375,25 +379,26 @@ export class SharedFindingIndex implements FindingIndex {
         failures = 0
         if (!reply) continue
         const ids = new Set<string>()
+        let last = this.#lastId
         for (const [, entries] of reply) {
           for (const [entryId, fields] of entries) {
-            this.#lastId = entryId
+            last = entryId
             for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'ids') for (const id of fields[i + 1]!.split('\n')) ids.add(id)
           }
         }
         await this.#refresh([...ids])
+        this.#lastId = last // only once read: a failed read is read again
       } catch (err) {
         if (this.#stopped) break
         if (failures++ === 0) this.#logger.warn({ err: { message: (err as Error).message } }, 'console index: change stream not readable; the list may lag until the store is back')
         await sleep(Math.min(200 * failures, 2000))
-        reload ||= await this.#missed(key).catch(() => false)
+        resumed = true
       }
     }
   }
 
   /** Whether the point this replica read to is gone from the stream (trimmed, or the store restarted empty). */
   async #missed(key: string): Promise<boolean> {
-    if (this.#tail.status !== 'ready') return false
     if (this.#lastId === '0-0') return true
     const entries = (await this.#tail.call('XRANGE', key, this.#lastId, this.#lastId)) as unknown[]
     return entries.length === 0

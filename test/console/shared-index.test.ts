@@ -45,7 +45,7 @@ async function setup(t: Test, retention = { days: 14, maxFindings: 10_000, maxBy
     }
     return { index, merge }
   }
-  return { replica }
+  return { replica, server }
 }
 
 t.test('changes through two replicas at once are all kept; both list the same', async (t) => {
@@ -105,4 +105,26 @@ t.test('retention in the store: both replicas drop what it removes; a replica st
   }, 30_000, () => `totals ${totals}`)
   t.pass('the replica started later lists the same as the others, at the limit after its start sweep')
   t.equal((await c.index.stats(Date.now() - 3_600_000, Date.now())).index.findings, 100, 'its overview counts them')
+})
+
+t.test('the store away: the list goes on from memory, a detail is 503; back empty (its data lost), the replicas follow', async (t) => {
+  const { replica, server } = await setup(t)
+  const a = await replica('a')
+  const b = await replica('b')
+  await a.merge([{ id: 'F1', pod: 'web-1', time: '2026-07-30T10:00:01.000000000Z' }, { id: 'F2', pod: 'web-2', time: '2026-07-30T10:00:02.000000000Z' }])
+  await waitFor(async () => (await b.index.query(all)).total === 2, 30_000, () => 'B never listed them')
+  await server.stop()
+  t.equal((await b.index.query(all)).total, 2, 'the list still answers from the rows in memory')
+  await t.rejects(b.index.get('F1'), { statusCode: 503, code: 'FALCONET_ERR_STORE_UNAVAILABLE' }, 'a detail: 503 with a code, no stack')
+  await t.rejects(b.index.stats(Date.now() - 60_000, Date.now()), { statusCode: 503, code: 'FALCONET_ERR_STORE_UNAVAILABLE' }, 'the overview\'s charts too')
+  await server.start() // no persistence: the store comes back empty
+  let totals: number[] = []
+  await waitFor(async () => {
+    totals = [(await a.index.query(all)).total, (await b.index.query(all)).total]
+    return totals.every((n) => n === 0)
+  }, 60_000, () => `totals ${totals}: a replica kept rows the store no longer has`)
+  t.pass('both replicas notice the store lost its data and load again')
+  await a.merge([{ id: 'F3', pod: 'web-3', time: '2026-07-30T10:00:03.000000000Z' }])
+  await waitFor(async () => (await b.index.query(all)).items[0]?.id === 'F3', 60_000, () => 'B does not follow the stream again')
+  t.pass('and follow the new stream')
 })
