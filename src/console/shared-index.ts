@@ -246,9 +246,8 @@ export class SharedFindingIndex implements FindingIndex {
 
   async #write(): Promise<void> {
     await this.#writeCounts()
-    const ids = [...this.#dirty]
+    const ids = [...new Set([...this.#dirty, ...this.#outcomes.ids()])]
     this.#dirty.clear()
-    for (const id of this.#outcomes.ids()) if (!ids.includes(id)) ids.push(id)
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK)
       const outcomes = this.#outcomes.take(chunk)
@@ -287,10 +286,10 @@ export class SharedFindingIndex implements FindingIndex {
 
   async #writeRecords(ids: string[], outcomes: Map<string, Record<string, Outcome>>): Promise<void> {
     const P = this.#store.prefix
-    const [[records, revisions], merged] = await Promise.all([
-      this.#store.run<[Array<string | null>, Array<string | null>]>(READ_RECORDS, [], [P, ...ids]),
-      this.#store.run<Array<[string[], number, number]>>(READ_MERGED, [], [P, '[]', ...ids]),
-    ])
+    // The records first, then the merged aggregates: a record another replica writes from a newer
+    // aggregate in between fails the revision check, so an older aggregate never overwrites it.
+    const [records, revisions] = await this.#store.run<[Array<string | null>, Array<string | null>]>(READ_RECORDS, [], [P, ...ids])
+    const merged = await this.#store.run<Array<[string[], number, number]>>(READ_MERGED, [], [P, '[]', ...ids])
     const args: string[] = []
     const now = this.#now()
     ids.forEach((id, i) => {
@@ -300,7 +299,8 @@ export class SharedFindingIndex implements FindingIndex {
       const [flat, pods, containers] = merged[i]!
       if (flat.length > 0) {
         const finding = findingFromStore(id, flat, pods, containers)
-        if (!previous || previous.finding.version !== finding.version || previous.finding.updatedAt !== finding.updatedAt) {
+        const older = previous !== undefined && previous.finding.firstObservedAt === finding.firstObservedAt && previous.finding.version > finding.version
+        if (!older && (!previous || previous.finding.version !== finding.version || previous.finding.updatedAt !== finding.updatedAt)) {
           record = nextRecord(previous, finding, [], now)
           seen = String(now)
         }
