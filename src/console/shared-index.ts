@@ -146,11 +146,15 @@ export class SharedFindingIndex implements FindingIndex {
   }
 
   async annotate(id: string, note: Pick<FindingRecord, 'archivedBy'>): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const [[json], [rev]] = await this.#store.run<[Array<string | null>, Array<string | null>]>(READ_RECORDS, [], [this.#store.prefix, id])
-      if (!json) return
-      const [, , conflicts] = await this.#put(id, rev ?? '0', JSON.stringify({ ...(JSON.parse(json) as FindingRecord), ...note }), '')
-      if (conflicts.length === 0) return
+    try {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const [[json], [rev]] = await this.#store.run<[Array<string | null>, Array<string | null>]>(READ_RECORDS, [], [this.#store.prefix, id])
+        if (!json) return
+        const [, , conflicts] = await this.#put(id, rev ?? '0', JSON.stringify({ ...(JSON.parse(json) as FindingRecord), ...note }), '')
+        if (conflicts.length === 0) return
+      }
+    } catch (err) {
+      throw unavailable(err)
     }
     throw unavailable(new Error('the record kept changing'))
   }
