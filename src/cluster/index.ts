@@ -49,7 +49,8 @@ export class Cluster {
   #shipper: Shipper | undefined
   #janitor: NodeJS.Timeout | undefined
   #sinks: ClusterSink[] = []
-  readonly #merged = new Set<(ids: string[]) => void>()
+  /** Told of the ids each merge changed: the sinks' queues wake, the console index reads them back. */
+  readonly #merged = new Set<(ids: string[]) => void>([() => this.#queues.forEach((q) => q.notify())])
 
   constructor(config: StoreConfig, aggregate: AggregateOptions, deps: ClusterDeps, replicaId: string) {
     this.#config = config
@@ -96,11 +97,7 @@ export class Cluster {
       this.store,
       this.#deps.spool.outboxQueue(MERGE_OUTBOX),
       { windowMs: this.#aggregate.windowMs, sinks, maxItems: this.#config.shipMaxItems, intervalMs: this.#config.shipIntervalMs, seenTtlMs: 3_600_000 },
-      { logger: this.#deps.logger, ...(this.#deps.registry ? { registry: this.#deps.registry } : {}), onMerged: (ids) => {
-          this.#queues.forEach((q) => q.notify())
-          for (const l of this.#merged) l(ids)
-        },
-      },
+      { logger: this.#deps.logger, ...(this.#deps.registry ? { registry: this.#deps.registry } : {}), onMerged: (ids) => this.#merged.forEach((l) => l(ids)) },
     )
     this.#shipper.start()
     for (const lease of this.#leases) lease.start()
