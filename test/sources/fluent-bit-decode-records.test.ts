@@ -78,3 +78,20 @@ t.test('json_lines: records are handed on while the chunk is read, not after', a
   t.same(seen, ['a', 'b', 'c'])
   t.same(counts, { records: 3, malformed: 1 })
 })
+
+t.test('msgpack values: str and bin become text (BOM, non-ASCII, long and short alike), 64-bit integers stay exact', async (t) => {
+  const long = `\uFEFF${'é'.repeat(150)}`
+  const body = Buffer.from(
+    encode([1795255200, { log: 'ascii', bom: '\uFEFFx', long, bin: Buffer.from('bytes ü'), nested: { list: ['a', ['b', { c: 'd' }]], n: 1.5 }, big: 1785402843512345678n, small: 42n }], { useBigInt64: true }),
+  )
+  const [r] = streamed(body, 'application/msgpack').list
+  t.same(r?.record, { log: 'ascii', bom: '\uFEFFx', long, bin: 'bytes ü', nested: { list: ['a', ['b', { c: 'd' }]], n: 1.5 }, big: '1785402843512345678', small: 42 })
+  t.equal(Object.getPrototypeOf(r?.record), Object.prototype)
+})
+
+t.test('msgpack values: a constructor key holding a prototype is dropped at any depth; a plain one stays', async (t) => {
+  const body = Buffer.from(encode([1795255200, { log: 'x', constructor: { prototype: { polluted: 1 } }, inner: { constructor: { prototype: 1 }, keep: 1 }, cm: { constructor: 'data' } }]))
+  const [r] = streamed(body, 'application/msgpack').list
+  t.same(r?.record, { log: 'x', inner: { keep: 1 }, cm: { constructor: 'data' } })
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+})

@@ -190,7 +190,15 @@ export class EventTime {
   }
 }
 
-const MSGPACK_OPTIONS = { extensionCodec: codec, useBigInt64: true } as const
+/**
+ * rawStrings: string values come as views of the chunk's bytes and mapsToObjects decodes them
+ * natively (TextDecoder); the decoder's own JavaScript UTF-8 decoder, used for every string under
+ * 200 bytes, was a quarter of the msgpack profile (docs/performance.md). Keys are still decoded
+ * (and cached) by the decoder, which refuses `__proto__` and non-string keys as before.
+ */
+const MSGPACK_OPTIONS = { extensionCodec: codec, useBigInt64: true, rawStrings: true } as const
+/** Keeps a leading BOM, as the decoder did: a string's characters are data. */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 function decodeMsgpack(body: Buffer, each: RecordSink): number {
   let malformed = 0
@@ -244,19 +252,31 @@ function fromMsgpackEntry(entry: unknown): DecodedRecord | 'marker' | undefined 
 }
 
 /**
- * Decoded msgpack maps are plain objects already; binary values become text, and 64-bit integers
- * (Falco's nanosecond evt.time once Fluent Bit parsed the alert) stay exact as decimal strings.
- * Other objects (unregistered extensions, msgpack timestamps) become plain objects of their own
- * keys; prototype keys are dropped as parseJson drops them, and nesting is cut at MAX_NESTING
- * (the decoder builds any depth; this walk and the spool's encoder recurse).
+ * Decoded msgpack maps are plain objects already; strings and binary values (both views of the
+ * chunk here) become text, and 64-bit integers (Falco's nanosecond evt.time once Fluent Bit parsed
+ * the alert) stay exact as decimal strings. The decoder's own maps and arrays are fresh and
+ * unshared, so they are converted in place (no copy of every record); other objects (unregistered
+ * extensions, msgpack timestamps) become plain objects of their own keys. Prototype keys are
+ * dropped as parseJson drops them, and nesting is cut at MAX_NESTING (the decoder builds any
+ * depth; this walk and the spool's encoder recurse).
  */
 function mapsToObjects(value: unknown, depth: number): unknown {
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
+  if (typeof value !== 'object' || value === null) return typeof value === 'bigint' ? (Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()) : value
+  if (value instanceof Uint8Array) return UTF8.decode(value)
   if (value instanceof EventTime) return value.toIso() ?? null
-  if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_NESTING) return CUT_MARKER
-  if (Array.isArray(value)) return value.map((v) => mapsToObjects(v, depth + 1))
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = mapsToObjects(value[i], depth + 1)
+    return value
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    const map = value as Record<string, unknown>
+    for (const k of Object.keys(map)) {
+      if (isPoisonKey(k, map[k])) delete map[k]
+      else map[k] = mapsToObjects(map[k], depth + 1)
+    }
+    return map
+  }
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) if (!isPoisonKey(k, v)) out[k] = mapsToObjects(v, depth + 1)
   return out
