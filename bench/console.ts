@@ -1,5 +1,6 @@
 /**
  * `npm run bench:console` (node --expose-gc --import tsx bench/console.ts): the console with 100,000 findings (BENCH_CONSOLE_FINDINGS to change).
+ * With a shared store, `npm run bench:console-store` (bench/console-store.ts).
  * Prints: time to index them; list-query times in the index (median and p95 of 20 runs) for the
  * default view, filters, free text, a sort and a deep page; the same default query over HTTP; and in
  * Chromium (/usr/bin/chromium, CHROMIUM_PATH to change) the findings page's first paint and the time
@@ -15,50 +16,15 @@ import { buildApp } from '../src/server/app.js'
 import { validateConfig } from '../src/config/load.js'
 import { Silences } from '../src/route/silences.js'
 import { LocalFindingIndex } from '../src/console/local-index.js'
-import { fold, type FindingState } from '../src/aggregate/aggregator.js'
-import { DEFAULT_SEVERITY_MAPPING, PRIORITIES } from '../src/model/severity.js'
-import type { FindingQuery } from '../src/console/findings-index.js'
+import { benchFinding as finding, benchQueries, timings } from './lib/console-findings.js'
 
 const N = Number(process.env.BENCH_CONSOLE_FINDINGS ?? 100_000)
 const TOKEN = 'bench-console-token-0123456789abcdef'
-const RULES = Array.from({ length: 60 }, (_, i) => `Rule number ${i} ${['shell', 'write', 'network', 'exec', 'k8s'][i % 5]}`)
-const NAMESPACES = Array.from({ length: 40 }, (_, i) => `team-${i}`)
-
-function finding(i: number): FindingState {
-  const namespace = NAMESPACES[i % NAMESPACES.length]!
-  const rule = RULES[(i * 7) % RULES.length]!
-  const pod = `svc-${i % 900}-7d9c6b7b9c-${String(i).padStart(5, 'x').slice(-5)}`
-  const time = new Date(Date.parse('2026-11-01T00:00:00Z') + i * 1000).toISOString()
-  return fold(
-    undefined,
-    {
-      input: i % 10 === 0 ? 'k8s-audit' : 'falco',
-      source: i % 10 === 0 ? 'k8s_audit' : 'syscall',
-      rule,
-      priority: PRIORITIES[i % PRIORITIES.length]!,
-      priorityText: 'Warning',
-      time,
-      output: `${rule}: something happened (user=root command=bash -c id pod=${pod} ns=${namespace} image=registry.example/${namespace}/app:1.${i % 50})`,
-      hostname: `ip-10-0-${i % 200}-${i % 250}.ec2.internal`,
-      tags: ['container', `mitre_${i % 12}`],
-      workload: { cluster: 'prod', namespace, pod, node: `ip-10-0-${i % 200}-${i % 250}.ec2.internal`, container: { name: 'app', imageRepository: `registry.example/${namespace}/app`, imageTag: `1.${i % 50}` } },
-      fields: { 'proc.cmdline': 'bash -c id', 'user.name': 'root', 'container.id': `c${i}` },
-    },
-    `falconet/syscall/${i.toString(16).padStart(40, '0')}`,
-    { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 60_000 },
-  )
-}
-
-function stats(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b)
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!
-  return `median ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms`
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'falconet-bench-console-'))
 const logger = pino({ level: 'silent' })
 const config = validateConfig({ dataDir, server: { rateLimit: { management: 0, console: 0 } }, console: { retention: { maxFindings: Math.max(N * 2, 200_000), maxBytes: 4 * 1024 ** 3 } } })
-const index = new LocalFindingIndex(dataDir, config.console.retention, { logger })
+const index = new LocalFindingIndex(dataDir, { ...config.console.retention, maxBytes: 4 * 1024 ** 3 }, { logger })
 
 // Figures depend on what else runs: say how busy the machine was.
 console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node.js ${process.version}`)
@@ -78,15 +44,7 @@ console.log(
     (gc ? `, the index's rows ${((heapAfter - heapBefore) / N / 1024).toFixed(2)} KiB per finding (after GC)` : ' (run with node --expose-gc for the per-finding figure)'),
 )
 
-const base: FindingQuery = { sort: 'lastSeen', order: 'desc', offset: 0, limit: 50 }
-const queries: Array<[string, FindingQuery]> = [
-  ['default view (active, last seen, first 50)', { ...base, archived: false }],
-  ['severity HIGH+CRITICAL', { ...base, severity: ['HIGH', 'CRITICAL'] }],
-  ['namespace + source kind', { ...base, namespace: 'team-7', kind: ['runtime'] }],
-  ['free text "svc-42-"', { ...base, text: 'svc-42-' }],
-  ['sort by count', { ...base, sort: 'count' }],
-  ['deep page (offset 99,950)', { ...base, offset: Math.max(0, N - 50) }],
-]
+const queries = benchQueries(N)
 console.log(`\nlist queries in the index (${N.toLocaleString()} findings, 20 runs each):`)
 for (const [name, q] of queries) {
   const times: number[] = []
@@ -96,7 +54,7 @@ for (const [name, q] of queries) {
     total = index.query(q).total
     times.push(performance.now() - started)
   }
-  console.log(`  ${name.padEnd(44)} ${stats(times)}  (${total.toLocaleString()} match)`)
+  console.log(`  ${name.padEnd(44)} ${timings(times)}  (${total.toLocaleString()} match)`)
 }
 
 const store = new Map<string, unknown>()
@@ -119,7 +77,7 @@ for (let r = 0; r < 20; r++) {
   await (await fetch(`${url}/api/findings?limit=50`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()
   http.push(performance.now() - started)
 }
-console.log(`\nGET /api/findings?limit=50 over HTTP: ${stats(http)}`)
+console.log(`\nGET /api/findings?limit=50 over HTTP: ${timings(http)}`)
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] })
 const context = await browser.newContext({ viewport: { width: 1366, height: 900 } })
@@ -142,7 +100,7 @@ for (let r = 0; r < 10; r++) {
   paints.push(m.fcp)
   lists.push(m.ready)
 }
-console.log(`findings page in Chromium (${N.toLocaleString()} findings, 10 loads): first contentful paint ${stats(paints)}; list on screen ${stats(lists)}`)
+console.log(`findings page in Chromium (${N.toLocaleString()} findings, 10 loads): first contentful paint ${timings(paints)}; list on screen ${timings(lists)}`)
 console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 await browser.close()
 await app.close()

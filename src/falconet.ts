@@ -1,7 +1,7 @@
 import { resolve, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Registry } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import type { Config } from './config/schema.js'
 import type { AsffContext } from './asff/context.js'
 import type { AuditIngest, Ingest, Resolve } from './model/ingest.js'
@@ -38,9 +38,12 @@ import type { FindingState } from './aggregate/aggregator.js'
 import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
 import { LocalFindingIndex } from './console/local-index.js'
+import { SharedFindingIndex } from './console/shared-index.js'
+import type { FindingIndex } from './console/findings-index.js'
 import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
 import { deprecatedSettings } from './config/deprecated.js'
+import { storageBudget } from './console/config.js'
 
 /**
  * The composition root: the one place that knows every component and wires config → spool → sinks
@@ -108,9 +111,14 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   // Silences and inhibition are asked again when a message is sent (one may arrive while it waits).
   const mutedNow = (f: FindingState) => silences.silenced(f) !== undefined || inhibited(f)
   const receivers = config.receivers.map((r) => createReceiverSink(r, sinkDeps, env, mutedNow as never) as Sink<unknown>)
-  // The console's index (src/console), fed after aggregation and told what each sink acknowledged.
-  const consoleIndex = config.console.enabled ? new LocalFindingIndex(dataDir, config.console.retention, { logger }) : undefined
-  const sinks = [...findingSinks, ...receivers].map((s) => (consoleIndex ? trackDelivery(s, consoleIndex) : s))
+  // The console's index (src/console), fed after aggregation and told what each sink acknowledged
+  // or gave up on. Made once the store is known (below): local, or shared by every replica.
+  let consoleIndex: LocalFindingIndex | SharedFindingIndex | undefined
+  const outcomes = { delivered: (...a: Parameters<FindingIndex['delivered']>) => consoleIndex?.delivered(...a), sent: (...a: Parameters<FindingIndex['sent']>) => consoleIndex?.sent(...a) }
+  const sinks = [...findingSinks, ...receivers].map((s) => (config.console.enabled ? trackDelivery(s, outcomes) : s))
+  deadLetters.onWrite((sink, letters) => {
+    for (const l of letters) consoleIndex?.deadLettered(sink, [{ id: l.findingId, version: Number((l.item as { version?: unknown } | undefined)?.version ?? 0) }], { code: l.code, reason: l.reason }, Date.now())
+  })
   if (sinks.length === 0) logger.warn('no sink is enabled: findings are spooled but go nowhere')
   const sinkIds = findingSinks.map((s) => s.id)
 
@@ -120,11 +128,13 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
     ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
   ])
+  // One disk budget for the data dir: the console's local index takes its share of spool.maxBytes.
+  const budget = storageBudget(config, Boolean(config.cluster.store.url))
   const spool =
     deps.spool ??
     new Spool({
       dir: join(dataDir, 'spool'),
-      maxBytes: config.spool.maxBytes,
+      maxBytes: budget.spoolBytes,
       durability: config.spool.durability,
       resendMs: Object.fromEntries(sinks.map((s) => [s.id, s.delivery.resendIntervalMs])),
       logger,
@@ -135,11 +145,22 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   // store in batches, every sink drains the store's queue, silences and sightings are shared.
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs }
   const cluster = await createCluster(config.cluster.store, aggregate, { logger, registry, env, spool })
+  if (config.console.enabled) {
+    const retention = { ...config.console.retention, maxBytes: budget.consoleBytes }
+    consoleIndex = cluster
+      ? new SharedFindingIndex(retention, { store: cluster.store, logger, sinks: sinks.map((s) => s.id), onMerged: (l) => cluster.onMerged(l) })
+      : new LocalFindingIndex(dataDir, retention, { logger })
+  }
+  if (consoleIndex) {
+    const index = consoleIndex
+    new Gauge({ name: 'falconet_console_index_bytes', help: 'Bytes of records the console index holds (on disk in dataDir/console, or in the shared store).', registers: [registry], collect() { this.set(index.bytes) } })
+    new Gauge({ name: 'falconet_console_index_budget_bytes', help: 'The console index\'s share of the disk budget (console.retention.maxBytes; locally part of spool.maxBytes).', registers: [registry], collect() { this.set(budget.consoleBytes) } })
+  }
   const sharedDocs = cluster ? new SharedDocs(cluster.store, ['silences'], logger) : undefined
   if (cluster && sharedDocs && (await cluster.store.ready(5000))) await sharedDocs.refresh()
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...(auditSink ? [auditSink.id] : [])])
-  registerSpoolGauges(registry, spool, sinks.map((s) => s.id), config.spool.maxBytes) // receivers too: a stuck Slack queue must show
+  registerSpoolGauges(registry, spool, sinks.map((s) => s.id), budget.spoolBytes) // receivers too: a stuck Slack queue must show
   const silences = new Silences(sharedDocs ?? spool.state, clock, config.silences)
   sharedDocs?.onChange(() => silences.reload())
   const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
@@ -217,7 +238,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const consoleDeps = consoleIndex
     ? {
         index: consoleIndex,
-        resolve: (event: Parameters<Resolve>[0]) => resolveFinding(event),
+        // With a store the finding may have been raised through another replica, so this one's own
+        // state cannot say whether it is active: the store's merge archives it only if it is.
+        resolve: cluster ? async (event: Parameters<Resolve>[0]) => (await resolveFinding(event), true) : (event: Parameters<Resolve>[0]) => resolveFinding(event),
         asffContext: () => asffContext(),
         ocsf: async (finding: Finding) => toOcsf(finding, await asffContext()),
         pricePerFinding: config.console.securityHubPricePerFinding,
@@ -235,7 +258,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     stopGuard = guardSpool(
       spool,
       {
-        maxBytes: config.spool.maxBytes,
+        maxBytes: budget.spoolBytes,
         shedPolicy: config.spool.shedPolicy,
         shedAtPercent: config.spool.shedAtPercent,
       },
@@ -263,9 +286,12 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
       sharedLiveness?.stop()
+      // Before the store closes: what is spooled is merged now (briefly), so the index writes its
+      // last records there too.
+      if (cluster && consoleIndex) await Promise.race([cluster.flush(), new Promise((r) => setTimeout(r, 2000).unref())])
+      await consoleIndex?.close()
       await cluster?.close()
       await spool.close()
-      await consoleIndex?.close()
       logger.info({ pendingInSpool: left, deadLettered: deadLetters.count }, 'falconet stopped')
     })())
 

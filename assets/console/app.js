@@ -390,10 +390,13 @@ async function delivery(record) {
   const [dead, statusBody] = await Promise.all([optional(`/api/dead-letters?id=${encodeURIComponent(f.id)}`, 'deadLetters').catch(() => undefined), optional('/api/status', 'status').catch(() => undefined)])
   const deadBySink = new Map((dead?.items ?? []).map((d) => [d.sink, d]))
   const health = new Map((statusBody?.sinks ?? []).map((s) => [s.id, s]))
-  const sinks = [...new Set([...record.routedTo, ...Object.keys(record.delivered), ...deadBySink.keys()])]
+  // Dead letters: this server's file, or what the index recorded (with several replicas, the one that gave up may be another).
+  const recordedDead = record.deadLettered ?? {}
+  const sinks = [...new Set([...record.routedTo, ...Object.keys(record.delivered), ...deadBySink.keys(), ...Object.keys(recordedDead)])]
   const rows = sinks.map((sink) => {
     const d = record.delivered[sink]
-    const dl = deadBySink.get(sink)
+    const recorded = recordedDead[sink]
+    const dl = deadBySink.get(sink) ?? (recorded && !(d && d.version >= recorded.version) ? recorded : undefined)
     const state = dl ? 'dead-lettered' : d && d.version >= f.version ? 'delivered' : record.routedTo.includes(sink) ? 'pending' : d ? 'delivered (earlier version)' : '—'
     const s = health.get(sink)
     return [sink, h('span', { class: `state state-${state.split(' ')[0]}` }, state), d ? `v${d.version} of v${f.version}` : '—', d ? time(d.at) : '—', dl ? dl.reason : s?.lastError ? `sink: ${s.lastError.message}` : '—']

@@ -40,6 +40,11 @@ const OVERRIDES: Record<string, object> = {
   'networkPolicy.ingressNamespaces': { items: { type: 'string' } },
   'networkPolicy.metricsNamespaces': { items: { type: 'string' } },
   'secrets.data': { additionalProperties: { type: 'string' } },
+  'console.oidc.issuer': { pattern: '^(https://.+|http://(localhost|127\\.0\\.0\\.1)(:\\d+)?(/.*)?)?$' },
+  'console.oidc.redirectUrl': { pattern: '^(https?://.+)?$' },
+  'console.oidc.responderValues': { items: { type: 'string' } },
+  'console.oidc.viewerValues': { items: { type: 'string' } },
+  'console.ingress.networkPolicyFrom': { items: { type: 'object' } },
   config: { $ref: '#/$defs/falconetConfig' },
   'auditPoller.config': { $ref: '#/$defs/falconetConfig' },
 }

@@ -49,6 +49,8 @@ export class Cluster {
   #shipper: Shipper | undefined
   #janitor: NodeJS.Timeout | undefined
   #sinks: ClusterSink[] = []
+  /** Told of the ids each merge changed: the sinks' queues wake, the console index reads them back. */
+  readonly #merged = new Set<(ids: string[]) => void>([() => this.#queues.forEach((q) => q.notify())])
 
   constructor(config: StoreConfig, aggregate: AggregateOptions, deps: ClusterDeps, replicaId: string) {
     this.#config = config
@@ -82,6 +84,12 @@ export class Cluster {
     return new SharedTokenBucket(this.store, name, perSecond, burst)
   }
 
+  /** Findings this replica just merged into the store (the console index reads them back). */
+  onMerged(listener: (ids: string[]) => void): () => void {
+    this.#merged.add(listener)
+    return () => this.#merged.delete(listener)
+  }
+
   /** Start merging and expiring, once every sink has its queue. */
   start(): void {
     const sinks = this.#sinks.map((s) => ({ id: s.id, resend: s.resendMs }))
@@ -89,7 +97,7 @@ export class Cluster {
       this.store,
       this.#deps.spool.outboxQueue(MERGE_OUTBOX),
       { windowMs: this.#aggregate.windowMs, sinks, maxItems: this.#config.shipMaxItems, intervalMs: this.#config.shipIntervalMs, seenTtlMs: 3_600_000 },
-      { logger: this.#deps.logger, ...(this.#deps.registry ? { registry: this.#deps.registry } : {}), onMerged: () => this.#queues.forEach((q) => q.notify()) },
+      { logger: this.#deps.logger, ...(this.#deps.registry ? { registry: this.#deps.registry } : {}), onMerged: (ids) => this.#merged.forEach((l) => l(ids)) },
     )
     this.#shipper.start()
     for (const lease of this.#leases) lease.start()

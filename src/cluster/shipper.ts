@@ -31,7 +31,7 @@ export class Shipper {
   readonly #queue: LocalQueue
   readonly #options: ShipperOptions
   readonly #logger: Logger
-  readonly #onMerged: () => void
+  readonly #onMerged: (ids: string[]) => void
   readonly #stop = new AbortController()
   readonly #metrics: { batches: Counter; occurrences: Counter; replays: Counter } | undefined
   #hwm: number | undefined
@@ -39,7 +39,7 @@ export class Shipper {
   #loop: Promise<void> | undefined
   #unsubscribe: () => void
 
-  constructor(store: Store, queue: LocalQueue, options: ShipperOptions, deps: { logger: Logger; registry?: Registry; onMerged: () => void }) {
+  constructor(store: Store, queue: LocalQueue, options: ShipperOptions, deps: { logger: Logger; registry?: Registry; onMerged: (ids: string[]) => void }) {
     this.#store = store
     this.#queue = queue
     this.#options = options
@@ -120,6 +120,7 @@ export class Shipper {
   async #ship(items: QueuedItem[]): Promise<void> {
     const replica = this.#store.replicaId
     const hwmKey = this.#store.key('hwm')
+    const merged = new Set<string>()
     for (let attempt = 0; attempt < 3; attempt++) {
       this.#hwm ??= Number((await this.#store.command<string | null>('hwm', 'HGET', hwmKey, replica)) ?? 0)
       const fresh = items.map((i) => i.value as OccurrenceBatch).filter((b) => b.seq > this.#hwm!)
@@ -147,12 +148,13 @@ export class Shipper {
         continue
       }
       this.#hwm = toSeq
+      for (const d of deltas) merged.add(d.id)
       this.#metrics?.batches.inc()
       this.#metrics?.occurrences.inc(deltas.length)
       break
     }
     await this.#queue.acknowledge(items, Date.now())
-    this.#onMerged()
+    this.#onMerged([...merged])
   }
 }
 

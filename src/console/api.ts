@@ -6,7 +6,7 @@ import type { AsffContext } from '../asff/context.js'
 import type { SecurityEvent } from '../model/event.js'
 import type { Finding } from '../model/finding.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
-import { SORTS, SOURCE_KINDS, type FindingIndex, type FindingQuery, type SourceKind } from './findings-index.js'
+import { SORTS, SOURCE_KINDS, type FindingIndex, type FindingPage, type FindingQuery, type SourceKind } from './findings-index.js'
 
 /** What the console API needs besides the index. */
 export interface ConsoleApiDeps {
@@ -87,7 +87,7 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
     // Finding Ids contain slashes (falconet/syscall/<hash>): the form, if any, is the last segment.
     const form = /\/(asff|ocsf)$/.exec(rest)?.[1]
     const id = form ? rest.slice(0, -form.length - 1) : rest
-    const record = index.get(id)
+    const record = await index.get(id)
     if (!record) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such finding in the console index' })
     const unavailable = () => reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: `${form} is not available on this server` })
     if (form === 'asff') return deps.asffContext ? toAsff(record.finding, await deps.asffContext()) : unavailable()
@@ -99,15 +99,17 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
   })
   app.post('/api/findings/archive', { schema: { body: ArchiveBody } }, async (request, reply) => {
     const { id, comment } = request.body as Static<typeof ArchiveBody>
-    const record = index.get(id)
+    const record = await index.get(id)
     if (!record) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such finding in the console index' })
     if (!deps.resolve) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'archiving is not available here' })
+    const notActive = () => reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_NOT_ACTIVE', message: 'the finding is not active (already archived, or its window closed)' })
+    if (record.finding.archived) return notActive()
     const who = request.identity?.who ?? 'unknown'
     // The latest event as its source sent it (the Id is computed before enrichment, which adds the
     // owner; the resolver enriches the note again), with the archive note as its output.
     const { owner: _owner, ...workload } = record.finding.event.workload
     const note: SecurityEvent = { ...record.finding.event, workload, time: new Date().toISOString(), output: `Archived from the falconet console by ${who}${comment ? `: ${comment}` : ''}` }
-    if (!(await deps.resolve(note))) return reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_NOT_ACTIVE', message: 'the finding is not active (already archived, or its window closed)' })
+    if (!(await deps.resolve(note))) return notActive()
     await index.annotate(id, { archivedBy: { who, at: note.time, comment } })
     return { archived: true, id }
   })
@@ -115,7 +117,7 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
     noStore(reply)
     const to = time(request.query.to, 'to') ?? Date.now()
     const from = time(request.query.from, 'from') ?? to - 86_400_000
-    return { ...index.stats(from, to), pricePerFinding: deps.pricePerFinding ?? 0.00003 }
+    return { ...(await index.stats(from, to)), pricePerFinding: deps.pricePerFinding ?? 0.00003 }
   })
   // Which optional parts this server has, so the pages offer only what works (no probing 404s).
   app.get('/api/capabilities', async (request, reply) => {
@@ -207,17 +209,19 @@ function time(value: string | undefined, name: string): number | undefined {
  * change, not one each.
  */
 class RecentPages {
-  readonly #pages = new Map<string, ReturnType<FindingIndex['query']>>()
+  readonly #pages = new Map<string, Promise<FindingPage>>()
   readonly stop: () => void
   constructor(index: FindingIndex) {
     this.stop = index.onChange(() => this.#pages.clear())
   }
 
-  get(query: FindingQuery, index: FindingIndex): ReturnType<FindingIndex['query']> {
+  get(query: FindingQuery, index: FindingIndex): Promise<FindingPage> {
     const key = JSON.stringify(query)
     const hit = this.#pages.get(key)
-    if (hit) return hit
-    const page = index.query(query)
+    if (hit !== undefined) return hit
+    const page = Promise.resolve(index.query(query))
+    // A failed read (the store away) is not remembered.
+    page.catch(() => this.#pages.get(key) === page && this.#pages.delete(key))
     if (this.#pages.size >= 100) this.#pages.clear()
     this.#pages.set(key, page)
     return page

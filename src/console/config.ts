@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { errors } from '../errors.js'
 
 /**
  * The web console (/ui) and its JSON API (/api/findings, /api/stats, /api/events). Findings are
@@ -20,11 +21,13 @@ export const consoleSchema = Type.Object(
           default: 50_000,
           description: 'Most findings kept; the least recently received go first. Each takes about 1.5 KB of memory for filtering (100,000: about 150 MB; raise resources.limits.memory with it).',
         }),
-        maxBytes: Type.Integer({
-          minimum: 1_048_576,
-          default: 268_435_456,
-          description: 'Disk budget of the index in dataDir/console (stored records); the least recently seen go first. Size the data volume for spool.maxBytes plus this.',
-        }),
+        maxBytes: Type.Optional(
+          Type.Integer({
+            minimum: 1_048_576,
+            description:
+              'Bytes of stored records the index keeps; the least recently received go first. On disk (dataDir/console, no store) this is part of spool.maxBytes — the spool gets the rest — and may be at most half of it; default a fifth of it (205 MiB of the default 1 GiB). With a shared store the index lives in the store, the spool keeps all of spool.maxBytes, and this bounds the store\'s copy: default 64 MiB (about 40,000 findings, 1.7 KB of store memory each), which leaves the chart\'s Valkey (maxmemory 200mb) room for the shared aggregates; raise both together.',
+          }),
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -61,3 +64,26 @@ export const consoleSchema = Type.Object(
   },
   { default: {}, additionalProperties: false, description: 'The web console and its JSON API (docs/console.md).' },
 )
+
+/** The local index's default share of spool.maxBytes, and the most it may take. */
+const DEFAULT_SHARE = 0.2
+const MAX_SHARE = 0.5
+/** In the store: Valkey refuses writes at maxmemory, and the shared aggregates must never be the ones refused. */
+const SHARED_DEFAULT_BYTES = 67_108_864
+
+/**
+ * One disk budget for the data dir (spool.maxBytes): the console's local index takes its share of
+ * it and the spool the rest, so the volume sized for spool.maxBytes holds both. With a shared store
+ * the index is in the store: the spool keeps the whole budget, the share bounds the store's copy.
+ */
+export function storageBudget(config: { spool: { maxBytes: number }; console: { enabled: boolean; retention: { maxBytes?: number | undefined } } }, shared: boolean): { spoolBytes: number; consoleBytes: number } {
+  const total = config.spool.maxBytes
+  const set = config.console.retention.maxBytes
+  if (!config.console.enabled) return { spoolBytes: total, consoleBytes: 0 }
+  if (shared) return { spoolBytes: total, consoleBytes: set ?? SHARED_DEFAULT_BYTES }
+  if (set !== undefined && set > total * MAX_SHARE) {
+    throw new errors.FALCONET_ERR_CONFIG(`  console.retention.maxBytes: ${set} is more than half of spool.maxBytes (${total}), the data dir's disk budget it is part of: lower it, or raise spool.maxBytes (and the volume) with it`)
+  }
+  const consoleBytes = set ?? Math.floor(total * DEFAULT_SHARE)
+  return { spoolBytes: total - consoleBytes, consoleBytes }
+}

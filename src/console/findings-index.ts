@@ -4,9 +4,11 @@ import type { SeverityLabel } from '../model/severity.js'
 
 /**
  * What the console shows, behind one interface: the local implementation (LMDB under the data
- * dir, ./local-index.ts) serves one replica; a shared one (Valkey, so every replica shows the same)
- * can implement the same contract later without touching the API or the pages.
+ * dir, ./local-index.ts) serves one replica; the shared one (./shared-index.ts, in the cluster's
+ * Valkey store) makes every replica show the same. Reads may answer a promise (the shared index
+ * reads full records from the store); the API awaits them either way.
  */
+type Awaitable<T> = T | Promise<T>
 export type SourceKind = 'runtime' | 'audit' | 'monitor'
 export const SOURCE_KINDS: readonly SourceKind[] = ['runtime', 'audit', 'monitor']
 
@@ -36,6 +38,11 @@ export interface Delivery {
   at: string
 }
 
+export interface DeadLettered extends Delivery {
+  code: string
+  reason: string
+}
+
 /** Everything known about one finding: the latest version, its history and where it went. */
 export interface FindingRecord {
   finding: Finding
@@ -45,6 +52,8 @@ export interface FindingRecord {
   routedTo: string[]
   /** Per sink: the last version it acknowledged, and when. */
   delivered: Record<string, Delivery>
+  /** Per sink: the last version it gave up on (dead letter), why, and when. */
+  deadLettered?: Record<string, DeadLettered>
   archivedBy?: { who: string; at: string; comment: string }
   /** When this replica last stored a version (arrival time: retention and the charts use it, not the event's own clock). */
   indexedAt: string
@@ -110,14 +119,16 @@ export interface FindingIndex {
   record(findings: readonly FindingState[], routedTo: (f: FindingState) => readonly string[]): void
   /** Delivery observed: `sink` acknowledged these versions. */
   delivered(sink: string, items: ReadonlyArray<{ id: string; version: number }>, at: number): void
+  /** A sink gave up on these versions (dead letters). */
+  deadLettered(sink: string, items: ReadonlyArray<{ id: string; version: number }>, why: { code: string; reason: string }, at: number): void
   /** A request to a sink (Security Hub calls, for the savings). */
   sent(sink: string, items: number): void
   annotate(id: string, note: Pick<FindingRecord, 'archivedBy'>): Promise<void>
-  query(q: FindingQuery): FindingPage
-  get(id: string): FindingRecord | undefined
-  stats(from: number, to: number): ConsoleStats
+  query(q: FindingQuery): Awaitable<FindingPage>
+  get(id: string): Awaitable<FindingRecord | undefined>
+  stats(from: number, to: number): Awaitable<ConsoleStats>
   /** Values seen, for the filters' suggestions. */
-  facets(): Record<'rule' | 'namespace' | 'cluster' | 'node' | 'tag' | 'workload', string[]>
+  facets(): Awaitable<Record<'rule' | 'namespace' | 'cluster' | 'node' | 'tag' | 'workload', string[]>>
   /** Called after stored changes, with the ids changed (coalesced). */
   onChange(listener: (ids: string[]) => void): () => void
   /** Writes what is pending. */

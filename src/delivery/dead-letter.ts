@@ -37,6 +37,7 @@ export class DeadLetterFile {
   #count = 0
   /** Appends and rewrites of the files, one at a time: a redrive must not drop a letter written meanwhile. */
   #lock: Promise<unknown> = Promise.resolve()
+  readonly #listeners = new Set<(sink: string, letters: readonly DeadLetter[]) => void>()
 
   constructor(dataDir: string, logger: Logger) {
     this.#dir = join(dataDir, 'dead-letter')
@@ -52,8 +53,15 @@ export class DeadLetterFile {
     return this.#dir
   }
 
+  /** Told of every letter written (the console shows a finding's dead letters from any replica). */
+  onWrite(listener: (sink: string, letters: readonly DeadLetter[]) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
   async write(sink: string, letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return
+    for (const l of this.#listeners) l(sink, letters)
     const time = new Date().toISOString()
     for (const l of letters) {
       this.#logger.warn({ sink, findingId: l.findingId, code: l.code, reason: l.reason }, 'finding dead-lettered')

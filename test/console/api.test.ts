@@ -9,6 +9,7 @@ import { buildApp } from '../../src/server/app.js'
 import { validateConfig } from '../../src/config/load.js'
 import { Silences } from '../../src/route/silences.js'
 import { LocalFindingIndex } from '../../src/console/local-index.js'
+import { storageBudget } from '../../src/console/config.js'
 import { fold } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import type { SecurityEvent } from '../../src/model/event.js'
@@ -21,7 +22,7 @@ async function consoleApp(t: Test, overrides: Record<string, unknown> = {}, env:
   const config = validateConfig(unlimited({ dataDir, ...overrides }))
   const lines: string[] = []
   const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }))
-  const index = new LocalFindingIndex(dataDir, config.console.retention, { logger })
+  const index = new LocalFindingIndex(dataDir, { ...config.console.retention, maxBytes: storageBudget(config, false).consoleBytes }, { logger })
   const store = new Map<string, unknown>()
   const silences = new Silences({ get: (k) => store.get(k) as never, put: (k, v) => void store.set(k, v) })
   const app = await buildApp({

@@ -87,6 +87,15 @@ t.test('folds versions, filters, sorts, pages, counts by severity', async (t) =>
   await index.flush()
   t.same(index.get(shell.id)!.delivered, { file: { version: 2, at: '2026-11-01T10:06:00.000Z' } }, 'an older acknowledgement does not go back')
 
+  // A dead letter shows until the sink delivers that version (after a redrive).
+  index.deadLettered('slack-sec', [{ id: shell.id, version: 2 }], { code: 'Rejected', reason: 'invalid_payload' }, Date.parse('2026-11-01T10:06:30Z'))
+  await index.flush()
+  t.same(index.get(shell.id)!.deadLettered, { 'slack-sec': { version: 2, at: '2026-11-01T10:06:30.000Z', code: 'Rejected', reason: 'invalid_payload' } }, 'a dead letter is recorded with its reason')
+  index.delivered('slack-sec', [{ id: shell.id, version: 2 }], Date.parse('2026-11-01T10:09:00Z'))
+  await index.flush()
+  t.equal(index.get(shell.id)!.deadLettered, undefined, 'delivered after a redrive: no longer dead-lettered')
+  t.same(index.get(shell.id)!.delivered['slack-sec'], { version: 2, at: '2026-11-01T10:09:00.000Z' })
+
   // A fast sink can acknowledge in the same pass that indexes the finding, or even before it.
   const fresh = states([event('Clear Log Activities', { namespace: 'ops' })])[0]!
   index.delivered('console', [{ id: fresh.id, version: 1 }], Date.parse('2026-11-01T10:08:00Z'))

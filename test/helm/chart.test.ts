@@ -44,6 +44,8 @@ const COMBINATIONS: Record<string, string[]> = {
   pvc: ['--set', 'persistence.enabled=true'],
   monitoring: ['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set', 'grafanaDashboard.enabled=true'],
   'created-secret': ['--set', 'secrets.create=true', '--set', 'secrets.data.slack-url=https://hooks.slack.com/services/T/B/x'],
+  'console-off': ['--set', 'console.enabled=false'],
+  'console-own-session-key': ['--set', 'secrets.existingSecret=falconet-secrets', '--set', 'console.sessionSecretKey=console-session', '--set', 'console.oidc.issuer=https://dex.example.com', '--set', 'console.oidc.clientId=falconet', '--set', 'console.oidc.redirectUrl=https://falconet.example.com/ui/auth/callback', '--set', 'console.ingress.enabled=true', '--set', 'console.ingress.tlsSecretName=falconet-tls', '--set', 'console.ingress.host=falconet.example.com'],
   'one-replica': ['--set', 'replicaCount=1', '--set', 'valkey.enabled=false', '--set', 'podAntiAffinity=none', '--set', 'zoneSpread=false'],
 }
 const rendered = Object.fromEntries(Object.entries(COMBINATIONS).map(([name, args]) => [name, template(name, args)]))
@@ -317,5 +319,63 @@ test('the IAM policy allows exactly the AWS calls falconet makes', async (t) => 
     const actions = [s.Action].flat()
     if (actions.includes('sts:GetCallerIdentity')) continue // no resource-level permissions exist for it
     t.ok([s.Resource].flat().every((r) => r !== '*'), `${actions.join(',')} is scoped to resources`)
+  }
+})
+
+test('the console: sign-in settings become falconet config, one session key for every replica, an Ingress for /ui and /api only', async (t) => {
+  const prod = rendered['example-production']!.docs
+  const console = configOf(prod).console
+  t.same(console.oidc, {
+    issuer: 'https://identitycenter.amazonaws.com/ssoins-7223c1d1ed2b1a4e',
+    clientId: 'falconet-console',
+    clientSecretFile: '/etc/falconet/secrets/oidc-client-secret',
+    redirectUrl: 'https://falconet.security.example.com/ui/auth/callback',
+    scopes: 'openid profile email',
+    roleClaim: 'groups',
+    responderValues: ['security-responders'],
+    viewerValues: ['security-viewers', 'platform'],
+  }, 'OIDC: the client secret as a file of the Secret, the callback on the Ingress host')
+  // The session key: a chart-made Secret every receiver (and poller) mounts, so a sign-in on one replica works on all.
+  const sessionSecret = find(prod, 'Secret', 'falconet-console')!
+  t.ok(Buffer.from((sessionSecret as any).data['session-secret'], 'base64').length >= 32, 'a random key of 32+ bytes')
+  t.equal(sessionSecret.metadata.annotations!['helm.sh/resource-policy'], 'keep', 'kept when the release goes: sessions do not end on a reinstall')
+  for (const name of ['falconet', 'falconet-audit-poller']) {
+    const pod = podSpec(find(prod, 'Deployment', name))
+    const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === 'console-secret')
+    t.equal(pod.volumes.find((v: any) => v.name === 'console-secret').secret.secretName, 'falconet-console', `${name}: mounts the session key`)
+    t.equal(configOf(prod, name).console.session.secretFile, `${mount.mountPath}/session-secret`, `${name}: reads it where it is mounted`)
+  }
+  const ingress = find(prod, 'Ingress', 'falconet-console')!
+  t.equal(ingress.spec.ingressClassName, 'alb')
+  t.equal(ingress.metadata.annotations!['alb.ingress.kubernetes.io/scheme'], 'internal')
+  const rule = ingress.spec.rules[0]
+  t.equal(rule.host, 'falconet.security.example.com')
+  t.same(rule.http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.name]), [['/ui', 'Prefix', 'falconet', 'http'], ['/api', 'Prefix', 'falconet', 'http']], 'only the console\'s paths: senders and /metrics stay inside the cluster')
+  const np = find(prod, 'NetworkPolicy')!
+  t.ok(np.spec.ingress.some((r: any) => JSON.stringify(r.from) === JSON.stringify([{ ipBlock: { cidr: '10.0.0.0/16' } }])), 'the NetworkPolicy lets the load balancer in')
+
+  const own = rendered['console-own-session-key']!.docs
+  t.equal(find(own, 'Secret', 'falconet-console'), undefined, 'a session key from the user\'s Secret: no chart-made one')
+  t.equal(configOf(own).console.session.secretFile, '/etc/falconet/secrets/console-session')
+  t.same(find(own, 'Ingress', 'falconet-console')!.spec.tls, [{ secretName: 'falconet-tls', hosts: ['falconet.example.com'] }])
+  t.equal(configOf(own).console.oidc.clientSecretFile, undefined, 'no client secret: a public client with PKCE')
+
+  const off = rendered['console-off']!.docs
+  t.equal(configOf(off).console.enabled, false)
+  t.equal(find(off, 'Secret', 'falconet-console'), undefined)
+  t.equal(find(off, 'Ingress', 'falconet-console'), undefined)
+  t.equal(find(rendered.default!.docs, 'Ingress', 'falconet-console'), undefined, 'no Ingress by default')
+
+  const refused: Array<[string[], RegExp]> = [
+    [['--set', 'console.oidc.issuer=https://dex.example.com', '--set', 'console.ingress.host=x.example.com'], /console.oidc.clientId is required/],
+    [['--set', 'console.oidc.issuer=https://dex.example.com', '--set', 'console.oidc.clientId=falconet'], /console.oidc.redirectUrl, or console.ingress.host/],
+    [['--set', 'console.oidc.issuer=https://dex.example.com', '--set', 'console.oidc.clientId=falconet', '--set', 'console.ingress.host=x.example.com', '--set', 'console.oidc.clientSecretKey=oidc'], /set secrets.existingSecret/],
+    [['--set', 'console.sessionSecretKey=session'], /set secrets.existingSecret/],
+    [['--set', 'console.oidc.issuer=ftp://dex.example.com'], /console.oidc.issuer|pattern/],
+  ]
+  for (const [args, message] of refused) {
+    const out = helm(['template', 'x', chart, '--kube-version', KUBE, ...args])
+    t.not(out.status, 0, `refused: ${args.join(' ')}`)
+    t.match(out.stderr, message)
   }
 })

@@ -33,9 +33,15 @@ t.test('a full spool answers 503 + Retry-After and loses nothing it accepted', a
   t.ok(refusal, `the budget filled after ${accepted} distinct findings`)
   t.equal(refusal!.status, 503)
   t.equal(refusal!.headers.get('retry-after'), '5')
-  t.match(await refusal!.json(), { code: 'FALCONET_ERR_OVERLOADED', message: /spool is at its 1048576-byte budget/ })
+  // spool.maxBytes is the data dir's budget: the console's index takes its share (a fifth by default), the spool the rest.
+  const consoleShare = Math.floor(1024 * 1024 * 0.2)
+  const spoolShare = 1024 * 1024 - consoleShare
+  t.match(await refusal!.json(), { code: 'FALCONET_ERR_OVERLOADED', message: new RegExp(`spool is at its ${spoolShare}-byte budget`) })
   const metrics = await (await fetch(`${falconet.url}/metrics`)).text()
-  t.match(metrics, /falconet_spool_budget_bytes 1048576/)
+  t.match(metrics, new RegExp(`falconet_spool_budget_bytes ${spoolShare}\\n`))
+  t.match(metrics, new RegExp(`falconet_console_index_budget_bytes ${consoleShare}\\n`), 'the console index counts in the same budget')
+  const indexBytes = Number(/falconet_console_index_bytes (\d+)/.exec(metrics)?.[1])
+  t.ok(indexBytes > 0 && indexBytes <= consoleShare * 1.1, `the console index holds ${indexBytes} bytes, within its share`)
   t.match(metrics, new RegExp(`falconet_spool_pending_findings\\{sink="securityhub"\\} ${accepted}`))
 
   proxy.mode = { kind: 'pass' }

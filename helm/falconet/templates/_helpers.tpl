@@ -118,6 +118,7 @@ The receivers never poll: exactly one pod (the poller Deployment) reads the audi
 {{- end }}
 {{- $_ := set $computed "cluster" (mustMergeOverwrite (default dict $computed.cluster) (dict "store" $store)) }}
 {{- end }}
+{{- $_ := set $computed "console" (include "falconet.consoleConfig" $root | fromYaml) }}
 {{- $config := mustMergeOverwrite (dict) $computed (deepCopy $root.Values.config) }}
 {{- if eq .role "poller" }}
 {{- /* The poller is the one pod that sees all of the audit log: it watches that source only. */}}
@@ -130,4 +131,38 @@ The receivers never poll: exactly one pod (the poller Deployment) reads the audi
 sightings, so the silent-source monitor works cluster-wide (falconet.requireStore ensures one). */}}
 {{- end }}
 {{- toYaml $config }}
+{{- end }}
+
+{{- define "falconet.consoleSecretName" -}}{{ include "falconet.fullname" . }}-console{{- end }}
+
+{{/* The session key's file: a key of the user's Secret, or the chart-made console Secret's. */}}
+{{- define "falconet.consoleSessionFile" -}}
+{{- if .Values.console.sessionSecretKey }}
+{{- printf "%s/%s" .Values.secrets.mountPath .Values.console.sessionSecretKey }}
+{{- else }}/etc/falconet/console/session-secret{{- end }}
+{{- end }}
+
+{{/* config.console from the chart's console values (config.console in `config` still wins). */}}
+{{- define "falconet.consoleConfig" -}}
+{{- $c := .Values.console }}
+{{- $out := dict "enabled" $c.enabled }}
+{{- if $c.enabled }}
+{{- if and $c.sessionSecretKey (not (include "falconet.secretName" .)) }}{{ fail "console.sessionSecretKey names a key of the falconet Secret: set secrets.existingSecret (or secrets.create with secrets.data)" }}{{ end }}
+{{- $_ := set $out "session" (dict "secretFile" (include "falconet.consoleSessionFile" .)) }}
+{{- if $c.oidc.issuer }}
+{{- if not $c.oidc.clientId }}{{ fail "console.oidc.issuer is set: console.oidc.clientId is required too" }}{{ end }}
+{{- $redirect := $c.oidc.redirectUrl }}
+{{- if not $redirect }}
+{{- if not $c.ingress.host }}{{ fail "console.oidc needs the callback URL the provider knows: set console.oidc.redirectUrl, or console.ingress.host (https://HOST/ui/auth/callback)" }}{{ end }}
+{{- $redirect = printf "https://%s/ui/auth/callback" $c.ingress.host }}
+{{- end }}
+{{- $oidc := dict "issuer" $c.oidc.issuer "clientId" $c.oidc.clientId "redirectUrl" $redirect "scopes" $c.oidc.scopes "roleClaim" $c.oidc.roleClaim "responderValues" $c.oidc.responderValues "viewerValues" $c.oidc.viewerValues }}
+{{- with $c.oidc.clientSecretKey }}
+{{- if not (include "falconet.secretName" $) }}{{ fail "console.oidc.clientSecretKey names a key of the falconet Secret: set secrets.existingSecret (or secrets.create with secrets.data)" }}{{ end }}
+{{- $_ := set $oidc "clientSecretFile" (printf "%s/%s" $.Values.secrets.mountPath .) }}
+{{- end }}
+{{- $_ := set $out "oidc" $oidc }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
 {{- end }}

@@ -162,6 +162,11 @@ spec:
           mountPath: {{ $v.secrets.mountPath }}
           readOnly: true
         {{- end }}
+        {{- if and $v.console.enabled (not $v.console.sessionSecretKey) }}
+        - name: console-secret
+          mountPath: /etc/falconet/console
+          readOnly: true
+        {{- end }}
         {{- with $v.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -177,6 +182,12 @@ spec:
       secret:
         secretName: {{ include "falconet.secretName" $root }}
         defaultMode: 0440 # readable through fsGroup only
+    {{- end }}
+    {{- if and $v.console.enabled (not $v.console.sessionSecretKey) }}
+    - name: console-secret
+      secret:
+        secretName: {{ include "falconet.consoleSecretName" $root }}
+        defaultMode: 0440
     {{- end }}
     {{- $persistent := eq .role "poller" | ternary $v.auditPoller.persistence.enabled $v.persistence.enabled }}
     {{- if not $persistent }}
