@@ -14,7 +14,7 @@ import { createMonitor, type Monitor } from './monitor/index.js'
 import { ingestMetricsFor, POLLER_ROUTE } from './monitor/ingest-metrics.js'
 import { SinkRunner } from './delivery/sink-runner.js'
 import { DeadLetterFile } from './delivery/dead-letter.js'
-import { Redriver } from './delivery/redrive.js'
+import { Redriver, SHED } from './delivery/redrive.js'
 import { DeliveryMetrics } from './delivery/metrics.js'
 import { Spool } from './delivery/spool.js'
 import { guardSpool } from './delivery/spool-guard.js'
@@ -40,6 +40,9 @@ import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
 import { LocalFindingIndex } from './console/local-index.js'
 import { SharedFindingIndex } from './console/shared-index.js'
+import { sharedLetterBook } from './console/shared-dead-letters.js'
+import { fileLetterBook } from './server/delivery-api.js'
+import { errorSummary } from './aws/errors.js'
 import type { FindingIndex } from './console/findings-index.js'
 import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
@@ -230,9 +233,15 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     sinksFor: findingSinksFor,
     outboxes: auditSink ? { [auditSink.id]: AUDIT_OUTBOX } : {},
   })
+  const fileLetters = fileLetterBook(deadLetters, redriver)
+  // With a store the dead letters are every replica's, redriven into the shared queues (docs/scale-out.md).
+  const sharedLetters = cluster && consoleIndex instanceof SharedFindingIndex ? consoleIndex.deadLetters : undefined
+  sharedLetters?.onCleared((sink, id) => void deadLetters.forget(sink, id).catch((err: unknown) => logger.warn({ err: errorSummary(err), sink, findingId: id }, 'dead letter redriven elsewhere not taken out of this replica\'s file')))
+  const sinkIdSet = new Set(sinks.map((s) => s.id))
   const delivery = {
-    deadLetters,
-    redriver,
+    letters: sharedLetters
+      ? sharedLetterBook(sharedLetters, { book: fileLetters, sinks: new Set(auditSink ? [auditSink.id] : []) }, (sink) => (sink === SHED ? [...sinkIdSet] : sinkIdSet.has(sink) ? [sink] : []))
+      : fileLetters,
     sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
   }
   const consoleDeps = consoleIndex
