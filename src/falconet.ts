@@ -43,6 +43,7 @@ import { SharedFindingIndex } from './console/shared-index.js'
 import { sharedLetterBook } from './console/shared-dead-letters.js'
 import { fileLetterBook } from './server/delivery-api.js'
 import { errorSummary } from './aws/errors.js'
+import { SharedSinkStatus } from './cluster/sink-status.js'
 import type { FindingIndex } from './console/findings-index.js'
 import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
@@ -238,11 +239,18 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const sharedLetters = cluster && consoleIndex instanceof SharedFindingIndex ? consoleIndex.deadLetters : undefined
   sharedLetters?.onCleared((sink, id) => void deadLetters.forget(sink, id).catch((err: unknown) => logger.warn({ err: errorSummary(err), sink, findingId: id }, 'dead letter redriven elsewhere not taken out of this replica\'s file')))
   const sinkIdSet = new Set(sinks.map((s) => s.id))
+  const sinkStatus = cluster ? new SharedSinkStatus(cluster.store) : undefined
   const delivery = {
     letters: sharedLetters
       ? sharedLetterBook(sharedLetters, { book: fileLetters, sinks: new Set(auditSink ? [auditSink.id] : []) }, (sink) => (sink === SHED ? [...sinkIdSet] : sinkIdSet.has(sink) ? [sink] : []))
       : fileLetters,
-    sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
+    sinks: async () => {
+      const local = runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError }))
+      if (!sinkStatus) return local
+      // The shared queues' sinks as the whole cluster sees them; the local outbox's (the Falco bridge) as this replica does.
+      const shared = await sinkStatus.read(local.filter((s) => sinkIdSet.has(s.id))).catch(() => [])
+      return local.map((s) => shared.find((x) => x.id === s.id) ?? s)
+    },
   }
   const consoleDeps = consoleIndex
     ? {
@@ -275,6 +283,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     )
     for (const runner of runners) runner.start()
     cluster?.start()
+    sinkStatus?.start(() => runners.map((r) => ({ id: r.sink.id, lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })))
     sharedDocs?.start(1000)
     if (sharedLiveness && liveness) sharedLiveness.start(liveness, Math.min(5000, config.monitor.checkIntervalSecs * 1000))
     poller?.start()
@@ -294,6 +303,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
+      sinkStatus?.stop()
       sharedLiveness?.stop()
       // Before the store closes: what is spooled is merged now (briefly), so the index writes its
       // last records there too.

@@ -20,9 +20,17 @@ export interface SinkStatus {
   deadLettered: number
 }
 
+export interface RunningSink {
+  id: string
+  pending: number
+  oldestPendingAt: number | undefined
+  lastSuccessAt: number | undefined
+  lastError: { at: number; message: string } | undefined
+}
+
 export interface DeliveryView {
   /** Every running sink, in a stable order. */
-  sinks(): Array<{ id: string; pending: number; oldestPendingAt: number | undefined; lastSuccessAt: number | undefined; lastError: { at: number; message: string } | undefined }>
+  sinks(): RunningSink[] | Promise<RunningSink[]>
   letters: LetterBook
 }
 
@@ -57,7 +65,7 @@ const ID = /^[\x21-\x7e]{1,512}$/
 export async function deliveryStatus(view: DeliveryView, now = Date.now()): Promise<{ sinks: SinkStatus[] }> {
   const counts = await view.letters.counts()
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
-  const running = view.sinks().map(
+  const running = (await view.sinks()).map(
     (s): SinkStatus => ({
       id: s.id,
       pending: s.pending,

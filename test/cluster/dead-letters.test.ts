@@ -100,6 +100,14 @@ t.test('two replicas, one store: every replica lists every dead letter; a redriv
     await waitFor(async () => (await deadCount(r.url)) === 2, 30_000, () => `replica ${name}: /api/status`)
   }
   t.equal(hook.state.refused > 0, true, 'the webhook refused')
+  // The health page's sink line: the refusal is the sink's last error on both replicas, not only on the one that drained it.
+  type Status = { id: string; pending: number; lastError: { message: string } | null; lastSuccessAt: string | null }
+  const hookStatus = async (base: string) => (await api<{ sinks: Status[] }>(base, '/api/status')).sinks.find((s) => s.id === 'receiver-hook')!
+  for (const [name, r] of [['A', a], ['B', b]] as const) {
+    let s: Status | undefined
+    await waitFor(async () => /Rejected/.test((s = await hookStatus(r.url)).lastError?.message ?? ''), 30_000, () => `replica ${name}: ${JSON.stringify(s)}`)
+    t.pass(`replica ${name}: /api/status shows the webhook's refusal as its last error`)
+  }
   // The replica that drained the webhook wrote the letters to its own file; the other has none.
   const files = [await fileLetters(a.dataDir), await fileLetters(b.dataDir)]
   t.same(files.map((f) => f.length).sort(), [0, 2], 'one replica dead-lettered both, in its own file')
@@ -126,6 +134,11 @@ t.test('two replicas, one store: every replica lists every dead letter; a redriv
     await waitFor(async () => (await fileLetters(r.dataDir)).length === 0, 60_000, () => `replica ${name}'s file keeps letters redriven elsewhere`)
   }
   t.pass('and the letters left the file of the replica that wrote them')
+  for (const [name, r] of [['A', a], ['B', b]] as const) {
+    let s: Status | undefined
+    await waitFor(async () => (s = await hookStatus(r.url)).lastSuccessAt !== null, 30_000, () => `replica ${name}: ${JSON.stringify(s)}`)
+    t.pass(`replica ${name}: /api/status shows the webhook's last delivery`)
+  }
   const again = await api<{ requeued: number }>(a.url, '/api/dead-letters/redrive', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
   t.equal(again.requeued, 0, 'nothing left to redrive')
   // Delivered once each: nothing more arrives once every queue is drained.
