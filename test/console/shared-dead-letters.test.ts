@@ -1,30 +1,14 @@
-import t, { type Test } from 'tap'
-import pino from 'pino'
-import { Store } from '../../src/cluster/store.js'
+import t from 'tap'
+import type { Store } from '../../src/cluster/store.js'
 import { SharedDeadLetters } from '../../src/console/shared-dead-letters.js'
 import type { FindingRecord } from '../../src/console/findings-index.js'
-import { startStore, dropStore } from '../support/store.js'
-import { storeSchemaDefaults } from '../cluster/support.js'
+import { storeRig } from '../cluster/support.js'
 
 /**
  * The redrive's atomic step on a real redis-server: replicas racing to redrive the same letter
  * queue it once; a letter whose aggregate is gone from the store stays; the list follows the
  * records, and a letter cleared is announced (each replica's file forgets it).
  */
-const logger = pino({ level: 'silent' })
-
-async function setup(t: Test) {
-  const server = await startStore()
-  t.teardown(() => dropStore(server))
-  const open = async (replicaId: string) => {
-    const s = new Store({ ...storeSchemaDefaults, url: server.url }, { logger, replicaId })
-    t.teardown(() => s.close())
-    await s.ready()
-    return s
-  }
-  return { open }
-}
-
 function record(id: string, dead: string[]): FindingRecord {
   const at = '2026-12-06T06:00:00.000Z'
   return {
@@ -47,7 +31,7 @@ async function seed(s: Store, id: string, dead: string[], gone = false): Promise
 }
 
 t.test('many replicas redrive the same letters at once: each is queued once, and leaves the record', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const stores = await Promise.all(['r0', 'r1', 'r2', 'r3'].map(open))
   const books = stores.map((s) => new SharedDeadLetters(s, 1000))
   const s = stores[0]!
@@ -84,7 +68,7 @@ t.test('many replicas redrive the same letters at once: each is queued once, and
 })
 
 t.test('a letter whose aggregate left the store stays, with why; a sink not run here is skipped', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const s = await open('r0')
   const book = new SharedDeadLetters(s, 1000)
   book.observe('gone', await seed(s, 'gone', ['receiver-hook'], true))
