@@ -25,7 +25,6 @@ import { awsNeedsOf, enabledSinks } from './sinks/registry.js'
 import { createReceiverSink, receiverSinkId, RECEIVER_TYPES } from './sinks/receiver.js'
 import { asffContextProvider, awsSettingProblems, regionOf } from './aws/identity.js'
 import { sayNodeSupportOnce } from './aws/node-support.js'
-import { createEnrichment } from './enrich/index.js'
 import { createThreatLists, withFalcoThreatMarks } from './detect/threat-intel/index.js'
 import { EksAuditPoller, fileCheckpoints } from './sources/eks-audit-cloudwatch.js'
 import { createCluster, type Cluster } from './cluster/index.js'
@@ -178,8 +177,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   let stopGuard: (() => Promise<void>) | undefined
 
   const region = regionOf(config, env)
+  // Loaded only when on: the Kubernetes client alone is ~70 MB of RSS (docs/performance.md).
   const enrichment = config.enrichment.enabled
-    ? createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) })
+    ? (await import('./enrich/index.js')).createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) })
     : undefined
   const nodeKnown = deps.nodeKnown ?? enrichment?.knowsNode
   // Several replicas: sightings are merged in the store and only the monitor lease's holder raises.

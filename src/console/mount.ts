@@ -5,7 +5,6 @@ import type { Config } from '../config/schema.js'
 import { errors } from '../errors.js'
 import type { CredentialSet } from '../server/auth/credentials.js'
 import { LOOPBACK_HOSTS, requireApiAccess } from './auth/access.js'
-import { OidcSignIn } from './auth/oidc.js'
 import { Sessions } from './auth/sessions.js'
 import { consoleApi, type ConsoleApiDeps } from './api.js'
 import { audit, consolePages } from './plugin.js'
@@ -34,7 +33,8 @@ export async function mountConsole(
     secretEnvValue: opts.env[settings.session.secretEnv],
     ttlSecs: settings.session.ttlSecs,
   })
-  const oidc = settings.oidc.issuer ? new OidcSignIn(settings.oidc, opts.env) : undefined
+  // openid-client is loaded only when sign-in is configured (idle RSS).
+  const oidc = settings.oidc.issuer ? new (await import('./auth/oidc.js')).OidcSignIn(settings.oidc, opts.env) : undefined
   await app.register(cookie, { secret: sessions.secret, hook: 'onRequest' })
   const apiAccess = requireApiAccess({ tokens: opts.tokens, sessions, anonymous, signInConfigured: opts.tokens.configured || oidc !== undefined })
   app.addHook('onResponse', async (request, reply) => {

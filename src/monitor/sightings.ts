@@ -29,21 +29,30 @@ const MAX_HOSTS_PER_CHUNK = 16
  * Chunks with none of these are not tracked.
  */
 export function fluentBitNodes(records: ReadonlyArray<{ record: Record<string, unknown> }>): string[] {
-  const hosts = new Set<string>()
-  for (const { record } of records) {
-    const k8s = record.kubernetes
-    const host = (isObject(k8s) ? str(k8s.host) : undefined) ?? str(record.hostname) ?? str(record._HOSTNAME)
-    if (host) hosts.add(host)
-    if (hosts.size > MAX_HOSTS_PER_CHUNK) return []
-  }
-  return [...hosts]
+  const nodes = chunkNodes()
+  for (const { record } of records) nodes.add(record)
+  return nodes.list()
 }
 
-/** The Fluent Bit source read these records: their nodes' Fluent Bits are alive. */
-export function sawFluentBitRecords(request: FastifyRequest, records: ReadonlyArray<{ record: Record<string, unknown> }>): void {
+/** fluentBitNodes record by record, for a chunk whose records are not kept. */
+export function chunkNodes(): { add(record: Record<string, unknown>): void; list(): string[] } {
+  const hosts = new Set<string>()
+  return {
+    add(record) {
+      if (hosts.size > MAX_HOSTS_PER_CHUNK) return
+      const k8s = record.kubernetes
+      const host = (isObject(k8s) ? str(k8s.host) : undefined) ?? str(record.hostname) ?? str(record._HOSTNAME)
+      if (host) hosts.add(host)
+    },
+    list: () => (hosts.size > MAX_HOSTS_PER_CHUNK ? [] : [...hosts]),
+  }
+}
+
+/** The Fluent Bit source read records from these nodes: their Fluent Bits are alive. */
+export function sawFluentBitNodes(request: FastifyRequest, nodes: readonly string[]): void {
   const monitor = request.server.sourceMonitor
   if (!monitor) return
-  for (const node of fluentBitNodes(records)) monitor.seen('fluent-bit', node)
+  for (const node of nodes) monitor.seen('fluent-bit', node)
 }
 
 function str(v: unknown): string | undefined {

@@ -7,7 +7,6 @@ import { awsOutcome } from '../aws/errors.js'
 import { errors } from '../errors.js'
 import type { Finding } from '../model/finding.js'
 import { toOcsf } from '../ocsf/build.js'
-import { toParquet } from '../ocsf/parquet.js'
 import type { DetectionFinding } from '../ocsf/types.js'
 import { defineSink, type SinkBody, type Encoded, type SendOutcome, type SinkDeps, type FailedItem } from '../delivery/sink.js'
 
@@ -91,6 +90,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
   #client: S3Client | undefined
   #sts: { destroy(): void } | undefined
   #sdk: typeof import('@aws-sdk/client-s3') | undefined
+  #toParquet: typeof import('../ocsf/parquet.js').toParquet | undefined
 
   constructor(config: SecurityLakeConfig, deps: SinkDeps) {
     this.delivery = config
@@ -101,6 +101,8 @@ class SecurityLakeSink implements SinkBody<Finding> {
   async start(signal: AbortSignal): Promise<void> {
     this.#ctx = await this.#deps.asffContext(signal)
     this.#sdk ??= await import('@aws-sdk/client-s3')
+    // The Parquet writer too is loaded on first use: a falconet without Security Lake never pays for it.
+    this.#toParquet ??= (await import('../ocsf/parquet.js')).toParquet
     this.#client ??= new this.#sdk.S3Client({
       region: this.#ctx.region,
       maxAttempts: 1, // our retry policy, not the SDK's
@@ -151,7 +153,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
       const key = `${this.#prefix}region=${region}/accountId=${accountId}/eventDay=${day}/${objectName(items.map((i) => i.key))}.parquet`
       try {
         await this.#client!.send(
-          new this.#sdk!.PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: toParquet(items.map((i) => i.ocsf)), ContentType: 'application/vnd.apache.parquet' }),
+          new this.#sdk!.PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: this.#toParquet!(items.map((i) => i.ocsf)), ContentType: 'application/vnd.apache.parquet' }),
           { abortSignal: signal },
         )
       } catch (err) {

@@ -6,7 +6,8 @@ import type { Static } from 'typebox'
 import { errors } from '../errors.js'
 import type { Ingest } from '../model/ingest.js'
 import type { SecurityEvent } from '../model/event.js'
-import { decodeBody } from './fluent-bit/decode.js'
+import type { DecodedRecord } from './fluent-bit/decode.js'
+import { decodeRecords } from './fluent-bit/decode.js'
 import { asHttpError, decompress } from './content-encoding.js'
 import { classify, type ClassifyOptions } from './fluent-bit/classify.js'
 import { BUILTIN_LOG_RULES, compileLogRules } from './fluent-bit/log-rules.js'
@@ -15,7 +16,7 @@ import type { fluentBitSchema } from './fluent-bit/config.js'
 import type { AuditIngest } from '../model/ingest.js'
 import type { AuditEvent } from '../model/audit-event.js'
 import { countReceived, countRejected } from './counters.js'
-import { sawFluentBitRecords } from '../monitor/sightings.js'
+import { chunkNodes, sawFluentBitNodes } from '../monitor/sightings.js'
 import { impersonationEvent } from './fluent-bit/impersonation.js'
 import { OncePerKey } from '../server/once-per-key.js'
 import { ChunkBudget, DECODED_COST } from './fluent-bit/chunk-budget.js'
@@ -100,7 +101,7 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
   const take = async (request: FastifyRequest, raw: Buffer, key: string, tag: string | undefined) => {
     const result = await readChunk(raw, request.headers['content-type'], request.headers['content-encoding'], tag, reservations.get(request))
     const { events, auditEvents, counts } = result
-    sawFluentBitRecords(request, result.records)
+    sawFluentBitNodes(request, result.nodes)
     if (counts.records === 0 && counts.malformed > 0) {
       metrics.chunk('refused')
       throw new errors.FALCONET_ERR_INVALID_RECORDS(`${counts.malformed} malformed value(s) and no readable record`)
@@ -138,16 +139,13 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
       metrics.chunk('overloaded')
       throw overloaded(refusal)
     }
-    let decoded
-    try {
-      decoded = decodeBody(body, contentType, { dateKey: config.dateKey })
-    } catch (err) {
-      throw asHttpError(err)
-    }
     const events: SecurityEvent[] = []
     const auditEvents: Array<Record<string, unknown>> = []
-    const counts = { records: decoded.records.length, malformed: decoded.malformed, falco: 0, audit: 0, log: 0, skipped: 0, invalid: 0, forged: 0, invalidReason: undefined as string | undefined, unmatched: new Map<string, number>() }
-    for (const record of decoded.records) {
+    const counts = { records: 0, malformed: 0, falco: 0, audit: 0, log: 0, skipped: 0, invalid: 0, forged: 0, invalidReason: undefined as string | undefined, unmatched: new Map<string, number>() }
+    const nodes = chunkNodes()
+    // Each record is classified as it is read and not kept (decodeRecords says why).
+    const each = (record: DecodedRecord) => {
+      nodes.add(record.record)
       let c: ReturnType<typeof classify>
       try {
         c = classify(record, classifyOptions, tag)
@@ -185,7 +183,12 @@ export const fluentBitSource: FastifyPluginAsync<FluentBitOptions> = async (app,
           break
       }
     }
-    return { events, auditEvents, counts, records: decoded.records }
+    try {
+      ;({ records: counts.records, malformed: counts.malformed } = decodeRecords(body, contentType, { dateKey: config.dateKey }, each))
+    } catch (err) {
+      throw asHttpError(err)
+    }
+    return { events, auditEvents, counts, nodes: nodes.list() }
   }
 
   function countRecords(counts: { falco: number; audit: number; log: number; skipped: number; malformed: number; invalid: number; forged: number; unmatched: Map<string, number> }) {

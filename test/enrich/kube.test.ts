@@ -149,3 +149,19 @@ t.test('configuration mistakes are config errors that name the key', async (t) =
   t.throws(make({ mode: 'node' }), { code: 'FALCONET_ERR_CONFIG', message: /enrichment\.nodeName: required when enrichment\.mode is node/ })
   t.throws(make({ kubeconfig: '/nonexistent/kubeconfig' }), { code: 'FALCONET_ERR_CONFIG', message: /enrichment\.kubeconfig: cannot load \/nonexistent\/kubeconfig \(ENOENT\)/ })
 })
+
+t.test('trimmed pods share repeated strings; past the table bound every pod still keeps its own values', async (t) => {
+  const { trimPod } = await import('../../src/enrich/kube/objects.js')
+  const pod = (i: number) =>
+    trimPod(
+      JSON.parse(JSON.stringify(podObject({ namespace: `ns-${i}`, name: `p-${i}`, node: `node-${i % 7}`, ip: `10.0.${(i >> 8) & 255}.${i & 255}`, owner: { kind: 'ReplicaSet', name: `app-${i % 3}-5d8f` }, labels: { app: `app-${i % 3}`, 'pod-template-hash': '5d8f' }, serviceAccount: 'app', containers: [{ name: 'app', image: `repo/app:${i}`, id: i.toString(16).padStart(64, '0') }] }))),
+      [],
+    )
+  // 60,000 distinct namespaces and images: more than the shared-string table holds, so it is emptied on the way.
+  const pods = Array.from({ length: 60_000 }, (_, i) => pod(i))
+  for (const i of [0, 1, 49_999, 50_000, 59_999]) {
+    const p = pods[i]!
+    t.same([p.namespace, p.name, p.nodeName, p.owner, p.labels, p.containers[0]?.image, p.serviceAccount], [`ns-${i}`, `p-${i}`, `node-${i % 7}`, { kind: 'Deployment', name: `app-${i % 3}` }, { app: `app-${i % 3}`, 'pod-template-hash': '5d8f' }, `repo/app:${i}`, 'app'], `pod ${i}`)
+  }
+  t.same({ ...pod(3), uid: '' }, { ...pods[3], uid: '' }, 'the same pod (podObject gives each call a new uid) trims alike whether its strings were seen before or not')
+})

@@ -41,3 +41,18 @@ t.test('patterns RE2 cannot run in linear time are config errors that say why', 
   t.throws(() => parseMatcher('rule =~ "(a)\\\\1"'), /RE2/)
   t.throws(() => compileLogRules([{ name: 'la', priority: 'Warning', tags: [], match: [{ field: 'log', regex: 'x(?<=y)' }] } as never]), /log rule "la": bad regex/)
 })
+
+t.test('linearRegex answers as RegExp.test does (it runs re2js test(), its DFA path)', async (t) => {
+  const { linearRegex } = await import('../../src/config/linear-regex.js')
+  const fc = (await import('fast-check')).default
+  const patterns = ['sshd(\\[\\d+\\])?: Failed', '\\bsu(\\[\\d+\\])?: FAILED SU', '^kube-', 'error$', '\\bsudo\\b.*NOT in sudoers', '[0-9a-f]{12}', 'é+', 'a|b|c', '(?i)denied', '^$']
+  const words = fc.constantFrom('sshd[12]: Failed', 'su: FAILED SU', 'sudo', ' NOT in sudoers', 'kube-', 'error', 'é', 'DENIED', 'abc0123456789', '\n', ' ', 'x')
+  fc.assert(
+    fc.property(fc.constantFrom(...patterns), fc.array(words, { maxLength: 8 }).map((w) => w.join('')), (pattern, text) => {
+      const js = new RegExp(pattern.replace('(?i)', ''), pattern.startsWith('(?i)') ? 'i' : '')
+      if (linearRegex(pattern).test(text) !== js.test(text)) throw new Error(`${pattern} on ${JSON.stringify(text)}`)
+    }),
+    { numRuns: 2000, seed: 18 },
+  )
+  t.pass('2,000 pattern/text pairs agree')
+})

@@ -35,37 +35,57 @@ export interface DecodeOptions {
   dateKey: string
 }
 
+/** Each record as it is read; what is returned counts them and the values that were no record. */
+export type RecordSink = (record: DecodedRecord) => void
+
 export function decodeBody(body: Buffer, contentType: string | undefined, options: DecodeOptions): Decoded {
+  const records: DecodedRecord[] = []
+  const { malformed } = decodeRecords(body, contentType, options, (r) => records.push(r))
+  return { records, malformed }
+}
+
+/**
+ * The same, one record at a time: the endpoint classifies each record as it is read and keeps
+ * none, so a 2 MB chunk's thousands of parsed records die young (a scavenge) instead of all
+ * surviving until the last is read (copied, promoted, then a full GC): see docs/performance.md.
+ */
+export function decodeRecords(body: Buffer, contentType: string | undefined, options: DecodeOptions, each: RecordSink): { records: number; malformed: number } {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
-  if (type === 'application/msgpack' || type === 'application/x-msgpack') return decodeMsgpack(body)
-  if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') return decodeJson(body, options)
-  throw new UnsupportedEncodingError(`Content-Type ${type || '(none)'} is not one Fluent Bit sends: application/json, application/x-ndjson or application/msgpack`)
+  let records = 0
+  const counted: RecordSink = (r) => {
+    records++
+    each(r)
+  }
+  let malformed: number
+  if (type === 'application/msgpack' || type === 'application/x-msgpack') malformed = decodeMsgpack(body, counted)
+  else if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/jsonlines') malformed = decodeJson(body, options, counted)
+  else throw new UnsupportedEncodingError(`Content-Type ${type || '(none)'} is not one Fluent Bit sends: application/json, application/x-ndjson or application/msgpack`)
+  return { records, malformed }
 }
 
 /**
  * The common layouts take the fast path — one parse per line (json_lines, gelf) or one for the
  * whole array (json) — and the char scanner (splitJsonValues) runs only where that fails: json_stream
  * lines, broken records, and, for an array, when a record's own text is needed. Every parse is
- * parseJson's (prototype keys dropped).
+ * parseJson's (prototype keys dropped). Returns the malformed count.
  */
-function decodeJson(body: Buffer, options: DecodeOptions): Decoded {
+function decodeJson(body: Buffer, options: DecodeOptions, each: RecordSink): number {
   const start = firstNonSpace(body)
   // An array, or a leading byte above ASCII (a BOM, a Unicode space), takes the whole-text path.
-  if (start < body.length && (body[start] === 0x5b /* [ */ || body[start]! >= 0x80)) return decodeJsonText(bodyText(body), options)
+  if (start < body.length && (body[start] === 0x5b /* [ */ || body[start]! >= 0x80)) return decodeJsonText(bodyText(body), options, each)
   // Lines are decoded from the bytes one by one (a newline byte never occurs inside a UTF-8
   // sequence): V8 keeps a string one byte per character only when all of it is Latin-1, so one
   // non-ASCII character in a 2 MB chunk would make the whole text, and every line sliced from it,
   // two bytes per character, slower to decode and to parse. Decoded alone, only that line is.
-  const records: DecodedRecord[] = []
   let malformed = 0
   for (let from = 0; from < body.length; ) {
     let end = body.indexOf(0x0a, from)
     if (end < 0) end = body.length
     const line = bodyText(body.subarray(from, end))
     from = end + 1
-    malformed += readLine(line, options, records)
+    malformed += readLine(line, options, each)
   }
-  return { records, malformed }
+  return malformed
 }
 
 /** Past the ASCII characters String.prototype.trimStart removes (tab, LF, VT, FF, CR, space). */
@@ -76,60 +96,53 @@ function firstNonSpace(body: Buffer): number {
 }
 
 /** One line of json_lines / gelf / json_stream: its records pushed, its malformed count returned. */
-function readLine(line: string, options: DecodeOptions, records: DecodedRecord[]): number {
+function readLine(line: string, options: DecodeOptions, each: RecordSink): number {
   if (line.length === 0 || (line.length < 3 && line.trim() === '')) return 0
   let value: unknown
   try {
     value = parseJson(line)
   } catch {
-    const split = fromSlices(splitJsonValues(line), options) // json_stream, or a broken record
-    for (const r of split.records) records.push(r) // no spread: a json_stream line can hold 100,000+ records
-    return split.malformed
+    return fromSlices(splitJsonValues(line), options, each) // json_stream, or a broken record
   }
   if (isRecord(value)) {
-    records.push(toDecoded(value, options, () => line))
+    each(toDecoded(value, options, () => line))
     return 0
   }
   return 1
 }
 
 /** The same, from text: a JSON array, or a body whose first character is not ASCII. */
-function decodeJsonText(text: string, options: DecodeOptions): Decoded {
+function decodeJsonText(text: string, options: DecodeOptions, each: RecordSink): number {
   const first = text.trimStart().charCodeAt(0)
   if (first === 0x5b /* [ */) {
+    let all: unknown
     try {
-      const all: unknown = parseJson(text)
-      if (Array.isArray(all)) {
-        let slices: string[] | undefined
-        const textOf = (i: number) => (slices ??= splitJsonValues(text).values)[i] ?? ''
-        const records: DecodedRecord[] = []
-        let malformed = 0
-        all.forEach((value, i) => {
-          if (isRecord(value)) records.push(toDecoded(value, options, () => textOf(i)))
-          else malformed++
-        })
-        // Element positions equal slice positions only when every element was a record.
-        return malformed === 0 ? { records, malformed } : fromSlices(splitJsonValues(text), options)
-      }
+      all = parseJson(text)
     } catch {
       // a broken array: split it and keep the good elements
     }
-    return fromSlices(splitJsonValues(text), options)
+    if (Array.isArray(all)) {
+      // Element positions equal slice positions only when every element is a record.
+      if (!all.every(isRecord)) return fromSlices(splitJsonValues(text), options, each)
+      let slices: string[] | undefined
+      const textOf = (i: number) => (slices ??= splitJsonValues(text).values)[i] ?? ''
+      all.forEach((value: Record<string, unknown>, i) => each(toDecoded(value, options, () => textOf(i))))
+      return 0
+    }
+    return fromSlices(splitJsonValues(text), options, each)
   }
-  const records: DecodedRecord[] = []
   let malformed = 0
   for (let start = 0; start < text.length; ) {
     let end = text.indexOf('\n', start)
     if (end < 0) end = text.length
     const line = text.slice(start, end)
     start = end + 1
-    malformed += readLine(line, options, records)
+    malformed += readLine(line, options, each)
   }
-  return { records, malformed }
+  return malformed
 }
 
-function fromSlices(slices: { values: string[]; malformed: number }, options: DecodeOptions): Decoded {
-  const records: DecodedRecord[] = []
+function fromSlices(slices: { values: string[]; malformed: number }, options: DecodeOptions, each: RecordSink): number {
   let malformed = slices.malformed
   for (const value of slices.values) {
     let parsed: unknown
@@ -139,10 +152,10 @@ function fromSlices(slices: { values: string[]; malformed: number }, options: De
       malformed++
       continue
     }
-    if (isRecord(parsed)) records.push(toDecoded(parsed, options, () => value))
+    if (isRecord(parsed)) each(toDecoded(parsed, options, () => value))
     else malformed++
   }
-  return { records, malformed }
+  return malformed
 }
 
 function toDecoded(parsed: Record<string, unknown>, options: DecodeOptions, text: () => string): DecodedRecord {
@@ -177,38 +190,53 @@ export class EventTime {
   }
 }
 
-const MSGPACK_OPTIONS = { extensionCodec: codec, useBigInt64: true } as const
+/**
+ * rawStrings: string values come as views of the chunk's bytes and mapsToObjects decodes them
+ * natively (TextDecoder); the decoder's own JavaScript UTF-8 decoder, used for every string under
+ * 200 bytes, was a quarter of the msgpack profile (docs/performance.md). Keys are still decoded
+ * (and cached) by the decoder, which refuses `__proto__` and non-string keys as before.
+ */
+const MSGPACK_OPTIONS = { extensionCodec: codec, useBigInt64: true, rawStrings: true } as const
+/** Keeps a leading BOM, as the decoder did: a string's characters are data. */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
-function decodeMsgpack(body: Buffer): Decoded {
-  const decoded: Decoded = { records: [], malformed: 0 }
+function decodeMsgpack(body: Buffer, each: RecordSink): number {
+  let malformed = 0
+  let done = 0 // entries the decoder yielded: each was taken (or counted) already
   try {
-    for (const entry of decodeMulti(body, MSGPACK_OPTIONS)) take(decoded, entry)
-    return decoded
+    for (const entry of decodeMulti(body, MSGPACK_OPTIONS)) {
+      done++
+      malformed += take(entry, each)
+    }
+    return malformed
   } catch {
     // The decoder refused something (a bad extension, a `__proto__` or non-string key, a cut):
-    // start again one entry at a time, so that entry costs only itself.
+    // go on one entry at a time from there, so that entry costs only itself. The entries before
+    // it end where the decoder found them to end, so they are skipped, not taken twice.
   }
   const { entries, truncated } = msgpackEntries(body)
-  const again: Decoded = { records: [], malformed: truncated ? 1 : 0 }
+  if (truncated) malformed++
   const decoder = new Decoder(MSGPACK_OPTIONS)
-  for (const bytes of entries) {
+  for (const bytes of entries.slice(done)) {
     let entry: unknown
     try {
       entry = decoder.decode(bytes)
     } catch {
-      again.malformed++
+      malformed++
       continue
     }
-    take(again, entry)
+    malformed += take(entry, each)
   }
-  return again
+  return malformed
 }
 
-function take(decoded: Decoded, entry: unknown): void {
+/** The entry's record handed on; 1 when it is no record (a group marker is neither). */
+function take(entry: unknown, each: RecordSink): number {
   const record = fromMsgpackEntry(entry)
-  if (record === 'marker') return
-  if (record) decoded.records.push(record)
-  else decoded.malformed++
+  if (record === 'marker') return 0
+  if (!record) return 1
+  each(record)
+  return 0
 }
 
 /** `[[EventTime, metadata], record]` (Fluent Bit ≥ 2.1) or `[timestamp, record]` (older). */
@@ -224,19 +252,31 @@ function fromMsgpackEntry(entry: unknown): DecodedRecord | 'marker' | undefined 
 }
 
 /**
- * Decoded msgpack maps are plain objects already; binary values become text, and 64-bit integers
- * (Falco's nanosecond evt.time once Fluent Bit parsed the alert) stay exact as decimal strings.
- * Other objects (unregistered extensions, msgpack timestamps) become plain objects of their own
- * keys; prototype keys are dropped as parseJson drops them, and nesting is cut at MAX_NESTING
- * (the decoder builds any depth; this walk and the spool's encoder recurse).
+ * Decoded msgpack maps are plain objects already; strings and binary values (both views of the
+ * chunk here) become text, and 64-bit integers (Falco's nanosecond evt.time once Fluent Bit parsed
+ * the alert) stay exact as decimal strings. The decoder's own maps and arrays are fresh and
+ * unshared, so they are converted in place (no copy of every record); other objects (unregistered
+ * extensions, msgpack timestamps) become plain objects of their own keys. Prototype keys are
+ * dropped as parseJson drops them, and nesting is cut at MAX_NESTING (the decoder builds any
+ * depth; this walk and the spool's encoder recurse).
  */
 function mapsToObjects(value: unknown, depth: number): unknown {
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
+  if (typeof value !== 'object' || value === null) return typeof value === 'bigint' ? (Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()) : value
+  if (value instanceof Uint8Array) return UTF8.decode(value)
   if (value instanceof EventTime) return value.toIso() ?? null
-  if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_NESTING) return CUT_MARKER
-  if (Array.isArray(value)) return value.map((v) => mapsToObjects(v, depth + 1))
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = mapsToObjects(value[i], depth + 1)
+    return value
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    const map = value as Record<string, unknown>
+    for (const k of Object.keys(map)) {
+      if (isPoisonKey(k, map[k])) delete map[k]
+      else map[k] = mapsToObjects(map[k], depth + 1)
+    }
+    return map
+  }
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) if (!isPoisonKey(k, v)) out[k] = mapsToObjects(v, depth + 1)
   return out
