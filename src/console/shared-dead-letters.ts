@@ -13,6 +13,8 @@ export interface SharedLetter extends DeadLettered {
 
 /** Attempts when another replica writes the same record meanwhile (each re-reads it first). */
 const TRIES = 10
+/** Findings per store round trip. */
+const CHUNK = 500
 
 /**
  * The dead letters of every replica, with the shared store configured (docs/scale-out.md, "Dead
@@ -44,6 +46,11 @@ export class SharedDeadLetters {
     else this.#byId.delete(id)
     if (!before || !record) return // a record gone (retention) is not a redrive: the files keep their letters
     for (const sink of Object.keys(before)) if (!now?.[sink]) for (const l of this.#cleared) l(sink, id)
+  }
+
+  /** After a full load: records not in it are gone (retention, or a store that lost its data), not redriven. */
+  keepOnly(ids: ReadonlySet<string>): void {
+    for (const id of [...this.#byId.keys()]) if (!ids.has(id)) this.#byId.delete(id)
   }
 
   /** Told when a dead letter left the records (redriven through any replica, or delivered since). */
@@ -91,7 +98,19 @@ export class SharedDeadLetters {
       else wanted.set(l.id, (wanted.get(l.id) ?? new Set()).add(l.sink))
     }
     let requeued = 0
-    let ids = [...wanted.keys()]
+    const all = [...wanted.keys()]
+    for (let from = 0; from < all.length; from += CHUNK) {
+      const r = await this.#redriveChunk(all.slice(from, from + CHUNK), wanted, queueFor)
+      requeued += r.requeued
+      skipped.push(...r.skipped)
+    }
+    return { requeued, skipped }
+  }
+
+  async #redriveChunk(chunk: string[], wanted: Map<string, Set<string>>, queueFor: (sink: string) => readonly string[]): Promise<RedriveResult> {
+    const skipped: RedriveResult['skipped'] = []
+    let requeued = 0
+    let ids = chunk
     for (let attempt = 0; attempt < TRIES && ids.length > 0; attempt++) {
       const P = this.#store.prefix
       const [records, revisions] = await this.#store.run<[Array<string | null>, Array<string | null>]>(READ_RECORDS, [], [P, ...ids])
@@ -116,7 +135,7 @@ export class SharedDeadLetters {
       }
       const [queued, conflicts, gone] = await this.#store.run<[string[], string[], string[]]>(REDRIVE, [], [P, this.#streamMaxlen, ...args])
       for (const id of queued) requeued += sinksOf.get(id)!.length
-      for (const id of gone) for (const sink of sinksOf.get(id)!) skipped.push({ sink, id, reason: 'the finding\'s window closed in the shared store (it is no longer aggregated); the letter stays, with the finding as it was refused' })
+      for (const id of gone) for (const sink of sinksOf.get(id)!) skipped.push({ sink, id, reason: 'the finding\'s window closed in the shared store (it is no longer aggregated), so there is nothing to queue; the letter stays (`falconet dead-letters show` on the replica that wrote it has the payload)' })
       ids = conflicts
     }
     for (const id of ids) for (const sink of wanted.get(id) ?? []) skipped.push({ sink, id, reason: 'the finding kept changing meanwhile; run the redrive again' })

@@ -425,6 +425,7 @@ export class SharedFindingIndex implements FindingIndex {
     loaded.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
     const rows = new FindingRows()
     for (const { id, record, bytes } of loaded) rows.set(id, record, bytes)
+    this.deadLetters.keepOnly(new Set(loaded.map((l) => l.id)))
     for (const { id, record } of loaded) this.deadLetters.observe(id, record)
     this.#rows = rows
     this.#lastId = last[0]?.[0] ?? '0-0'

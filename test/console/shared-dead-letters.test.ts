@@ -65,6 +65,10 @@ t.test('many replicas redrive the same letters at once: each is queued once, and
   t.same(books[2]!.list({ findingId: ids[0]! }).map((l) => l.sink), ['file'])
   books[2]!.observe(ids[1]!, undefined)
   t.same(cleared.length, 1, 'a record dropped by retention is not a redrive')
+  // A reload (the store lost its data, or this replica's point in the stream was trimmed): only what it holds stays.
+  books[2]!.keepOnly(new Set([ids[2]!]))
+  t.same([...new Set(books[2]!.list().map((l) => l.id))], [ids[2]], 'after a reload, only the records loaded are listed')
+  t.same(cleared.length, 1, 'and none announced as redriven')
 })
 
 t.test('a letter whose aggregate left the store stays, with why; a sink not run here is skipped', async (t) => {
