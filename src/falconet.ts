@@ -240,6 +240,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   sharedLetters?.onCleared((sink, id) => void deadLetters.forget(sink, id).catch((err: unknown) => logger.warn({ err: errorSummary(err), sink, findingId: id }, 'dead letter redriven elsewhere not taken out of this replica\'s file')))
   const sinkIdSet = new Set(sinks.map((s) => s.id))
   const sinkStatus = cluster ? new SharedSinkStatus(cluster.store) : undefined
+  const sinkHealth = () => runners.map((r) => ({ id: r.sink.id, lastSuccessAt: r.lastSuccessAt, lastError: r.lastError }))
   const delivery = {
     letters: sharedLetters
       ? sharedLetterBook(sharedLetters, { book: fileLetters, sinks: new Set(auditSink ? [auditSink.id] : []) }, (sink) => (sink === SHED ? [...sinkIdSet] : sinkIdSet.has(sink) ? [sink] : []))
@@ -283,7 +284,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     )
     for (const runner of runners) runner.start()
     cluster?.start()
-    sinkStatus?.start(() => runners.map((r) => ({ id: r.sink.id, lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })))
+    sinkStatus?.start(sinkHealth)
     sharedDocs?.start(1000)
     if (sharedLiveness && liveness) sharedLiveness.start(liveness, Math.min(5000, config.monitor.checkIntervalSecs * 1000))
     poller?.start()
@@ -304,6 +305,8 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
       sinkStatus?.stop()
+      // What this replica's runners saw last (it may have drained a sink): the other replicas show it on.
+      if (sinkStatus) await Promise.race([sinkStatus.publish(sinkHealth()).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())])
       sharedLiveness?.stop()
       // Before the store closes: what is spooled is merged now (briefly), so the index writes its
       // last records there too.
