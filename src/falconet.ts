@@ -14,7 +14,7 @@ import { createMonitor, type Monitor } from './monitor/index.js'
 import { ingestMetricsFor, POLLER_ROUTE } from './monitor/ingest-metrics.js'
 import { SinkRunner } from './delivery/sink-runner.js'
 import { DeadLetterFile } from './delivery/dead-letter.js'
-import { Redriver } from './delivery/redrive.js'
+import { Redriver, SHED } from './delivery/redrive.js'
 import { DeliveryMetrics } from './delivery/metrics.js'
 import { Spool } from './delivery/spool.js'
 import { guardSpool } from './delivery/spool-guard.js'
@@ -39,6 +39,10 @@ import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
 import { LocalFindingIndex } from './console/local-index.js'
 import { SharedFindingIndex } from './console/shared-index.js'
+import { sharedLetterBook } from './console/shared-dead-letters.js'
+import { fileLetterBook } from './server/delivery-api.js'
+import { errorSummary } from './aws/errors.js'
+import { SharedSinkStatus } from './cluster/sink-status.js'
 import type { FindingIndex } from './console/findings-index.js'
 import { toOcsf } from './ocsf/build.js'
 import { trackDelivery } from './console/delivery-tracker.js'
@@ -230,10 +234,24 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     sinksFor: findingSinksFor,
     outboxes: auditSink ? { [auditSink.id]: AUDIT_OUTBOX } : {},
   })
+  const fileLetters = fileLetterBook(deadLetters, redriver)
+  // With a store the dead letters are every replica's, redriven into the shared queues (docs/scale-out.md).
+  const sharedLetters = cluster && consoleIndex instanceof SharedFindingIndex ? consoleIndex.deadLetters : undefined
+  sharedLetters?.onCleared((sink, id) => void deadLetters.forget(sink, id).catch((err: unknown) => logger.warn({ err: errorSummary(err), sink, findingId: id }, 'dead letter redriven elsewhere not taken out of this replica\'s file')))
+  const sinkIdSet = new Set(sinks.map((s) => s.id))
+  const sinkStatus = cluster ? new SharedSinkStatus(cluster.store) : undefined
+  const sinkHealth = () => runners.map((r) => ({ id: r.sink.id, lastSuccessAt: r.lastSuccessAt, lastError: r.lastError }))
   const delivery = {
-    deadLetters,
-    redriver,
-    sinks: () => runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError })),
+    letters: sharedLetters
+      ? sharedLetterBook(sharedLetters, { book: fileLetters, sinks: new Set(auditSink ? [auditSink.id] : []) }, (sink) => (sink === SHED ? [...sinkIdSet] : sinkIdSet.has(sink) ? [sink] : []))
+      : fileLetters,
+    sinks: async () => {
+      const local = runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError }))
+      if (!sinkStatus) return local
+      // The shared queues' sinks as the whole cluster sees them; the local outbox's (the Falco bridge) as this replica does.
+      const shared = await sinkStatus.read(local.filter((s) => sinkIdSet.has(s.id))).catch(() => [])
+      return local.map((s) => shared.find((x) => x.id === s.id) ?? s)
+    },
   }
   const consoleDeps = consoleIndex
     ? {
@@ -266,6 +284,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
     )
     for (const runner of runners) runner.start()
     cluster?.start()
+    sinkStatus?.start(sinkHealth)
     sharedDocs?.start(1000)
     if (sharedLiveness && liveness) sharedLiveness.start(liveness, Math.min(5000, config.monitor.checkIntervalSecs * 1000))
     poller?.start()
@@ -285,6 +304,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
       await Promise.all(runners.map((r) => r.close(config.server.shutdownGraceMs)))
       const left = Object.fromEntries(runners.map((r) => [r.sink.id, r.pending]))
       sharedDocs?.stop()
+      sinkStatus?.stop()
+      // What this replica's runners saw last (it may have drained a sink): the other replicas show it on.
+      if (sinkStatus) await Promise.race([sinkStatus.publish(sinkHealth()).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())])
       sharedLiveness?.stop()
       // Before the store closes: what is spooled is merged now (briefly), so the index writes its
       // last records there too.

@@ -6,6 +6,7 @@ import { findingFromStore } from '../cluster/aggregate.js'
 import type { Store } from '../cluster/store.js'
 import type { ConsoleStats, FindingIndex, FindingPage, FindingQuery, FindingRecord } from './findings-index.js'
 import type { Retention } from './local-index.js'
+import { SharedDeadLetters, unavailable } from './shared-dead-letters.js'
 import { PendingOutcomes, withOutcomes, type Outcome } from './outcomes.js'
 import { addedBy, BUCKET_MS, bucketKeys, bucketStarts, FindingRows, KEYS_PER_BUCKET, nextRecord, summaryOf, type Bucket, type Facets, type Totals } from './rows.js'
 import { COUNT, PUT_RECORDS, READ_COUNTS, READ_MERGED, READ_RECORDS, SWEEP } from './shared-scripts.js'
@@ -29,10 +30,6 @@ const BLOCK_MS = 2000
 /** This replica's own count per finding, for the occurrences each commit adds (bounded: the oldest go). */
 const LOCAL_COUNTS = 200_000
 
-function unavailable(err: unknown): Error {
-  return Object.assign(new Error('the shared store cannot be reached; try again shortly'), { statusCode: 503, code: 'FALCONET_ERR_STORE_UNAVAILABLE', cause: err })
-}
-
 /**
  * The console index when several replicas share a store (docs/console.md, "Several replicas"):
  * every record lives in the store, written by the replica that merged the finding (read back from
@@ -46,6 +43,8 @@ function unavailable(err: unknown): Error {
  */
 export class SharedFindingIndex implements FindingIndex {
   #rows = new FindingRows()
+  /** Every replica's dead letters, from the records (redrive through any replica). */
+  readonly deadLetters: SharedDeadLetters
   readonly #store: Store
   readonly #tail: Redis
   readonly #logger: Logger
@@ -71,6 +70,7 @@ export class SharedFindingIndex implements FindingIndex {
 
   constructor(retention: Retention, deps: SharedIndexDeps) {
     this.#store = deps.store
+    this.deadLetters = new SharedDeadLetters(deps.store, STREAM_MAXLEN)
     this.#logger = deps.logger.child({ component: 'console-index' })
     this.#retention = retention
     this.#sinks = [...deps.sinks]
@@ -425,6 +425,8 @@ export class SharedFindingIndex implements FindingIndex {
     loaded.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
     const rows = new FindingRows()
     for (const { id, record, bytes } of loaded) rows.set(id, record, bytes)
+    this.deadLetters.keepOnly(new Set(loaded.map((l) => l.id)))
+    for (const { id, record } of loaded) this.deadLetters.observe(id, record)
     this.#rows = rows
     this.#lastId = last[0]?.[0] ?? '0-0'
     this.#logger.info({ findings: rows.size }, 'console index: loaded from the shared store')
@@ -440,8 +442,10 @@ export class SharedFindingIndex implements FindingIndex {
       })) as [Array<string | null>]
       chunk.forEach((id, j) => {
         const json = records[j]
-        if (json) this.#rows.set(id, JSON.parse(json) as FindingRecord, json.length)
+        const record = json ? (JSON.parse(json) as FindingRecord) : undefined
+        if (record) this.#rows.set(id, record, json!.length)
         else this.#rows.delete(id)
+        this.deadLetters.observe(id, record)
       })
     }
     if (ids.length > 0) for (const l of this.#listeners) l(ids)

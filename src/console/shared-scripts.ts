@@ -142,3 +142,39 @@ for i = 2, #ARGV do out[#out + 1] = redis.call('HGETALL', P .. 'c:b:' .. ARGV[i]
 return out
 `,
 )
+
+/**
+ * A redrive of dead letters recorded in the console records (FindingRecord.deadLettered): per
+ * finding, when its record's revision is still the one read and its merged aggregate is still in
+ * the store, write the record without the redriven sinks' dead letters and queue the finding, due
+ * now, in those sinks' shared queues — one step, so of two replicas redriving the same letter at
+ * once exactly one queues it (the other's revision is stale; it reads again and finds no letter).
+ * ARGV: prefix, stream maxlen, then per finding: id, revision read, JSON, sinks to queue ("\n"-joined)
+ * → {ids queued, ids whose revision moved (read again), ids whose aggregate is gone}
+ */
+export const REDRIVE = script(
+  'console-redrive',
+  `
+local P, maxlen = ARGV[1], ARGV[2]
+local rk, vk, bk = P .. 'c:rec', P .. 'c:rev', P .. 'c:bytes'
+local queued, conflicts, gone = {}, {}, {}
+for i = 3, #ARGV, 4 do
+  local id, want, json, sinks = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local rev = redis.call('HGET', vk, id) or '0'
+  if rev ~= want then
+    conflicts[#conflicts + 1] = id
+  elseif redis.call('EXISTS', P .. 'f:' .. id) == 0 then
+    gone[#gone + 1] = id
+  else
+    local before = redis.call('HSTRLEN', rk, id)
+    redis.call('HSET', rk, id, json)
+    redis.call('HSET', vk, id, tonumber(rev) + 1)
+    redis.call('INCRBY', bk, #json - before)
+    for s in string.gmatch(sinks, '[^\\n]+') do redis.call('ZADD', P .. 'q:' .. s, 0, id) end
+    queued[#queued + 1] = id
+  end
+end
+if #queued > 0 then redis.call('XADD', P .. 'c:chg', 'MAXLEN', '~', maxlen, '*', 'ids', table.concat(queued, '\\n')) end
+return {queued, conflicts, gone}
+`,
+)

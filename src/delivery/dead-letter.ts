@@ -131,6 +131,17 @@ export class DeadLetterFile {
     })
   }
 
+  /**
+   * Take a finding's letters for `sink` out of the file: with a store, a letter redriven through
+   * another replica (src/console/shared-dead-letters.ts) leaves this replica's file too.
+   */
+  async forget(sink: string, findingId: string): Promise<number> {
+    if (!SINK_NAME.test(sink)) return 0
+    const letters = await this.list({ sink, findingId })
+    if (letters.length > 0) await this.remove(letters)
+    return letters.length
+  }
+
   #file(sink: string): string {
     if (!SINK_NAME.test(sink)) throw new Error(`not a sink name: ${JSON.stringify(sink)}`)
     return join(this.#dir, `${sink}.jsonl`)

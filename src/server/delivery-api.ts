@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { DeadLetterFile, LetterFilter } from '../delivery/dead-letter.js'
-import type { Redriver } from '../delivery/redrive.js'
+import type { Redriver, RedriveResult } from '../delivery/redrive.js'
 import { SpoolFullError } from '../delivery/spool.js'
 import { errors } from '../errors.js'
 
@@ -20,20 +20,52 @@ export interface SinkStatus {
   deadLettered: number
 }
 
+export interface RunningSink {
+  id: string
+  pending: number
+  oldestPendingAt: number | undefined
+  lastSuccessAt: number | undefined
+  lastError: { at: number; message: string } | undefined
+}
+
 export interface DeliveryView {
   /** Every running sink, in a stable order. */
-  sinks(): Array<{ id: string; pending: number; oldestPendingAt: number | undefined; lastSuccessAt: number | undefined; lastError: { at: number; message: string } | undefined }>
-  deadLetters: DeadLetterFile
-  redriver: Redriver
+  sinks(): RunningSink[] | Promise<RunningSink[]>
+  letters: LetterBook
+}
+
+/** A dead letter as the API lists it. */
+export interface ListedLetter {
+  sink: string
+  id: string
+  reason: string
+  at: string
+  finding: unknown
+}
+
+/** Where the dead letters are: this replica's files, or (with a store) every replica's (src/console/shared-dead-letters.ts). */
+export interface LetterBook {
+  list(filter: LetterFilter): Promise<ListedLetter[]>
+  counts(): Promise<Record<string, number>>
+  redrive(filter: LetterFilter): Promise<RedriveResult>
+}
+
+/** One process: the data dir's dead-letter files, redriven through the local spool. */
+export function fileLetterBook(deadLetters: DeadLetterFile, redriver: Redriver): LetterBook {
+  return {
+    list: async (filter) => (await deadLetters.list(filter)).map((l) => ({ sink: l.sink, id: l.findingId, reason: `${l.code}: ${l.reason}`, at: l.time, finding: l.item ?? l.payload ?? null })),
+    counts: () => deadLetters.counts(),
+    redrive: (filter) => redriver.redrive(filter),
+  }
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,200}$/
 const ID = /^[\x21-\x7e]{1,512}$/
 
 export async function deliveryStatus(view: DeliveryView, now = Date.now()): Promise<{ sinks: SinkStatus[] }> {
-  const counts = await view.deadLetters.counts()
+  const counts = await view.letters.counts()
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
-  const running = view.sinks().map(
+  const running = (await view.sinks()).map(
     (s): SinkStatus => ({
       id: s.id,
       pending: s.pending,
@@ -59,8 +91,7 @@ export const deliveryApi: FastifyPluginAsync<{ view: DeliveryView }> = async (ap
   app.get('/api/status', async () => deliveryStatus(view))
 
   app.get<{ Querystring: Record<string, unknown> }>('/api/dead-letters', async (request) => {
-    const letters = await view.deadLetters.list(letterFilter(request.query))
-    return { items: letters.map((l) => ({ sink: l.sink, id: l.findingId, reason: `${l.code}: ${l.reason}`, at: l.time, finding: l.item ?? l.payload ?? null })) }
+    return { items: await view.letters.list(letterFilter(request.query)) }
   })
 
   app.post('/api/dead-letters/redrive', async (request, reply) => {
@@ -69,7 +100,7 @@ export const deliveryApi: FastifyPluginAsync<{ view: DeliveryView }> = async (ap
     const extra = Object.keys(body).filter((k) => k !== 'sink' && k !== 'id')
     if (extra.length > 0) throw new errors.FALCONET_ERR_INVALID_REQUEST(`unknown field "${extra[0]}": the body is {"sink"?, "id"?}`)
     try {
-      return await view.redriver.redrive(letterFilter(body as Record<string, unknown>))
+      return await view.letters.redrive(letterFilter(body as Record<string, unknown>))
     } catch (err) {
       if (err instanceof SpoolFullError) throw Object.assign(new errors.FALCONET_ERR_OVERLOADED(err.message), { headers: { 'retry-after': '5' } })
       throw err

@@ -1,27 +1,14 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import pino from 'pino'
 import { fold, type FindingState } from '../../src/aggregate/aggregator.js'
 import { deltaOf, findingFromStore } from '../../src/cluster/aggregate.js'
 import { ACK, CHECKPOINT, MERGE, TAKE, TOKEN } from '../../src/cluster/scripts.js'
 import { Lease } from '../../src/cluster/lease.js'
-import { Store } from '../../src/cluster/store.js'
-import { startStore, dropStore } from '../support/store.js'
-import { falcoEvent, storeSchemaDefaults } from './support.js'
+import type { Store } from '../../src/cluster/store.js'
+import { falcoEvent, storeRig } from './support.js'
 
 const logger = pino({ level: 'silent' })
 const options = { keyFields: [], severityMapping: { Emergency: 'CRITICAL', Alert: 'CRITICAL', Critical: 'CRITICAL', Error: 'HIGH', Warning: 'MEDIUM', Notice: 'LOW', Informational: 'INFORMATIONAL', Debug: 'INFORMATIONAL' }, windowMs: 3_600_000 } as const
-
-async function setup(t: Test) {
-  const server = await startStore()
-  t.teardown(() => dropStore(server))
-  const open = async (replicaId: string) => {
-    const s = new Store({ ...storeSchemaDefaults, url: server.url }, { logger, replicaId })
-    t.teardown(() => s.close())
-    await s.ready()
-    return s
-  }
-  return { server, open }
-}
 
 /** A delta of `n` occurrences on `pods`, between two times. */
 function delta(id: string, pods: string[], times: string[], priority = 'Warning') {
@@ -37,7 +24,7 @@ const take = (s: Store, sink: string, now = Date.now()) =>
   s.run<[number, ...unknown[]]>(TAKE, [s.key(`lease:sink:${sink}`), s.key(`fence:sink:${sink}`)], [s.prefix, sink, s.instanceId, 10_000, now, 100])
 
 t.test('batches from two replicas merge exactly; a replayed batch changes nothing', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const a = await open('a')
   const b = await open('b')
   const d1 = delta('F1', ['p1', 'p2'], ['2026-07-30T10:00:01.000000000Z', '2026-07-30T10:00:02.000000000Z'])
@@ -63,7 +50,7 @@ t.test('batches from two replicas merge exactly; a replayed batch changes nothin
 })
 
 t.test('a delivered version leaves the queue; a change after it is due after the resend interval', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const a = await open('a')
   await merge(a, 'a', 1, 1, [delta('F1', ['p1'], ['2026-07-30T10:00:01.000000000Z'])])
   const now = Date.now()
@@ -82,7 +69,7 @@ t.test('a delivered version leaves the queue; a change after it is due after the
 })
 
 t.test('an audit detection merged by one replica is skipped when another brings it again', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const a = await open('a')
   const d = { ...delta('F2', ['p1'], ['2026-07-30T10:00:01.000000000Z']), once: ['audit-1/F2'] }
   t.same(await merge(a, 'a', 1, 1, [d]), [1, 0])
@@ -90,7 +77,7 @@ t.test('an audit detection merged by one replica is skipped when another brings 
 })
 
 t.test('the token bucket is shared: a burst, then the rate', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const a = await open('a')
   const b = await open('b')
   const waits: number[] = []
@@ -100,7 +87,7 @@ t.test('the token bucket is shared: a burst, then the rate', async (t) => {
 })
 
 t.test('leases: one holder, a new fencing token per holder, a deposed leader cannot write the checkpoint', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const a = await open('a')
   const b = await open('b')
   const la = new Lease(a, 'poller', 1000, { logger })
@@ -119,7 +106,7 @@ t.test('leases: one holder, a new fencing token per holder, a deposed leader can
 })
 
 t.test('the window is measured on falconet\'s clock: occurrences received after an idle window start a new count', async (t) => {
-  const { open } = await setup(t)
+  const { open } = await storeRig(t)
   const a = await open('a')
   const old = ['2026-07-30T10:00:01.000000000Z'] // a replayed backlog: event times long past
   const received = Date.now()

@@ -15,10 +15,12 @@ export const deadLettersCommand: Command = {
 What a sink refused for good (a 4xx from a receiver, a finding Security Hub rejects with a
 permanent code, a finding the spool shed) is kept in <dataDir>/dead-letter/<sink>.jsonl.
 
-  list      one line per letter: when, sink, finding Id, code and reason (read from the data dir)
+  list      one line per letter: when, sink, finding Id, code and reason (read from the data dir;
+            with a shared store, this replica's: GET /api/dead-letters lists every replica's)
   show      the letters in full, as JSON: the reason, the payload as sent, the finding
   redrive   ask the running falconet to queue the letters' findings again for their sink,
-            through its durable spool; a letter leaves its file only once it is queued.
+            through its durable spool (with a shared store: the sink's shared queue, once,
+            whichever replica is asked); a letter leaves its file only once it is queued.
             Fix the cause first (the receiver's URL, the IAM policy, the payload limit).
 
 Options:
