@@ -76,7 +76,9 @@ export class FindingRows {
   set(id: string, record: FindingRecord, bytes: number): void {
     const before = this.#rows.get(id)
     this.#bytes += bytes - (before?.bytes ?? 0)
-    this.#rows.set(id, rowOf(record, bytes, before?.seq ?? ++this.#seq))
+    const row = rowOf(record, bytes, before?.seq ?? ++this.#seq)
+    // The key the Map keeps is the row's own copy of the Id (see copied()), not the caller's.
+    this.#rows.set(row.id === id ? row.id : id, row)
     this.#generation++
   }
 
@@ -291,21 +293,21 @@ function rowOf(record: FindingRecord, bytes: number, seq: number): Row {
   const image = w.container?.imageRepository ?? ''
   const text = [e.rule, e.output.slice(0, 500), w.namespace, w.pod, workload, node, image, e.actor?.username, e.actor?.arn, w.iam?.roleArn, f.id, ...e.tags].filter(Boolean).join('\n').toLowerCase()
   return {
-    id: f.id,
+    id: copied(f.id),
     severity: f.severity,
-    rule: e.rule,
+    rule: shared(e.rule),
     kind: kindOf(f),
-    source: e.source,
-    cluster: w.cluster,
-    namespace: w.namespace,
-    workload,
-    pod: w.pod,
-    node,
-    tags: e.tags,
+    source: shared(e.source),
+    cluster: sharedOrNot(w.cluster),
+    namespace: sharedOrNot(w.namespace),
+    workload: sharedOrNot(workload),
+    pod: w.pod === undefined ? undefined : copied(w.pod),
+    node: sharedOrNot(node),
+    tags: e.tags.map(shared),
     count: f.count,
     distinctPods: f.distinctPods,
-    firstObservedAt: f.firstObservedAt,
-    lastObservedAt: f.lastObservedAt,
+    firstObservedAt: copied(f.firstObservedAt),
+    lastObservedAt: copied(f.lastObservedAt),
     archived: f.archived === true,
     rank: SEVERITY_LABELS.indexOf(f.severity),
     lastMs: Date.parse(f.lastObservedAt),
@@ -315,6 +317,35 @@ function rowOf(record: FindingRecord, bytes: number, seq: number): Row {
     bytes,
     text,
   }
+}
+
+/**
+ * A row lives as long as its finding stays in the index (up to retention.maxFindings), but the
+ * record it is built from was decoded from LMDB by msgpackr, whose short strings are slices of
+ * one string holding a run of the record's bytes: keeping any one of them kept that whole run
+ * alive, ~0.7 KiB more per row on the bench's findings and ~2.5 KiB on real Falco alerts (heap
+ * snapshots of a soak, docs/performance.md). So a row keeps copies: values many rows repeat
+ * (rule, namespace, node, tags...) one shared copy each from a bounded table, the rest its own.
+ */
+function copied(value: string): string {
+  // A string decoded from UTF-8 bytes is a fresh sequential string, never a slice of another.
+  return Buffer.from(value, 'utf8').toString('utf8')
+}
+
+const SHARED_MAX = 20_000
+let sharedStrings = new Map<string, string>()
+function shared(value: string): string {
+  const known = sharedStrings.get(value)
+  if (known !== undefined) return known
+  // Emptied when full: values that stop recurring cannot pile up; rows keep the copies they hold.
+  if (sharedStrings.size >= SHARED_MAX) sharedStrings = new Map()
+  const own = copied(value)
+  sharedStrings.set(own, own)
+  return own
+}
+
+function sharedOrNot(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : shared(value)
 }
 
 function publicRow(r: Row, summary: string): FindingRow {
