@@ -1,5 +1,6 @@
 import type { Database, RootDatabase } from 'lmdb'
 import { changedAt, type FindingState } from '../../aggregate/aggregator.js'
+import { PLAIN_MAPS } from './encoding.js'
 
 type IdleKey = [changedAt: number, id: string]
 /** The names behind a finding's distinct counts: up to 500 of each, rarely changing. */
@@ -35,8 +36,8 @@ export class FindingTable {
   readonly #unsplit = new Set<string>()
 
   constructor(root: RootDatabase) {
-    this.#db = root.openDB({ name: 'findings' })
-    this.#names = root.openDB({ name: 'finding-names' })
+    this.#db = root.openDB({ name: 'findings', ...PLAIN_MAPS })
+    this.#names = root.openDB({ name: 'finding-names', ...PLAIN_MAPS })
     this.#idle = root.openDB({ name: 'findings-by-change' })
     this.#indexOlderSpool()
   }
