@@ -142,3 +142,23 @@ t.test('a spool whose values were written as msgpackr records (lmdb-js default e
   t.same(after.pods, ['shop/rec-1', 'shop/rec-2', 'shop/rec-3'])
   t.same(await second.acknowledge('a', [{ id, version: after.version }], Date.now()), [1], 'only the new occurrence is new to the sink')
 })
+
+t.test('one finding repeated by many requests of one turn counts each once, in one commit, and reads back after a restart', async (t) => {
+  const dir = tmp()
+  const first = open(dir)
+  await record(first, [inPod(0, 'burst-0')])
+  // 40 requests in one event-loop turn: one transaction, each fold starting from the one before it.
+  const duplicates = await Promise.all(Array.from({ length: 40 }, (_, i) => record(first, [inPod(i + 1, `burst-${i % 3}`)])))
+  t.same(duplicates, Array(40).fill(false))
+  let state = stateOf(first)
+  t.equal(state.count, 41)
+  t.equal(state.version, 41, 'each request made a version of its own')
+  t.same(state.pods, ['shop/burst-0', 'shop/burst-1', 'shop/burst-2'])
+  await first.close()
+  const second = open(dir)
+  t.teardown(() => second.close())
+  state = stateOf(second)
+  t.equal(state.count, 41, 'committed, not only remembered')
+  t.same(state.pods, ['shop/burst-0', 'shop/burst-1', 'shop/burst-2'])
+  t.equal(state.distinctPods, 3)
+})

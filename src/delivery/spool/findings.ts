@@ -34,6 +34,12 @@ export class FindingTable {
   #cacheWeight = 0
   /** Read from an older spool's layout (names inline): the next put writes the names' key. */
   readonly #unsplit = new Set<string>()
+  /**
+   * Inside `inTransaction` only: the states put in this write transaction, so a finding several
+   * requests of one event-loop turn repeat is decoded once, not once per request. Never seen by a
+   * read outside the transaction (nothing uncommitted leaks to `due`), and gone when it ends.
+   */
+  #written: Map<string, FindingState> | undefined
 
   constructor(root: RootDatabase) {
     this.#db = root.openDB({ name: 'findings', ...PLAIN_MAPS })
@@ -46,7 +52,19 @@ export class FindingTable {
     return [this.#db, this.#names, this.#idle]
   }
 
+  /** Run `work` (one synchronous write transaction) with the states it puts remembered until it returns. */
+  inTransaction<T>(work: () => T): T {
+    this.#written = new Map()
+    try {
+      return work()
+    } finally {
+      this.#written = undefined
+    }
+  }
+
   get(id: string): FindingState | undefined {
+    const written = this.#written?.get(id)
+    if (written) return written
     const stored = this.#db.get(id)
     if (!stored) return undefined
     if (stored.pods !== undefined && stored.containers !== undefined) {
@@ -67,6 +85,7 @@ export class FindingTable {
     // fold hands the same arrays on while no name is added: a new array is a change (or an older spool's state).
     if (!previous || previous.pods !== pods || previous.containers !== containers || this.#unsplit.delete(next.id)) this.#names.put(next.id, { pods, containers })
     this.#remember(next.id, { pods, containers })
+    this.#written?.set(next.id, next)
   }
 
   /** Inside a write transaction. */
@@ -75,6 +94,7 @@ export class FindingTable {
     this.#db.remove(state.id)
     this.#names.remove(state.id)
     this.#forget(state.id)
+    this.#written?.delete(state.id)
   }
 
   /** A write transaction failed: what it put was never committed, so nothing decoded is trusted. */
