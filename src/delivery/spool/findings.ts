@@ -1,12 +1,20 @@
 import type { Database, RootDatabase } from 'lmdb'
 import { changedAt, type FindingState } from '../../aggregate/aggregator.js'
 import { PLAIN_MAPS } from './encoding.js'
+import { applyEventDelta, eventDelta, type EventDelta } from './event-delta.js'
+import type { SecurityEvent } from '../../model/event.js'
 
 type IdleKey = [changedAt: number, id: string]
-/** The names behind a finding's distinct counts: up to 500 of each, rarely changing. */
-type Names = Pick<FindingState, 'pods' | 'containers'>
-/** A finding as stored: without its names (`pods` / `containers` present only in older spools). */
-type Stored = Omit<FindingState, 'pods' | 'containers'> & Partial<Names>
+/**
+ * What seldom changes: the names behind a finding's distinct counts (up to 500 of each) and the
+ * base its occurrences' events are written against (absent in spools written before deltas).
+ */
+type Names = Pick<FindingState, 'pods' | 'containers'> & { base?: SecurityEvent }
+/**
+ * A finding as stored: without its names (`pods` / `containers` present only in older spools), its
+ * event as a delta from the base (`event` whole only in older spools).
+ */
+type Stored = Omit<FindingState, 'pods' | 'containers' | 'event'> & Partial<Pick<FindingState, 'pods' | 'containers' | 'event'>> & { eventDelta?: EventDelta }
 
 /** Decoded name sets kept: the findings a storm repeats are a handful; weight 1 + names / 50. */
 const CACHE_WEIGHT = 2_000
@@ -24,6 +32,11 @@ const CACHE_WEIGHT = 2_000
  * live long without churning the heap — whole states kept decoded did (each occurrence's state
  * outlived the young generation: more CPU per alert, not less). The spool drops the cache when a
  * write transaction fails.
+ *
+ * The same key holds the finding's first event (its base), and each occurrence's event is stored
+ * as its difference from it (event-delta.ts): repeats share nearly all of it, so an occurrence
+ * encodes and decodes a few hundred bytes, not the whole event. The base is kept decoded with the
+ * names, and written again only with them.
  */
 export class FindingTable {
   readonly #db: Database<Stored, string>
@@ -73,18 +86,24 @@ export class FindingTable {
     }
     const names = this.#cache.get(id) ?? this.#names.get(id) ?? { pods: [], containers: [] }
     this.#remember(id, names) // most recently used
-    return { ...stored, pods: names.pods, containers: names.containers }
+    const { eventDelta: delta, ...rest } = stored
+    const event = rest.event ?? applyEventDelta(names.base!, delta!)
+    return { ...rest, event, pods: names.pods, containers: names.containers }
   }
 
   /** Inside a write transaction. */
   put(next: FindingState, previous = this.get(next.id)): void {
     if (previous && changedAt(previous) !== changedAt(next)) this.#idle.remove([changedAt(previous), next.id])
     this.#idle.put([changedAt(next), next.id], null)
-    const { pods, containers, ...rest } = next
-    this.#db.put(next.id, rest)
+    const { pods, containers, event, ...rest } = next
+    // The base stays the first event written for the Id (read inside this transaction); an older spool's finding gets one now.
+    const unsplit = this.#unsplit.delete(next.id)
+    const kept = previous && !unsplit ? (this.#cache.get(next.id) ?? this.#names.get(next.id))?.base : undefined
+    const base = kept ?? event
+    this.#db.put(next.id, { ...rest, eventDelta: eventDelta(base, event) })
     // fold hands the same arrays on while no name is added: a new array is a change (or an older spool's state).
-    if (!previous || previous.pods !== pods || previous.containers !== containers || this.#unsplit.delete(next.id)) this.#names.put(next.id, { pods, containers })
-    this.#remember(next.id, { pods, containers })
+    if (!kept || previous!.pods !== pods || previous!.containers !== containers) this.#names.put(next.id, { pods, containers, base })
+    this.#remember(next.id, { pods, containers, base })
     this.#written?.set(next.id, next)
   }
 
@@ -144,5 +163,5 @@ export class FindingTable {
 }
 
 function weight(names: Names): number {
-  return 1 + Math.floor((names.pods.length + names.containers.length) / 50)
+  return 2 + Math.floor((names.pods.length + names.containers.length) / 50)
 }
