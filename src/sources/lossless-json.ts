@@ -60,18 +60,28 @@ function quoteUnsafeNumbers(text: string): string | undefined {
   let out: string[] | undefined
   let copied = 0
   const n = text.length
+  // Strings are most of an alert: their ends are found with indexOf (native), not char by char.
+  let nextEscape = text.indexOf('\\')
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
     if (c === QUOTE) {
       const start = i + 1
       let escaped = false
-      for (i = start; i < n; i++) {
-        const d = text.charCodeAt(i)
-        if (d === QUOTE) break
-        if (d === BACKSLASH) {
-          escaped = true
-          i++
+      if (nextEscape !== -1 && nextEscape < start) nextEscape = text.indexOf('\\', start)
+      for (i = start; ; ) {
+        const end = text.indexOf('"', i)
+        if (end === -1) {
+          i = n
+          break
         }
+        if (nextEscape === -1 || nextEscape > end) {
+          i = end
+          break
+        }
+        // A backslash before that quote: it and the character it escapes are skipped.
+        escaped = true
+        i = nextEscape + 2
+        nextEscape = text.indexOf('\\', i)
       }
       if (expectKey) {
         if (escaped) return undefined
