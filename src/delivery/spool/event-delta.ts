@@ -20,12 +20,14 @@ type Loose = Record<string, unknown>
 export function eventDelta(base: SecurityEvent, event: SecurityEvent): EventDelta {
   const delta: EventDelta = {}
   const [b, e] = [base as unknown as Loose, event as unknown as Loose]
+  // Field by field when both have fields (an event from an old spool may not): else as any member.
+  const byField = isObject(base.fields) && isObject(event.fields)
   for (const key of Object.keys(e)) {
-    if (key === 'fields' || same(b[key], e[key])) continue
+    if ((key === 'fields' && byField) || same(b[key], e[key])) continue
     own((delta.set ??= {}), key, e[key])
   }
   for (const key of Object.keys(b)) if (!Object.hasOwn(e, key)) (delta.gone ??= []).push(key)
-  if (base.fields !== event.fields) {
+  if (byField && base.fields !== event.fields) {
     for (const key of Object.keys(event.fields)) {
       if (Object.hasOwn(base.fields, key) && same(base.fields[key], event.fields[key])) continue
       own((delta.fields ??= {}), key, event.fields[key])
@@ -51,6 +53,10 @@ export function applyEventDelta(base: SecurityEvent, delta: EventDelta): Securit
 /** Defined, not assigned: a key named `__proto__` (a hostile raw field) stays an own property. */
 function own(target: Loose, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function same(a: unknown, b: unknown): boolean {
