@@ -45,7 +45,6 @@ function dropPoisonKeys(key: string, value: unknown): unknown {
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 const QUOTE = 0x22
-const BACKSLASH = 0x5c
 
 /**
  * `text` with every number that parseNumber keeps as text written as a string, or undefined when
