@@ -180,13 +180,13 @@ export class Spool implements FindingLedger, Housekeeping {
     if (batch.length === 0) return
     let results: unknown[]
     try {
-      results = this.#root.transactionSync(() => batch.map((b) => b.work()))
+      results = this.#findings.inTransaction(() => this.#root.transactionSync(() => batch.map((b) => b.work())))
     } catch {
       // Nothing of the batch was committed: each write again on its own, so only the one that fails is refused.
       this.#findings.dropCache()
       for (const b of batch) {
         try {
-          b.resolve(this.#root.transactionSync(b.work))
+          b.resolve(this.#findings.inTransaction(() => this.#root.transactionSync(b.work)))
         } catch (err) {
           this.#findings.dropCache()
           b.reject(err)

@@ -45,7 +45,6 @@ function dropPoisonKeys(key: string, value: unknown): unknown {
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 const QUOTE = 0x22
-const BACKSLASH = 0x5c
 
 /**
  * `text` with every number that parseNumber keeps as text written as a string, or undefined when
@@ -60,18 +59,28 @@ function quoteUnsafeNumbers(text: string): string | undefined {
   let out: string[] | undefined
   let copied = 0
   const n = text.length
+  // Strings are most of an alert: their ends are found with indexOf (native), not char by char.
+  let nextEscape = text.indexOf('\\')
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
     if (c === QUOTE) {
       const start = i + 1
       let escaped = false
-      for (i = start; i < n; i++) {
-        const d = text.charCodeAt(i)
-        if (d === QUOTE) break
-        if (d === BACKSLASH) {
-          escaped = true
-          i++
+      if (nextEscape !== -1 && nextEscape < start) nextEscape = text.indexOf('\\', start)
+      for (i = start; ; ) {
+        const end = text.indexOf('"', i)
+        if (end === -1) {
+          i = n
+          break
         }
+        if (nextEscape === -1 || nextEscape > end) {
+          i = end
+          break
+        }
+        // A backslash before that quote: it and the character it escapes are skipped.
+        escaped = true
+        i = nextEscape + 2
+        nextEscape = text.indexOf('\\', i)
       }
       if (expectKey) {
         if (escaped) return undefined

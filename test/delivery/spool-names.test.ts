@@ -112,3 +112,53 @@ t.test('a removed finding takes its names with it', async (t) => {
   t.same(state.pods, ['shop/gone-1'], 'a new count starts with no names of the old one')
   t.equal(state.count, 1)
 })
+
+t.test('a spool whose values were written as msgpackr records (lmdb-js default encoder) opens, delivers and counts on', async (t) => {
+  const dir = tmp()
+  const e = inPod(1, 'rec-1')
+  const id = idFor(e, options)
+  const state = fold(fold(undefined, e, id, options), inPod(2, 'rec-2'), id, options)
+  const { pods, containers, ...rest } = state
+  // The layout before plain maps: every store with lmdb-js's default encoder (inline record definitions).
+  const root = openLmdb({ path: dir, compression: false })
+  const queued = ['a', 0, 1] as const
+  await root.openDB({ name: 'findings' }).put(id, rest)
+  await root.openDB({ name: 'finding-names' }).put(id, { pods, containers })
+  await root.openDB({ name: 'pending' }).put(queued as unknown as string, { id, notBefore: 0, queuedAt: Date.now() })
+  await root.openDB({ name: 'delivery' }).put([id, 'a'] as unknown as string, { queued })
+  await root.close()
+
+  const first = open(dir)
+  const [due] = first.due('a', 10, Date.now(), true).items
+  t.equal(due?.state.count, 2, 'the queued finding is due with its count')
+  t.same(due?.state.pods, ['shop/rec-1', 'shop/rec-2'])
+  t.same(await first.acknowledge('a', [{ id, version: state.version }], Date.now()), [2], 'its delivery record is read: the delivery covered both occurrences')
+  await record(first, [inPod(3, 'rec-3')])
+  await first.close()
+  const second = open(dir)
+  t.teardown(() => second.close())
+  const after = stateOf(second)
+  t.equal(after.count, 3, 'the repeat after the conversion counts on')
+  t.same(after.pods, ['shop/rec-1', 'shop/rec-2', 'shop/rec-3'])
+  t.same(await second.acknowledge('a', [{ id, version: after.version }], Date.now()), [1], 'only the new occurrence is new to the sink')
+})
+
+t.test('one finding repeated by many requests of one turn counts each once, in one commit, and reads back after a restart', async (t) => {
+  const dir = tmp()
+  const first = open(dir)
+  await record(first, [inPod(0, 'burst-0')])
+  // 40 requests in one event-loop turn: one transaction, each fold starting from the one before it.
+  const duplicates = await Promise.all(Array.from({ length: 40 }, (_, i) => record(first, [inPod(i + 1, `burst-${i % 3}`)])))
+  t.same(duplicates, Array(40).fill(false))
+  let state = stateOf(first)
+  t.equal(state.count, 41)
+  t.equal(state.version, 41, 'each request made a version of its own')
+  t.same(state.pods, ['shop/burst-0', 'shop/burst-1', 'shop/burst-2'])
+  await first.close()
+  const second = open(dir)
+  t.teardown(() => second.close())
+  state = stateOf(second)
+  t.equal(state.count, 41, 'committed, not only remembered')
+  t.same(state.pods, ['shop/burst-0', 'shop/burst-1', 'shop/burst-2'])
+  t.equal(state.distinctPods, 3)
+})

@@ -94,3 +94,15 @@ t.test('any JSON, with long integers and repeated keys spliced in, reads as loss
     t.same(outcome(parseJsonLossless, text), outcome(reference, text), text.slice(0, 80))
   }), { numRuns: 2_000 })
 })
+
+t.test('escapes: a string ends at its first unescaped quote, however many backslashes come before it', async (t) => {
+  for (const text of [
+    String.raw`{"a":"x\"y","evt.time":1785402843512345678}`,
+    String.raw`{"a":"x\\","evt.time":1785402843512345678,"a2":"\\\"","k":1}`,
+    String.raw`{"a":"\\\\\\","b":"\"\"","c":[1785402843512345678,"\\"]}`,
+    String.raw`{"a\"":"1","a\"":"2"}`,
+    String.raw`{"out":"c:\\dir\\","evt.time":1785402843512345678,"out":"c:\\dir\\"}`,
+    String.raw`{"a":"unterminated\"`,
+    String.raw`{"a":"x"}\ `,
+  ]) same(t, text)
+})

@@ -1,11 +1,20 @@
 import type { Database, RootDatabase } from 'lmdb'
 import { changedAt, type FindingState } from '../../aggregate/aggregator.js'
+import { PLAIN_MAPS } from './encoding.js'
+import { applyEventDelta, eventDelta, type EventDelta } from './event-delta.js'
+import type { SecurityEvent } from '../../model/event.js'
 
 type IdleKey = [changedAt: number, id: string]
-/** The names behind a finding's distinct counts: up to 500 of each, rarely changing. */
-type Names = Pick<FindingState, 'pods' | 'containers'>
-/** A finding as stored: without its names (`pods` / `containers` present only in older spools). */
-type Stored = Omit<FindingState, 'pods' | 'containers'> & Partial<Names>
+/**
+ * What seldom changes: the names behind a finding's distinct counts (up to 500 of each) and the
+ * base its occurrences' events are written against (absent in spools written before deltas).
+ */
+type Names = Pick<FindingState, 'pods' | 'containers'> & { base?: SecurityEvent }
+/**
+ * A finding as stored: without its names (`pods` / `containers` present only in older spools), its
+ * event as a delta from the base (`event` whole only in older spools).
+ */
+type Stored = Omit<FindingState, 'pods' | 'containers' | 'event'> & Partial<Pick<FindingState, 'pods' | 'containers' | 'event'>> & { eventDelta?: EventDelta }
 
 /** Decoded name sets kept: the findings a storm repeats are a handful; weight 1 + names / 50. */
 const CACHE_WEIGHT = 2_000
@@ -23,6 +32,11 @@ const CACHE_WEIGHT = 2_000
  * live long without churning the heap — whole states kept decoded did (each occurrence's state
  * outlived the young generation: more CPU per alert, not less). The spool drops the cache when a
  * write transaction fails.
+ *
+ * The same key holds the finding's first event (its base), and each occurrence's event is stored
+ * as its difference from it (event-delta.ts): repeats share nearly all of it, so an occurrence
+ * encodes and decodes a few hundred bytes, not the whole event. The base is kept decoded with the
+ * names, and written again only with them.
  */
 export class FindingTable {
   readonly #db: Database<Stored, string>
@@ -33,10 +47,16 @@ export class FindingTable {
   #cacheWeight = 0
   /** Read from an older spool's layout (names inline): the next put writes the names' key. */
   readonly #unsplit = new Set<string>()
+  /**
+   * Inside `inTransaction` only: the states put in this write transaction, so a finding several
+   * requests of one event-loop turn repeat is decoded once, not once per request. Never seen by a
+   * read outside the transaction (nothing uncommitted leaks to `due`), and gone when it ends.
+   */
+  #written: Map<string, FindingState> | undefined
 
   constructor(root: RootDatabase) {
-    this.#db = root.openDB({ name: 'findings' })
-    this.#names = root.openDB({ name: 'finding-names' })
+    this.#db = root.openDB({ name: 'findings', ...PLAIN_MAPS })
+    this.#names = root.openDB({ name: 'finding-names', ...PLAIN_MAPS })
     this.#idle = root.openDB({ name: 'findings-by-change' })
     this.#indexOlderSpool()
   }
@@ -45,7 +65,19 @@ export class FindingTable {
     return [this.#db, this.#names, this.#idle]
   }
 
+  /** Run `work` (one synchronous write transaction) with the states it puts remembered until it returns. */
+  inTransaction<T>(work: () => T): T {
+    this.#written = new Map()
+    try {
+      return work()
+    } finally {
+      this.#written = undefined
+    }
+  }
+
   get(id: string): FindingState | undefined {
+    const written = this.#written?.get(id)
+    if (written) return written
     const stored = this.#db.get(id)
     if (!stored) return undefined
     if (stored.pods !== undefined && stored.containers !== undefined) {
@@ -54,18 +86,25 @@ export class FindingTable {
     }
     const names = this.#cache.get(id) ?? this.#names.get(id) ?? { pods: [], containers: [] }
     this.#remember(id, names) // most recently used
-    return { ...stored, pods: names.pods, containers: names.containers }
+    const { eventDelta: delta, ...rest } = stored
+    const event = rest.event ?? applyEventDelta(names.base!, delta!)
+    return { ...rest, event, pods: names.pods, containers: names.containers }
   }
 
   /** Inside a write transaction. */
   put(next: FindingState, previous = this.get(next.id)): void {
     if (previous && changedAt(previous) !== changedAt(next)) this.#idle.remove([changedAt(previous), next.id])
     this.#idle.put([changedAt(next), next.id], null)
-    const { pods, containers, ...rest } = next
-    this.#db.put(next.id, rest)
+    const { pods, containers, event, ...rest } = next
+    // The base stays the first event written for the Id (read inside this transaction); an older spool's finding gets one now.
+    const unsplit = this.#unsplit.delete(next.id)
+    const kept = previous && !unsplit ? (this.#cache.get(next.id) ?? this.#names.get(next.id))?.base : undefined
+    const base = kept ?? event
+    this.#db.put(next.id, { ...rest, eventDelta: eventDelta(base, event) })
     // fold hands the same arrays on while no name is added: a new array is a change (or an older spool's state).
-    if (!previous || previous.pods !== pods || previous.containers !== containers || this.#unsplit.delete(next.id)) this.#names.put(next.id, { pods, containers })
-    this.#remember(next.id, { pods, containers })
+    if (!kept || previous!.pods !== pods || previous!.containers !== containers) this.#names.put(next.id, { pods, containers, base })
+    this.#remember(next.id, { pods, containers, base })
+    this.#written?.set(next.id, next)
   }
 
   /** Inside a write transaction. */
@@ -74,6 +113,7 @@ export class FindingTable {
     this.#db.remove(state.id)
     this.#names.remove(state.id)
     this.#forget(state.id)
+    this.#written?.delete(state.id)
   }
 
   /** A write transaction failed: what it put was never committed, so nothing decoded is trusted. */
@@ -123,5 +163,5 @@ export class FindingTable {
 }
 
 function weight(names: Names): number {
-  return 1 + Math.floor((names.pods.length + names.containers.length) / 50)
+  return 2 + Math.floor((names.pods.length + names.containers.length) / 50)
 }

@@ -1,5 +1,6 @@
 import type { Database, RootDatabase } from 'lmdb'
 import type { FindingState } from '../../aggregate/aggregator.js'
+import { PLAIN_MAPS } from './encoding.js'
 
 export type PendingKey = [sink: string, rank: number, seq: number]
 interface Pending {
@@ -37,8 +38,8 @@ export class SinkQueues {
   #seq = 0
 
   constructor(root: RootDatabase, options: { resendMs: Readonly<Record<string, number>>; ranks: number }) {
-    this.#pending = root.openDB({ name: 'pending' })
-    this.#delivery = root.openDB({ name: 'delivery' })
+    this.#pending = root.openDB({ name: 'pending', ...PLAIN_MAPS })
+    this.#delivery = root.openDB({ name: 'delivery', ...PLAIN_MAPS })
     this.#resendMs = options.resendMs
     this.#ranks = options.ranks
     for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])

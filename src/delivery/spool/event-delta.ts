@@ -1,0 +1,64 @@
+import { isDeepStrictEqual } from 'node:util'
+import type { FieldValue, SecurityEvent } from '../../model/event.js'
+
+/**
+ * An occurrence's event as its difference from the finding's first event (its base): the top-level
+ * members that changed or went, and in `fields` — the producer's raw fields, most of the event —
+ * the fields that changed or went. Repeats of one finding share almost everything (rule, workload,
+ * image, most fields), so what is written per occurrence is a few hundred bytes instead of the
+ * whole event (~1.5 KB on the Falco fixtures).
+ */
+export interface EventDelta {
+  set?: Record<string, unknown>
+  gone?: string[]
+  fields?: Record<string, FieldValue>
+  fieldsGone?: string[]
+}
+
+type Loose = Record<string, unknown>
+
+export function eventDelta(base: SecurityEvent, event: SecurityEvent): EventDelta {
+  const delta: EventDelta = {}
+  const [b, e] = [base as unknown as Loose, event as unknown as Loose]
+  // Field by field when both have fields (an event from an old spool may not): else as any member.
+  const byField = isObject(base.fields) && isObject(event.fields)
+  for (const key of Object.keys(e)) {
+    if ((key === 'fields' && byField) || same(b[key], e[key])) continue
+    own((delta.set ??= {}), key, e[key])
+  }
+  for (const key of Object.keys(b)) if (!Object.hasOwn(e, key)) (delta.gone ??= []).push(key)
+  if (byField && base.fields !== event.fields) {
+    for (const key of Object.keys(event.fields)) {
+      if (Object.hasOwn(base.fields, key) && same(base.fields[key], event.fields[key])) continue
+      own((delta.fields ??= {}), key, event.fields[key])
+    }
+    for (const key of Object.keys(base.fields)) if (!Object.hasOwn(event.fields, key)) (delta.fieldsGone ??= []).push(key)
+  }
+  return delta
+}
+
+/** The event back: a new object; members the delta leaves alone are the base's own (never mutated). */
+export function applyEventDelta(base: SecurityEvent, delta: EventDelta): SecurityEvent {
+  // Spreads define own properties: a raw field named `__proto__` stays a field, never a prototype.
+  const event: Loose = { ...base, ...delta.set }
+  if (delta.fields || delta.fieldsGone) {
+    const fields: Loose = { ...base.fields, ...delta.fields }
+    for (const key of delta.fieldsGone ?? []) delete fields[key]
+    event.fields = fields
+  }
+  for (const key of delta.gone ?? []) delete event[key]
+  return event as unknown as SecurityEvent
+}
+
+/** Defined, not assigned: a key named `__proto__` (a hostile raw field) stays an own property. */
+function own(target: Loose, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && isDeepStrictEqual(a, b))
+}

@@ -1,0 +1,87 @@
+import t from 'tap'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open as openLmdb } from 'lmdb'
+import { applyEventDelta, eventDelta } from '../../src/delivery/spool/event-delta.js'
+import { Spool } from '../../src/delivery/spool.js'
+import { fold, idFor, type FindingState } from '../../src/aggregate/aggregator.js'
+import { findingPolicy } from '../../src/aggregate/policy.js'
+import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
+import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
+import type { SecurityEvent } from '../../src/model/event.js'
+import { falcoFixtures } from '../support/fixtures.js'
+import { silent } from '../support/runner.js'
+
+/**
+ * A finding's occurrences store their event as the difference from its first event: whatever the
+ * two events are, the event read back is the one written — the same members, values and fields.
+ */
+const events = falcoFixtures().map((f) => normalizeFalcoAlert(JSON.parse(f.body)))
+const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 3_600_000 }
+const tmp = () => mkdtempSync(join(tmpdir(), 'falconet-delta-'))
+const open = (dir: string) => new Spool({ dir, maxBytes: 1 << 30, durability: 'process', resendMs: { a: 0 }, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
+
+/** The next occurrence of `e` as Falco would send it: a later time, another process, one field gone, one new. */
+function later(e: SecurityEvent, n: number): SecurityEvent {
+  const fields: Record<string, unknown> = { ...e.fields, 'evt.time': `17000000000000000${n}`, 'proc.pid': 1000 + n, 'fd.name': `/tmp/x${n}` }
+  delete fields[Object.keys(e.fields)[0]!]
+  const { hostname: _gone, ...rest } = e
+  return { ...rest, fields: fields as SecurityEvent['fields'], time: `2026-12-06T07:0${n % 10}:00.000000000Z`, output: `${e.output} (#${n})` }
+}
+
+t.test('every fixture against every other, and against its own next occurrence: applied back it is the event written', async (t) => {
+  for (const [i, base] of events.entries()) {
+    for (const event of [base, later(base, i), events[(i + 1) % events.length]!]) {
+      t.strictSame(applyEventDelta(base, eventDelta(base, event)), event)
+    }
+  }
+  t.strictSame(eventDelta(events[0]!, events[0]!), {}, 'an identical repeat stores nothing of its event')
+  // An event from an old spool without fields, either way round.
+  const { fields: _fields, ...bare } = events[0]!
+  for (const [a, b] of [[bare, events[1]!], [events[1]!, bare]] as Array<[SecurityEvent, SecurityEvent]>) t.strictSame(applyEventDelta(a, eventDelta(a, b)), b)
+})
+
+t.test('a raw field named __proto__ stays a field, and the base is never changed', async (t) => {
+  const base = { ...events[0]!, fields: { ...events[0]!.fields } }
+  const frozen = structuredClone(base)
+  const event = { ...base, fields: Object.defineProperty({ ...base.fields }, '__proto__', { value: 'x', enumerable: true, writable: true, configurable: true }) } as SecurityEvent
+  const back = applyEventDelta(base, eventDelta(base, event))
+  t.equal(Object.getPrototypeOf(back.fields), Object.prototype)
+  t.equal(Object.getOwnPropertyDescriptor(back.fields, '__proto__')?.value, 'x')
+  t.strictSame(base, frozen)
+})
+
+t.test('through the spool: each occurrence reads back with its own event, across a restart and with findings of older spools', async (t) => {
+  const dir = tmp()
+  const base = events[0]!
+  const id = idFor(base, options)
+  const record = (spool: Spool, e: SecurityEvent) => spool.record([{ id, apply: (p: FindingState | undefined) => fold(p, e, id, options, Date.now()) }], ['a'])
+  const read = (spool: Spool) => spool.due('a', 10, Date.now(), true).items[0]!.state
+  // An older spool: the whole event stored with the finding, names under their own key without a base.
+  const older = fold(undefined, base, id, options, Date.now())
+  const { pods, containers, ...rest } = older
+  const root = openLmdb({ path: dir, compression: false })
+  await root.openDB({ name: 'findings' }).put(id, rest)
+  await root.openDB({ name: 'finding-names' }).put(id, { pods, containers })
+  const queued = ['a', 0, 1] as const
+  await root.openDB({ name: 'pending' }).put(queued as unknown as string, { id, notBefore: 0, queuedAt: Date.now() })
+  await root.openDB({ name: 'delivery' }).put([id, 'a'] as unknown as string, { queued })
+  await root.close()
+
+  let spool = open(dir)
+  t.strictSame(read(spool).event, base, 'the older layout reads as it was')
+  for (let n = 1; n <= 3; n++) {
+    const e = later(base, n)
+    await record(spool, e)
+    t.strictSame(read(spool).event, e, `occurrence ${n + 1} reads back as written`)
+  }
+  await spool.close()
+  spool = open(dir)
+  t.teardown(() => spool.close())
+  t.strictSame(read(spool).event, later(base, 3), 'and after a restart')
+  t.equal(read(spool).count, 4)
+  await record(spool, { ...base, time: '2026-12-06T07:09:00.000000000Z' })
+  t.strictSame(read(spool).event, { ...base, time: '2026-12-06T07:09:00.000000000Z' }, 'an occurrence like the first but its time')
+  t.equal(read(spool).count, 5)
+})
