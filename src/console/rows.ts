@@ -1,6 +1,7 @@
 import { workloadName } from '../aggregate/workload.js'
 import { SEVERITY_LABELS, type SeverityLabel } from '../model/severity.js'
 import { kindOf, type ConsoleStats, type FindingIndex, type FindingPage, type FindingQuery, type FindingRecord, type FindingRow, type SeriesBucket, type SourceKind } from './findings-index.js'
+import { stringTable } from '../model/string-table.js'
 
 /**
  * What both console indexes keep in memory to answer the list, the counts and the filters' values:
@@ -332,17 +333,8 @@ function copied(value: string): string {
   return Buffer.from(value, 'utf8').toString('utf8')
 }
 
-const SHARED_MAX = 20_000
-let sharedStrings = new Map<string, string>()
-function shared(value: string): string {
-  const known = sharedStrings.get(value)
-  if (known !== undefined) return known
-  // Emptied when full: values that stop recurring cannot pile up; rows keep the copies they hold.
-  if (sharedStrings.size >= SHARED_MAX) sharedStrings = new Map()
-  const own = copied(value)
-  sharedStrings.set(own, own)
-  return own
-}
+// Emptied when full: values that stop recurring cannot pile up; rows keep the copies they hold.
+const shared = stringTable(20_000, copied)
 
 function sharedOrNot(value: string | undefined): string | undefined {
   return value === undefined ? undefined : shared(value)

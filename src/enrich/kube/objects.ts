@@ -3,6 +3,8 @@
  * arrive, so the cache holds about a kilobyte per pod instead of the tens of kilobytes of a full
  * pod (managedFields, specs, volumes…): 10,000 pods fit in a few tens of MB.
  */
+import { stringTable } from '../../model/string-table.js'
+
 export interface PodMeta {
   uid: string
   namespace: string
@@ -89,18 +91,9 @@ export function trimPod(pod: K8sObject, annotationKeys: readonly string[]): PodM
  * One copy of each string many pods repeat (namespace, node, labels, images, owners, role ARNs):
  * every watch event's JSON parse makes new copies, and a Deployment's replicas, a node's pods and
  * a namespace's pods share most of their values. 10,000 realistic pods: 19.8 -> 12.2 MB of heap
- * (docs/performance.md). The table is emptied when it grows past its bound, so values that stop
- * being used (old image tags) cannot pile up; the strings in the cache stay valid either way.
+ * (docs/performance.md). Bounded: see stringTable.
  */
-const SHARED_MAX = 50_000
-let sharedStrings = new Map<string, string>()
-function shared(value: string): string {
-  const known = sharedStrings.get(value)
-  if (known !== undefined) return known
-  if (sharedStrings.size >= SHARED_MAX) sharedStrings = new Map()
-  sharedStrings.set(value, value)
-  return value
-}
+const shared = stringTable(50_000)
 
 function sharedValues(from: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
