@@ -1,6 +1,6 @@
 import { backoffMs } from '../../delivery/backoff.js'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Watch } from '@kubernetes/client-node'
+import type { KubeApi } from './api.js'
 import type { Logger } from 'pino'
 
 /**
@@ -34,7 +34,7 @@ const PAGE = 500
 
 export class Reflector<T> {
   readonly #spec: ResourceSpec<T>
-  readonly #watch: Watch
+  readonly #watch: Pick<KubeApi, 'watch'>
   readonly #handlers: ReflectorHandlers<T>
   readonly #events: ReflectorEvents
   readonly #logger: Logger
@@ -46,7 +46,7 @@ export class Reflector<T> {
   readonly synced: Promise<void> = new Promise((resolve) => (this.#synced = resolve))
   isSynced = false
 
-  constructor(spec: ResourceSpec<T>, watch: Watch, handlers: ReflectorHandlers<T>, events: ReflectorEvents, logger: Logger) {
+  constructor(spec: ResourceSpec<T>, watch: Pick<KubeApi, 'watch'>, handlers: ReflectorHandlers<T>, events: ReflectorEvents, logger: Logger) {
     this.#spec = spec
     this.#watch = watch
     this.#handlers = handlers
