@@ -7,7 +7,7 @@ import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type DetectionMeta, typ
 import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
-import { benignMatcher } from './principals.js'
+import { benignMatcher, deployerMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
 import { linearRegex } from '../../config/linear-regex.js'
@@ -21,6 +21,7 @@ export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
  */
 export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] } }): AuditDetector {
   const benign = benignMatcher(config.benignPrincipals)
+  const deployer = deployerMatcher(config.deployers)
   const spikes = new AuthFailureSpikes({
     windowMs: config.spikeWindowSecs * 1000,
     minCount: config.spikeMinCount,
@@ -66,11 +67,16 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       if (s.disabled || s.allows(principal, e)) return
       out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
     }
-    // EKS's own add-ons run privileged in system namespaces on purpose: a controller's pods there
-    // are skipped when every image comes from the add-on registries (a miner or nginx is not).
-    const addonWorkload = isBenign && systemNamespaces.has(e.objectRef?.namespace ?? '') && imagesOf(e).every(addonImage)
+    const isDeployer = !isBenign && deployer(principal)
+    // EKS's own add-ons run privileged in system namespaces on purpose, and node agents (Falco,
+    // Fluent Bit, CNI, CSI) in their own: a controller's pods are skipped when every image comes
+    // from the add-on registries (a miner or nginx is not) — the person who created their template
+    // was judged then. A GitOps deployer's add-on workloads are judged the same way.
+    const addonWorkload = (isBenign || isDeployer) && imagesOf(e).every(addonImage)
     for (const rule of AUDIT_RULES) {
-      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && addonWorkload))) continue
+      if (isBenign && rule.principals === 'human') continue
+      if (isDeployer && rule.deployerChange) continue
+      if (rule.principals === 'workloads' && addonWorkload) continue
       const verdict = rule.match(e, ctx)
       if (typeof verdict === 'string') emit(rule, verdict)
       else if (verdict) emit({ ...rule, priority: verdict.priority }, verdict.output)

@@ -98,7 +98,8 @@ export class AuthFailureSpikes {
       const w = this.#ips.add(ip, now)
       if (spike(w)) out.push({ id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', tags: ['T1069', 'mitre_discovery', 'k8s'], keyFields: ['ka.sourceip'], output: `${w.count} requests from ${ip} were refused (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}` })
     }
-    if (code === 403 && e.objectRef?.resource === 'secrets' && ['get', 'list', 'watch'].includes(e.verb)) {
+    // Service accounts' refused Secret reads are WorkloadSecretProbes' (fewer make a finding there).
+    if (code === 403 && e.objectRef?.resource === 'secrets' && ['get', 'list', 'watch'].includes(e.verb) && !p.username.startsWith('system:serviceaccount:')) {
       const w = this.#secrets.add(p.arn ?? p.username, now)
       if (!w.fired && w.count >= o.forbiddenSecretsBurst && ((w.fired = true))) {
         out.push({ id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
@@ -114,24 +115,36 @@ export class AuthFailureSpikes {
  * stolen token probing. Every service account counts, kube-system's too.
  */
 export class WorkloadSecretProbes {
-  readonly #counts: WindowCounts
+  /** Per service account: the times of its latest refusals (at most `refusals`), and when it last made a finding. */
+  readonly #recent = new Map<string, { times: number[]; firedAt?: number }>()
 
   constructor(
     private readonly refusals: number,
     private readonly windowMs: number,
-  ) {
-    this.#counts = new WindowCounts(windowMs)
-  }
+  ) {}
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
     if (e.responseStatus?.code !== 403 || e.objectRef?.resource !== 'secrets' || !['get', 'list', 'watch'].includes(e.verb)) return []
     const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(p.username)
     if (!sa) return []
-    const w = this.#counts.add(p.username, now)
-    if (w.fired || w.count < this.refusals) return []
-    w.fired = true
+    // A sliding window over the latest refusals, not fixed windows: three probes a few seconds apart
+    // must not be split by a window boundary. Times sorted, as CloudWatch can deliver out of order.
+    let r = this.#recent.get(p.username)
+    if (!r) {
+      if (this.#recent.size >= 100_000) this.#recent.clear() // bounded: a flood of new names resets memory
+      r = { times: [] }
+      this.#recent.set(p.username, r)
+    }
+    r.times.push(now)
+    r.times.sort((a, b) => a - b)
+    if (r.times.length > this.refusals) r.times.splice(0, r.times.length - this.refusals)
+    const span = r.times[r.times.length - 1]! - r.times[0]!
+    if (r.times.length < this.refusals || span > this.windowMs) return []
+    if (r.firedAt !== undefined && Math.abs(now - r.firedAt) < this.windowMs) return [] // once per window
+    r.firedAt = now
+    const count = r.times.length
     const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
-    return [{ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${w.count} reads of Secrets within ${this.windowMs / 1000} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
+    return [{ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${count} reads of Secrets within ${Math.max(1, Math.round(span / 1000))} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
   }
 }
 
