@@ -569,13 +569,13 @@ export const AUDIT_RULES: AuditRule[] = [
  * Containers as a JSON patch sets them (`kubectl set image`, `kubectl patch --type=json`): a whole
  * container or list of them, or one container's image, command or args by path.
  */
-function patchedContainers(e: AuditEvent): any[] {
+function patchedContainers(e: AuditEvent): Array<Record<string, unknown>> {
   return patchOps(e).flatMap((op) => {
     const path = op.path ?? ''
     if (!/\/(containers|initContainers|ephemeralContainers)(\/|$)/.test(path)) return []
     if (path.endsWith('/image')) return typeof op.value === 'string' ? [{ image: op.value }] : []
     if (/\/(command|args)(\/(\d+|-))?$/.test(path)) return [{ args: Array.isArray(op.value) ? op.value : [op.value] }]
-    return (Array.isArray(op.value) ? op.value : [op.value]).filter((k) => k && typeof k === 'object')
+    return (Array.isArray(op.value) ? op.value : [op.value]).filter((k): k is Record<string, unknown> => !!k && typeof k === 'object' && !Array.isArray(k))
   })
 }
 
