@@ -193,12 +193,17 @@ t.test("GitOps deployers: RBAC, services and add-on service accounts are theirs 
   t.same(detector().ids(E({ user: sa('evil', 'argocd-application-controller'), verb: 'create', objectRef: { resource: 'services', namespace: 'shop', name: 'x' }, requestObject: { kind: 'Service', spec: { type: 'NodePort' } }, responseStatus: { code: 201 } })), ['nodeport-service'], "the name alone, in another namespace, is not Argo CD")
 })
 
-t.test("controllers' pods with add-on images are the template's, in any namespace; other images are findings", async (t) => {
+t.test("DaemonSets' pods with add-on images are the template's, in any namespace; other pods and images are findings", async (t) => {
   const dsPod = (ns: string, image: string) =>
     detector().ids(E({ user: sa('kube-system', 'daemon-set-controller'), verb: 'create', objectRef: { resource: 'pods', namespace: ns }, requestObject: { kind: 'Pod', spec: { containers: [{ name: 'agent', image, securityContext: { privileged: true } }], volumes: [{ name: 'proc', hostPath: { path: '/proc' } }] } }, responseStatus: { code: 201 } })).sort()
   t.same(dsPod('falco', 'docker.io/falcosecurity/falco:0.39.2'), [])
   t.same(dsPod('datadog', 'gcr.io/datadoghq/agent:7'), [])
   t.same(dsPod('falco', 'busybox:1.36'), ['privileged-container', 'sensitive-host-mount'])
+  // A ReplicaSet's pod outside system namespaces is judged, even with images from the organisation's own ECR.
+  const rsPod = detector().ids(E({ user: sa('kube-system', 'replicaset-controller'), verb: 'create', objectRef: { resource: 'pods', namespace: 'shop' }, requestObject: { kind: 'Pod', metadata: { generateName: 'web-5d8f-', ownerReferences: [{ kind: 'ReplicaSet', name: 'web-5d8f', controller: true }] }, spec: { containers: [{ name: 'web', image: `${ACC}.dkr.ecr.eu-west-1.amazonaws.com/web:3` }, { name: 'tools', image: `${ACC}.dkr.ecr.eu-west-1.amazonaws.com/tools:1`, securityContext: { privileged: true } }] } }, responseStatus: { code: 201 } }))
+  t.same(rsPod, ['privileged-container'], "a ReplicaSet's privileged second container")
+  // A DaemonSet's pod known by its owner, whatever identity the controller manager uses.
+  t.same(detector().ids(E({ user: { username: 'system:kube-controller-manager', groups: ['system:authenticated'] }, verb: 'create', objectRef: { resource: 'pods', namespace: 'logging' }, requestObject: { kind: 'Pod', metadata: { ownerReferences: [{ kind: 'DaemonSet', name: 'fluent-bit', controller: true }] }, spec: { containers: [{ name: 'fluent-bit', image: 'cr.fluentbit.io/fluent/fluent-bit:3.2' }], volumes: [{ name: 'varlog', hostPath: { path: '/var/log' } }, { name: 'containers', hostPath: { path: '/var/lib/docker/containers' } }] } }, responseStatus: { code: 201 } })), [])
   // The template itself, by a person, is judged whatever its image.
   t.same(detector().ids(E({ user: iamUser('alice'), verb: 'create', objectRef: { resource: 'daemonsets', namespace: 'falco', name: 'falco', apiGroup: 'apps' }, requestObject: { kind: 'DaemonSet', spec: { template: { spec: { containers: [{ name: 'falco', image: 'docker.io/falcosecurity/falco:0.39.2', securityContext: { privileged: true } }] } } } }, responseStatus: { code: 201 } })), ['privileged-container'])
 })

@@ -2,7 +2,7 @@ import type { Static } from 'typebox'
 import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
-import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
+import { apiOf, decisionOf, isDryRun, objectOf, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
 import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type DetectionMeta, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
@@ -69,10 +69,13 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     }
     const isDeployer = !isBenign && deployer(principal)
     // EKS's own add-ons run privileged in system namespaces on purpose, and node agents (Falco,
-    // Fluent Bit, CNI, CSI) in their own: a controller's pods are skipped when every image comes
-    // from the add-on registries (a miner or nginx is not) — the person who created their template
-    // was judged then. A GitOps deployer's add-on workloads are judged the same way.
-    const addonWorkload = (isBenign || isDeployer) && imagesOf(e).every(addonImage)
+    // Fluent Bit, CNI, CSI DaemonSets) in their own: a controller's pods there are skipped when every
+    // image comes from the add-on registries (a miner or nginx is not). Outside system namespaces
+    // only a DaemonSet's: its template was judged when someone made it, and it starts a pod on every
+    // new node. A ReplicaSet's pod with a privileged sidecar is still a finding, whatever its image
+    // (*.amazonaws.com holds the organisation's own ECR too). GitOps deployers: system namespaces.
+    const inSystemNamespace = systemNamespaces.has(e.objectRef?.namespace ?? '')
+    const addonWorkload = imagesOf(e).every(addonImage) && ((isBenign && (inSystemNamespace || isDaemonSetPod(e, principal))) || (isDeployer && inSystemNamespace))
     for (const rule of AUDIT_RULES) {
       if (isBenign && rule.principals === 'human') continue
       if (isDeployer && rule.deployerChange) continue
@@ -102,6 +105,14 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
 }
 
 const HOME_ACCOUNTS = 'audit:home-accounts'
+
+/** A pod the DaemonSet controller creates (its identity, or the DaemonSet as the pod's owner). */
+function isDaemonSetPod(e: AuditEvent, p: Principal): boolean {
+  if (e.objectRef?.resource !== 'pods') return false
+  if (p.username === 'system:serviceaccount:kube-system:daemon-set-controller') return true
+  const owners = objectOf(e)?.metadata?.ownerReferences
+  return Array.isArray(owners) && owners.some((o: { kind?: unknown; controller?: unknown }) => o?.kind === 'DaemonSet' && o?.controller === true)
+}
 
 /** A node's IAM role (EKS puts it in user.extra.arn) names the account the cluster lives in. */
 function learnHomeAccount(store: StateStore, p: Principal): void {
