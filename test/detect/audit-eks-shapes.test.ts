@@ -225,3 +225,26 @@ t.test('a cryptominer set by a JSON patch: an image, a command line, or a whole 
 t.test('a token request (serviceaccounts/token) is not a new service account', async (t) => {
   t.same(detector().ids(E({ user: iamUser('alice'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'x' }, requestObject: { kind: 'TokenRequest', spec: { audiences: ['sts.amazonaws.com'] } }, responseStatus: { code: 201 } })), [])
 })
+
+t.test('a refused impersonation (no impersonatedUser recorded) is read from the refusal', async (t) => {
+  const refusedAs = (resource: string, name: string, scope = 'at the cluster scope') =>
+    detector().detect(E({ user: iamUser('eve'), verb: 'list', objectRef: { resource: 'secrets', namespace: 'kube-system' }, responseStatus: { code: 403, reason: 'Forbidden', message: `${resource} "${name}" is forbidden: User "arn:aws:sts::${ACC}:assumed-role/Admin/eve" cannot impersonate resource "${resource}" in API group "" ${scope}` }, annotations: { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' } }))
+  for (const [resource, name, scope] of [['users', 'system:admin'], ['groups', 'system:masters'], ['serviceaccounts', 'generic-garbage-collector', 'in the namespace "kube-system"'], ['users', 'kubernetes-admin']] as const) {
+    const [f] = refusedAs(resource, name, scope)
+    t.equal(f?.fields['detection.id'], 'privileged-impersonation', `${resource} ${name}`)
+    t.equal(f && sev(f.priority), 'MEDIUM')
+    t.match(f?.output ?? '', /tried to impersonate .*\(refused\)/)
+  }
+  t.same(refusedAs('users', 'dev-bob'), [], 'an ordinary user')
+  t.same(detector().ids(E({ user: iamUser('eve'), verb: 'get', objectRef: { resource: 'secrets', namespace: 'shop', name: 'x' }, responseStatus: { code: 403, message: 'secrets "x" is forbidden: User "eve" cannot get resource "secrets" in API group "" in the namespace "shop"' } })), [], 'an ordinary refusal')
+})
+
+t.test('a certificate for an identity the cluster knows as privileged (kubernetes-admin, a cluster-admin subject)', async (t) => {
+  const d = detector()
+  const ask = (subject: string, user = iamUser('eve')) => d.detect(E({ user, verb: 'create', objectRef: { resource: 'certificatesigningrequests', name: 'c', apiGroup: 'certificates.k8s.io' }, requestObject: { kind: 'CertificateSigningRequest', spec: { request: csrPem(subject), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['client auth'] } }, responseStatus: { code: 201 } })).map((f) => `${f.fields['detection.id']}:${sev(f.priority)}`)
+  t.same(ask('/CN=kubernetes-admin'), ['privileged-csr:MEDIUM'])
+  t.same(ask('/CN=ops-lead/O=platform'), [], 'not known as privileged yet')
+  d.detect(E({ user: certAdmin, verb: 'create', objectRef: { resource: 'clusterrolebindings', name: 'platform-admin' }, requestObject: { kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'platform' }] }, responseStatus: { code: 201 } }))
+  t.same(ask('/CN=ops-lead/O=platform'), ['privileged-csr:MEDIUM'], 'a group bound to cluster-admin')
+  t.same(ask('/O=system:nodes/CN=system:node:ip-10-0-1-1.ec2.internal', node('ip-10-0-1-1.ec2.internal')), [], "a kubelet's own name")
+})

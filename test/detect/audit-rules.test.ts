@@ -188,10 +188,12 @@ t.test('ordinary EKS operations are not findings', async (t) => {
   // kubectl drain / Karpenter: evictions in kube-system are not new workloads.
   t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'eviction', namespace: 'kube-system', name: 'coredns-5d78c9869d-lq4jn' } })), [])
   // CloudWatch agent and GuardDuty agent DaemonSets run privileged, mounting /, in their own namespaces.
-  const addon = (namespace: string) => d.ids(eksEvent({ verb: 'create', user: { username: 'system:serviceaccount:kube-system:daemon-set-controller', groups: [] }, objectRef: { resource: 'pods', namespace }, requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } } }))
+  const addon = (namespace: string, controller = 'daemon-set-controller') => d.ids(eksEvent({ verb: 'create', user: { username: `system:serviceaccount:kube-system:${controller}`, groups: [] }, objectRef: { resource: 'pods', namespace }, requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } } }))
   t.same(addon('amazon-cloudwatch'), [])
   t.same(addon('amazon-guardduty'), [])
-  t.same(addon('shop').sort(), ['privileged-container', 'sensitive-host-mount'], 'the same in an app namespace is a finding')
+  // A node agent's DaemonSet starts a pod on every node, wherever it lives; its template was judged when made.
+  t.same(addon('shop'), [], "a DaemonSet's pod with add-on images, in an app namespace")
+  t.same(addon('shop', 'replicaset-controller').sort(), ['privileged-container', 'sensitive-host-mount'], "another controller's pod in an app namespace is a finding")
   // Prometheus scraping cAdvisor through nodes/proxy; a server-side dry run.
   t.same(d.ids(eksEvent({ verb: 'get', user: { username: 'system:serviceaccount:monitoring:prometheus', groups: [] }, objectRef: { resource: 'nodes', subresource: 'proxy', name: 'n1' }, requestURI: '/api/v1/nodes/n1/proxy/metrics/cadvisor' })), [])
   t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'nodes', subresource: 'proxy', name: 'n1' }, requestURI: '/api/v1/nodes/n1/proxy/run/shop/api-0/app?cmd=id' })), ['nodes-proxy'])

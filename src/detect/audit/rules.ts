@@ -526,7 +526,11 @@ export const AUDIT_RULES: AuditRule[] = [
       // rotation from a person's request: node names are then left alone, masters never are.
       const requesterUnknown = !!sub(e) && typeof o?.spec?.username !== 'string'
       const isNode = requesterUnknown || requester.startsWith('system:node:') || requesterGroups.includes('system:nodes') || requesterGroups.includes('system:bootstrappers')
-      const why = privilegedSubject(subject, isNode)
+      // Beside system names: a subject the cluster knows as privileged (kubernetes-admin, a user or
+      // group bound to cluster-admin); a node asking for its own node name is not.
+      const ownNodeName = isNode && ((subject.commonName ?? '').startsWith('system:node:') || subject.organizations.includes('system:nodes'))
+      const known = ownNodeName ? undefined : c.privilegedIdentity(subject.commonName ?? '', subject.organizations)
+      const why = privilegedSubject(subject, isNode) ?? (known ? { reason: `CN=${subject.commonName ?? ''}${subject.organizations.length ? ` O=${subject.organizations.join(',')}` : ''} (${known})`, critical: false } : undefined)
       if (!why) return undefined
       const action = !sub(e) ? `asked for a certificate for ${why.reason}` : `approved ${requester}'s request for a certificate for ${why.reason}`
       const output = `${who(c)} ${action} (CSR ${target(e)}, signer ${o?.spec?.signerName ?? '?'}${c.allowed ? '' : ', refused'})`
@@ -541,12 +545,12 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: ['ka.user.name', 'ka.impersonated.user'],
     match: (e, c) => {
-      const target = e.impersonatedUser
+      const target = e.impersonatedUser ?? refusedImpersonation(e)
       if (!target?.username && !list(target?.groups).length) return undefined
       const why = c.privilegedIdentity(target?.username ?? '', list(target?.groups))
       if (!why) return undefined
       // At least MEDIUM whatever the outcome: trying to act as cluster-admin is the finding.
-      return `${who(c)} impersonated ${target?.username ?? '(groups only)'}${list(target?.groups).length ? ` [${list(target?.groups).join(', ')}]` : ''} (${why}) to ${e.verb} ${res(e)}${sub(e) ? `/${sub(e)}` : ''} ${targetOf(e)}${c.allowed ? '' : ' (refused)'}`
+      return `${who(c)} ${c.allowed ? 'impersonated' : 'tried to impersonate'} ${target?.username ?? '(groups only)'}${list(target?.groups).length ? ` [${list(target?.groups).join(', ')}]` : ''} (${why}) to ${e.verb} ${res(e)}${sub(e) ? `/${sub(e)}` : ''} ${targetOf(e)}${c.allowed ? '' : ' (refused)'}`
     },
   },
   {
@@ -602,6 +606,21 @@ function holdsCredential(key: string, value: string): boolean {
 /** Every image a request's pod spec (or template) names. */
 export function imagesOf(e: AuditEvent): string[] {
   return containersOf(podSpecOf(e)).map((k) => k.image).filter((i: unknown): i is string => typeof i === 'string')
+}
+
+/**
+ * Whom a refused impersonation tried to act as. The API server records impersonatedUser only once
+ * impersonation is allowed; a refusal is a 403 whose message names the target
+ * (`users "system:admin" is forbidden: User "eve" cannot impersonate resource "users" …`).
+ */
+function refusedImpersonation(e: AuditEvent): AuditEvent['impersonatedUser'] {
+  if (e.responseStatus?.code !== 403) return undefined
+  const m = /^(users|groups|serviceaccounts|uids) "([^"]*)" is forbidden: User "[^"]*" cannot impersonate resource "\1"(?:.* in the namespace "([^"]+)")?/.exec(e.responseStatus.message ?? '')
+  if (!m) return undefined
+  const [, kind, name, namespace] = m
+  if (kind === 'groups') return { groups: [name!] }
+  if (kind === 'serviceaccounts') return { username: `system:serviceaccount:${namespace ?? ''}:${name}` }
+  return kind === 'users' ? { username: name! } : undefined
 }
 
 /** A Denied condition on a CSR approval update is a refusal, not an approval. */
