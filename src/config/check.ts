@@ -1,7 +1,6 @@
 import { closest, distance } from 'fastest-levenshtein'
 import type { Config } from './schema.js'
-import { compileRoutes } from '../route/tree.js'
-import { parseMatcher } from '../route/matchers.js'
+import { checkMatcher } from '../route/matchers.js'
 import { receiverProblems } from '../sinks/receivers/index.js'
 import { awsNeedsOf } from '../sinks/registry.js'
 import { awsSettingProblems } from '../aws/identity.js'
@@ -52,19 +51,23 @@ interface RouteLike {
   routes?: RouteLike[]
 }
 
-/** Each route on its own, so one bad route does not hide the others. */
+/**
+ * Every route, receiver name and matcher on its own, each at its own key path, so one bad item
+ * hides none of the others (compileRoutes, which serve runs, stops at the first).
+ */
 function routeProblems(route: RouteLike, path: string, receivers: ReadonlySet<string>, problems: ConfigProblem[]): void {
-  try {
-    compileRoutes({ ...route, routes: [] }, receivers)
-  } catch (err) {
-    problems.push({ path, message: (err as Error).message.replace(/^root\.?/, '').replace(/^\./, '') || 'invalid route' })
-  }
+  route.receivers?.forEach((name, i) => {
+    if (receivers.has(name)) return
+    const near = suggestKey(name, [...receivers])
+    problems.push({ path: `${path}.receivers.${i}`, message: `no receiver named "${name}"${near ? ` — did you mean \`${near}\`?` : ''}` })
+  })
+  route.matchers?.forEach((m, i) => matcherProblem(m, `${path}.matchers.${i}`, problems))
   route.routes?.forEach((child, i) => routeProblems(child, `${path}.routes.${i}`, receivers, problems))
 }
 
 function matcherProblem(text: string, path: string, problems: ConfigProblem[]): void {
   try {
-    parseMatcher(text)
+    checkMatcher(text)
   } catch (err) {
     problems.push({ path, message: (err as Error).message })
   }
