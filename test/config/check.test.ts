@@ -90,3 +90,22 @@ t.test('matchers: a misspelt severity or label is refused wherever matchers are;
   t.ok(parseMatcher('severity = high')(high))
   t.notOk(parseMatcher('severity != High')(high))
 })
+
+t.test("what a part refuses while serve starts it is refused by validate-config too (TLS pair, Security Lake location, store password, OIDC)", async (t) => {
+  const raw = {
+    aws: { region: 'eu-west-1', accountId: '111122223333' },
+    sinks: { securityLake: { enabled: true } },
+    server: { tls: { certFile: '/tls/tls.crt' } },
+    cluster: { store: { url: 'redis://:hunter2@127.0.0.1:6379' } },
+    console: { oidc: { issuer: 'https://dex.example.com' } },
+  }
+  const { config, problems } = checkConfig(raw, { env: {} })
+  t.equal(config, undefined)
+  t.same(problems.map((p) => p.path).sort(), ['cluster.store.url', 'console.oidc.clientId', 'console.oidc.redirectUrl', 'server.tls.keyFile', 'sinks.securityLake.location'])
+  t.notMatch(JSON.stringify(problems), /hunter2/, 'the password is not repeated')
+  const fine = checkConfig({ ...raw, sinks: { securityLake: { enabled: true, location: 's3://aws-security-data-lake-eu-west-1-abc/ext/falconet/1.0/' } }, server: { tls: { certFile: '/a', keyFile: '/b' } }, cluster: { store: { url: 'rediss://store:6379' } }, console: { oidc: { issuer: 'https://dex.example.com', clientId: 'falconet', redirectUrl: 'https://falconet.example.com/ui/auth/callback' } } }, { env: {} })
+  t.same(fine.problems, [])
+  const out = await runCli(['validate-config', writeTemp('start.yaml', stringify(raw))])
+  t.equal(out.code, 2)
+  t.match(out.stderr, /sinks\.securityLake\.location/)
+})
