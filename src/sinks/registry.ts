@@ -1,5 +1,4 @@
 import type { SinkDefinition, SinkNeeds } from '../delivery/sink.js'
-import type { AwsNeeds } from '../aws/identity.js'
 import { fileSink } from './file.js'
 import { consoleSink } from './console.js'
 import { securityHubSink } from './securityhub.js'
@@ -17,8 +16,9 @@ export const sinkDefinitions: readonly SinkDefinition<any>[] = DEFINITIONS
 export type SinkSchemas = { [D in (typeof DEFINITIONS)[number] as D['id']]: D['schema'] }
 
 /**
- * The settings the registry reads. Not the whole `Config`: config/schema.ts assembles its `sinks`
- * from this registry, and importing its type back would close a (type-level) cycle.
+ * The settings the registry reads. Not the whole `Config` (nor aws/identity's AwsNeeds, which takes
+ * it): config/schema.ts assembles its `sinks` from this registry, and importing its type back would
+ * close a (type-level) cycle.
  */
 interface SinkSettings {
   sinks: object
@@ -33,7 +33,7 @@ export function enabledSinks(config: Readonly<SinkSettings>): Array<{ definition
 }
 
 /** What the enabled sinks and receivers need from the AWS settings, each need named by its config key. */
-export function awsNeedsOf(config: Readonly<SinkSettings>): AwsNeeds {
+export function awsNeedsOf(config: Readonly<SinkSettings>): { region: string[]; accountId: string[] } {
   const all: Array<{ key: string; needs: SinkNeeds }> = [
     ...enabledSinks(config).map(({ definition, config: c }) => ({ key: `sinks.${definition.id}`, needs: definition.needs?.(c) ?? {} })),
     ...config.receivers.map((r) => ({ key: `receivers.${r.name}`, needs: RECEIVER_TYPES[r.type]?.needs ?? {} })),
