@@ -95,8 +95,8 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const clock = deps.clock ?? Date.now
   const logger = deps.logger ?? createLogger(config.logLevel)
   for (const note of deprecatedSettings(config)) logger.warn({ setting: note.path }, `config: ${note.path} is ${note.message}`)
-  sayNodeSupportOnce(config, logger, env) // before any AWS SDK client is built
   const awsNeeds = awsNeedsOf(config)
+  sayNodeSupportOnce(config, awsNeeds, logger, env) // before any AWS SDK client is built
   const awsProblems = awsSettingProblems(config, env, awsNeeds)
   if (awsProblems.length) throw new errors.FALCONET_ERR_CONFIG(awsProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n'))
   const dataDir = resolve(config.dataDir)
