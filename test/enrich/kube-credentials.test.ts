@@ -183,6 +183,9 @@ t.test('kubeconfig mistakes are configuration errors that name the file and neve
   const noContext = join(dir, 'no-context')
   writeFileSync(noContext, 'apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n')
   t.throws(() => metadata(t, { kubeconfig: noContext }), { code: 'FALCONET_ERR_CONFIG', message: /enrichment\.kubeconfig: cannot load .*no-context \(no context named ""/ })
+  const socks = join(dir, 'socks')
+  writeFileSync(socks, 'current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: "https://127.0.0.1:6443", proxy-url: "socks5://user:pw@127.0.0.1:1080"}\nusers:\n- name: u\n  user: {token: t}\n')
+  t.throws(() => metadata(t, { kubeconfig: socks }), { code: 'FALCONET_ERR_CONFIG', message: /proxy-url "socks5:\/\/…@127\.0\.0\.1:1080": only http:\/\/ and https:\/\/ proxies are supported/ })
   const broken = join(dir, 'broken')
   writeFileSync(broken, 'users:\n- name: a\n  user:\n    token: s3cr3t-t0ken\n   bad: [indent\n')
   const err = (() => {

@@ -97,6 +97,7 @@ function fromKubeconfig(files: string[]): KubeTarget {
   const user = merged.users.find((u) => u.name === context.user)?.user ?? {}
   const server = String(cluster.server).replace(/\/$/, '')
   const proxy = cluster['proxy-url'] ? { proxyUrl: String(cluster['proxy-url']) } : {}
+  if (proxy.proxyUrl && !/^https?:\/\//.test(proxy.proxyUrl)) throw Object.assign(new Error(`proxy-url ${JSON.stringify(proxy.proxyUrl.replace(/\/\/[^@/]*@/, '//…@'))}: only http:// and https:// proxies are supported`), { explained: true })
   if (user.exec || user['auth-provider']) return { server, source: 'client-node', ...proxy, credentials: clientNodeCredentials(files) }
 
   return {
