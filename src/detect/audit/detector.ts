@@ -8,7 +8,7 @@ import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher } from './principals.js'
-import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
+import { AuthFailureSpikes, AwsAuthWatch, DetectorMemory, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
 import { linearRegex } from '../../config/linear-regex.js'
 
@@ -19,7 +19,8 @@ export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
  * disabled, re-prioritised or allow-listed from config. Pure apart from the injected clock and
  * store; it never calls the network.
  */
-export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] } }): AuditDetector {
+export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] }; memory?: DetectorMemory }): AuditDetector {
+  const memory = deps.memory ?? new DetectorMemory()
   const benign = benignMatcher(config.benignPrincipals)
   const spikes = new AuthFailureSpikes({
     windowMs: config.spikeWindowSecs * 1000,
@@ -27,8 +28,8 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     factor: config.spikeFactor,
     anonymousBurst: config.anonymousBurst,
     forbiddenSecretsBurst: config.forbiddenSecretsBurst,
-  })
-  const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000)
+  }, memory)
+  const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000, memory)
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)
   const settings = compileSettings(config.detections)

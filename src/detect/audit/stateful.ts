@@ -11,6 +11,9 @@ export interface StateStore {
   put(key: string, value: unknown): void
 }
 
+/** The keys the audit detectors keep in the durable state (first-seen, aws-auth, home accounts, privileged subjects). */
+export const AUDIT_STATE_PREFIXES = ['first-seen:', 'aws-auth:', 'audit:home-accounts', 'privileged:'] as const
+
 export interface StatefulFinding {
   id: string
   name: string
@@ -42,6 +45,8 @@ interface Window {
 /** Counts per key in fixed windows; each closed window folds into the key's baseline. */
 class WindowCounts {
   readonly #windows = new Map<string, Window>()
+  /** Keys whose window moved since the last `changed()`: what a standby needs to carry on. */
+  readonly #dirty = new Set<string>()
   constructor(readonly windowMs: number) {}
 
   add(key: string, now: number): Window {
@@ -61,7 +66,57 @@ class WindowCounts {
     }
     w.count++
     if (this.#windows.size > 100_000) this.#windows.clear() // bounded: a flood of new keys resets learning
+    this.#dirty.add(key)
     return w
+  }
+
+  changed(): Array<[string, Window]> {
+    const out: Array<[string, Window]> = []
+    for (const key of this.#dirty) {
+      const w = this.#windows.get(key)
+      if (w) out.push([key, { ...w }])
+    }
+    this.#dirty.clear()
+    return out
+  }
+
+  restore(entries: Iterable<[string, Window]>): void {
+    this.#windows.clear()
+    this.#dirty.clear()
+    for (const [key, w] of entries) this.#windows.set(key, { ...w })
+  }
+}
+
+/**
+ * The stateful detectors' in-memory counters (401/403 windows and their learned baselines), by
+ * name. With several audit pollers the leader hands what changed to the store with each
+ * checkpoint, and a poller taking over restores them, so a burst that straddles a take-over is
+ * counted as one process would count it (src/cluster/audit-poller.ts).
+ */
+export class DetectorMemory {
+  readonly #counters = new Map<string, WindowCounts>()
+
+  counts(name: string, windowMs: number): WindowCounts {
+    const c = new WindowCounts(windowMs)
+    this.#counters.set(name, c)
+    return c
+  }
+
+  /** Windows that moved since the last call, keyed `<counter>|<key>`. */
+  changed(): Array<{ key: string; value: Window }> {
+    return [...this.#counters].flatMap(([name, c]) => c.changed().map(([key, value]) => ({ key: `${name}|${key}`, value })))
+  }
+
+  /** Replace every counter's windows with these (a take-over: the leader's as of its checkpoint). */
+  restore(entries: ReadonlyArray<{ key: string; value: unknown }>): void {
+    const by = new Map<string, Array<[string, Window]>>([...this.#counters.keys()].map((n) => [n, []]))
+    for (const { key, value } of entries) {
+      const bar = key.indexOf('|')
+      const w = value as Partial<Window> | null
+      if (bar < 0 || !w || typeof w.start !== 'number' || typeof w.count !== 'number' || typeof w.mean !== 'number') continue
+      by.get(key.slice(0, bar))?.push([key.slice(bar + 1), { start: w.start, count: w.count, fired: w.fired === true, mean: w.mean }])
+    }
+    for (const [name, entries] of by) this.#counters.get(name)!.restore(entries)
   }
 }
 
@@ -71,11 +126,14 @@ export class AuthFailureSpikes {
   readonly #anonymous: WindowCounts
   readonly #secrets: WindowCounts
 
-  constructor(readonly options: SpikeOptions) {
-    this.#principals = new WindowCounts(options.windowMs)
-    this.#ips = new WindowCounts(options.windowMs)
-    this.#anonymous = new WindowCounts(options.windowMs)
-    this.#secrets = new WindowCounts(options.windowMs)
+  constructor(
+    readonly options: SpikeOptions,
+    memory = new DetectorMemory(),
+  ) {
+    this.#principals = memory.counts('spike-principal', options.windowMs)
+    this.#ips = memory.counts('spike-ip', options.windowMs)
+    this.#anonymous = memory.counts('anonymous', options.windowMs)
+    this.#secrets = memory.counts('forbidden-secrets', options.windowMs)
   }
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
@@ -119,8 +177,9 @@ export class WorkloadSecretProbes {
   constructor(
     private readonly refusals: number,
     private readonly windowMs: number,
+    memory = new DetectorMemory(),
   ) {
-    this.#counts = new WindowCounts(windowMs)
+    this.#counts = memory.counts('workload-secrets', windowMs)
   }
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
