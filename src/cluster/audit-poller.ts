@@ -6,7 +6,7 @@ import { CHECKPOINT } from './scripts.js'
 /** The audit detectors' state, as the poller hands it over (src/pipeline/part.ts builds it). */
 export interface PollerDetector {
   state: { onCommitted(listener: (writes: readonly StateWrite[]) => void): unknown }
-  memory: { changed(): StateWrite[]; restore(entries: readonly StateWrite[]): void }
+  memory: { changed(): StateWrite[]; all(): StateWrite[]; restore(entries: readonly StateWrite[]): void }
   /** Commit the leader's durable detector state into this replica's spool (a take-over). */
   restore(writes: StateWrite[]): Promise<unknown>
   /** This replica's durable detector state: handed over whole when the store has none yet. */
@@ -49,17 +49,18 @@ export function sharedPolling(cluster: Cluster, logGroupName: string, local: Che
 
   const load = async () => {
     const [state, windows] = await Promise.all([hash(cluster, 'audit-state', stateKey), hash(cluster, 'audit-windows', windowsKey)])
+    if (state.length === 0 && windows.length === 0) {
+      // Nothing shared (the first leader after scaling out, or a store that lost its data): carry
+      // on from this replica's own state and hand it over whole with the next checkpoint.
+      for (const w of detector!.local()) pendingState.set(w.key, w.value)
+      for (const w of detector!.memory.all()) pendingWindows.set(w.key, w.value)
+      return
+    }
     // What this replica staged in an earlier term is behind the checkpoint's state: the pages
     // after the checkpoint are read again, and learned again.
     pendingState.clear()
     pendingWindows.clear()
     detector!.memory.changed()
-    if (state.length === 0 && windows.length === 0) {
-      // Nothing shared yet (the first leader after scaling out, or a store that lost its data):
-      // carry on from this replica's own state and hand it over whole with the next checkpoint.
-      for (const w of detector!.local()) pendingState.set(w.key, w.value)
-      return
-    }
     if (state.length) await detector!.restore(state)
     detector!.memory.restore(windows)
   }
@@ -68,11 +69,12 @@ export function sharedPolling(cluster: Cluster, logGroupName: string, local: Che
     active: () => lease.leader,
     checkpoints: {
       async read() {
-        if (detector && !loaded) {
+        const value = await store.command<string | null>('checkpoint', 'GET', key)
+        // A new term, or no checkpoint (the first poll, or a store that lost its data meanwhile).
+        if (detector && (!loaded || !value)) {
           await load() // a store error fails this poll: it is retried, and nothing is read before
           loaded = true
         }
-        const value = await store.command<string | null>('checkpoint', 'GET', key)
         // The first reader after a single poller was scaled out continues from its file.
         return value ? (JSON.parse(value) as Checkpoint) : local.read()
       },

@@ -82,4 +82,10 @@ t.test('a standby taking over carries on the leader\'s first-seen baselines and 
   await new Promise((r) => setTimeout(r, 3000)) // a few polls more: nothing late
   t.equal(await total(BURST), 1, 'the burst is detected once, by the standby, counting the leader\'s three reads')
   t.equal(await total(FIRST_EXEC), 1, 'alice\'s second exec is not a second "first time": the standby has the leader\'s baseline')
+
+  // The store loses its data (restarted without persistence): the leader hands over its state again.
+  await peek.flushall()
+  const learning = async () => (await peek.hget(`{falconet}:audit-state:${GROUP}`, 'first-seen:learning-started')) !== null
+  await waitFor(async () => (await checkpointAt()) > 0 && (await learning()), 30_000, () => `the state was not handed over again after the store lost it:\n${pollers.all[standby]!.logs()}`)
+  t.ok((await peek.hkeys(`{falconet}:audit-windows:${GROUP}`)).includes('forbidden-secrets|arn:aws:sts::111122223333:assumed-role/Dev/bob'), 'bob\'s window with it')
 })

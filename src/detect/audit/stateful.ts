@@ -80,6 +80,10 @@ class WindowCounts {
     return out
   }
 
+  all(): Array<[string, Window]> {
+    return [...this.#windows].map(([key, w]) => [key, { ...w }])
+  }
+
   restore(entries: Iterable<[string, Window]>): void {
     this.#windows.clear()
     this.#dirty.clear()
@@ -105,6 +109,11 @@ export class DetectorMemory {
   /** Windows that moved since the last call, keyed `<counter>|<key>`. */
   changed(): Array<{ key: string; value: Window }> {
     return [...this.#counters].flatMap(([name, c]) => c.changed().map(([key, value]) => ({ key: `${name}|${key}`, value })))
+  }
+
+  /** Every window (a handover to a store that has none). */
+  all(): Array<{ key: string; value: Window }> {
+    return [...this.#counters].flatMap(([name, c]) => c.all().map(([key, value]) => ({ key: `${name}|${key}`, value })))
   }
 
   /** Replace every counter's windows with these (a take-over: the leader's as of its checkpoint). */
