@@ -1,11 +1,9 @@
 import t from 'tap'
-import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs'
-import { securityHubRig } from '../support/rig.js'
+import { PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs'
 import { waitFor } from '../support/net.js'
 import { eksEvent } from '../support/audit.js'
 import { allFindings, countOf } from '../support/securityhub.js'
-import { startStore, dropStore } from '../support/store.js'
-import { startReplicas } from '../support/replicas.js'
+import { pollerRig, POLLER_GROUP as GROUP, POLLER_STREAM as STREAM } from '../support/pollers.js'
 import { Valkey } from 'iovalkey'
 import type { AuditEvent } from '../../src/model/audit-event.js'
 
@@ -19,34 +17,17 @@ import type { AuditEvent } from '../../src/model/audit-event.js'
  */
 t.setTimeout(600_000)
 
-const GROUP = '/aws/eks/prod-eu/cluster'
-const STREAM = 'kube-apiserver-audit-0001'
 const FIRST_EXEC = 'Principal exec-ed into a pod for the first time'
 const BURST = 'Burst of forbidden reads of Secrets'
 
 t.test('a standby taking over carries on the leader\'s first-seen baselines and 401/403 windows', async (t) => {
-  const store = await startStore()
-  t.teardown(() => dropStore(store))
-  const peek = new Valkey(store.url, { lazyConnect: true })
-  t.teardown(() => peek.disconnect())
-  const rig = await securityHubRig(t, {
-    FALCONET_STORE_URL: store.url,
-    FALCONET__CLUSTER__STORE__LEASE_SECS: '6',
-    FALCONET__SINKS__CONSOLE__ENABLED: 'false',
-    FALCONET__SINKS__SECURITYHUB__RESEND_INTERVAL_MS: '500',
-    FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '200',
-    FALCONET__SOURCES__EKS_AUDIT__ENABLED: 'true',
-    FALCONET__SOURCES__EKS_AUDIT__LOG_GROUP_NAME: GROUP,
-    FALCONET__SOURCES__EKS_AUDIT__POLL_INTERVAL_SECS: '1',
-    FALCONET__SOURCES__EKS_AUDIT__SETTLE_SECS: '0',
+  const { store, rig, logs, pollers, leads, leader: lead } = await pollerRig(t, {
     FALCONET__SOURCES__EKS_AUDIT__LOOKBACK_SECS: '1',
     FALCONET__AUDIT__FIRST_SEEN_LEARNING_DAYS: '0',
     FALCONET__AUDIT__SPIKE_WINDOW_SECS: '3600',
   })
-  const logs = new CloudWatchLogsClient({ region: 'eu-west-1', endpoint: rig.moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
-  t.teardown(() => logs.destroy())
-  await logs.send(new CreateLogGroupCommand({ logGroupName: GROUP }))
-  await logs.send(new CreateLogStreamCommand({ logGroupName: GROUP, logStreamName: STREAM }))
+  const peek = new Valkey(store.url, { lazyConnect: true })
+  t.teardown(() => peek.disconnect())
   const start = Date.now()
   const at = (ms: number) => new Date(start + ms).toISOString()
   const bob = { username: 'bob', groups: ['system:authenticated'], extra: { arn: ['arn:aws:sts::111122223333:assumed-role/Dev/bob'], canonicalArn: ['arn:aws:iam::111122223333:role/Dev'], sessionName: ['bob'] } }
@@ -60,11 +41,7 @@ t.test('a standby taking over carries on the leader\'s first-seen baselines and 
   const findings = async (title: string) => (await allFindings(rig.client)).filter((f) => f.Title === title)
   const total = async (title: string) => (await findings(title)).reduce((s, f) => s + countOf(f), 0)
 
-  const pollers = await startReplicas(2, { ...rig.env, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: rig.moto.endpoint })
-  t.teardown(() => pollers.stopAll())
-  const leads = async (i: number) => /falconet_cluster_leader\{lease="audit-poller:[^"]+"\} 1/.test(await (await fetch(`${pollers.all[i]!.url}/metrics`)).text())
-  let leader = -1
-  await waitFor(async () => (leader = (await leads(0)) ? 0 : (await leads(1)) ? 1 : -1) >= 0, 30_000, () => 'no poller leads')
+  const leader = await lead()
 
   // The leader's share, 20 s back in time: alice's first exec and three of bob's refused reads.
   await put([[exec('exec-1', -20_000), -20_000], [refusedRead('r1', -19_000), -19_000], [refusedRead('r2', -18_000), -18_000], [refusedRead('r3', -17_000), -17_000], [listPods('list-1', 0), 0]])
