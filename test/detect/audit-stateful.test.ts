@@ -116,6 +116,13 @@ t.test('the counters\' memory: what moved is handed over, and a detector restore
   const standby = make()
   standby.memory.restore(JSON.parse(JSON.stringify(handed)))
   t.same([...ids(standby, read(3)), ...ids(standby, read(4))], ['forbidden-secret-reads'], 'restored, the fourth and fifth reads complete the burst')
-  standby.memory.restore([{ key: 'no-bar', value: 1 }, { key: 'forbidden-secrets|x', value: { start: 'bad' } }])
+  // A service account's sliding window of refusals is handed over the same way.
+  const sa = (i: number) => eksEvent({ user: { username: 'system:serviceaccount:shop:api', groups: ['system:serviceaccounts'] }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'kube-system', name: `s-${i}` }, responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' } })
+  const needed = config.workloadSecretRefusals
+  for (let i = 0; i < needed - 1; i++) t.same(ids(leader, sa(i)), [])
+  const next = make()
+  next.memory.restore(JSON.parse(JSON.stringify([...handed, ...leader.memory.changed()])))
+  t.same(ids(next, sa(needed)), ['workload-forbidden-secret-reads'], 'the service account\'s last refusal completes its probe on the restored detector')
+  standby.memory.restore([{ key: 'no-bar', value: 1 }, { key: 'forbidden-secrets|x', value: { start: 'bad' } }, { key: 'workload-secrets|y', value: { times: ['x'] } }])
   t.same(standby.memory.changed(), [], 'malformed entries are ignored; a restore replaces the windows')
 })
