@@ -292,9 +292,17 @@ function actorOf(event: SecurityEvent, process: OcsfProcess | undefined): Detect
   return undefined
 }
 
+/**
+ * A Kubernetes API call: falconet's own audit detections, and Falco's k8saudit / k8saudit-eks
+ * plugin alerts (source k8s_audit), which carry the same ka.* fields.
+ */
+function isAudited(event: SecurityEvent): boolean {
+  return event.input === 'k8s-audit' || event.source === 'k8s_audit'
+}
+
 function apiOf(event: SecurityEvent): DetectionFinding['api'] {
   const verb = text(event.fields['ka.verb'])
-  if (event.input !== 'k8s-audit' || !verb) return undefined
+  if (!isAudited(event) || !verb) return undefined
   const api: NonNullable<DetectionFinding['api']> = { operation: verb, service: { name: 'kubernetes' } }
   const auditId = text(event.fields['ka.auditid'])
   if (auditId) api.request = { uid: auditId }
@@ -326,8 +334,8 @@ function evidenceOf(event: SecurityEvent, process: OcsfProcess | undefined, cont
   }
   // An audited API call: its caller's address and client.
   const ip = event.actor?.sourceIps?.find((a) => isIP(a))
-  if (event.input === 'k8s-audit' && ip) evidence.src_endpoint = { ip }
-  if (event.input === 'k8s-audit' && nonEmpty(event.actor?.userAgent)) evidence.http_request = { user_agent: event.actor!.userAgent! }
+  if (isAudited(event) && ip) evidence.src_endpoint = { ip }
+  if (isAudited(event) && nonEmpty(event.actor?.userAgent)) evidence.http_request = { user_agent: event.actor!.userAgent! }
   // OCSF's evidence needs one of these (at_least_one); a client (http_request) or a container alone is not enough.
   if (!EVIDENCE_ANCHORS.some((k) => k in evidence)) {
     // An audited call with no usable source address: the call itself is the evidence its client goes with.
@@ -379,7 +387,7 @@ function resourcesOf(event: SecurityEvent, ctx: AsffContext): ResourceDetails[] 
     list.push({ type: 'AwsIamRole', uid: roleArn, name: roleArn.slice(roleArn.lastIndexOf('/') + 1), ...base })
   }
   const targetResource = text(event.fields['ka.target.resource'])
-  if (event.input === 'k8s-audit' && targetResource) {
+  if (isAudited(event) && targetResource) {
     const name = text(event.fields['ka.target.name'])
     const ns = text(event.fields['ka.target.namespace'])
     list.push({ type: targetResource, name: name ?? targetResource, ...(ns ? { namespace: ns } : {}), ...base })
