@@ -211,6 +211,7 @@ function processOf(event: SecurityEvent, unmapped: Unmapped): OcsfProcess | unde
     unmapped.add('falconet/process.name', p.name)
     unmapped.add('falconet/process.commandLine', p.commandLine)
     unmapped.add('falconet/process.parentName', p.parentName)
+    if (isInt32(p.parentPid)) unmapped.add('falconet/process.parentPid', String(p.parentPid))
     if (isInt32(p.loginUid)) unmapped.add('falconet/process.loginUid', String(p.loginUid))
     return undefined
   }

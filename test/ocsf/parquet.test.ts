@@ -65,4 +65,5 @@ t.test('a process id or loginuid outside 32 bits stays in unmapped instead of br
   t.equal(ocsf.unmapped['falconet/process.pid'], '3000000000')
   t.equal(ocsf.unmapped['falconet/process.loginUid'], '4294967295')
   t.notOk(ocsf.evidences?.[0]?.process, 'no OCSF process without a pid OCSF can hold')
+  t.equal(ocsf.unmapped['falconet/process.parentPid'], '12', 'the parent pid is kept too')
 })
