@@ -1,7 +1,6 @@
 import { closest, distance } from 'fastest-levenshtein'
 import type { Config } from './schema.js'
-import { compileRoutes } from '../route/tree.js'
-import { parseMatcher } from '../route/matchers.js'
+import { checkMatcher } from '../route/matchers.js'
 import { receiverProblems } from '../sinks/receivers/index.js'
 import { awsNeedsOf } from '../sinks/registry.js'
 import { awsSettingProblems } from '../aws/identity.js'
@@ -43,7 +42,33 @@ export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv)
   const eks = config.sources.eksAudit
   if (eks.enabled && !eks.logGroupName && !config.cluster.name) problems.push({ path: 'sources.eksAudit.logGroupName', message: 'required unless cluster.name is set' })
   urlProblems(config, '', problems)
+  startProblems(config, problems)
   return problems
+}
+
+/**
+ * What a part checks in its own settings while serve starts it (TLS, Security Lake, the store, the
+ * console's OIDC): repeated here so validate-config refuses them too, not only a start. Files
+ * and variables are read only by serve (the machine validate-config runs on may not have them).
+ */
+function startProblems(config: Readonly<Config>, problems: ConfigProblem[]): void {
+  const tls = config.server.tls
+  if ((tls.certFile || tls.keyFile || tls.clientCaFile) && !(tls.certFile && tls.keyFile)) {
+    problems.push({ path: tls.certFile ? 'server.tls.keyFile' : 'server.tls.certFile', message: 'certFile and keyFile go together (and clientCaFile needs both)' })
+  }
+  if (config.sinks.securityLake.enabled && !config.sinks.securityLake.location) {
+    problems.push({ path: 'sinks.securityLake.location', message: "required when the sink is enabled: the custom source's s3:// location" })
+  }
+  const store = config.cluster.store.url
+  if (store && URL.canParse(store) && new URL(store).password) {
+    problems.push({ path: 'cluster.store.url', message: 'a password in the URL would be logged and shown; use authTokenFile or authTokenEnv' })
+  }
+  const oidc = config.console.oidc
+  if (config.console.enabled && oidc.issuer) {
+    for (const key of ['clientId', 'redirectUrl'] as const) {
+      if (!oidc[key]) problems.push({ path: `console.oidc.${key}`, message: 'required to sign in with OIDC (console.oidc.issuer is set)' })
+    }
+  }
 }
 
 interface RouteLike {
@@ -52,19 +77,23 @@ interface RouteLike {
   routes?: RouteLike[]
 }
 
-/** Each route on its own, so one bad route does not hide the others. */
+/**
+ * Every route, receiver name and matcher on its own, each at its own key path, so one bad item
+ * hides none of the others (compileRoutes, which serve runs, stops at the first).
+ */
 function routeProblems(route: RouteLike, path: string, receivers: ReadonlySet<string>, problems: ConfigProblem[]): void {
-  try {
-    compileRoutes({ ...route, routes: [] }, receivers)
-  } catch (err) {
-    problems.push({ path, message: (err as Error).message.replace(/^root\.?/, '').replace(/^\./, '') || 'invalid route' })
-  }
+  route.receivers?.forEach((name, i) => {
+    if (receivers.has(name)) return
+    const near = suggestKey(name, [...receivers])
+    problems.push({ path: `${path}.receivers.${i}`, message: `no receiver named "${name}"${near ? ` — did you mean \`${near}\`?` : ''}` })
+  })
+  route.matchers?.forEach((m, i) => matcherProblem(m, `${path}.matchers.${i}`, problems))
   route.routes?.forEach((child, i) => routeProblems(child, `${path}.routes.${i}`, receivers, problems))
 }
 
 function matcherProblem(text: string, path: string, problems: ConfigProblem[]): void {
   try {
-    parseMatcher(text)
+    checkMatcher(text)
   } catch (err) {
     problems.push({ path, message: (err as Error).message })
   }

@@ -53,9 +53,35 @@ export function checkConfig(raw: unknown, options: { origins?: Map<string, strin
   const data = structuredClone(raw ?? {}) as Record<string, unknown>
   const deprecated = applyDeprecatedAliases(data)
   const validate = compiled()
-  if (!validate(data)) return { problems: schemaProblems(validate.errors ?? [], origins), deprecated }
-  const problems = configProblems(data as Config, options.env ?? process.env).map((p) => ({ ...p, message: `${p.message}${from(origins, p.path)}` }))
+  const valid = validate(data)
+  const schema = valid ? [] : schemaProblems(validate.errors ?? [], origins)
+  const semantic = semanticProblems(data as Config, options.env ?? process.env, schema).map((p) => ({ ...p, message: `${p.message}${from(origins, p.path)}` }))
+  const problems = [...schema, ...semantic]
   return problems.length ? { problems, deprecated } : { config: remember(deepFreeze(data as Config), deprecated), problems, deprecated }
+}
+
+/**
+ * The semantic checks, also when the schema found problems (a misspelt key and a route to a
+ * missing receiver are both listed in one run). A part the schema refused is not judged again:
+ * a problem near one of the schema's (same item, same sink) is left out, and checks that cannot
+ * read a wrongly typed part find nothing rather than throw.
+ */
+function semanticProblems(data: Config, env: NodeJS.ProcessEnv, schema: readonly ConfigProblem[]): ConfigProblem[] {
+  if (schema.length === 0) return configProblems(data, env)
+  let found: ConfigProblem[]
+  try {
+    found = configProblems(data, env)
+  } catch {
+    return []
+  }
+  const near = (a: string, b: string) => {
+    const x = a.split('.')
+    const y = b.split('.')
+    let shared = 0
+    while (shared < x.length && shared < y.length && x[shared] === y[shared]) shared++
+    return shared >= Math.min(2, x.length, y.length)
+  }
+  return found.filter((p) => !schema.some((s) => s.path === '(root)' || near(s.path, p.path)))
 }
 
 /** The schema alone (types, defaults, unknown keys): for tests and tools that build a config in code. */

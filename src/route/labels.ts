@@ -1,3 +1,4 @@
+import { closest, distance } from 'fastest-levenshtein'
 import type { Finding } from '../model/finding.js'
 import { workloadName } from '../aggregate/workload.js'
 
@@ -38,5 +39,7 @@ export function labelReader(label: string): (f: Finding) => string[] {
       return v === undefined ? [] : [v]
     }
   }
-  throw new Error(`unknown matcher label "${label}"`)
+  const near = closest(label, [...Object.keys(LABEL_VALUES), 'tag'])
+  const hint = distance(label, near) <= 2 ? ` — did you mean \`${near}\`?` : ` (${[...Object.keys(LABEL_VALUES), 'tag', 'label:<key>'].join(', ')})`
+  throw new Error(`unknown matcher label "${label}"${hint}`)
 }

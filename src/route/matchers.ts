@@ -25,6 +25,9 @@ export function parseMatcher(text: string): Matcher {
     if (rank < 0) throw new Error(`matcher "${text}": ${value} is not a severity (${SEVERITY_LABELS.join(', ')})`)
     return (f) => (op === '>=' ? SEVERITY_LABELS.indexOf(f.severity) >= rank : SEVERITY_LABELS.indexOf(f.severity) <= rank)
   }
+  // Severities are labels of a fixed set: `severity = high` means HIGH (an exact compare would
+  // never match, silently), and a value outside the set is a typo checkMatcher refuses.
+  const severityValue = label === 'severity' && (op === '=' || op === '!=') ? value.toUpperCase() : undefined
   let re: LinearRegex | undefined
   if (op === '=~' || op === '!~') {
     try {
@@ -33,12 +36,28 @@ export function parseMatcher(text: string): Matcher {
       throw new Error(`matcher "${text}": ${(err as Error).message}`)
     }
   }
-  const test = (v: string) => (re ? re.test(v) : v === value)
+  const expected = severityValue ?? value
+  const test = (v: string) => (re ? re.test(v) : v === expected)
   const positive = op === '=' || op === '=~'
   return (f) => {
     const values = read(f)
     const any = values.some(test) || (values.length === 0 && test(''))
     return positive ? any : !any
+  }
+}
+
+/**
+ * parseMatcher, plus what parses but can never be meant: `severity = CRITCAL` (a value no finding
+ * has). For settings and the silences API; parseMatcher alone stays lenient for stored silences,
+ * which must keep loading.
+ */
+export function checkMatcher(text: string): void {
+  parseMatcher(text)
+  const m = FORM.exec(text)!
+  const [, label, op, quoted, bare] = m
+  const value = (quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare!).toUpperCase()
+  if (label === 'severity' && (op === '=' || op === '!=') && !(SEVERITY_LABELS as readonly string[]).includes(value)) {
+    throw new Error(`matcher "${text}": ${quoted ?? bare} is not a severity (${SEVERITY_LABELS.join(', ')})`)
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Finding } from '../model/finding.js'
-import { allOf, parseMatcher, type Matcher } from './matchers.js'
+import { allOf, checkMatcher, parseMatcher, type Matcher } from './matchers.js'
 
 /**
  * Silences: matchers, an end time, who made it and why. A silenced finding is not routed to any
@@ -56,7 +56,7 @@ export class Silences {
       throw new Error('endsAt must be an RFC 3339 time (2026-12-31T00:00:00Z)')
     }
     if (Date.parse(input.endsAt) <= this.now()) throw new Error('endsAt is in the past: the silence would do nothing')
-    input.matchers.forEach(parseMatcher)
+    input.matchers.forEach(checkMatcher)
     const silence: Silence = { id: randomUUID(), matchers: [...input.matchers], startsAt: input.startsAt ?? new Date(this.now()).toISOString(), endsAt: new Date(input.endsAt).toISOString(), createdBy: input.createdBy, comment: input.comment }
     await this.#save([...this.#active(), silence])
     return silence
