@@ -330,6 +330,7 @@ async function findingPage() {
     ['What', e.output],
     ['Severity', severityBadge(f.severity)],
     ['Source', `${e.source} (via ${e.input})`],
+    ['Received', receivedVia(e.provenance)],
     ['Cluster', w.cluster],
     ['Namespace', w.namespace],
     ['Workload', w.owner ? `${w.owner.kind}/${w.owner.name}` : record.labels?.workload],
@@ -371,6 +372,31 @@ async function findingPage() {
   app.replaceChildren(...blocks)
   void delivery(record)
   void extraLinks(f, links)
+}
+
+/** How falconet received the event (falconet's own record, never what the body claimed): the finding's provenance. */
+const RECEIVED_VIA = {
+  'falco-http-output': 'Falco http_output',
+  'fluent-bit': 'Fluent Bit record',
+  'k8s-audit-webhook': 'audit webhook',
+  'eks-audit-cloudwatch': 'EKS audit log (CloudWatch)',
+  test: 'POST /test',
+  falconet: 'falconet',
+}
+const VERIFIED_BY = { 'kubernetes-metadata': "the kubernetes filter's metadata", 'log-file': "kubelet's log file name", unverified: 'nothing (allowed by configuration)' }
+
+function receivedVia(p) {
+  if (!p) return undefined
+  const pod = p.namespace || p.pod ? `${p.namespace ?? '?'}/${p.pod ?? '?'}${p.container ? ` (container ${p.container})` : ''}` : undefined
+  return [
+    RECEIVED_VIA[p.via] ?? p.via,
+    pod ? `from pod ${pod}` : undefined,
+    p.node ? `on node ${p.node}` : undefined,
+    p.verifiedBy ? `, sender verified by ${VERIFIED_BY[p.verifiedBy] ?? p.verifiedBy}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' ')
+    .replace(' ,', ',')
 }
 
 async function extraLinks(f, links) {

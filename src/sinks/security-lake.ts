@@ -82,7 +82,7 @@ export function eventDay(ms: number): string {
 }
 
 class SecurityLakeSink implements SinkBody<Finding> {
-  readonly delivery: SecurityLakeConfig
+  readonly #config: SecurityLakeConfig
   readonly #deps: SinkDeps
   readonly #bucket: string
   readonly #prefix: string
@@ -93,7 +93,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
   #parquet: typeof import('../ocsf/parquet.js') | undefined
 
   constructor(config: SecurityLakeConfig, deps: SinkDeps) {
-    this.delivery = config
+    this.#config = config
     this.#deps = deps
     ;({ bucket: this.#bucket, prefix: this.#prefix } = parseLocation(config.location))
   }
@@ -106,8 +106,8 @@ class SecurityLakeSink implements SinkBody<Finding> {
     this.#client ??= new this.#sdk.S3Client({
       region: this.#ctx.region,
       maxAttempts: 1, // our retry policy, not the SDK's
-      forcePathStyle: this.delivery.forcePathStyle,
-      ...(this.delivery.roleArn ? { credentials: await this.#providerRole(this.#ctx.region) } : {}),
+      forcePathStyle: this.#config.forcePathStyle,
+      ...(this.#config.roleArn ? { credentials: await this.#providerRole(this.#ctx.region) } : {}),
     })
   }
 
@@ -119,9 +119,9 @@ class SecurityLakeSink implements SinkBody<Finding> {
     return async () => {
       const out = await sts.send(
         new AssumeRoleCommand({
-          RoleArn: this.delivery.roleArn,
+          RoleArn: this.#config.roleArn,
           RoleSessionName: 'falconet-security-lake',
-          ...(this.delivery.externalId ? { ExternalId: this.delivery.externalId } : {}),
+          ...(this.#config.externalId ? { ExternalId: this.#config.externalId } : {}),
           DurationSeconds: 3600,
         }),
       )

@@ -286,6 +286,7 @@ console:
     await ready(page)
     await page.waitForFunction(() => /archived by management-token/.test((globalThis as any).document.querySelector('.facts')?.textContent ?? ''))
     t.pass('the page says it is archived, by whom')
+    t.match(await page.textContent('.facts'), /ReceivedFalco http_output/, 'the page says how the event was received (its provenance)')
   })
 
   await t.test('overview and health pages', async (t) => {

@@ -5,6 +5,8 @@ import { findingFromEvent } from '../../src/aggregate/aggregator.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
 import { AUDIT_RULES } from '../../src/detect/audit/rules.js'
+import { isAuditEvent } from '../../src/model/audit-event.js'
+import { parseMatcher } from '../../src/route/matchers.js'
 
 const only = (file: string, over: Record<string, unknown> = {}) => {
   const d = detector(over)
@@ -59,9 +61,12 @@ t.test('recorded events: ordinary changes and benign principals raise nothing', 
     'minikube_creates_namespace_foo.json',
     // The controller manager creating a token secret itself (pre-1.24): the system, not a person.
     'create_service_account_token_secret.json',
+    'create_kube_system_secret.json',
   ]) {
     t.same(only(file), [], file)
   }
+  // Falco: "data not recognized as a k8s audit event"; falconet's sources refuse it the same way (400).
+  t.notOk(auditFixture('fal_01_003.json').some(isAuditEvent), 'fal_01_003.json is not an audit event')
 })
 
 t.test('every recorded event goes through the detectors without error, and every finding is valid ASFF', async (t) => {
@@ -76,6 +81,18 @@ t.test('every recorded event goes through the detectors without error, and every
     }
   }
   t.ok(findings >= 15)
+})
+
+t.test('the detections name their source as Falco names its audit alerts (k8s_audit): one route or silence matches both', async (t) => {
+  const d = detector()
+  const events = auditFixture('exec_pod.json').flatMap((e) => d.detect(e))
+  t.ok(events.length > 0, 'the exec is detected')
+  const auditRoute = parseMatcher('source = "k8s_audit"')
+  for (const event of events) {
+    t.equal(event.source, 'k8s_audit', event.rule)
+    t.ok(auditRoute(findingFromEvent(event, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING })), `${event.rule}: routed with Falco's audit alerts`)
+    t.equal(event.input, 'k8s-audit', 'the input is still the endpoint it came through')
+  }
 })
 
 t.test('exec: kube-system is its own, higher finding (GuardDuty ExecInKubeSystemPod), for anyone', async (t) => {
@@ -188,10 +205,12 @@ t.test('ordinary EKS operations are not findings', async (t) => {
   // kubectl drain / Karpenter: evictions in kube-system are not new workloads.
   t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'eviction', namespace: 'kube-system', name: 'coredns-5d78c9869d-lq4jn' } })), [])
   // CloudWatch agent and GuardDuty agent DaemonSets run privileged, mounting /, in their own namespaces.
-  const addon = (namespace: string) => d.ids(eksEvent({ verb: 'create', user: { username: 'system:serviceaccount:kube-system:daemon-set-controller', groups: [] }, objectRef: { resource: 'pods', namespace }, requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } } }))
+  const addon = (namespace: string, controller = 'daemon-set-controller') => d.ids(eksEvent({ verb: 'create', user: { username: `system:serviceaccount:kube-system:${controller}`, groups: [] }, objectRef: { resource: 'pods', namespace }, requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } } }))
   t.same(addon('amazon-cloudwatch'), [])
   t.same(addon('amazon-guardduty'), [])
-  t.same(addon('shop').sort(), ['privileged-container', 'sensitive-host-mount'], 'the same in an app namespace is a finding')
+  // A node agent's DaemonSet starts a pod on every node, wherever it lives; its template was judged when made.
+  t.same(addon('shop'), [], "a DaemonSet's pod with add-on images, in an app namespace")
+  t.same(addon('shop', 'replicaset-controller').sort(), ['privileged-container', 'sensitive-host-mount'], "another controller's pod in an app namespace is a finding")
   // Prometheus scraping cAdvisor through nodes/proxy; a server-side dry run.
   t.same(d.ids(eksEvent({ verb: 'get', user: { username: 'system:serviceaccount:monitoring:prometheus', groups: [] }, objectRef: { resource: 'nodes', subresource: 'proxy', name: 'n1' }, requestURI: '/api/v1/nodes/n1/proxy/metrics/cadvisor' })), [])
   t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'nodes', subresource: 'proxy', name: 'n1' }, requestURI: '/api/v1/nodes/n1/proxy/run/shop/api-0/app?cmd=id' })), ['nodes-proxy'])

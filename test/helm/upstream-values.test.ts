@@ -172,21 +172,42 @@ test('Container Insights values: falconet is a second Fluent Bit destination for
   // The chart @INCLUDEs the files in key order, so filters run in that order.
   const order = Object.keys(merged).sort()
   const sections = order.flatMap((name) => classicSections(merged[name] as string).map((s): Section => ({ ...s, file: name })))
+  const inputs = sections.filter((s) => s.header === 'INPUT')
   const filters = sections.filter((s) => s.header === 'FILTER')
   const outputs = sections.filter((s) => s.header === 'OUTPUT')
-  const rewrite = filters.find((f) => f.file === 'falconet.conf' && f.name === 'rewrite_tag')
-  const kube = filters.find((f) => f.name === 'kubernetes' && tagMatches(f.match ?? '', 'application.var.log.containers.x.log'))
-  t.ok(rewrite && kube && filters.indexOf(kube) < filters.indexOf(rewrite), 'the kubernetes filter runs first: container_name is there')
+  t.notOk(filters.some((f) => f.file === 'falconet.conf' && f.name === 'rewrite_tag'), 'no rewrite_tag: no emitter, no selection by container name alone (issue 15)')
 
-  const [accessor, regex, newTag, keep] = (rewrite?.rule ?? '').split(/\s+/)
-  t.equal(accessor, "$kubernetes['container_name']")
-  t.equal(keep, 'true', 'the record also stays on application.*: CloudWatch still gets it')
-  const falcoRecord = 'application.var.log.containers.falco-x7k2p_falco_falco-0123.log'
-  const appRecord = 'application.var.log.containers.nginx-5d9f_web_nginx-4567.log'
-  t.ok(tagMatches(rewrite?.match ?? '', falcoRecord) && new RegExp(regex ?? '').test('falco'), 'Falco\'s records are picked')
-  t.notOk(new RegExp(regex ?? '').test('falcoctl-artifact-follow'), 'the falcoctl sidecar is not an alert source')
-  t.notOk(new RegExp(regex ?? '').test('nginx'), 'other containers are not')
-  const copied = (newTag ?? '').replace('$TAG', falcoRecord)
+  // Kubelet's file names: Falco's, the Falco chart's falcoctl sidecar, an application, and a
+  // tenant's container that calls itself falco.
+  const ID = '9b8a7c6d5e4f30211203948576a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e'
+  const files = {
+    falco: `/var/log/containers/falco-x7k2p_falco_falco-${ID}.log`,
+    falcoctl: `/var/log/containers/falco-x7k2p_falco_falcoctl-artifact-follow-${ID}.log`,
+    app: `/var/log/containers/nginx-5d9f_web_nginx-${ID}.log`,
+    tenantFalco: `/var/log/containers/innocent-app_tenant-a_falco-${ID}.log`,
+  }
+  const glob = (g: string) => new RegExp(`^${g.trim().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`)
+  const reads = (input: Section | undefined, file: string) =>
+    (input?.path ?? '').split(',').some((g) => glob(g).test(file)) && !(input?.exclude_path ?? '').split(',').filter(Boolean).some((g) => glob(g).test(file))
+  const ourInputs = inputs.filter((i) => i.file === 'falconet.conf')
+  t.equal(ourInputs.length, 1, 'one input of its own')
+  const input = ourInputs[0]
+  t.equal(input?.name, 'tail')
+  t.ok(reads(input, files.falco), 'it reads the Falco container\'s log file')
+  for (const other of [files.falcoctl, files.app, files.tenantFalco]) t.notOk(reads(input, other), `and not ${other}`)
+  t.ok(inputs.some((i) => i.file !== 'falconet.conf' && reads(i, files.falco)), 'the chart\'s application input still reads it for CloudWatch')
+  t.notOk(inputs.some((i) => i.file !== 'falconet.conf' && i.db === input?.db), 'with offsets of its own (another DB file)')
+  t.ok(/^\d+[kKmM]$/.test(input?.buffer_max_size ?? '') && parseInt(input?.buffer_max_size ?? '0') * (/[mM]$/.test(input?.buffer_max_size ?? '') ? 1024 : 1) >= 121, 'buffers hold a 120 KB alert')
+  const tag = `${(input?.tag ?? '').replace('*', '')}${files.falco.slice(1).replace(/\//g, '.')}`
+  t.notOk(inputs.some((i) => i.file !== 'falconet.conf' && tagMatches(i.tag ?? '', tag)), 'its tag is no chart input\'s')
+  t.notOk(filters.some((f) => f.file !== 'falconet.conf' && tagMatches(f.match ?? '', tag)), 'no chart filter touches its records')
+  const kube = filters.find((f) => f.file === 'falconet.conf' && f.name === 'kubernetes')
+  t.ok(kube && tagMatches(kube.match ?? '', tag), 'a kubernetes filter of its own adds the pod\'s metadata')
+  t.equal(kube?.kube_tag_prefix, `${(input?.tag ?? '').replace('*', '')}var.log.containers.`, 'whose tag prefix leaves the file name for its regex')
+  t.equal(kube?.labels, 'On', 'labels: falconet checks them')
+  t.equal(kube?.merge_log, 'Off', 'the alert stays the log text')
+  const { senderFromLogFile } = await import('../../src/sources/fluent-bit/falco-sender.js')
+  t.same(senderFromLogFile(tag), { pod: 'falco-x7k2p', namespace: 'falco', container: 'falco' }, 'the tag falconet receives names the Falco pod')
 
   const falconet = outputs.filter((o) => o.file === 'falconet.conf')
   t.equal(falconet.length, 1)
@@ -198,23 +219,18 @@ test('Container Insights values: falconet is a second Fluent Bit destination for
   t.equal(http.format, 'json_lines')
   t.equal(http.compress, 'gzip')
   t.match(http.retry_limit, /^false$/i, 'retried for ever')
-  t.ok(tagMatches(http.match ?? '', copied), 'the copies go to falconet')
-  t.notOk(tagMatches(http.match ?? '', falcoRecord) || tagMatches(http.match ?? '', appRecord), 'nothing else does')
-  t.notOk(tagMatches(rewrite?.match ?? '', copied), 'a copy is not copied again')
+  t.ok(tagMatches(http.match ?? '', tag), 'Falco\'s records go to falconet')
+  const appTag = `application.${files.app.slice(1).replace(/\//g, '.')}`
+  t.notOk(tagMatches(http.match ?? '', appTag) || tagMatches(http.match ?? '', `application.${files.falco.slice(1).replace(/\//g, '.')}`), 'nothing else does')
   const cloudwatch = outputs.filter((o) => o.name === 'cloudwatch_logs')
   t.ok(cloudwatch.length > 0 && cloudwatch.every((o) => o.file !== 'falconet.conf'), 'the CloudWatch outputs are the chart\'s')
-  t.notOk(cloudwatch.some((o) => tagMatches(o.match ?? '', copied)), 'the copies do not reach CloudWatch twice')
-  t.ok(cloudwatch.some((o) => tagMatches(o.match ?? '', falcoRecord)), 'Falco\'s own log still does')
+  t.notOk(cloudwatch.some((o) => tagMatches(o.match ?? '', tag)), 'falconet\'s reading does not reach CloudWatch twice')
 
   // Same options as the falconet output of fluent-bit/classic, which test/fluent-bit/config.test.ts
   // checks against the Fluent Bit manual; only the host differs (no environment variables here).
   const classic = classicSections(read(root, 'fluent-bit', 'classic', 'outputs.conf')).find((o) => o.name === 'http') as Record<string, string>
   const withoutHost = ({ host: _host, file: _file, ...rest }: Record<string, string>): Record<string, string> => rest
   t.same(withoutHost(http), withoutHost(classic), 'the http output is the classic pipeline\'s')
-  // The add-on reads every file in one input of its own config, so the copy is still made by
-  // rewrite_tag (keep true: the original still reaches CloudWatch); the tag it sends keeps the
-  // log file's name, which falconet checks with the kubernetes metadata (issue 15).
-  t.same(Object.keys(rewrite ?? {}).filter((k) => k !== 'file').sort(), ['emitter_mem_buf_limit', 'emitter_name', 'emitter_storage.type', 'header', 'match', 'name', 'rule'], 'the rewrite_tag filter\'s options')
 })
 
 test('the Fluent Bit helpers read the chart\'s files and match tags as Fluent Bit does', async (t) => {

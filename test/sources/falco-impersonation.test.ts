@@ -118,3 +118,64 @@ t.test('refused records without metadata are counted and raise the finding too',
   t.equal(h.queued()[0]!.event.rule, IMPERSONATION_RULE)
   t.equal(await metric(h, 'forged'), 1)
 })
+
+/**
+ * Thinking like the attacker: every field a workload controls (its own pod's name and labels, its
+ * container's name, its log line, JSON merged from that line) is tried, alone and together. None
+ * may make an alert Falco's; each is counted as forged and raises the impersonation finding.
+ */
+t.test('what a tenant controls never makes an alert Falco’s', async (t) => {
+  const alert = forgedAlert()
+  const text = JSON.stringify(alert)
+  const tenantFile = (pod: string, ns: string, container: string) => `kube.var.log.containers.${pod}_${ns}_${container}-${'c'.repeat(64)}.log`
+  const falcoLabels = { 'app.kubernetes.io/name': 'falco', 'app.kubernetes.io/instance': 'falco' }
+  const cases: Array<[string, object, Record<string, string>?]> = [
+    ['a pod named falco-xyz in its own namespace, container falco, with Falco’s labels', { log: text, kubernetes: { pod_name: 'falco-xyz', namespace_name: 'tenant-a', container_name: 'falco', labels: falcoLabels } }],
+    ['a container named falco in another namespace', { log: text, kubernetes: { ...FALCO_POD, namespace_name: 'monitoring' } }],
+    ['the same, with its log-file tag', { log: text }, { 'x-fluent-tag': tenantFile('falco-xyz', 'tenant-a', 'falco') }],
+    ['a log line embedding JSON with kubernetes keys (Merge_Log off)', { log: JSON.stringify({ ...alert, kubernetes: FALCO_POD }), kubernetes: { ...tenantPod } }],
+    ['Falco’s keys and a kubernetes key merged from the log (Merge_Log on), the filter’s metadata missing, the tag the tenant’s file', { ...alert, kubernetes: FALCO_POD }, { 'x-fluent-tag': tenantFile('innocent-app', 'tenant-a', 'app') }],
+    ['metadata keys flattened at the top level only', { log: text, 'kubernetes.namespace_name': 'falco', 'kubernetes.container_name': 'falco', kubernetes_namespace_name: 'falco' }],
+    ['flattened Falco keys at the top level beside the tenant’s nested metadata', { log: text, 'kubernetes.namespace_name': 'falco', kubernetes: tenantPod }],
+    ['a CRI partial line carrying the alert', { log: text, logtag: 'P', stream: 'stdout', kubernetes: tenantPod }],
+    ['a line that itself looks like a CRI line of Falco’s', { log: `2026-12-06T08:00:00.000000000Z stdout F ${text}`, kubernetes: tenantPod }],
+    ['stderr of a tenant container named falco', { log: text, stream: 'stderr', kubernetes: tenantPod }],
+    ['stderr of a tenant container named falco, by its log-file tag', { log: text, stream: 'stderr' }, { 'x-fluent-tag': tenantFile('innocent-app', 'tenant-a', 'falco') }],
+  ]
+  for (const [name, record, headers] of cases) {
+    const h = await appWithSpool()
+    const res = await post(h, [record], headers)
+    t.equal(res.statusCode, 200, `${name}: the chunk is taken`)
+    const findings = h.queued()
+    t.notOk(findings.some((f) => f.event.workload.namespace === 'payments'), `${name}: no finding about payments`)
+    // A line that is not an alert on its own (the CRI-looking one) may simply not match; anything
+    // that was read as an alert must be refused as forged and reported.
+    if (name.startsWith('a line that itself')) t.notOk(findings.some((f) => f.event.rule !== IMPERSONATION_RULE), `${name}: nothing but an impersonation finding`)
+    else {
+      t.equal(await metric(h, 'forged'), 1, `${name}: counted as forged`)
+      t.same(findings.map((f) => f.event.rule), [IMPERSONATION_RULE], `${name}: the impersonation finding`)
+    }
+    await h.close()
+  }
+})
+
+t.test('Merge_Log on: a kubernetes key merged from the log line comes before the filter’s, and the filter’s wins', async (t) => {
+  // filter_kubernetes (pack_map_content) writes the record's keys, then the merged log's, then its
+  // own `kubernetes`: the record holds the key twice. JSON and msgpack alike must read the last.
+  const { encode } = await import('@msgpack/msgpack')
+  const alert = forgedAlert()
+  const attackerMeta = FALCO_POD
+  const filterMeta = tenantPod
+  const entries: Array<[string, unknown]> = [['stream', 'stdout'], ...Object.entries(alert), ['kubernetes', attackerMeta], ['kubernetes', filterMeta]]
+  const jsonLine = '{' + entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',') + '}'
+  const mapHeader = entries.length < 16 ? Buffer.from([0x80 | entries.length]) : Buffer.from([0xde, 0, entries.length])
+  const msgpackRecord = Buffer.concat([Buffer.from([0x92, 0x92]), Buffer.from(encode(1785402843.5)), Buffer.from([0x80]), mapHeader, ...entries.flatMap(([k, v]) => [Buffer.from(encode(k)), Buffer.from(encode(v))])])
+  for (const [format, body, type] of [['json_lines', jsonLine + '\n', 'application/x-ndjson'], ['json', `[${jsonLine}]`, 'application/json'], ['msgpack', msgpackRecord, 'application/msgpack']] as const) {
+    const h = await appWithSpool()
+    const res = await h.app.inject({ method: 'POST', url: '/fluent-bit', headers: { 'content-type': type }, payload: body })
+    t.equal(res.statusCode, 200, format)
+    t.equal(await metric(h, 'forged'), 1, `${format}: refused`)
+    t.same(h.queued().map((f) => f.event.workload.namespace), ['tenant-a'], `${format}: the finding names the tenant`)
+    await h.close()
+  }
+})

@@ -2,15 +2,15 @@ import type { Static } from 'typebox'
 import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
-import { apiOf, decisionOf, isDryRun, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
+import { apiOf, decisionOf, isDryRun, objectOf, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
 import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type DetectionMeta, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
-import { benignMatcher } from './principals.js'
+import { benignMatcher, deployerMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
-import { linearRegex } from '../../config/linear-regex.js'
+import { linearRegex } from '../../model/linear-regex.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
 
@@ -21,6 +21,7 @@ export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
  */
 export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] } }): AuditDetector {
   const benign = benignMatcher(config.benignPrincipals)
+  const deployer = deployerMatcher(config.deployers)
   const spikes = new AuthFailureSpikes({
     windowMs: config.spikeWindowSecs * 1000,
     minCount: config.spikeMinCount,
@@ -66,11 +67,19 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       if (s.disabled || s.allows(principal, e)) return
       out.push(toEvent(e, principal, { ...f, priority: s.priority ?? f.priority }, output, now))
     }
-    // EKS's own add-ons run privileged in system namespaces on purpose: a controller's pods there
-    // are skipped when every image comes from the add-on registries (a miner or nginx is not).
-    const addonWorkload = isBenign && systemNamespaces.has(e.objectRef?.namespace ?? '') && imagesOf(e).every(addonImage)
+    const isDeployer = !isBenign && deployer(principal)
+    // EKS's own add-ons run privileged in system namespaces on purpose, and node agents (Falco,
+    // Fluent Bit, CNI, CSI DaemonSets) in their own: a controller's pods there are skipped when every
+    // image comes from the add-on registries (a miner or nginx is not). Outside system namespaces
+    // only a DaemonSet's: its template was judged when someone made it, and it starts a pod on every
+    // new node. A ReplicaSet's pod with a privileged sidecar is still a finding, whatever its image
+    // (*.amazonaws.com holds the organisation's own ECR too). GitOps deployers: system namespaces.
+    const inSystemNamespace = systemNamespaces.has(e.objectRef?.namespace ?? '')
+    const addonWorkload = imagesOf(e).every(addonImage) && ((isBenign && (inSystemNamespace || isDaemonSetPod(e, principal))) || (isDeployer && inSystemNamespace))
     for (const rule of AUDIT_RULES) {
-      if (isBenign && (rule.principals === 'human' || (rule.principals === 'workloads' && addonWorkload))) continue
+      if (isBenign && rule.principals === 'human') continue
+      if (isDeployer && rule.deployerChange) continue
+      if (rule.principals === 'workloads' && addonWorkload) continue
       const verdict = rule.match(e, ctx)
       if (typeof verdict === 'string') emit(rule, verdict)
       else if (verdict) emit({ ...rule, priority: verdict.priority }, verdict.output)
@@ -96,6 +105,14 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
 }
 
 const HOME_ACCOUNTS = 'audit:home-accounts'
+
+/** A pod the DaemonSet controller creates (its identity, or the DaemonSet as the pod's owner). */
+function isDaemonSetPod(e: AuditEvent, p: Principal): boolean {
+  if (e.objectRef?.resource !== 'pods') return false
+  if (p.username === 'system:serviceaccount:kube-system:daemon-set-controller') return true
+  const owners = objectOf(e)?.metadata?.ownerReferences
+  return Array.isArray(owners) && owners.some((o: { kind?: unknown; controller?: unknown }) => o?.kind === 'DaemonSet' && o?.controller === true)
+}
 
 /** A node's IAM role (EKS puts it in user.extra.arn) names the account the cluster lives in. */
 function learnHomeAccount(store: StateStore, p: Principal): void {
@@ -149,7 +166,8 @@ function toEvent(e: AuditEvent, p: Principal, f: DetectionMeta, output: string, 
   const time = timeOf(e)
   const event: SecurityEvent = {
     input: 'k8s-audit',
-    source: 'k8s-audit',
+    // Falco's name for its audit source: a route, silence or Id rule written for Falco's audit alerts matches these too.
+    source: 'k8s_audit',
     rule: f.name,
     priority: f.priority,
     priorityText: f.priority,

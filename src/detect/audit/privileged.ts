@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../../model/audit-event.js'
 import { objectOf } from '../../model/audit-event.js'
 import type { StateStore } from './stateful.js'
+import { linearRegex, type LinearRegex } from '../../model/linear-regex.js'
 
 /** Identities that are privileged by name (audit.privilegedUsers, regular expressions on usernames). */
 export const DEFAULT_PRIVILEGED_USERS = [
@@ -22,13 +23,15 @@ const ADMIN_ROLES = new Set(['cluster-admin', 'admin'])
  * bindings, kept in the detector store so it survives restarts).
  */
 export class PrivilegedIdentities {
-  readonly #patterns: RegExp[]
+  readonly #patterns: LinearRegex[]
 
   constructor(
     private readonly store: StateStore,
     patterns: readonly string[],
   ) {
-    this.#patterns = patterns.map((p) => new RegExp(p))
+    // Usernames come from the audit log (an OIDC claim, a service account's name): RE2, as every
+    // regex falconet applies to event data, so an operator's pattern cannot stall on one.
+    this.#patterns = patterns.map((p) => linearRegex(p))
   }
 
   why = (username: string, groups: readonly string[]): string | undefined => {

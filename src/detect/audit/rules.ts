@@ -34,6 +34,12 @@ export interface AuditRule extends Omit<DetectionMeta, 'fields'> {
    * but EKS's own privileged add-ons (aws-node, kube-proxy) live in kube-system and must not.
    */
   principals: 'human' | 'any' | 'workloads'
+  /**
+   * What GitOps controllers (audit.deployers) do as their job — apply RBAC, services and add-on
+   * service accounts from a reviewed repository, re-applying them every sync — so their requests
+   * are not findings of this rule; a person's or another workload's still are.
+   */
+  deployerChange?: true
   /** The finding's sentence, or the sentence with a priority when the rule grades what it saw. */
   match(e: AuditEvent, ctx: RuleContext): Verdict
 }
@@ -61,6 +67,8 @@ export interface RuleContext {
 
 const WRITE = new Set(['create', 'update', 'patch'])
 const CHANGE = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
+/** RBAC verbs stronger than writing: granting roles one lacks, binding any role, acting as another user. */
+const ESCALATING = new Set(['escalate', 'bind', 'impersonate'])
 const WORKLOADS = new Set(['pods', 'deployments', 'daemonsets', 'statefulsets', 'replicasets', 'jobs', 'cronjobs', 'replicationcontrollers'])
 const RBAC = new Set(['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'])
 const BINDINGS = new Set(['rolebindings', 'clusterrolebindings'])
@@ -203,6 +211,7 @@ export const AUDIT_RULES: AuditRule[] = [
     tags: ['T1098', 'mitre_persistence', 'k8s'],
     falco: 'K8s Role/ClusterRole Created/Deleted, K8s RoleBinding/ClusterRoleBinding Created/Deleted',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => (RBAC.has(res(e)) && CHANGE.has(e.verb) && c.allowed ? `${who(c)} ${e.verb === 'delete' ? 'deleted' : `${e.verb}d`} ${res(e)} ${target(e)}` : undefined),
   },
@@ -214,6 +223,7 @@ export const AUDIT_RULES: AuditRule[] = [
     guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated (nearest)',
     falco: 'Attach to cluster-admin Role',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
       const role = roleOf(e)
@@ -259,6 +269,7 @@ export const AUDIT_RULES: AuditRule[] = [
     guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleCreated (nearest)',
     falco: 'ClusterRole With Wildcard Created',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
       if (!(res(e) === 'roles' || res(e) === 'clusterroles') || !WRITE.has(e.verb) || !c.allowed) return undefined
@@ -389,10 +400,11 @@ export const AUDIT_RULES: AuditRule[] = [
     guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleCreated (nearest)',
     falco: 'ClusterRole With Write Privileges Created',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !creates(e) || !c.allowed) return undefined
-      const verbs = [...new Set(roleRules(e).flatMap((r) => list(r?.verbs)).filter((v: unknown) => typeof v === 'string' && CHANGE.has(v)))]
+      const verbs = [...new Set(roleRules(e).flatMap((r) => list(r?.verbs)).filter((v: unknown) => typeof v === 'string' && (CHANGE.has(v) || ESCALATING.has(v))))]
       return verbs.length ? `${who(c)} created ${res(e)} ${target(e)} granting ${verbs.join(', ')}` : undefined
     },
   },
@@ -404,6 +416,7 @@ export const AUDIT_RULES: AuditRule[] = [
     guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleCreated (nearest)',
     falco: 'ClusterRole With Pod Exec Created',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
@@ -433,6 +446,7 @@ export const AUDIT_RULES: AuditRule[] = [
     tags: ['T1133', 'mitre_initial_access', 'mitre_persistence', 'k8s'],
     falco: 'Create NodePort Service',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
       if (res(e) !== 'services' || sub(e) || !WRITE.has(e.verb) || !c.allowed) return undefined
@@ -465,10 +479,11 @@ export const AUDIT_RULES: AuditRule[] = [
     tags: ['T1136', 'T1098', 'mitre_persistence', 'k8s'],
     falco: 'Service Account Created in Kube Namespace',
     principals: 'human',
+    deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
       const name = e.objectRef?.name ?? objectOf(e)?.metadata?.name ?? ''
-      if (res(e) !== 'serviceaccounts' || !creates(e) || !c.allowed || !(KUBE_NAMESPACES.has(ns(e)) || c.systemNamespaces.has(ns(e))) || KNOWN_SYSTEM_SERVICE_ACCOUNTS.has(name)) return undefined
+      if (res(e) !== 'serviceaccounts' || sub(e) || !creates(e) || !c.allowed || !(KUBE_NAMESPACES.has(ns(e)) || c.systemNamespaces.has(ns(e))) || KNOWN_SYSTEM_SERVICE_ACCOUNTS.has(name)) return undefined
       const role = roleArnOf(e)
       return `${who(c)} created service account ${target(e)}${role ? ` bound to IAM role ${role}` : ''}: a new identity where the cluster's own controllers live`
     },
@@ -481,7 +496,7 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'human',
     keyFields: OBJECT,
     match: (e, c) => {
-      if (res(e) !== 'serviceaccounts' || !WRITE.has(e.verb) || !c.allowed) return undefined
+      if (res(e) !== 'serviceaccounts' || sub(e) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const role = roleArnOf(e)
       const account = role ? accountOf(role) : undefined
       if (!role || !account) return undefined
@@ -511,7 +526,11 @@ export const AUDIT_RULES: AuditRule[] = [
       // rotation from a person's request: node names are then left alone, masters never are.
       const requesterUnknown = !!sub(e) && typeof o?.spec?.username !== 'string'
       const isNode = requesterUnknown || requester.startsWith('system:node:') || requesterGroups.includes('system:nodes') || requesterGroups.includes('system:bootstrappers')
-      const why = privilegedSubject(subject, isNode)
+      // Beside system names: a subject the cluster knows as privileged (kubernetes-admin, a user or
+      // group bound to cluster-admin); a node asking for its own node name is not.
+      const ownNodeName = isNode && ((subject.commonName ?? '').startsWith('system:node:') || subject.organizations.includes('system:nodes'))
+      const known = ownNodeName ? undefined : c.privilegedIdentity(subject.commonName ?? '', subject.organizations)
+      const why = privilegedSubject(subject, isNode) ?? (known ? { reason: `CN=${subject.commonName ?? ''}${subject.organizations.length ? ` O=${subject.organizations.join(',')}` : ''} (${known})`, critical: false } : undefined)
       if (!why) return undefined
       const action = !sub(e) ? `asked for a certificate for ${why.reason}` : `approved ${requester}'s request for a certificate for ${why.reason}`
       const output = `${who(c)} ${action} (CSR ${target(e)}, signer ${o?.spec?.signerName ?? '?'}${c.allowed ? '' : ', refused'})`
@@ -526,12 +545,12 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: ['ka.user.name', 'ka.impersonated.user'],
     match: (e, c) => {
-      const target = e.impersonatedUser
+      const target = e.impersonatedUser ?? refusedImpersonation(e)
       if (!target?.username && !list(target?.groups).length) return undefined
       const why = c.privilegedIdentity(target?.username ?? '', list(target?.groups))
       if (!why) return undefined
       // At least MEDIUM whatever the outcome: trying to act as cluster-admin is the finding.
-      return `${who(c)} impersonated ${target?.username ?? '(groups only)'}${list(target?.groups).length ? ` [${list(target?.groups).join(', ')}]` : ''} (${why}) to ${e.verb} ${res(e)}${sub(e) ? `/${sub(e)}` : ''} ${targetOf(e)}${c.allowed ? '' : ' (refused)'}`
+      return `${who(c)} ${c.allowed ? 'impersonated' : 'tried to impersonate'} ${target?.username ?? '(groups only)'}${list(target?.groups).length ? ` [${list(target?.groups).join(', ')}]` : ''} (${why}) to ${e.verb} ${res(e)}${sub(e) ? `/${sub(e)}` : ''} ${targetOf(e)}${c.allowed ? '' : ' (refused)'}`
     },
   },
   {
@@ -544,11 +563,25 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || (sub(e) && sub(e) !== 'ephemeralcontainers') || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const hits = containersOf(podSpecOf(e) ?? objectOf(e)?.spec).map((k) => [k.name, minerEvidence(k)] as const).filter(([, why]) => why)
+      const hits = [...containersOf(podSpecOf(e) ?? objectOf(e)?.spec), ...patchedContainers(e)].map((k) => [k.name, minerEvidence(k)] as const).filter(([, why]) => why)
       return hits.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} running a cryptominer: ${hits.map(([n, why]) => `${n ?? '?'}: ${why}`).join('; ')}` : undefined
     },
   },
 ]
+
+/**
+ * Containers as a JSON patch sets them (`kubectl set image`, `kubectl patch --type=json`): a whole
+ * container or list of them, or one container's image, command or args by path.
+ */
+function patchedContainers(e: AuditEvent): Array<Record<string, unknown>> {
+  return patchOps(e).flatMap((op) => {
+    const path = op.path ?? ''
+    if (!/\/(containers|initContainers|ephemeralContainers)(\/|$)/.test(path)) return []
+    if (path.endsWith('/image')) return typeof op.value === 'string' ? [{ image: op.value }] : []
+    if (/\/(command|args)(\/(\d+|-))?$/.test(path)) return [{ args: Array.isArray(op.value) ? op.value : [op.value] }]
+    return (Array.isArray(op.value) ? op.value : [op.value]).filter((k): k is Record<string, unknown> => !!k && typeof k === 'object' && !Array.isArray(k))
+  })
+}
 
 /** Rules a Role or ClusterRole grants, from the object or a JSON patch of /rules. */
 function roleRules(e: AuditEvent): ReturnType<typeof list> {
@@ -573,6 +606,21 @@ function holdsCredential(key: string, value: string): boolean {
 /** Every image a request's pod spec (or template) names. */
 export function imagesOf(e: AuditEvent): string[] {
   return containersOf(podSpecOf(e)).map((k) => k.image).filter((i: unknown): i is string => typeof i === 'string')
+}
+
+/**
+ * Whom a refused impersonation tried to act as. The API server records impersonatedUser only once
+ * impersonation is allowed; a refusal is a 403 whose message names the target
+ * (`users "system:admin" is forbidden: User "eve" cannot impersonate resource "users" …`).
+ */
+function refusedImpersonation(e: AuditEvent): AuditEvent['impersonatedUser'] {
+  if (e.responseStatus?.code !== 403) return undefined
+  const m = /^(users|groups|serviceaccounts|uids) "([^"]*)" is forbidden: User "[^"]*" cannot impersonate resource "\1"(?:.* in the namespace "([^"]+)")?/.exec(e.responseStatus.message ?? '')
+  if (!m) return undefined
+  const [, kind, name, namespace] = m
+  if (kind === 'groups') return { groups: [name!] }
+  if (kind === 'serviceaccounts') return { username: `system:serviceaccount:${namespace ?? ''}:${name}` }
+  return kind === 'users' ? { username: name! } : undefined
 }
 
 /** A Denied condition on a CSR approval update is a refusal, not an approval. */

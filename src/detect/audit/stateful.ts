@@ -17,6 +17,7 @@ export interface StatefulFinding {
   priority: Priority
   tags: string[]
   guardDuty?: string
+  falco?: string
   keyFields: string[]
   output: string
 }
@@ -88,20 +89,21 @@ export class AuthFailureSpikes {
     if (p.username === 'system:anonymous') {
       const w = this.#anonymous.add(ip ?? '?', now)
       if (!w.fired && w.count >= o.anonymousBurst && ((w.fired = true))) {
-        out.push({ id: 'anonymous-failures-burst', name: 'Burst of failed anonymous requests', priority: 'Warning', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], keyFields: ['ka.sourceip'], output: `${w.count} anonymous requests were refused from ${ip ?? 'an unknown address'} within ${o.windowMs / 1000} s: someone is probing the API server` })
+        out.push({ ...detection('anonymous-failures-burst'), output: `${w.count} anonymous requests were refused from ${ip ?? 'an unknown address'} within ${o.windowMs / 1000} s: someone is probing the API server` })
       }
     } else {
       const w = this.#principals.add(p.arn ?? p.username, now)
-      if (spike(w)) out.push({ id: 'auth-failures-spike-principal', name: 'Spike of 401/403 responses for a principal', priority: 'Warning', tags: ['T1069', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} got ${w.count} refusals (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}: probing its permissions, or stolen credentials` })
+      if (spike(w)) out.push({ ...detection('auth-failures-spike-principal'), output: `${p.username}${p.arn ? ` (${p.arn})` : ''} got ${w.count} refusals (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}: probing its permissions, or stolen credentials` })
     }
     if (ip) {
       const w = this.#ips.add(ip, now)
-      if (spike(w)) out.push({ id: 'auth-failures-spike-ip', name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', tags: ['T1069', 'mitre_discovery', 'k8s'], keyFields: ['ka.sourceip'], output: `${w.count} requests from ${ip} were refused (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}` })
+      if (spike(w)) out.push({ ...detection('auth-failures-spike-ip'), output: `${w.count} requests from ${ip} were refused (401/403) within ${o.windowMs / 1000} s, usually ${w.mean.toFixed(1)}` })
     }
-    if (code === 403 && e.objectRef?.resource === 'secrets' && ['get', 'list', 'watch'].includes(e.verb)) {
+    // Service accounts' refused Secret reads are WorkloadSecretProbes' (fewer make a finding there).
+    if (code === 403 && e.objectRef?.resource === 'secrets' && ['get', 'list', 'watch'].includes(e.verb) && !p.username.startsWith('system:serviceaccount:')) {
       const w = this.#secrets.add(p.arn ?? p.username, now)
       if (!w.fired && w.count >= o.forbiddenSecretsBurst && ((w.fired = true))) {
-        out.push({ id: 'forbidden-secret-reads', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
+        out.push({ ...detection('forbidden-secret-reads'), output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
       }
     }
     return out
@@ -114,24 +116,36 @@ export class AuthFailureSpikes {
  * stolen token probing. Every service account counts, kube-system's too.
  */
 export class WorkloadSecretProbes {
-  readonly #counts: WindowCounts
+  /** Per service account: the times of its latest refusals (at most `refusals`), and when it last made a finding. */
+  readonly #recent = new Map<string, { times: number[]; firedAt?: number }>()
 
   constructor(
     private readonly refusals: number,
     private readonly windowMs: number,
-  ) {
-    this.#counts = new WindowCounts(windowMs)
-  }
+  ) {}
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
     if (e.responseStatus?.code !== 403 || e.objectRef?.resource !== 'secrets' || !['get', 'list', 'watch'].includes(e.verb)) return []
     const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(p.username)
     if (!sa) return []
-    const w = this.#counts.add(p.username, now)
-    if (w.fired || w.count < this.refusals) return []
-    w.fired = true
+    // A sliding window over the latest refusals, not fixed windows: three probes a few seconds apart
+    // must not be split by a window boundary. Times sorted, as CloudWatch can deliver out of order.
+    let r = this.#recent.get(p.username)
+    if (!r) {
+      if (this.#recent.size >= 100_000) this.#recent.clear() // bounded: a flood of new names resets memory
+      r = { times: [] }
+      this.#recent.set(p.username, r)
+    }
+    r.times.push(now)
+    r.times.sort((a, b) => a - b)
+    if (r.times.length > this.refusals) r.times.splice(0, r.times.length - this.refusals)
+    const span = r.times[r.times.length - 1]! - r.times[0]!
+    if (r.times.length < this.refusals || span > this.windowMs) return []
+    if (r.firedAt !== undefined && Math.abs(now - r.firedAt) < this.windowMs) return [] // once per window
+    r.firedAt = now
+    const count = r.times.length
     const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
-    return [{ id: 'workload-forbidden-secret-reads', name: 'Service account token refused reading Secrets', priority: 'Notice', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', keyFields: ['ka.user.name'], output: `service account ${sa[1]}/${sa[2]} was refused ${w.count} reads of Secrets within ${this.windowMs / 1000} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
+    return [{ ...detection('workload-forbidden-secret-reads'), output: `service account ${sa[1]}/${sa[2]} was refused ${count} reads of Secrets within ${Math.max(1, Math.round(span / 1000))} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
   }
 }
 
@@ -157,15 +171,15 @@ export class FirstSeen {
     if (this.store.get(key) !== undefined) return []
     this.store.put(key, now)
     if (now - started < this.learningMs) return []
-    return [{ id: `first-seen-${behaviour.id}`, name: behaviour.name, priority: 'Notice', tags: behaviour.tags, guardDuty: behaviour.guardDuty, keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${behaviour.verb} for the first time since learning began (${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${[e.objectRef?.namespace, e.objectRef?.name].filter(Boolean).join('/')})` }]
+    return [{ ...detection(`first-seen-${behaviour.id}`), output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${behaviour.verb} for the first time since learning began (${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${[e.objectRef?.namespace, e.objectRef?.name].filter(Boolean).join('/')})` }]
   }
 }
 
 function behaviourOf(e: AuditEvent) {
   const r = e.objectRef?.resource
-  if (r === 'secrets' && ['get', 'list', 'watch'].includes(e.verb)) return { id: 'secrets-read', verb: 'read Secrets', name: 'Principal read Secrets for the first time', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed' }
-  if (r === 'pods' && (e.objectRef?.subresource === 'exec' || e.objectRef?.subresource === 'attach')) return { id: 'exec', verb: 'exec-ed into a pod', name: 'Principal exec-ed into a pod for the first time', tags: ['T1609', 'mitre_execution', 'k8s'], guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod' }
-  if ((r === 'rolebindings' || r === 'clusterrolebindings') && e.verb === 'create') return { id: 'rolebinding-create', verb: 'created a role binding', name: 'Principal created a role binding for the first time', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated' }
+  if (r === 'secrets' && ['get', 'list', 'watch'].includes(e.verb)) return { id: 'secrets-read', verb: 'read Secrets' }
+  if (r === 'pods' && (e.objectRef?.subresource === 'exec' || e.objectRef?.subresource === 'attach')) return { id: 'exec', verb: 'exec-ed into a pod' }
+  if ((r === 'rolebindings' || r === 'clusterrolebindings') && e.verb === 'create') return { id: 'rolebinding-create', verb: 'created a role binding' }
   return undefined
 }
 
@@ -198,7 +212,7 @@ export class AwsAuthWatch {
       this.store.put('aws-auth:data', { ...previous, ...data })
       detail = changes.length ? `${e.verb}d it: ${changes.join('; ')}` : `${e.verb}d it (mapRoles / mapUsers unchanged)`
     }
-    return [{ id: 'aws-auth-changed', name: 'aws-auth ConfigMap changed', priority: 'Warning', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], keyFields: ['ka.user.name'], output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${detail}` }]
+    return [{ ...detection('aws-auth-changed'), output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${detail}` }]
   }
 }
 
@@ -220,16 +234,24 @@ export interface DetectionDoc {
   guardDuty: string
   falco?: string
   when: string
+  keyFields: string[]
+}
+
+/** A stateful finding's fields, from the same entry docs/detections.md is generated from. */
+function detection(id: string): Omit<StatefulFinding, 'output'> {
+  const d = STATEFUL_DETECTIONS.find((x) => x.id === id)
+  if (!d) throw new Error(`stateful detection ${id} is not in STATEFUL_DETECTIONS`)
+  return { id: d.id, name: d.name, priority: d.priority, tags: d.tags, keyFields: d.keyFields, ...(d.guardDuty ? { guardDuty: d.guardDuty } : {}), ...(d.falco ? { falco: d.falco } : {}) }
 }
 
 export const STATEFUL_DETECTIONS: DetectionDoc[] = [
-  { id: 'auth-failures-spike-principal', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline' },
-  { id: 'auth-failures-spike-ip', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP' },
-  { id: 'anonymous-failures-burst', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window' },
-  { id: 'forbidden-secret-reads', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window' },
-  { id: 'workload-forbidden-secret-reads', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs' },
-  { id: 'first-seen-secrets-read', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Successfully (every read)', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)' },
-  { id: 'first-seen-exec', tags: ['T1609', 'mitre_execution', 'k8s'], name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period' },
-  { id: 'first-seen-rolebinding-create', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period' },
-  { id: 'aws-auth-changed', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them' },
+  { id: 'auth-failures-spike-principal', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline', keyFields: ['ka.user.name'] },
+  { id: 'auth-failures-spike-ip', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP', keyFields: ['ka.sourceip'] },
+  { id: 'anonymous-failures-burst', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window', keyFields: ['ka.sourceip'] },
+  { id: 'forbidden-secret-reads', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window', keyFields: ['ka.user.name'] },
+  { id: 'workload-forbidden-secret-reads', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs', keyFields: ['ka.user.name'] },
+  { id: 'first-seen-secrets-read', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Successfully (every read)', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)', keyFields: ['ka.user.name'] },
+  { id: 'first-seen-exec', tags: ['T1609', 'mitre_execution', 'k8s'], name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period', keyFields: ['ka.user.name'] },
+  { id: 'first-seen-rolebinding-create', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period', keyFields: ['ka.user.name'] },
+  { id: 'aws-auth-changed', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them', keyFields: ['ka.user.name'] },
 ]

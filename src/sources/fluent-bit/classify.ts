@@ -57,19 +57,22 @@ function rounded(alert: Record<string, unknown>): boolean {
 export function classify(decoded: DecodedRecord, options: ClassifyOptions, tag?: string): Classified {
   const { record } = decoded
   const k8s = isRecord(record.kubernetes) ? record.kubernetes : undefined
-  if (record.stream === 'stderr' && typeof k8s?.container_name === 'string' && options.falcoContainers.includes(k8s.container_name)) {
-    return { kind: 'skipped' }
-  }
+  const falcoStderr = record.stream === 'stderr' && typeof k8s?.container_name === 'string' && options.falcoContainers.includes(k8s.container_name)
 
-  const alert = falcoAlertIn(decoded, options.falcoKeys)
-  if (alert) {
+  const found = falcoAlertIn(decoded, options.falcoKeys)
+  if (found) {
+    // Who wrote it is decided first, on the record as read: a forged record must be reported as
+    // one even when it is odd in other ways (a key given twice, which the lossless re-read
+    // refuses: Merge_Log puts a tenant's own `kubernetes` key before the filter's), and a tenant
+    // container that merely calls itself `falco` does not get its stderr skipped.
     const check = checkFalcoSender(record, tag, options.falcoSender)
     if (!check.trusted) {
       const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 256) : '')
-      return { kind: 'forged', reason: check.reason, sender: check.sender, rule: text(alert.rule), priority: text(alert.priority), ...(check.sender.node ? { node: check.sender.node } : {}) }
+      return { kind: 'forged', reason: check.reason, sender: check.sender, rule: text(found.alert.rule), priority: text(found.alert.priority), ...(check.sender.node ? { node: check.sender.node } : {}) }
     }
+    if (falcoStderr) return { kind: 'skipped' }
     try {
-      const event = normalizeFalcoAlert(withTime(alert, decoded), 'falco')
+      const event = normalizeFalcoAlert(withTime(found.exact(), decoded), 'falco')
       const future = futureTimeProblem(event.time, options.maxFutureSkewMs ?? Infinity)
       if (future) return { kind: 'invalid', reason: future }
       return { kind: 'falco', event: { ...event, provenance: check.provenance } }
@@ -77,6 +80,9 @@ export function classify(decoded: DecodedRecord, options: ClassifyOptions, tag?:
       return { kind: 'invalid', reason: (err as Error).message }
     }
   }
+
+  // Falco's own stderr: start-up and status messages, not alerts.
+  if (falcoStderr) return { kind: 'skipped' }
 
   const audit = auditEventIn(record, options.falcoKeys)
   // Held to its types and cut, as the webhook's are.
@@ -116,12 +122,23 @@ function withTime(alert: Record<string, unknown>, decoded: DecodedRecord): Recor
   return time ? { ...alert, time } : alert
 }
 
-function falcoAlertIn(decoded: DecodedRecord, keys: readonly string[]): Record<string, unknown> | undefined {
+/** An alert found in a record: as first read, and exactly (integers beyond 2^53 re-read losslessly), when asked. */
+interface FoundAlert {
+  alert: Record<string, unknown>
+  exact(): Record<string, unknown>
+}
+
+function falcoAlertIn(decoded: DecodedRecord, keys: readonly string[]): FoundAlert | undefined {
   const { record } = decoded
   // Falco's keys at the top level (Merge_Log, or Falco's stdout parsed as JSON).
   if (isFalcoAlert(record)) {
-    const text = rounded(record) ? decoded.text?.() : undefined
-    return text ? (parseJsonLossless(text) as Record<string, unknown>) : record
+    return {
+      alert: record,
+      exact: () => {
+        const text = rounded(record) ? decoded.text?.() : undefined
+        return text ? (parseJsonLossless(text) as Record<string, unknown>) : record
+      },
+    }
   }
   for (const key of keys) {
     const value = record[key]
@@ -134,11 +151,17 @@ function falcoAlertIn(decoded: DecodedRecord, keys: readonly string[]): Record<s
       } catch {
         continue
       }
-      if (isFalcoAlert(parsed)) return parsed as Record<string, unknown>
+      if (isFalcoAlert(parsed)) return { alert: parsed as Record<string, unknown>, exact: () => parsed as Record<string, unknown> }
     } else if (isFalcoAlert(value)) {
-      const text = rounded(value as Record<string, unknown>) ? decoded.text?.() : undefined
-      const lossless = text ? (parseJsonLossless(text) as Record<string, unknown>)[key] : undefined
-      return (isFalcoAlert(lossless) ? lossless : value) as Record<string, unknown>
+      const alert = value as Record<string, unknown>
+      return {
+        alert,
+        exact: () => {
+          const text = rounded(alert) ? decoded.text?.() : undefined
+          const lossless = text ? (parseJsonLossless(text) as Record<string, unknown>)[key] : undefined
+          return (isFalcoAlert(lossless) ? lossless : alert) as Record<string, unknown>
+        },
+      }
     }
   }
   return undefined
