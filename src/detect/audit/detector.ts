@@ -57,6 +57,7 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       addonImage,
       trustedAccounts: config.trustedAccounts,
       privilegedIdentity: privileged.why,
+      clusterAdmin: privileged.clusterWide,
       systemNamespaces,
       homeAccounts: () => deps.store.get<string[]>(HOME_ACCOUNTS) ?? [],
     }

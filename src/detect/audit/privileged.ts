@@ -15,6 +15,8 @@ export const DEFAULT_PRIVILEGED_USERS = [
 ]
 
 const KEY = 'privileged:admin-subjects'
+/** Subjects of ClusterRoleBindings to cluster-admin or admin: power over every namespace, not one. */
+const CLUSTER_WIDE_KEY = 'privileged:cluster-admin-subjects'
 const ADMIN_ROLES = new Set(['cluster-admin', 'admin'])
 
 /**
@@ -45,6 +47,19 @@ export class PrivilegedIdentities {
     return group ? `member of ${group}, bound to cluster-admin` : undefined
   }
 
+  /**
+   * Whether the identity holds cluster-admin or admin over the whole cluster through a
+   * ClusterRoleBinding the audit log has shown (to it, or to one of its groups); a RoleBinding to
+   * admin in one namespace is not that.
+   */
+  clusterWide = (username: string, groups: readonly string[]): string | undefined => {
+    const bound = new Set(this.store.get<string[]>(CLUSTER_WIDE_KEY) ?? [])
+    const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(username)
+    if (bound.has(`User:${username}`) || (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`))) return 'bound cluster-wide to cluster-admin or admin'
+    const group = groups.find((g) => bound.has(`Group:${g}`))
+    return group ? `member of ${group}, bound cluster-wide to cluster-admin or admin` : undefined
+  }
+
   /** Learns the subjects of allowed cluster-admin / admin bindings. */
   observe(e: AuditEvent): void {
     const r = e.objectRef?.resource
@@ -55,8 +70,13 @@ export class PrivilegedIdentities {
     const subjects = (o.subjects as unknown[])
       .filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string')
       .map((s) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
-    const known = this.store.get<string[]>(KEY) ?? []
+    this.#learn(KEY, subjects)
+    if (r === 'clusterrolebindings') this.#learn(CLUSTER_WIDE_KEY, subjects)
+  }
+
+  #learn(key: string, subjects: string[]): void {
+    const known = this.store.get<string[]>(key) ?? []
     const added = subjects.filter((s: string) => !known.includes(s))
-    if (added.length) this.store.put(KEY, [...known, ...added].slice(-1000))
+    if (added.length) this.store.put(key, [...known, ...added].slice(-1000))
   }
 }
