@@ -63,7 +63,7 @@ export interface RuleContext {
   /** Why an identity holds cluster-admin (or admin) over the whole cluster, from the ClusterRoleBindings seen. */
   clusterAdmin: (username: string, groups: readonly string[]) => string | undefined
   systemNamespaces: ReadonlySet<string>
-  /** The cluster's own AWS accounts, learned from its nodes' IAM roles. */
+  /** The cluster's own AWS accounts: configured (aws.accountId, cluster.arn) and learned from its nodes' IAM roles. */
   homeAccounts: () => string[]
 }
 
@@ -540,7 +540,9 @@ export const AUDIT_RULES: AuditRule[] = [
       const own = c.principal.arn ? accountOf(c.principal.arn) : undefined
       const home = c.homeAccounts()
       if (account === own || c.trustedAccounts.includes(account) || home.includes(account) || (!own && c.trustedAccounts.length === 0 && home.length === 0)) return undefined
-      const output = `${who(c)} ${e.verb}d service account ${target(e)} with eks.amazonaws.com/role-arn ${role} of account ${account}${own ? `, not the caller's ${own}` : ''}: pods using it act in that account (a cross-account pivot)`
+      const cluster = home.filter((a) => a !== own)
+      const notOurs = [own ? `the caller's ${own}` : '', cluster.length ? `the cluster's ${cluster.join(', ')}` : ''].filter(Boolean).join(' nor ')
+      const output = `${who(c)} ${e.verb}d service account ${target(e)} with eks.amazonaws.com/role-arn ${role} of account ${account}${notOurs ? `, not ${notOurs}` : ''}: pods using it act in that account (a cross-account pivot)`
       return c.systemNamespaces.has(ns(e)) || KUBE_NAMESPACES.has(ns(e)) ? output : { output, priority: 'Warning' }
     },
   },
