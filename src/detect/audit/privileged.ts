@@ -39,12 +39,7 @@ export class PrivilegedIdentities {
   why = (username: string, groups: readonly string[]): string | undefined => {
     if (groups.includes('system:masters')) return 'member of system:masters'
     if (this.#patterns.some((re) => re.test(username))) return 'a system or cluster-admin identity'
-    const bound = new Set(this.store.get<string[]>(KEY) ?? [])
-    if (bound.has(`User:${username}`)) return 'bound to cluster-admin'
-    const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(username)
-    if (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`)) return 'bound to cluster-admin'
-    const group = groups.find((g) => bound.has(`Group:${g}`))
-    return group ? `member of ${group}, bound to cluster-admin` : undefined
+    return this.#bound(KEY, username, groups, 'bound to cluster-admin')
   }
 
   /**
@@ -52,12 +47,15 @@ export class PrivilegedIdentities {
    * ClusterRoleBinding the audit log has shown (to it, or to one of its groups); a RoleBinding to
    * admin in one namespace is not that.
    */
-  clusterWide = (username: string, groups: readonly string[]): string | undefined => {
-    const bound = new Set(this.store.get<string[]>(CLUSTER_WIDE_KEY) ?? [])
+  clusterWide = (username: string, groups: readonly string[]): string | undefined => this.#bound(CLUSTER_WIDE_KEY, username, groups, 'bound cluster-wide to cluster-admin or admin')
+
+  /** `how` when the user, its service account or one of its groups is among the learned subjects under `key`. */
+  #bound(key: string, username: string, groups: readonly string[], how: string): string | undefined {
+    const bound = new Set(this.store.get<string[]>(key) ?? [])
     const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(username)
-    if (bound.has(`User:${username}`) || (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`))) return 'bound cluster-wide to cluster-admin or admin'
+    if (bound.has(`User:${username}`) || (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`))) return how
     const group = groups.find((g) => bound.has(`Group:${g}`))
-    return group ? `member of ${group}, bound cluster-wide to cluster-admin or admin` : undefined
+    return group ? `member of ${group}, ${how}` : undefined
   }
 
   /** Learns the subjects of allowed cluster-admin / admin bindings. */
