@@ -26,6 +26,8 @@ export const errors = {
   FALCONET_ERR_NOT_FOUND: createError('FALCONET_ERR_NOT_FOUND', '%s', 404),
   FALCONET_ERR_INVALID_SILENCE: createError('FALCONET_ERR_INVALID_SILENCE', '%s', 400),
   FALCONET_ERR_CONFIGURED_SILENCE: createError('FALCONET_ERR_CONFIGURED_SILENCE', '%s', 409),
+  FALCONET_ERR_NOT_ACTIVE: createError('FALCONET_ERR_NOT_ACTIVE', 'the finding is not active (already archived, or its window closed)', 409),
+  FALCONET_ERR_STORE_UNAVAILABLE: createError('FALCONET_ERR_STORE_UNAVAILABLE', 'the shared store cannot be reached; try again shortly', 503),
   /** A failure of falconet itself: its message stays in the log, never in the answer. */
   FALCONET_ERR_INTERNAL: createError('FALCONET_ERR_INTERNAL', 'internal error', 500),
 } as const

@@ -33,7 +33,7 @@ import { SharedLiveness } from './cluster/liveness.js'
 import { sharedPolling } from './cluster/audit-poller.js'
 import { compileRoutes } from './route/tree.js'
 import { Silences } from './route/silences.js'
-import { compileInhibitions, type InhibitRule } from './route/inhibit.js'
+import { compileInhibitions } from './route/inhibit.js'
 import type { FindingState } from './aggregate/aggregator.js'
 import type { Finding } from './model/finding.js'
 import { errors } from './errors.js'
@@ -95,8 +95,8 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const clock = deps.clock ?? Date.now
   const logger = deps.logger ?? createLogger(config.logLevel)
   for (const note of deprecatedSettings(config)) logger.warn({ setting: note.path }, `config: ${note.path} is ${note.message}`)
-  sayNodeSupportOnce(config, logger, env) // before any AWS SDK client is built
   const awsNeeds = awsNeedsOf(config)
+  sayNodeSupportOnce(config, awsNeeds, logger, env) // before any AWS SDK client is built
   const awsProblems = awsSettingProblems(config, env, awsNeeds)
   if (awsProblems.length) throw new errors.FALCONET_ERR_CONFIG(awsProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n'))
   const dataDir = resolve(config.dataDir)
@@ -106,9 +106,9 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const sinkDeps: SinkDeps = { dataDir, logger, asffContext }
 
   const enabled = enabledSinks(config)
-  const findingSinks = [...enabled.filter(({ definition }) => (definition.consumes ?? 'findings') === 'findings').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>), ...(deps.extraSinks ?? [])]
+  const findingSinks = [...enabled.filter(({ definition }) => (definition.consumes ?? 'findings') === 'findings').map(({ definition, config: c }) => definition.create(c, sinkDeps)), ...(deps.extraSinks ?? [])]
   // One audit outbox: a single audit-event sink (the Falco bridge) drains it.
-  const auditSink = enabled.filter(({ definition }) => definition.consumes === 'audit-events').map(({ definition, config: c }) => definition.create(c, sinkDeps) as Sink<unknown>)[0]
+  const auditSink = enabled.filter(({ definition }) => definition.consumes === 'audit-events').map(({ definition, config: c }) => definition.create(c, sinkDeps))[0]
   const names = config.receivers.map((r) => r.name)
   const duplicate = names.find((n, i) => names.indexOf(n) !== i)
   if (duplicate) throw new errors.FALCONET_ERR_CONFIG(`  receivers: the name "${duplicate}" is used twice`)
@@ -167,7 +167,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   registerSpoolGauges(registry, spool, sinks.map((s) => s.id), budget.spoolBytes) // receivers too: a stuck Slack queue must show
   const silences = new Silences(sharedDocs ?? spool.state, clock, config.silences)
   sharedDocs?.onChange(() => silences.reload())
-  const inhibited = compileInhibitions(config.inhibit as InhibitRule[], windowMs)
+  const inhibited = compileInhibitions(config.inhibit, windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
   const deliveryOf = (sink: Sink<unknown>) => (cluster ? sharedDelivery(cluster, sink, { routed: !sinkIds.includes(sink.id), lifecycle: lifecycleSinks.has(sink.id), routeTo }) : { queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown> })
   const runners: SinkRunner[] = [

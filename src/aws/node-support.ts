@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
+import type { AwsNeeds } from './identity.js'
 
 /**
  * The AWS SDK for JavaScript v3 writes a 7-line `NodeVersionSupportWarning` to stderr, through
@@ -14,19 +15,18 @@ export const SDK_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISAB
 /** The Node.js major the SDK's releases after the first week of January 2027 require. */
 export const SDK_NODE_MAJOR = 22
 
-/** Does this configuration build AWS SDK clients at all? */
-export function usesAwsSdk(config: Readonly<Config>): boolean {
-  const sinks = config.sinks as Record<string, { enabled?: boolean } | undefined>
-  return (
-    Boolean(sinks.securityhub?.enabled || sinks.cloudwatchLogs?.enabled) ||
-    config.sources.eksAudit.enabled ||
-    (config.enrichment.enabled && config.enrichment.podIdentity.enabled) ||
-    config.receivers.some((r) => r.type === 'email')
-  )
+/**
+ * Does this configuration build AWS SDK clients at all? Every output that calls AWS says so in its
+ * needs (a region, an account: the root's awsNeedsOf over the sink and receiver registries, and the
+ * EKS audit poller), so no output is named here; enrichment's EKS Pod Identity lookups are the one
+ * AWS caller that needs neither.
+ */
+export function usesAwsSdk(config: Readonly<Config>, needs: AwsNeeds): boolean {
+  return needs.region.length > 0 || needs.accountId.length > 0 || (config.enrichment.enabled && config.enrichment.podIdentity.enabled)
 }
 
-export function sayNodeSupportOnce(config: Readonly<Config>, logger: Logger, env: NodeJS.ProcessEnv = process.env, nodeVersion = process.version): void {
-  if (!usesAwsSdk(config) || env[SDK_WARNING_SWITCH] !== undefined) return
+export function sayNodeSupportOnce(config: Readonly<Config>, needs: AwsNeeds, logger: Logger, env: NodeJS.ProcessEnv = process.env, nodeVersion = process.version): void {
+  if (!usesAwsSdk(config, needs) || env[SDK_WARNING_SWITCH] !== undefined) return
   const major = Number(/^v?(\d+)/.exec(nodeVersion)?.[1])
   if (!(major < SDK_NODE_MAJOR)) return
   env[SDK_WARNING_SWITCH] = 'true'

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { Type, type Static } from 'typebox'
+import { errors } from '../errors.js'
 import { toAsff } from '../asff/build.js'
 import { workloadName } from '../aggregate/workload.js'
 import type { AsffContext } from '../asff/context.js'
@@ -102,7 +103,10 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
     const record = await index.get(id)
     if (!record) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'no such finding in the console index' })
     if (!deps.resolve) return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'FALCONET_ERR_NOT_FOUND', message: 'archiving is not available here' })
-    const notActive = () => reply.code(409).send({ statusCode: 409, error: 'Conflict', code: 'FALCONET_ERR_NOT_ACTIVE', message: 'the finding is not active (already archived, or its window closed)' })
+    const notActive = () => {
+      const err = new errors.FALCONET_ERR_NOT_ACTIVE()
+      return reply.code(409).send({ statusCode: 409, error: 'Conflict', code: err.code, message: err.message })
+    }
     if (record.finding.archived) return notActive()
     const who = request.identity?.who ?? 'unknown'
     // The latest event as its source sent it (the Id is computed before enrichment, which adds the

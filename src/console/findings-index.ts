@@ -139,6 +139,6 @@ export interface FindingIndex {
 export function kindOf(f: Pick<Finding, 'event'>): SourceKind {
   const { input, source } = f.event
   if (input === 'monitor' || source === 'internal') return 'monitor'
-  if (source === 'k8s_audit' || source === 'k8s-audit' || input === 'k8s-audit' || input === 'eks-audit') return 'audit'
+  if (source === 'k8s_audit' || input === 'k8s-audit' || input === 'eks-audit') return 'audit'
   return 'runtime'
 }

@@ -1,3 +1,4 @@
+import { errors } from '../errors.js'
 import type { Store } from '../cluster/store.js'
 import type { LetterFilter } from '../delivery/dead-letter.js'
 import type { RedriveResult } from '../delivery/redrive.js'
@@ -187,5 +188,5 @@ export function sharedLetterBook(shared: SharedDeadLetters, local: { book: Lette
 
 /** The store did not answer: a 503 the client may retry (the console index's reads answer the same). */
 export function unavailable(err: unknown): Error {
-  return Object.assign(new Error('the shared store cannot be reached; try again shortly'), { statusCode: 503, code: 'FALCONET_ERR_STORE_UNAVAILABLE', cause: err })
+  return Object.assign(new errors.FALCONET_ERR_STORE_UNAVAILABLE(), { cause: err })
 }

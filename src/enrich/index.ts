@@ -27,7 +27,7 @@ export function createEnrichment(
   if (config.podIdentity.enabled && !podIdentity) deps.logger.warn('enrichment.podIdentity needs cluster.name and a region: Pod Identity roles will not be resolved')
   const kube = new KubeMetadata(
     {
-      mode: config.mode as 'cluster' | 'node',
+      mode: config.mode,
       ...(config.nodeName ? { nodeName: config.nodeName } : {}),
       ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
       deletedPodGraceMs: config.deletedPodGraceSecs * 1000,

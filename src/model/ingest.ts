@@ -2,6 +2,9 @@ import type { SecurityEvent } from './event.js'
 import type { AuditEvent } from './audit-event.js'
 import type { Provenance } from './event.js'
 
+/** Seconds a sender is asked to wait (Retry-After) when the pipeline cannot take its events now: the pipeline's and every source's 429/503. */
+export const RETRY_AFTER_SECS = 5
+
 /**
  * The functions sources are handed (built by the pipeline, src/pipeline/): they resolve once the
  * events are durably folded into their findings and queued for every sink, and sources answer

@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Static } from 'typebox'
 import type { SecurityEvent } from '../model/event.js'
-import type { Priority } from '../model/severity.js'
 import type { Ingest, Resolve } from '../model/ingest.js'
 import type { PipelineHooks } from '../pipeline/pipeline.js'
 import type { monitorSchema } from './config.js'
@@ -58,9 +57,9 @@ export function createMonitor(config: Static<typeof monitorSchema>, deps: Monito
           silentAfterMs,
           forgetAfterMs: config.forgetAfterSecs * 1000,
           maxSources: config.maxSources,
-          falcoLearnFrom: config.sources.falco.learnFrom as 'heartbeat' | 'any',
+          falcoLearnFrom: config.sources.falco.learnFrom,
           repeatEveryMs: Math.max(60_000, deps.windowMs / 2),
-          priority: config.priority as Priority,
+          priority: config.priority,
         },
         { now: deps.now ?? Date.now, store: deps.store, ingest: pipeline.ingest, resolve: pipeline.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}), ...(deps.raises ? { raises: deps.raises } : {}) },
       )

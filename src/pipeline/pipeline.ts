@@ -2,15 +2,12 @@ import type { SecurityEvent } from '../model/event.js'
 import { archive, fold, idFor, type AggregateOptions, type FindingState } from '../aggregate/aggregator.js'
 import { SpoolFullError } from '../delivery/spool.js'
 import type { FindingLedger } from '../delivery/stores.js'
-import type { Ingest, IngestOptions, Resolve } from '../model/ingest.js'
+import { RETRY_AFTER_SECS, type Ingest, type IngestOptions, type Resolve } from '../model/ingest.js'
 import { errors } from '../errors.js'
 import { trimForStorage } from '../aggregate/trim.js'
 import { BurstBound, FOLDED_FIELD } from './burst.js'
 
 export type { Ingest, IngestOptions, IngestResult, Resolve } from '../model/ingest.js'
-
-/** Seconds a client is asked to wait when the spool is full. */
-export const RETRY_AFTER_SECS = 5
 
 /** What watches the path without being part of it (src/monitor): metrics, source liveness. */
 export interface PipelineHooks {

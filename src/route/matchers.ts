@@ -1,7 +1,7 @@
 import type { Finding } from '../model/finding.js'
 import { SEVERITY_LABELS } from '../model/severity.js'
 import { labelReader } from './labels.js'
-import { linearRegex, type LinearRegex } from '../config/linear-regex.js'
+import { linearRegex, type LinearRegex } from '../model/linear-regex.js'
 
 /**
  * Alertmanager-style matchers on findings: `label op value`, op one of = != =~ !~ (the regex is

@@ -40,7 +40,7 @@ export const cloudWatchLogsSink = defineSink({
 })
 
 class CloudWatchLogsSink implements SinkBody<Finding> {
-  readonly delivery: CloudWatchConfig
+  readonly #config: CloudWatchConfig
   readonly #deps: SinkDeps
   readonly #stream: string
   #ctx: AsffContext | undefined
@@ -48,7 +48,7 @@ class CloudWatchLogsSink implements SinkBody<Finding> {
   #sdk: typeof import('@aws-sdk/client-cloudwatch-logs') | undefined
 
   constructor(config: CloudWatchConfig, deps: SinkDeps) {
-    this.delivery = config
+    this.#config = config
     this.#deps = deps
     this.#stream = config.logStreamName ?? hostname()
   }
@@ -61,7 +61,7 @@ class CloudWatchLogsSink implements SinkBody<Finding> {
   }
 
   encode(finding: Finding): Encoded {
-    const message = JSON.stringify(encodeFinding(this.delivery.format, finding, this.#ctx!))
+    const message = JSON.stringify(encodeFinding(this.#config.format, finding, this.#ctx!))
     return { id: finding.id, bytes: Buffer.byteLength(message) + OVERHEAD, payload: message }
   }
 
@@ -69,7 +69,7 @@ class CloudWatchLogsSink implements SinkBody<Finding> {
     const now = Date.now()
     const logEvents = batch.map((e) => ({ timestamp: now, message: e.payload as string }))
     try {
-      const out = await this.#client!.send(new this.#sdk!.PutLogEventsCommand({ logGroupName: this.delivery.logGroupName, logStreamName: this.#stream, logEvents }), { abortSignal: signal })
+      const out = await this.#client!.send(new this.#sdk!.PutLogEventsCommand({ logGroupName: this.#config.logGroupName, logStreamName: this.#stream, logEvents }), { abortSignal: signal })
       const rejected = out.rejectedLogEventsInfo
       if (!rejected) return { kind: 'ok' }
       const failed: FailedItem[] = []
@@ -85,7 +85,7 @@ class CloudWatchLogsSink implements SinkBody<Finding> {
       // The group or stream was deleted under us: create it again, then retry.
       if (c.code === 'ResourceNotFoundException') {
         await this.#ensureDestination(signal).catch(() => {})
-        return { kind: 'retry', reason: `${c.code}: recreated ${this.delivery.logGroupName}/${this.#stream}` }
+        return { kind: 'retry', reason: `${c.code}: recreated ${this.#config.logGroupName}/${this.#stream}` }
       }
       return awsOutcome(err)
     }
@@ -95,16 +95,16 @@ class CloudWatchLogsSink implements SinkBody<Finding> {
     const sdk = this.#sdk!
     const exists = (err: unknown) => (err as { name?: string }).name === 'ResourceAlreadyExistsException'
     let created = false
-    await this.#client!.send(new sdk.CreateLogGroupCommand({ logGroupName: this.delivery.logGroupName }), { abortSignal: signal }).then(
+    await this.#client!.send(new sdk.CreateLogGroupCommand({ logGroupName: this.#config.logGroupName }), { abortSignal: signal }).then(
       () => (created = true),
       (err) => {
         if (!exists(err)) throw err
       },
     )
-    if (created && this.delivery.retentionDays) {
-      await this.#client!.send(new sdk.PutRetentionPolicyCommand({ logGroupName: this.delivery.logGroupName, retentionInDays: this.delivery.retentionDays }), { abortSignal: signal })
+    if (created && this.#config.retentionDays) {
+      await this.#client!.send(new sdk.PutRetentionPolicyCommand({ logGroupName: this.#config.logGroupName, retentionInDays: this.#config.retentionDays }), { abortSignal: signal })
     }
-    await this.#client!.send(new sdk.CreateLogStreamCommand({ logGroupName: this.delivery.logGroupName, logStreamName: this.#stream }), { abortSignal: signal }).catch((err) => {
+    await this.#client!.send(new sdk.CreateLogStreamCommand({ logGroupName: this.#config.logGroupName, logStreamName: this.#stream }), { abortSignal: signal }).catch((err) => {
       if (!exists(err)) throw err
     })
   }

@@ -46,14 +46,14 @@ export const eventBridgeSink = defineSink({
 })
 
 class EventBridgeSink implements SinkBody<Finding> {
-  readonly delivery: EventBridgeConfig
+  readonly #config: EventBridgeConfig
   readonly #deps: SinkDeps
   #ctx: AsffContext | undefined
   #client: EventBridgeClient | undefined
   #command: typeof import('@aws-sdk/client-eventbridge').PutEventsCommand | undefined
 
   constructor(config: EventBridgeConfig, deps: SinkDeps) {
-    this.delivery = config
+    this.#config = config
     this.#deps = deps
   }
 
@@ -67,10 +67,10 @@ class EventBridgeSink implements SinkBody<Finding> {
 
   encode(finding: Finding): Encoded {
     const ctx = this.#ctx!
-    const fixed = Buffer.byteLength(this.delivery.source) + 14 + 64 // Time, and room for DetailType and Resources below
+    const fixed = Buffer.byteLength(this.#config.source) + 14 + 64 // Time, and room for DetailType and Resources below
     let detail: unknown
     let detailType: string
-    if (this.delivery.format === 'ocsf') {
+    if (this.#config.format === 'ocsf') {
       const ocsf = fitOcsf(toOcsf(finding, ctx), MAX_CALL_BYTES - fixed - 2048)
       detail = ocsf
       detailType = ocsf.type_name
@@ -79,10 +79,10 @@ class EventBridgeSink implements SinkBody<Finding> {
       detailType = 'ASFF Finding'
     }
     const entry: PutEventsRequestEntry = {
-      Source: this.delivery.source,
+      Source: this.#config.source,
       DetailType: detailType,
       Detail: JSON.stringify(detail),
-      EventBusName: this.delivery.eventBusName,
+      EventBusName: this.#config.eventBusName,
       Time: new Date(Date.parse(finding.updatedAt)),
       Resources: resourceArns(finding, ctx),
     }

@@ -13,14 +13,13 @@ import { classify, type ClassifyOptions } from './fluent-bit/classify.js'
 import { BUILTIN_LOG_RULES, compileLogRules } from './fluent-bit/log-rules.js'
 import { FluentBitMetrics } from './fluent-bit/metrics.js'
 import type { fluentBitSchema } from './fluent-bit/config.js'
-import type { AuditIngest } from '../model/ingest.js'
+import { RETRY_AFTER_SECS, type AuditIngest } from '../model/ingest.js'
 import type { AuditEvent } from '../model/audit-event.js'
 import { countReceived, countRejected } from './counters.js'
 import { chunkNodes, sawFluentBitNodes } from '../monitor/sightings.js'
 import { impersonationEvent } from './fluent-bit/impersonation.js'
-import { OncePerKey } from '../server/once-per-key.js'
+import { OncePerKey } from './once-per-key.js'
 import { ChunkBudget, DECODED_COST } from './fluent-bit/chunk-budget.js'
-import { RETRY_AFTER_SECS } from '../pipeline/pipeline.js'
 
 /**
  * Fluent Bit's `http` output: `POST /fluent-bit` (or `/fluent-bit/<anything>`, e.g. the tag), one

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream'
 import { createServer } from 'node:net'
 import { validateConfig } from '../../src/config/load.js'
 import { sayNodeSupportOnce, SDK_NODE_MAJOR, SDK_WARNING_SWITCH } from '../../src/aws/node-support.js'
+import { awsNeedsOf } from '../../src/sinks/registry.js'
 import { startFalconet } from '../support/falconet.js'
 import { waitFor } from '../support/net.js'
 
@@ -23,10 +24,23 @@ t.test('on Node.js < 22 with an AWS sink: the SDK switch is set and one JSON lin
   const config = validateConfig({ aws: { region: 'eu-west-1' }, sinks: { securityhub: { enabled: true } } })
   const env: NodeJS.ProcessEnv = {}
   const { logger, lines } = capture()
-  sayNodeSupportOnce(config, logger, env, 'v20.20.2')
+  sayNodeSupportOnce(config, awsNeedsOf(config), logger, env, 'v20.20.2')
   t.equal(env[SDK_WARNING_SWITCH], 'true')
   t.equal(lines.length, 1)
   t.match(lines[0], { level: 40, node: 'v20.20.2', sdkRequiresNode: `>=${SDK_NODE_MAJOR}`, msg: /require Node\.js >= 22/ })
+})
+
+t.test('every output that builds an AWS SDK client counts, not only Security Hub and CloudWatch Logs', async (t) => {
+  const before = process.env[SDK_WARNING_SWITCH]
+  t.teardown(() => (before === undefined ? delete process.env[SDK_WARNING_SWITCH] : (process.env[SDK_WARNING_SWITCH] = before)))
+  for (const sinks of [{ eventBridge: { enabled: true } }, { securityLake: { enabled: true, location: 's3://lake/ext/falconet/', roleArn: 'arn:aws:iam::111122223333:role/p', externalId: 'x' } }]) {
+    const config = validateConfig({ aws: { region: 'eu-west-1' }, sinks })
+    const env: NodeJS.ProcessEnv = {}
+    const { logger, lines } = capture()
+    sayNodeSupportOnce(config, awsNeedsOf(config), logger, env, 'v20.20.2')
+    t.equal(env[SDK_WARNING_SWITCH], 'true', `${Object.keys(sinks)[0]}: the SDK switch is set`)
+    t.equal(lines.length, 1, `${Object.keys(sinks)[0]}: one JSON line`)
+  }
 })
 
 t.test('left alone: Node.js 22+, no AWS SDK in use, or the operator set the variable', async (t) => {
@@ -39,7 +53,7 @@ t.test('left alone: Node.js 22+, no AWS SDK in use, or the operator set the vari
   for (const [name, config, env, version] of cases) {
     const { logger, lines } = capture()
     const before = env[SDK_WARNING_SWITCH]
-    sayNodeSupportOnce(config, logger, env, version)
+    sayNodeSupportOnce(config, awsNeedsOf(config), logger, env, version)
     t.equal(lines.length, 0, `${name}: nothing logged`)
     t.equal(env[SDK_WARNING_SWITCH], before, `${name}: variable untouched`)
   }

@@ -6,6 +6,7 @@ import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
 import { AUDIT_RULES } from '../../src/detect/audit/rules.js'
 import { isAuditEvent } from '../../src/model/audit-event.js'
+import { parseMatcher } from '../../src/route/matchers.js'
 
 const only = (file: string, over: Record<string, unknown> = {}) => {
   const d = detector(over)
@@ -80,6 +81,18 @@ t.test('every recorded event goes through the detectors without error, and every
     }
   }
   t.ok(findings >= 15)
+})
+
+t.test('the detections name their source as Falco names its audit alerts (k8s_audit): one route or silence matches both', async (t) => {
+  const d = detector()
+  const events = auditFixture('exec_pod.json').flatMap((e) => d.detect(e))
+  t.ok(events.length > 0, 'the exec is detected')
+  const auditRoute = parseMatcher('source = "k8s_audit"')
+  for (const event of events) {
+    t.equal(event.source, 'k8s_audit', event.rule)
+    t.ok(auditRoute(findingFromEvent(event, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING })), `${event.rule}: routed with Falco's audit alerts`)
+    t.equal(event.input, 'k8s-audit', 'the input is still the endpoint it came through')
+  }
 })
 
 t.test('exec: kube-system is its own, higher finding (GuardDuty ExecInKubeSystemPod), for anyone', async (t) => {

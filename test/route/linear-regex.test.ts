@@ -43,7 +43,7 @@ t.test('patterns RE2 cannot run in linear time are config errors that say why', 
 })
 
 t.test('linearRegex answers as RegExp.test does (it runs re2js test(), its DFA path)', async (t) => {
-  const { linearRegex } = await import('../../src/config/linear-regex.js')
+  const { linearRegex } = await import('../../src/model/linear-regex.js')
   const fc = (await import('fast-check')).default
   const patterns = ['sshd(\\[\\d+\\])?: Failed', '\\bsu(\\[\\d+\\])?: FAILED SU', '^kube-', 'error$', '\\bsudo\\b.*NOT in sudoers', '[0-9a-f]{12}', 'é+', 'a|b|c', '(?i)denied', '^$']
   const words = fc.constantFrom('sshd[12]: Failed', 'su: FAILED SU', 'sudo', ' NOT in sudoers', 'kube-', 'error', 'é', 'DENIED', 'abc0123456789', '\n', ' ', 'x')

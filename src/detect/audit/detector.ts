@@ -10,7 +10,7 @@ import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher, deployerMatcher } from './principals.js'
 import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
-import { linearRegex } from '../../config/linear-regex.js'
+import { linearRegex } from '../../model/linear-regex.js'
 
 export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
 
@@ -185,7 +185,8 @@ function toEvent(e: AuditEvent, p: Principal, f: DetectionMeta, output: string, 
   const time = timeOf(e)
   const event: SecurityEvent = {
     input: 'k8s-audit',
-    source: 'k8s-audit',
+    // Falco's name for its audit source: a route, silence or Id rule written for Falco's audit alerts matches these too.
+    source: 'k8s_audit',
     rule: f.name,
     priority: f.priority,
     priorityText: f.priority,

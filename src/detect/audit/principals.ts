@@ -1,5 +1,5 @@
 import type { Principal } from '../../model/audit-event.js'
-import { linearRegex } from '../../config/linear-regex.js'
+import { linearRegex } from '../../model/linear-regex.js'
 
 /**
  * EKS's own principals and the cluster's controllers: benign by default, so a change they make is

@@ -1,7 +1,7 @@
 import type { AuditEvent } from '../../model/audit-event.js'
 import { objectOf } from '../../model/audit-event.js'
 import type { StateStore } from './stateful.js'
-import { linearRegex, type LinearRegex } from '../../config/linear-regex.js'
+import { linearRegex, type LinearRegex } from '../../model/linear-regex.js'
 
 /** Identities that are privileged by name (audit.privilegedUsers, regular expressions on usernames). */
 export const DEFAULT_PRIVILEGED_USERS = [

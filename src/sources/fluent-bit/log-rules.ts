@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import { PRIORITIES, type Priority } from '../../model/severity.js'
 import type { SecurityEvent } from '../../model/event.js'
 import { canonicalTime, nowTime } from '../../model/time.js'
-import { linearRegex, type LinearRegex } from '../../config/linear-regex.js'
+import { linearRegex, type LinearRegex } from '../../model/linear-regex.js'
 
 /**
  * Rules that turn ordinary log lines into security events: every matcher must match. Fields:
