@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js'
 import type { SecurityEvent } from '../model/event.js'
 import type { AuditIngest, Ingest, Resolve } from '../model/ingest.js'
 import type { FindingState } from '../aggregate/aggregator.js'
-import { createAuditDetector } from '../detect/audit/detector.js'
+import { createAuditDetector, homeAccountsOf } from '../detect/audit/detector.js'
 import { StagedState } from '../detect/audit/staged-state.js'
 import { DetectorMemory } from '../detect/audit/stateful.js'
 import { createPipeline, createResolver, type PipelineHooks, type Replication } from './pipeline.js'
@@ -32,7 +32,7 @@ export function createPipelinePart(
   const aggregate = { cluster: config.cluster.name, keyFields: config.findings.keyFields, severityMapping: config.severityMapping, windowMs: config.findings.windowSecs * 1000 }
   const ingest = createPipeline(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, undefined, deps.replication)
   const resolveFinding = createResolver(aggregate, deps.spool, deps.sinks, deps.enrich, deps.hooks, deps.replication)
-  const auditDetector = auditDetectorOn(config.audit, deps.spool.state, deps.clock, deps.threatLists)
+  const auditDetector = auditDetectorOn(config.audit, deps.spool.state, deps.clock, deps.threatLists, homeAccountsOf(config))
   const auditIngest = createAuditIngest(auditDetector, ingest, deps.spool, deps.forwardAudit ?? false)
   return { ingest, resolve: resolveFinding, auditIngest, auditDetector }
 }
@@ -45,9 +45,16 @@ export interface AuditDetectorParts {
 }
 
 /** The audit detectors over staged state on `store`: their writes are committed with the findings they produce. */
-export function auditDetectorOn(config: Readonly<Config['audit']>, store: ConstructorParameters<typeof StagedState>[0], clock: () => number = Date.now, threatLists?: ThreatLists): AuditDetectorParts {
+export function auditDetectorOn(
+  config: Readonly<Config['audit']>,
+  store: ConstructorParameters<typeof StagedState>[0],
+  clock: () => number = Date.now,
+  threatLists?: ThreatLists,
+  /** The cluster's configured AWS accounts (homeAccountsOf(config)). */
+  homeAccounts: readonly string[] = [],
+): AuditDetectorParts {
   const state = new StagedState(store)
   const memory = new DetectorMemory()
-  return { detect: createAuditDetector(config, { store: state, now: clock, memory, ...(threatLists ? { threatLists } : {}) }), state, memory }
+  return { detect: createAuditDetector(config, { store: state, now: clock, memory, homeAccounts, ...(threatLists ? { threatLists } : {}) }), state, memory }
 }
 

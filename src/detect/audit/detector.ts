@@ -19,7 +19,17 @@ export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
  * disabled, re-prioritised or allow-listed from config. Pure apart from the injected clock and
  * store; it never calls the network.
  */
-export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] }; memory?: DetectorMemory }): AuditDetector {
+export function createAuditDetector(
+  config: Static<typeof auditDetectionSchema>,
+  deps: {
+    store: StateStore
+    now: () => number
+    threatLists?: { match(ip: string): ListMatch[] }
+    /** The cluster's own AWS accounts as configured (homeAccountsOf): known before any node has spoken. */
+    homeAccounts?: readonly string[]
+    memory?: DetectorMemory
+  },
+): AuditDetector {
   const memory = deps.memory ?? new DetectorMemory()
   const benign = benignMatcher(config.benignPrincipals)
   const deployer = deployerMatcher(config.deployers)
@@ -58,8 +68,9 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       addonImage,
       trustedAccounts: config.trustedAccounts,
       privilegedIdentity: privileged.why,
+      clusterAdmin: privileged.clusterWide,
       systemNamespaces,
-      homeAccounts: () => deps.store.get<string[]>(HOME_ACCOUNTS) ?? [],
+      homeAccounts: () => [...new Set([...(deps.homeAccounts ?? []), ...(deps.store.get<string[]>(HOME_ACCOUNTS) ?? [])])],
     }
     const now = deps.now()
     const out: SecurityEvent[] = []
@@ -113,6 +124,15 @@ function isDaemonSetPod(e: AuditEvent, p: Principal): boolean {
   if (p.username === 'system:serviceaccount:kube-system:daemon-set-controller') return true
   const owners = objectOf(e)?.metadata?.ownerReferences
   return Array.isArray(owners) && owners.some((o: { kind?: unknown; controller?: unknown }) => o?.kind === 'DaemonSet' && o?.controller === true)
+}
+
+/**
+ * The accounts the operator says the cluster belongs to: aws.accountId (where findings go) and the
+ * account in cluster.arn. IAM roles of these on a ServiceAccount are not a cross-account pivot.
+ */
+export function homeAccountsOf(config: { aws: { accountId?: string | undefined }; cluster: { arn?: string | undefined } }): string[] {
+  const fromArn = /^arn:aws[\w-]*:eks:[^:]*:(\d{12}):cluster\//.exec(config.cluster.arn ?? '')?.[1]
+  return [...new Set([config.aws.accountId, fromArn].filter((a): a is string => typeof a === 'string'))]
 }
 
 /** A node's IAM role (EKS puts it in user.extra.arn) names the account the cluster lives in. */
