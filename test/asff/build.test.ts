@@ -60,6 +60,14 @@ t.test('Types come from MITRE tags, with the technique as classifier', async (t)
   t.same(asffOf(alertOf('29-')).Types, ['Unusual Behaviors/User'], 'k8s_audit without MITRE tags falls back')
 })
 
+t.test('Impact maps to the Effect its technique describes, not always Data Destruction', async (t) => {
+  // falcosecurity/rules' cryptominer rules: mitre_impact + T1496 Resource Hijacking.
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact', 'T1496'] }).Types, ['Effects/Resource Consumption/T1496'])
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact', 'T1499.004'] }).Types, ['Effects/Denial of Service/T1499.004'])
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact', 'T1485'] }).Types, ['Effects/Data Destruction/T1485'])
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact'] }).Types, ['Effects/Data Destruction'])
+})
+
 t.test('Resources: Container plus AwsEksCluster when the cluster is configured, Other otherwise', async (t) => {
   const plain = asffOf(alertOf('01-'))
   t.same(plain.Resources?.map((r) => r.Type), ['Container', 'Other'])
