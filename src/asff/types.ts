@@ -53,8 +53,14 @@ export function findingTypes(event: SecurityEvent): string[] {
   return categories
 }
 
+/**
+ * Falco plugin sources that are audit logs of an API (k8saudit and its EKS/GKE/AKS variants,
+ * cloudtrail, gcpaudit, okta, github): their events are what an identity did, not a process.
+ */
+const IDENTITY_SOURCES = new Set(['k8s_audit', 'aws_cloudtrail', 'gcp_auditlog', 'okta', 'github', 'azure_platformlogs'])
+
 function fallbackType(event: SecurityEvent): string {
-  if (event.source === 'k8s_audit') return 'Unusual Behaviors/User'
+  if (IDENTITY_SOURCES.has(event.source)) return 'Unusual Behaviors/User'
   if (event.source === 'internal') return 'Unusual Behaviors/Application'
   return event.workload.container ? 'Unusual Behaviors/Container' : 'Unusual Behaviors/Process'
 }

@@ -58,6 +58,10 @@ t.test('Types come from MITRE tags, with the technique as classifier', async (t)
   t.same(asffOf(alertOf('11-')).Types, ['TTPs/Defense Evasion/T1070'], 'host event with MITRE tags')
   t.same(asffOf(alertOf('31-')).Types, ['Unusual Behaviors/Application'], 'internal events fall back')
   t.same(asffOf(alertOf('29-')).Types, ['Unusual Behaviors/User'], 'k8s_audit without MITRE tags falls back')
+  // falcosecurity/plugins' cloudtrail, okta, github and gcpaudit rules carry no MITRE tags either.
+  for (const source of ['aws_cloudtrail', 'okta', 'github', 'gcp_auditlog']) {
+    t.same(asffOf({ ...alertOf('29-'), source, tags: ['cloud', 'aws'] }).Types, ['Unusual Behaviors/User'], `${source}: an identity's API call, not a process`)
+  }
 })
 
 t.test('Impact maps to the Effect its technique describes, not always Data Destruction', async (t) => {
