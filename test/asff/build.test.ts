@@ -92,6 +92,17 @@ t.test('Resources: Container plus AwsEksCluster when the cluster is configured, 
   t.same(asffOf(alertOf('11-')).Resources?.map((r) => r.Type), ['Other'], 'host process: no container')
 })
 
+t.test('a host event names its node as a resource also when the cluster is configured', async (t) => {
+  const host = asffOf(alertOf('11-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
+  t.same(host.Resources?.map((r) => [r.Type, r.Id]), [
+    ['Other', 'ip-10-0-103-9.eu-west-1.compute.internal'],
+    ['AwsEksCluster', 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu'],
+  ])
+  assertValidAsff(t, host, 'host event with a cluster')
+  const audit = asffOf(alertOf('29-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
+  t.same(audit.Resources?.map((r) => r.Type), ['AwsEksCluster'], 'an audit alert is about the cluster, not the node Falco runs on')
+})
+
 t.test('container launch time and digest when Falco gives them', async (t) => {
   const alert = alertOf('01-')
   alert.output_fields['container.start_ts'] = '1785402000123456789'

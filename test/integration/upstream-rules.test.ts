@@ -148,6 +148,7 @@ t.test('every upstream rule, through /falco and Fluent Bit, as ASFF and as OCSF'
     checkTypes(t, f.Types, alert!)
     const hasContainer = f.Resources.some((r: any) => r.Type === 'Container')
     t.equal(hasContainer, alert!.variant === 'container', `${f.Title}: a Container resource only for a container event (${alert!.variant})`)
+    if (!hasContainer) t.ok(f.Resources.some((r: any) => r.Type === 'Other' && r.Id === f.ProductFields['falconet/hostname']), `${f.Title}: a host event names its node`)
     t.notMatch(f.Description, /^\d{2}:\d{2}:\d{2}\.\d{9}: /, `${f.Title}: no Falco time prefix in the description`)
   }
 
