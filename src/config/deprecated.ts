@@ -1,4 +1,5 @@
 import type { ConfigProblem } from './check.js'
+import { RENAMED_SINK_IDS } from '../delivery/renamed-sinks.js'
 
 /**
  * Settings renamed since a release: still read, rewritten to their new name before validation,
@@ -11,27 +12,41 @@ interface Alias {
   from: string
   to: string
   convert?: (value: unknown) => unknown
+  /** Both names set is an error naming both, not "the new one wins": two whole sink slices cannot be told apart. */
+  bothIsError?: boolean
 }
 
 const ALIASES: Alias[] = [
   // One name for "send a changed finding again at most this often": the sinks' resendIntervalMs.
   { at: ['receivers', '*'], from: 'repeatIntervalSecs', to: 'resendIntervalMs', convert: (v) => (typeof v === 'number' ? v * 1000 : v) },
+  // Renamed sink ids: the config key is the id (sinks.securityhub → sinks.securityHub).
+  ...Object.entries(RENAMED_SINK_IDS).map(([from, to]) => ({ at: ['sinks'], from, to, bothIsError: true })),
 ]
 
-/** Rewrites `raw` in place; returns one note per old key found, with its path. */
-export function applyDeprecatedAliases(raw: Record<string, unknown>): ConfigProblem[] {
-  const notes: ConfigProblem[] = []
+/**
+ * Rewrites `raw` in place. `deprecated`: one note per old key found, with its path (a warning);
+ * `conflicts`: an old and a new key that may not both be set (a config error naming both).
+ */
+export function applyDeprecatedAliases(raw: Record<string, unknown>): { deprecated: ConfigProblem[]; conflicts: ConfigProblem[] } {
+  const deprecated: ConfigProblem[] = []
+  const conflicts: ConfigProblem[] = []
   for (const alias of ALIASES) {
     for (const { node, path } of nodesAt(raw, alias.at, [])) {
       if (!Object.hasOwn(node, alias.from)) continue
+      const oldPath = [...path, alias.from].join('.')
+      const newPath = [...path, alias.to].join('.')
+      if (alias.bothIsError && Object.hasOwn(node, alias.to)) {
+        conflicts.push({ path: oldPath, message: `deprecated name of \`${newPath}\`, and both are set: keep only \`${newPath}\`` })
+        continue
+      }
       const old = node[alias.from]
       delete node[alias.from]
       // Both set: the new name wins, the old one is still reported.
       if (!Object.hasOwn(node, alias.to)) node[alias.to] = alias.convert ? alias.convert(old) : old
-      notes.push({ path: [...path, alias.from].join('.'), message: `deprecated: use \`${[...path, alias.to].join('.')}\`${alias.convert ? ' (see docs/configuration.md for its unit)' : ''}` })
+      deprecated.push({ path: oldPath, message: `deprecated: use \`${newPath}\`${alias.convert ? ' (see docs/configuration.md for its unit)' : ''}` })
     }
   }
-  return notes
+  return { deprecated, conflicts }
 }
 
 function nodesAt(value: unknown, at: string[], path: string[]): Array<{ node: Record<string, unknown>; path: string[] }> {

@@ -277,8 +277,8 @@ test('values.schema.json rejects bad values, including falconet config keys', as
   const cases: Array<[string, RegExp]> = [
     ['replicaCount=0', /replicaCount/],
     ['replicCount=2', /additional properties 'replicCount'/],
-    ['config.sinks.securityhub.enabld=true', /enabld/],
-    ['config.sinks.securityhub.batch.maxItems=500', /maxItems/],
+    ['config.sinks.securityHub.enabld=true', /enabld/],
+    ['config.sinks.securityHub.batch.maxItems=500', /maxItems/],
     ['serviceAccount.roleArn=not-an-arn', /roleArn/],
     ['podAntiAffinity=maybe', /podAntiAffinity/],
     ['auditPoller.config.logLevel=loud', /logLevel/],
