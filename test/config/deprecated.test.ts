@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { checkConfig, validateConfig } from '../../src/config/load.js'
+import { checkConfig, loadConfig, validateConfig } from '../../src/config/load.js'
+import { deprecatedSettings } from '../../src/config/deprecated.js'
 import { createFalconet } from '../../src/falconet.js'
 
 // One name for "send a changed finding again at most this often": the sinks' resendIntervalMs.
@@ -35,4 +36,42 @@ t.test('the composition root logs each deprecated setting as a warning', async (
   t.ok(warning, 'a warning names the old key')
   t.equal(warning?.level, 40)
   t.match(warning?.msg, /resendIntervalMs/)
+})
+
+// The Security Hub sink's id and config key became securityHub (like cloudwatchLogs); the old key
+// and its env spellings are read with one warning, and both names at once are refused.
+t.test('sinks.securityhub is read as sinks.securityHub, and reported once', async (t) => {
+  const { config, problems, deprecated } = checkConfig({ aws: { region: 'eu-west-1', accountId: '123456789012' }, sinks: { securityhub: { enabled: true, rateLimit: { burst: 5 } } } }, { env: {} })
+  t.same(problems, [])
+  t.equal(config!.sinks.securityHub.enabled, true)
+  t.equal(config!.sinks.securityHub.rateLimit.burst, 5)
+  t.equal(config!.sinks.securityHub.batch.maxItems, 100, 'defaults filled under the new key')
+  t.notOk('securityhub' in config!.sinks)
+  t.same(deprecated, [{ path: 'sinks.securityhub', message: 'deprecated: use `sinks.securityHub`' }])
+})
+
+t.test('the old env spellings are deprecated too; the new ones are not', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-deprecated-env-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const aws = { AWS_REGION: 'eu-west-1', FALCONET__AWS__ACCOUNT_ID: '123456789012' }
+  const old = loadConfig({ env: { ...aws, FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST: '7', FALCONET_SECURITYHUB_ENABLED: 'true', FALCONET__AWS__REGION: 'eu-west-1' } })
+  t.equal(old.sinks.securityHub.enabled, true)
+  t.equal(old.sinks.securityHub.rateLimit.burst, 7)
+  const notes = deprecatedSettings(old)
+  t.equal(notes.length, 1, 'one warning for the old key, however many variables set it')
+  t.match(notes[0], { path: 'sinks.securityhub', message: /use `sinks\.securityHub`.*FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST.*FALCONET_SECURITYHUB_ENABLED|use `sinks\.securityHub`.*FALCONET_SECURITYHUB_ENABLED.*FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST/ })
+  const current = loadConfig({ env: { ...aws, FALCONET__SINKS__SECURITY_HUB__RATE_LIMIT__BURST: '7', FALCONET_SECURITY_HUB_ENABLED: 'true', FALCONET__AWS__REGION: 'eu-west-1' } })
+  t.equal(current.sinks.securityHub.enabled, true)
+  t.equal(current.sinks.securityHub.rateLimit.burst, 7)
+  t.same(deprecatedSettings(current), [])
+})
+
+t.test('both sinks.securityhub and sinks.securityHub: a config error naming both', async (t) => {
+  const { config, problems } = checkConfig({ sinks: { securityhub: { enabled: true }, securityHub: { enabled: false } } }, { env: {} })
+  t.notOk(config)
+  t.match(problems, [{ path: 'sinks.securityhub', message: /sinks\.securityHub.*both are set/ }])
+  t.throws(() => validateConfig({ sinks: { securityhub: {}, securityHub: {} } }), /sinks\.securityhub: deprecated name of `sinks\.securityHub`, and both are set/)
+  // File with the new key, env with the old spelling: the same error, naming the variable.
+  const mixed = checkConfig({ sinks: { securityHub: { enabled: true }, securityhub: { enabled: false } } }, { env: {}, origins: new Map([['sinks.securityhub.enabled', 'FALCONET_SECURITYHUB_ENABLED']]) })
+  t.match(mixed.problems, [{ path: 'sinks.securityhub', message: /FALCONET_SECURITYHUB_ENABLED/ }])
 })
