@@ -16,7 +16,7 @@ import type autocannon from 'autocannon'
 import { falcoBodies, fluentBitCases } from './lib/bodies.js'
 import { runLoad } from './lib/load.js'
 import { saturate } from './lib/paced.js'
-import { cpuMsOf, pinSelf, pinning, type Server } from './lib/procs.js'
+import { cpuMsOf, MB, pinSelf, pinning, sampleRss, type Server } from './lib/procs.js'
 import { securityHubSink } from './lib/sinks.js'
 import { startFalconet } from './lib/targets.js'
 import { repeated } from './lib/stats.js'
@@ -44,15 +44,20 @@ const chunks = fluentBitCases().find((c) => c.format === format)!
 let n = 0
 /** Per run: the rate, and the server's CPU µs per unit (robust to a busy machine, unlike the rate). */
 const cpu: Record<string, number[]> = { A: [], B: [] }
+/** Per run: the server's peak RSS (MB) under the load. */
+const peak: Record<string, number[]> = { A: [], B: [] }
 const measure = async (s: Server & { label?: string }, seconds: number): Promise<number> => {
   const before = cpuMsOf(s.child.pid!)
+  const rss = sampleRss(() => s.rss())
   let rate: number
   if (path === 'falco') rate = (await runLoad({ url: s.url, seconds, connections: Number(process.env.BENCH_AB_CONNECTIONS ?? 32), requests })).requestsPerSec
   else {
     const r = await saturate({ url: s.url, path: '/fluent-bit', seconds, connections: FLUENT_BIT_CONNECTIONS, headers: chunks.headers, body: () => chunks.parts(n++) })
     rate = (r.ok / r.seconds) * chunks.records
   }
+  const samples = rss.stop()
   if (s.label) cpu[s.label]!.push(((cpuMsOf(s.child.pid!) - before) * 1000) / (rate * seconds))
+  if (s.label) peak[s.label]!.push(Math.max(...samples.map((x) => x.bytes)) / MB)
   return rate
 }
 const unit = path === 'falco' ? 'requests/s' : `${format} records/s`
@@ -60,7 +65,7 @@ for (const s of servers) await measure({ ...s, label: undefined }, 2) // warm-up
 const runs: Record<string, number[]> = { A: [], B: [] }
 for (let round = 0; round < rounds; round++) {
   for (const s of round % 2 ? [...servers].reverse() : servers) runs[s.label]!.push(await measure(s, secs))
-  console.log(`round ${round + 1}: A ${Math.round(runs.A!.at(-1)!)}  B ${Math.round(runs.B!.at(-1)!)} ${unit}; CPU µs per unit A ${cpu.A!.at(-1)!.toFixed(path === 'falco' ? 0 : 2)}  B ${cpu.B!.at(-1)!.toFixed(path === 'falco' ? 0 : 2)}`)
+  console.log(`round ${round + 1}: A ${Math.round(runs.A!.at(-1)!)}  B ${Math.round(runs.B!.at(-1)!)} ${unit}; CPU µs per unit A ${cpu.A!.at(-1)!.toFixed(path === 'falco' ? 0 : 2)}  B ${cpu.B!.at(-1)!.toFixed(path === 'falco' ? 0 : 2)}; peak RSS A ${peak.A!.at(-1)!.toFixed(0)}  B ${peak.B!.at(-1)!.toFixed(0)} MB`)
 }
 await Promise.all(servers.map((s) => s.stop()))
 await hub.close()
@@ -73,3 +78,5 @@ console.log(`B ${b}: median ${Math.round(rb.median)} (${Math.round(rb.min)} – 
 console.log(`B ÷ A per round: median ${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)} – ${ratio.max.toFixed(2)})`)
 const cpuRatio = repeated(cpu.B!.map((x, i) => x / cpu.A![i]!))
 console.log(`server CPU µs per ${path === 'falco' ? 'request' : 'record'}: A median ${repeated(cpu.A!).median.toFixed(2)}, B median ${repeated(cpu.B!).median.toFixed(2)}; B ÷ A per round: median ${cpuRatio.median.toFixed(2)} (${cpuRatio.min.toFixed(2)} – ${cpuRatio.max.toFixed(2)})`)
+const peakRatio = repeated(peak.B!.map((x, i) => x / peak.A![i]!))
+console.log(`server peak RSS (MB): A median ${repeated(peak.A!).median.toFixed(0)}, B median ${repeated(peak.B!).median.toFixed(0)}; B ÷ A per round: median ${peakRatio.median.toFixed(2)} (${peakRatio.min.toFixed(2)} – ${peakRatio.max.toFixed(2)})`)

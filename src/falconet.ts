@@ -30,7 +30,8 @@ import { EksAuditPoller, fileCheckpoints } from './sources/eks-audit-cloudwatch.
 import { createCluster, type Cluster } from './cluster/index.js'
 import { SharedDocs } from './cluster/shared-docs.js'
 import { SharedLiveness } from './cluster/liveness.js'
-import { sharedPolling } from './cluster/audit-poller.js'
+import { sharedPolling, type PollerDetector } from './cluster/audit-poller.js'
+import { AUDIT_STATE_PREFIXES } from './detect/audit/stateful.js'
 import { compileRoutes } from './route/tree.js'
 import { Silences } from './route/silences.js'
 import { compileInhibitions } from './route/inhibit.js'
@@ -193,7 +194,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   // Threat lists: files read now (an unreadable one is a start-up error), URLs fetched after start.
   const threatLists = createThreatLists(config.audit.threatIntel, logger)
   const enrich = withFalcoThreatMarks(enrichment?.enrich, threatLists)
-  const { ingest, resolve: resolveFinding, auditIngest } = createPipelinePart(config, {
+  const { ingest, resolve: resolveFinding, auditIngest, auditDetector } = createPipelinePart(config, {
     spool,
     sinks: findingSinksFor,
     clock,
@@ -210,6 +211,13 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const poller = eks.enabled
     ? createPoller(config, eks, {
         auditIngest,
+        // With a standby: the detectors' state is handed over with the checkpoint.
+        detector: {
+          state: auditDetector.state,
+          memory: auditDetector.memory,
+          restore: (writes) => ingest([], { state: writes }),
+          local: () => spool.state.entries(AUDIT_STATE_PREFIXES),
+        },
         logger,
         registry,
         dataDir,
@@ -330,6 +338,7 @@ function createPoller(
     dataDir: string
     region: string | undefined
     cluster: Cluster | undefined
+    detector: PollerDetector
     onRead: (logGroupName: string, events: number) => void
   },
 ): EksAuditPoller {
@@ -340,7 +349,7 @@ function createPoller(
   let client: Promise<import('@aws-sdk/client-cloudwatch-logs').CloudWatchLogsClient> | undefined
   const checkpointFile = join(deps.dataDir, 'eks-audit', 'checkpoint.json')
   // Several pollers with a store: one reads (a lease), the checkpoint is shared and fenced.
-  const shared = deps.cluster ? sharedPolling(deps.cluster, logGroupName, fileCheckpoints(checkpointFile)) : {}
+  const shared = deps.cluster ? sharedPolling(deps.cluster, logGroupName, fileCheckpoints(checkpointFile), deps.detector) : {}
   return new EksAuditPoller(
     {
       logGroupName,

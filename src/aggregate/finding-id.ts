@@ -42,7 +42,8 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
 }
 
 function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
-  const configured = options.keyFields[event.rule] ?? event.keyFields
+  // Own keys only: a rule named "constructor" or "toString" must not find Object.prototype's.
+  const configured = (Object.hasOwn(options.keyFields, event.rule) ? options.keyFields[event.rule] : undefined) ?? event.keyFields
   if (configured) return [...configured].sort()
   // Audit alerts name no pod: what they are about is in their fields (user, target, subjects).
   if (event.source === 'k8s_audit') return Object.keys(event.fields).filter((k) => !VOLATILE_FIELDS.has(k)).sort()

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
 import type { Config } from '../config/schema.js'
 import { CommandError, EXIT, UsageError } from './command.js'
 
@@ -72,7 +72,9 @@ let agent: Agent | undefined
 export async function post(url: URL, body: string, contentType: string, token: string | undefined): Promise<Answer> {
   const headers: Record<string, string> = { 'content-type': contentType }
   if (token) headers.authorization = `Bearer ${token}`
-  const res = await request(url, { method: 'POST', headers, body, dispatcher: (agent ??= new Agent({ keepAliveTimeout: 30_000 })), headersTimeout: 60_000, bodyTimeout: 60_000 })
+  // Imported here, not at the top: `serve` loads this module's command too and never posts (idle RSS).
+  const undici = await import('undici')
+  const res = await undici.request(url, { method: 'POST', headers, body, dispatcher: (agent ??= new undici.Agent({ keepAliveTimeout: 30_000 })), headersTimeout: 60_000, bodyTimeout: 60_000 })
   const text = await res.body.text()
   let json: Record<string, unknown> | undefined
   try {

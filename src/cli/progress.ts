@@ -1,4 +1,5 @@
-import { MultiBar, Presets } from 'cli-progress'
+import { createRequire } from 'node:module'
+import type * as CliProgress from 'cli-progress'
 
 /**
  * The replay's progress line on stderr (cli-progress), drawn only when stderr is a terminal: in a
@@ -16,6 +17,8 @@ export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean
   if (!enabled || !stream.isTTY) {
     return { update: () => {}, log: (text) => void stream.write(text), stop: () => {} }
   }
+  // Loaded only when a bar is drawn: `serve` imports the replay command too (idle RSS).
+  const { MultiBar, Presets } = createRequire(import.meta.url)('cli-progress') as typeof CliProgress
   const started = Date.now()
   // A MultiBar of one: it prints lines above the bar (a SingleBar restores the cursor it saved at
   // the start when it stops, which lands on those lines).

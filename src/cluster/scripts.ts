@@ -12,6 +12,8 @@ import { script } from './store.js'
  *   last           zset  findings by when they last changed, on falconet's clock (the window's expiry)
  *   seen           zset  audit occurrence keys merged (an auditID is counted once cluster-wide)
  *   lease:<name>   string the holder of a leadership lease; fence:<name> its fencing counter
+ *   audit-checkpoint:<group>  string the audit pollers' checkpoint (fenced)
+ *   audit-state:<group>, audit-windows:<group>  hash  the audit detectors' state as of that checkpoint
  *   rl:<name>      hash  a token bucket
  */
 
@@ -321,13 +323,26 @@ return out
 
 /**
  * The audit poller's checkpoint, written only by the holder of the current fencing token: a
- * deposed leader that wakes up late cannot move it back. KEYS: checkpoint, fence; ARGV: token, value
+ * deposed leader that wakes up late cannot move it back. With it, in the same step, the audit
+ * detectors' state as of that checkpoint: durable writes (first-seen baselines, aws-auth content)
+ * and the 401/403 windows that moved, so a poller taking over starts from exactly what the
+ * checkpoint covers. The windows' hash is dropped when it passes 100,000 keys (as one process
+ * resets its counters on a flood of new keys).
+ * KEYS: checkpoint, fence[, state, windows]; ARGV: token, value[, number of state fields, then
+ * field/value pairs: the state's, then the windows']
  */
 export const CHECKPOINT = script(
   'checkpoint',
   `
 if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+if KEYS[3] then
+  local nState = tonumber(ARGV[3])
+  local i = 4
+  for _ = 1, nState do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]); i = i + 2 end
+  if i <= #ARGV and redis.call('HLEN', KEYS[4]) > 100000 then redis.call('DEL', KEYS[4]) end
+  while i <= #ARGV do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]); i = i + 2 end
+end
 return 1
 `,
 )

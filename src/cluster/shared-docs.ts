@@ -3,6 +3,8 @@ import { script, type Store } from './store.js'
 
 const PUT = script('put-doc', `redis.call('SET', KEYS[1], ARGV[1]) return redis.call('INCR', KEYS[2])`)
 const GET = script('get-doc', `return {redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[1]) or false}`)
+/** Write only over the version the change was made from: 0 when another replica wrote meanwhile. */
+const CAS = script('cas-doc', `if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[1]) then return 0 end redis.call('SET', KEYS[1], ARGV[2]) return redis.call('INCR', KEYS[2])`)
 
 /**
  * Small JSON documents every replica shares (the silences), read from a local copy and kept fresh
@@ -32,6 +34,24 @@ export class SharedDocs {
   async put(key: string, value: unknown): Promise<void> {
     const version = await this.#store.run<number>(PUT, [this.#docKey(key), this.#versionKey(key)], [JSON.stringify(value)])
     this.#cache.set(key, { version, value })
+  }
+
+  /**
+   * Change a document from its current value in the store, not from this replica's copy (which
+   * may be a poll behind): compare-and-set on the version, read again and retried when another
+   * replica wrote in between. Two silences made back to back on two replicas are both kept.
+   */
+  async update<T>(key: string, change: (current: T | undefined) => T): Promise<T> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [version, json] = await this.#store.run<[string, string | null]>(GET, [this.#docKey(key), this.#versionKey(key)], [])
+      const next = change(json === null ? undefined : (JSON.parse(json) as T))
+      const written = await this.#store.run<number>(CAS, [this.#docKey(key), this.#versionKey(key)], [Number(version), JSON.stringify(next)])
+      if (written > 0) {
+        this.#cache.set(key, { version: written, value: next })
+        return next
+      }
+    }
+    throw new Error(`the shared document ${key} kept changing under this write: try again`)
   }
 
   /** Fetch every document whose version moved; resolves false if the store could not be asked. */

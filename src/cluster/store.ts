@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createHash, randomUUID } from 'node:crypto'
-import { Valkey as Redis, type RedisOptions } from 'iovalkey'
+import { createRequire } from 'node:module'
+import type { Valkey as Redis, RedisOptions } from 'iovalkey'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { errors } from '../errors.js'
@@ -54,7 +55,9 @@ export class Store {
     this.instanceId = `${deps.replicaId}/${randomUUID().slice(0, 8)}`
     this.#logger = deps.logger.child({ component: 'store' })
     this.#metrics = deps.registry ? storeMetrics(deps.registry, () => (this.#down ? 0 : 1)) : undefined
-    this.client = new Redis(config.url, connectionOptions(config, deps.env ?? process.env))
+    // iovalkey loaded only when a store is configured: this module is imported at start for its scripts (idle RSS).
+    const { Valkey } = createRequire(import.meta.url)('iovalkey') as typeof import('iovalkey')
+    this.client = new Valkey(config.url, connectionOptions(config, deps.env ?? process.env))
     this.client.on('error', () => {}) // reported by the calls that fail, with their operation
     this.client.on('ready', () => this.#up('connected'))
   }

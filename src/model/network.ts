@@ -20,7 +20,8 @@ const SERVER_SIDE = new Set(['accept', 'accept4', 'listen', 'recvfrom', 'recvmsg
 const TUPLE = /^(.+):(\d{1,5})->(.+):(\d{1,5})$/
 
 export function connectionOf(fields: Record<string, FieldValue>, maxText = 1024): Connection | undefined {
-  const text = (v: FieldValue | undefined) => (typeof v === 'string' && /\S/.test(v) ? v.slice(0, maxText) : typeof v === 'number' ? String(v) : undefined)
+  // "<NA>" is Falco's "not available" (a field the event does not have), never a value.
+  const text = (v: FieldValue | undefined) => (typeof v === 'string' && /\S/.test(v) && v !== '<NA>' ? v.slice(0, maxText) : typeof v === 'number' ? String(v) : undefined)
   const tuple = /^ipv[46]$/.test(text(fields['fd.type']) ?? '') ? TUPLE.exec(text(fields['fd.name']) ?? '') : null
   const clientIp = text(fields['fd.cip']) ?? tuple?.[1]
   const serverIp = text(fields['fd.sip']) ?? tuple?.[3]

@@ -21,11 +21,12 @@ import { priorityRank, type Priority } from '../model/severity.js'
  */
 const HEARTBEATS = new Set(['Falco internal: metrics snapshot', 'Falco internal: resource utilization metrics'])
 
-const AT_LEAST: Record<string, Priority> = {
-  'Falco internal: syscall event drop': 'Warning',
-  'Falco internal: timeouts notification': 'Warning',
-  'Falco internal: hot restart failure': 'Critical',
-}
+// A Map, not an object literal: the rule name comes from the sender ("constructor" must not find a prototype member).
+const AT_LEAST = new Map<string, Priority>([
+  ['Falco internal: syscall event drop', 'Warning'],
+  ['Falco internal: timeouts notification', 'Warning'],
+  ['Falco internal: hot restart failure', 'Critical'],
+])
 const OTHER_INTERNAL: Priority = 'Notice'
 
 export function isFalcoInternal(event: SecurityEvent): boolean {
@@ -39,7 +40,7 @@ export function isFalcoHeartbeat(event: SecurityEvent): boolean {
 /** The event with the priority its meaning calls for (never lower than Falco's own), and a tag to route on. */
 export function gradeFalcoInternal(event: SecurityEvent): SecurityEvent {
   if (!isFalcoInternal(event)) return event
-  const floor = AT_LEAST[event.rule] ?? OTHER_INTERNAL
+  const floor = AT_LEAST.get(event.rule) ?? OTHER_INTERNAL
   const priority = priorityRank(event.priority) > priorityRank(floor) ? floor : event.priority
   const tags = event.tags.includes('falco_internal') ? event.tags : [...event.tags, 'falco_internal']
   return { ...event, priority, tags }

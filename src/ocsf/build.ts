@@ -6,6 +6,7 @@ import type { SeverityLabel } from '../model/severity.js'
 import type { AsffContext } from '../asff/context.js'
 import { findingTypes } from '../asff/types.js'
 import { describe, singleLine } from '../asff/build.js'
+import { LIMITS, truncate } from '../asff/limits.js'
 import { attacksOf } from './mitre.js'
 import { connectionOf } from '../model/network.js'
 import type { DetectionFinding, Evidence, OcsfFile, OcsfProcess, OcsfContainer, ResourceDetails } from './types.js'
@@ -80,7 +81,7 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
     timezone_offset: 0,
     start_time: ms(finding.firstObservedAt),
     end_time: ms(finding.lastObservedAt),
-    count: finding.count,
+    count: Math.min(finding.count, 2147483647),
     is_alert: !finding.archived,
     message: bounded(describe(event)),
     metadata: {
@@ -91,19 +92,20 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
       original_time: event.time,
       product: { name: 'falconet', vendor_name: 'falconet', ...(PRODUCT_VERSION ? { version: PRODUCT_VERSION } : {}) },
       profiles: [],
-      labels: event.tags.filter((t) => /\S/.test(t)).slice(0, 100),
+      labels: event.tags.filter((t) => /\S/.test(t)).slice(0, 100).map((t) => bounded(t, 256)),
       log_provider: event.input,
     },
     finding_info: {
       uid: finding.id,
-      title: singleLine(event.rule),
+      // The ASFF Title exactly (Security Hub's 256), so the two read the same; analytic.name keeps more.
+      title: truncate(singleLine(event.rule), LIMITS.title),
       desc: bounded(describe(event)),
       created_time: ms(finding.firstObservedAt),
       modified_time: ms(finding.updatedAt),
       first_seen_time: ms(finding.firstObservedAt),
       last_seen_time: ms(finding.lastObservedAt),
       types: findingTypes(event),
-      data_sources: [`${event.input}:${event.source}`],
+      data_sources: [bounded(`${event.input}:${event.source}`, 256)],
       analytic: analyticOf(event),
       ...(attacks.length > 0 ? { attacks } : {}),
     },
@@ -129,9 +131,11 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
   }
   const api = apiOf(event)
   if (api) ocsf.api = api
-  const evidence = evidenceOf(event, process, container)
+  const evidence = evidenceOf(event, process, container, api, unmapped)
   if (evidence) ocsf.evidences = [evidence]
-  if (container) profiles.add('container')
+  // The container profile's attribute is `container` on process and device (endpoint) objects;
+  // evidences[].container is the evidence object's own, so it alone does not list the profile.
+  if (container && (device?.container || evidence?.process?.container)) profiles.add('container')
   ocsf.metadata.profiles = [...profiles].sort()
   unmappedOf(finding, ctx, unmapped)
   ocsf.unmapped = unmapped.fields
@@ -140,8 +144,16 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
 
 const TEXT_MAX = 16_384
 
-function bounded(text: string): string {
-  return text.length > TEXT_MAX ? text.slice(0, TEXT_MAX) + ' …[truncated]' : text
+/**
+ * OCSF integer_t (pid, auid, count, port, response code) is a 32-bit signed integer, and the
+ * Parquet columns Security Lake reads are INT32: a value outside it (a hostile sender's pid, a
+ * loginuid printed as 4294967295) stays in unmapped as text rather than break the row.
+ */
+const isInt32 = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
+
+/** Cut with ASFF's marker, never between the halves of a surrogate pair (Parquet writes UTF-8). */
+function bounded(text: string, max = TEXT_MAX): string {
+  return truncate(text, max)
 }
 
 /**
@@ -158,17 +170,32 @@ export function fitOcsf(event: DetectionFinding, maxBytes: number): DetectionFin
   const order = [...keys.filter((k) => k.startsWith('falconet/')), ...raw]
   const out: DetectionFinding = { ...event, metadata: { ...event.metadata, is_truncated: true }, unmapped }
   while (order.length > 0 && size(out) > maxBytes) delete unmapped[order.pop()!]
-  return out
+  // Still too big (a hostile sender's megabyte hostname, pod name, command line): cut every long
+  // string, tighter each round, rather than lose the finding to the size limit.
+  let clipped: DetectionFinding = out
+  for (const max of [4096, 1024, 256]) {
+    if (size(clipped) <= maxBytes) break
+    clipped = clipStrings(clipped, max) as DetectionFinding
+  }
+  return clipped
+}
+
+/** Every string longer than `max` cut (uids are short; nothing with a pattern is ever this long). */
+function clipStrings(value: unknown, max: number): unknown {
+  if (typeof value === 'string') return value.length > max ? truncate(value, max) : value
+  if (Array.isArray(value)) return value.map((v) => clipStrings(v, max))
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clipStrings(v, max)]))
+  return value
 }
 
 function analyticOf(event: SecurityEvent): DetectionFinding['finding_info']['analytic'] {
   const id = text(event.fields['detection.id'])
   return {
-    name: singleLine(event.rule),
-    ...(id ? { uid: id } : {}),
+    name: bounded(singleLine(event.rule), LIMITS.otherString),
+    ...(id ? { uid: bounded(id, LIMITS.otherString) } : {}),
     type_id: 1,
     type: 'Rule',
-    category: event.source,
+    category: bounded(event.source, 256),
   }
 }
 
@@ -176,12 +203,16 @@ function analyticOf(event: SecurityEvent): DetectionFinding['finding_info']['ana
 function processOf(event: SecurityEvent, unmapped: Unmapped): OcsfProcess | undefined {
   const p = event.process
   if (!p) return undefined
-  if (p.pid === undefined) {
+  if (p.pid !== undefined && !isInt32(p.pid)) unmapped.add('falconet/process.pid', String(p.pid))
+  if (p.parentPid !== undefined && !isInt32(p.parentPid)) unmapped.add('falconet/process.parentPid', String(p.parentPid))
+  if (p.loginUid !== undefined && !isInt32(p.loginUid)) unmapped.add('falconet/process.loginUid', String(p.loginUid))
+  if (!isInt32(p.pid)) {
     // Falco's stock rule outputs print no proc.pid (add it with append_output to get the process object).
     unmapped.add('falconet/process.name', p.name)
     unmapped.add('falconet/process.commandLine', p.commandLine)
     unmapped.add('falconet/process.parentName', p.parentName)
-    if (p.loginUid !== undefined) unmapped.add('falconet/process.loginUid', String(p.loginUid))
+    if (isInt32(p.parentPid)) unmapped.add('falconet/process.parentPid', String(p.parentPid))
+    if (isInt32(p.loginUid)) unmapped.add('falconet/process.loginUid', String(p.loginUid))
     return undefined
   }
   const process: OcsfProcess = { pid: p.pid }
@@ -189,11 +220,11 @@ function processOf(event: SecurityEvent, unmapped: Unmapped): OcsfProcess | unde
   if (nonEmpty(p.commandLine)) process.cmd_line = p.commandLine
   const file = executableOf(event)
   if (file) process.file = file
-  if (p.parentPid !== undefined) process.parent_process = { pid: p.parentPid, ...(nonEmpty(p.parentName) ? { name: p.parentName } : {}) }
+  if (isInt32(p.parentPid)) process.parent_process = { pid: p.parentPid, ...(nonEmpty(p.parentName) ? { name: p.parentName } : {}) }
   else if (nonEmpty(p.parentName)) unmapped.add('falconet/process.parentName', p.parentName)
   const user = processUser(p.user, p.uid)
   if (user) process.user = user
-  if (p.loginUid !== undefined) process.auid = p.loginUid
+  if (isInt32(p.loginUid)) process.auid = p.loginUid
   return process
 }
 
@@ -262,19 +293,27 @@ function actorOf(event: SecurityEvent, process: OcsfProcess | undefined): Detect
   return undefined
 }
 
+/**
+ * A Kubernetes API call: falconet's own audit detections, and Falco's k8saudit / k8saudit-eks
+ * plugin alerts (source k8s_audit), which carry the same ka.* fields.
+ */
+function isAudited(event: SecurityEvent): boolean {
+  return event.input === 'k8s-audit' || event.source === 'k8s_audit'
+}
+
 function apiOf(event: SecurityEvent): DetectionFinding['api'] {
   const verb = text(event.fields['ka.verb'])
-  if (event.input !== 'k8s-audit' || !verb) return undefined
+  if (!isAudited(event) || !verb) return undefined
   const api: NonNullable<DetectionFinding['api']> = { operation: verb, service: { name: 'kubernetes' } }
   const auditId = text(event.fields['ka.auditid'])
   if (auditId) api.request = { uid: auditId }
   const code = Number(event.fields['ka.response.code'])
-  if (Number.isInteger(code) && code > 0) api.response = { code }
+  if (isInt32(code) && code > 0) api.response = { code }
   return api
 }
 
 /** What the finding rests on: the process (with its container), the connection, the API caller. */
-function evidenceOf(event: SecurityEvent, process: OcsfProcess | undefined, container: OcsfContainer | undefined): Evidence | undefined {
+function evidenceOf(event: SecurityEvent, process: OcsfProcess | undefined, container: OcsfContainer | undefined, api: DetectionFinding['api'], unmapped: Unmapped): Evidence | undefined {
   const evidence: Evidence = {}
   if (process) evidence.process = container ? { ...process, container } : process
   else {
@@ -296,13 +335,24 @@ function evidenceOf(event: SecurityEvent, process: OcsfProcess | undefined, cont
   }
   // An audited API call: its caller's address and client.
   const ip = event.actor?.sourceIps?.find((a) => isIP(a))
-  if (event.input === 'k8s-audit' && ip) evidence.src_endpoint = { ip }
-  if (event.input === 'k8s-audit' && nonEmpty(event.actor?.userAgent)) evidence.http_request = { user_agent: event.actor!.userAgent! }
-  if (Object.keys(evidence).length === 0) return undefined
-  // OCSF's evidence needs more than a container; with anything else the container goes along.
+  if (isAudited(event) && ip) evidence.src_endpoint = { ip }
+  if (isAudited(event) && nonEmpty(event.actor?.userAgent)) evidence.http_request = { user_agent: event.actor!.userAgent! }
+  // OCSF's evidence needs one of these (at_least_one); a client (http_request) or a container alone is not enough.
+  if (!EVIDENCE_ANCHORS.some((k) => k in evidence)) {
+    // An audited call with no usable source address: the call itself is the evidence its client goes with.
+    if (evidence.http_request && api) evidence.api = api
+    else {
+      unmapped.add('falconet/actor.userAgent', evidence.http_request?.user_agent)
+      return undefined
+    }
+  }
+  // With anything else the container goes along.
   if (container) evidence.container = container
   return evidence
 }
+
+/** The evidence attributes falconet writes that satisfy OCSF's at_least_one on the evidences object. */
+const EVIDENCE_ANCHORS = ['process', 'file', 'user', 'src_endpoint', 'dst_endpoint', 'connection_info', 'api'] as const
 
 /** The pod, its container, workload, namespace and node, the IAM role, the cluster — and an audited call's target. */
 function resourcesOf(event: SecurityEvent, ctx: AsffContext): ResourceDetails[] {
@@ -338,7 +388,7 @@ function resourcesOf(event: SecurityEvent, ctx: AsffContext): ResourceDetails[] 
     list.push({ type: 'AwsIamRole', uid: roleArn, name: roleArn.slice(roleArn.lastIndexOf('/') + 1), ...base })
   }
   const targetResource = text(event.fields['ka.target.resource'])
-  if (event.input === 'k8s-audit' && targetResource) {
+  if (isAudited(event) && targetResource) {
     const name = text(event.fields['ka.target.name'])
     const ns = text(event.fields['ka.target.namespace'])
     list.push({ type: targetResource, name: name ?? targetResource, ...(ns ? { namespace: ns } : {}), ...base })
@@ -403,8 +453,9 @@ function unmappedOf(finding: Finding, ctx: AsffContext, out: Unmapped): void {
 class Unmapped {
   readonly fields: Record<string, string> = {}
   add(key: string, value: string | undefined): void {
-    if (value === undefined || !/\S/.test(value) || Object.keys(this.fields).length >= 200) return
-    this.fields[key] = value.length > 4096 ? value.slice(0, 4096) + ' …[truncated]' : value
+    // "<NA>" is Falco's "not available": the field has no value, so it is not written.
+    if (value === undefined || !/\S/.test(value) || value === '<NA>' || Object.keys(this.fields).length >= 200) return
+    this.fields[bounded(key, 256)] = bounded(value, 4096)
   }
 }
 

@@ -51,6 +51,15 @@ const TECHNIQUES: Record<string, string> = {
   T1595: 'Active Scanning', T1609: 'Container Administration Command', T1610: 'Deploy Container', T1611: 'Escape to Host',
   T1612: 'Build Image on Host', T1613: 'Container and Resource Discovery', T1620: 'Reflective Code Loading', T1622: 'Debugger Evasion',
   T1649: 'Steal or Forge Authentication Certificates',
+  // Named by falcosecurity/rules (stable, incubating, sandbox) or falconet's audit detections and monitor.
+  'T1053.003': 'Cron', T1072: 'Software Deployment Tools', 'T1078.004': 'Cloud Accounts', 'T1090.003': 'Multi-hop Proxy',
+  'T1098.001': 'Additional Cloud Credentials', 'T1098.004': 'SSH Authorized Keys', 'T1098.006': 'Additional Container Cluster Roles',
+  T1110: 'Brute Force', T1132: 'Data Encoding', T1195: 'Supply Chain Compromise', 'T1195.002': 'Compromise Software Supply Chain',
+  T1205: 'Traffic Signaling', 'T1205.001': 'Port Knocking', 'T1222.002': 'Linux and Mac File and Directory Permissions Modification',
+  T1505: 'Server Software Component', 'T1505.003': 'Web Shell', 'T1546.004': 'Unix Shell Configuration Modification',
+  'T1548.001': 'Setuid and Setgid', 'T1548.003': 'Sudo and Sudo Caching', T1550: 'Use Alternate Authentication Material',
+  T1564: 'Hide Artifacts', 'T1564.001': 'Hidden Files and Directories', 'T1562.008': 'Disable or Modify Cloud Logs',
+  T1572: 'Protocol Tunneling', T1580: 'Cloud Infrastructure Discovery',
 }
 
 const TECHNIQUE_TAG = /^(T\d{4})(\.\d{3})?$/

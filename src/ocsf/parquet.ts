@@ -46,6 +46,7 @@ const process = struct({
   container,
 })
 const endpoint = struct({ ip: 'string', port: 'int32' })
+const api = struct({ operation: req('string'), service: struct({ name: 'string' }), request: struct({ uid: req('string') }), response: struct({ code: 'int32' }) })
 
 /** The whole OCSF shape falconet writes; `columns()` checks every row against it. */
 export const OCSF_PARQUET_SCHEMA: Record<string, Field> = {
@@ -101,7 +102,7 @@ export const OCSF_PARQUET_SCHEMA: Record<string, Field> = {
     struct({ type_id: req('int32'), type: 'string', container, hostname: 'string', name: 'string', instance_uid: 'string', region: 'string', zone: 'string' }),
   ),
   actor: opt(struct({ user: struct({ name: 'string', uid: 'string', groups: list(struct({ name: 'string' })), account }) })),
-  api: opt(struct({ operation: req('string'), service: struct({ name: 'string' }), request: struct({ uid: req('string') }), response: struct({ code: 'int32' }) })),
+  api: opt(api),
   evidences: opt(
     list(
       struct({
@@ -113,6 +114,7 @@ export const OCSF_PARQUET_SCHEMA: Record<string, Field> = {
         dst_endpoint: endpoint,
         connection_info: struct({ direction_id: req('int32'), direction: 'string', protocol_name: 'string' }),
         http_request: struct({ user_agent: 'string' }),
+        api,
       }),
     ),
   ),
@@ -212,6 +214,17 @@ function convert(value: unknown, field: Field, path: string): unknown {
   }
   for (const [key, f] of Object.entries(node.struct)) out[key] = convert((value as Record<string, unknown>)[key], asField(f), `${path}.${key}`)
   return out
+}
+
+/**
+ * Throws when a row does not fit the fixed schema. The Security Lake sink checks each finding
+ * when it encodes it, so a row that cannot be written is dead-lettered alone instead of failing
+ * the PutObject of every finding batched with it.
+ */
+export function checkRow(event: DetectionFinding): void {
+  const row = event as unknown as Record<string, unknown>
+  for (const key of Object.keys(row)) if (!(key in OCSF_PARQUET_SCHEMA)) throw new Error(`${key}: not in the Parquet schema (add it there with the encoder)`)
+  for (const [name, field] of Object.entries(OCSF_PARQUET_SCHEMA)) convert(row[name], field, name)
 }
 
 const ZSTD = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function'

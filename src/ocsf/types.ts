@@ -60,6 +60,7 @@ export interface Evidence {
   dst_endpoint?: Endpoint
   connection_info?: { direction_id: number; direction: string; protocol_name?: string }
   http_request?: { user_agent: string }
+  api?: DetectionFinding['api']
 }
 
 export interface ResourceDetails {

@@ -72,6 +72,7 @@ export function createAuditIngest(
     const writes = state.take()
     if (detected.length > 0 || produced.length > 0 || writes.length > 0) {
       await ingest(detected, { markSeen: produced, state: writes, ...(forwarded.length ? { outbox: { name: AUDIT_OUTBOX, items: forwarded } } : {}) })
+      state.committed(writes)
     }
     return { events: events.length, duplicates, findings: detected.length, ...(failures ? { undetectable: failures } : {}) }
   }

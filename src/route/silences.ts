@@ -19,6 +19,8 @@ export interface Silence {
 export interface SilenceStore {
   get<T>(key: string): T | undefined
   put(key: string, value: unknown): void | Promise<unknown>
+  /** A store several replicas write (src/cluster/shared-docs.ts): change what it holds now, atomically. */
+  update?<T>(key: string, change: (current: T | undefined) => T): Promise<T>
 }
 
 const KEY = 'silences'
@@ -58,17 +60,20 @@ export class Silences {
     if (Date.parse(input.endsAt) <= this.now()) throw new Error('endsAt is in the past: the silence would do nothing')
     input.matchers.forEach(checkMatcher)
     const silence: Silence = { id: randomUUID(), matchers: [...input.matchers], startsAt: input.startsAt ?? new Date(this.now()).toISOString(), endsAt: new Date(input.endsAt).toISOString(), createdBy: input.createdBy, comment: input.comment }
-    await this.#save([...this.#active(), silence])
+    await this.#change((active) => [...active, silence])
     return silence
   }
 
   /** false when there is no such silence; throws for one from the config file (edit the file). */
   async remove(id: string): Promise<boolean> {
     if (this.#configured.some((s) => s.id === id)) throw new Error('this silence comes from the configuration file: remove it there')
-    const all = this.#active()
-    const left = all.filter((s) => s.id !== id)
-    await this.#save(left)
-    return left.length < all.length
+    let removed = false
+    await this.#change((active) => {
+      const left = active.filter((s) => s.id !== id)
+      removed = left.length < active.length
+      return left
+    })
+    return removed
   }
 
   /** Active silences only: expired ones are gone. */
@@ -77,9 +82,18 @@ export class Silences {
     return [...this.#configured, ...this.#active()].filter((s) => Date.parse(s.endsAt) > now)
   }
 
-  #active(): Silence[] {
+  #active(list = this.#stored): Silence[] {
     const now = this.now()
-    return this.#stored.filter((s) => Date.parse(s.endsAt) > now)
+    return list.filter((s) => Date.parse(s.endsAt) > now)
+  }
+
+  /** A change to the active silences: from the shared store's current list when there is one, else from this process's. */
+  async #change(change: (active: Silence[]) => Silence[]): Promise<void> {
+    if (!this.store.update) return this.#save(change(this.#active()))
+    const update = this.store.update.bind(this.store)
+    const write = this.#writes.then(() => update<Silence[]>(KEY, (current) => change(this.#active(Array.isArray(current) ? current : []))))
+    this.#writes = write.catch(() => {})
+    this.#apply(await write)
   }
 
   silenced(f: Finding): Silence | undefined {
@@ -96,10 +110,14 @@ export class Silences {
     return m
   }
 
-  /** Changes are applied in memory at once and written in order (each awaited). */
-  #save(list: Silence[]): Promise<void> {
+  #apply(list: Silence[]): void {
     this.#stored = list
     for (const id of this.#compiled.keys()) if (!id.startsWith('config-') && !list.some((s) => s.id === id)) this.#compiled.delete(id)
+  }
+
+  /** Changes are applied in memory at once and written in order (each awaited). */
+  #save(list: Silence[]): Promise<void> {
+    this.#apply(list)
     const write = this.#writes.then(() => this.store.put(KEY, list))
     this.#writes = write.catch(() => {})
     return write.then(() => undefined)

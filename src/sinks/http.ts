@@ -1,4 +1,3 @@
-import { request } from 'undici'
 import type { SendOutcome } from '../delivery/sink.js'
 
 /**
@@ -7,9 +6,13 @@ import type { SendOutcome } from '../delivery/sink.js'
  * Retry-After; other 4xx and 3xx final (a misconfigured URL or a payload the service refuses:
  * dead-lettered, not retried for ever); network errors and timeouts temporary.
  */
+// undici loaded on the first send, not at start: most installs have no HTTP sink (issue 18, idle RSS).
+let undici: Promise<typeof import('undici')> | undefined
+
 export async function postJson(url: string, body: unknown, options: { headers?: Record<string, string>; signal: AbortSignal }): Promise<SendOutcome> {
   const text = JSON.stringify(body)
   try {
+    const { request } = await (undici ??= import('undici'))
     const res = await request(url, {
       method: 'POST',
       body: text,

@@ -90,7 +90,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
   #client: S3Client | undefined
   #sts: { destroy(): void } | undefined
   #sdk: typeof import('@aws-sdk/client-s3') | undefined
-  #toParquet: typeof import('../ocsf/parquet.js').toParquet | undefined
+  #parquet: typeof import('../ocsf/parquet.js') | undefined
 
   constructor(config: SecurityLakeConfig, deps: SinkDeps) {
     this.#config = config
@@ -102,7 +102,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
     this.#ctx = await this.#deps.asffContext(signal)
     this.#sdk ??= await import('@aws-sdk/client-s3')
     // The Parquet writer too is loaded on first use: a falconet without Security Lake never pays for it.
-    this.#toParquet ??= (await import('../ocsf/parquet.js')).toParquet
+    this.#parquet ??= await import('../ocsf/parquet.js')
     this.#client ??= new this.#sdk.S3Client({
       region: this.#ctx.region,
       maxAttempts: 1, // our retry policy, not the SDK's
@@ -133,6 +133,8 @@ class SecurityLakeSink implements SinkBody<Finding> {
 
   encode(finding: Finding): Encoded {
     const ocsf = toOcsf(finding, this.#ctx!)
+    // A row the Parquet schema refuses throws here: that finding is dead-lettered (EncodeFailed), the batch goes on.
+    this.#parquet!.checkRow(ocsf)
     return { id: finding.id, bytes: Buffer.byteLength(JSON.stringify(ocsf)), payload: { ocsf, key: `${finding.id}/${finding.version}` } }
   }
 
@@ -153,7 +155,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
       const key = `${this.#prefix}region=${region}/accountId=${accountId}/eventDay=${day}/${objectName(items.map((i) => i.key))}.parquet`
       try {
         await this.#client!.send(
-          new this.#sdk!.PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: this.#toParquet!(items.map((i) => i.ocsf)), ContentType: 'application/vnd.apache.parquet' }),
+          new this.#sdk!.PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: this.#parquet!.toParquet(items.map((i) => i.ocsf)), ContentType: 'application/vnd.apache.parquet' }),
           { abortSignal: signal },
         )
       } catch (err) {

@@ -101,6 +101,12 @@ t.test('leases: one holder, a new fencing token per holder, a deposed leader can
   t.ok(lb.fence! > fenceA)
   t.equal(await a.run(CHECKPOINT, [a.key('cp'), a.key('fence:poller')], [fenceA, 'stale']), 0, 'the old token is refused')
   t.equal(await b.client.get(b.key('cp')), 'x')
+  // The detectors' state travels with the checkpoint, fenced the same way.
+  const withState = (s: typeof a, fence: number, cp: string) => s.run(CHECKPOINT, [s.key('cp'), s.key('fence:poller'), s.key('st'), s.key('win')], [fence, cp, 1, 'first-seen:exec:alice', '1', 'forbidden-secrets|bob', '{"count":3}'])
+  t.equal(await withState(a, fenceA, 'stale'), 0)
+  t.equal(await b.client.exists(b.key('st'), b.key('win')), 0, 'a deposed leader hands over no state either')
+  t.equal(await withState(b, lb.fence!, 'y'), 1)
+  t.same([await b.client.get(b.key('cp')), await b.client.hgetall(b.key('st')), await b.client.hgetall(b.key('win'))], ['y', { 'first-seen:exec:alice': '1' }, { 'forbidden-secrets|bob': '{"count":3}' }], 'checkpoint, durable state and windows in one step')
   await lb.stop()
   t.ok(await la.step(), 'a released lease is free at once')
 })

@@ -54,7 +54,8 @@ const cases: Case[] = [
   ['eks:addon-manager creates SA in kube-system', 'benign', [E({ user: eks('eks:addon-manager'), verb: 'create', objectRef: { resource: 'serviceaccounts', namespace: 'kube-system', name: 'ebs-csi-controller-sa' }, responseStatus: { code: 201 } })]],
   ['EKS add-on manager creates the CloudWatch agent service account', 'benign', [E({ user: eks('eks:addon-manager'), verb: 'create', objectRef: { resource: 'serviceaccounts', namespace: 'amazon-cloudwatch', name: 'cloudwatch-agent' }, responseStatus: { code: 201 } })]],
   ['SA token request by kubelet', 'benign', [E({ user: node('ip-10-0-1-1.ec2.internal'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'aws-node' }, responseStatus: { code: 201 } })]],
-  ['a person requests a token for an existing kube-system service account', 'benign', [E({ user: iamUser('alice'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'my-sa' }, responseStatus: { code: 201 } })]],
+  ['a person mints a token for an existing kube-system service account', 'attack', [E({ user: iamUser('alice'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'my-sa' }, responseStatus: { code: 201 } })], 'MEDIUM'],
+  ['the controller manager mints a controller token', 'benign', [E({ user: eks('system:kube-controller-manager'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'namespace-controller' }, responseStatus: { code: 201 } })]],
   // --- NodePort
   ['NodePort via update, IAM user', 'attack', [E({ user: iamUser('eve'), verb: 'update', objectRef: { resource: 'services', namespace: 'default', name: 'web' }, requestObject: { kind: 'Service', metadata: { name: 'web' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } } })], 'LOW'],
   ['NodePort merge patch spec.type', 'attack', [E({ user: iamUser('eve'), verb: 'patch', objectRef: { resource: 'services', namespace: 'default', name: 'web' }, requestObject: { spec: { type: 'NodePort' } } })], 'LOW'],
@@ -225,7 +226,7 @@ t.test('a cryptominer set by a JSON patch: an image, a command line, or a whole 
 })
 
 t.test('a token request (serviceaccounts/token) is not a new service account', async (t) => {
-  t.same(detector().ids(E({ user: iamUser('alice'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'x' }, requestObject: { kind: 'TokenRequest', spec: { audiences: ['sts.amazonaws.com'] } }, responseStatus: { code: 201 } })), [])
+  t.same(detector().ids(E({ user: iamUser('alice'), verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'x' }, requestObject: { kind: 'TokenRequest', spec: { audiences: ['sts.amazonaws.com'] } }, responseStatus: { code: 201 } })), ['service-account-token-minted'], 'a minted token, not a created account')
 })
 
 t.test('a refused impersonation (no impersonatedUser recorded) is read from the refusal', async (t) => {

@@ -92,3 +92,37 @@ t.test('benign traffic: a few hundred ordinary EKS control-plane events raise no
   const aboveInformational = findings.filter((f) => f.priority !== 'Informational' && f.priority !== 'Debug')
   t.same(aboveInformational.map((f) => `${f.rule}: ${f.output}`), [], `${events.length} benign events`)
 })
+
+t.test('the counters\' memory: what moved is handed over, and a detector restored from it carries on', async (t) => {
+  const { createAuditDetector } = await import('../../src/detect/audit/detector.js')
+  const { DetectorMemory } = await import('../../src/detect/audit/stateful.js')
+  const { validateConfig } = await import('../../src/config/load.js')
+  const { MemoryStore } = await import('../support/audit.js')
+  const config = validateConfig({}).audit
+  const now = () => Date.parse('2026-11-21T10:00:00Z')
+  const make = () => {
+    const memory = new DetectorMemory()
+    return { memory, detect: createAuditDetector(config, { store: new MemoryStore(), now, memory }) }
+  }
+  const read = (i: number) => eksEvent({ user: { username: 'bob', groups: [] }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'prod', name: `db-${i}` }, responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' } })
+  const ids = (d: ReturnType<typeof make>, e: AuditEvent) => d.detect(e).map((s) => String(s.fields['detection.id']))
+  const leader = make()
+  for (let i = 0; i < 3; i++) t.same(ids(leader, read(i)), [])
+  const handed = leader.memory.changed()
+  t.ok(handed.some((w) => w.key === 'forbidden-secrets|bob'), 'bob\'s window of refused Secret reads is among what moved')
+  t.same(leader.memory.changed(), [], 'and handed over once')
+  const fresh = make()
+  t.same([...ids(fresh, read(3)), ...ids(fresh, read(4))], [], 'a detector that starts afresh sees two reads: no burst')
+  const standby = make()
+  standby.memory.restore(JSON.parse(JSON.stringify(handed)))
+  t.same([...ids(standby, read(3)), ...ids(standby, read(4))], ['forbidden-secret-reads'], 'restored, the fourth and fifth reads complete the burst')
+  // A service account's sliding window of refusals is handed over the same way.
+  const sa = (i: number) => eksEvent({ user: { username: 'system:serviceaccount:shop:api', groups: ['system:serviceaccounts'] }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'kube-system', name: `s-${i}` }, responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' } })
+  const needed = config.workloadSecretRefusals
+  for (let i = 0; i < needed - 1; i++) t.same(ids(leader, sa(i)), [])
+  const next = make()
+  next.memory.restore(JSON.parse(JSON.stringify([...handed, ...leader.memory.changed()])))
+  t.same(ids(next, sa(needed)), ['workload-forbidden-secret-reads'], 'the service account\'s last refusal completes its probe on the restored detector')
+  standby.memory.restore([{ key: 'no-bar', value: 1 }, { key: 'forbidden-secrets|x', value: { start: 'bad' } }, { key: 'workload-secrets|y', value: { times: ['x'] } }])
+  t.same(standby.memory.changed(), [], 'malformed entries are ignored; a restore replaces the windows')
+})

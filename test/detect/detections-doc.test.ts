@@ -62,6 +62,7 @@ function everything(): AuditEvent[] {
     eksEvent({ verb: 'create', objectRef: { resource: 'rolebindings', namespace: 'prod', name: 'anon' }, requestObject: { kind: 'RoleBinding', roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'Group', name: 'system:unauthenticated' }] }, responseStatus: { code: 201 }, ...at(110) }),
     eksEvent({ verb: 'create', objectRef: { resource: 'roles', namespace: 'prod', name: 'all' }, requestObject: { kind: 'Role', rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get'] }] }, responseStatus: { code: 201 }, ...at(111) }),
     eksEvent({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'c' }, ...at(112) }),
+    eksEvent({ verb: 'create', objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: 'coredns' }, responseStatus: { code: 201 }, ...at(113) }),
   ]
   return [...benignTraffic(3), ...attackStories().flatMap((s) => s.events), ...extra]
 }

@@ -38,7 +38,7 @@ t.test('initial sync: a paginated list of each kind, trimmed, then a watch with 
   t.equal(meta.cache.namespace('shop')!.labels.team, 'checkout')
   t.equal(meta.cache.serviceAccount('shop', 'cart-api')!.roleArn, 'arn:aws:iam::111122223333:role/cart-api')
   const lists = kube.requests.filter((r) => !r.watch)
-  t.ok(lists.every((r) => r.query.limit === '500'), 'lists are paginated')
+  t.ok(lists.every((r) => r.query.limit === '100'), 'lists are paginated')
   // Each watch starts after its kind's list, so "synced" can come a moment before the last one.
   await waitFor(() => kube.requests.filter((r) => r.watch).length >= 4, 10_000, () => 'watches never started')
   const watches = kube.requests.filter((r) => r.watch)

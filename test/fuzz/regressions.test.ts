@@ -193,3 +193,16 @@ t.test('a body past the longest string V8 holds (a body limit raised past 512 MB
   t.match(refusal, { statusCode: 413, code: 'FALCONET_ERR_BODY_TOO_LARGE' }, 'Fluent Bit')
   await t.rejects(readAuditBody(huge, undefined, 2 ** 30), { statusCode: 413, code: 'FALCONET_ERR_BODY_TOO_LARGE' }, 'k8s-audit')
 })
+
+t.test('Falco: a rule named like an Object.prototype member ("constructor", "toString") is a finding like any other (keyFields lookup threw)', async (t) => {
+  for (const rule of ['constructor', 'toString', 'hasOwnProperty']) {
+    const res = await h.post('/', JSON.stringify({ ...alert, rule }), JSON_TYPE)
+    expectAnswer(res)
+    t.equal(res.statusCode, 200, `${rule}: accepted`)
+  }
+  // The same names as Falco internal events (graded by a rule → priority table).
+  const internal = await h.post('/', JSON.stringify({ ...alert, rule: 'constructor', source: 'internal', output_fields: {} }), JSON_TYPE)
+  t.equal(internal.statusCode, 200, 'internal "constructor": accepted')
+  t.same(h.takeProblems(), [])
+  t.same(h.findings().map((f) => f.event.rule).sort(), ['constructor', 'constructor', 'hasOwnProperty', 'toString'])
+})

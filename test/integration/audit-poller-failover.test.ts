@@ -1,11 +1,9 @@
 import t from 'tap'
-import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs'
-import { securityHubRig } from '../support/rig.js'
+import { PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs'
 import { waitFor } from '../support/net.js'
 import { eksEvent } from '../support/audit.js'
 import { allFindings, countOf } from '../support/securityhub.js'
-import { startStore, dropStore } from '../support/store.js'
-import { startReplicas } from '../support/replicas.js'
+import { pollerRig, POLLER_GROUP as GROUP, POLLER_STREAM as STREAM } from '../support/pollers.js'
 
 /**
  * Two audit pollers on moto's CloudWatch Logs sharing a store: one reads, one stands by. The
@@ -15,28 +13,9 @@ import { startReplicas } from '../support/replicas.js'
  */
 t.setTimeout(600_000)
 
-const GROUP = '/aws/eks/prod-eu/cluster'
-const STREAM = 'kube-apiserver-audit-0001'
 
 t.test('kill the leading poller mid-stream: the standby takes over, every event detected once', async (t) => {
-  const store = await startStore()
-  t.teardown(() => dropStore(store))
-  const rig = await securityHubRig(t, {
-    FALCONET_STORE_URL: store.url,
-    FALCONET__CLUSTER__STORE__LEASE_SECS: '6',
-    FALCONET__SINKS__CONSOLE__ENABLED: 'false',
-    FALCONET__SINKS__SECURITY_HUB__RESEND_INTERVAL_MS: '500',
-    FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '200',
-    FALCONET__SOURCES__EKS_AUDIT__ENABLED: 'true',
-    FALCONET__SOURCES__EKS_AUDIT__LOG_GROUP_NAME: GROUP,
-    FALCONET__SOURCES__EKS_AUDIT__POLL_INTERVAL_SECS: '1',
-    FALCONET__SOURCES__EKS_AUDIT__SETTLE_SECS: '0',
-    FALCONET__SOURCES__EKS_AUDIT__LOOKBACK_SECS: '30',
-  })
-  const logs = new CloudWatchLogsClient({ region: 'eu-west-1', endpoint: rig.moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
-  t.teardown(() => logs.destroy())
-  await logs.send(new CreateLogGroupCommand({ logGroupName: GROUP }))
-  await logs.send(new CreateLogStreamCommand({ logGroupName: GROUP, logStreamName: STREAM }))
+  const { rig, logs, pollers, leads, leader: lead } = await pollerRig(t, { FALCONET__SOURCES__EKS_AUDIT__LOOKBACK_SECS: '30' })
   let seeded = 0
   const seed = async (n: number) => {
     const now = Date.now()
@@ -50,11 +29,7 @@ t.test('kill the leading poller mid-stream: the standby takes over, every event 
   }
   const detected = async () => (await allFindings(rig.client)).reduce((s, f) => s + countOf(f), 0)
 
-  const pollers = await startReplicas(2, { ...rig.env, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: rig.moto.endpoint })
-  t.teardown(() => pollers.stopAll())
-  const leads = async (i: number) => /falconet_cluster_leader\{lease="audit-poller:[^"]+"\} 1/.test(await (await fetch(`${pollers.all[i]!.url}/metrics`)).text())
-  let leader = -1
-  await waitFor(async () => (leader = (await leads(0)) ? 0 : (await leads(1)) ? 1 : -1) >= 0, 30_000, () => 'no poller leads')
+  const leader = await lead()
 
   await seed(20)
   await waitFor(async () => (await detected()) === 20, 60_000, () => `first events not detected:\n${pollers.all[leader]!.logs()}`)

@@ -49,7 +49,7 @@ t.test('a storm of big chunks under the chart\'s 384 MB heap: no crash, only 200
           // Fluent Bit gives up on a request after its response timeout and retries the chunk;
           // so does this sender (a stuck upload on a loaded machine is retried, never waited on for ever).
           res = await fetch(`${falconet.url}/fluent-bit`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', 'x-fluent-tag': FALCO_TAG }, body, signal: AbortSignal.timeout(60_000) })
-        } catch (err) {
+        } catch {
           // A 503 sent before the body was read can close the connection under the upload; Fluent
           // Bit retries a connection error like a 503. A dead process is caught below.
           if (falconet.child.exitCode !== null) throw new Error(`falconet died: ${falconet.logs().slice(-2000)}`)

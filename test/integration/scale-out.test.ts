@@ -131,9 +131,9 @@ t.test('the store restarted mid-storm, then down for a while: ingest answers 2xx
   await c.store.restart() // SIGKILL and start again on its append-only file
   acked += await send(t, c, 1000, 1000, start)
   await c.store.stop()
-  // Down for longer than the leases (5 s here; 15 s by default): every leadership lapses. The
-  // property is the same as for 30 s down, which only lets the local outboxes grow longer.
-  const downUntil = Date.now() + Number(process.env.FALCONET_TEST_STORE_DOWN_SECS ?? 8) * 1000
+  // Down for 30 s, as the issue asks: longer than the leases (5 s here; 15 s by default), so every
+  // leadership lapses and the local outboxes grow while ingest goes on.
+  const downUntil = Date.now() + Number(process.env.FALCONET_TEST_STORE_DOWN_SECS ?? 30) * 1000
   acked += await send(t, c, 2000, 1000, start)
   while (Date.now() < downUntil) await new Promise((r) => setTimeout(r, 200))
   await c.store.start()

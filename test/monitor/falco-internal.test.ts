@@ -69,3 +69,17 @@ t.test('an internal event of a newer Falco is at least LOW; rules of other sourc
     [['Custom debug rule', 'INFORMATIONAL', 'Debug'], ['Falco internal: plugin event source restarted', 'LOW', 'Debug']],
   )
 })
+
+t.test('an internal rule named like an Object.prototype member is graded as any other internal event', async (t) => {
+  const rig = await monitorRig(t)
+  const drop = JSON.parse(falcoFixture('31-').body) as Record<string, unknown>
+  for (const rule of ['constructor', 'toString', '__proto__']) {
+    const res = await rig.post('/falco', JSON.stringify({ ...drop, rule, output: `Falco internal: ${rule}` }))
+    t.equal(res.statusCode, 200, rule)
+  }
+  t.same(
+    rig.queued().map((f) => [f.event.rule, f.severity, f.event.priority]).sort(),
+    [['__proto__', 'LOW', 'Notice'], ['constructor', 'LOW', 'Notice'], ['toString', 'LOW', 'Notice']],
+    'graded LOW (Notice), never from a prototype member',
+  )
+})

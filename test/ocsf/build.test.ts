@@ -153,3 +153,19 @@ t.test('provenance: how the event arrived is in unmapped under the same keys as 
   }
   t.equal(ocsf.unmapped['falconet/provenance.pod'], 'falco/falco-abcde:falco')
 })
+
+t.test("Falco's k8saudit plugin alerts (source k8s_audit) keep the API call, caller and target like falconet's own audit detections", async (t) => {
+  const alert = {
+    rule: 'Attach/Exec Pod', priority: 'Notice', source: 'k8s_audit', time: '2026-11-21T10:00:00.000000000Z', output: 'x', tags: ['k8s', 'mitre_execution', 'T1609'],
+    output_fields: {
+      'ka.verb': 'create', 'ka.user.name': 'alice', 'ka.target.resource': 'pods', 'ka.target.name': 'web', 'ka.target.namespace': 'shop', 'ka.target.subresource': 'exec',
+      'ka.auditid': 'abc', 'ka.response.code': 101, 'ka.sourceips': ['2001:db8::7'], 'ka.useragent': 'kubectl/v1.33',
+    },
+  }
+  const ocsf = toOcsf(findingFromEvent(normalizeFalcoAlert(alert), OPTIONS), CTX)
+  assertValidOcsf(t, ocsf, 'k8saudit plugin alert')
+  t.match(ocsf.api, { operation: 'create', service: { name: 'kubernetes' }, request: { uid: 'abc' }, response: { code: 101 } })
+  t.match(ocsf.evidences, [{ src_endpoint: { ip: '2001:db8::7' }, http_request: { user_agent: 'kubectl/v1.33' } }])
+  t.ok(ocsf.resources.some((r) => r.type === 'pods' && r.name === 'web' && r.namespace === 'shop'), 'the target')
+  t.match(ocsf.actor, { user: { name: 'alice' } })
+})

@@ -1,15 +1,19 @@
-import { createServer, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
+import type { TLSSocket } from 'node:tls'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /**
  * A local Kubernetes API server for the core resources falconet watches, speaking the real
- * protocol to the real @kubernetes/client-node code: paginated lists (limit / continue) with a
+ * protocol to the real client code (falconet's own, and @kubernetes/client-node's exec plugins): paginated lists (limit / continue) with a
  * resourceVersion; `?watch=true` streams of JSON lines from a resourceVersion, with history replay,
  * BOOKMARK events when asked, and `410 Gone` (an ERROR event with a Status) for a version older
  * than the last compaction; `fieldSelector` on spec.nodeName and metadata.name. Tests drive it:
- * apply / remove objects, send bookmarks, drop every watch connection, compact history.
+ * apply / remove objects, send bookmarks, drop every watch connection, compact history, answer the
+ * next watches with an HTTP error. Optionally over TLS (and asking for a client certificate), and
+ * answering 401 to any bearer token but the accepted ones, as the API server does.
  */
 type Resource = 'pods' | 'nodes' | 'namespaces' | 'serviceaccounts'
 const KIND: Record<Resource, string> = { pods: 'Pod', nodes: 'Node', namespaces: 'Namespace', serviceaccounts: 'ServiceAccount' }
@@ -25,6 +29,16 @@ export interface Request {
   resource: Resource
   watch: boolean
   query: Record<string, string>
+  authorization?: string
+  /** The CN of the client certificate presented, over TLS. */
+  clientCertCn?: string
+}
+
+export interface FakeKubeOptions {
+  /** Serve HTTPS with this certificate; `ca` set: ask for a client certificate signed by it (not required: a token may be used instead). */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer }
+  /** Only these bearer tokens are let in (401 otherwise); unset: no check. */
+  tokens?: string[]
 }
 
 export class FakeKube {
@@ -34,8 +48,27 @@ export class FakeKube {
   readonly #objects = new Map<Resource, Map<string, any>>(['pods', 'nodes', 'namespaces', 'serviceaccounts'].map((r) => [r as Resource, new Map()]))
   readonly #history: Array<{ rv: number; resource: Resource; type: string; object: any }> = []
   readonly #watchers = new Set<Watcher>()
-  readonly #server = createServer((req, res) => this.#handle(req.url ?? '/', res))
+  readonly #server
+  readonly #scheme: 'http' | 'https'
+  #failWatches: number[] = []
+  tokens: Set<string> | undefined
   port = 0
+
+  constructor(options: FakeKubeOptions = {}) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res)
+    this.#server = options.tls ? createTlsServer({ ...options.tls, requestCert: !!options.tls.ca, rejectUnauthorized: false }, handler) : createServer(handler)
+    this.#scheme = options.tls ? 'https' : 'http'
+    if (options.tokens) this.tokens = new Set(options.tokens)
+  }
+
+  get url(): string {
+    return `${this.#scheme}://127.0.0.1:${this.port}`
+  }
+
+  /** Answer the next watch requests with these HTTP statuses (a Status body), one each. */
+  failNextWatches(...statuses: number[]): void {
+    this.#failWatches.push(...statuses)
+  }
 
   async start(): Promise<this> {
     await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r))
@@ -103,19 +136,20 @@ export class FakeKube {
     for (const w of this.#watchers) if (w.resource === resource && matches(object, w.selector)) write(w.res, { type, object })
   }
 
-  #handle(url: string, res: ServerResponse): void {
-    const u = new URL(url, 'http://x')
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const u = new URL(req.url ?? '/', 'http://x')
     const m = /^\/api\/v1\/(pods|nodes|namespaces|serviceaccounts)$/.exec(u.pathname)
-    if (!m) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 404, message: 'not found' }))
-      return
-    }
+    if (!m) return status(res, 404, 'NotFound', 'not found')
     const resource = m[1] as Resource
     const query = Object.fromEntries(u.searchParams)
     const watch = query.watch === 'true'
-    this.requests.push({ resource, watch, query })
+    const cn = String((req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN ?? "") || undefined
+    this.requests.push({ resource, watch, query, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(cn ? { clientCertCn: cn } : {}) })
+    if (this.tokens && !this.tokens.has(/^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')) return status(res, 401, 'Unauthorized', 'Unauthorized')
     const selector = parseSelector(query.fieldSelector)
     if (!watch) return this.#list(resource, selector, query, res)
+    const failure = this.#failWatches.shift()
+    if (failure) return status(res, failure, failure === 410 ? 'Expired' : 'InternalError', `failing this watch with ${failure}`)
 
     const from = Number(query.resourceVersion || 0)
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
@@ -140,6 +174,10 @@ export class FakeKube {
       JSON.stringify({ kind: `${KIND[resource]}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv), ...(next ? { continue: next } : {}) }, items }),
     )
   }
+}
+
+function status(res: ServerResponse, code: number, reason: string, message: string): void {
+  res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }))
 }
 
 function keyOf(o: any): string {

@@ -9,10 +9,15 @@ import sys
 
 import pyarrow.parquet as pq
 
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
 
 def to_ocsf(value):
     if isinstance(value, datetime.datetime):
-        return int(value.timestamp() * 1000)
+        # Exact integer milliseconds: value.timestamp() * 1000 is float arithmetic and can come out 1 ms short.
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return (value - EPOCH) // datetime.timedelta(milliseconds=1)
     if isinstance(value, dict):
         return {k: to_ocsf(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):

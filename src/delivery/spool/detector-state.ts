@@ -22,6 +22,18 @@ export class DetectorState implements StateStore {
     return this.#db.get(key) as T | undefined
   }
 
+  /** Every entry whose key starts with one of `prefixes` (the audit detectors' handover, src/cluster/audit-poller.ts). */
+  entries(prefixes: readonly string[]): Array<{ key: string; value: unknown }> {
+    const out: Array<{ key: string; value: unknown }> = []
+    for (const prefix of prefixes) {
+      for (const { key, value } of this.#db.getRange({ start: prefix })) {
+        if (!key.startsWith(prefix)) break
+        out.push({ key, value })
+      }
+    }
+    return out
+  }
+
   /** On its own: committed with the next transaction batch. */
   put(key: string, value: unknown): Promise<unknown> {
     return this.#db.put(key, value)

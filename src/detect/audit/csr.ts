@@ -1,5 +1,13 @@
-import { AsnConvert } from '@peculiar/asn1-schema'
-import { CertificationRequest } from '@peculiar/asn1-csr'
+import { createRequire } from 'node:module'
+import type { AsnConvert as AsnConvertType } from '@peculiar/asn1-schema'
+import type { CertificationRequest as CertificationRequestType } from '@peculiar/asn1-csr'
+
+// The ASN.1 parser (~2 MB with asn1js) loaded on the first CSR seen, not at start (issue 18, idle RSS).
+let asn1: { AsnConvert: typeof AsnConvertType; CertificationRequest: typeof CertificationRequestType } | undefined
+function loadAsn1() {
+  const require = createRequire(import.meta.url)
+  return (asn1 ??= { AsnConvert: require('@peculiar/asn1-schema').AsnConvert, CertificationRequest: require('@peculiar/asn1-csr').CertificationRequest })
+}
 
 /**
  * The subject a CertificateSigningRequest asks for. spec.request is base64 of a PEM PKCS #10
@@ -20,6 +28,7 @@ export function csrSubjectOf(request: unknown): CsrSubject | undefined {
     const pem = Buffer.from(request, 'base64').toString('latin1')
     const body = /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END/.exec(pem)?.[1]
     const der = body ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : Buffer.from(request, 'base64')
+    const { AsnConvert, CertificationRequest } = loadAsn1()
     const csr = AsnConvert.parse(der, CertificationRequest)
     const subject: CsrSubject = { organizations: [] }
     for (const rdn of csr.certificationRequestInfo.subject) {

@@ -8,7 +8,7 @@ import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
 import type { ListMatch } from '../threat-intel/lists.js'
 import { benignMatcher, deployerMatcher } from './principals.js'
-import { AuthFailureSpikes, AwsAuthWatch, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
+import { AuthFailureSpikes, AwsAuthWatch, DetectorMemory, FirstSeen, WorkloadSecretProbes, type StateStore, type StatefulFinding } from './stateful.js'
 import type { auditDetectionSchema } from './config.js'
 import { linearRegex } from '../../model/linear-regex.js'
 
@@ -19,7 +19,18 @@ export type AuditDetector = (event: AuditEvent) => SecurityEvent[]
  * disabled, re-prioritised or allow-listed from config. Pure apart from the injected clock and
  * store; it never calls the network.
  */
-export function createAuditDetector(config: Static<typeof auditDetectionSchema>, deps: { store: StateStore; now: () => number; threatLists?: { match(ip: string): ListMatch[] } }): AuditDetector {
+export function createAuditDetector(
+  config: Static<typeof auditDetectionSchema>,
+  deps: {
+    store: StateStore
+    now: () => number
+    threatLists?: { match(ip: string): ListMatch[] }
+    /** The cluster's own AWS accounts as configured (homeAccountsOf): known before any node has spoken. */
+    homeAccounts?: readonly string[]
+    memory?: DetectorMemory
+  },
+): AuditDetector {
+  const memory = deps.memory ?? new DetectorMemory()
   const benign = benignMatcher(config.benignPrincipals)
   const deployer = deployerMatcher(config.deployers)
   const spikes = new AuthFailureSpikes({
@@ -28,8 +39,8 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
     factor: config.spikeFactor,
     anonymousBurst: config.anonymousBurst,
     forbiddenSecretsBurst: config.forbiddenSecretsBurst,
-  })
-  const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000)
+  }, memory)
+  const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000, memory)
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)
   const settings = compileSettings(config.detections)
@@ -57,8 +68,9 @@ export function createAuditDetector(config: Static<typeof auditDetectionSchema>,
       addonImage,
       trustedAccounts: config.trustedAccounts,
       privilegedIdentity: privileged.why,
+      clusterAdmin: privileged.clusterWide,
       systemNamespaces,
-      homeAccounts: () => deps.store.get<string[]>(HOME_ACCOUNTS) ?? [],
+      homeAccounts: () => [...new Set([...(deps.homeAccounts ?? []), ...(deps.store.get<string[]>(HOME_ACCOUNTS) ?? [])])],
     }
     const now = deps.now()
     const out: SecurityEvent[] = []
@@ -112,6 +124,15 @@ function isDaemonSetPod(e: AuditEvent, p: Principal): boolean {
   if (p.username === 'system:serviceaccount:kube-system:daemon-set-controller') return true
   const owners = objectOf(e)?.metadata?.ownerReferences
   return Array.isArray(owners) && owners.some((o: { kind?: unknown; controller?: unknown }) => o?.kind === 'DaemonSet' && o?.controller === true)
+}
+
+/**
+ * The accounts the operator says the cluster belongs to: aws.accountId (where findings go) and the
+ * account in cluster.arn. IAM roles of these on a ServiceAccount are not a cross-account pivot.
+ */
+export function homeAccountsOf(config: { aws: { accountId?: string | undefined }; cluster: { arn?: string | undefined } }): string[] {
+  const fromArn = /^arn:aws[\w-]*:eks:[^:]*:(\d{12}):cluster\//.exec(config.cluster.arn ?? '')?.[1]
+  return [...new Set([config.aws.accountId, fromArn].filter((a): a is string => typeof a === 'string'))]
 }
 
 /** A node's IAM role (EKS puts it in user.extra.arn) names the account the cluster lives in. */

@@ -15,6 +15,8 @@ export const DEFAULT_PRIVILEGED_USERS = [
 ]
 
 const KEY = 'privileged:admin-subjects'
+/** Subjects of ClusterRoleBindings to cluster-admin or admin: power over every namespace, not one. */
+const CLUSTER_WIDE_KEY = 'privileged:cluster-admin-subjects'
 const ADMIN_ROLES = new Set(['cluster-admin', 'admin'])
 
 /**
@@ -37,12 +39,23 @@ export class PrivilegedIdentities {
   why = (username: string, groups: readonly string[]): string | undefined => {
     if (groups.includes('system:masters')) return 'member of system:masters'
     if (this.#patterns.some((re) => re.test(username))) return 'a system or cluster-admin identity'
-    const bound = new Set(this.store.get<string[]>(KEY) ?? [])
-    if (bound.has(`User:${username}`)) return 'bound to cluster-admin'
+    return this.#bound(KEY, username, groups, 'bound to cluster-admin')
+  }
+
+  /**
+   * Whether the identity holds cluster-admin or admin over the whole cluster through a
+   * ClusterRoleBinding the audit log has shown (to it, or to one of its groups); a RoleBinding to
+   * admin in one namespace is not that.
+   */
+  clusterWide = (username: string, groups: readonly string[]): string | undefined => this.#bound(CLUSTER_WIDE_KEY, username, groups, 'bound cluster-wide to cluster-admin or admin')
+
+  /** `how` when the user, its service account or one of its groups is among the learned subjects under `key`. */
+  #bound(key: string, username: string, groups: readonly string[], how: string): string | undefined {
+    const bound = new Set(this.store.get<string[]>(key) ?? [])
     const sa = /^system:serviceaccount:([^:]+):(.+)$/.exec(username)
-    if (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`)) return 'bound to cluster-admin'
+    if (bound.has(`User:${username}`) || (sa && bound.has(`ServiceAccount:${sa[1]}:${sa[2]}`))) return how
     const group = groups.find((g) => bound.has(`Group:${g}`))
-    return group ? `member of ${group}, bound to cluster-admin` : undefined
+    return group ? `member of ${group}, ${how}` : undefined
   }
 
   /** Learns the subjects of allowed cluster-admin / admin bindings. */
@@ -55,8 +68,13 @@ export class PrivilegedIdentities {
     const subjects = (o.subjects as unknown[])
       .filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string')
       .map((s) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
-    const known = this.store.get<string[]>(KEY) ?? []
+    this.#learn(KEY, subjects)
+    if (r === 'clusterrolebindings') this.#learn(CLUSTER_WIDE_KEY, subjects)
+  }
+
+  #learn(key: string, subjects: string[]): void {
+    const known = this.store.get<string[]>(key) ?? []
     const added = subjects.filter((s: string) => !known.includes(s))
-    if (added.length) this.store.put(KEY, [...known, ...added].slice(-1000))
+    if (added.length) this.store.put(key, [...known, ...added].slice(-1000))
   }
 }

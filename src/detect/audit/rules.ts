@@ -60,8 +60,10 @@ export interface RuleContext {
   trustedAccounts: readonly string[]
   /** Why an identity (user, groups) is privileged, or undefined: system:masters, kube-system, cluster-admin subjects. */
   privilegedIdentity: (username: string, groups: readonly string[]) => string | undefined
+  /** Why an identity holds cluster-admin (or admin) over the whole cluster, from the ClusterRoleBindings seen. */
+  clusterAdmin: (username: string, groups: readonly string[]) => string | undefined
   systemNamespaces: ReadonlySet<string>
-  /** The cluster's own AWS accounts, learned from its nodes' IAM roles. */
+  /** The cluster's own AWS accounts: configured (aws.accountId, cluster.arn) and learned from its nodes' IAM roles. */
   homeAccounts: () => string[]
 }
 
@@ -88,6 +90,14 @@ const KNOWN_SYSTEM_SERVICE_ACCOUNTS = new Set([
   'aws-node', 'kube-proxy', 'eks-pod-identity-agent', 'ebs-csi-controller-sa', 'ebs-csi-node-sa', 'efs-csi-controller-sa', 'efs-csi-node-sa', 'aws-load-balancer-controller',
   'cluster-autoscaler', 'metrics-server', 'karpenter', 'external-dns', 'snapshot-controller', 'aws-cloud-provider', 'default',
 ])
+/**
+ * kube-controller-manager's controllers whose roles reach every object of the cluster: escalating
+ * any ClusterRole, deleting anything, listing everything (Secrets included). A token of one is
+ * cluster-admin in all but name.
+ */
+const CLUSTER_WIDE_CONTROLLERS = new Set(['clusterrole-aggregation-controller', 'generic-garbage-collector', 'namespace-controller', 'resourcequota-controller'])
+/** Audiences AWS exchanges a service account token at: STS for IRSA, EKS Pod Identity. */
+const AWS_AUDIENCES = new Set(['sts.amazonaws.com', 'pods.eks.amazonaws.com'])
 const CREDENTIAL_WORDS = /aws[_-](s3[_-])?access[_-]key[_-]id|aws[_-]secret[_-]access[_-]key|password|passphrase/i
 const AWS_ACCESS_KEY = /\b(AKIA|ASIA)[0-9A-Z]{16}\b/
 
@@ -105,6 +115,12 @@ const sub = (e: AuditEvent) => e.objectRef?.subresource ?? ''
 /** A new object: a create, or a server-side apply (PATCH) that answered 201 Created. */
 const creates = (e: AuditEvent) => e.verb === 'create' || (e.verb === 'patch' && e.responseStatus?.code === 201)
 const ns = (e: AuditEvent) => e.objectRef?.namespace ?? ''
+/**
+ * A person: not EKS, a node or a controller (audit.benignPrincipals), and no other system:
+ * identity either (a workload's service account, the scheduler). Certificate users such as
+ * kubernetes-admin are people.
+ */
+const isPerson = (c: RuleContext) => !c.benign && !c.principal.username.startsWith('system:')
 const who = (c: RuleContext) => c.principal.arn ? `${c.principal.username} (${c.principal.arn})` : c.principal.username
 const target = (e: AuditEvent) => [e.objectRef?.namespace, e.objectRef?.name ?? e.requestObject?.metadata?.name].filter(Boolean).join('/')
 
@@ -324,6 +340,27 @@ export const AUDIT_RULES: AuditRule[] = [
         : undefined,
   },
   {
+    id: 'service-account-token-minted',
+    name: 'Token minted by a person for a system or cluster-admin service account',
+    priority: 'Error',
+    tags: ['T1528', 'mitre_credential_access', 'k8s'],
+    guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed (nearest: GuardDuty has no TokenRequest finding)',
+    principals: 'human',
+    keyFields: OBJECT,
+    // Kubelets mint their pods' tokens and the controller manager its controllers' all day (both
+    // benign); a person minting a system account's, or a cluster-admin's, walks away with its access.
+    match: (e, c) => {
+      if (res(e) !== 'serviceaccounts' || sub(e) !== 'token' || e.verb !== 'create' || !c.allowed || !isPerson(c)) return undefined
+      const name = e.objectRef?.name ?? ''
+      const account = `system:serviceaccount:${ns(e)}:${name}`
+      const privileged = c.clusterAdmin(account, ['system:serviceaccounts', `system:serviceaccounts:${ns(e)}`]) ?? (ns(e) === 'kube-system' && CLUSTER_WIDE_CONTROLLERS.has(name) ? 'a controller whose role reaches every object' : undefined)
+      const system = KUBE_NAMESPACES.has(ns(e)) || c.systemNamespaces.has(ns(e))
+      if (!privileged && !system) return undefined
+      const output = `${who(c)} minted a token for service account ${target(e)} (${privileged ?? 'a system namespace'})${tokenRequestDetails(e)}: whoever holds it acts as that account until it expires`
+      return privileged ? output : { output, priority: 'Warning' }
+    },
+  },
+  {
     id: 'csr-approved-by-human',
     name: 'Certificate signing request approved by a person',
     priority: 'Warning',
@@ -503,7 +540,9 @@ export const AUDIT_RULES: AuditRule[] = [
       const own = c.principal.arn ? accountOf(c.principal.arn) : undefined
       const home = c.homeAccounts()
       if (account === own || c.trustedAccounts.includes(account) || home.includes(account) || (!own && c.trustedAccounts.length === 0 && home.length === 0)) return undefined
-      const output = `${who(c)} ${e.verb}d service account ${target(e)} with eks.amazonaws.com/role-arn ${role} of account ${account}${own ? `, not the caller's ${own}` : ''}: pods using it act in that account (a cross-account pivot)`
+      const cluster = home.filter((a) => a !== own)
+      const notOurs = [own ? `the caller's ${own}` : '', cluster.length ? `the cluster's ${cluster.join(', ')}` : ''].filter(Boolean).join(' nor ')
+      const output = `${who(c)} ${e.verb}d service account ${target(e)} with eks.amazonaws.com/role-arn ${role} of account ${account}${notOurs ? `, not ${notOurs}` : ''}: pods using it act in that account (a cross-account pivot)`
       return c.systemNamespaces.has(ns(e)) || KUBE_NAMESPACES.has(ns(e)) ? output : { output, priority: 'Warning' }
     },
   },
@@ -621,6 +660,24 @@ function refusedImpersonation(e: AuditEvent): AuditEvent['impersonatedUser'] {
   if (kind === 'groups') return { groups: [name!] }
   if (kind === 'serviceaccounts') return { username: `system:serviceaccount:${namespace ?? ''}:${name}` }
   return kind === 'users' ? { username: name! } : undefined
+}
+
+/**
+ * What a TokenRequest asked for (its spec, at Request level and above): audiences, lifetime, the
+ * object it is bound to. Never the response, which holds the token itself.
+ */
+function tokenRequestDetails(e: AuditEvent): string {
+  const spec = e.requestObject && typeof e.requestObject === 'object' && !Array.isArray(e.requestObject) ? e.requestObject.spec : undefined
+  if (!spec || typeof spec !== 'object') return ''
+  const audiences = list(spec.audiences).filter((a): a is string => typeof a === 'string').slice(0, 5)
+  const seconds = typeof spec.expirationSeconds === 'number' ? spec.expirationSeconds : undefined
+  const bound = spec.boundObjectRef?.kind ? `${spec.boundObjectRef.kind} ${spec.boundObjectRef.name ?? ''}`.trim() : undefined
+  const parts = [
+    audiences.length ? `audiences ${audiences.join(', ')}${audiences.some((a) => AWS_AUDIENCES.has(a)) ? ' (exchangeable for the IAM role the account is given)' : ''}` : '',
+    seconds !== undefined ? `valid ${seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds}s`}` : '',
+    bound ? `bound to ${bound}` : '',
+  ].filter(Boolean)
+  return parts.length ? `, ${parts.join(', ')}` : ''
 }
 
 /** A Denied condition on a CSR approval update is a refusal, not an approval. */

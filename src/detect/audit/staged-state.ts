@@ -14,6 +14,7 @@ export interface StateWrite {
  */
 export class StagedState implements StateStore {
   readonly #staged = new Map<string, unknown>()
+  readonly #committed = new Set<(writes: readonly StateWrite[]) => void>()
 
   constructor(private readonly durable: { get<T>(key: string): T | undefined }) {}
 
@@ -30,5 +31,15 @@ export class StagedState implements StateStore {
     const writes = [...this.#staged].map(([key, value]) => ({ key, value }))
     this.#staged.clear()
     return writes
+  }
+
+  /** Told of writes once they are committed (several pollers: the leader hands them to the store). */
+  onCommitted(listener: (writes: readonly StateWrite[]) => void): () => void {
+    this.#committed.add(listener)
+    return () => this.#committed.delete(listener)
+  }
+
+  committed(writes: readonly StateWrite[]): void {
+    if (writes.length) for (const l of this.#committed) l(writes)
   }
 }

@@ -11,6 +11,9 @@ export interface StateStore {
   put(key: string, value: unknown): void
 }
 
+/** The keys the audit detectors keep in the durable state (first-seen, aws-auth, home accounts, privileged subjects). */
+export const AUDIT_STATE_PREFIXES = ['first-seen:', 'aws-auth:', 'audit:home-accounts', 'privileged:'] as const
+
 export interface StatefulFinding {
   id: string
   name: string
@@ -41,8 +44,10 @@ interface Window {
 }
 
 /** Counts per key in fixed windows; each closed window folds into the key's baseline. */
-class WindowCounts {
+class WindowCounts implements Remembered {
   readonly #windows = new Map<string, Window>()
+  /** Keys whose window moved since the last `changed()`: what a standby needs to carry on. */
+  readonly #dirty = new Set<string>()
   constructor(readonly windowMs: number) {}
 
   add(key: string, now: number): Window {
@@ -62,7 +67,77 @@ class WindowCounts {
     }
     w.count++
     if (this.#windows.size > 100_000) this.#windows.clear() // bounded: a flood of new keys resets learning
+    this.#dirty.add(key)
     return w
+  }
+
+  changed(): Array<[string, Window]> {
+    const out: Array<[string, Window]> = []
+    for (const key of this.#dirty) {
+      const w = this.#windows.get(key)
+      if (w) out.push([key, { ...w }])
+    }
+    this.#dirty.clear()
+    return out
+  }
+
+  all(): Array<[string, Window]> {
+    return [...this.#windows].map(([key, w]) => [key, { ...w }])
+  }
+
+  restore(entries: Iterable<[string, unknown]>): void {
+    this.#windows.clear()
+    this.#dirty.clear()
+    for (const [key, value] of entries) {
+      const w = value as Partial<Window> | null
+      if (w && typeof w.start === 'number' && typeof w.count === 'number' && typeof w.mean === 'number') this.#windows.set(key, { start: w.start, count: w.count, fired: w.fired === true, mean: w.mean })
+    }
+  }
+}
+
+/** What a detector keeps in memory per key, handed over between pollers (see DetectorMemory). */
+interface Remembered {
+  changed(): Array<[string, unknown]>
+  all(): Array<[string, unknown]>
+  restore(entries: Iterable<[string, unknown]>): void
+}
+
+/**
+ * The stateful detectors' in-memory counters (401/403 windows and their learned baselines), by
+ * name. With several audit pollers the leader hands what changed to the store with each
+ * checkpoint, and a poller taking over restores them, so a burst that straddles a take-over is
+ * counted as one process would count it (src/cluster/audit-poller.ts).
+ */
+export class DetectorMemory {
+  readonly #parts = new Map<string, Remembered>()
+
+  counts(name: string, windowMs: number): WindowCounts {
+    return this.remember(name, new WindowCounts(windowMs))
+  }
+
+  remember<T extends Remembered>(name: string, part: T): T {
+    this.#parts.set(name, part)
+    return part
+  }
+
+  /** Entries that moved since the last call, keyed `<part>|<key>`. */
+  changed(): Array<{ key: string; value: unknown }> {
+    return [...this.#parts].flatMap(([name, c]) => c.changed().map(([key, value]) => ({ key: `${name}|${key}`, value })))
+  }
+
+  /** Every entry (a handover to a store that has none). */
+  all(): Array<{ key: string; value: unknown }> {
+    return [...this.#parts].flatMap(([name, c]) => c.all().map(([key, value]) => ({ key: `${name}|${key}`, value })))
+  }
+
+  /** Replace every part's entries with these (a take-over: the leader's as of its checkpoint); malformed ones are dropped. */
+  restore(entries: ReadonlyArray<{ key: string; value: unknown }>): void {
+    const by = new Map<string, Array<[string, unknown]>>([...this.#parts.keys()].map((n) => [n, []]))
+    for (const { key, value } of entries) {
+      const bar = key.indexOf('|')
+      if (bar >= 0) by.get(key.slice(0, bar))?.push([key.slice(bar + 1), value])
+    }
+    for (const [name, part] of by) this.#parts.get(name)!.restore(part)
   }
 }
 
@@ -72,11 +147,14 @@ export class AuthFailureSpikes {
   readonly #anonymous: WindowCounts
   readonly #secrets: WindowCounts
 
-  constructor(readonly options: SpikeOptions) {
-    this.#principals = new WindowCounts(options.windowMs)
-    this.#ips = new WindowCounts(options.windowMs)
-    this.#anonymous = new WindowCounts(options.windowMs)
-    this.#secrets = new WindowCounts(options.windowMs)
+  constructor(
+    readonly options: SpikeOptions,
+    memory = new DetectorMemory(),
+  ) {
+    this.#principals = memory.counts('spike-principal', options.windowMs)
+    this.#ips = memory.counts('spike-ip', options.windowMs)
+    this.#anonymous = memory.counts('anonymous', options.windowMs)
+    this.#secrets = memory.counts('forbidden-secrets', options.windowMs)
   }
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
@@ -110,6 +188,53 @@ export class AuthFailureSpikes {
   }
 }
 
+interface Refusals {
+  times: number[]
+  firedAt?: number
+}
+
+/** The latest refusals per service account, with what moved since the last hand-over. */
+class RecentRefusals implements Remembered {
+  readonly #byName = new Map<string, Refusals>()
+  readonly #dirty = new Set<string>()
+
+  /** The entry to change now (created if new), marked as moved. */
+  touch(name: string): Refusals {
+    let r = this.#byName.get(name)
+    if (!r) {
+      if (this.#byName.size >= 100_000) this.#byName.clear() // bounded: a flood of new names resets memory
+      r = { times: [] }
+      this.#byName.set(name, r)
+    }
+    this.#dirty.add(name)
+    return r
+  }
+
+  changed(): Array<[string, unknown]> {
+    const out: Array<[string, unknown]> = []
+    for (const name of this.#dirty) {
+      const r = this.#byName.get(name)
+      if (r) out.push([name, { ...r, times: [...r.times] }])
+    }
+    this.#dirty.clear()
+    return out
+  }
+
+  all(): Array<[string, unknown]> {
+    return [...this.#byName].map(([name, r]) => [name, { ...r, times: [...r.times] }])
+  }
+
+  restore(entries: Iterable<[string, unknown]>): void {
+    this.#byName.clear()
+    this.#dirty.clear()
+    for (const [name, value] of entries) {
+      const r = value as Partial<Refusals> | null
+      if (!r || !Array.isArray(r.times) || !r.times.every((t) => typeof t === 'number')) continue
+      this.#byName.set(name, { times: [...r.times], ...(typeof r.firedAt === 'number' ? { firedAt: r.firedAt } : {}) })
+    }
+  }
+}
+
 /**
  * A workload's token refused reading Secrets: an application has no reason to try Secrets it was
  * never granted, so a few refusals (its own namespace, kube-system, cluster-wide) are already a
@@ -117,12 +242,15 @@ export class AuthFailureSpikes {
  */
 export class WorkloadSecretProbes {
   /** Per service account: the times of its latest refusals (at most `refusals`), and when it last made a finding. */
-  readonly #recent = new Map<string, { times: number[]; firedAt?: number }>()
+  readonly #recent: RecentRefusals
 
   constructor(
     private readonly refusals: number,
     private readonly windowMs: number,
-  ) {}
+    memory = new DetectorMemory(),
+  ) {
+    this.#recent = memory.remember('workload-secrets', new RecentRefusals())
+  }
 
   observe(e: AuditEvent, p: Principal, now: number): StatefulFinding[] {
     if (e.responseStatus?.code !== 403 || e.objectRef?.resource !== 'secrets' || !['get', 'list', 'watch'].includes(e.verb)) return []
@@ -130,12 +258,7 @@ export class WorkloadSecretProbes {
     if (!sa) return []
     // A sliding window over the latest refusals, not fixed windows: three probes a few seconds apart
     // must not be split by a window boundary. Times sorted, as CloudWatch can deliver out of order.
-    let r = this.#recent.get(p.username)
-    if (!r) {
-      if (this.#recent.size >= 100_000) this.#recent.clear() // bounded: a flood of new names resets memory
-      r = { times: [] }
-      this.#recent.set(p.username, r)
-    }
+    const r = this.#recent.touch(p.username)
     r.times.push(now)
     r.times.sort((a, b) => a - b)
     if (r.times.length > this.refusals) r.times.splice(0, r.times.length - this.refusals)

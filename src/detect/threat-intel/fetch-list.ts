@@ -1,4 +1,3 @@
-import { request } from 'undici'
 
 export interface FetchState {
   etag?: string
@@ -14,6 +13,8 @@ export async function fetchList(url: string, state: FetchState | undefined, maxB
   const headers: Record<string, string> = { accept: 'text/plain, */*' }
   if (state?.etag) headers['if-none-match'] = state.etag
   if (state?.lastModified) headers['if-modified-since'] = state.lastModified
+  // undici loaded on the first fetch, not at start (threat lists are off by default; idle RSS).
+  const { request } = await import('undici')
   const res = await request(url, { method: 'GET', headers, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
   if (res.statusCode === 304) {
     await res.body.dump()

@@ -1,6 +1,6 @@
 import { errors } from '../../errors.js'
-import { KubeConfig, Watch } from '@kubernetes/client-node'
-import { listPage } from './list.js'
+import { KubeApi } from './api.js'
+import { resolveKubeTarget, type KubeTarget } from './credentials.js'
 import type { Logger } from 'pino'
 import { Gauge, Counter, type Registry } from 'prom-client'
 import { MetadataCache } from './cache.js'
@@ -11,6 +11,8 @@ export interface KubeMetadataOptions {
   mode: 'cluster' | 'node'
   nodeName?: string
   kubeconfig?: string
+  /** Where the pod's service-account token and CA are (tests point it elsewhere). */
+  serviceAccountDir?: string
   deletedPodGraceMs: number
   syncTimeoutMs: number
   podAnnotations: readonly string[]
@@ -27,6 +29,9 @@ export class KubeMetadata {
   readonly #reflectors: Array<Reflector<unknown>>
   readonly #logger: Logger
   readonly #sweep: NodeJS.Timeout
+  readonly #api: KubeApi
+  /** How the API server is reached: in-cluster, a kubeconfig read here, or client-node (exec / auth-provider users). */
+  readonly credentialSource: KubeTarget['source']
   #ready = false
   #synced = false
 
@@ -35,16 +40,17 @@ export class KubeMetadata {
     if (options.mode === 'node' && !options.nodeName) throw new errors.FALCONET_ERR_CONFIG('  enrichment.nodeName: required when enrichment.mode is node (set FALCONET_NODE_NAME from spec.nodeName)')
     this.#logger = deps.logger.child({ component: 'kube' })
     this.cache = new MetadataCache({ deletedPodGraceMs: options.deletedPodGraceMs })
-    const kc = new KubeConfig()
-    if (options.kubeconfig) {
-      try {
-        kc.loadFromFile(options.kubeconfig)
-      } catch (err) {
-        throw new errors.FALCONET_ERR_CONFIG(`  enrichment.kubeconfig: cannot load ${options.kubeconfig} (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`)
-      }
+    let target: KubeTarget
+    try {
+      target = resolveKubeTarget({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.serviceAccountDir ? { serviceAccountDir: options.serviceAccountDir } : {}) })
+    } catch (err) {
+      const what = options.kubeconfig ? `enrichment.kubeconfig: cannot load ${options.kubeconfig}` : 'enrichment: cannot find the Kubernetes API server'
+      // The file error's code or the parser's name, never its message (a YAML error quotes the line, which may hold a token).
+      const e = err as NodeJS.ErrnoException & { explained?: boolean }
+      throw new errors.FALCONET_ERR_CONFIG(`  ${what} (${e.explained ? e.message : (e.code ?? e.name)})`)
     }
-    else kc.loadFromDefault() // in-cluster service account when running in a pod
-    const watch = new Watch(kc)
+    this.credentialSource = target.source
+    const api = (this.#api = new KubeApi(target))
     const metrics = kubeMetrics(deps.registry, this)
     const events = { relisted: (kind: string) => metrics.relists.inc({ kind }), watchRestarted: (kind: string) => metrics.restarts.inc({ kind }) }
     const node = options.mode === 'node' ? options.nodeName : undefined
@@ -54,7 +60,7 @@ export class KubeMetadata {
       kind: 'pods',
       path: '/api/v1/pods',
       ...(node ? { fieldSelector: `spec.nodeName=${node}` } : {}),
-      list: (p) => listPage(kc, '/api/v1/pods', p),
+      list: (p) => api.list('/api/v1/pods', p),
       trim: (raw) => trimPod(raw, options.podAnnotations),
       key: (p) => p.uid,
     }
@@ -62,23 +68,23 @@ export class KubeMetadata {
       kind: 'nodes',
       path: '/api/v1/nodes',
       ...(node ? { fieldSelector: `metadata.name=${node}` } : {}),
-      list: (p) => listPage(kc, '/api/v1/nodes', p),
+      list: (p) => api.list('/api/v1/nodes', p),
       trim: trimNode,
       key: (n) => n.name,
     }
-    const namespaces: ResourceSpec<NamespaceMeta> = { kind: 'namespaces', path: '/api/v1/namespaces', list: (p) => listPage(kc, '/api/v1/namespaces', p), trim: trimNamespace, key: (n) => n.name }
+    const namespaces: ResourceSpec<NamespaceMeta> = { kind: 'namespaces', path: '/api/v1/namespaces', list: (p) => api.list('/api/v1/namespaces', p), trim: trimNamespace, key: (n) => n.name }
     const serviceAccounts: ResourceSpec<ServiceAccountMeta> = {
       kind: 'serviceaccounts',
       path: '/api/v1/serviceaccounts',
-      list: (p) => listPage(kc, '/api/v1/serviceaccounts', p),
+      list: (p) => api.list('/api/v1/serviceaccounts', p),
       trim: trimServiceAccount,
       key: (s) => `${s.namespace}/${s.name}`,
     }
     this.#reflectors = [
-      new Reflector(pods, watch, { upsert: (p) => (cache.upsertPod(p), options.onPod?.(p)), remove: (uid) => cache.deletePod(uid) }, events, this.#logger),
-      new Reflector(nodes, watch, { upsert: (n) => cache.upsertNode(n), remove: (name) => cache.deleteNode(name) }, events, this.#logger),
-      new Reflector(namespaces, watch, { upsert: (n) => cache.upsertNamespace(n), remove: (name) => cache.deleteNamespace(name) }, events, this.#logger),
-      new Reflector(serviceAccounts, watch, { upsert: (s) => cache.upsertServiceAccount(s), remove: (key) => cache.deleteServiceAccount(key) }, events, this.#logger),
+      new Reflector(pods, api, { upsert: (p) => (cache.upsertPod(p), options.onPod?.(p)), remove: (uid) => cache.deletePod(uid) }, events, this.#logger),
+      new Reflector(nodes, api, { upsert: (n) => cache.upsertNode(n), remove: (name) => cache.deleteNode(name) }, events, this.#logger),
+      new Reflector(namespaces, api, { upsert: (n) => cache.upsertNamespace(n), remove: (name) => cache.deleteNamespace(name) }, events, this.#logger),
+      new Reflector(serviceAccounts, api, { upsert: (s) => cache.upsertServiceAccount(s), remove: (key) => cache.deleteServiceAccount(key) }, events, this.#logger),
     ] as Array<Reflector<unknown>>
     for (const r of this.#reflectors) r.start()
 
@@ -109,6 +115,7 @@ export class KubeMetadata {
   stop(): void {
     clearInterval(this.#sweep)
     for (const r of this.#reflectors) r.stop()
+    this.#api.close()
   }
 }
 

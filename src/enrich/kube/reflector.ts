@@ -1,6 +1,6 @@
 import { backoffMs } from '../../delivery/backoff.js'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Watch } from '@kubernetes/client-node'
+import type { KubeApi } from './api.js'
 import type { Logger } from 'pino'
 
 /**
@@ -30,11 +30,14 @@ export interface ReflectorEvents {
   watchRestarted(kind: string, reason: string): void
 }
 
-const PAGE = 500
+// 100 objects a page rather than client-go's 500: a page of pods is parsed whole before it is
+// trimmed, and 500 of them (~10 MB parsed) outlive the young generation and linger in old space
+// after the sync; 100 took the synced RSS at 10,000 pods from 159 to 147 MB (bench/ab-memory.ts).
+const PAGE = 100
 
 export class Reflector<T> {
   readonly #spec: ResourceSpec<T>
-  readonly #watch: Watch
+  readonly #watch: Pick<KubeApi, 'watch'>
   readonly #handlers: ReflectorHandlers<T>
   readonly #events: ReflectorEvents
   readonly #logger: Logger
@@ -46,7 +49,7 @@ export class Reflector<T> {
   readonly synced: Promise<void> = new Promise((resolve) => (this.#synced = resolve))
   isSynced = false
 
-  constructor(spec: ResourceSpec<T>, watch: Watch, handlers: ReflectorHandlers<T>, events: ReflectorEvents, logger: Logger) {
+  constructor(spec: ResourceSpec<T>, watch: Pick<KubeApi, 'watch'>, handlers: ReflectorHandlers<T>, events: ReflectorEvents, logger: Logger) {
     this.#spec = spec
     this.#watch = watch
     this.#handlers = handlers
