@@ -12,41 +12,52 @@ interface Alias {
   from: string
   to: string
   convert?: (value: unknown) => unknown
-  /** Both names set is an error naming both, not "the new one wins": two whole sink slices cannot be told apart. */
-  bothIsError?: boolean
+  /**
+   * Both names set: merge the two objects key by key (the new name's value wins where both set one),
+   * rather than keeping the new object whole. A sink slice is set piecewise from the file and from
+   * variables (FALCONET__SINKS__SECURITY_HUB__ENABLED over a file's `sinks.securityhub`), and dropping
+   * the old slice would silently drop the file's settings.
+   */
+  mergeObjects?: boolean
 }
 
 const ALIASES: Alias[] = [
   // One name for "send a changed finding again at most this often": the sinks' resendIntervalMs.
   { at: ['receivers', '*'], from: 'repeatIntervalSecs', to: 'resendIntervalMs', convert: (v) => (typeof v === 'number' ? v * 1000 : v) },
   // Renamed sink ids: the config key is the id (sinks.securityhub → sinks.securityHub).
-  ...Object.entries(RENAMED_SINK_IDS).map(([from, to]) => ({ at: ['sinks'], from, to, bothIsError: true })),
+  ...Object.entries(RENAMED_SINK_IDS).map(([from, to]) => ({ at: ['sinks'], from, to, mergeObjects: true })),
 ]
 
 /**
- * Rewrites `raw` in place. `deprecated`: one note per old key found, with its path (a warning);
- * `conflicts`: an old and a new key that may not both be set (a config error naming both).
+ * Rewrites `raw` in place. `deprecated`: one note per old key found, with its path (a warning).
  */
-export function applyDeprecatedAliases(raw: Record<string, unknown>): { deprecated: ConfigProblem[]; conflicts: ConfigProblem[] } {
+export function applyDeprecatedAliases(raw: Record<string, unknown>): { deprecated: ConfigProblem[] } {
   const deprecated: ConfigProblem[] = []
-  const conflicts: ConfigProblem[] = []
   for (const alias of ALIASES) {
     for (const { node, path } of nodesAt(raw, alias.at, [])) {
       if (!Object.hasOwn(node, alias.from)) continue
       const oldPath = [...path, alias.from].join('.')
       const newPath = [...path, alias.to].join('.')
-      if (alias.bothIsError && Object.hasOwn(node, alias.to)) {
-        conflicts.push({ path: oldPath, message: `deprecated name of \`${newPath}\`, and both are set: keep only \`${newPath}\`` })
-        continue
-      }
       const old = node[alias.from]
       delete node[alias.from]
+      if (alias.mergeObjects && Object.hasOwn(node, alias.to) && isPlainObject(old) && isPlainObject(node[alias.to])) node[alias.to] = mergeNewOverOld(old, node[alias.to] as Record<string, unknown>)
       // Both set: the new name wins, the old one is still reported.
       if (!Object.hasOwn(node, alias.to)) node[alias.to] = alias.convert ? alias.convert(old) : old
       deprecated.push({ path: oldPath, message: `deprecated: use \`${newPath}\`${alias.convert ? ' (see docs/configuration.md for its unit)' : ''}` })
     }
   }
-  return { deprecated, conflicts }
+  return { deprecated }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** `old` with `current`'s keys over it, nested objects merged the same way (arrays replaced whole). */
+function mergeNewOverOld(old: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...old }
+  for (const [key, value] of Object.entries(current)) merged[key] = isPlainObject(value) && isPlainObject(merged[key]) ? mergeNewOverOld(merged[key] as Record<string, unknown>, value) : value
+  return merged
 }
 
 function nodesAt(value: unknown, at: string[], path: string[]): Array<{ node: Record<string, unknown>; path: string[] }> {

@@ -60,7 +60,7 @@ export function checkConfig(raw: unknown, options: { origins?: Map<string, strin
   const valid = validate(data)
   const schema = valid ? [] : schemaProblems(validate.errors ?? [], origins)
   const semantic = semanticProblems(data as Config, options.env ?? process.env, schema).map((p) => ({ ...p, message: `${p.message}${from(origins, p.path)}` }))
-  const problems = [...aliased.conflicts.map((p) => ({ ...p, message: `${p.message}${fromAny(origins, p.path)}` })), ...schema, ...semantic]
+  const problems = [...schema, ...semantic]
   return problems.length ? { problems, deprecated } : { config: remember(deepFreeze(data as Config), deprecated), problems, deprecated }
 }
 
@@ -91,11 +91,9 @@ function semanticProblems(data: Config, env: NodeJS.ProcessEnv, schema: readonly
 /** The schema alone (types, defaults, unknown keys): for tests and tools that build a config in code. */
 export function validateConfig(raw: unknown, origins: Map<string, string> = new Map()): Readonly<Config> {
   const data = structuredClone(raw ?? {}) as Record<string, unknown>
-  const { deprecated, conflicts } = applyDeprecatedAliases(data)
+  const { deprecated } = applyDeprecatedAliases(data)
   const validate = compiled()
-  if (conflicts.length || !validate(data)) {
-    throw new errors.FALCONET_ERR_CONFIG(formatProblems([...conflicts, ...schemaProblems(validate.errors ?? [], origins)]))
-  }
+  if (!validate(data)) throw new errors.FALCONET_ERR_CONFIG(formatProblems(schemaProblems(validate.errors ?? [], origins)))
   return remember(deepFreeze(data as Config), deprecated)
 }
 

@@ -66,12 +66,17 @@ t.test('the old env spellings are deprecated too; the new ones are not', async (
   t.same(deprecatedSettings(current), [])
 })
 
-t.test('both sinks.securityhub and sinks.securityHub: a config error naming both', async (t) => {
-  const { config, problems } = checkConfig({ sinks: { securityhub: { enabled: true }, securityHub: { enabled: false } } }, { env: {} })
-  t.notOk(config)
-  t.match(problems, [{ path: 'sinks.securityhub', message: /sinks\.securityHub.*both are set/ }])
-  t.throws(() => validateConfig({ sinks: { securityhub: {}, securityHub: {} } }), /sinks\.securityhub: deprecated name of `sinks\.securityHub`, and both are set/)
-  // File with the new key, env with the old spelling: the same error, naming the variable.
-  const mixed = checkConfig({ sinks: { securityHub: { enabled: true }, securityhub: { enabled: false } } }, { env: {}, origins: new Map([['sinks.securityhub.enabled', 'FALCONET_SECURITYHUB_ENABLED']]) })
-  t.match(mixed.problems, [{ path: 'sinks.securityhub', message: /FALCONET_SECURITYHUB_ENABLED/ }])
+t.test('both sinks.securityhub and sinks.securityHub: merged key by key, the new name winning where both set one', async (t) => {
+  const { config, problems, deprecated } = checkConfig({ aws: { region: 'eu-west-1', accountId: '123456789012' }, sinks: { securityhub: { enabled: true, rateLimit: { burst: 7, requestsPerSecond: 3 } }, securityHub: { rateLimit: { burst: 9 } } } }, { env: {} })
+  t.same(problems, [])
+  t.equal(config!.sinks.securityHub.enabled, true, "the old slice's setting is kept")
+  t.equal(config!.sinks.securityHub.rateLimit.burst, 9, 'the new name wins where both set a key')
+  t.equal(config!.sinks.securityHub.rateLimit.requestsPerSecond, 3)
+  t.match(deprecated, [{ path: 'sinks.securityhub', message: /use `sinks\.securityHub`/ }])
+  // A file with the old key and a variable with the new spelling (as `falconet asff` turns the AWS sinks off): the variable wins.
+  const file = checkConfig({ sinks: { securityhub: { enabled: true } } }, { env: {} })
+  t.notOk(file.config, 'the old key alone still needs its region')
+  const off = checkConfig({ sinks: { securityhub: { enabled: true }, securityHub: { enabled: false } } }, { env: {} })
+  t.same(off.problems, [])
+  t.equal(off.config!.sinks.securityHub.enabled, false)
 })
