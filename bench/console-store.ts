@@ -43,7 +43,7 @@ let started = performance.now()
 const now = Date.now()
 for (let i = 0; i < N; i += 500) {
   const states = Array.from({ length: Math.min(500, N - i) }, (_, j) => benchFinding(i + j))
-  local.record(states, () => ['securityhub', 'slack-sec'])
+  local.record(states, () => ['securityHub', 'slack-sec'])
   const args = states.flatMap((s) => [s.id, '0', JSON.stringify(nextRecord(undefined, toFinding(s), [], now)), String(now)])
   await store.run(PUT_RECORDS, [], [store.prefix, 10_000, ...args])
 }
@@ -53,7 +53,7 @@ const memory = String(await store.command('bench', 'INFO', 'memory'))
 console.log(`store memory: ${/used_memory_human:(\S+)/.exec(memory)?.[1]} (${N.toLocaleString()} records)`)
 
 started = performance.now()
-const shared = new SharedFindingIndex(retention, { store, logger, sinks: ['securityhub', 'slack-sec'], onMerged: () => () => {} })
+const shared = new SharedFindingIndex(retention, { store, logger, sinks: ['securityHub', 'slack-sec'], onMerged: () => () => {} })
 await shared.ready()
 console.log(`a replica loaded every row in ${((performance.now() - started) / 1000).toFixed(1)} s`)
 ;(globalThis as { gc?: () => void }).gc?.() // both indexes measured after a full collection

@@ -42,7 +42,7 @@ const decoded = async (states: FindingState[]) => {
   return states.map((s) => spool.get(s.id) as FindingState)
 }
 for (let i = 0; i < N; i += 1000) {
-  index.record(await decoded(Array.from({ length: Math.min(1000, N - i) }, (_, j) => finding(i + j))), () => ['securityhub', 'slack-sec'])
+  index.record(await decoded(Array.from({ length: Math.min(1000, N - i) }, (_, j) => finding(i + j))), () => ['securityHub', 'slack-sec'])
   await index.flush()
 }
 console.log(`indexed ${N.toLocaleString()} findings in ${((performance.now() - started) / 1000).toFixed(1)} s (${index.stats(0, Date.now()).index.bytes.toLocaleString()} bytes stored)`)

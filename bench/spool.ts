@@ -46,7 +46,7 @@ async function step(rate: number | 'max') {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-bench-'))
   const received = new Map<string, number>()
   const latencies: number[] = []
-  const delivery = (validateConfig({ sinks: { securityhub: { batch: { flushIntervalMs: 0 }, resendIntervalMs: 0 } } }).sinks as any).securityhub
+  const delivery = (validateConfig({ sinks: { securityHub: { batch: { flushIntervalMs: 0 }, resendIntervalMs: 0 } } }).sinks as any).securityHub
   const sink: Sink = {
     id: 'instant',
     delivery: { ...delivery, rateLimit: { requestsPerSecond: 1e9, burst: 1e9 } },

@@ -39,7 +39,7 @@ export async function startFalconet(options: FalconetOptions): Promise<Server & 
     logLevel: 'warn',
     server: { host: '127.0.0.1', port, rateLimit: { falco: 0, fluentBit: 0, k8sAudit: 0 } },
     aws: { region: REGION, accountId: ACCOUNT_ID },
-    sinks: { securityhub: { enabled: true }, file: { enabled: false }, console: { enabled: false } },
+    sinks: { securityHub: { enabled: true }, file: { enabled: false }, console: { enabled: false } },
     ...options.config,
   }
   const file = join(dir, 'falconet.json') // JSON is YAML

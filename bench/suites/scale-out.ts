@@ -68,7 +68,7 @@ async function run(settings: Settings, replicas: number, withStore: boolean): Pr
             receivers: [{ name: 'chat', type: 'slack', urlEnv: 'BENCH_CHAT_URL', groupWaitSecs: 5 }],
             routing: { receivers: ['chat'] },
             // The final count within seconds of the storm's end (the default is 60 s).
-            sinks: { securityhub: { enabled: true, resendIntervalMs: 5000 }, file: { enabled: false }, console: { enabled: false } },
+            sinks: { securityHub: { enabled: true, resendIntervalMs: 5000 }, file: { enabled: false }, console: { enabled: false } },
             ...(store ? { cluster: { store: { url: store.url, replicaId: `bench-${i}` } } } : {}),
           },
           env: { BENCH_CHAT_URL: `${chat.url}/services/T0/B0/X` },

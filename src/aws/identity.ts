@@ -11,7 +11,7 @@ import { errorSummary } from './errors.js'
 export const LOCAL_ACCOUNT_ID = '000000000000'
 export const LOCAL_REGION = 'us-east-1'
 
-/** Which settings need a region / an account, by config key (`sinks.securityhub`, `receivers.mail`). */
+/** Which settings need a region / an account, by config key (`sinks.securityHub`, `receivers.mail`). */
 export interface AwsNeeds {
   region: readonly string[]
   accountId: readonly string[]

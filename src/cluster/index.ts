@@ -12,6 +12,7 @@ import { MERGE_OUTBOX, OccurrenceLog } from './replication.js'
 import { EXPIRE } from './scripts.js'
 import { SharedQueue } from './shared-queue.js'
 import { Shipper } from './shipper.js'
+import { SinkRenames } from './rename-sinks.js'
 import { Store } from './store.js'
 
 export interface ClusterDeps {
@@ -48,6 +49,7 @@ export class Cluster {
   readonly #leases: Lease[] = []
   #shipper: Shipper | undefined
   #janitor: NodeJS.Timeout | undefined
+  readonly #renames: SinkRenames
   #sinks: ClusterSink[] = []
   /** Told of the ids each merge changed: the sinks' queues wake, the console index reads them back. */
   readonly #merged = new Set<(ids: string[]) => void>([() => this.#queues.forEach((q) => q.notify())])
@@ -58,6 +60,7 @@ export class Cluster {
     this.#deps = deps
     this.store = new Store(config, { logger: deps.logger, replicaId, ...(deps.registry ? { registry: deps.registry } : {}), ...(deps.env ? { env: deps.env } : {}) })
     this.replication = new OccurrenceLog(deps.spool.state, aggregate)
+    this.#renames = new SinkRenames(this.store)
   }
 
   get leaseMs(): number {
@@ -102,12 +105,15 @@ export class Cluster {
     this.#shipper.start()
     for (const lease of this.#leases) lease.start()
     const expire = () => void this.expire().catch(() => {})
+    void this.#renames.run().catch(() => {}) // what older replicas queued is drained now, not at the first expiry
     this.#janitor = setInterval(expire, Math.min(10_000, Math.max(1000, Math.floor(this.#aggregate.windowMs / 10))))
     this.#janitor.unref()
   }
 
   /** Close idle findings' windows cluster-wide (idempotent: every replica runs it). */
   async expire(now = Date.now()): Promise<{ removed: number; archived: number }> {
+    // Before the window's expiry, which reads the queues and delivery records by the new ids.
+    await this.#renames.run()
     const sinks = this.#sinks.map((s) => ({ id: s.id, resend: s.resendMs, lifecycle: s.lifecycle }))
     const [removed, archived] = await this.store.run<[number, number]>(EXPIRE, [this.store.key('last')], [this.store.prefix, now - this.#aggregate.windowMs, now, 500, JSON.stringify(sinks)])
     if (archived > 0) this.#queues.forEach((q) => q.notify())

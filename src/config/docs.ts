@@ -1,5 +1,8 @@
 import { configSchema } from './schema.js'
 import { ENV_ALIASES } from './load.js'
+import { RENAMED_SINK_IDS } from '../delivery/renamed-sinks.js'
+
+const isRenamedSink = (path: readonly string[]) => path[0] === 'sinks' && Object.hasOwn(RENAMED_SINK_IDS, path[1] ?? '')
 
 /**
  * docs/configuration.md, generated from the schema (`falconet print-docs`), so the reference cannot
@@ -17,9 +20,14 @@ export function renderConfigDocs(): string {
     '',
     'One YAML file (`--config FILE` or env `FALCONET_CONFIG`), then environment overrides. Any key can',
     'be set from the environment as `FALCONET__` + the path in capitals with `__` between levels',
-    '(`FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST=5`); values are read as YAML scalars.',
-    `Short forms: ${Object.keys(ENV_ALIASES).map((name) => `\`${name}\``).join(', ')}.`,
+    '(`FALCONET__SINKS__SECURITY_HUB__RATE_LIMIT__BURST=5`: a camelCase key in snake case); values are read as YAML scalars.',
+    `Short forms: ${Object.entries(ENV_ALIASES).filter(([, path]) => !isRenamedSink(path)).map(([name]) => `\`${name}\``).join(', ')}.`,
+    `Renamed keys, still read with a warning (with both the old and the new key set, they are merged key by key and the new one wins): ${Object.entries(RENAMED_SINK_IDS).map(([from, to]) => `\`sinks.${from}\` → \`sinks.${to}\` (env \`FALCONET__SINKS__${from.toUpperCase()}__*\`, ${Object.entries(ENV_ALIASES).filter(([, path]) => path[1] === from).map(([name]) => `\`${name}\``).join(', ')})`).join('; ')}.`,
     'Unknown keys are errors. `falconet validate-config FILE` checks a file.',
+    '',
+    'Sink ids (the `sink` metric label, `dead-letter/<id>.jsonl`, `--sink` of `falconet dead-letters`, `GET /api/status`): a',
+    "built-in sink's id is its key under `sinks` (`securityHub`, `cloudwatchLogs`, `eventBridge`); a receiver's is `receiver-` +",
+    'its `name` as written (`receiver-slack-sec`), the prefix keeping user names apart from the built-in ids.',
     '',
     '| key | type | default | description |',
     '|---|---|---|---|',

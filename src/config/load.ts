@@ -5,6 +5,7 @@ import { configSchema, type Config } from './schema.js'
 import { errors } from '../errors.js'
 import { configProblems, suggestKey, type ConfigProblem } from './check.js'
 import { applyDeprecatedAliases, remember } from './deprecated.js'
+import { currentSinkId, RENAMED_SINK_IDS } from '../delivery/renamed-sinks.js'
 
 /**
  * Load order: schema defaults < YAML file (--config / FALCONET_CONFIG) < environment. Validated once
@@ -18,6 +19,8 @@ export const ENV_ALIASES: Record<string, string[]> = {
   FALCONET_DATA_DIR: ['dataDir'],
   FALCONET_LOG_LEVEL: ['logLevel'],
   FALCONET_CLUSTER_NAME: ['cluster', 'name'],
+  FALCONET_SECURITY_HUB_ENABLED: ['sinks', 'securityHub', 'enabled'],
+  // Deprecated spelling (the sink's old id): read through the sinks.securityhub alias, with its warning.
   FALCONET_SECURITYHUB_ENABLED: ['sinks', 'securityhub', 'enabled'],
   FALCONET_NODE_NAME: ['enrichment', 'nodeName'],
   FALCONET_STORE_URL: ['cluster', 'store', 'url'],
@@ -51,7 +54,8 @@ export function loadConfig(options: LoadOptions & { awsEnv?: NodeJS.ProcessEnv }
 export function checkConfig(raw: unknown, options: { origins?: Map<string, string>; env?: NodeJS.ProcessEnv } = {}): { config?: Readonly<Config>; problems: ConfigProblem[]; deprecated: ConfigProblem[] } {
   const origins = options.origins ?? new Map<string, string>()
   const data = structuredClone(raw ?? {}) as Record<string, unknown>
-  const deprecated = applyDeprecatedAliases(data)
+  const aliased = applyDeprecatedAliases(data)
+  const deprecated = aliased.deprecated.map((p) => ({ ...p, message: `${p.message}${fromAny(origins, p.path)}` }))
   const validate = compiled()
   const valid = validate(data)
   const schema = valid ? [] : schemaProblems(validate.errors ?? [], origins)
@@ -87,11 +91,9 @@ function semanticProblems(data: Config, env: NodeJS.ProcessEnv, schema: readonly
 /** The schema alone (types, defaults, unknown keys): for tests and tools that build a config in code. */
 export function validateConfig(raw: unknown, origins: Map<string, string> = new Map()): Readonly<Config> {
   const data = structuredClone(raw ?? {}) as Record<string, unknown>
-  const deprecated = applyDeprecatedAliases(data)
+  const { deprecated } = applyDeprecatedAliases(data)
   const validate = compiled()
-  if (!validate(data)) {
-    throw new errors.FALCONET_ERR_CONFIG(formatProblems(schemaProblems(validate.errors ?? [], origins)))
-  }
+  if (!validate(data)) throw new errors.FALCONET_ERR_CONFIG(formatProblems(schemaProblems(validate.errors ?? [], origins)))
   return remember(deepFreeze(data as Config), deprecated)
 }
 
@@ -123,7 +125,7 @@ function readYamlFile(file: string): Record<string, unknown> {
 }
 
 /**
- * FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__BURST=5 → sinks.securityhub.rateLimit.burst = 5.
+ * FALCONET__SINKS__SECURITY_HUB__RATE_LIMIT__BURST=5 → sinks.securityHub.rateLimit.burst = 5.
  * Long forms first, then the short aliases, so the result never depends on the order of the
  * environment. An empty variable is unset (Helm renders missing values as "").
  */
@@ -147,6 +149,14 @@ function resolveEnvPath(segments: string[]): string[] {
   const path: string[] = []
   let schema: any = configSchema
   for (const segment of segments) {
+    // A renamed sink's old spelling (FALCONET__SINKS__SECURITYHUB__…) names its old key, so the
+    // deprecated alias reports it; the new one is the camelCase key in snake case (SECURITY_HUB).
+    const renamed = path.length === 1 && path[0] === 'sinks' ? Object.keys(RENAMED_SINK_IDS).find((old) => old.toUpperCase() === segment) : undefined
+    if (renamed) {
+      path.push(renamed)
+      schema = schema?.properties?.[RENAMED_SINK_IDS[renamed]!]
+      continue
+    }
     const wanted = segment.replace(/_/g, '').toLowerCase()
     const key = schema?.properties
       ? Object.keys(schema.properties).find((k) => k.toLowerCase() === wanted)
@@ -165,7 +175,10 @@ function resolveEnvPath(segments: string[]): string[] {
 
 function schemaAt(path: string[]): any {
   let schema: any = configSchema
-  for (const key of path) schema = schema?.properties?.[key] ?? schema?.additionalProperties ?? schema?.patternProperties?.['^.*$']
+  path.forEach((at, i) => {
+    const key = i === 1 && path[0] === 'sinks' ? currentSinkId(at) : at // a renamed sink's old key: its slice's schema
+    schema = schema?.properties?.[key] ?? schema?.additionalProperties ?? schema?.patternProperties?.['^.*$']
+  })
   return schema
 }
 
@@ -206,6 +219,12 @@ export function closeObjects(schema: any): any {
     for (const value of Object.values(schema)) closeObjects(value)
   }
   return schema
+}
+
+/** The env variables that set `key` or anything under it. */
+function fromAny(origins: Map<string, string>, key: string): string {
+  const names = [...origins].filter(([path]) => path === key || path.startsWith(`${key}.`)).map(([, name]) => name)
+  return names.length ? ` (set by env ${names.join(', ')})` : ''
 }
 
 function from(origins: Map<string, string>, key: string): string {

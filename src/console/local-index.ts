@@ -72,7 +72,7 @@ export class LocalFindingIndex implements FindingIndex {
   }
 
   sent(sink: string, items: number): void {
-    if (sink !== 'securityhub') return
+    if (sink !== 'securityHub') return
     this.#totals.securityHub.calls++
     this.#totals.securityHub.findingsSent += items
     this.#schedule()

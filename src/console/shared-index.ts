@@ -135,7 +135,7 @@ export class SharedFindingIndex implements FindingIndex {
   }
 
   sent(sink: string, items: number): void {
-    if (sink !== 'securityhub') return
+    if (sink !== 'securityHub') return
     this.#total('securityHubCalls', 1)
     this.#total('securityHubFindings', items)
     this.#schedule()

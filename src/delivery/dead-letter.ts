@@ -1,6 +1,7 @@
-import { appendFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { currentSinkId, RENAMED_SINK_IDS } from './renamed-sinks.js'
 
 /**
  * Where a finding goes when a sink refuses it for good: `<dataDir>/dead-letter/<sink>.jsonl`, one
@@ -38,6 +39,8 @@ export class DeadLetterFile {
   /** Appends and rewrites of the files, one at a time: a redrive must not drop a letter written meanwhile. */
   #lock: Promise<unknown> = Promise.resolve()
   readonly #listeners = new Set<(sink: string, letters: readonly DeadLetter[]) => void>()
+  /** The files of renamed sinks, moved to their new names before the first read or write. */
+  #renamed: Promise<void> | undefined
 
   constructor(dataDir: string, logger: Logger) {
     this.#dir = join(dataDir, 'dead-letter')
@@ -61,6 +64,7 @@ export class DeadLetterFile {
 
   async write(sink: string, letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return
+    await this.#renameOldFiles()
     for (const l of this.#listeners) l(sink, letters)
     const time = new Date().toISOString()
     for (const l of letters) {
@@ -76,6 +80,7 @@ export class DeadLetterFile {
 
   /** The sinks that have a dead-letter file. */
   async sinks(): Promise<string[]> {
+    await this.#renameOldFiles()
     try {
       return (await readdir(this.#dir)).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length)).sort()
     } catch (err) {
@@ -86,7 +91,9 @@ export class DeadLetterFile {
 
   /** The letters, oldest first per sink, that match `filter`. A line that is not JSON is skipped. */
   async list(filter: LetterFilter = {}): Promise<StoredLetter[]> {
-    const sinks = filter.sink !== undefined ? [filter.sink] : await this.sinks()
+    await this.#renameOldFiles()
+    // A renamed sink's old id (`--sink securityhub`) still finds its letters.
+    const sinks = filter.sink !== undefined ? [currentSinkId(filter.sink)] : await this.sinks()
     const out: StoredLetter[] = []
     for (const sink of sinks) {
       const lines = await this.#lines(sink)
@@ -111,6 +118,7 @@ export class DeadLetterFile {
    * rewrite holds the same lock as `write`. The file is replaced by rename: never half-written.
    */
   async remove(letters: ReadonlyArray<Pick<StoredLetter, 'sink' | 'line' | 'findingId'>>): Promise<void> {
+    await this.#renameOldFiles()
     const bySink = new Map<string, Set<string>>()
     for (const l of letters) {
       const set = bySink.get(l.sink) ?? new Set()
@@ -137,9 +145,38 @@ export class DeadLetterFile {
    */
   async forget(sink: string, findingId: string): Promise<number> {
     if (!SINK_NAME.test(sink)) return 0
-    const letters = await this.list({ sink, findingId })
+    const letters = await this.list({ sink: currentSinkId(sink), findingId })
     if (letters.length > 0) await this.remove(letters)
     return letters.length
+  }
+
+  /**
+   * `<old id>.jsonl` of a renamed sink (delivery/renamed-sinks.ts) becomes `<id>.jsonl`, once, so
+   * its letters are listed and redriven under the id the sink has now. Letters in both (both
+   * versions wrote) are kept, the older file's first.
+   */
+  #renameOldFiles(): Promise<void> {
+    this.#renamed ??= this.#exclusive(async () => {
+      for (const [from, to] of Object.entries(RENAMED_SINK_IDS)) {
+        const old = this.#file(from)
+        const now = this.#file(to)
+        const [a, b] = await Promise.all([stat(old).catch(() => undefined), stat(now).catch(() => undefined)])
+        if (!a) continue
+        if (!b || (a.ino === b.ino && a.dev === b.dev)) {
+          // Same file on a case-insensitive disk: through a temporary name, so the case changes.
+          const tmp = `${now}.${process.pid}.rename`
+          await rename(old, tmp)
+          await rename(tmp, now)
+        } else {
+          const tmp = `${now}.${process.pid}.tmp`
+          await writeFile(tmp, (await readFile(old, 'utf8')) + (await readFile(now, 'utf8')))
+          await rename(tmp, now)
+          await unlink(old)
+        }
+        this.#logger.info({ from: `${from}.jsonl`, to: `${to}.jsonl` }, 'dead letters of a renamed sink moved to its new id')
+      }
+    })
+    return this.#renamed
   }
 
   #file(sink: string): string {

@@ -38,6 +38,16 @@ export interface FailedItem {
 }
 
 export interface Sink<T = Finding> {
+  /**
+   * One rule for every id (also in docs/configuration.md, from config/docs.ts): a built-in sink's id is its camelCase config key
+   * (`securityHub`, `cloudwatchLogs`, `eventBridge`: `sinks.<id>`, env FALCONET__SINKS__<ID_IN_SNAKE_CASE>__*);
+   * a receiver's is `receiver-` + the name the user gave it (`receiver-slack-sec`): user names are
+   * kept as written, and the prefix keeps them apart from the built-in ids. The id names the sink's
+   * data and figures: its spool queue and delivery records, its dead-letter file
+   * (`dead-letter/<id>.jsonl`), its queue in the shared store, the `sink` metric label, the
+   * `--sink` of `falconet dead-letters`. A renamed id is listed in delivery/renamed-sinks.ts,
+   * which moves what was written under the old one.
+   */
   readonly id: string
   readonly delivery: DeliveryConfig
   /** Resolves once the sink can send (identity known, destination exists); retried on throw; aborted on shutdown. */

@@ -10,6 +10,10 @@ import { SeenKeys, type SeenKind } from './spool/seen-keys.js'
 import { DetectorState } from './spool/detector-state.js'
 import { Outbox } from './spool/outbox.js'
 import { Usage } from './spool/usage.js'
+import { RENAMED_SINK_IDS } from './renamed-sinks.js'
+
+/** The detector-state key that lists the renamed sink ids whose queues were moved. */
+const RENAMED_KEY = 'spool:renamed-sinks'
 
 export type { RecordOptions } from './stores.js'
 export type { Due } from './spool/sink-queues.js'
@@ -86,10 +90,28 @@ export class Spool implements FindingLedger, Housekeeping {
     this.#seen = new SeenKeys(this.#root, { chunk: options.seenWindowMs?.chunk ?? 3_600_000, event: options.seenWindowMs?.event ?? 3_600_000 })
     this.#state = new DetectorState(this.#root)
     this.#outbox = new Outbox(this.#root)
+    this.#renameSinks()
     this.#usage = new Usage({
       owed: { databases: [this.#root, ...this.#findings.databases, ...this.#queues.databases, ...this.#state.databases, ...this.#outbox.databases] },
       seen: { databases: [], extra: () => this.#seen.bytes() },
     })
+  }
+
+  /**
+   * Renamed sink ids (delivery/renamed-sinks.ts): what an older version queued and delivered under
+   * the old id is owed and known under the new one. The walk over every delivery record runs once
+   * (marked in the detector state), and again whenever something is queued under an old id (an
+   * older version ran on this data dir since).
+   */
+  #renameSinks(): void {
+    const done = this.#state.get<string[]>(RENAMED_KEY) ?? []
+    const todo = Object.entries(RENAMED_SINK_IDS).filter(([from]) => !done.includes(from) || this.#queues.pendingCount(from) > 0)
+    if (todo.length === 0) return
+    const moved = this.#root.transactionSync(() => {
+      this.#state.write([{ key: RENAMED_KEY, value: [...new Set([...done, ...todo.map(([from]) => from)])] }])
+      return this.#queues.renameSinks(todo)
+    })
+    if (moved > 0) this.#options.logger.info({ renamed: Object.fromEntries(todo), records: moved }, 'spool: queues of renamed sinks moved to their new ids')
   }
 
   /** Call `listener` whenever new work is queued. */

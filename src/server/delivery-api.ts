@@ -112,7 +112,7 @@ export const deliveryApi: FastifyPluginAsync<{ view: DeliveryView }> = async (ap
 function letterFilter(input: Record<string, unknown>): LetterFilter {
   const { sink, id } = input
   if (sink !== undefined && (typeof sink !== 'string' || !NAME.test(sink))) {
-    throw new errors.FALCONET_ERR_INVALID_REQUEST('"sink" is a sink id (letters, digits, ".", "_", "-"), e.g. securityhub or receiver-slack-sec')
+    throw new errors.FALCONET_ERR_INVALID_REQUEST('"sink" is a sink id (letters, digits, ".", "_", "-"), e.g. securityHub or receiver-slack-sec')
   }
   if (id !== undefined && (typeof id !== 'string' || !ID.test(id))) throw new errors.FALCONET_ERR_INVALID_REQUEST('"id" is a finding Id (printable ASCII, up to 512 characters)')
   return { ...(sink !== undefined ? { sink } : {}), ...(id !== undefined ? { findingId: id } : {}) }

@@ -13,14 +13,14 @@ import type { Finding } from '../model/finding.js'
  * applies (IRSA, Pod Identity, profiles) and AWS_ENDPOINT_URL_SECURITYHUB redirects it (tests: moto).
  */
 const schema = sinkSchema(
-  { enabled: false, enabledHelp: 'Import findings into Security Hub (env FALCONET_SECURITYHUB_ENABLED).' },
+  { enabled: false, enabledHelp: 'Import findings into Security Hub (env FALCONET_SECURITY_HUB_ENABLED).' },
   { maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000, requestsPerSecond: 10, burst: 30 },
   {},
 )
 type SecurityHubConfig = Static<typeof schema>
 
 export const securityHubSink = defineSink({
-  id: 'securityhub',
+  id: 'securityHub',
   description: 'AWS Security Hub (BatchImportFindings): batched, rate limited, partial failures retried.',
   schema,
   needs: () => ({ region: true, accountId: true }),

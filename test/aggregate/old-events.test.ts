@@ -14,7 +14,7 @@ t.test('old events replayed in rounds fold into one finding; UpdatedAt only move
   const windowMs = 86_400_000
   const sent: Finding[] = []
   const sink = {
-    id: 'securityhub',
+    id: 'securityHub',
     delivery: { ...deliveryConfig(), resendIntervalMs: 50 },
     start: async () => {},
     encode: (f: Finding) => ({ id: f.id, bytes: 100, payload: f }),

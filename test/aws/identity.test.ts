@@ -58,7 +58,7 @@ t.test('an account that cannot be looked up stops the start (no placeholder acco
     env: {
       FALCONET_DATA_DIR: dataDir,
       FALCONET_PORT: String(await freePort()),
-      FALCONET_SECURITYHUB_ENABLED: 'true',
+      FALCONET_SECURITY_HUB_ENABLED: 'true',
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
@@ -67,5 +67,5 @@ t.test('an account that cannot be looked up stops the start (no placeholder acco
     },
   })
   t.equal(out.code, 2, out.stderr)
-  t.match(out.stderr + out.stdout, /aws\.accountId: not set, and sts:GetCallerIdentity failed .*needed by sinks\.securityhub/)
+  t.match(out.stderr + out.stdout, /aws\.accountId: not set, and sts:GetCallerIdentity failed .*needed by sinks\.securityHub/)
 })

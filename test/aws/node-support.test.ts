@@ -21,7 +21,7 @@ function capture() {
 t.test('on Node.js < 22 with an AWS sink: the SDK switch is set and one JSON line says why', async (t) => {
   const before = process.env[SDK_WARNING_SWITCH]
   t.teardown(() => (before === undefined ? delete process.env[SDK_WARNING_SWITCH] : (process.env[SDK_WARNING_SWITCH] = before)))
-  const config = validateConfig({ aws: { region: 'eu-west-1' }, sinks: { securityhub: { enabled: true } } })
+  const config = validateConfig({ aws: { region: 'eu-west-1' }, sinks: { securityHub: { enabled: true } } })
   const env: NodeJS.ProcessEnv = {}
   const { logger, lines } = capture()
   sayNodeSupportOnce(config, awsNeedsOf(config), logger, env, 'v20.20.2')
@@ -44,7 +44,7 @@ t.test('every output that builds an AWS SDK client counts, not only Security Hub
 })
 
 t.test('left alone: Node.js 22+, no AWS SDK in use, or the operator set the variable', async (t) => {
-  const aws = validateConfig({ aws: { region: 'eu-west-1' }, sinks: { securityhub: { enabled: true } } })
+  const aws = validateConfig({ aws: { region: 'eu-west-1' }, sinks: { securityHub: { enabled: true } } })
   const cases: Array<[string, Parameters<typeof sayNodeSupportOnce>[0], NodeJS.ProcessEnv, string]> = [
     ['Node.js 22', aws, {}, 'v22.12.0'],
     ['no AWS sink', validateConfig({}), {}, 'v20.20.2'],
@@ -66,7 +66,7 @@ t.test('a real falconet with Security Hub on keeps stderr free of the SDK warnin
   const port = (dead.address() as { port: number }).port
   await new Promise<void>((r) => dead.close(() => r()))
   const falconet = await startFalconet({
-    FALCONET_SECURITYHUB_ENABLED: 'true',
+    FALCONET_SECURITY_HUB_ENABLED: 'true',
     AWS_REGION: 'eu-west-1',
     FALCONET__AWS__ACCOUNT_ID: '111122223333',
     AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',

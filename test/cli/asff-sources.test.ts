@@ -81,6 +81,12 @@ t.test('the config shapes the findings: cluster, severity mapping', async (t) =>
   t.not(finding.Id, plain.Id, 'the cluster is part of the Id')
   assertValidAsff(t, finding, 'with config')
 
+  // A production config with the Security Hub sink under its old key (sinks.securityhub): the command still runs (AWS sinks off).
+  const old = writeTemp('old-key.yaml', 'cluster:\n  name: prod-eu\naws:\n  region: eu-west-1\n  accountId: "111122223333"\nsinks:\n  securityhub:\n    enabled: true\n')
+  const fromOld = await runCli(['asff', '--config', old, '-'], { stdin: falcoFixture('01-').body })
+  t.equal(fromOld.code, 0, fromOld.stderr)
+  t.equal(jsonLines(fromOld.stdout)[0].AwsAccountId, '111122223333')
+
   const bad = await runCli(['asff', '--config', writeTemp('bad.yaml', 'findings:\n  windowSecs: -1\n'), '-'], { stdin: falcoFixture('01-').body })
   t.equal(bad.code, 2)
   t.match(bad.stderr, /findings\.windowSecs/)

@@ -99,7 +99,7 @@ t.test('--format forces the reading: a Falco alert is not an audit event', async
 t.test('nothing is sent and the data dir is not touched, even with Security Hub enabled', async (t) => {
   const cwd = tempDir()
   const dataDir = join(cwd, 'data')
-  const out = await runCli(['asff', '-'], { cwd, stdin: falcoFixture('01-').body, env: { FALCONET_DATA_DIR: dataDir, FALCONET_SECURITYHUB_ENABLED: 'true', AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9' } })
+  const out = await runCli(['asff', '-'], { cwd, stdin: falcoFixture('01-').body, env: { FALCONET_DATA_DIR: dataDir, FALCONET_SECURITY_HUB_ENABLED: 'true', AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9' } })
   t.equal(out.code, 0, out.stderr)
   t.equal(jsonLines(out.stdout).length, 1)
   t.notOk(existsSync(dataDir), 'no data dir')

@@ -10,7 +10,7 @@ import { runCli, tempDir } from './run.js'
 async function dataDirWithLetters(): Promise<string> {
   const dir = tempDir()
   const letters = new DeadLetterFile(dir, pino({ level: 'silent' }))
-  await letters.write('securityhub', [{ findingId: 'falconet/syscall/aaa', code: 'InvalidInput', reason: 'Finding exceeds\nthe size limit', payload: { SchemaVersion: '2018-10-08' }, item: { id: 'falconet/syscall/aaa', severity: 'HIGH' } }])
+  await letters.write('securityHub', [{ findingId: 'falconet/syscall/aaa', code: 'InvalidInput', reason: 'Finding exceeds\nthe size limit', payload: { SchemaVersion: '2018-10-08' }, item: { id: 'falconet/syscall/aaa', severity: 'HIGH' } }])
   await letters.write('receiver-slack', [{ findingId: 'falconet/syscall/bbb', code: 'Rejected', reason: '400 invalid_blocks', payload: { id: 'falconet/syscall/bbb' } }])
   return dir
 }
@@ -22,10 +22,10 @@ t.test('list: one line per letter, filtered by sink and id; --json for machines'
   const lines = all.stdout.trim().split('\n')
   t.equal(lines.length, 2)
   t.match(lines[0], /^\d{4}-\d\d-\d\dT\S+Z {2}receiver-slack {2}falconet\/syscall\/bbb {2}Rejected: 400 invalid_blocks$/)
-  t.match(lines[1], /securityhub {2}falconet\/syscall\/aaa {2}InvalidInput: Finding exceeds the size limit$/, 'the reason on one line')
+  t.match(lines[1], /securityHub {2}falconet\/syscall\/aaa {2}InvalidInput: Finding exceeds the size limit$/, 'the reason on one line')
 
-  const one = await runCli(['dead-letters', 'list', '--data-dir', dir, '--sink', 'securityhub', '--json'])
-  t.match(JSON.parse(one.stdout), { sink: 'securityhub', id: 'falconet/syscall/aaa', code: 'InvalidInput', at: /Z$/ })
+  const one = await runCli(['dead-letters', 'list', '--data-dir', dir, '--sink', 'securityHub', '--json'])
+  t.match(JSON.parse(one.stdout), { sink: 'securityHub', id: 'falconet/syscall/aaa', code: 'InvalidInput', at: /Z$/ })
   const none = await runCli(['dead-letters', 'list', '--data-dir', dir, '--id', 'falconet/syscall/zzz'])
   t.equal(none.code, 0)
   t.equal(none.stdout, '')
@@ -34,9 +34,9 @@ t.test('list: one line per letter, filtered by sink and id; --json for machines'
 
 t.test('show: the letters in full, with the payload as sent and the finding', async (t) => {
   const dir = await dataDirWithLetters()
-  const out = await runCli(['dead-letters', 'show', '-d', dir, '-s', 'securityhub', '-i', 'falconet/syscall/aaa'])
+  const out = await runCli(['dead-letters', 'show', '-d', dir, '-s', 'securityHub', '-i', 'falconet/syscall/aaa'])
   t.equal(out.code, 0)
-  t.match(JSON.parse(out.stdout), { sink: 'securityhub', id: 'falconet/syscall/aaa', reason: 'Finding exceeds\nthe size limit', payload: { SchemaVersion: '2018-10-08' }, finding: { severity: 'HIGH' } })
+  t.match(JSON.parse(out.stdout), { sink: 'securityHub', id: 'falconet/syscall/aaa', reason: 'Finding exceeds\nthe size limit', payload: { SchemaVersion: '2018-10-08' }, finding: { severity: 'HIGH' } })
 })
 
 t.test('bad invocations exit 2; redrive with falconet unreachable exits 1', async (t) => {

@@ -17,7 +17,7 @@ function delta(id: string, pods: string[], times: string[], priority = 'Warning'
   return deltaOf(state!, Date.now())
 }
 
-const merge = (s: Store, replica: string, from: number, to: number, deltas: unknown[], sinks = [{ id: 'securityhub', resend: 1000 }]) =>
+const merge = (s: Store, replica: string, from: number, to: number, deltas: unknown[], sinks = [{ id: 'securityHub', resend: 1000 }]) =>
   s.run<[number, number]>(MERGE, [s.key('hwm')], [s.prefix, replica, from, to, options.windowMs, Date.now(), 3_600_000, JSON.stringify(sinks), JSON.stringify(deltas), 500])
 
 const take = (s: Store, sink: string, now = Date.now()) =>
@@ -33,7 +33,7 @@ t.test('batches from two replicas merge exactly; a replayed batch changes nothin
   t.same(await merge(b, 'b', 1, 3, [d2]), [1, 0])
   t.same(await merge(a, 'a', 1, 1, [d1]), [-1, 1], 'a replay of a merged batch is recognised')
   t.same(await merge(b, 'b', 2, 3, [d2]), [-1, 3], 'so is one that overlaps the mark')
-  const reply = await take(a, 'securityhub')
+  const reply = await take(a, 'securityHub')
   t.equal(reply[0], 1, 'the first drainer takes the lease')
   const entries = reply[4] as Array<[string, string[], number, number]>
   t.equal(entries.length, 1)
@@ -46,7 +46,7 @@ t.test('batches from two replicas merge exactly; a replayed batch changes nothin
   t.equal(f.version, 2)
   t.equal(f.event.time, '2026-07-30T10:00:04.000000000Z', 'the latest event')
   t.same(f.samplePods.sort(), ['p1', 'p2', 'p3', 'p4'])
-  t.equal((await take(b, 'securityhub'))[0], 0, 'a second replica does not drain the same sink')
+  t.equal((await take(b, 'securityHub'))[0], 0, 'a second replica does not drain the same sink')
 })
 
 t.test('a delivered version leaves the queue; a change after it is due after the resend interval', async (t) => {
@@ -54,18 +54,18 @@ t.test('a delivered version leaves the queue; a change after it is due after the
   const a = await open('a')
   await merge(a, 'a', 1, 1, [delta('F1', ['p1'], ['2026-07-30T10:00:01.000000000Z'])])
   const now = Date.now()
-  const first = await take(a, 'securityhub', now)
+  const first = await take(a, 'securityHub', now)
   const f = findingFromStore(...(first[4] as Array<[string, string[], number, number]>)[0]!)
   await merge(a, 'a', 2, 2, [delta('F1', ['p2'], ['2026-07-30T10:00:02.000000000Z'])])
-  t.same(await a.run(ACK, [], [a.prefix, 'securityhub', now, 1000, JSON.stringify([[f.id, f.version]])]), [2], 'the delivery covered what the store had then')
-  const soon = await take(a, 'securityhub', now + 10)
+  t.same(await a.run(ACK, [], [a.prefix, 'securityHub', now, 1000, JSON.stringify([[f.id, f.version]])]), [2], 'the delivery covered what the store had then')
+  const soon = await take(a, 'securityHub', now + 10)
   t.same(soon[4], [], 'the newer version waits for the resend interval')
   t.equal(soon[3], String(now + 1000))
-  const later = await take(a, 'securityhub', now + 1000)
+  const later = await take(a, 'securityHub', now + 1000)
   const g = findingFromStore(...(later[4] as Array<[string, string[], number, number]>)[0]!)
   t.equal(g.version, 2)
-  await a.run(ACK, [], [a.prefix, 'securityhub', now + 1000, 1000, JSON.stringify([[g.id, g.version]])])
-  t.same((await take(a, 'securityhub', now + 5000))[4], [], 'delivered: nothing owed')
+  await a.run(ACK, [], [a.prefix, 'securityHub', now + 1000, 1000, JSON.stringify([[g.id, g.version]])])
+  t.same((await take(a, 'securityHub', now + 5000))[4], [], 'delivered: nothing owed')
 })
 
 t.test('an audit detection merged by one replica is skipped when another brings it again', async (t) => {
@@ -121,7 +121,7 @@ t.test('the window is measured on falconet\'s clock: occurrences received after 
   const d3 = { ...delta('F3', ['p3'], old), cm: received + 1000 + options.windowMs + 1 }
   await merge(a, 'a', 1, 1, [d1])
   await merge(a, 'a', 2, 2, [d2])
-  const count = async () => findingFromStore(...((await take(a, 'securityhub'))[4] as Array<[string, string[], number, number]>)[0]!)
+  const count = async () => findingFromStore(...((await take(a, 'securityHub'))[4] as Array<[string, string[], number, number]>)[0]!)
   t.equal((await count()).count, 2, 'received a second apart: one count, however old the events')
   await merge(a, 'a', 3, 3, [d3])
   const f = await count()

@@ -34,12 +34,12 @@ t.test('a batch merged before a crash is refused when the restarted replica send
     const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger, policy: findingPolicy({ windowMs: 3_600_000 }) })
     const cluster = new Cluster({ ...storeSchemaDefaults, url: server.url, shipIntervalMs: 10 }, aggregate, { logger, spool }, 'replica-a')
     await cluster.store.ready()
-    cluster.queue({ id: 'securityhub', resendMs: 1000, lifecycle: true })
+    cluster.queue({ id: 'securityHub', resendMs: 1000, lifecycle: true })
     const ingest = createPipeline(aggregate, spool, () => [], undefined, {}, undefined, cluster.replication)
     return { spool, cluster, ingest }
   }
   const count = async (c: Cluster) => {
-    const reply = await c.store.run<[number, number, number, string, Array<[string, string[], number, number]>]>(TAKE, [c.store.key('lease:sink:securityhub'), c.store.key('fence:sink:securityhub')], [c.store.prefix, 'securityhub', c.store.instanceId, 1000, Date.now() + 1e9, 100])
+    const reply = await c.store.run<[number, number, number, string, Array<[string, string[], number, number]>]>(TAKE, [c.store.key('lease:sink:securityHub'), c.store.key('fence:sink:securityHub')], [c.store.prefix, 'securityHub', c.store.instanceId, 1000, Date.now() + 1e9, 100])
     return reply[4].map((e) => findingFromStore(...e)).reduce((n, f) => n + f.count, 0)
   }
   let a = await open()
@@ -51,7 +51,7 @@ t.test('a batch merged before a crash is refused when the restarted replica send
 
   // What the shipper would send, merged by the store — and then the process dies before its ack.
   const items = a.spool.outboxQueue(MERGE_OUTBOX).due(100, Date.now(), false).items.map((i) => i.value as OccurrenceBatch)
-  const reply = await a.cluster.store.run(MERGE, [a.cluster.store.key('hwm')], [a.cluster.store.prefix, a.cluster.store.replicaId, items[0]!.seq, items.at(-1)!.seq, aggregate.windowMs, Date.now(), 3_600_000, JSON.stringify([{ id: 'securityhub', resend: 1000 }]), JSON.stringify(premerge(items.flatMap((b) => b.deltas), aggregate.windowMs)), TRACKED_NAMES])
+  const reply = await a.cluster.store.run(MERGE, [a.cluster.store.key('hwm')], [a.cluster.store.prefix, a.cluster.store.replicaId, items[0]!.seq, items.at(-1)!.seq, aggregate.windowMs, Date.now(), 3_600_000, JSON.stringify([{ id: 'securityHub', resend: 1000 }]), JSON.stringify(premerge(items.flatMap((b) => b.deltas), aggregate.windowMs)), TRACKED_NAMES])
   t.same(reply, [1, 0], 'merged once')
   await a.cluster.store.close()
   await a.spool.close()

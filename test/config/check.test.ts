@@ -10,7 +10,7 @@ import type { Finding } from '../../src/model/finding.js'
  * its key path; an unknown key gets the nearest known one.
  */
 const BAD = {
-  sinks: { securityhub: { enabled: true }, falcoAudit: { enabled: true, url: 'not a url' } },
+  sinks: { securityHub: { enabled: true }, falcoAudit: { enabled: true, url: 'not a url' } },
   receivers: [
     { name: 'hook', type: 'webhook' },
     { name: 'team', type: 'slack', urlEnv: 'SLACK_URL' },
@@ -32,11 +32,11 @@ t.test('every semantic problem at once, each with its key path', async (t) => {
   // Both of the route's problems, each at its own item: the receiver it names and its matcher.
   t.match(problems.find((p) => p.path === 'routing.routes.0.receivers.0'), { message: /no receiver named "pager"/ })
   t.match(problems.find((p) => p.path === 'routing.routes.0.matchers.0'), { message: /CRITCAL is not a severity/ })
-  t.match(problems.find((p) => p.path === 'aws.region')!.message, /sinks\.securityhub/)
+  t.match(problems.find((p) => p.path === 'aws.region')!.message, /sinks\.securityHub/)
 })
 
 t.test('a region from AWS_REGION satisfies the AWS sinks; a good config has no problem', async (t) => {
-  const { config, problems } = checkConfig({ sinks: { securityhub: { enabled: true } } }, { env: { AWS_REGION: 'eu-west-1' } })
+  const { config, problems } = checkConfig({ sinks: { securityHub: { enabled: true } } }, { env: { AWS_REGION: 'eu-west-1' } })
   t.same(problems, [])
   t.ok(config)
 })

@@ -19,29 +19,29 @@ t.test('no file, no env: the embedded defaults', async (t) => {
   t.equal(c.dataDir, './data')
   t.equal((c.sinks as any).file.enabled, true)
   t.equal((c.sinks as any).console.enabled, true)
-  t.equal((c.sinks as any).securityhub.enabled, false)
-  t.same((c.sinks as any).securityhub.batch, { maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000 })
-  t.same((c.sinks as any).securityhub.rateLimit, { requestsPerSecond: 10, burst: 30 })
+  t.equal((c.sinks as any).securityHub.enabled, false)
+  t.same((c.sinks as any).securityHub.batch, { maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000 })
+  t.same((c.sinks as any).securityHub.rateLimit, { requestsPerSecond: 10, burst: 30 })
   t.equal(c.severityMapping.Warning, 'MEDIUM')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.server), 'frozen')
 })
 
 t.test('YAML file, then env overrides it', async (t) => {
-  const path = file('a.yaml', 'server:\n  port: 3000\ncluster:\n  name: prod-eu\nsinks:\n  securityhub:\n    enabled: true\n    rateLimit:\n      burst: 5\n')
-  const c = loadConfig({ file: path, env: { AWS_REGION: 'eu-west-1', FALCONET_PORT: '4000', FALCONET__SINKS__SECURITYHUB__RATE_LIMIT__REQUESTS_PER_SECOND: '2.5' } })
+  const path = file('a.yaml', 'server:\n  port: 3000\ncluster:\n  name: prod-eu\nsinks:\n  securityHub:\n    enabled: true\n    rateLimit:\n      burst: 5\n')
+  const c = loadConfig({ file: path, env: { AWS_REGION: 'eu-west-1', FALCONET_PORT: '4000', FALCONET__SINKS__SECURITY_HUB__RATE_LIMIT__REQUESTS_PER_SECOND: '2.5' } })
   t.equal(c.server.port, 4000)
   t.equal(c.cluster.name, 'prod-eu')
-  t.equal((c.sinks as any).securityhub.enabled, true)
-  t.equal((c.sinks as any).securityhub.rateLimit.burst, 5)
-  t.equal((c.sinks as any).securityhub.rateLimit.requestsPerSecond, 2.5)
+  t.equal((c.sinks as any).securityHub.enabled, true)
+  t.equal((c.sinks as any).securityHub.rateLimit.burst, 5)
+  t.equal((c.sinks as any).securityHub.rateLimit.requestsPerSecond, 2.5)
 })
 
-t.test('FALCONET_CONFIG names the file; FALCONET_DATA_DIR and FALCONET_SECURITYHUB_ENABLED apply', async (t) => {
+t.test('FALCONET_CONFIG names the file; FALCONET_DATA_DIR and FALCONET_SECURITY_HUB_ENABLED apply', async (t) => {
   const path = file('b.yaml', 'logLevel: debug\n')
-  const c = loadConfig({ env: { AWS_REGION: 'eu-west-1', FALCONET_CONFIG: path, FALCONET_DATA_DIR: '/var/lib/falconet', FALCONET_SECURITYHUB_ENABLED: 'true' } })
+  const c = loadConfig({ env: { AWS_REGION: 'eu-west-1', FALCONET_CONFIG: path, FALCONET_DATA_DIR: '/var/lib/falconet', FALCONET_SECURITY_HUB_ENABLED: 'true' } })
   t.equal(c.logLevel, 'debug')
   t.equal(c.dataDir, '/var/lib/falconet')
-  t.equal((c.sinks as any).securityhub.enabled, true)
+  t.equal((c.sinks as any).securityHub.enabled, true)
 })
 
 t.test('string settings from env stay strings, even when they look like numbers', async (t) => {
@@ -58,8 +58,8 @@ t.test('short aliases win over long forms whatever the env order; empty values a
 })
 
 t.test('errors name the env variable that set the value', async (t) => {
-  t.throws(() => loadConfig({ env: { FALCONET__SINKS__SECURITYHUB__RATE_LIMT: '3' } }), {
-    message: /sinks\.securityhub\.RATE_LIMT: unknown setting — did you mean `sinks\.securityhub\.rateLimit`\? \(set by env FALCONET__SINKS__SECURITYHUB__RATE_LIMT\)/,
+  t.throws(() => loadConfig({ env: { FALCONET__SINKS__SECURITY_HUB__RATE_LIMT: '3' } }), {
+    message: /sinks\.securityHub\.RATE_LIMT: unknown setting — did you mean `sinks\.securityHub\.rateLimit`\? \(set by env FALCONET__SINKS__SECURITY_HUB__RATE_LIMT\)/,
   })
   t.throws(() => loadConfig({ env: { FALCONET_PORT: 'http' } }), { message: /server\.port: must be integer \(set by env FALCONET_PORT\)/ })
 })
@@ -70,7 +70,7 @@ t.test('free-form maps keep their keys from env', async (t) => {
 })
 
 t.test('a bad config names every key and reason', async (t) => {
-  const path = file('bad.yaml', 'server:\n  port: 99999\n  prot: 1\nsinks:\n  securityhub:\n    batch:\n      maxItems: 500\nseverityMapping:\n  Warning: SEVERE\naws:\n  accountId: "12345"\n')
+  const path = file('bad.yaml', 'server:\n  port: 99999\n  prot: 1\nsinks:\n  securityHub:\n    batch:\n      maxItems: 500\nseverityMapping:\n  Warning: SEVERE\naws:\n  accountId: "12345"\n')
   const err = (() => {
     try {
       loadConfig({ file: path, env: {} })
@@ -81,7 +81,7 @@ t.test('a bad config names every key and reason', async (t) => {
   t.equal(err?.code, 'FALCONET_ERR_CONFIG')
   t.match(err?.message, /server\.port: must be <= 65535/)
   t.match(err?.message, /server\.prot: unknown setting/)
-  t.match(err?.message, /sinks\.securityhub\.batch\.maxItems: must be <= 100/)
+  t.match(err?.message, /sinks\.securityHub\.batch\.maxItems: must be <= 100/)
   t.match(err?.message, /severityMapping\.Warning: must be equal to one of the allowed values \(INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL\)/)
   t.match(err?.message, /aws\.accountId: must match pattern/)
 })

@@ -5,7 +5,7 @@ import type { Sink, SendOutcome } from '../../src/delivery/sink.js'
 
 function sink(outcome: SendOutcome): Sink<{ id: string; version: number }> {
   return {
-    id: 'securityhub',
+    id: 'securityHub',
     delivery: {} as never,
     start: async () => {},
     encode: (f) => ({ id: f.id, bytes: 1, payload: f }),
@@ -27,7 +27,7 @@ t.test('acknowledged versions are reported per sink; refused and retried ones ar
     return tracked.send(findings.map((f) => tracked.encode(f)), new AbortController().signal)
   }
   await send({ kind: 'ok' })
-  t.same(seen.pop(), { sink: 'securityhub', items: findings }, 'ok: every version')
+  t.same(seen.pop(), { sink: 'securityHub', items: findings }, 'ok: every version')
   await send({ kind: 'partial', failed: [{ index: 1, code: 'InvalidInput', message: 'x', retryable: false }] })
   t.same(seen.pop()?.items.map((i) => i.id), ['a', 'c'], 'partial: all but the failed')
   await send({ kind: 'retry', reason: 'throttled' })

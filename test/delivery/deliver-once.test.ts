@@ -24,7 +24,7 @@ const kinds: Array<{ id: string; lifecycle: boolean; delivery: DeliveryConfig }>
   ...sinkDefinitions
     .filter((d) => (d.consumes ?? 'findings') === 'findings')
     .map((d) => ({ id: d.id, lifecycle: d.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)[d.id]! })),
-  ...Object.values(RECEIVER_TYPES).map((r) => ({ id: `receiver-${r.type}`, lifecycle: r.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)['securityhub']! })),
+  ...Object.values(RECEIVER_TYPES).map((r) => ({ id: `receiver-${r.type}`, lifecycle: r.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)['securityHub']! })),
 ]
 
 function countingSink(id: string, delivery: DeliveryConfig) {

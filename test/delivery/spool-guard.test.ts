@@ -19,7 +19,7 @@ async function fill(spool: Spool, n: number, priority: 'Debug' | 'Critical') {
   for (let i = 0; i < n; i++) {
     const e = { ...testEvent(i, { priority, rule: `${priority}-${i}` }), output: 'x'.repeat(2000) }
     const id = idFor(e, options)
-    await spool.record([{ id, apply: (p) => fold(p, e, id, options) }], ['securityhub'])
+    await spool.record([{ id, apply: (p) => fold(p, e, id, options) }], ['securityHub'])
   }
 }
 
@@ -46,7 +46,7 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
 
   const letters = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   t.ok(letters.length > 0 && letters.every((l) => l.code === 'Shed' && l.payload.severity === 'INFORMATIONAL'), `${letters.length} low-severity findings shed`)
-  t.equal(spool.due('securityhub', 500, Date.now()).items.filter((d) => d.state.severity === 'CRITICAL').length, 5, 'urgent findings kept')
+  t.equal(spool.due('securityHub', 500, Date.now()).items.filter((d) => d.state.severity === 'CRITICAL').length, 5, 'urgent findings kept')
   t.match(logs, /shed low-severity findings \(policy low-severity\)/)
   await stop() // before the spool closes: a tick may be inside a transaction
 })
@@ -60,5 +60,5 @@ t.test('policy none: nothing is shed, however full', async (t) => {
   await new Promise((r) => setTimeout(r, 150))
   await stop()
   t.notOk(existsSync(join(dir, 'dead-letter', 'spool.jsonl')))
-  t.ok(spool.pendingCount('securityhub') > 0)
+  t.ok(spool.pendingCount('securityHub') > 0)
 })

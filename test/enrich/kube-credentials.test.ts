@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -65,15 +66,20 @@ function serviceAccountDir(token: string, ca: Buffer) {
   return { dir, rotate: write }
 }
 
-t.test('in-cluster: the service account token and CA, HTTPS to KUBERNETES_SERVICE_HOST:PORT; a rotated token is read again', async (t) => {
-  const kube = await start(t, new FakeKube({ tls: serverTls, tokens: ['token-1'] }))
-  const sa = serviceAccountDir('token-1\n', pki.ca)
+/** The variables kubelet sets in every pod, pointing at the test's API server (removed after the test). */
+function serviceEnv(t: Test, port: number): void {
   process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1'
-  process.env.KUBERNETES_SERVICE_PORT = String(kube.port)
+  process.env.KUBERNETES_SERVICE_PORT = String(port)
   t.teardown(() => {
     delete process.env.KUBERNETES_SERVICE_HOST
     delete process.env.KUBERNETES_SERVICE_PORT
   })
+}
+
+t.test('in-cluster: the service account token and CA, HTTPS to KUBERNETES_SERVICE_HOST:PORT; a rotated token is read again', async (t) => {
+  const kube = await start(t, new FakeKube({ tls: serverTls, tokens: ['token-1'] }))
+  const sa = serviceAccountDir('token-1\n', pki.ca)
+  serviceEnv(t, kube.port)
   const { meta } = metadata(t, { serviceAccountDir: sa.dir })
   t.equal(meta.credentialSource, 'in-cluster')
   await waitFor(() => meta.synced, 15_000, () => 'never synced')
@@ -95,12 +101,7 @@ t.test('in-cluster: a server certificate the service account CA did not sign is 
   const kube = await start(t, new FakeKube({ tls: serverTls }))
   const other = makePki()
   const sa = serviceAccountDir('token-1', other.ca)
-  process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1'
-  process.env.KUBERNETES_SERVICE_PORT = String(kube.port)
-  t.teardown(() => {
-    delete process.env.KUBERNETES_SERVICE_HOST
-    delete process.env.KUBERNETES_SERVICE_PORT
-  })
+  serviceEnv(t, kube.port)
   const { meta, registry } = metadata(t, { serviceAccountDir: sa.dir })
   await waitFor(async () => (await counter(registry, 'falconet_enrich_watch_errors_total')) >= 4, 15_000, () => 'no failures counted')
   t.equal(meta.synced, false)

@@ -183,6 +183,16 @@ test('the rendered config is one falconet accepts, in every combination (the che
   }
 })
 
+test('values written for the Security Hub sink\'s old key (sinks.securityhub) still work: merged over securityHub', async (t) => {
+  const { docs } = template('old-securityhub-key', ['--set', 'config.sinks.securityhub.enabled=false', '--set', 'config.sinks.securityhub.rateLimit.burst=5'])
+  const config = configOf(docs)
+  t.notOk('securityhub' in config.sinks, 'falconet gets the new key only')
+  t.same(config.sinks.securityHub, { enabled: false, rateLimit: { burst: 5 } }, "the user's old values win over the chart's default")
+  const file = join(work, 'old-securityhub-key-config.yaml')
+  writeFileSync(file, find(docs, 'ConfigMap')!.data!['config.yaml']!)
+  t.equal(loadConfig({ file, env: { AWS_REGION: 'eu-west-1', FALCONET_CONFIG: file } }).sinks.securityHub.rateLimit.burst, 5)
+})
+
 test('one pod reads the EKS audit log at a time: two pollers with a lease in the store (or one, Recreate, without); the receivers never poll', async (t) => {
   for (const name of ['audit-poller', 'audit-poller-pvc', 'example-production']) {
     const { docs } = rendered[name]!
@@ -277,8 +287,8 @@ test('values.schema.json rejects bad values, including falconet config keys', as
   const cases: Array<[string, RegExp]> = [
     ['replicaCount=0', /replicaCount/],
     ['replicCount=2', /additional properties 'replicCount'/],
-    ['config.sinks.securityhub.enabld=true', /enabld/],
-    ['config.sinks.securityhub.batch.maxItems=500', /maxItems/],
+    ['config.sinks.securityHub.enabld=true', /enabld/],
+    ['config.sinks.securityHub.batch.maxItems=500', /maxItems/],
     ['serviceAccount.roleArn=not-an-arn', /roleArn/],
     ['podAntiAffinity=maybe', /podAntiAffinity/],
     ['auditPoller.config.logLevel=loud', /logLevel/],

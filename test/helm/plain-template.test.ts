@@ -44,8 +44,8 @@ test('NOTES.txt warns about an older cluster and stays quiet for a supported one
   rmSync(join(copy, 'templates', 'NOTES.txt'))
   writeFileSync(join(copy, 'templates', '_notes-under-test.tpl'), `{{- define "notes-under-test" -}}\n${notes}{{- end -}}\n`)
   writeFileSync(join(copy, 'templates', 'notes-under-test.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ include "notes-under-test" . | toJson }}\n')
-  const notesAt = (version: string): string => {
-    const out = helm(['template', 'x', copy, '--kube-version', version, '--show-only', 'templates/notes-under-test.yaml'])
+  const notesAt = (version: string, ...args: string[]): string => {
+    const out = helm(['template', 'x', copy, '--kube-version', version, '--show-only', 'templates/notes-under-test.yaml', ...args])
     if (out.status !== 0) throw new Error(out.stderr)
     return (parse(out.stdout) as { data: { notes: string } }).data.notes
   }
@@ -53,4 +53,10 @@ test('NOTES.txt warns about an older cluster and stays quiet for a supported one
   t.notMatch(notesAt('1.29.0'), /WARNING/)
   t.notMatch(notesAt('1.34.1'), /WARNING/)
   t.match(notesAt('1.34.1'), /falconet listens on/, 'the rest of the notes is there')
+  // The Security Hub sink's old values key (sinks.securityhub, now securityHub) is named, and counts.
+  t.notMatch(notesAt('1.34.1'), /old key/)
+  const old = notesAt('1.34.1', '--set', 'config.sinks.securityhub.enabled=false')
+  t.match(old, /NOTE: config\.sinks\.securityhub is the Security Hub sink's old key: rename it to config\.sinks\.securityHub/)
+  t.notMatch(old, /Security Hub sink is on and serviceAccount\.roleArn is empty/, 'the old key turning the sink off is heeded')
+  t.match(notesAt('1.34.1'), /Security Hub sink is on and serviceAccount\.roleArn is empty/)
 })

@@ -28,9 +28,9 @@ function round(seqStart: number, n: number): string[] {
 
 t.test('kill -9 mid-batch, mid-flush and after an import loses nothing acknowledged', async (t) => {
   const { proxy, client, env } = await securityHubRig(t, {
-    FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '300',
-    FALCONET__SINKS__SECURITYHUB__RESEND_INTERVAL_MS: '200',
-    FALCONET__SINKS__SECURITYHUB__REQUEST_TIMEOUT_MS: '60000',
+    FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '300',
+    FALCONET__SINKS__SECURITY_HUB__RESEND_INTERVAL_MS: '200',
+    FALCONET__SINKS__SECURITY_HUB__REQUEST_TIMEOUT_MS: '60000',
   })
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-crash-'))
   let sent = 0
@@ -63,7 +63,7 @@ t.test('kill -9 mid-batch, mid-flush and after an import loses nothing acknowled
 
   // Recovery: start once more and let it drain, then stop cleanly.
   falconet = await startFalconet(env, dataDir)
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityhub')) === 0, 30_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 30_000, () => `never drained:\n${falconet.logs()}`)
   await falconet.stop('SIGTERM')
 
   const findings = await allFindings(client)

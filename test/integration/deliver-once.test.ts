@@ -11,7 +11,7 @@ import { waitFor } from '../support/net.js'
  * window and imported it again as ARCHIVED: two imports for every one-off alert.
  */
 t.test('one alert, then silence: one BatchImportFindings carrying it', async (t) => {
-  const { proxy, env } = await securityHubRig(t, { FALCONET__SINKS__SECURITYHUB__RESEND_INTERVAL_MS: '3000', FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '100' })
+  const { proxy, env } = await securityHubRig(t, { FALCONET__SINKS__SECURITY_HUB__RESEND_INTERVAL_MS: '3000', FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '100' })
   const falconet = await startFalconet(env)
   t.teardown(() => falconet.stop())
   const res = await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixture('15-').body })

@@ -14,8 +14,8 @@ t.test('a full spool answers 503 + Retry-After and loses nothing it accepted', a
   const { proxy, client, env } = await securityHubRig(t, {
     FALCONET__SINKS__CONSOLE__ENABLED: 'false',
     FALCONET__SPOOL__MAX_BYTES: String(1024 * 1024),
-    FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '100',
-    FALCONET__SINKS__SECURITYHUB__RETRY__MAX_BACKOFF_MS: '300',
+    FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '100',
+    FALCONET__SINKS__SECURITY_HUB__RETRY__MAX_BACKOFF_MS: '300',
   })
   proxy.mode = { kind: 'status', status: 503 }
   const falconet = await startFalconet(env)
@@ -42,10 +42,10 @@ t.test('a full spool answers 503 + Retry-After and loses nothing it accepted', a
   t.match(metrics, new RegExp(`falconet_console_index_budget_bytes ${consoleShare}\\n`), 'the console index counts in the same budget')
   const indexBytes = Number(/falconet_console_index_bytes (\d+)/.exec(metrics)?.[1])
   t.ok(indexBytes > 0 && indexBytes <= consoleShare * 1.1, `the console index holds ${indexBytes} bytes, within its share`)
-  t.match(metrics, new RegExp(`falconet_spool_pending_findings\\{sink="securityhub"\\} ${accepted}`))
+  t.match(metrics, new RegExp(`falconet_spool_pending_findings\\{sink="securityHub"\\} ${accepted}`))
 
   proxy.mode = { kind: 'pass' }
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityhub')) === 0, 60_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 60_000, () => `never drained:\n${falconet.logs()}`)
   const after = await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alertBody('03-', { namespace: 'after', seq: 99_999 }) })
   t.equal(after.status, 200, 'room again once the backlog drained')
   await falconet.stop()

@@ -11,9 +11,9 @@ import { allFindings, countOf } from '../support/securityhub.js'
  */
 t.test('an outage of Security Hub: sources keep getting answers, everything arrives after', async (t) => {
   const { proxy, client, env } = await securityHubRig(t, {
-    FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '100',
-    FALCONET__SINKS__SECURITYHUB__RETRY__INITIAL_BACKOFF_MS: '50',
-    FALCONET__SINKS__SECURITYHUB__RETRY__MAX_BACKOFF_MS: '400',
+    FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '100',
+    FALCONET__SINKS__SECURITY_HUB__RETRY__INITIAL_BACKOFF_MS: '50',
+    FALCONET__SINKS__SECURITY_HUB__RETRY__MAX_BACKOFF_MS: '400',
   })
   const falconet = await startFalconet(env)
   t.teardown(() => falconet.stop())
@@ -49,7 +49,7 @@ t.test('an outage of Security Hub: sources keep getting answers, everything arri
   t.ok(slowest < 5_000, `every alert was answered while Security Hub was down (slowest ${slowest.toFixed(0)} ms)`)
 
   proxy.mode = { kind: 'pass' }
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityhub')) === 0, 30_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 30_000, () => `never drained:\n${falconet.logs()}`)
   await falconet.stop()
   const findings = await allFindings(client)
   t.equal(findings.reduce((s, f) => s + countOf(f), 0), sent, `all ${sent} alerts arrived after recovery`)

@@ -28,7 +28,7 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
   t.teardown(() => client.destroy())
   await client.send(new EnableSecurityHubCommand({}))
 
-  const falconet = await startFalconet({ ...env, FALCONET_SECURITYHUB_ENABLED: 'true', FALCONET_CLUSTER_NAME: CLUSTER, FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '200' })
+  const falconet = await startFalconet({ ...env, FALCONET_SECURITY_HUB_ENABLED: 'true', FALCONET_CLUSTER_NAME: CLUSTER, FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '200' })
   t.teardown(() => falconet.stop())
   await waitFor(async () => (await fetch(`${falconet.url}/readyz`)).ok, 20_000, () => `never ready:\n${falconet.logs()}`)
 
@@ -92,7 +92,7 @@ t.test('SIGTERM flushes what is pending before exiting', async (t) => {
   const client = securityHubClient(moto, 'us-west-2')
   t.teardown(() => client.destroy())
   // A long flush interval: without a flush on shutdown these findings would still be waiting.
-  const falconet = await startFalconet({ ...env, FALCONET_SECURITYHUB_ENABLED: 'true', FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '600000' })
+  const falconet = await startFalconet({ ...env, FALCONET_SECURITY_HUB_ENABLED: 'true', FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '600000' })
   await waitFor(async () => (await fetch(`${falconet.url}/readyz`)).ok, 20_000, () => `never ready:\n${falconet.logs()}`)
   for (const { body } of falcoFixtures().slice(0, 10)) {
     t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)

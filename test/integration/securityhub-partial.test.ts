@@ -33,10 +33,10 @@ const envFor = (endpoint: string) => ({
   AWS_ACCESS_KEY_ID: 'testing',
   AWS_SECRET_ACCESS_KEY: 'testing',
   AWS_ENDPOINT_URL_SECURITYHUB: endpoint,
-  FALCONET_SECURITYHUB_ENABLED: 'true',
+  FALCONET_SECURITY_HUB_ENABLED: 'true',
   FALCONET__AWS__ACCOUNT_ID: '111122223333',
-  FALCONET__SINKS__SECURITYHUB__BATCH__FLUSH_INTERVAL_MS: '100',
-  FALCONET__SINKS__SECURITYHUB__RETRY__INITIAL_BACKOFF_MS: '20',
+  FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '100',
+  FALCONET__SINKS__SECURITY_HUB__RETRY__INITIAL_BACKOFF_MS: '20',
   FALCONET__SINKS__FILE__ENABLED: 'false',
 })
 
@@ -72,11 +72,11 @@ t.test('FailedFindings: the retryable one is sent again, the invalid one is dead
   t.equal(hub.calls[0]!.ids.length, 3, 'one batch of three')
   t.same(hub.calls[1]!.ids, [retryId], 'only the retryable finding is sent again')
 
-  const deadLetterFile = join(falconet.dataDir, 'dead-letter', 'securityhub.jsonl')
+  const deadLetterFile = join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')
   await waitFor(() => existsSync(deadLetterFile), 5_000, () => 'no dead-letter file')
   const letters = readFileSync(deadLetterFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   t.equal(letters.length, 1)
-  t.match(letters[0], { sink: 'securityhub', findingId: invalidId, code: 'InvalidInput', reason: /does not adhere/, payload: { Id: invalidId, SchemaVersion: '2018-10-08' } })
+  t.match(letters[0], { sink: 'securityHub', findingId: invalidId, code: 'InvalidInput', reason: /does not adhere/, payload: { Id: invalidId, SchemaVersion: '2018-10-08' } })
   t.match(falconet.logs(), new RegExp(`"findingId":"${invalidId.replace(/\//g, '\\/')}","code":"InvalidInput"`), 'logged with Id and code')
   await falconet.stop()
   t.equal(hub.calls.length, 2, 'nothing else was sent')
@@ -97,7 +97,7 @@ t.test('throttling and 5xx answers are retried until accepted; nothing is lost',
   t.same(hub.calls.map((c) => c.ids.length), [1, 1, 1])
   t.match(falconet.logs(), /LimitExceededException/)
   await falconet.stop()
-  t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityhub.jsonl')), 'no dead letters')
+  t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')), 'no dead letters')
 })
 
 t.test('failures that name no finding of the batch resend the batch rather than count as delivered', async (t) => {
@@ -113,7 +113,7 @@ t.test('failures that name no finding of the batch resend the batch rather than 
   await waitFor(() => hub.calls.length >= 2, 15_000, () => `not resent:\n${falconet.logs()}`)
   t.same(hub.calls[1]!.ids, hub.calls[0]!.ids)
   await falconet.stop()
-  t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityhub.jsonl')))
+  t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')))
 })
 
 t.test('a request Security Hub refuses as malformed is dead-lettered whole', async (t) => {
@@ -123,7 +123,7 @@ t.test('a request Security Hub refuses as malformed is dead-lettered whole', asy
   t.teardown(() => falconet.stop())
   const body = falcoFixtures()[1]!.body
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
-  const file = join(falconet.dataDir, 'dead-letter', 'securityhub.jsonl')
+  const file = join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')
   await waitFor(() => existsSync(file), 15_000, () => `not dead-lettered:\n${falconet.logs()}`)
   t.match(JSON.parse(readFileSync(file, 'utf8').trim()), { code: 'Rejected', reason: /InvalidInputException: Findings too large/ })
   t.equal(hub.calls.length, 1, 'not retried')

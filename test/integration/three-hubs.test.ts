@@ -34,7 +34,7 @@ t.test('Security Hub, Security Lake and EventBridge agree on every finding', asy
     ...awsEnv(moto),
     AWS_ENDPOINT_URL_S3: moto.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: moto.endpoint,
-    FALCONET_SECURITYHUB_ENABLED: 'true',
+    FALCONET_SECURITY_HUB_ENABLED: 'true',
     FALCONET__SINKS__FILE__ENABLED: 'false',
     FALCONET__SINKS__EVENT_BRIDGE__ENABLED: 'true',
     FALCONET__SINKS__EVENT_BRIDGE__EVENT_BUS_NAME: bus.busName,

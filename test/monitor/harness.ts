@@ -21,12 +21,12 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
     dataDir,
     logLevel: 'silent',
     aws: { region: 'eu-west-1', accountId: '111122223333' },
-    sinks: { file: { enabled: false }, console: { enabled: false }, securityhub: { enabled: true } },
+    sinks: { file: { enabled: false }, console: { enabled: false }, securityHub: { enabled: true } },
     receivers: [{ name: 'pager', type: 'pagerduty', routingKeyEnv: 'PAGER_KEY' }],
     ...overrides,
   })
   const logger = pino({ level: 'silent' })
-  const lifecycle = new Set(['securityhub', 'receiver-pager'])
+  const lifecycle = new Set(['securityHub', 'receiver-pager'])
   const spool = new Spool({ dir: join(dataDir, 'spool'), maxBytes: 1 << 30, durability: 'process', resendMs: {}, logger, policy: findingPolicy({ windowMs: config.findings.windowSecs * 1000, tracksLifecycle: (s) => lifecycle.has(s) }) })
   const clock = { now: options.now ?? T0 }
   /** `refuse`: writes fail as they do when the spool is full (only the monitor writes while a test sets it). */
@@ -53,9 +53,9 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
     faults,
     dataDir,
     /** Findings queued for a sink, newest version. */
-    queued: (sink = 'securityhub') => spool.due(sink, 10_000, Number.MAX_SAFE_INTEGER, true).items.map((d) => d.state),
+    queued: (sink = 'securityHub') => spool.due(sink, 10_000, Number.MAX_SAFE_INTEGER, true).items.map((d) => d.state),
     /** Acknowledge everything queued for a sink, as a runner would after delivering it. */
-    deliver: async (sink = 'securityhub') => {
+    deliver: async (sink = 'securityHub') => {
       const items = spool.due(sink, 10_000, Number.MAX_SAFE_INTEGER, true).items
       await spool.acknowledge(sink, items.map((d) => ({ id: d.state.id, version: d.state.version })), clock.now)
       return items.map((d) => d.state)

@@ -27,7 +27,7 @@ export async function securityHubRig(t: Test, extraEnv: Record<string, string> =
   const env = {
     ...awsEnv(moto),
     AWS_ENDPOINT_URL_SECURITYHUB: proxy.endpoint,
-    FALCONET_SECURITYHUB_ENABLED: 'true',
+    FALCONET_SECURITY_HUB_ENABLED: 'true',
     FALCONET__SINKS__FILE__ENABLED: 'false',
     // The rig's tests (storm, crash, outage, budget) send as many Falcos at once from one address.
     ...MANY_FALCOS,

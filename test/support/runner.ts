@@ -19,8 +19,8 @@ export const silent = pino({ level: 'silent' })
 
 /** The Security Hub delivery slice of a validated config (real defaults) with test overrides. */
 export function deliveryConfig(overrides: Record<string, unknown> = {}): DeliveryConfig {
-  const c = validateConfig({ sinks: { securityhub: { retry: { initialBackoffMs: 5, maxBackoffMs: 20 }, resendIntervalMs: 0, ...overrides } } })
-  return (c.sinks as any).securityhub
+  const c = validateConfig({ sinks: { securityHub: { retry: { initialBackoffMs: 5, maxBackoffMs: 20 }, resendIntervalMs: 0, ...overrides } } })
+  return (c.sinks as any).securityHub
 }
 
 export function testEvent(n: number, options: { priority?: Priority; pod?: string; rule?: string; time?: string } = {}): SecurityEvent {

@@ -119,7 +119,16 @@ The receivers never poll: exactly one pod (the poller Deployment) reads the audi
 {{- $_ := set $computed "cluster" (mustMergeOverwrite (default dict $computed.cluster) (dict "store" $store)) }}
 {{- end }}
 {{- $_ := set $computed "console" (include "falconet.consoleConfig" $root | fromYaml) }}
-{{- $config := mustMergeOverwrite (dict) $computed (deepCopy $root.Values.config) }}
+{{- $user := deepCopy $root.Values.config }}
+{{- /* sinks.securityhub, the Security Hub sink's key before it became securityHub (src/delivery/renamed-sinks.ts):
+merged over sinks.securityHub (the chart's default), so values written for the old key still work; NOTES.txt warns. */}}
+{{- with $user.sinks }}
+{{- if hasKey . "securityhub" }}
+{{- $_ := set . "securityHub" (mustMergeOverwrite (deepCopy (default dict .securityHub)) .securityhub) }}
+{{- $_ := unset . "securityhub" }}
+{{- end }}
+{{- end }}
+{{- $config := mustMergeOverwrite (dict) $computed $user }}
 {{- if eq .role "poller" }}
 {{- /* The poller is the one pod that sees all of the audit log: it watches that source only. */}}
 {{- $watch := dict "sources" (dict "falco" (dict "enabled" false) "fluentBit" (dict "enabled" false)) }}

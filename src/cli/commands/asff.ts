@@ -61,7 +61,7 @@ Examples:
       // The AWS sinks are off here whatever the config says: the account is never looked up.
       const config = await loadCommandConfig(values.config as string | undefined, {
         ...ctx.env,
-        FALCONET_SECURITYHUB_ENABLED: 'false',
+        FALCONET_SECURITY_HUB_ENABLED: 'false',
         FALCONET__SINKS__SECURITY_LAKE__ENABLED: 'false',
         FALCONET__SINKS__EVENT_BRIDGE__ENABLED: 'false',
       })

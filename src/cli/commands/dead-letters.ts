@@ -24,7 +24,7 @@ permanent code, a finding the spool shed) is kept in <dataDir>/dead-letter/<sink
             Fix the cause first (the receiver's URL, the IAM policy, the payload limit).
 
 Options:
-  -s, --sink S          only this sink's letters (securityhub, cloudwatchLogs, receiver-<name>,
+  -s, --sink S          only this sink's letters (securityHub, cloudwatchLogs, receiver-<name>,
                         spool for shed findings)
   -i, --id ID           only the letters of this finding
   -c, --config FILE     the falconet config: its dataDir (list, show) and server.port (redrive)
@@ -39,7 +39,7 @@ Exit 0 when done, 1 when falconet refused or could not be reached, 2 for bad arg
 
 Examples:
   falconet dead-letters list
-  falconet dead-letters show --sink securityhub --id falconet/syscall/0f3c…
+  falconet dead-letters show --sink securityHub --id falconet/syscall/0f3c…
   FALCONET_ADMIN_TOKEN=$(cat /etc/falconet/secrets/admin-token) falconet dead-letters redrive --sink receiver-slack-sec`,
 
   async run(args, ctx) {

@@ -154,6 +154,40 @@ export class SinkQueues {
     return [...ids]
   }
 
+  /**
+   * Moves what was queued and delivered under an old sink id to its new id (delivery/renamed-sinks.ts):
+   * a finding an older version still owed is owed under the new id, in its place, and one it had
+   * delivered keeps its last delivery (resend interval, count, version), so nothing is sent twice
+   * or lost. Inside the caller's write transaction. Returns the records moved.
+   */
+  renameSinks(renamed: ReadonlyArray<readonly [from: string, to: string]>): number {
+    let moved = 0
+    for (const [from, to] of renamed) {
+      const records = [...this.#delivery.getRange()].filter(({ key }) => (key as [string, string])[1] === from)
+      for (const { key, value } of records) {
+        const id = (key as [string, string])[0]
+        const next: Delivery = { ...value }
+        if (value.queued) next.queued = this.#move(value.queued, to)
+        if (!this.#delivery.get([id, to])) this.#delivery.put([id, to], next)
+        this.#delivery.remove(key as [string, string])
+        moved++
+      }
+      // Queue entries without a record (none are written so): moved too rather than stranded.
+      for (const { key } of [...this.#pending.getRange({ start: [from], end: [from, this.#ranks + 1] })]) this.#move(key as PendingKey, to)
+    }
+    return moved
+  }
+
+  #move(key: PendingKey, to: string): PendingKey {
+    const entry = this.#pending.get(key)
+    const next: PendingKey = [to, key[1], key[2]]
+    if (entry) {
+      this.#pending.put(next, entry)
+      this.#pending.remove(key)
+    }
+    return next
+  }
+
   /** The sinks with anything queued (for shedding across every queue). */
   sinks(): string[] {
     const sinks: string[] = []
