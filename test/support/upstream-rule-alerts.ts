@@ -227,7 +227,8 @@ export function alertFor(rule: UpstreamRule, n: number, startNs: bigint): Genera
     `"priority":${JSON.stringify(priority)}`,
     `"rule":${JSON.stringify(rule.rule)}`,
     `"source":${JSON.stringify(rule.source)}`,
-    ...(tags.length > 0 ? [`"tags":${JSON.stringify(tags)}`] : []),
+    // json_include_tags_property: an untagged rule still gets "tags":[] (formats.cpp).
+    `"tags":${JSON.stringify(tags)}`,
     `"time":${JSON.stringify(iso)}`,
   ]
   return { rule, variant, body: `{${parts.join(',')}}` }
