@@ -1,4 +1,5 @@
 import { configSchema } from './schema.js'
+import { schemaNode, type SchemaNode } from './schema-node.js'
 import { ENV_ALIASES } from './load.js'
 import { RENAMED_SINK_IDS } from '../delivery/renamed-sinks.js'
 
@@ -12,7 +13,7 @@ const isRenamedSink = (path: readonly string[]) => path[0] === 'sinks' && Object
  */
 export function renderConfigDocs(): string {
   const rows: string[] = []
-  walk(configSchema, '', rows)
+  walk(schemaNode(configSchema), '', rows)
   return [
     '# falconet configuration reference',
     '',
@@ -36,21 +37,22 @@ export function renderConfigDocs(): string {
   ].join('\n')
 }
 
-function walk(schema: any, path: string, rows: string[]): void {
+function walk(schema: SchemaNode, path: string, rows: string[]): void {
   if (schema.type === 'object' && schema.properties) {
     if (path && schema.description) rows.push(`| \`${path}\` | object | | ${cell(schema.description)} |`)
-    for (const [key, child] of Object.entries<any>(schema.properties)) walk(child, path ? `${path}.${key}` : key, rows)
+    for (const [key, child] of Object.entries(schema.properties)) walk(child, path ? `${path}.${key}` : key, rows)
     return
   }
-  const variants: any[] | undefined = schema.anyOf ?? schema.oneOf
+  const variants = schema.anyOf ?? schema.oneOf
   if (variants?.some((v) => v.type === 'object' && v.properties)) {
     if (schema.description) rows.push(`| \`${path}\` | one of ${variants.length} forms | | ${cell(schema.description)} |`)
     // Fields every form has alike are listed once; then each form with its own description and fields.
-    const same = (key: string) => variants.every((v) => JSON.stringify(v.properties?.[key]) === JSON.stringify(variants[0].properties?.[key]))
-    const shared = Object.keys(variants[0].properties ?? {}).filter(same)
+    const first = variants[0]! // `some` found one
+    const same = (key: string) => variants.every((v) => JSON.stringify(v.properties?.[key]) === JSON.stringify(first.properties?.[key]))
+    const shared = Object.keys(first.properties ?? {}).filter(same)
     const tags = variants.map((v) => v.properties?.type?.const).filter((tag) => tag !== undefined)
     if (tags.length) rows.push(`| \`${path}.type\` | ${typeOf({ enum: tags })} | | Which form; its fields follow. |`)
-    for (const key of shared) walk(variants[0].properties[key], `${path}.${key}`, rows)
+    for (const key of shared) walk(first.properties![key]!, `${path}.${key}`, rows) // a key of its own properties
     for (const v of variants) {
       const tag = v.properties?.type?.const
       const at = tag === undefined ? path : `${path}(type=${tag})`
@@ -69,7 +71,7 @@ function walk(schema: any, path: string, rows: string[]): void {
   rows.push(`| \`${path}\` | ${typeOf(schema)} | ${schema.default === undefined ? '' : `\`${JSON.stringify(schema.default)}\``} | ${cell(schema.description ?? '')} |`)
 }
 
-function typeOf(schema: any): string {
+function typeOf(schema: SchemaNode): string {
   if (schema.enum) return schema.enum.map((v: unknown) => `\`${v}\``).join(' \\| ')
   if (schema.type === 'object' && schema.patternProperties) return 'map'
   if (schema.type === 'array') return `list of ${typeOf(schema.items ?? {})}`

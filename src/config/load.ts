@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { configSchema, type Config } from './schema.js'
+import { keywordsOf, schemaNode, type SchemaNode } from './schema-node.js'
 import { errors } from '../errors.js'
 import { configProblems, suggestKey, type ConfigProblem } from './check.js'
 import { applyDeprecatedAliases, remember } from './deprecated.js'
@@ -147,39 +148,41 @@ function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<
 /** Match each env segment to the schema's camelCase key, ignoring case and underscores. */
 function resolveEnvPath(segments: string[]): string[] {
   const path: string[] = []
-  let schema: any = configSchema
+  let schema: SchemaNode | boolean | undefined = schemaNode(configSchema)
   for (const segment of segments) {
+    const node = keywordsOf(schema)
     // A renamed sink's old spelling (FALCONET__SINKS__SECURITYHUB__…) names its old key, so the
     // deprecated alias reports it; the new one is the camelCase key in snake case (SECURITY_HUB).
     const renamed = path.length === 1 && path[0] === 'sinks' ? Object.keys(RENAMED_SINK_IDS).find((old) => old.toUpperCase() === segment) : undefined
     if (renamed) {
       path.push(renamed)
-      schema = schema?.properties?.[RENAMED_SINK_IDS[renamed]!]
+      schema = node?.properties?.[RENAMED_SINK_IDS[renamed]!]
       continue
     }
     const wanted = segment.replace(/_/g, '').toLowerCase()
-    const key = schema?.properties
-      ? Object.keys(schema.properties).find((k) => k.toLowerCase() === wanted)
+    const key = node?.properties
+      ? Object.keys(node.properties).find((k) => k.toLowerCase() === wanted)
       : undefined
     if (key) {
       path.push(key)
-      schema = schema.properties[key]
+      schema = node?.properties?.[key]
     } else {
       // Free-form maps (e.g. findings.keyFields) keep the segment as written.
       path.push(segment)
-      schema = schema?.additionalProperties ?? schema?.patternProperties?.['^.*$']
+      schema = node?.additionalProperties ?? node?.patternProperties?.['^.*$']
     }
   }
   return path
 }
 
-function schemaAt(path: string[]): any {
-  let schema: any = configSchema
+function schemaAt(path: string[]): SchemaNode | undefined {
+  let schema: SchemaNode | boolean | undefined = schemaNode(configSchema)
   path.forEach((at, i) => {
     const key = i === 1 && path[0] === 'sinks' ? currentSinkId(at) : at // a renamed sink's old key: its slice's schema
-    schema = schema?.properties?.[key] ?? schema?.additionalProperties ?? schema?.patternProperties?.['^.*$']
+    const node = keywordsOf(schema)
+    schema = node?.properties?.[key] ?? node?.additionalProperties ?? node?.patternProperties?.['^.*$']
   })
-  return schema
+  return keywordsOf(schema)
 }
 
 /** Env values are YAML scalars, so `true`, `10` and `[a, b]` get their natural types. */
@@ -211,10 +214,11 @@ function compiled() {
 }
 
 /** Unknown keys are typos until proven otherwise: every object with declared properties is closed. */
-export function closeObjects(schema: any): any {
+export function closeObjects<T>(schema: T): T {
   if (schema && typeof schema === 'object') {
-    if (schema.type === 'object' && schema.properties && schema.additionalProperties === undefined) {
-      schema.additionalProperties = false
+    const node: SchemaNode = schema
+    if (node.type === 'object' && node.properties && node.additionalProperties === undefined) {
+      node.additionalProperties = false
     }
     for (const value of Object.values(schema)) closeObjects(value)
   }

@@ -26,7 +26,7 @@ const severityMappingSchema = Type.Object(
 )
 
 const sinksSchema = Type.Object(
-  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])) as SinkSchemas,
+  Object.fromEntries(sinkDefinitions.map((d) => [d.id, { ...d.schema, description: d.description }])) as unknown as SinkSchemas,
   { default: {}, additionalProperties: false },
 )
 

@@ -75,7 +75,11 @@ export interface SinkNeeds {
   accountId?: boolean
 }
 
-/** One entry of the sink registry: its config slice, what it needs, and how to build it. */
+/**
+ * One entry of the sink registry: its config slice, what it needs, and how to build it. `needs` and
+ * `create` are methods so a definition for one schema is also a `SinkDefinition` (the registry's
+ * list): each is called with the slice its own schema validated.
+ */
 export interface SinkDefinition<S extends TSchema = TSchema, I extends string = string> {
   id: I
   description: string
@@ -83,10 +87,10 @@ export interface SinkDefinition<S extends TSchema = TSchema, I extends string = 
   /** What it delivers: findings (default), or the raw audit events of the audit path. */
   consumes?: 'findings' | 'audit-events'
   /** AWS settings it needs, given its config (e.g. CloudWatch Logs needs the account only for ASFF). */
-  needs?: (config: Static<S>) => SinkNeeds
+  needs?(config: Static<S>): SinkNeeds
   /** Gets a finding's archived version when its window closes (Security Hub's RecordState ARCHIVED). */
   tracksLifecycle?: boolean
-  create(config: Static<S>, deps: SinkDeps): Sink<any>
+  create(config: Static<S>, deps: SinkDeps): Sink<unknown>
 }
 
 /** A sink's behaviour: `defineSink` adds its id and delivery settings, so neither is written twice. */

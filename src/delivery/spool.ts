@@ -75,8 +75,12 @@ export class Spool implements FindingLedger, Housekeeping {
   readonly #pressureListeners = new Set<() => void>()
   /** Where the last housekeeping step stopped in the findings' change index. */
   #cursor: [number, string] | undefined
-  /** `process` durability: the writes asked for in this event-loop turn, committed together. */
-  #batch: Array<{ work: () => unknown; resolve: (result: any) => void; reject: (err: unknown) => void }> = []
+  /**
+   * `process` durability: the writes asked for in this event-loop turn, committed together. Each
+   * entry's `resolve` gets what its own `work` returned; method syntax lets a `Promise<T>`'s resolver
+   * stand in for it (parameter bivariance), since TypeScript has no per-entry type for the pair.
+   */
+  #batch: Array<{ work: () => unknown; resolve(result: unknown): void; reject(err: unknown): void }> = []
 
   constructor(options: SpoolOptions) {
     this.#options = options

@@ -20,8 +20,8 @@ export interface AuditEvent {
   userAgent?: string | null
   objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; apiVersion?: string; subresource?: string }
   responseStatus?: { code?: number; reason?: string; message?: string }
-  requestObject?: any
-  responseObject?: any
+  requestObject?: unknown
+  responseObject?: unknown
   requestReceivedTimestamp?: string
   stageTimestamp?: string
   annotations?: Record<string, string>
@@ -146,11 +146,36 @@ export function timeOf(e: AuditEvent): string | undefined {
  * The object as the request left it: for a patch the request body is only the patch, so the
  * response (the whole object after it, recorded at RequestResponse level) is read when there is one.
  */
-export function objectOf(e: AuditEvent): any | undefined {
+export function objectOf(e: AuditEvent): JsonObject | undefined {
   const r = e.responseObject
-  const usable = r && typeof r === 'object' && !Array.isArray(r) && r.kind !== 'Status' && r.metadata
+  const usable = isJsonObject(r) && r.kind !== 'Status' && r.metadata
   if ((e.verb === 'patch' || e.verb === 'update') && usable) return r
-  return e.requestObject && typeof e.requestObject === 'object' && !Array.isArray(e.requestObject) ? e.requestObject : usable ? r : undefined
+  return isJsonObject(e.requestObject) ? e.requestObject : usable ? r : undefined
+}
+
+/** A JSON object as a client sent it: any key, any value. */
+export type JsonObject = Record<string, unknown>
+
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * `v.k1.k2…` of a client's JSON, as optional chaining reads it (`v?.k1?.k2`): undefined once a
+ * step is not an object. Audit bodies are whatever the client sent; nothing is assumed of their shape.
+ */
+export function field(v: unknown, ...path: string[]): unknown {
+  let at = v
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null) return undefined
+    at = (at as JsonObject)[key]
+  }
+  return at
+}
+
+/** A string read from a client's JSON, or undefined when the value is anything else. */
+export function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined
 }
 
 /** A JSON patch's operations ({op, path, value}), when the request body is one. */
@@ -173,15 +198,15 @@ export function isDryRun(e: AuditEvent): boolean {
 }
 
 /** The pod spec a request creates or changes: a Pod's, or a workload's template's. */
-export function podSpecOf(e: AuditEvent): any | undefined {
+export function podSpecOf(e: AuditEvent): unknown {
   const o = objectOf(e)
   if (!o || typeof o !== 'object') return undefined
   if (o.kind === 'Pod' || e.objectRef?.resource === 'pods') return o.spec
-  return o.spec?.template?.spec ?? o.spec?.jobTemplate?.spec?.template?.spec
+  return field(o, 'spec', 'template', 'spec') ?? field(o, 'spec', 'jobTemplate', 'spec', 'template', 'spec')
 }
 
-export function containersOf(spec: any): any[] {
+export function containersOf(spec: unknown): JsonObject[] {
   if (!spec || typeof spec !== 'object') return []
-  const list = (v: unknown) => (Array.isArray(v) ? v : [])
-  return [...list(spec.containers), ...list(spec.initContainers), ...list(spec.ephemeralContainers)].filter((c) => c && typeof c === 'object')
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+  return [...list(field(spec, 'containers')), ...list(field(spec, 'initContainers')), ...list(field(spec, 'ephemeralContainers'))].filter((c): c is JsonObject => typeof c === 'object' && c !== null)
 }

@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { GROUP_LABELS } from './notification.js'
+import type { RouteConfig } from './tree.js'
 
 /** A route: matchers, receivers, continue, and child routes (checked in depth by compileRoutes). */
 const Route = Type.Object(
@@ -7,7 +8,7 @@ const Route = Type.Object(
     matchers: Type.Optional(Type.Array(Type.String(), { description: 'Matchers, all of which must hold: `label op value`, op one of = != =~ !~ (and >= <= on severity); labels severity, rule, source, input, cluster, namespace, pod, workload, node, tag, label:<key>.' })),
     receivers: Type.Optional(Type.Array(Type.String(), { description: 'Receiver names; a child route inherits its parent\'s.' })),
     continue: Type.Optional(Type.Boolean({ description: 'After a match, keep trying the next sibling routes.' })),
-    routes: Type.Optional(Type.Array(Type.Unsafe<any>({ type: 'object' }), { description: 'Child routes, of this same form, tried in order.' })),
+    routes: Type.Optional(Type.Array(Type.Unsafe<RouteConfig>({ type: 'object' }), { description: 'Child routes, of this same form, tried in order.' })),
   },
   { additionalProperties: false },
 )

@@ -8,6 +8,7 @@ import { errors } from '../errors.js'
 import { postJson } from './http.js'
 import { TokenBucket } from '../delivery/token-bucket.js'
 import type { Encoded, FailedItem, SendOutcome, Sink, SinkDeps } from '../delivery/sink.js'
+import { schemaNode, type SchemaNode } from '../config/schema-node.js'
 import { SECRET_NAMES, type ReceiverContext, type ReceiverType } from './receivers/types.js'
 import { RECEIVER_TYPES, type ReceiverConfig } from './receivers/index.js'
 
@@ -85,8 +86,8 @@ export function receiverSinkId(name: string): string {
 function receiverDelivery(config: ReceiverConfig, type: ReceiverType): DeliveryConfig {
   const defaults = deliverySchema({ maxItems: 100, maxBytes: 1_000_000, flushIntervalMs: config.groupWaitSecs * 1000, requestsPerSecond: type.requestsPerSecond, burst: 3, resendIntervalMs: config.resendIntervalMs })
   // The schema's defaults, filled in: receivers are configured by their own few settings.
-  const fill = (schema: any): any => (schema.type === 'object' ? Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, fill(v)])) : schema.default)
-  return fill(defaults)
+  const fill = (schema: SchemaNode): unknown => (schema.type === 'object' ? Object.fromEntries(Object.entries(schema.properties!).map(([k, v]) => [k, fill(v)])) : schema.default)
+  return fill(schemaNode(defaults)) as DeliveryConfig
 }
 
 /**

@@ -10,7 +10,7 @@ import { RECEIVER_TYPES } from './receiver.js'
 
 /** Every sink falconet has. A new sink is one file plus one line here: config, docs, needs and startup follow. */
 const DEFINITIONS = [fileSink, consoleSink, securityHubSink, cloudWatchLogsSink, eventBridgeSink, securityLakeSink, falcoAuditSink] as const
-export const sinkDefinitions: readonly SinkDefinition<any>[] = DEFINITIONS
+export const sinkDefinitions: readonly SinkDefinition[] = DEFINITIONS
 
 /** `sinks` in the config, keyed by sink id, each slice typed by its own schema. */
 export type SinkSchemas = { [D in (typeof DEFINITIONS)[number] as D['id']]: D['schema'] }
@@ -27,7 +27,7 @@ interface SinkSettings {
 }
 
 /** The enabled sinks with their config slices, in registry order. */
-export function enabledSinks(config: Readonly<SinkSettings>): Array<{ definition: SinkDefinition<any>; config: any }> {
+export function enabledSinks(config: Readonly<SinkSettings>): Array<{ definition: SinkDefinition; config: unknown }> {
   const slices = config.sinks as Record<string, { enabled?: boolean } | undefined>
   return sinkDefinitions.filter((d) => slices[d.id]?.enabled).map((definition) => ({ definition, config: slices[definition.id] }))
 }

@@ -84,7 +84,7 @@ export async function readAuditBody(raw: Buffer, encoding: string | string[] | u
 }
 
 async function auditEventsIn(doc: unknown, budget: Budget): Promise<AuditEvent[]> {
-  const d = doc as Record<string, any>
+  const d = doc as Record<string, unknown> | null | undefined
   // Firehose HTTP endpoint delivery: records[].data, each a base64 gzip'd subscription envelope.
   if (d && typeof d === 'object' && Array.isArray(d.records) && typeof d.requestId === 'string') {
     const events: AuditEvent[] = []

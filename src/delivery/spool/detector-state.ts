@@ -14,7 +14,7 @@ export class DetectorState implements StateStore {
     this.#db = root.openDB({ name: 'state', cache: true })
   }
 
-  get databases(): Database<any, any>[] {
+  get databases(): Database<unknown>[] {
     return [this.#db]
   }
 

@@ -61,7 +61,7 @@ export class FindingTable {
     this.#indexOlderSpool()
   }
 
-  get databases(): Database<any, any>[] {
+  get databases(): Database<unknown>[] {
     return [this.#db, this.#names, this.#idle]
   }
 

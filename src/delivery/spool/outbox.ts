@@ -13,7 +13,7 @@ export class Outbox {
     for (const key of this.#db.getKeys()) this.#seq = Math.max(this.#seq, key[1])
   }
 
-  get databases(): Database<any, any>[] {
+  get databases(): Database<unknown>[] {
     return [this.#db]
   }
 

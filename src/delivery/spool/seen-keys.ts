@@ -46,7 +46,7 @@ export class SeenKeys {
     })
   }
 
-  get databases(): Database<any, any>[] {
+  get databases(): Database<unknown>[] {
     return [this.#db]
   }
 

@@ -45,7 +45,7 @@ export class SinkQueues {
     for (const key of this.#pending.getKeys()) this.#seq = Math.max(this.#seq, key[2])
   }
 
-  get databases(): Database<any, any>[] {
+  get databases(): Database<unknown>[] {
     return [this.#pending, this.#delivery]
   }
 

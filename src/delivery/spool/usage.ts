@@ -10,11 +10,11 @@ import type { Database } from 'lmdb'
  * own, so resend detection has its own share of the budget and cannot starve findings.
  */
 export class Usage<G extends string> {
-  readonly #groups: Record<G, { databases: Database<any, any>[]; extra?: () => number }>
+  readonly #groups: Record<G, { databases: Database<unknown>[]; extra?: () => number }>
   readonly #cached = new Map<G, { bytes: number; at: number }>()
   #writtenAt = 0
 
-  constructor(groups: Record<G, { databases: Database<any, any>[]; extra?: () => number }>) {
+  constructor(groups: Record<G, { databases: Database<unknown>[]; extra?: () => number }>) {
     this.#groups = groups
   }
 

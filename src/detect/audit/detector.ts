@@ -2,7 +2,7 @@ import type { Static } from 'typebox'
 import type { SecurityEvent, FieldValue } from '../../model/event.js'
 import type { Priority } from '../../model/severity.js'
 import { canonicalTime, fromMs } from '../../model/time.js'
-import { apiOf, decisionOf, isDryRun, objectOf, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
+import { apiOf, decisionOf, field, isDryRun, objectOf, text, principalOf, timeOf, type AuditEvent, type Principal } from '../../model/audit-event.js'
 import { accountOf, AUDIT_RULES, imageMatcher, imagesOf, type DetectionMeta, type RuleContext } from './rules.js'
 import { PrivilegedIdentities } from './privileged.js'
 import { threatCallerFindings } from '../threat-intel/audit-caller.js'
@@ -122,7 +122,7 @@ const HOME_ACCOUNTS = 'audit:home-accounts'
 function isDaemonSetPod(e: AuditEvent, p: Principal): boolean {
   if (e.objectRef?.resource !== 'pods') return false
   if (p.username === 'system:serviceaccount:kube-system:daemon-set-controller') return true
-  const owners = objectOf(e)?.metadata?.ownerReferences
+  const owners = field(objectOf(e), 'metadata', 'ownerReferences')
   return Array.isArray(owners) && owners.some((o: { kind?: unknown; controller?: unknown }) => o?.kind === 'DaemonSet' && o?.controller === true)
 }
 
@@ -168,7 +168,7 @@ function toEvent(e: AuditEvent, p: Principal, f: DetectionMeta, output: string, 
     'ka.target.resource': r.resource ?? null,
     'ka.target.subresource': r.subresource ?? null,
     'ka.target.namespace': r.namespace ?? null,
-    'ka.target.name': r.name ?? e.requestObject?.metadata?.name ?? null,
+    'ka.target.name': r.name ?? text(field(e.requestObject, 'metadata', 'name')) ?? null,
     'ka.user.name': p.username,
     'ka.user.groups': p.groups,
     'ka.user.arn': p.arn ?? null,

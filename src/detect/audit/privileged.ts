@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../../model/audit-event.js'
-import { objectOf } from '../../model/audit-event.js'
+import { field, objectOf } from '../../model/audit-event.js'
 import type { StateStore } from './stateful.js'
 import { linearRegex, type LinearRegex } from '../../model/linear-regex.js'
 
@@ -63,7 +63,8 @@ export class PrivilegedIdentities {
     const r = e.objectRef?.resource
     if ((r !== 'clusterrolebindings' && r !== 'rolebindings') || !['create', 'update', 'patch'].includes(e.verb)) return
     const o = objectOf(e)
-    if (!ADMIN_ROLES.has(o?.roleRef?.name) || !Array.isArray(o?.subjects)) return
+    const role = field(o, 'roleRef', 'name')
+    if (typeof role !== 'string' || !ADMIN_ROLES.has(role) || !Array.isArray(o?.subjects)) return
     type Subject = { kind: string; name: string; namespace?: string }
     const subjects = (o.subjects as unknown[])
       .filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string')

@@ -1,6 +1,6 @@
 import type { Priority } from '../../model/severity.js'
 import type { FieldValue } from '../../model/event.js'
-import { type AuditEvent, containersOf, deepSome, objectOf, patchOps, podSpecOf, type Principal, targetOf } from '../../model/audit-event.js'
+import { type AuditEvent, containersOf, deepSome, field, objectOf, patchOps, podSpecOf, type Principal, targetOf, text } from '../../model/audit-event.js'
 import { csrSubjectOf, privilegedSubject } from './csr.js'
 import { minerEvidence } from './known-bad.js'
 
@@ -106,9 +106,12 @@ const res = (e: AuditEvent) => e.objectRef?.resource ?? ''
 const patchSets = (e: AuditEvent, field: string) =>
   patchOps(e).some((op) => (op.path?.endsWith(`/${field}`) && op.value === true) || deepSome(op.value, (k, v) => k === field && v === true))
 /** Subjects a binding now has: the object's, or those a JSON patch adds. */
-const subjectsOf = (e: AuditEvent): any[] => [...list(objectOf(e)?.subjects), ...patchOps(e).filter((op) => op.path?.startsWith('/subjects')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
+const subjectsOf = (e: AuditEvent): unknown[] => [...list(objectOf(e)?.subjects), ...patchOps(e).filter((op) => op.path?.startsWith('/subjects')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
 /** The role a binding grants; a merge patch has no roleRef, but bindings are named after their role by convention. */
-const roleOf = (e: AuditEvent): string | undefined => objectOf(e)?.roleRef?.name ?? (ADMIN_ROLES.has(e.objectRef?.name ?? '') ? e.objectRef?.name : undefined)
+const roleOf = (e: AuditEvent): string | undefined => {
+  const name = field(objectOf(e), 'roleRef', 'name')
+  return name !== undefined && name !== null ? text(name) : ADMIN_ROLES.has(e.objectRef?.name ?? '') ? e.objectRef?.name : undefined
+}
 /** Kubelet endpoints that run or read things; /metrics and /stats (scrapes) are not among them. */
 const KUBELET_DANGEROUS = /\/proxy\/(run|exec|attach|portForward|containerLogs|logs|pods|runningpods|configz|debug|cri|checkpoint)(\/|\?|$)/
 const sub = (e: AuditEvent) => e.objectRef?.subresource ?? ''
@@ -122,7 +125,7 @@ const ns = (e: AuditEvent) => e.objectRef?.namespace ?? ''
  */
 const isPerson = (c: RuleContext) => !c.benign && !c.principal.username.startsWith('system:')
 const who = (c: RuleContext) => c.principal.arn ? `${c.principal.username} (${c.principal.arn})` : c.principal.username
-const target = (e: AuditEvent) => [e.objectRef?.namespace, e.objectRef?.name ?? e.requestObject?.metadata?.name].filter(Boolean).join('/')
+const target = (e: AuditEvent) => [e.objectRef?.namespace, e.objectRef?.name ?? field(e.requestObject, 'metadata', 'name')].filter(Boolean).join('/')
 
 const PRINCIPAL = ['ka.user.name']
 const OBJECT = ['ka.user.name', 'ka.target.resource', 'ka.target.namespace', 'ka.target.name']
@@ -180,7 +183,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const privileged = containersOf(podSpecOf(e)).filter((k) => k.securityContext?.privileged === true).map((k) => k.name)
+      const privileged = containersOf(podSpecOf(e)).filter((k) => field(k, 'securityContext', 'privileged') === true).map((k) => k.name)
       if (!privileged.length && patchSets(e, 'privileged')) privileged.push('(set by a JSON patch)')
       return privileged.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} with privileged container(s) ${privileged.join(', ')}` : undefined
     },
@@ -196,7 +199,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const paths = list(podSpecOf(e)?.volumes).map((v: any) => v?.hostPath?.path).filter((p: unknown): p is string => typeof p === 'string')
+      const paths = list(field(podSpecOf(e), 'volumes')).map((v) => field(v, 'hostPath', 'path')).filter((p: unknown): p is string => typeof p === 'string')
       const norm = (p: string) => p.replace(/\/+$/, '') || '/'
       // The path itself, anything below a sensitive path, or a parent that contains one (/var/run holds docker.sock).
       const sensitive = paths.filter((p: string) => c.sensitiveHostPaths.some((s) => norm(p) === norm(s) || (s !== '/' && norm(p).startsWith(`${norm(s)}/`)) || (norm(p) !== '/' && norm(s).startsWith(`${norm(p)}/`))))
@@ -213,8 +216,8 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const spec = podSpecOf(e) ?? {}
-      const shared = ['hostNetwork', 'hostPID', 'hostIPC'].filter((k) => spec[k] === true || patchSets(e, k))
+      const spec = podSpecOf(e)
+      const shared = ['hostNetwork', 'hostPID', 'hostIPC'].filter((k) => field(spec, k) === true || patchSets(e, k))
       return shared.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} with ${shared.join(', ')}` : undefined
     },
   },
@@ -256,9 +259,9 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       const role = roleOf(e)
-      const defaults = subjectsOf(e).filter((s: any) => s?.kind === 'ServiceAccount' && s?.name === 'default')
+      const defaults = subjectsOf(e).filter((s) => field(s, 'kind') === 'ServiceAccount' && field(s, 'name') === 'default')
       return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && role && ADMIN_ROLES.has(role) && defaults.length
-        ? `${who(c)} bound ${role} to the default service account of ${defaults.map((s: any) => s.namespace ?? ns(e)).join(', ')}`
+        ? `${who(c)} bound ${role} to the default service account of ${defaults.map((s) => field(s, 'namespace') ?? ns(e)).join(', ')}`
         : undefined
     },
   },
@@ -271,9 +274,9 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'any',
     keyFields: OBJECT,
     match: (e, c) => {
-      const anon = subjectsOf(e).filter((s: any) => s?.name === 'system:anonymous' || s?.name === 'system:unauthenticated')
+      const anon = subjectsOf(e).filter((s) => field(s, 'name') === 'system:anonymous' || field(s, 'name') === 'system:unauthenticated')
       return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && anon.length
-        ? `${who(c)} bound ${roleOf(e) ?? 'a role'} to ${anon.map((s: any) => s.name).join(', ')} (${res(e)} ${target(e)})`
+        ? `${who(c)} bound ${roleOf(e) ?? 'a role'} to ${anon.map((s) => field(s, 'name')).join(', ')} (${res(e)} ${target(e)})`
         : undefined
     },
   },
@@ -289,7 +292,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!(res(e) === 'roles' || res(e) === 'clusterroles') || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const wildRule = (r: any) => list(r?.verbs).includes('*') || list(r?.resources).includes('*')
+      const wildRule = (r: unknown) => list(field(r, 'verbs')).includes('*') || list(field(r, 'resources')).includes('*')
       const wild = list(objectOf(e)?.rules).some(wildRule) || patchOps(e).some((op) => op.path?.startsWith('/rules') && (Array.isArray(op.value) ? op.value.some(wildRule) : wildRule(op.value) || op.value === '*'))
       return wild ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} granting * (every verb or resource)` : undefined
     },
@@ -319,10 +322,10 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       if (res(e) !== 'services' || !WRITE.has(e.verb) || !c.allowed) return undefined
       const o = objectOf(e) ?? {}
-      const type = o.spec?.type
+      const type = field(o, 'spec', 'type')
       if (type !== 'LoadBalancer' && type !== 'NodePort') return undefined
-      const labels = Object.values(o.metadata?.labels ?? {}).join(' ')
-      const text = `${o.metadata?.name ?? e.objectRef?.name ?? ''} ${ns(e)} ${labels}`
+      const labels = Object.values(field(o, 'metadata', 'labels') ?? {}).join(' ')
+      const text = `${field(o, 'metadata', 'name') ?? e.objectRef?.name ?? ''} ${ns(e)} ${labels}`
       const dashboard = /kubernetes-dashboard/.test(text) ? 'Kubernetes dashboard' : /kubeflow|centraldashboard/.test(text) ? 'Kubeflow dashboard' : undefined
       return dashboard ? `${who(c)} exposed the ${dashboard} as a ${type} service (${target(e)})` : undefined
     },
@@ -335,8 +338,8 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'human',
     keyFields: OBJECT,
     match: (e, c) =>
-      res(e) === 'secrets' && creates(e) && c.allowed && e.requestObject?.type === 'kubernetes.io/service-account-token'
-        ? `${who(c)} created a long-lived service account token secret ${target(e)} for ${e.requestObject?.metadata?.annotations?.['kubernetes.io/service-account.name'] ?? 'a service account'}`
+      res(e) === 'secrets' && creates(e) && c.allowed && field(e.requestObject, 'type') === 'kubernetes.io/service-account-token'
+        ? `${who(c)} created a long-lived service account token secret ${target(e)} for ${field(e.requestObject, 'metadata', 'annotations', 'kubernetes.io/service-account.name') ?? 'a service account'}`
         : undefined,
   },
   {
@@ -441,7 +444,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !creates(e) || !c.allowed) return undefined
-      const verbs = [...new Set(roleRules(e).flatMap((r) => list(r?.verbs)).filter((v: unknown) => typeof v === 'string' && (CHANGE.has(v) || ESCALATING.has(v))))]
+      const verbs = [...new Set(roleRules(e).flatMap((r) => list(field(r, 'verbs'))).filter((v: unknown) => typeof v === 'string' && (CHANGE.has(v) || ESCALATING.has(v))))]
       return verbs.length ? `${who(c)} created ${res(e)} ${target(e)} granting ${verbs.join(', ')}` : undefined
     },
   },
@@ -457,7 +460,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const exec = roleRules(e).some((r) => list(r?.resources).some((x: unknown) => x === 'pods/exec' || x === 'pods/attach' || x === 'pods/*'))
+      const exec = roleRules(e).some((r) => list(field(r, 'resources')).some((x: unknown) => x === 'pods/exec' || x === 'pods/attach' || x === 'pods/*'))
       return exec ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} granting pods/exec` : undefined
     },
   },
@@ -470,7 +473,7 @@ export const AUDIT_RULES: AuditRule[] = [
     principals: 'human',
     keyFields: OBJECT,
     match: (e, c) => {
-      const name = e.objectRef?.name ?? objectOf(e)?.metadata?.name ?? ''
+      const name = e.objectRef?.name ?? text(field(objectOf(e), 'metadata', 'name')) ?? ''
       return ROLES.has(res(e)) && CHANGE.has(e.verb) && c.allowed && (name.startsWith('system:') || name.startsWith('eks:')) && !EXPECTED_SYSTEM_ROLE_EDITS.has(name)
         ? `${who(c)} ${e.verb === 'delete' ? 'deleted' : `${e.verb}d`} the system ${res(e) === 'roles' ? 'role' : 'cluster role'} ${target(e)}`
         : undefined
@@ -488,8 +491,8 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       if (res(e) !== 'services' || sub(e) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const o = objectOf(e)
-      const nodePort = o?.spec?.type === 'NodePort' || patchOps(e).some((op) => op.path === '/spec/type' && op.value === 'NodePort')
-      const ports = list(o?.spec?.ports).map((p) => p?.nodePort ?? p?.port).filter((p: unknown) => p !== undefined)
+      const nodePort = field(o, 'spec', 'type') === 'NodePort' || patchOps(e).some((op) => op.path === '/spec/type' && op.value === 'NodePort')
+      const ports = list(field(o, 'spec', 'ports')).map((p) => field(p, 'nodePort') ?? field(p, 'port')).filter((p: unknown) => p !== undefined)
       return nodePort ? `${who(c)} ${e.verb}d NodePort service ${target(e)}${ports.length ? ` (ports ${ports.join(', ')})` : ''}: it listens on every node` : undefined
     },
   },
@@ -519,7 +522,7 @@ export const AUDIT_RULES: AuditRule[] = [
     deployerChange: true,
     keyFields: OBJECT,
     match: (e, c) => {
-      const name = e.objectRef?.name ?? objectOf(e)?.metadata?.name ?? ''
+      const name = e.objectRef?.name ?? text(field(objectOf(e), 'metadata', 'name')) ?? ''
       if (res(e) !== 'serviceaccounts' || sub(e) || !creates(e) || !c.allowed || !(KUBE_NAMESPACES.has(ns(e)) || c.systemNamespaces.has(ns(e))) || KNOWN_SYSTEM_SERVICE_ACCOUNTS.has(name)) return undefined
       const role = roleArnOf(e)
       return `${who(c)} created service account ${target(e)}${role ? ` bound to IAM role ${role}` : ''}: a new identity where the cluster's own controllers live`
@@ -556,14 +559,15 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       if (res(e) !== 'certificatesigningrequests' || !(creates(e) || (sub(e) === 'approval' && WRITE.has(e.verb)))) return undefined
       const o = objectOf(e)
-      const subject = csrSubjectOf(o?.spec?.request)
+      const subject = csrSubjectOf(field(o, 'spec', 'request'))
       if (!subject) return undefined
       // The requester of record: spec.username is set by the API server on create.
-      const requester = typeof o?.spec?.username === 'string' ? o.spec.username : c.principal.username
-      const requesterGroups = list(o?.spec?.groups).length ? list(o?.spec?.groups) : c.principal.groups
+      const username = field(o, 'spec', 'username')
+      const requester = typeof username === 'string' ? username : c.principal.username
+      const requesterGroups: readonly unknown[] = list(field(o, 'spec', 'groups')).length ? list(field(o, 'spec', 'groups')) : c.principal.groups
       // An approval whose object does not name the requester (spec.username) cannot tell a kubelet's
       // rotation from a person's request: node names are then left alone, masters never are.
-      const requesterUnknown = !!sub(e) && typeof o?.spec?.username !== 'string'
+      const requesterUnknown = !!sub(e) && typeof username !== 'string'
       const isNode = requesterUnknown || requester.startsWith('system:node:') || requesterGroups.includes('system:nodes') || requesterGroups.includes('system:bootstrappers')
       // Beside system names: a subject the cluster knows as privileged (kubernetes-admin, a user or
       // group bound to cluster-admin); a node asking for its own node name is not.
@@ -572,7 +576,7 @@ export const AUDIT_RULES: AuditRule[] = [
       const why = privilegedSubject(subject, isNode) ?? (known ? { reason: `CN=${subject.commonName ?? ''}${subject.organizations.length ? ` O=${subject.organizations.join(',')}` : ''} (${known})`, critical: false } : undefined)
       if (!why) return undefined
       const action = !sub(e) ? `asked for a certificate for ${why.reason}` : `approved ${requester}'s request for a certificate for ${why.reason}`
-      const output = `${who(c)} ${action} (CSR ${target(e)}, signer ${o?.spec?.signerName ?? '?'}${c.allowed ? '' : ', refused'})`
+      const output = `${who(c)} ${action} (CSR ${target(e)}, signer ${field(o, 'spec', 'signerName') ?? '?'}${c.allowed ? '' : ', refused'})`
       return why.critical && c.allowed ? output : { output, priority: 'Warning' }
     },
   },
@@ -667,11 +671,13 @@ function refusedImpersonation(e: AuditEvent): AuditEvent['impersonatedUser'] {
  * object it is bound to. Never the response, which holds the token itself.
  */
 function tokenRequestDetails(e: AuditEvent): string {
-  const spec = e.requestObject && typeof e.requestObject === 'object' && !Array.isArray(e.requestObject) ? e.requestObject.spec : undefined
+  const spec = e.requestObject && typeof e.requestObject === 'object' && !Array.isArray(e.requestObject) ? field(e.requestObject, 'spec') : undefined
   if (!spec || typeof spec !== 'object') return ''
-  const audiences = list(spec.audiences).filter((a): a is string => typeof a === 'string').slice(0, 5)
-  const seconds = typeof spec.expirationSeconds === 'number' ? spec.expirationSeconds : undefined
-  const bound = spec.boundObjectRef?.kind ? `${spec.boundObjectRef.kind} ${spec.boundObjectRef.name ?? ''}`.trim() : undefined
+  const audiences = list(field(spec, 'audiences')).filter((a): a is string => typeof a === 'string').slice(0, 5)
+  const expiration = field(spec, 'expirationSeconds')
+  const seconds = typeof expiration === 'number' ? expiration : undefined
+  const boundKind = field(spec, 'boundObjectRef', 'kind')
+  const bound = boundKind ? `${boundKind} ${field(spec, 'boundObjectRef', 'name') ?? ''}`.trim() : undefined
   const parts = [
     audiences.length ? `audiences ${audiences.join(', ')}${audiences.some((a) => AWS_AUDIENCES.has(a)) ? ' (exchangeable for the IAM role the account is given)' : ''}` : '',
     seconds !== undefined ? `valid ${seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds}s`}` : '',
@@ -682,14 +688,14 @@ function tokenRequestDetails(e: AuditEvent): string {
 
 /** A Denied condition on a CSR approval update is a refusal, not an approval. */
 function isApprovalDenied(e: AuditEvent): boolean {
-  const conditions = list(objectOf(e)?.status?.conditions)
-  return conditions.length > 0 && conditions.every((k) => k?.type === 'Denied')
+  const conditions = list(field(objectOf(e), 'status', 'conditions'))
+  return conditions.length > 0 && conditions.every((k) => field(k, 'type') === 'Denied')
 }
 
 /** eks.amazonaws.com/role-arn (IRSA) on a service account, also when a JSON patch sets it. */
 function roleArnOf(e: AuditEvent): string | undefined {
   const key = 'eks.amazonaws.com/role-arn'
-  const fromObject = objectOf(e)?.metadata?.annotations?.[key]
+  const fromObject = field(objectOf(e), 'metadata', 'annotations', key)
   if (typeof fromObject === 'string') return fromObject
   const op = patchOps(e).find((o) => o.path === '/metadata/annotations/eks.amazonaws.com~1role-arn' || (o.path === '/metadata/annotations' && typeof (o.value as Record<string, unknown> | undefined)?.[key] === 'string'))
   const v = op?.path === '/metadata/annotations' ? (op.value as Record<string, unknown>)[key] : op?.value
@@ -717,7 +723,9 @@ export function imageMatcher(patterns: readonly string[]): (image: string) => bo
 }
 
 /** Audit bodies are the client's request: what should be an array may be anything. */
-function list(v: unknown): any[] {
+function list<T>(v: readonly T[] | null | undefined): T[]
+function list(v: unknown): unknown[]
+function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : []
 }
 
@@ -728,7 +736,7 @@ export function registryOf(image: string): string {
 }
 
 function subjects(e: AuditEvent): string {
-  return list(e.requestObject?.subjects).map((s: any) => `${s?.kind ?? '?'} ${s?.namespace ? `${s.namespace}/` : ''}${s?.name ?? '?'}`).join(', ') || 'no subject'
+  return list(field(e.requestObject, 'subjects')).map((s) => `${field(s, 'kind') ?? '?'} ${field(s, 'namespace') ? `${field(s, 'namespace')}/` : ''}${field(s, 'name') ?? '?'}`).join(', ') || 'no subject'
 }
 
 /** Where EKS add-ons and common cluster components come from (audit.addonImages). */

@@ -1,5 +1,5 @@
 import type { Priority } from '../../model/severity.js'
-import type { AuditEvent, Principal } from '../../model/audit-event.js'
+import { type AuditEvent, field, isJsonObject, type Principal } from '../../model/audit-event.js'
 
 /**
  * Detections that need memory. Clock and store are injected (tests drive time by hand); the store
@@ -316,14 +316,14 @@ export class AwsAuthWatch {
 
   observe(e: AuditEvent, p: Principal, allowed: boolean): StatefulFinding[] {
     const r = e.objectRef
-    if (r?.resource !== 'configmaps' || r.namespace !== 'kube-system' || (r.name ?? e.requestObject?.metadata?.name) !== 'aws-auth') return []
+    if (r?.resource !== 'configmaps' || r.namespace !== 'kube-system' || (r.name ?? field(e.requestObject, 'metadata', 'name')) !== 'aws-auth') return []
     if (!['create', 'update', 'patch', 'delete'].includes(e.verb) || !allowed) return []
-    const object = e.responseObject && typeof e.responseObject === 'object' && e.responseObject.kind === 'ConfigMap' ? e.responseObject : e.requestObject
-    let data = (object && typeof object === 'object' && !Array.isArray(object) ? object.data : undefined) as Record<string, string> | undefined
+    const object = e.responseObject && typeof e.responseObject === 'object' && field(e.responseObject, 'kind') === 'ConfigMap' ? e.responseObject : e.requestObject
+    let data = (object && typeof object === 'object' && !Array.isArray(object) ? field(object, 'data') : undefined) as Record<string, unknown> | undefined
     // A JSON patch of /data/mapRoles (what eksctl and many scripts send).
     if (!data && Array.isArray(e.requestObject)) {
-      const ops = e.requestObject.filter((op: any) => typeof op?.path === 'string' && op.path.startsWith('/data/') && 'value' in op)
-      if (ops.length) data = Object.fromEntries(ops.map((op: any) => [op.path.slice('/data/'.length), op.value]))
+      const ops = e.requestObject.filter((op: unknown): op is { path: string; value: unknown } => isJsonObject(op) && typeof op.path === 'string' && op.path.startsWith('/data/') && 'value' in op)
+      if (ops.length) data = Object.fromEntries(ops.map((op) => [op.path.slice('/data/'.length), op.value]))
     }
     let detail = e.verb === 'delete' ? 'deleted it' : `${e.verb}d it; the audit level did not record the content`
     if (data && (data.mapRoles !== undefined || data.mapUsers !== undefined || data.mapAccounts !== undefined)) {

@@ -45,7 +45,7 @@ export class KubeApi {
    * status other than 200 carries it as `statusCode`). Resolves, once the request is on its way,
    * to a controller that ends it.
    */
-  async watch(path: string, query: WatchQuery, onEvent: (type: string, object: any) => void, done: (err: unknown) => void): Promise<AbortController> {
+  async watch(path: string, query: WatchQuery, onEvent: (type: string, object: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
     const controller = new AbortController()
     const url = new URL(this.#target.server + path)
     url.searchParams.set('watch', 'true')
@@ -104,7 +104,7 @@ export class KubeApi {
 }
 
 /** Lines that are not JSON are skipped, as client-node's Watch does. */
-function emit(line: string, onEvent: (type: string, object: any) => void): void {
+function emit(line: string, onEvent: (type: string, object: unknown) => void): void {
   if (!line.trim()) return
   let event: { type?: unknown; object?: unknown }
   try {

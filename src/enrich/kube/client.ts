@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { Gauge, Counter, type Registry } from 'prom-client'
 import { MetadataCache } from './cache.js'
 import { Reflector, type ResourceSpec } from './reflector.js'
-import { trimNamespace, trimNode, trimPod, trimServiceAccount, type NamespaceMeta, type NodeMeta, type PodMeta, type ServiceAccountMeta } from './objects.js'
+import { trimNamespace, trimNode, trimPod, trimServiceAccount, type NamespaceMeta, type NodeMeta, type PodMeta, type PodObject, type ServiceAccountMeta } from './objects.js'
 
 export interface KubeMetadataOptions {
   mode: 'cluster' | 'node'
@@ -61,7 +61,7 @@ export class KubeMetadata {
       path: '/api/v1/pods',
       ...(node ? { fieldSelector: `spec.nodeName=${node}` } : {}),
       list: (p) => api.list('/api/v1/pods', p),
-      trim: (raw) => trimPod(raw, options.podAnnotations),
+      trim: (raw: PodObject) => trimPod(raw, options.podAnnotations),
       key: (p) => p.uid,
     }
     const nodes: ResourceSpec<NodeMeta> = {

@@ -35,8 +35,8 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 interface Kubeconfig {
   'current-context'?: string
-  clusters?: Array<{ name: string; cluster?: Record<string, any> }>
-  users?: Array<{ name: string; user?: Record<string, any> }>
+  clusters?: Array<{ name: string; cluster?: Record<string, unknown> }>
+  users?: Array<{ name: string; user?: Record<string, unknown> }>
   contexts?: Array<{ name: string; context?: { cluster?: string; user?: string } }>
 }
 
@@ -106,7 +106,7 @@ function fromKubeconfig(files: string[]): KubeTarget {
     ...proxy,
     credentials: async () => {
       const headers: Record<string, string> = {}
-      const token = user.tokenFile ? readFileSync(user.tokenFile, 'utf8').trim() : user.token
+      const token = typeof user.tokenFile === 'string' && user.tokenFile ? readFileSync(user.tokenFile, 'utf8').trim() : user.token
       if (token) headers.authorization = `Bearer ${token}`
       else if (user.username) headers.authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`
       if (user.as) headers['impersonate-user'] = String(user.as)

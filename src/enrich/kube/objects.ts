@@ -60,13 +60,52 @@ export interface ServiceAccountMeta {
   roleArn?: string
 }
 
-type K8sObject = { metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: Array<{ kind?: string; name?: string; controller?: boolean }> } } & Record<string, any>
+/**
+ * The fields read from an object as the API server sends it (pods, nodes, namespaces, service
+ * accounts; its JSON, so times are RFC 3339 strings — or Dates from a client that parsed them).
+ */
+type K8sObject = {
+  metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: Array<{ kind?: string; name?: string; controller?: boolean }> }
+}
+export type PodObject = K8sObject & { spec?: PodSpecFields; status?: PodStatusFields }
+type NodeObject = K8sObject & { spec?: { providerID?: string } }
 
-export function trimPod(pod: K8sObject, annotationKeys: readonly string[]): PodMeta {
+interface PodSpecFields {
+  containers?: ContainerSpec[]
+  initContainers?: ContainerSpec[]
+  ephemeralContainers?: ContainerSpec[]
+  hostNetwork?: boolean
+  nodeName?: string
+  serviceAccountName?: string
+}
+
+interface PodStatusFields {
+  podIP?: string
+  phase?: string
+  containerStatuses?: ContainerStatus[]
+  initContainerStatuses?: ContainerStatus[]
+  ephemeralContainerStatuses?: ContainerStatus[]
+}
+
+interface ContainerSpec {
+  name: string
+  image?: string
+  securityContext?: { privileged?: boolean }
+  env?: Array<{ name: string; value?: string }>
+}
+
+interface ContainerStatus {
+  name: string
+  containerID?: string
+  imageID?: string
+  state?: { running?: { startedAt?: string | Date }; terminated?: { startedAt?: string | Date } }
+}
+
+export function trimPod(pod: PodObject, annotationKeys: readonly string[]): PodMeta {
   const m = pod.metadata ?? {}
   const spec = pod.spec ?? {}
   const status = pod.status ?? {}
-  const statuses = new Map<string, any>()
+  const statuses = new Map<string, ContainerStatus>()
   for (const s of [...(status.containerStatuses ?? []), ...(status.initContainerStatuses ?? []), ...(status.ephemeralContainerStatuses ?? [])]) statuses.set(s.name, s)
   const specs = [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])]
   const meta: PodMeta = {
@@ -75,7 +114,7 @@ export function trimPod(pod: K8sObject, annotationKeys: readonly string[]): PodM
     name: m.name ?? '',
     labels: sharedValues(m.labels ?? {}),
     annotations: sharedValues(pick(m.annotations ?? {}, annotationKeys)),
-    containers: specs.map((c: any) => container(c, statuses.get(c.name))),
+    containers: specs.map((c) => container(c, statuses.get(c.name))),
   }
   if (status.podIP) meta.ip = status.podIP
   if (spec.hostNetwork === true) meta.hostNetwork = true
@@ -101,7 +140,7 @@ function sharedValues(from: Record<string, string>): Record<string, string> {
   return out
 }
 
-function container(spec: any, status: any): ContainerMeta {
+function container(spec: ContainerSpec, status: ContainerStatus | undefined): ContainerMeta {
   const c: ContainerMeta = { name: typeof spec.name === 'string' ? shared(spec.name) : spec.name }
   const id = typeof status?.containerID === 'string' ? status.containerID.replace(/^[a-z0-9-]+:\/\//, '') : undefined
   if (id) c.id = id
@@ -134,7 +173,7 @@ export function workloadOwner(refs: ReadonlyArray<{ kind?: string; name?: string
   return { kind: ref.kind, name: ref.name }
 }
 
-export function trimNode(node: K8sObject): NodeMeta {
+export function trimNode(node: NodeObject): NodeMeta {
   const m = node.metadata ?? {}
   const labels = m.labels ?? {}
   const meta: NodeMeta = { name: m.name ?? '' }

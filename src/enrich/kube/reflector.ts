@@ -16,7 +16,8 @@ export interface ResourceSpec<T> {
   path: string
   fieldSelector?: string
   list(page: { limit: number; _continue?: string; fieldSelector?: string }): Promise<{ items: unknown[]; metadata?: { resourceVersion?: string; _continue?: string } }>
-  trim(raw: any): T
+  /** Each object as the API server sent it (JSON of `kind`): a method, so a trim that reads that kind's fields fits. */
+  trim(raw: unknown): T
   key(obj: T): string
 }
 
@@ -136,7 +137,8 @@ export class Reflector<T> {
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
       }
       if (this.#spec.fieldSelector) query.fieldSelector = this.#spec.fieldSelector
-      const onEvent = (type: string, obj: any) => {
+      const onEvent = (type: string, raw: unknown) => {
+        const obj = typeof raw === 'object' && raw !== null ? (raw as { code?: unknown; metadata?: { resourceVersion?: string } }) : undefined
         if (type === 'ERROR') {
           if (obj?.code === 410) outcome = 'gone'
           return
@@ -146,7 +148,7 @@ export class Reflector<T> {
           if (version) this.#resourceVersion = version
           return
         }
-        const trimmed = this.#spec.trim(obj)
+        const trimmed = this.#spec.trim(raw)
         const key = this.#spec.key(trimmed)
         if (type === 'DELETED') {
           this.#keys.delete(key)
