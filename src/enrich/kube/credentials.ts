@@ -124,9 +124,10 @@ function fromKubeconfig(files: string[]): KubeTarget {
   }
 }
 
+/** Inline data wins over a file when both are set, as in client-go (its validation says "-data will override"). */
 function fileOrData(file: unknown, data: unknown): Buffer | undefined {
-  if (typeof file === 'string' && file) return readFileSync(file)
   if (typeof data === 'string' && data) return Buffer.from(data, 'base64')
+  if (typeof file === 'string' && file) return readFileSync(file)
   return undefined
 }
 
