@@ -4,10 +4,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { createServer } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { KubeMetadata, type KubeMetadataOptions } from '../../src/enrich/kube/client.js'
 import { FakeKube, podObject, nodeObject, namespaceObject, serviceAccountObject, type FakeKubeOptions } from '../support/fake-kube.js'
+import { proxyFromEnv } from '../../src/enrich/kube/proxy.js'
 import { makePki } from '../support/certs.js'
 import { waitFor } from '../support/net.js'
 
@@ -207,4 +210,57 @@ t.test('TLS from a kubeconfig: tls-server-name for a server reached by another n
   await waitFor(() => bothCa.meta.synced, 20_000, () => 'certificate-authority-data did not win over the file')
   const insecure = metadata(t, config('insecure', `    server: https://localhost:${kube.port}\n    insecure-skip-tls-verify: true`))
   await waitFor(() => insecure.meta.synced, 20_000, () => 'insecure-skip-tls-verify not honoured')
+})
+
+t.test('proxy from the environment, as client-go: HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches (CIDR, IP, domain, port), never loopback', async (t) => {
+  const env = (vars: Record<string, string>) => ({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'http://plain-proxy:3128', ...vars })
+  t.equal(proxyFromEnv('https://10.100.0.1:443', env({})), 'http://proxy.corp:3128', 'no scheme: http://')
+  t.equal(proxyFromEnv('https://10.100.0.1:443', env({ NO_PROXY: 'localhost,10.100.0.0/16,.svc' })), undefined, 'the service range as a CIDR')
+  t.equal(proxyFromEnv('https://[fd00:10:96::1]:443', env({ NO_PROXY: 'fd00:10:96::/112' })), undefined, 'an IPv6 service range')
+  t.equal(proxyFromEnv('https://10.100.0.1:443', env({ no_proxy: '10.100.0.1' })), undefined, 'an IP, lower-case variable')
+  t.equal(proxyFromEnv('https://10.101.0.1:443', env({ NO_PROXY: '10.100.0.0/16' })), 'http://proxy.corp:3128', 'outside the CIDR: proxied')
+  const eks = 'https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com'
+  t.equal(proxyFromEnv(eks, env({ NO_PROXY: 'eks.amazonaws.com' })), undefined, 'a domain covers its subdomains')
+  t.equal(proxyFromEnv(eks, env({ NO_PROXY: '.amazonaws.com:443' })), undefined, 'a .domain with the port')
+  t.equal(proxyFromEnv(eks, env({ NO_PROXY: '.amazonaws.com:6443' })), 'http://proxy.corp:3128', 'another port: proxied')
+  t.equal(proxyFromEnv(eks, env({ NO_PROXY: 'notamazonaws.com' })), 'http://proxy.corp:3128', 'a suffix that is not a subdomain')
+  t.equal(proxyFromEnv(eks, env({ NO_PROXY: '*' })), undefined)
+  t.equal(proxyFromEnv('https://127.0.0.1:6443', env({})), undefined, 'loopback never')
+  t.equal(proxyFromEnv('https://localhost:6443', env({})), undefined, 'localhost never')
+  t.equal(proxyFromEnv('http://10.0.0.1:8080', env({})), 'http://plain-proxy:3128', 'HTTP_PROXY for an http server')
+  t.equal(proxyFromEnv('https://10.0.0.1', {}), undefined, 'no variables: direct')
+  t.throws(() => proxyFromEnv('https://10.0.0.1', { HTTPS_PROXY: 'socks5://user:pw@10.0.0.9:1080' }), { message: /HTTPS_PROXY: only http:\/\/ and https:\/\/ proxies .*\(socks5:\/\/ given\)$/ })
+})
+
+t.test('HTTPS_PROXY is used to reach an API server by name (CONNECT through it), NO_PROXY bypasses it', async (t) => {
+  const pki = makePki()
+  const kube = await server(t, { tls: pki.serverFor('DNS:kubernetes.default.svc') })
+  const connects: string[] = []
+  // A CONNECT proxy that sends every tunnel to the local API server, whatever name it was asked for.
+  const proxy = createServer()
+  proxy.on('connect', (req, socket: Socket, head) => {
+    connects.push(String(req.url))
+    const upstream = connect(kube.port, '127.0.0.1', () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      upstream.write(head)
+      upstream.pipe(socket).pipe(upstream)
+    })
+    upstream.on('error', () => socket.destroy())
+    socket.on('error', () => upstream.destroy())
+  })
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => (proxy.closeAllConnections(), proxy.close(() => r()))))
+  process.env.HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`
+  process.env.NO_PROXY = '10.100.0.0/16'
+  t.teardown(() => {
+    delete process.env.HTTPS_PROXY
+    delete process.env.NO_PROXY
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-kubeconfig-'))
+  const file = join(dir, 'config')
+  writeFileSync(file, `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster:\n    server: https://kubernetes.default.svc:6443\n    certificate-authority-data: ${pki.ca.toString('base64')}\nusers:\n- name: u\n  user: {token: test-token}\n`)
+  const { meta } = metadata(t, file)
+  await waitFor(() => meta.synced, 20_000, () => 'never synced through the proxy')
+  t.ok(connects.length > 0 && connects.every((c) => c === 'kubernetes.default.svc:6443'), 'tunnelled to the server named in the kubeconfig')
+  t.ok(meta.cache.pod('shop', 'cart-api-0'))
 })
