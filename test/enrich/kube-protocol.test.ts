@@ -264,3 +264,19 @@ t.test('HTTPS_PROXY is used to reach an API server by name (CONNECT through it),
   t.ok(connects.length > 0 && connects.every((c) => c === 'kubernetes.default.svc:6443'), 'tunnelled to the server named in the kubeconfig')
   t.ok(meta.cache.pod('shop', 'cart-api-0'))
 })
+
+t.test('an ERROR event other than 410 ends the watch as a counted failure, retried from the same version without a list', async (t) => {
+  const kube = await server(t)
+  const { meta, registry, log } = metadata(t, kube)
+  await waitFor(() => meta.synced && kube.watchers >= 4, 20_000, () => 'never synced')
+  const watches = podRequests(kube).filter((r) => r.watch)
+  kube.errorWatches(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out')
+  await waitFor(async () => (await metric(registry, 'falconet_enrich_watch_errors_total', 'reason="server_error"')) >= 4, 20_000, () => 'ERROR events not counted')
+  t.ok(log.lines.some((l) => /etcdserver: request timed out/.test(l.err?.message ?? '')), 'the Status message logged')
+  kube.apply('pods', podObject({ namespace: 'shop', name: 'after-error', node: NODE, ip: '10.4.0.1' }))
+  await waitFor(() => meta.cache.pod('shop', 'after-error') !== undefined, 20_000, () => 'never watched again')
+  const again = podRequests(kube).filter((r) => r.watch).at(-1)!
+  t.equal(again.query.resourceVersion, watches.at(-1)!.query.resourceVersion, 'from the same version')
+  t.equal(podRequests(kube).filter((r) => !r.watch).length, 1, 'no list')
+  t.equal(await metric(registry, 'falconet_enrich_relists_total'), 0)
+})

@@ -159,6 +159,15 @@ export class FakeKube {
     this.#watchers.clear()
   }
 
+  /** An ERROR event with this Status to every watch, then the end of the stream (as the server does after one). */
+  errorWatches(code: number, reason: string, message: string): void {
+    for (const w of this.#watchers) {
+      w.send({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } })
+      setImmediate(() => w.res.end())
+    }
+    this.#watchers.clear()
+  }
+
   /** End every watch normally (the response completes), as the server does when a watch's timeoutSeconds is up. */
   endWatches(): void {
     // After anything still being flushed in slices.

@@ -145,6 +145,7 @@ export class Reflector<T> {
   #watchOnce(): Promise<'events' | 'quiet' | 'gone'> {
     return new Promise((resolve, reject) => {
       let outcome: 'events' | 'quiet' | 'gone' = 'quiet'
+      let failure: Error | undefined
       const query: Record<string, string | number | boolean> = {
         resourceVersion: this.#resourceVersion,
         allowWatchBookmarks: true,
@@ -155,7 +156,10 @@ export class Reflector<T> {
       if (this.#spec.fieldSelector) query.fieldSelector = this.#spec.fieldSelector
       const onEvent = (type: string, obj: any) => {
         if (type === 'ERROR') {
+          // A Status: 410 is an expired version (list again); any other ends this watch as a failure
+          // (client-go's watchHandler returns it as an error), counted and backed off once the stream ends.
           if (obj?.code === 410) outcome = 'gone'
+          else failure ??= Object.assign(new Error(`watch ${this.#spec.path}: ERROR event ${obj?.code ?? ''} ${String(obj?.reason ?? '')}: ${String(obj?.message ?? '').slice(0, 300)}`), typeof obj?.code === 'number' ? { statusCode: obj.code } : {})
           return
         }
         const version = obj?.metadata?.resourceVersion
@@ -178,6 +182,7 @@ export class Reflector<T> {
       const done = (err: unknown) => {
         this.#request = undefined
         if (err && !this.#stop.signal.aborted && (err as Error).name !== 'AbortError') reject(err)
+        else if (failure && outcome !== 'gone' && !this.#stop.signal.aborted) reject(failure)
         else resolve(outcome)
       }
       this.#watch.watch(this.#spec.path, query, onEvent, done).then(
