@@ -95,6 +95,12 @@ function resources(event: SecurityEvent, ctx: AsffContext): Resource[] {
       ...(Object.keys(details).length > 0 ? { Details: { AwsEc2Instance: details } } : {}),
     })
   }
+  // A host event (no container) on a node enrichment did not name as an EC2 instance: with the
+  // cluster as the other resource, the node would be in ProductFields only, not where Security
+  // Hub filters and groups (ResourceId). Without a cluster the Other resource below names it.
+  if (!container && !node?.instanceId && ctx.cluster && event.source === 'syscall' && event.hostname) {
+    list.push({ Type: 'Other', Id: truncate(event.hostname, 512), ...base, Details: { Other: otherDetails(event) } })
+  }
   const roleArn = workload.iam?.roleArn
   if (roleArn && /^arn:aws[a-z-]*:iam::\d{12}:role\//.test(roleArn)) {
     const roleName = roleArn.slice(roleArn.lastIndexOf('/') + 1)

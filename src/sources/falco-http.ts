@@ -7,6 +7,7 @@ import { MAX_NESTING, nestedDeeperThan } from '../model/nesting.js'
 import type { SecurityEvent } from '../model/event.js'
 import { countReceived } from './counters.js'
 import { futureTimeProblem } from '../model/time.js'
+import { BodyTooLargeError, bodyText, decompress, UnsupportedEncodingError } from './content-encoding.js'
 
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
@@ -31,12 +32,12 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   app.addContentTypeParser('text/plain', (_req, _payload, done) => {
     done(new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE('Content-Type text/plain; Falco sends text when json_output is false: set json_output: true in falco.yaml'), undefined)
   })
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
-    try {
-      done(null, readFalcoBody(body as string))
-    } catch (err) {
-      done(err as Error, undefined)
-    }
+  // Falco itself never compresses (its compress_uploads only asks for compressed answers), but a
+  // replay, a relay or curl --data-binary @alert.json.gz may: a Content-Encoding is honoured, never
+  // read past as if the bytes were JSON.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, async (request: FastifyRequest, body: Buffer) => {
+    const encoding = request.headers['content-encoding']
+    return readFalcoBody(bodyText(await inflate(body, Array.isArray(encoding) ? encoding[0] : encoding, opts.bodyLimit)))
   })
 
   const handler = async (request: FastifyRequest) => {
@@ -49,6 +50,16 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   app.post('/falco', { bodyLimit: opts.bodyLimit }, handler)
   // Falco's http_output cannot send headers: its credential can ride in the path (auth.falco).
   app.post('/falco/:token', { bodyLimit: opts.bodyLimit }, handler)
+}
+
+async function inflate(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
+  try {
+    return await decompress(body, encoding, maxBytes)
+  } catch (err) {
+    if (err instanceof UnsupportedEncodingError) throw new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE(err.message)
+    if (err instanceof BodyTooLargeError) throw new errors.FALCONET_ERR_BODY_TOO_LARGE(err.message)
+    throw new errors.FALCONET_ERR_INVALID_JSON((err as Error).message)
+  }
 }
 
 /** The body's JSON, losslessly; a 400 for an empty, malformed or absurdly nested one. */

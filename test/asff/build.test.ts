@@ -58,6 +58,18 @@ t.test('Types come from MITRE tags, with the technique as classifier', async (t)
   t.same(asffOf(alertOf('11-')).Types, ['TTPs/Defense Evasion/T1070'], 'host event with MITRE tags')
   t.same(asffOf(alertOf('31-')).Types, ['Unusual Behaviors/Application'], 'internal events fall back')
   t.same(asffOf(alertOf('29-')).Types, ['Unusual Behaviors/User'], 'k8s_audit without MITRE tags falls back')
+  // falcosecurity/plugins' cloudtrail, okta, github and gcpaudit rules carry no MITRE tags either.
+  for (const source of ['aws_cloudtrail', 'okta', 'github', 'gcp_auditlog']) {
+    t.same(asffOf({ ...alertOf('29-'), source, tags: ['cloud', 'aws'] }).Types, ['Unusual Behaviors/User'], `${source}: an identity's API call, not a process`)
+  }
+})
+
+t.test('Impact maps to the Effect its technique describes, not always Data Destruction', async (t) => {
+  // falcosecurity/rules' cryptominer rules: mitre_impact + T1496 Resource Hijacking.
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact', 'T1496'] }).Types, ['Effects/Resource Consumption/T1496'])
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact', 'T1499.004'] }).Types, ['Effects/Denial of Service/T1499.004'])
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact', 'T1485'] }).Types, ['Effects/Data Destruction/T1485'])
+  t.same(asffOf({ ...alertOf('01-'), tags: ['mitre_impact'] }).Types, ['Effects/Data Destruction'])
 })
 
 t.test('Resources: Container plus AwsEksCluster when the cluster is configured, Other otherwise', async (t) => {
@@ -78,6 +90,17 @@ t.test('Resources: Container plus AwsEksCluster when the cluster is configured, 
     Details: { AwsEksCluster: { Name: 'prod-eu', Arn: 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu' } },
   })
   t.same(asffOf(alertOf('11-')).Resources?.map((r) => r.Type), ['Other'], 'host process: no container')
+})
+
+t.test('a host event names its node as a resource also when the cluster is configured', async (t) => {
+  const host = asffOf(alertOf('11-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
+  t.same(host.Resources?.map((r) => [r.Type, r.Id]), [
+    ['Other', 'ip-10-0-103-9.eu-west-1.compute.internal'],
+    ['AwsEksCluster', 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu'],
+  ])
+  assertValidAsff(t, host, 'host event with a cluster')
+  const audit = asffOf(alertOf('29-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
+  t.same(audit.Resources?.map((r) => r.Type), ['AwsEksCluster'], 'an audit alert is about the cluster, not the node Falco runs on')
 })
 
 t.test('container launch time and digest when Falco gives them', async (t) => {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { gzipSync } from 'node:zlib'
 import { appWithRecorder } from '../support/app.js'
 import { falcoFixtures, falcoFixture } from '../support/fixtures.js'
 
@@ -28,6 +29,29 @@ t.test('Falco\'s charset parameter and a JSON array are accepted', async (t) => 
   t.equal(many.statusCode, 200)
   t.same(many.json(), { accepted: 2 })
   t.same(events.map((e) => e.rule), ['Read sensitive file untrusted', 'Drop and execute new binary in container', 'Contact K8S API Server From Container'])
+})
+
+t.test('a Content-Encoding is honoured: gzip is read, another coding is 415, a broken gzip 400 — never read as JSON', async (t) => {
+  // Falco never compresses, but a replay, a relay or curl --data-binary @alert.json.gz does; the
+  // gzip bytes used to reach the JSON parser and come back as "JSON value expected but got '\u001f'".
+  const { app, events } = await appWithRecorder({ server: { bodyLimitBytes: 4096 } })
+  t.teardown(() => app.close())
+  const body = falcoFixture('01-').body
+  for (const url of ['/', '/falco']) {
+    const res = await app.inject({ method: 'POST', url, headers: { ...json, 'content-encoding': 'gzip' }, payload: gzipSync(body) })
+    t.equal(res.statusCode, 200, `${url}: gzip`)
+  }
+  t.equal(events.length, 2)
+  t.equal(events[0]!.fields['evt.time'], '1785402843512345678', 'still lossless')
+  const br = await app.inject({ method: 'POST', url: '/', headers: { ...json, 'content-encoding': 'br' }, payload: body })
+  t.equal(br.statusCode, 415)
+  t.match(br.json().message, /Content-Encoding br is not supported/)
+  const broken = await app.inject({ method: 'POST', url: '/', headers: { ...json, 'content-encoding': 'gzip' }, payload: body })
+  t.equal(broken.statusCode, 400)
+  t.match(broken.json(), { code: 'FALCONET_ERR_INVALID_JSON', message: /cannot decompress the gzip body/ })
+  const bomb = await app.inject({ method: 'POST', url: '/', headers: { ...json, 'content-encoding': 'gzip' }, payload: gzipSync(`[${`${body},`.repeat(40)}${body}]`) })
+  t.equal(bomb.statusCode, 413, 'the body limit holds after decompression')
+  t.equal(events.length, 2)
 })
 
 t.test('malformed alerts get 400 with a JSON reason and nothing is ingested', async (t) => {
