@@ -111,6 +111,7 @@ export class KubeApi {
         ...(tls.servername ? { servername: tls.servername } : {}),
         ...options,
       })
+      if (response.statusCode === 401) this.#target.unauthorized?.()
       const wait = retryAfterMs(response.headers['retry-after'])
       if (attempt >= 10 || wait === undefined || (response.statusCode !== 429 && response.statusCode < 500)) return response
       await response.body.dump()

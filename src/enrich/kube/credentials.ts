@@ -30,6 +30,8 @@ export interface KubeTarget {
   proxyUrl?: string
   /** Called before every request: token and certificate files are read again, so a rotated one is picked up. */
   credentials(): Promise<KubeCredentials>
+  /** The server answered 401: forget cached credentials (an exec plugin's token), so the next request gets new ones. */
+  unauthorized?(): void
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
@@ -105,7 +107,7 @@ function fromKubeconfig(files: string[], env: NodeJS.ProcessEnv): KubeTarget {
   const envProxy = cluster['proxy-url'] ? undefined : proxyFromEnv(server, env)
   const proxy = cluster['proxy-url'] ? { proxyUrl: String(cluster['proxy-url']) } : envProxy ? { proxyUrl: envProxy } : {}
   if (proxy.proxyUrl && !/^https?:\/\//.test(proxy.proxyUrl)) throw Object.assign(new Error(`proxy-url ${JSON.stringify(proxy.proxyUrl.replace(/\/\/[^@/]*@/, '//…@'))}: only http:// and https:// proxies are supported`), { explained: true })
-  if (user.exec || user['auth-provider']) return { server, source: 'client-node', ...proxy, credentials: clientNodeCredentials(files) }
+  if (user.exec || user['auth-provider']) return { server, source: 'client-node', ...proxy, ...clientNodeCredentials(files) }
 
   return {
     server,
@@ -139,9 +141,14 @@ function fileOrData(file: unknown, data: unknown): Buffer | undefined {
 }
 
 /** exec / auth-provider users: client-node runs the plugin (and caches its credential until it expires); its result is used as headers and TLS material. */
-function clientNodeCredentials(files: string[]): () => Promise<KubeCredentials> {
+function clientNodeCredentials(files: string[]): Pick<KubeTarget, 'credentials' | 'unauthorized'> {
   let config: Promise<import('@kubernetes/client-node').KubeConfig> | undefined
-  return async () => {
+  // client-node caches a plugin's token until its expirationTimestamp, even when the server has
+  // stopped taking it; client-go runs the plugin again on a 401. A new KubeConfig has an empty cache.
+  const unauthorized = () => {
+    config = undefined
+  }
+  const credentials = async (): Promise<KubeCredentials> => {
     config ??= import('@kubernetes/client-node').then(({ KubeConfig }) => {
       const kc = new KubeConfig()
       if (files.length === 1) kc.loadFromFile(files[0]!)
@@ -162,4 +169,5 @@ function clientNodeCredentials(files: string[]): () => Promise<KubeCredentials> 
     if (options.servername) tls.servername = options.servername
     return { headers, tls }
   }
+  return { credentials, unauthorized }
 }
