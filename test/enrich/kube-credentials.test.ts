@@ -199,3 +199,29 @@ t.test('kubeconfig mistakes are configuration errors that name the file and neve
   t.match(err, { code: 'FALCONET_ERR_CONFIG', message: /enrichment\.kubeconfig: cannot load .*broken \([A-Z_]+\)$/ })
   t.notMatch(err?.message, /s3cr3t/, 'the token on the broken line is not quoted')
 })
+
+t.test('an exec plugin token the server stops taking (401) before its expirationTimestamp: the plugin is run again, as client-go does', async (t) => {
+  const kube = await start(t, new FakeKube({ tls: serverTls, tokens: ['exec-token-1'] }))
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-exec-'))
+  const tokenFile = join(dir, 'current-token')
+  writeFileSync(tokenFile, 'exec-token-1')
+  const plugin = join(dir, 'get-token')
+  const expires = new Date(Date.now() + 3_600_000).toISOString()
+  writeFileSync(plugin, `#!/bin/sh\nprintf '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{},"status":{"token":"%s","expirationTimestamp":"${expires}"}}' "$(cat ${tokenFile})"\n`)
+  chmodSync(plugin, 0o755)
+  const file = join(dir, 'config')
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\ncurrent-context: eks\nclusters:\n- name: eks\n  cluster:\n    server: ${kube.url}\n    certificate-authority-data: ${pki.ca.toString('base64')}\ncontexts:\n- name: eks\n  context:\n    cluster: eks\n    user: eks\n` +
+      `users:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${plugin}\n      interactiveMode: Never\n`,
+  )
+  const { meta } = metadata(t, { kubeconfig: file })
+  await waitFor(() => meta.synced && kube.watchers >= 4, 15_000, () => 'never synced')
+  // The credential is revoked server-side; the plugin would now hand out a new one.
+  kube.tokens = new Set(['exec-token-2'])
+  writeFileSync(tokenFile, 'exec-token-2')
+  kube.dropWatches()
+  kube.apply('pods', podObject({ namespace: 'shop', name: 'after-revocation', node: NODE }))
+  await waitFor(() => meta.cache.pod('shop', 'after-revocation') !== undefined, 20_000, () => 'the cached token kept being sent after the 401')
+  t.ok(kube.requests.some((r) => r.authorization === 'Bearer exec-token-2'), 'the new token used')
+})

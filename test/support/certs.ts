@@ -7,7 +7,7 @@ import { join } from 'node:path'
  * A throw-away PKI made with openssl at test time: a CA, a server certificate for 127.0.0.1 and
  * localhost, a client certificate from the CA, and a self-signed "rogue" client the CA never signed.
  */
-export interface TestPki { rotateServer(cn: string): void, dir: string, caFile: string, serverCert: string, serverKey: string, client: { cert: Buffer, key: Buffer }, rogue: { cert: Buffer, key: Buffer }, ca: Buffer }
+export interface TestPki { rotateServer(cn: string): void, serverFor(san: string): { cert: Buffer, key: Buffer }, dir: string, caFile: string, serverCert: string, serverKey: string, client: { cert: Buffer, key: Buffer }, rogue: { cert: Buffer, key: Buffer }, ca: Buffer }
 
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-pki-'))
@@ -31,6 +31,12 @@ export function makePki(): TestPki {
   return {
     /** A new server certificate and key with this CN, written over the old files (a rotation). */
     rotateServer: (cn: string) => issue('server', `/CN=${cn}`, serverExt),
+    /** A server certificate from the CA valid only for this subjectAltName (e.g. DNS:kubernetes.default.svc). */
+    serverFor: (san: string) => {
+      const name = `server-${san.replace(/[^a-z0-9]/gi, '-')}`
+      issue(name, '/CN=kube-apiserver', `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`)
+      return { cert: read(`${name}.pem`), key: read(`${name}.key`) }
+    },
     dir,
     caFile: f('ca.pem'),
     ca: read('ca.pem'),

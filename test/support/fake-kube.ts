@@ -23,6 +23,13 @@ interface Watcher {
   selector?: [string, string]
   bookmarks: boolean
   res: ServerResponse
+  send(event: unknown): void
+}
+
+/** An HTTP error to answer a request with: a Status body, and `Retry-After` when set (as API Priority and Fairness sends with 429). */
+export interface Failure {
+  status: number
+  retryAfter?: number
 }
 
 export interface Request {
@@ -32,6 +39,8 @@ export interface Request {
   authorization?: string
   /** The CN of the client certificate presented, over TLS. */
   clientCertCn?: string
+  /** When it arrived (Date.now()). */
+  at: number
 }
 
 export interface FakeKubeOptions {
@@ -39,6 +48,12 @@ export interface FakeKubeOptions {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer }
   /** Only these bearer tokens are let in (401 otherwise); unset: no check. */
   tokens?: string[]
+  /**
+   * Write watch streams in slices of this many bytes, regardless of event boundaries (an event
+   * split across several reads, several events in one, a multi-byte UTF-8 character cut in two),
+   * as a proxy or a busy API server's flushes do.
+   */
+  chunkBytes?: number
 }
 
 export class FakeKube {
@@ -50,7 +65,15 @@ export class FakeKube {
   readonly #watchers = new Set<Watcher>()
   readonly #server
   readonly #scheme: 'http' | 'https'
-  #failWatches: number[] = []
+  #failWatches: Failure[] = []
+  #failLists: Failure[] = []
+  readonly #chunkBytes: number | undefined
+  /** Lists that used `limit`: their snapshot (the objects at the list's resourceVersion), for `continue` tokens. */
+  readonly #snapshots = new Map<number, Map<Resource, any[]>>()
+  /** Resources this server's RBAC refuses (403 Forbidden), as when the ClusterRole lacks list/watch. */
+  readonly forbidden = new Set<Resource>()
+  /** Called before each request is answered (tests compact history between list pages with it). */
+  beforeRequest: ((r: Request) => void) | undefined
   tokens: Set<string> | undefined
   port = 0
 
@@ -59,6 +82,7 @@ export class FakeKube {
     this.#server = options.tls ? createTlsServer({ ...options.tls, requestCert: !!options.tls.ca, rejectUnauthorized: false }, handler) : createServer(handler)
     this.#scheme = options.tls ? 'https' : 'http'
     if (options.tokens) this.tokens = new Set(options.tokens)
+    this.#chunkBytes = options.chunkBytes
   }
 
   get url(): string {
@@ -66,8 +90,13 @@ export class FakeKube {
   }
 
   /** Answer the next watch requests with these HTTP statuses (a Status body), one each. */
-  failNextWatches(...statuses: number[]): void {
-    this.#failWatches.push(...statuses)
+  failNextWatches(...statuses: Array<number | Failure>): void {
+    this.#failWatches.push(...statuses.map((s) => (typeof s === 'number' ? { status: s } : s)))
+  }
+
+  /** Answer the next list requests (pages) with these HTTP errors, one each. */
+  failNextLists(...statuses: Array<number | Failure>): void {
+    this.#failLists.push(...statuses.map((s) => (typeof s === 'number' ? { status: s } : s)))
   }
 
   async start(): Promise<this> {
@@ -111,20 +140,51 @@ export class FakeKube {
   /** A BOOKMARK to every watcher that asked for them: the current version, no object change. */
   bookmark(): void {
     for (const w of this.#watchers) {
-      if (w.bookmarks) write(w.res, { type: 'BOOKMARK', object: { kind: KIND[w.resource], apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) } } })
+      if (w.bookmarks) w.send({ type: 'BOOKMARK', object: { kind: KIND[w.resource], apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) } } })
     }
   }
 
-  /** Cut every watch connection, as a network blip or an API server restart does. */
-  dropWatches(): void {
-    for (const w of this.#watchers) w.res.destroy()
+  /**
+   * Cut every watch connection, as a network blip or an API server restart does; `partial`: after
+   * writing the first half of one more event (a reset mid-event), which must not be applied.
+   */
+  dropWatches(partial?: { resource: Resource; object: any }): void {
+    for (const w of this.#watchers) {
+      if (partial && w.resource === partial.resource) {
+        const line = JSON.stringify({ type: 'ADDED', object: { ...partial.object, apiVersion: 'v1', kind: KIND[w.resource], metadata: { ...partial.object.metadata, resourceVersion: String(this.#rv + 1) } } })
+        w.res.write(line.slice(0, line.length >> 1))
+      }
+      w.res.destroy()
+    }
     this.#watchers.clear()
   }
 
-  /** Forget history: a watch resuming from an older version gets 410 Gone. */
+  /** An ERROR event with this Status to every watch, then the end of the stream (as the server does after one). */
+  errorWatches(code: number, reason: string, message: string): void {
+    for (const w of this.#watchers) {
+      w.send({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } })
+      setImmediate(() => w.res.end())
+    }
+    this.#watchers.clear()
+  }
+
+  /** End every watch normally (the response completes), as the server does when a watch's timeoutSeconds is up. */
+  endWatches(): void {
+    // After anything still being flushed in slices.
+    for (const w of this.#watchers) setImmediate(() => w.res.end())
+    this.#watchers.clear()
+  }
+
+  /** Forget history: a watch resuming from an older version, or a list continuing from one, gets 410 Gone. */
   compact(): void {
     this.#compactedAt = this.#rv
     this.#history.length = 0
+    this.#snapshots.clear()
+  }
+
+  /** The server's current resourceVersion (what a list started now would carry). */
+  get resourceVersion(): string {
+    return String(this.#rv)
   }
 
   get watchers(): number {
@@ -133,7 +193,7 @@ export class FakeKube {
 
   #emit(resource: Resource, type: string, object: any): void {
     this.#history.push({ rv: this.#rv, resource, type, object })
-    for (const w of this.#watchers) if (w.resource === resource && matches(object, w.selector)) write(w.res, { type, object })
+    for (const w of this.#watchers) if (w.resource === resource && matches(object, w.selector)) w.send({ type, object })
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -142,42 +202,81 @@ export class FakeKube {
     if (!m) return status(res, 404, 'NotFound', 'not found')
     const resource = m[1] as Resource
     const query = Object.fromEntries(u.searchParams)
-    const watch = query.watch === 'true'
+    const watch = query.watch === 'true' || query.watch === '1'
     const cn = String((req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN ?? "") || undefined
-    this.requests.push({ resource, watch, query, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(cn ? { clientCertCn: cn } : {}) })
+    this.requests.push({ resource, watch, query, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(cn ? { clientCertCn: cn } : {}) })
+    this.beforeRequest?.(this.requests.at(-1)!)
     if (this.tokens && !this.tokens.has(/^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')) return status(res, 401, 'Unauthorized', 'Unauthorized')
+    if (this.forbidden.has(resource)) {
+      return status(res, 403, 'Forbidden', `${resource} is forbidden: User "system:serviceaccount:falco:falconet" cannot ${watch ? 'watch' : 'list'} resource "${resource}" in API group "" at the cluster scope`)
+    }
     const selector = parseSelector(query.fieldSelector)
+    const failure = (watch ? this.#failWatches : this.#failLists).shift()
+    if (failure) return status(res, failure.status, REASON[failure.status] ?? 'InternalError', `failing this ${watch ? 'watch' : 'list'} with ${failure.status}`, failure.retryAfter)
     if (!watch) return this.#list(resource, selector, query, res)
-    const failure = this.#failWatches.shift()
-    if (failure) return status(res, failure, failure === 410 ? 'Expired' : 'InternalError', `failing this watch with ${failure}`)
 
     const from = Number(query.resourceVersion || 0)
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    const send = this.#chunkBytes ? chunked(res, this.#chunkBytes) : (event: unknown) => write(res, event)
     if (from && from < this.#compactedAt) {
-      write(res, { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from} (${this.#compactedAt})`, reason: 'Expired', code: 410 } })
-      res.end()
+      // As the real server: HTTP 200, then the expiry as an ERROR event carrying a Status.
+      send({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from} (${this.#compactedAt})`, reason: 'Expired', code: 410 } })
+      setImmediate(() => res.end())
       return
     }
-    for (const h of this.#history) if (h.resource === resource && h.rv > from && matches(h.object, selector)) write(res, { type: h.type, object: h.object })
-    const watcher: Watcher = { resource, bookmarks: query.allowWatchBookmarks === 'true', res, ...(selector ? { selector } : {}) }
+    for (const h of this.#history) if (h.resource === resource && h.rv > from && matches(h.object, selector)) send({ type: h.type, object: h.object })
+    const watcher: Watcher = { resource, bookmarks: query.allowWatchBookmarks === 'true' || query.allowWatchBookmarks === '1', res, send, ...(selector ? { selector } : {}) }
     this.#watchers.add(watcher)
-    res.on('close', () => this.#watchers.delete(watcher))
+    // The server ends a watch normally once the timeoutSeconds the client asked for is up.
+    const timeout = Number(query.timeoutSeconds)
+    const timer = timeout > 0 ? setTimeout(() => setImmediate(() => res.end()), timeout * 1000) : undefined
+    res.on('close', () => {
+      clearTimeout(timer)
+      this.#watchers.delete(watcher)
+    })
   }
 
+  /**
+   * A list, paginated as the real server does: every page is from the snapshot at the first page's
+   * resourceVersion (the `continue` token carries it, opaque to clients), and a token older than
+   * the last compaction is refused with 410 `Expired`.
+   */
   #list(resource: Resource, selector: [string, string] | undefined, query: Record<string, string>, res: ServerResponse): void {
-    const all = [...this.#objects.get(resource)!.values()].filter((o) => matches(o, selector))
-    const offset = Number(query.continue || 0)
+    let rv = this.#rv
+    let offset = 0
+    if (query.continue) {
+      let token: { rv?: number; start?: number }
+      try {
+        token = JSON.parse(Buffer.from(query.continue, 'base64url').toString())
+      } catch {
+        return status(res, 400, 'BadRequest', 'continue key is not valid: illegal base64 data')
+      }
+      if (!this.#snapshots.get(token.rv ?? 0)?.has(resource) || (token.rv ?? 0) < this.#compactedAt) {
+        return status(res, 410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results.')
+      }
+      rv = token.rv!
+      offset = token.start ?? 0
+    }
+    const snapshot = this.#snapshots.get(rv)?.get(resource) ?? [...this.#objects.get(resource)!.values()]
+    const all = snapshot.filter((o) => matches(o, selector))
     const limit = Number(query.limit || all.length || 1)
     const items = all.slice(offset, offset + limit)
-    const next = offset + limit < all.length ? String(offset + limit) : undefined
+    let next: string | undefined
+    if (offset + limit < all.length) {
+      if (!this.#snapshots.has(rv)) this.#snapshots.set(rv, new Map())
+      this.#snapshots.get(rv)!.set(resource, snapshot)
+      next = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: offset + limit })).toString('base64url')
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({ kind: `${KIND[resource]}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv), ...(next ? { continue: next } : {}) }, items }),
+      JSON.stringify({ kind: `${KIND[resource]}List`, apiVersion: 'v1', metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) }, items }),
     )
   }
 }
 
-function status(res: ServerResponse, code: number, reason: string, message: string): void {
-  res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }))
+const REASON: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 410: 'Expired', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout' }
+
+function status(res: ServerResponse, code: number, reason: string, message: string, retryAfter?: number): void {
+  res.writeHead(code, { 'content-type': 'application/json', ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}) }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }))
 }
 
 function keyOf(o: any): string {
@@ -200,6 +299,24 @@ function matches(o: any, selector: [string, string] | undefined): boolean {
 
 function write(res: ServerResponse, event: unknown): void {
   if (!res.destroyed) res.write(JSON.stringify(event) + '\n')
+}
+
+/** A watch writer flushing fixed-size byte slices: event and character boundaries fall anywhere. */
+function chunked(res: ServerResponse, size: number): (event: unknown) => void {
+  let pending = Buffer.alloc(0)
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    for (let at = 0; at < pending.length && !res.destroyed; at += size) res.write(pending.subarray(at, at + size))
+    pending = Buffer.alloc(0)
+  }
+  return (event) => {
+    pending = Buffer.concat([pending, Buffer.from(JSON.stringify(event) + '\n')])
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+  }
 }
 
 // ---- realistic objects ----

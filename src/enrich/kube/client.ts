@@ -52,7 +52,7 @@ export class KubeMetadata {
     this.credentialSource = target.source
     const api = (this.#api = new KubeApi(target))
     const metrics = kubeMetrics(deps.registry, this)
-    const events = { relisted: (kind: string) => metrics.relists.inc({ kind }), watchRestarted: (kind: string) => metrics.restarts.inc({ kind }) }
+    const events = { relisted: (kind: string) => metrics.relists.inc({ kind }), watchRestarted: (kind: string, reason: string) => metrics.restarts.inc({ kind, reason }) }
     const node = options.mode === 'node' ? options.nodeName : undefined
     const cache = this.cache
 
@@ -132,7 +132,12 @@ function kubeMetrics(registry: Registry, kube: KubeMetadata) {
     },
   })
   return {
-    relists: new Counter({ name: 'falconet_enrich_relists_total', help: 'Full lists after a watch expired (410 Gone).', labelNames: ['kind'], registers }),
-    restarts: new Counter({ name: 'falconet_enrich_watch_errors_total', help: 'List or watch failures (retried with backoff).', labelNames: ['kind'], registers }),
+    relists: new Counter({ name: 'falconet_enrich_relists_total', help: 'Full lists after a watch or a list page expired (410 Gone).', labelNames: ['kind'], registers }),
+    restarts: new Counter({
+      name: 'falconet_enrich_watch_errors_total',
+      help: 'List or watch failures (retried with backoff), by reason: forbidden (RBAC), unauthorized, throttled, server_error, network, http_<status>.',
+      labelNames: ['kind', 'reason'],
+      registers,
+    }),
   }
 }

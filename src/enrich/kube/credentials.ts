@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { delimiter, dirname, isAbsolute, join } from 'node:path'
 import { isIPv6 } from 'node:net'
 import { parse as parseYaml } from 'yaml'
+import { proxyFromEnv } from './proxy.js'
 
 /**
  * Where the API server is and how to authenticate to it, resolved the way kubectl and client-go do:
@@ -29,6 +30,8 @@ export interface KubeTarget {
   proxyUrl?: string
   /** Called before every request: token and certificate files are read again, so a rotated one is picked up. */
   credentials(): Promise<KubeCredentials>
+  /** The server answered 401: forget cached credentials (an exec plugin's token), so the next request gets new ones. */
+  unauthorized?(): void
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
@@ -43,11 +46,11 @@ interface Kubeconfig {
 /** Throws when a kubeconfig cannot be read or names no usable context (`explained`: its message is safe to show). */
 export function resolveKubeTarget(options: { kubeconfig?: string; serviceAccountDir?: string; env?: NodeJS.ProcessEnv } = {}): KubeTarget {
   const env = options.env ?? process.env
-  if (options.kubeconfig) return fromKubeconfig([options.kubeconfig])
+  if (options.kubeconfig) return fromKubeconfig([options.kubeconfig], env)
   const files = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)
-  if (files.length) return fromKubeconfig(files)
+  if (files.length) return fromKubeconfig(files, env)
   const home = env.HOME || homedir()
-  if (home && existsSync(join(home, '.kube', 'config'))) return fromKubeconfig([join(home, '.kube', 'config')])
+  if (home && existsSync(join(home, '.kube', 'config'))) return fromKubeconfig([join(home, '.kube', 'config')], env)
   const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
   if (existsSync(join(dir, 'token'))) return inCluster(dir, env)
   return { server: 'http://localhost:8080', source: 'none', credentials: async () => ({ headers: {}, tls: {} }) }
@@ -61,9 +64,13 @@ function inCluster(dir: string, env: NodeJS.ProcessEnv): KubeTarget {
   // client-node's rule, kept: the API server on a plain-HTTP port (a local proxy) is reached without TLS.
   const scheme = ['80', '8080', '8001'].includes(port) ? 'http' : 'https'
   const caFile = join(dir, 'ca.crt')
+  const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`
+  // HTTPS_PROXY / NO_PROXY as client-go reads them (an in-cluster NO_PROXY names the service range).
+  const proxyUrl = proxyFromEnv(server, env)
   return {
-    server: `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+    server,
     source: 'in-cluster',
+    ...(proxyUrl ? { proxyUrl } : {}),
     credentials: async () => ({
       headers: { authorization: `Bearer ${readFileSync(join(dir, 'token'), 'utf8').trim()}` },
       tls: existsSync(caFile) ? { ca: readFileSync(caFile) } : {},
@@ -71,7 +78,7 @@ function inCluster(dir: string, env: NodeJS.ProcessEnv): KubeTarget {
   }
 }
 
-function fromKubeconfig(files: string[]): KubeTarget {
+function fromKubeconfig(files: string[], env: NodeJS.ProcessEnv): KubeTarget {
   // Each file's relative paths are relative to that file, as kubectl reads them.
   const merged: Required<Pick<Kubeconfig, 'clusters' | 'users' | 'contexts'>> & { current?: string } = { clusters: [], users: [], contexts: [] }
   for (const file of files) {
@@ -96,9 +103,11 @@ function fromKubeconfig(files: string[]): KubeTarget {
   if (!cluster?.server) throw Object.assign(new Error(`no cluster ${JSON.stringify(context.cluster ?? '')} with a server`), { explained: true })
   const user = merged.users.find((u) => u.name === context.user)?.user ?? {}
   const server = String(cluster.server).replace(/\/$/, '')
-  const proxy = cluster['proxy-url'] ? { proxyUrl: String(cluster['proxy-url']) } : {}
+  // The cluster's proxy-url, else HTTPS_PROXY / NO_PROXY from the environment, as client-go.
+  const envProxy = cluster['proxy-url'] ? undefined : proxyFromEnv(server, env)
+  const proxy = cluster['proxy-url'] ? { proxyUrl: String(cluster['proxy-url']) } : envProxy ? { proxyUrl: envProxy } : {}
   if (proxy.proxyUrl && !/^https?:\/\//.test(proxy.proxyUrl)) throw Object.assign(new Error(`proxy-url ${JSON.stringify(proxy.proxyUrl.replace(/\/\/[^@/]*@/, '//…@'))}: only http:// and https:// proxies are supported`), { explained: true })
-  if (user.exec || user['auth-provider']) return { server, source: 'client-node', ...proxy, credentials: clientNodeCredentials(files) }
+  if (user.exec || user['auth-provider']) return { server, source: 'client-node', ...proxy, ...clientNodeCredentials(files) }
 
   return {
     server,
@@ -124,16 +133,22 @@ function fromKubeconfig(files: string[]): KubeTarget {
   }
 }
 
+/** Inline data wins over a file when both are set, as in client-go (its validation says "-data will override"). */
 function fileOrData(file: unknown, data: unknown): Buffer | undefined {
-  if (typeof file === 'string' && file) return readFileSync(file)
   if (typeof data === 'string' && data) return Buffer.from(data, 'base64')
+  if (typeof file === 'string' && file) return readFileSync(file)
   return undefined
 }
 
 /** exec / auth-provider users: client-node runs the plugin (and caches its credential until it expires); its result is used as headers and TLS material. */
-function clientNodeCredentials(files: string[]): () => Promise<KubeCredentials> {
+function clientNodeCredentials(files: string[]): Pick<KubeTarget, 'credentials' | 'unauthorized'> {
   let config: Promise<import('@kubernetes/client-node').KubeConfig> | undefined
-  return async () => {
+  // client-node caches a plugin's token until its expirationTimestamp, even when the server has
+  // stopped taking it; client-go runs the plugin again on a 401. A new KubeConfig has an empty cache.
+  const unauthorized = () => {
+    config = undefined
+  }
+  const credentials = async (): Promise<KubeCredentials> => {
     config ??= import('@kubernetes/client-node').then(({ KubeConfig }) => {
       const kc = new KubeConfig()
       if (files.length === 1) kc.loadFromFile(files[0]!)
@@ -154,4 +169,5 @@ function clientNodeCredentials(files: string[]): () => Promise<KubeCredentials> 
     if (options.servername) tls.servername = options.servername
     return { headers, tls }
   }
+  return { credentials, unauthorized }
 }

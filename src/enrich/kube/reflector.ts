@@ -84,18 +84,35 @@ export class Reflector<T> {
         }
       } catch (err) {
         if (this.#stop.signal.aborted) return
-        const status = (err as { code?: number; statusCode?: number }).code ?? (err as { statusCode?: number }).statusCode
-        if (status === 410) this.#resourceVersion = '' // an expired continue token or version: list again
-        // Jittered: after an API-server outage, every node's sidecar must not re-list in lockstep.
-        const wait = backoffMs(failures++, 500, 30_000)
-        this.#events.watchRestarted(this.#spec.kind, 'error')
-        this.#logger.warn({ err: { message: (err as Error).message, status }, retryInMs: wait }, 'list/watch failed, retrying')
+        const e = err as { statusCode?: number; retryAfterMs?: number; message?: string }
+        const status = e.statusCode
+        if (status === 410) {
+          // An expired version (HTTP 410 on a watch) or continue token (between two list pages: etcd
+          // compacted past the list's snapshot): a full list again at once, as client-go's pager does.
+          this.#resourceVersion = ''
+          this.#events.relisted(this.#spec.kind)
+          this.#logger.info({ err: { message: e.message, status } }, 'list or watch expired (410 Gone): listing again')
+          // At once the first time; backed off if it keeps happening (a server answering 410 to everything).
+          if (failures > 0) await sleep(backoffMs(failures, 500, 30_000), undefined, { signal: this.#stop.signal }).catch(() => {})
+          failures++
+          continue
+        }
+        // Jittered: after an API-server outage, every node's sidecar must not re-list in lockstep;
+        // never sooner than the server's Retry-After.
+        const wait = Math.max(backoffMs(failures++, 500, 30_000), e.retryAfterMs ?? 0)
+        const reason = failureReason(status)
+        this.#events.watchRestarted(this.#spec.kind, reason)
+        const fields = { err: { message: e.message, status }, reason, retryInMs: wait }
+        const kind = this.#spec.kind
+        if (reason === 'forbidden') this.#logger.error(fields, `the API server forbids falconet to read ${kind} (403, RBAC): its service account needs get, list and watch on ${kind} (the chart's ClusterRole grants them); retrying`)
+        else if (reason === 'unauthorized') this.#logger.warn(fields, `the API server did not accept falconet's credentials (401): the token is read again on the next try`)
+        else this.#logger.warn(fields, 'list/watch failed, retrying')
         await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
       }
     }
   }
 
-  /** A consistent paginated list; replaces what is known (objects gone since are removed). */
+  /** A consistent paginated list (every page from the first page's snapshot, its resourceVersion the watch's start); replaces what is known (objects gone since are removed). */
   async #list(): Promise<void> {
     const seen = new Set<string>()
     let _continue: string | undefined
@@ -129,6 +146,7 @@ export class Reflector<T> {
   #watchOnce(): Promise<'events' | 'quiet' | 'gone'> {
     return new Promise((resolve, reject) => {
       let outcome: 'events' | 'quiet' | 'gone' = 'quiet'
+      let failure: Error | undefined
       const query: Record<string, string | number | boolean> = {
         resourceVersion: this.#resourceVersion,
         allowWatchBookmarks: true,
@@ -140,7 +158,10 @@ export class Reflector<T> {
       const onEvent = (type: string, raw: unknown) => {
         const obj = typeof raw === 'object' && raw !== null ? (raw as { code?: unknown; metadata?: { resourceVersion?: string } }) : undefined
         if (type === 'ERROR') {
+          // A Status: 410 is an expired version (list again); any other ends this watch as a failure
+          // (client-go's watchHandler returns it as an error), counted and backed off once the stream ends.
           if (obj?.code === 410) outcome = 'gone'
+          else failure ??= Object.assign(new Error(`watch ${this.#spec.path}: ERROR event ${obj?.code ?? ''} ${String(obj?.reason ?? '')}: ${String(obj?.message ?? '').slice(0, 300)}`), typeof obj?.code === 'number' ? { statusCode: obj.code } : {})
           return
         }
         const version = obj?.metadata?.resourceVersion
@@ -163,6 +184,7 @@ export class Reflector<T> {
       const done = (err: unknown) => {
         this.#request = undefined
         if (err && !this.#stop.signal.aborted && (err as Error).name !== 'AbortError') reject(err)
+        else if (failure && outcome !== 'gone' && !this.#stop.signal.aborted) reject(failure)
         else resolve(outcome)
       }
       this.#watch.watch(this.#spec.path, query, onEvent, done).then(
@@ -174,4 +196,14 @@ export class Reflector<T> {
       )
     })
   }
+}
+
+/** The metric label for a failed list or watch. */
+export function failureReason(status: number | undefined): string {
+  if (status === undefined) return 'network'
+  if (status === 401) return 'unauthorized'
+  if (status === 403) return 'forbidden'
+  if (status === 429) return 'throttled'
+  if (status >= 500) return 'server_error'
+  return `http_${status}`
 }
