@@ -156,7 +156,7 @@ export class Reflector<T> {
       }
       if (this.#spec.fieldSelector) query.fieldSelector = this.#spec.fieldSelector
       const onEvent = (type: string, raw: unknown) => {
-        const obj = typeof raw === 'object' && raw !== null ? (raw as { code?: unknown; metadata?: { resourceVersion?: string } }) : undefined
+        const obj = typeof raw === 'object' && raw !== null ? (raw as { code?: unknown; reason?: unknown; message?: unknown; metadata?: { resourceVersion?: string } }) : undefined
         if (type === 'ERROR') {
           // A Status: 410 is an expired version (list again); any other ends this watch as a failure
           // (client-go's watchHandler returns it as an error), counted and backed off once the stream ends.
