@@ -42,7 +42,10 @@ async function measure(dist: string, label: 'A' | 'B', enrichment: boolean): Pro
   try {
     if (enrichment) {
       for (;;) {
-        const ready = await fetch(`${falconet.url}/readyz`).then((r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>, () => undefined)
+        const ready = await fetch(`${falconet.url}/readyz`).then(
+          (r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>,
+          () => undefined,
+        )
         if (ready?.enrichment?.synced) break
         await sleep(20)
       }
@@ -55,7 +58,11 @@ async function measure(dist: string, label: 'A' | 'B', enrichment: boolean): Pro
 }
 
 const figures: Record<string, { A: number[]; B: number[] }> = { idle: { A: [], B: [] }, cached: { A: [], B: [] } }
-const load = [loadavg().map((l) => l.toFixed(2)).join(' ')]
+const load = [
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
+]
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)
   for (const what of ['idle', 'cached'] as const) {
@@ -64,7 +71,11 @@ for (let round = 0; round < rounds; round++) {
   const line = (['idle', 'cached'] as const).map((w) => `${w} A ${figures[w]!.A[round]!.toFixed(0)} B ${figures[w]!.B[round]!.toFixed(0)} MB (B÷A ${(figures[w]!.B[round]! / figures[w]!.A[round]!).toFixed(2)})`).join('; ')
   console.log(`round ${round + 1}: ${line}; load ${loadavg()[0]!.toFixed(2)}`)
 }
-load.push(loadavg().map((l) => l.toFixed(2)).join(' '))
+load.push(
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
+)
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
 for (const w of ['idle', 'cached'] as const) {
   const ratios = figures[w]!.A.map((x, i) => figures[w]!.B[i]! / x)

@@ -34,7 +34,10 @@ pinSelf()
 
 const hub = await securityHubSink()
 const servers: Array<Server & { label: string }> = []
-for (const [label, dist] of [['A', a], ['B', b]] as const) {
+for (const [label, dist] of [
+  ['A', a],
+  ['B', b],
+] as const) {
   const nodeArgs = (process.env[`BENCH_AB_NODE_ARGS_${label}`] ?? '').split(' ').filter(Boolean)
   servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs })), label })
 }

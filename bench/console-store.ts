@@ -35,7 +35,11 @@ const config = validateConfig({ dataDir, cluster: { store: { url: server.url } }
 const retention = { days: 14, maxFindings: Math.max(N * 2, 200_000), maxBytes: 4 * 1024 ** 3 }
 const store = new Store(config.cluster.store, { logger, replicaId: 'bench-writer' })
 await store.ready()
-console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node.js ${process.version}`)
+console.log(
+  `${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node.js ${process.version}`,
+)
 
 // The same findings in both: the local index through its hook, the store through the index's write script.
 const local = new LocalFindingIndex(dataDir, retention, { logger })
@@ -64,7 +68,15 @@ for (const [name, q] of queries) {
   const times: Record<'local' | 'shared', number[]> = { local: [], shared: [] }
   let totals = ''
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [kind, index] of (r % 2 ? [['shared', shared], ['local', local]] : [['local', local], ['shared', shared]]) as Array<['local' | 'shared', FindingIndex]>) {
+    for (const [kind, index] of (r % 2
+      ? [
+          ['shared', shared],
+          ['local', local],
+        ]
+      : [
+          ['local', local],
+          ['shared', shared],
+        ]) as Array<['local' | 'shared', FindingIndex]>) {
       const t0 = performance.now()
       const page = await index.query(q)
       times[kind].push(performance.now() - t0)
@@ -104,7 +116,11 @@ for (const [r, id] of ids.entries()) {
   propagation.push(performance.now() - t0)
 }
 console.log(`a change written through one replica, in another's rows and live updates: ${timings(propagation)}`)
-console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(
+  `load average at the end ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+)
 
 await shared.close()
 await local.close()

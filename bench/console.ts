@@ -29,7 +29,11 @@ const config = validateConfig({ dataDir, server: { rateLimit: { management: 0, c
 const index = new LocalFindingIndex(dataDir, { ...config.console.retention, maxBytes: 4 * 1024 ** 3 }, { logger })
 
 // Figures depend on what else runs: say how busy the machine was.
-console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node.js ${process.version}`)
+console.log(
+  `${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node.js ${process.version}`,
+)
 const gc = (globalThis as { gc?: () => void }).gc
 gc?.()
 const heapBefore = process.memoryUsage().heapUsed
@@ -48,10 +52,7 @@ for (let i = 0; i < N; i += 1000) {
 console.log(`indexed ${N.toLocaleString()} findings in ${((performance.now() - started) / 1000).toFixed(1)} s (${index.stats(0, Date.now()).index.bytes.toLocaleString()} bytes stored)`)
 gc?.()
 const heapAfter = process.memoryUsage().heapUsed
-console.log(
-  `memory: rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB, heap ${(heapAfter / 1048576).toFixed(0)} MiB` +
-    (gc ? `, the index's rows ${((heapAfter - heapBefore) / N / 1024).toFixed(2)} KiB per finding (after GC)` : ' (run with node --expose-gc for the per-finding figure)'),
-)
+console.log(`memory: rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB, heap ${(heapAfter / 1048576).toFixed(0)} MiB` + (gc ? `, the index's rows ${((heapAfter - heapBefore) / N / 1024).toFixed(2)} KiB per finding (after GC)` : ' (run with node --expose-gc for the per-finding figure)'))
 
 const queries = benchQueries(N)
 console.log(`\nlist queries in the index (${N.toLocaleString()} findings, 20 runs each):`)
@@ -110,7 +111,11 @@ for (let r = 0; r < 10; r++) {
   lists.push(m.ready)
 }
 console.log(`findings page in Chromium (${N.toLocaleString()} findings, 10 loads): first contentful paint ${timings(paints)}; list on screen ${timings(lists)}`)
-console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(
+  `load average at the end ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+)
 await browser.close()
 await app.close()
 await index.close()

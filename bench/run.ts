@@ -42,7 +42,9 @@ const meta = {
   node: process.version,
   cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
   pinning: pinning.why,
-  loadAverageAtStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+  loadAverageAtStart: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
   loadAverageAtEnd: '',
   minutes: 0,
 }
@@ -77,7 +79,9 @@ for (const name of settings.suites) {
     log(`suite ${name} FAILED: ${(err as Error).message}`)
   }
 }
-meta.loadAverageAtEnd = loadavg().map((l) => l.toFixed(2)).join(' ')
+meta.loadAverageAtEnd = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ')
 meta.minutes = Math.round((Date.now() - startedAt.getTime()) / 6000) / 10
 
 const table = markdownTable(rows(results))

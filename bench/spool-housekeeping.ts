@@ -54,15 +54,29 @@ async function longestStall(work: () => Promise<unknown>): Promise<number> {
 
 function event(n: number, over: Partial<SecurityEvent> = {}): SecurityEvent {
   return {
-    input: 'bench', source: 'k8s_audit', rule: 'Attach/Exec Pod', priority: 'Notice', priorityText: 'Notice',
-    time: new Date().toISOString().replace('Z', '000000Z'), output: `exec by user-${n}`, hostname: 'api', tags: [],
-    workload: { namespace: 'shop' }, fields: { 'ka.user.name': `user-${n}` }, keyFields: ['ka.user.name'], ...over,
+    input: 'bench',
+    source: 'k8s_audit',
+    rule: 'Attach/Exec Pod',
+    priority: 'Notice',
+    priorityText: 'Notice',
+    time: new Date().toISOString().replace('Z', '000000Z'),
+    output: `exec by user-${n}`,
+    hostname: 'api',
+    tags: [],
+    workload: { namespace: 'shop' },
+    fields: { 'ka.user.name': `user-${n}` },
+    keyFields: ['ka.user.name'],
+    ...over,
   }
 }
 
 async function drain(spool: Spool) {
   for (let due = spool.due('a', 5_000, Date.now(), true).items; due.length > 0; due = spool.due('a', 5_000, Date.now(), true).items) {
-    await spool.acknowledge('a', due.map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+    await spool.acknowledge(
+      'a',
+      due.map((d) => ({ id: d.state.id, version: d.state.version })),
+      Date.now(),
+    )
   }
   for (let i = 0; i < 200; i++) if ((await spool.housekeep(Date.now())).visited === 0) break
 }

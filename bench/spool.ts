@@ -25,9 +25,15 @@ const logger = pino({ level: 'silent' })
 function event(n: number): SecurityEvent {
   // Distinct rules: every event is its own finding, so each one is delivered and timed.
   return {
-    input: 'bench', source: 'syscall', rule: `bench rule ${n}`, priority: 'Warning', priorityText: 'Warning',
-    time: new Date().toISOString().replace('Z', '000000Z'), output: 'A shell was spawned in a container with an attached terminal | user=root process=bash',
-    hostname: 'node-1', tags: ['T1059', 'mitre_execution'],
+    input: 'bench',
+    source: 'syscall',
+    rule: `bench rule ${n}`,
+    priority: 'Warning',
+    priorityText: 'Warning',
+    time: new Date().toISOString().replace('Z', '000000Z'),
+    output: 'A shell was spawned in a container with an attached terminal | user=root process=bash',
+    hostname: 'node-1',
+    tags: ['T1059', 'mitre_execution'],
     workload: { namespace: 'shop', pod: 'cart-api-7d9c6b7b9c-x2x8k', container: { id: '3ad7b26ded6d', name: 'cart-api' } },
     fields: { 'proc.cmdline': 'bash', 'user.name': 'root' },
   }

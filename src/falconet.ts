@@ -129,10 +129,7 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
 
   const windowMs = config.findings.windowSecs * 1000
   // Sinks that track a finding's life: they get its archived version when its window closes.
-  const lifecycleSinks = new Set([
-    ...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id),
-    ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name)),
-  ])
+  const lifecycleSinks = new Set([...enabled.filter(({ definition }) => definition.tracksLifecycle).map(({ definition }) => definition.id), ...config.receivers.filter((r) => RECEIVER_TYPES[r.type]?.tracksLifecycle).map((r) => receiverSinkId(r.name))])
   // One disk budget for the data dir: the console's local index takes its share of spool.maxBytes.
   const budget = storageBudget(config, Boolean(config.cluster.store.url))
   const spool =
@@ -152,49 +149,64 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const cluster = await createCluster(config.cluster.store, aggregate, { logger, registry, env, spool })
   if (config.console.enabled) {
     const retention = { ...config.console.retention, maxBytes: budget.consoleBytes }
-    consoleIndex = cluster
-      ? new SharedFindingIndex(retention, { store: cluster.store, logger, sinks: sinks.map((s) => s.id), onMerged: (l) => cluster.onMerged(l) })
-      : new LocalFindingIndex(dataDir, retention, { logger })
+    consoleIndex = cluster ? new SharedFindingIndex(retention, { store: cluster.store, logger, sinks: sinks.map((s) => s.id), onMerged: (l) => cluster.onMerged(l) }) : new LocalFindingIndex(dataDir, retention, { logger })
   }
   if (consoleIndex) {
     const index = consoleIndex
-    new Gauge({ name: 'falconet_console_index_bytes', help: 'Bytes of records the console index holds (on disk in dataDir/console, or in the shared store).', registers: [registry], collect() { this.set(index.bytes) } })
-    new Gauge({ name: 'falconet_console_index_budget_bytes', help: 'The console index\'s share of the disk budget (console.retention.maxBytes; locally part of spool.maxBytes).', registers: [registry], collect() { this.set(budget.consoleBytes) } })
+    new Gauge({
+      name: 'falconet_console_index_bytes',
+      help: 'Bytes of records the console index holds (on disk in dataDir/console, or in the shared store).',
+      registers: [registry],
+      collect() {
+        this.set(index.bytes)
+      },
+    })
+    new Gauge({
+      name: 'falconet_console_index_budget_bytes',
+      help: "The console index's share of the disk budget (console.retention.maxBytes; locally part of spool.maxBytes).",
+      registers: [registry],
+      collect() {
+        this.set(budget.consoleBytes)
+      },
+    })
   }
   const sharedDocs = cluster ? new SharedDocs(cluster.store, ['silences'], logger) : undefined
   if (cluster && sharedDocs && (await cluster.store.ready(5000))) await sharedDocs.refresh()
   const metrics = new DeliveryMetrics(registry)
   metrics.declare([...sinks.map((s) => s.id), ...(auditSink ? [auditSink.id] : [])])
-  registerSpoolGauges(registry, spool, sinks.map((s) => s.id), budget.spoolBytes) // receivers too: a stuck Slack queue must show
+  registerSpoolGauges(
+    registry,
+    spool,
+    sinks.map((s) => s.id),
+    budget.spoolBytes,
+  ) // receivers too: a stuck Slack queue must show
   const silences = new Silences(sharedDocs ?? spool.state, clock, config.silences)
   sharedDocs?.onChange(() => silences.reload())
   const inhibited = compileInhibitions(config.inhibit, windowMs)
   const routeTo = routeFindings(config, silences, inhibited)
   const deliveryOf = (sink: Sink<unknown>) => (cluster ? sharedDelivery(cluster, sink, { routed: !sinkIds.includes(sink.id), lifecycle: lifecycleSinks.has(sink.id), routeTo }) : { queue: spool.findingQueue(sink.id) as DeliveryQueue<unknown> })
-  const runners: SinkRunner[] = [
-    ...sinks.map((sink) => new SinkRunner(sink, { logger, deadLetters, metrics, ...deliveryOf(sink) })),
-    ...(auditSink ? [new SinkRunner(auditSink, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })] : []),
-  ]
+  const runners: SinkRunner[] = [...sinks.map((sink) => new SinkRunner(sink, { logger, deadLetters, metrics, ...deliveryOf(sink) })), ...(auditSink ? [new SinkRunner(auditSink, { logger, queue: spool.outboxQueue(AUDIT_OUTBOX), deadLetters, metrics })] : [])]
   let stopGuard: (() => Promise<void>) | undefined
 
   const region = regionOf(config, env)
   // Loaded only when on: the Kubernetes client alone is ~70 MB of RSS (docs/performance.md).
-  const enrichment = config.enrichment.enabled
-    ? (await import('./enrich/index.js')).createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) })
-    : undefined
+  const enrichment = config.enrichment.enabled ? (await import('./enrich/index.js')).createEnrichment(config.enrichment, { logger, registry, ...(config.cluster.name ? { clusterName: config.cluster.name } : {}), ...(region ? { region } : {}) }) : undefined
   const nodeKnown = deps.nodeKnown ?? enrichment?.knowsNode
   // Several replicas: sightings are merged in the store and only the monitor lease's holder raises.
   const sharedLiveness = cluster && config.monitor.enabled ? new SharedLiveness(cluster, config.monitor.forgetAfterSecs * 1000) : undefined
   const monitor = createMonitor(config.monitor, { registry, logger, store: spool.state, windowMs, now: clock, ...(nodeKnown ? { nodeKnown } : {}), ...(sharedLiveness ? { raises: sharedLiveness.raises } : {}) })
   // With a store nothing is queued locally: the sinks get the store's merged finding.
   const findingSinksFor = cluster ? () => [] : (finding: FindingState) => [...sinkIds, ...routeTo(finding)]
-  const hooks = consoleIndex
-    ? { ...monitor.hooks, committed: (f: readonly FindingState[]) => (monitor.hooks.committed?.(f), consoleIndex.record(f, findingSinksFor)) }
-    : monitor.hooks
+  const hooks = consoleIndex ? { ...monitor.hooks, committed: (f: readonly FindingState[]) => (monitor.hooks.committed?.(f), consoleIndex.record(f, findingSinksFor)) } : monitor.hooks
   // Threat lists: files read now (an unreadable one is a start-up error), URLs fetched after start.
   const threatLists = createThreatLists(config.audit.threatIntel, logger)
   const enrich = withFalcoThreatMarks(enrichment?.enrich, threatLists)
-  const { ingest, resolve: resolveFinding, auditIngest, auditDetector } = createPipelinePart(config, {
+  const {
+    ingest,
+    resolve: resolveFinding,
+    auditIngest,
+    auditDetector,
+  } = createPipelinePart(config, {
     spool,
     sinks: findingSinksFor,
     clock,
@@ -245,14 +257,12 @@ export async function createFalconet(config: Readonly<Config>, deps: FalconetDep
   const fileLetters = fileLetterBook(deadLetters, redriver)
   // With a store the dead letters are every replica's, redriven into the shared queues (docs/scale-out.md).
   const sharedLetters = cluster && consoleIndex instanceof SharedFindingIndex ? consoleIndex.deadLetters : undefined
-  sharedLetters?.onCleared((sink, id) => void deadLetters.forget(sink, id).catch((err: unknown) => logger.warn({ err: errorSummary(err), sink, findingId: id }, 'dead letter redriven elsewhere not taken out of this replica\'s file')))
+  sharedLetters?.onCleared((sink, id) => void deadLetters.forget(sink, id).catch((err: unknown) => logger.warn({ err: errorSummary(err), sink, findingId: id }, "dead letter redriven elsewhere not taken out of this replica's file")))
   const sinkIdSet = new Set(sinks.map((s) => s.id))
   const sinkStatus = cluster ? new SharedSinkStatus(cluster.store) : undefined
   const sinkHealth = () => runners.map((r) => ({ id: r.sink.id, lastSuccessAt: r.lastSuccessAt, lastError: r.lastError }))
   const delivery = {
-    letters: sharedLetters
-      ? sharedLetterBook(sharedLetters, { book: fileLetters, sinks: new Set(auditSink ? [auditSink.id] : []) }, (sink) => (sink === SHED ? [...sinkIdSet] : sinkIdSet.has(sink) ? [sink] : []))
-      : fileLetters,
+    letters: sharedLetters ? sharedLetterBook(sharedLetters, { book: fileLetters, sinks: new Set(auditSink ? [auditSink.id] : []) }, (sink) => (sink === SHED ? [...sinkIdSet] : sinkIdSet.has(sink) ? [sink] : [])) : fileLetters,
     sinks: async () => {
       const local = runners.map((r) => ({ id: r.sink.id, pending: r.pending, oldestPendingAt: spool.oldestPendingAt(r.sink.id), lastSuccessAt: r.lastSuccessAt, lastError: r.lastError }))
       if (!sinkStatus) return local

@@ -31,7 +31,6 @@ export function benchFinding(i: number): FindingState {
   )
 }
 
-
 /** The list queries both console benchmarks time, over `n` findings. */
 export function benchQueries(n: number): Array<[string, FindingQuery]> {
   const base: FindingQuery = { sort: 'lastSeen', order: 'desc', offset: 0, limit: 50 }

@@ -24,19 +24,30 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
   }
   for (let n = 0; n < nodes; n++) kube.apply('nodes', nodeObject(nodeName(n), { instanceId: `i-${n.toString(16).padStart(17, '0')}`, zone: 'eu-west-1a', nodegroup: 'general' }))
   for (let p = 0; p < pods; p++) {
-    kube.apply('pods', podObject({
-      namespace: `team-${p % 40}`,
-      name: podName(p),
-      node: nodeName(p % nodes),
-      ip: podIp(p),
-      owner: { kind: 'ReplicaSet', name: `svc-${p % 400}-7d9c6b7b9c` },
-      labels: { app: `svc-${p % 400}`, 'pod-template-hash': '7d9c6b7b9c', 'app.kubernetes.io/part-of': 'shop', version: 'v2' },
-      serviceAccount: 'app',
-      containers: [
-        { name: 'app', image: `111122223333.dkr.ecr.eu-west-1.amazonaws.com/svc-${p % 400}:1.0.${p % 50}`, id: containerId(p) + 'f'.repeat(52), env: [{ name: 'AWS_ROLE_ARN', value: `arn:aws:iam::111122223333:role/team-${p % 40}` }, { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' }] },
-        { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.0', id: (p + 1e6).toString(16).padStart(64, 'e') },
-      ],
-    }))
+    kube.apply(
+      'pods',
+      podObject({
+        namespace: `team-${p % 40}`,
+        name: podName(p),
+        node: nodeName(p % nodes),
+        ip: podIp(p),
+        owner: { kind: 'ReplicaSet', name: `svc-${p % 400}-7d9c6b7b9c` },
+        labels: { app: `svc-${p % 400}`, 'pod-template-hash': '7d9c6b7b9c', 'app.kubernetes.io/part-of': 'shop', version: 'v2' },
+        serviceAccount: 'app',
+        containers: [
+          {
+            name: 'app',
+            image: `111122223333.dkr.ecr.eu-west-1.amazonaws.com/svc-${p % 400}:1.0.${p % 50}`,
+            id: containerId(p) + 'f'.repeat(52),
+            env: [
+              { name: 'AWS_ROLE_ARN', value: `arn:aws:iam::111122223333:role/team-${p % 40}` },
+              { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
+            ],
+          },
+          { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.0', id: (p + 1e6).toString(16).padStart(64, 'e') },
+        ],
+      }),
+    )
   }
   process.stdout.write(kube.kubeconfig() + '\n')
 }

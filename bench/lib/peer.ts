@@ -11,11 +11,13 @@ export type Peer = { available: true; binary: string; how: string } | { availabl
 
 export function findFalcosidekick(env: NodeJS.ProcessEnv = process.env): Peer {
   if (env.FALCOSIDEKICK_BIN) {
-    return existsSync(env.FALCOSIDEKICK_BIN)
-      ? { available: true, binary: env.FALCOSIDEKICK_BIN, how: 'FALCOSIDEKICK_BIN' }
-      : { available: false, reason: `FALCOSIDEKICK_BIN=${env.FALCOSIDEKICK_BIN} does not exist` }
+    return existsSync(env.FALCOSIDEKICK_BIN) ? { available: true, binary: env.FALCOSIDEKICK_BIN, how: 'FALCOSIDEKICK_BIN' } : { available: false, reason: `FALCOSIDEKICK_BIN=${env.FALCOSIDEKICK_BIN} does not exist` }
   }
-  const onPath = (env.PATH ?? '').split(':').filter(Boolean).map((d) => join(d, 'falcosidekick')).find((f) => existsSync(f))
+  const onPath = (env.PATH ?? '')
+    .split(':')
+    .filter(Boolean)
+    .map((d) => join(d, 'falcosidekick'))
+    .find((f) => existsSync(f))
   if (onPath) return { available: true, binary: onPath, how: 'PATH' }
   return { available: false, reason: 'no falcosidekick binary (set FALCOSIDEKICK_BIN or put it on PATH; bench/README.md says how to build it)' }
 }

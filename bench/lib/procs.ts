@@ -42,12 +42,7 @@ export interface Server {
 }
 
 /** Start `command` on the server core; `ready` polls until it answers. */
-export async function startServer(
-  name: string,
-  command: string,
-  args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd?: string; url: string; ready: (url: string) => Promise<boolean>; timeoutMs?: number },
-): Promise<Server> {
+export async function startServer(name: string, command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; url: string; ready: (url: string) => Promise<boolean>; timeoutMs?: number }): Promise<Server> {
   const [file, argv] = pinning.enabled ? ['taskset', ['-c', String(SERVER_CORE), command, ...args]] : [command, args]
   // taskset execs the command: the child's pid is the server's.
   const child = spawn(file, argv, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -88,7 +88,14 @@ export function rows(r: Results): Row[] {
     add({ suite: s, figure: 'alerts/s sent / accepted', value: `${int(st.achievedRate)} / ${int(st.accepted)} of ${int(st.sent)}`, spread: '', target: '' })
     add({ suite: s, figure: 'Falco POST → 200 p50 / p99 at this rate', value: `${ms(st.postP50Ms)} / ${ms(st.postP99Ms)}`, spread: '', target: '' })
     add({ suite: s, figure: `receive → chat receiver call p50 / p99 (${st.chat.delivered}/${st.chat.probes} probes)`, value: `${ms(st.chat.p50Ms)} / ${ms(st.chat.p99Ms)}`, spread: windows(st.chat.windowP99Ms), target: 'p99 < 100 ms', met: st.chat.p99Ms < 100 && st.chat.delivered === st.chat.probes })
-    add({ suite: s, figure: `receive → Security Hub call p50 / p99 (${st.securityHub.delivered}/${st.securityHub.probes} probes)`, value: `${ms(st.securityHub.p50Ms)} / ${ms(st.securityHub.p99Ms)}`, spread: windows(st.securityHub.windowP99Ms), target: 'p99 < 2 s', met: st.securityHub.p99Ms < 2000 && st.securityHub.delivered === st.securityHub.probes })
+    add({
+      suite: s,
+      figure: `receive → Security Hub call p50 / p99 (${st.securityHub.delivered}/${st.securityHub.probes} probes)`,
+      value: `${ms(st.securityHub.p50Ms)} / ${ms(st.securityHub.p99Ms)}`,
+      spread: windows(st.securityHub.windowP99Ms),
+      target: 'p99 < 2 s',
+      met: st.securityHub.p99Ms < 2000 && st.securityHub.delivered === st.securityHub.probes,
+    })
   }
   if (r.scaleOut) {
     const s = `6 Scale-out (${int(r.scaleOut.alerts)} storm alerts over ${r.scaleOut.secs} s, round-robin)`
@@ -103,7 +110,17 @@ export function rows(r: Results): Row[] {
   const falcoTargets = r.falco?.runs.at(-1)?.targets ?? []
   const idle = falcoTargets.find((t) => t.target === 'falconet')?.idleRssMb ?? r.steady?.idleRssMb ?? r.fluentBit?.idleRssMb
   if (idle !== undefined) add({ suite: s, figure: 'falconet idle', value: mb(idle), spread: '', target: '≤ 100 MB', met: idle <= 100 })
-  for (const run of r.falco?.runs ?? []) for (const t of run.targets) if (t.available) add({ suite: s, figure: `${targetName(t.target)} idle / peak under Falco POSTs, ${run.connections} connection(s)`, value: `${mb(t.idleRssMb!)} / ${mb(t.peakRssMb!)}`, spread: '', target: t.target === 'falconet' && run.connections > 1 ? 'peak ≤ 250 MB' : '', ...(t.target === 'falconet' && run.connections > 1 ? { met: t.peakRssMb! <= 250 } : {}) })
+  for (const run of r.falco?.runs ?? [])
+    for (const t of run.targets)
+      if (t.available)
+        add({
+          suite: s,
+          figure: `${targetName(t.target)} idle / peak under Falco POSTs, ${run.connections} connection(s)`,
+          value: `${mb(t.idleRssMb!)} / ${mb(t.peakRssMb!)}`,
+          spread: '',
+          target: t.target === 'falconet' && run.connections > 1 ? 'peak ≤ 250 MB' : '',
+          ...(t.target === 'falconet' && run.connections > 1 ? { met: t.peakRssMb! <= 250 } : {}),
+        })
   if (r.fluentBit) add({ suite: s, figure: 'falconet peak under Fluent Bit chunks (all formats)', value: mb(Math.max(...r.fluentBit.rows.map((x) => x.peakRssMb))), spread: r.fluentBit.rows.map((x) => `${x.format} ${Math.round(x.peakRssMb)}`).join(', '), target: '' })
   if (r.storm) add({ suite: s, figure: 'storm', value: 'see 3 (counts only)', spread: '', target: '' })
   if (r.steady) {

@@ -89,4 +89,3 @@ export async function startFalcosidekick(binary: string, name: string, webhook: 
     },
   })
 }
-

@@ -42,7 +42,10 @@ export async function enrichmentSuite(pods: number, nodes: number): Promise<Enri
     let metrics = ''
     try {
       for (;;) {
-        const ready = await fetch(`${falconet.url}/readyz`).then((r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>, () => undefined)
+        const ready = await fetch(`${falconet.url}/readyz`).then(
+          (r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>,
+          () => undefined,
+        )
         if (ready?.enrichment?.synced) break
         await sleep(20)
       }
@@ -53,7 +56,11 @@ export async function enrichmentSuite(pods: number, nodes: number): Promise<Enri
       await falconet.stop()
     }
     const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(metrics)?.[1])
-    const cache = metrics.match(/falconet_enrich_cache_objects\{kind="\w+"\} \d+/g)?.map((s) => s.replace(/falconet_enrich_cache_objects\{kind="(\w+)"\} /, '$1 ')).join(', ') ?? ''
+    const cache =
+      metrics
+        .match(/falconet_enrich_cache_objects\{kind="\w+"\} \d+/g)
+        ?.map((s) => s.replace(/falconet_enrich_cache_objects\{kind="(\w+)"\} /, '$1 '))
+        .join(', ') ?? ''
 
     // Lookup cost per association rule, here, on the same cache code.
     const meta = new KubeMetadata({ mode: 'cluster', kubeconfig, deletedPodGraceMs: 120_000, syncTimeoutMs: 600_000, podAnnotations: [] }, { logger: pino({ level: 'silent' }), registry: new Registry() })

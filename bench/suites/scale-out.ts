@@ -86,11 +86,7 @@ async function run(settings: Settings, replicas: number, withStore: boolean): Pr
     const cpuBefore = procs.map((p) => cpuMs(p.child.pid!))
     // Each replica gets every N-th alert, at its share of the rate: a Service's round-robin.
     const share = Math.ceil(settings.stormAlerts / replicas)
-    const sent = await Promise.all(
-      procs.map((p, r) =>
-        paced({ url: p.url, rate: settings.stormAlerts / settings.stormSecs / replicas, count: Math.min(share, settings.stormAlerts - r * share), connections: Math.max(2, Math.round(16 / replicas)), body: (i) => body(r * share + i) }),
-      ),
-    )
+    const sent = await Promise.all(procs.map((p, r) => paced({ url: p.url, rate: settings.stormAlerts / settings.stormSecs / replicas, count: Math.min(share, settings.stormAlerts - r * share), connections: Math.max(2, Math.round(16 / replicas)), body: (i) => body(r * share + i) })))
     const accepted = sent.reduce((n, s) => n + s.ok, 0)
     // Settle: the last merge, the final count's delivery (resend 5 s here) and the chat group's
     // first message (group wait 30 s by default).

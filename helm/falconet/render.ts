@@ -50,9 +50,14 @@ const OVERRIDES: Record<string, object> = {
   'auditPoller.config': { $ref: '#/$defs/falconetConfig' },
 }
 
-interface Row { path: string, type: string, value: string, description: string }
+interface Row {
+  path: string
+  type: string
+  value: string
+  description: string
+}
 
-function typeOf (value: unknown): string {
+function typeOf(value: unknown): string {
   if (Array.isArray(value)) return 'array'
   if (value === null) return 'null'
   if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number'
@@ -60,14 +65,17 @@ function typeOf (value: unknown): string {
 }
 
 /** The `# --` lines above a key (the yaml parser hangs a map's first comment on the map itself). */
-function description (pair: Pair, parent: YAMLMap): string | undefined {
+function description(pair: Pair, parent: YAMLMap): string | undefined {
   const comment = (pair.key as { commentBefore?: string } | null)?.commentBefore ?? (parent.items[0] === pair ? parent.commentBefore : undefined) ?? ''
-  const doc = comment.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('-- '))
+  const doc = comment
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('-- '))
   return doc.length > 0 ? doc.map((l) => l.slice(3)).join(' ') : undefined
 }
 
 /** One level of values.yaml: a map with defaults and documented keys becomes a closed object. */
-function schemaOf (map: YAMLMap, path: string, rows: Row[]): Record<string, unknown> {
+function schemaOf(map: YAMLMap, path: string, rows: Row[]): Record<string, unknown> {
   const properties: Record<string, unknown> = {}
   for (const pair of map.items as Pair[]) {
     const key = String((pair.key as { value: unknown }).value)
@@ -97,7 +105,7 @@ function schemaOf (map: YAMLMap, path: string, rows: Row[]): Record<string, unkn
 }
 
 /** A renamed sink's old key is still accepted in values (the chart moves it to the new one: _helpers.tpl). */
-function withRenamedSinks (schema: any): unknown {
+function withRenamedSinks(schema: any): unknown {
   for (const [from, to] of Object.entries(RENAMED_SINK_IDS)) {
     const slice = schema.properties.sinks.properties[to]
     schema.properties.sinks.properties[from] = { ...slice, deprecated: true, description: `Deprecated: the old key of sinks.${to}, merged over it by the chart.` }
@@ -106,13 +114,17 @@ function withRenamedSinks (schema: any): unknown {
 }
 
 /** falconet's config schema for a values file: closed as falconet closes it, every key optional (falconet fills the defaults). */
-function optionalConfigSchema (schema: unknown): unknown {
+function optionalConfigSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(optionalConfigSchema)
   if (schema === null || typeof schema !== 'object') return schema
-  return Object.fromEntries(Object.entries(schema).filter(([k]) => k !== 'required').map(([k, v]) => [k, optionalConfigSchema(v)]))
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k]) => k !== 'required')
+      .map(([k, v]) => [k, optionalConfigSchema(v)]),
+  )
 }
 
-export function render (): { schema: string, readme: string } {
+export function render(): { schema: string; readme: string } {
   const rows: Row[] = []
   const doc = parseDocument(readFileSync(join(chartDir, 'values.yaml'), 'utf8'))
   const root = schemaOf(doc.contents as YAMLMap, '', rows)
@@ -122,13 +134,7 @@ export function render (): { schema: string, readme: string } {
     ...root,
     $defs: { falconetConfig: withRenamedSinks(optionalConfigSchema(closeObjects(JSON.parse(JSON.stringify(configSchema))))) },
   }
-  const table = [
-    BEGIN,
-    '| key | type | default | description |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| \`${r.path}\` | ${r.type} | \`${r.value.replace(/\|/g, '\\|')}\` | ${r.description.replace(/\|/g, '\\|')} |`),
-    END,
-  ].join('\n')
+  const table = [BEGIN, '| key | type | default | description |', '|---|---|---|---|', ...rows.map((r) => `| \`${r.path}\` | ${r.type} | \`${r.value.replace(/\|/g, '\\|')}\` | ${r.description.replace(/\|/g, '\\|')} |`), END].join('\n')
   const readme = readFileSync(join(chartDir, 'README.md'), 'utf8')
   const start = readme.indexOf(BEGIN)
   const end = readme.indexOf(END)
@@ -142,9 +148,15 @@ export function render (): { schema: string, readme: string } {
 if (process.argv[1] === import.meta.filename) {
   const out = render()
   const files = { 'values.schema.json': out.schema, 'README.md': out.readme }
-  const stale = Object.entries(files).filter(([name, text]) => {
-    try { return readFileSync(join(chartDir, name), 'utf8') !== text } catch { return true }
-  }).map(([name]) => name)
+  const stale = Object.entries(files)
+    .filter(([name, text]) => {
+      try {
+        return readFileSync(join(chartDir, name), 'utf8') !== text
+      } catch {
+        return true
+      }
+    })
+    .map(([name]) => name)
   if (process.argv.includes('--check')) {
     if (stale.length > 0) {
       console.error(`stale: ${stale.join(', ')} (run npm run chart)`)

@@ -9,7 +9,10 @@ import { pathToFileURL } from 'node:url'
 import { isScalar, parseDocument, Scalar } from 'yaml'
 
 /** A text embedded in a values file: its key path there, and its file (from the repository root). */
-export interface Embed { path: string[]; source: string }
+export interface Embed {
+  path: string[]
+  source: string
+}
 
 const FLUENT_BIT_SECTIONS = ['service', 'inputs', 'filters', 'outputs']
 
@@ -32,7 +35,7 @@ export const valuesDir = join(repoRoot, 'helm', 'values')
  * byte of a text that ends in one newline). A path that is missing is created; one that holds a
  * map or a list is an error, not something to overwrite.
  */
-export function embed (valuesText: string, texts: Array<{ path: string[]; text: string }>): string {
+export function embed(valuesText: string, texts: Array<{ path: string[]; text: string }>): string {
   const doc = parseDocument(valuesText)
   if (doc.errors.length > 0) throw new Error(`not valid YAML: ${doc.errors[0]?.message ?? ''}`)
   for (const { path, text } of texts) {
@@ -52,19 +55,26 @@ export function embed (valuesText: string, texts: Array<{ path: string[]; text: 
   return doc.toString({ lineWidth: 0, flowCollectionPadding: false })
 }
 
-export interface Rendered { file: string; before: string; after: string }
+export interface Rendered {
+  file: string
+  before: string
+  after: string
+}
 
 /** Every values file that embeds texts, as committed and as the generator would write it. */
-export function renderAll (root = repoRoot): Rendered[] {
+export function renderAll(root = repoRoot): Rendered[] {
   return Object.entries(EMBEDS).map(([file, embeds]) => {
     const path = join(root, 'helm', 'values', file)
     const before = readFileSync(path, 'utf8')
-    const after = embed(before, embeds.map(({ path: at, source }) => ({ path: at, text: readFileSync(join(root, source), 'utf8') })))
+    const after = embed(
+      before,
+      embeds.map(({ path: at, source }) => ({ path: at, text: readFileSync(join(root, source), 'utf8') })),
+    )
     return { file: path, before, after }
   })
 }
 
-function main (args: string[]): number {
+function main(args: string[]): number {
   const check = args.includes('--check')
   const stale = renderAll().filter((r) => r.before !== r.after)
   for (const { file, after } of stale) {

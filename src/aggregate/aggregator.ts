@@ -82,9 +82,7 @@ export function fold(previous: FindingState | undefined, event: SecurityEvent, i
     containers,
     distinctPods: previous.distinctPods + (pods.length > previous.pods.length ? 1 : 0),
     distinctContainers: previous.distinctContainers + (containers.length > previous.containers.length ? 1 : 0),
-    samplePods: event.workload.pod && !previous.samplePods.includes(event.workload.pod) && previous.samplePods.length < SAMPLE
-      ? [...previous.samplePods, event.workload.pod]
-      : previous.samplePods,
+    samplePods: event.workload.pod && !previous.samplePods.includes(event.workload.pod) && previous.samplePods.length < SAMPLE ? [...previous.samplePods, event.workload.pod] : previous.samplePods,
     ...withAuditId(previous.auditIds, event),
     version: previous.version + 1,
   }
@@ -139,7 +137,6 @@ function addBounded(list: string[], value: string | undefined): string[] {
   if (!value || list.includes(value) || list.length >= TRACKED_NAMES) return list
   return [...list, value]
 }
-
 
 /**
  * UpdatedAt: when falconet changed the finding (ASFF: when the provider last updated the record),

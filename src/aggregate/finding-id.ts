@@ -46,10 +46,18 @@ function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
   const configured = (Object.hasOwn(options.keyFields, event.rule) ? options.keyFields[event.rule] : undefined) ?? event.keyFields
   if (configured) return [...configured].sort()
   // Audit alerts name no pod: what they are about is in their fields (user, target, subjects).
-  if (event.source === 'k8s_audit') return Object.keys(event.fields).filter((k) => !VOLATILE_FIELDS.has(k)).sort()
+  if (event.source === 'k8s_audit')
+    return Object.keys(event.fields)
+      .filter((k) => !VOLATILE_FIELDS.has(k))
+      .sort()
   return []
 }
 
 function slug(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 32) || 'event'
+  return (
+    value
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .slice(0, 32) || 'event'
+  )
 }

@@ -66,9 +66,7 @@ function resources(event: SecurityEvent, ctx: AsffContext): Resource[] {
     const details: NonNullable<NonNullable<Resource['Details']>['Container']> = {}
     const name = nonEmpty(container.name)
     if (name) details.Name = name
-    const image = container.imageRepository
-      ? container.imageRepository + (container.imageTag ? `:${container.imageTag}` : '')
-      : undefined
+    const image = container.imageRepository ? container.imageRepository + (container.imageTag ? `:${container.imageTag}` : '') : undefined
     const imageName = nonEmpty(image)
     if (imageName) details.ImageName = imageName
     const imageId = nonEmpty(container.imageDigest)
@@ -204,12 +202,48 @@ function text(v: FieldValue | undefined): string | undefined {
 
 /** Raw fields that say most about what happened, kept first when there are more than fit. */
 const USEFUL_FIELDS = [
-  'proc.cmdline', 'proc.exepath', 'proc.pname', 'proc.pcmdline', 'proc.aname[2]', 'proc.aname[3]', 'user.name', 'user.uid',
-  'user.loginuid', 'fd.name', 'fd.rip', 'fd.rport', 'evt.type', 'evt.arg.flags', 'container.id', 'container.name',
-  'container.image.repository', 'container.image.tag', 'k8s.ns.name', 'k8s.pod.name', 'ka.user.name', 'ka.verb',
-  'ka.uri', 'ka.target.resource', 'ka.target.namespace', 'ka.target.name', 'ka.req.binding.subjects', 'ka.req.binding.role',
-  'detection.id', 'guardduty.equivalent', 'ka.api', 'ka.user.arn', 'ka.user.session', 'ka.sourceips', 'ka.useragent', 'ka.auth.decision',
-  'ka.auth.reason', 'ka.response.code', 'ka.auditid', 'ka.impersonated.user', 'ka.target.subresource', 'ka.user.groups',
+  'proc.cmdline',
+  'proc.exepath',
+  'proc.pname',
+  'proc.pcmdline',
+  'proc.aname[2]',
+  'proc.aname[3]',
+  'user.name',
+  'user.uid',
+  'user.loginuid',
+  'fd.name',
+  'fd.rip',
+  'fd.rport',
+  'evt.type',
+  'evt.arg.flags',
+  'container.id',
+  'container.name',
+  'container.image.repository',
+  'container.image.tag',
+  'k8s.ns.name',
+  'k8s.pod.name',
+  'ka.user.name',
+  'ka.verb',
+  'ka.uri',
+  'ka.target.resource',
+  'ka.target.namespace',
+  'ka.target.name',
+  'ka.req.binding.subjects',
+  'ka.req.binding.role',
+  'detection.id',
+  'guardduty.equivalent',
+  'ka.api',
+  'ka.user.arn',
+  'ka.user.session',
+  'ka.sourceips',
+  'ka.useragent',
+  'ka.auth.decision',
+  'ka.auth.reason',
+  'ka.response.code',
+  'ka.auditid',
+  'ka.impersonated.user',
+  'ka.target.subresource',
+  'ka.user.groups',
 ]
 const USEFUL_RANK = new Map(USEFUL_FIELDS.map((f, i) => [f, i]))
 

@@ -39,13 +39,7 @@ export function classifyAwsError(err: unknown): AwsErrorClass {
     message,
     ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS) } : {}),
   }
-  const temporary =
-    (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
-    THROTTLING.test(code) ||
-    ACCESS.test(code) ||
-    TRANSIENT.test(code) ||
-    NETWORK.has(e?.code ?? '') ||
-    Boolean(e?.$retryable)
+  const temporary = (status !== undefined && (status >= 500 || status === 429 || status === 408)) || THROTTLING.test(code) || ACCESS.test(code) || TRANSIENT.test(code) || NETWORK.has(e?.code ?? '') || Boolean(e?.$retryable)
   return { ...base, retryable: temporary }
 }
 

@@ -69,9 +69,7 @@ async function callerAccount(region: string, needs: AwsNeeds, signal?: AbortSign
     return out.Account
   } catch (err) {
     const { name, message } = errorSummary(err)
-    throw new errors.FALCONET_ERR_CONFIG(
-      `  aws.accountId: not set, and sts:GetCallerIdentity failed (${name ?? 'Error'}: ${message}); needed by ${needs.accountId.join(', ')}. Set aws.accountId or give falconet AWS credentials (IRSA, Pod Identity).`,
-    )
+    throw new errors.FALCONET_ERR_CONFIG(`  aws.accountId: not set, and sts:GetCallerIdentity failed (${name ?? 'Error'}: ${message}); needed by ${needs.accountId.join(', ')}. Set aws.accountId or give falconet AWS credentials (IRSA, Pod Identity).`)
   } finally {
     sts.destroy()
   }

@@ -31,8 +31,5 @@ export function sayNodeSupportOnce(config: Readonly<Config>, needs: AwsNeeds, lo
   if (!(major < SDK_NODE_MAJOR)) return
   env[SDK_WARNING_SWITCH] = 'true'
   process.env[SDK_WARNING_SWITCH] = 'true' // where the SDK reads it, when serve() was given another env
-  logger.warn(
-    { node: nodeVersion, sdkRequiresNode: `>=${SDK_NODE_MAJOR}`, more: 'https://a.co/c895JFp' },
-    `AWS SDK for JavaScript v3 releases after the first week of January 2027 require Node.js >= ${SDK_NODE_MAJOR}; this process runs ${nodeVersion} (the falconet image runs the current LTS)`,
-  )
+  logger.warn({ node: nodeVersion, sdkRequiresNode: `>=${SDK_NODE_MAJOR}`, more: 'https://a.co/c895JFp' }, `AWS SDK for JavaScript v3 releases after the first week of January 2027 require Node.js >= ${SDK_NODE_MAJOR}; this process runs ${nodeVersion} (the falconet image runs the current LTS)`)
 }

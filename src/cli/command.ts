@@ -50,11 +50,7 @@ type Options = NonNullable<ParseArgsConfig['options']>
  * node:util parseArgs, strict, with `-h/--help` on every command; its errors become UsageErrors.
  * `null` means help was asked for (the caller prints it and exits 0).
  */
-export function parseCommandArgs(
-  args: string[],
-  options: Options,
-  positionals: { min: number; max: number; names: string },
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } | null {
+export function parseCommandArgs(args: string[], options: Options, positionals: { min: number; max: number; names: string }): { values: Record<string, string | boolean | undefined>; positionals: string[] } | null {
   let parsed
   try {
     parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })

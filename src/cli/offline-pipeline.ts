@@ -51,7 +51,8 @@ export function createOfflinePipeline(config: Readonly<Config>): OfflinePipeline
         c = { kind: 'invalid', reason: (err as Error).message }
       }
       if (c.kind === 'falco' || c.kind === 'log') await ingest([c.event])
-      else if (c.kind === 'forged') await ingest([impersonationEvent(c)]) // as the endpoint: a finding about the sender
+      else if (c.kind === 'forged')
+        await ingest([impersonationEvent(c)]) // as the endpoint: a finding about the sender
       else if (c.kind === 'audit') await auditIngest([c.event as unknown as AuditEvent])
       return c.kind === 'invalid' ? c : { kind: c.kind }
     },

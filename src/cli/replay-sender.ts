@@ -70,7 +70,11 @@ export class ReplaySender {
       case 'fluent-bit':
         return this.#queue('fluent-bit', [record.text], record.line)
       case 'k8s-audit':
-        return this.#queue('k8s-audit', record.events.map((e: AuditEvent) => JSON.stringify(e)), record.line)
+        return this.#queue(
+          'k8s-audit',
+          record.events.map((e: AuditEvent) => JSON.stringify(e)),
+          record.line,
+        )
     }
   }
 

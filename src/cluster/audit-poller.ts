@@ -95,7 +95,12 @@ export function sharedPolling(cluster: Cluster, logGroupName: string, local: Che
           throw new Error('no longer the audit poller leader: checkpoint not written')
         }
         // Written: forget what went, unless it changed again meanwhile.
-        if (sent) for (const [m, pending] of [[sent.state, pendingState], [sent.windows, pendingWindows]] as const) for (const [k, v] of m) if (pending.get(k) === v) pending.delete(k)
+        if (sent)
+          for (const [m, pending] of [
+            [sent.state, pendingState],
+            [sent.windows, pendingWindows],
+          ] as const)
+            for (const [k, v] of m) if (pending.get(k) === v) pending.delete(k)
       },
     },
   }

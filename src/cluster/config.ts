@@ -9,8 +9,7 @@ export const storeSchema = Type.Object(
     url: Type.Optional(
       Type.String({
         pattern: '^(redis|rediss|valkey|valkeys)://',
-        description:
-          'The shared store: redis://host:6379/0, or rediss:// for TLS (ElastiCache in-transit encryption). Set it on every replica to run several (env FALCONET_STORE_URL). Never put a password here: use authTokenFile / authTokenEnv.',
+        description: 'The shared store: redis://host:6379/0, or rediss:// for TLS (ElastiCache in-transit encryption). Set it on every replica to run several (env FALCONET_STORE_URL). Never put a password here: use authTokenFile / authTokenEnv.',
       }),
     ),
     username: Type.Optional(Type.String({ description: 'ACL user (ElastiCache RBAC); the AUTH token alone uses the default user.' })),
@@ -39,7 +38,7 @@ export const storeSchema = Type.Object(
     leaseSecs: Type.Integer({
       minimum: 5,
       default: 15,
-      description: 'Leadership leases (each sink\'s delivery, the audit poller, the silent-source check) last this long and are renewed at a third of it: a dead leader is replaced within this time.',
+      description: "Leadership leases (each sink's delivery, the audit poller, the silent-source check) last this long and are renewed at a third of it: a dead leader is replaced within this time.",
     }),
     commandTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'A store command not answered in this time fails (and is retried with backoff).' }),
   },

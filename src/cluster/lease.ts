@@ -102,7 +102,7 @@ const gauges = new WeakMap<Registry, Gauge<'lease'>>()
 function leaderGauge(registry: Registry): Gauge<'lease'> {
   let g = gauges.get(registry)
   if (!g) {
-    g = new Gauge({ name: 'falconet_cluster_leader', help: '1 while this replica holds the lease (a sink\'s delivery, the audit poller, the source monitor).', labelNames: ['lease'], registers: [registry] })
+    g = new Gauge({ name: 'falconet_cluster_leader', help: "1 while this replica holds the lease (a sink's delivery, the audit poller, the source monitor).", labelNames: ['lease'], registers: [registry] })
     gauges.set(registry, g)
   }
   return g

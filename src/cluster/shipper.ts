@@ -128,19 +128,11 @@ export class Shipper {
       const fromSeq = fresh[0]!.seq
       const toSeq = fresh.at(-1)!.seq
       if (fresh.some((b, i) => i > 0 && b.seq <= fresh[i - 1]!.seq)) this.#logger.error({ fromSeq, toSeq }, 'merge outbox out of sequence order: a replay could skip changes')
-      const deltas = premerge(fresh.flatMap((b) => b.deltas), this.#options.windowMs)
-      const reply = await this.#store.run<[number, number]>(MERGE, [hwmKey], [
-        this.#store.prefix,
-        replica,
-        fromSeq,
-        toSeq,
+      const deltas = premerge(
+        fresh.flatMap((b) => b.deltas),
         this.#options.windowMs,
-        Date.now(),
-        this.#options.seenTtlMs,
-        JSON.stringify(this.#options.sinks),
-        JSON.stringify(deltas),
-        TRACKED_NAMES,
-      ])
+      )
+      const reply = await this.#store.run<[number, number]>(MERGE, [hwmKey], [this.#store.prefix, replica, fromSeq, toSeq, this.#options.windowMs, Date.now(), this.#options.seenTtlMs, JSON.stringify(this.#options.sinks), JSON.stringify(deltas), TRACKED_NAMES])
       if (reply[0] === -1) {
         // Merged before (the reply to an earlier attempt was lost): take the store's mark, filter again.
         this.#metrics?.replays.inc()

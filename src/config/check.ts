@@ -121,7 +121,10 @@ function urlProblems(value: unknown, path: string, problems: ConfigProblem[]): v
 /** "did you mean `server.port`?" for an unknown key: the nearest allowed key, when it is near enough. */
 export function suggestKey(unknown: string, allowed: readonly string[]): string | undefined {
   if (allowed.length === 0) return undefined
-  const best = closest(unknown.toLowerCase(), allowed.map((k) => k.toLowerCase()))
+  const best = closest(
+    unknown.toLowerCase(),
+    allowed.map((k) => k.toLowerCase()),
+  )
   const match = allowed.find((k) => k.toLowerCase() === best)!
   return distance(unknown.toLowerCase(), best) <= Math.max(2, Math.floor(match.length / 3)) ? match : undefined
 }

@@ -22,8 +22,19 @@ export function renderConfigDocs(): string {
     'One YAML file (`--config FILE` or env `FALCONET_CONFIG`), then environment overrides. Any key can',
     'be set from the environment as `FALCONET__` + the path in capitals with `__` between levels',
     '(`FALCONET__SINKS__SECURITY_HUB__RATE_LIMIT__BURST=5`: a camelCase key in snake case); values are read as YAML scalars.',
-    `Short forms: ${Object.entries(ENV_ALIASES).filter(([, path]) => !isRenamedSink(path)).map(([name]) => `\`${name}\``).join(', ')}.`,
-    `Renamed keys, still read with a warning (with both the old and the new key set, they are merged key by key and the new one wins): ${Object.entries(RENAMED_SINK_IDS).map(([from, to]) => `\`sinks.${from}\` → \`sinks.${to}\` (env \`FALCONET__SINKS__${from.toUpperCase()}__*\`, ${Object.entries(ENV_ALIASES).filter(([, path]) => path[1] === from).map(([name]) => `\`${name}\``).join(', ')})`).join('; ')}.`,
+    `Short forms: ${Object.entries(ENV_ALIASES)
+      .filter(([, path]) => !isRenamedSink(path))
+      .map(([name]) => `\`${name}\``)
+      .join(', ')}.`,
+    `Renamed keys, still read with a warning (with both the old and the new key set, they are merged key by key and the new one wins): ${Object.entries(RENAMED_SINK_IDS)
+      .map(
+        ([from, to]) =>
+          `\`sinks.${from}\` → \`sinks.${to}\` (env \`FALCONET__SINKS__${from.toUpperCase()}__*\`, ${Object.entries(ENV_ALIASES)
+            .filter(([, path]) => path[1] === from)
+            .map(([name]) => `\`${name}\``)
+            .join(', ')})`,
+      )
+      .join('; ')}.`,
     'Unknown keys are errors. `falconet validate-config FILE` checks a file.',
     '',
     'Sink ids (the `sink` metric label, `dead-letter/<id>.jsonl`, `--sink` of `falconet dead-letters`, `GET /api/status`): a',
@@ -75,9 +86,7 @@ function typeOf(schema: SchemaNode): string {
   if (schema.enum) return schema.enum.map((v: unknown) => `\`${v}\``).join(' \\| ')
   if (schema.type === 'object' && schema.patternProperties) return 'map'
   if (schema.type === 'array') return `list of ${typeOf(schema.items ?? {})}`
-  const bounds = [schema.minimum !== undefined ? `≥ ${schema.minimum}` : '', schema.maximum !== undefined ? `≤ ${schema.maximum}` : '']
-    .filter(Boolean)
-    .join(', ')
+  const bounds = [schema.minimum !== undefined ? `≥ ${schema.minimum}` : '', schema.maximum !== undefined ? `≤ ${schema.maximum}` : ''].filter(Boolean).join(', ')
   return `${schema.type ?? 'any'}${bounds ? ` (${bounds})` : ''}${schema.pattern ? ` matching \`${schema.pattern}\`` : ''}`
 }
 

@@ -132,7 +132,9 @@ function readYamlFile(file: string): Record<string, unknown> {
  */
 function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
   const origins = new Map<string, string>()
-  const generic = Object.keys(env).filter((n) => n.startsWith('FALCONET__')).sort()
+  const generic = Object.keys(env)
+    .filter((n) => n.startsWith('FALCONET__'))
+    .sort()
   const aliases = Object.keys(ENV_ALIASES).filter((n) => n in env)
   for (const name of [...generic, ...aliases]) {
     const value = env[name]
@@ -160,9 +162,7 @@ function resolveEnvPath(segments: string[]): string[] {
       continue
     }
     const wanted = segment.replace(/_/g, '').toLowerCase()
-    const key = node?.properties
-      ? Object.keys(node.properties).find((k) => k.toLowerCase() === wanted)
-      : undefined
+    const key = node?.properties ? Object.keys(node.properties).find((k) => k.toLowerCase() === wanted) : undefined
     if (key) {
       path.push(key)
       schema = node?.properties?.[key]
@@ -237,37 +237,39 @@ function from(origins: Map<string, string>, key: string): string {
 }
 
 function schemaProblems(list: ErrorObject[], origins: Map<string, string>): ConfigProblem[] {
-  return list.filter((e) => e.keyword !== 'propertyNames').map((e) => {
-    const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
-    if (e.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperty: string }).additionalProperty
-      const full = path === '(root)' ? extra : `${path}.${extra}`
-      const near = suggestKey(extra, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
-      const prefix = path === '(root)' ? '' : `${path}.`
-      return { path: full, message: `unknown setting${near ? ` — did you mean \`${prefix}${near}\`?` : ''}${from(origins, full)}` }
-    }
-    if (e.keyword === 'required') {
-      const missing = (e.params as { missingProperty: string }).missingProperty
-      const at = path === '(root)' ? missing : `${path}.${missing}`
-      return { path: at, message: `required${from(origins, at)}` }
-    }
-    if (e.keyword === 'discriminator') {
-      // A `type` no variant has (receivers): name the types there are.
-      const types = ((e.parentSchema as { oneOf?: Array<{ properties?: { type?: { const?: string } } }> }).oneOf ?? []).map((v) => v.properties?.type?.const)
-      const at = `${path === '(root)' ? '' : `${path}.`}type`
-      return { path: at, message: `must be one of ${types.join(', ')}${from(origins, at)}` }
-    }
-    if (e.propertyName !== undefined && e.keyword !== 'propertyNames') {
-      // A key refused by `propertyNames` (webhook headers x-falconet-*): the key's path, the schema's reason.
-      const at = `${path}.${e.propertyName}`
-      return { path: at, message: `${(e.parentSchema as { description?: string } | undefined)?.description ?? e.message}${from(origins, at)}` }
-    }
-    if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
-      const allowed = e.params && 'allowedValues' in e.params ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''
-      return { path, message: `${e.message ?? 'not an allowed value'}${allowed}${from(origins, path)}` }
-    }
-    return { path, message: `${e.message ?? e.keyword}${from(origins, path)}` }
-  })
+  return list
+    .filter((e) => e.keyword !== 'propertyNames')
+    .map((e) => {
+      const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)'
+      if (e.keyword === 'additionalProperties') {
+        const extra = (e.params as { additionalProperty: string }).additionalProperty
+        const full = path === '(root)' ? extra : `${path}.${extra}`
+        const near = suggestKey(extra, Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}))
+        const prefix = path === '(root)' ? '' : `${path}.`
+        return { path: full, message: `unknown setting${near ? ` — did you mean \`${prefix}${near}\`?` : ''}${from(origins, full)}` }
+      }
+      if (e.keyword === 'required') {
+        const missing = (e.params as { missingProperty: string }).missingProperty
+        const at = path === '(root)' ? missing : `${path}.${missing}`
+        return { path: at, message: `required${from(origins, at)}` }
+      }
+      if (e.keyword === 'discriminator') {
+        // A `type` no variant has (receivers): name the types there are.
+        const types = ((e.parentSchema as { oneOf?: Array<{ properties?: { type?: { const?: string } } }> }).oneOf ?? []).map((v) => v.properties?.type?.const)
+        const at = `${path === '(root)' ? '' : `${path}.`}type`
+        return { path: at, message: `must be one of ${types.join(', ')}${from(origins, at)}` }
+      }
+      if (e.propertyName !== undefined && e.keyword !== 'propertyNames') {
+        // A key refused by `propertyNames` (webhook headers x-falconet-*): the key's path, the schema's reason.
+        const at = `${path}.${e.propertyName}`
+        return { path: at, message: `${(e.parentSchema as { description?: string } | undefined)?.description ?? e.message}${from(origins, at)}` }
+      }
+      if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf') {
+        const allowed = e.params && 'allowedValues' in e.params ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''
+        return { path, message: `${e.message ?? 'not an allowed value'}${allowed}${from(origins, path)}` }
+      }
+      return { path, message: `${e.message ?? e.keyword}${from(origins, path)}` }
+    })
 }
 
 function deepFreeze<T>(value: T): T {

@@ -191,7 +191,10 @@ function badRequest(message: string): Error {
 
 function list(value: string | undefined, allowed: readonly string[], name: string, normalize: (v: string) => string = (v) => v): string[] | undefined {
   if (!value) return undefined
-  const values = value.split(',').map((v) => normalize(v.trim())).filter(Boolean)
+  const values = value
+    .split(',')
+    .map((v) => normalize(v.trim()))
+    .filter(Boolean)
   const bad = values.find((v) => !allowed.includes(v))
   if (bad) throw badRequest(`${name}: "${bad}" is not one of ${allowed.join(', ')}`)
   return values

@@ -25,7 +25,7 @@ export const consoleSchema = Type.Object(
           Type.Integer({
             minimum: 1_048_576,
             description:
-              'Bytes of stored records the index keeps; the least recently received go first. On disk (dataDir/console, no store) this is part of spool.maxBytes — the spool gets the rest — and may be at most half of it; default a fifth of it (205 MiB of the default 1 GiB). With a shared store the index lives in the store, the spool keeps all of spool.maxBytes, and this bounds the store\'s copy: default 64 MiB (about 40,000 findings, 1.7 KB of store memory each), which leaves the chart\'s Valkey (maxmemory 200mb) room for the shared aggregates; raise both together.',
+              "Bytes of stored records the index keeps; the least recently received go first. On disk (dataDir/console, no store) this is part of spool.maxBytes — the spool gets the rest — and may be at most half of it; default a fifth of it (205 MiB of the default 1 GiB). With a shared store the index lives in the store, the spool keeps all of spool.maxBytes, and this bounds the store's copy: default 64 MiB (about 40,000 findings, 1.7 KB of store memory each), which leaves the chart's Valkey (maxmemory 200mb) room for the shared aggregates; raise both together.",
           }),
         ),
       },
@@ -45,9 +45,9 @@ export const consoleSchema = Type.Object(
         clientId: Type.Optional(Type.String()),
         clientSecretFile: Type.Optional(Type.String({ description: 'File holding the client secret; none: a public client (PKCE only).' })),
         clientSecretEnv: Type.Optional(Type.String({ description: 'Or the environment variable that holds it.' })),
-        redirectUrl: Type.Optional(Type.String({ description: 'This console\'s callback as the provider knows it: https://falconet.example.com/ui/auth/callback' })),
+        redirectUrl: Type.Optional(Type.String({ description: "This console's callback as the provider knows it: https://falconet.example.com/ui/auth/callback" })),
         scopes: Type.String({ default: 'openid profile email', description: 'Scopes asked for (add "groups" for Dex / Okta group claims).' }),
-        roleClaim: Type.String({ default: 'groups', description: 'ID token / userinfo claim holding the user\'s groups or roles (a string or a list).' }),
+        roleClaim: Type.String({ default: 'groups', description: "ID token / userinfo claim holding the user's groups or roles (a string or a list)." }),
         responderValues: Type.Array(Type.String(), { default: [], description: 'Claim values that make a user a responder (silence, archive, redrive).' }),
         viewerValues: Type.Array(Type.String(), {
           default: [],

@@ -16,10 +16,7 @@ export type ConsoleDeps = ConsoleApiDeps
  * line for every state-changing API call, and returns the access check every /api route uses
  * (the management token for scripts, a console session for browsers).
  */
-export async function mountConsole(
-  app: FastifyInstance,
-  opts: { config: Readonly<Config>; logger: Logger; tokens: CredentialSet; env: NodeJS.ProcessEnv; deps?: ConsoleDeps | undefined },
-): Promise<{ apiAccess: onRequestAsyncHookHandler }> {
+export async function mountConsole(app: FastifyInstance, opts: { config: Readonly<Config>; logger: Logger; tokens: CredentialSet; env: NodeJS.ProcessEnv; deps?: ConsoleDeps | undefined }): Promise<{ apiAccess: onRequestAsyncHookHandler }> {
   const settings = opts.config.console
   if (!settings.enabled || !opts.deps) {
     return { apiAccess: requireApiAccess({ tokens: opts.tokens, anonymous: 'off', signInConfigured: opts.tokens.configured }) }

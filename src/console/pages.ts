@@ -38,10 +38,13 @@ export function pageHtml(page: Page, identity: Identity): string {
       ? `<span class="who">local access (${identity.role})</span>`
       : `<form method="post" action="/ui/auth/logout" class="signout"><input type="hidden" name="csrf" value="${escapeHtml(identity.csrf ?? '')}"><span class="who" title="${escapeHtml(identity.who)}">${escapeHtml(identity.who)} · ${identity.role}</span> <button type="submit">Sign out</button></form>`
   const charts = page === 'overview' ? '<link rel="stylesheet" href="/ui/vendor/uPlot.min.css">\n<script src="/ui/vendor/uPlot.iife.min.js" defer></script>\n' : ''
-  return `${head(TITLES[page], `<meta name="csrf-token" content="${escapeHtml(identity.csrf ?? '')}">
+  return `${head(
+    TITLES[page],
+    `<meta name="csrf-token" content="${escapeHtml(identity.csrf ?? '')}">
 <meta name="falconet-role" content="${identity.role}">
 ${charts}<script type="module" src="/ui/assets/app.js"></script>
-`)}
+`,
+  )}
 <body data-page="${page}">
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
@@ -58,9 +61,7 @@ ${signOut}
 
 export function loginHtml(opts: { token: boolean; oidc: boolean; error?: string | undefined; next?: string | undefined; insecure?: boolean }): string {
   const error = opts.error ? `<p class="error" role="alert">${escapeHtml(opts.error)}</p>` : ''
-  const insecure = opts.insecure
-    ? '<p class="error" role="alert">This page came over plain HTTP: browsers keep the sign-in cookie (Secure) only over HTTPS or on localhost, so signing in here will not stick. Serve falconet over HTTPS (server.tls or an ingress), or use a port-forward to localhost.</p>'
-    : ''
+  const insecure = opts.insecure ? '<p class="error" role="alert">This page came over plain HTTP: browsers keep the sign-in cookie (Secure) only over HTTPS or on localhost, so signing in here will not stick. Serve falconet over HTTPS (server.tls or an ingress), or use a port-forward to localhost.</p>' : ''
   const next = opts.next ? `<input type="hidden" name="next" value="${escapeHtml(opts.next)}">` : ''
   const token = opts.token
     ? `<form method="post" action="/ui/auth/login" class="card">

@@ -21,17 +21,7 @@ export interface ConsolePagesOptions {
 }
 
 /** Pages, scripts and styles: only from this server; connections only back to it; no framing. */
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join('; ')
+const CSP = ["default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'", "font-src 'self'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"].join('; ')
 
 const FLOW_COOKIE = 'falconet_oidc'
 /** The assets ship next to src/ and dist/ (the Dockerfile copies assets/), so this resolves in both. */

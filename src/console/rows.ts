@@ -175,7 +175,11 @@ export class FindingRows {
       byKind[r.kind] = (byKind[r.kind] ?? 0) + 1
       findingsPerRule.set(r.rule, (findingsPerRule.get(r.rule) ?? 0) + 1)
     }
-    const top = <T>(m: Map<string, number>, make: (k: string, n: number) => T) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, n]) => make(k, n))
+    const top = <T>(m: Map<string, number>, make: (k: string, n: number) => T) =>
+      [...m.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([k, n]) => make(k, n))
     return {
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),

@@ -136,7 +136,7 @@ export class SharedDeadLetters {
       }
       const [queued, conflicts, gone] = await this.#store.run<[string[], string[], string[]]>(REDRIVE, [], [P, this.#streamMaxlen, ...args])
       for (const id of queued) requeued += sinksOf.get(id)!.length
-      for (const id of gone) for (const sink of sinksOf.get(id)!) skipped.push({ sink, id, reason: 'the finding\'s window closed in the shared store (it is no longer aggregated), so there is nothing to queue; the letter stays (`falconet dead-letters show` on the replica that wrote it has the payload)' })
+      for (const id of gone) for (const sink of sinksOf.get(id)!) skipped.push({ sink, id, reason: "the finding's window closed in the shared store (it is no longer aggregated), so there is nothing to queue; the letter stays (`falconet dead-letters show` on the replica that wrote it has the payload)" })
       ids = conflicts
     }
     for (const id of ids) for (const sink of wanted.get(id) ?? []) skipped.push({ sink, id, reason: 'the finding kept changing meanwhile; run the redrive again' })

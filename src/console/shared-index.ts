@@ -227,10 +227,12 @@ export class SharedFindingIndex implements FindingIndex {
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = undefined
-    this.#flushing = this.#flushing.then(() => this.#write()).catch((err) => {
-      this.#logger.debug({ err: { message: (err as Error).message } }, 'console index: store write failed; retried')
-      if (!this.#stopped) this.#timer ??= setTimeout(() => void this.flush(), 1000)
-    })
+    this.#flushing = this.#flushing
+      .then(() => this.#write())
+      .catch((err) => {
+        this.#logger.debug({ err: { message: (err as Error).message } }, 'console index: store write failed; retried')
+        if (!this.#stopped) this.#timer ??= setTimeout(() => void this.flush(), 1000)
+      })
     return this.#flushing
   }
 

@@ -53,8 +53,7 @@ export function deliverySchema(d: DeliveryDefaults) {
       resendIntervalMs: Type.Integer({
         minimum: 0,
         default: d.resendIntervalMs ?? 60_000,
-        description:
-          'Storm control: a finding already delivered is delivered again (with its new count) at most this often. New findings go at once.',
+        description: 'Storm control: a finding already delivered is delivered again (with its new count) at most this often. New findings go at once.',
       }),
       requestTimeoutMs: Type.Integer({ minimum: 100, default: 15_000, description: 'Abort a request that takes longer.' }),
     },

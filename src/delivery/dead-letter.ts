@@ -82,7 +82,10 @@ export class DeadLetterFile {
   async sinks(): Promise<string[]> {
     await this.#renameOldFiles()
     try {
-      return (await readdir(this.#dir)).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length)).sort()
+      return (await readdir(this.#dir))
+        .filter((f) => f.endsWith('.jsonl'))
+        .map((f) => f.slice(0, -'.jsonl'.length))
+        .sort()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw err

@@ -9,11 +9,7 @@ export const SHED = 'spool'
 export interface RedriveDeps {
   deadLetters: DeadLetterFile
   /** Spool.record: the same durable write an ingest makes (one transaction, resolves once committed). */
-  record(
-    items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState | undefined }>,
-    sinks: (finding: FindingState) => readonly string[],
-    options?: RecordOptions,
-  ): Promise<boolean>
+  record(items: Array<{ id: string; apply: (previous: FindingState | undefined) => FindingState | undefined }>, sinks: (finding: FindingState) => readonly string[], options?: RecordOptions): Promise<boolean>
   /** The finding sinks running now (built-in sinks and receivers), by id. */
   findingSinks: ReadonlySet<string>
   /** Where a shed finding goes again: the sinks and routes a changed finding would go to now. */

@@ -233,7 +233,10 @@ export class SinkRunner<T = unknown> {
     const timeout = AbortSignal.timeout(this.sink.delivery.requestTimeoutMs)
     const signal = AbortSignal.any([timeout, this.#stop.signal])
     try {
-      return await this.sink.send(batch.map((i) => i.encoded), signal)
+      return await this.sink.send(
+        batch.map((i) => i.encoded),
+        signal,
+      )
     } catch (err) {
       // A sink should classify its own errors; anything that escapes is treated as temporary.
       return { kind: 'retry', reason: timeout.aborted ? 'request timed out' : errorSummary(err).message }

@@ -100,9 +100,7 @@ export type SinkBody<T> = Omit<Sink<T>, 'id' | 'delivery'>
  * Declares a sink: the registry entry from its id, schema and a `create` that returns only the
  * sink's behaviour (start, encode, send, close).
  */
-export function defineSink<S extends TSchema, T = Finding, const I extends string = string>(
-  definition: Omit<SinkDefinition<S, I>, 'create'> & { create(config: Static<S>, deps: SinkDeps): SinkBody<T> },
-): SinkDefinition<S, I> {
+export function defineSink<S extends TSchema, T = Finding, const I extends string = string>(definition: Omit<SinkDefinition<S, I>, 'create'> & { create(config: Static<S>, deps: SinkDeps): SinkBody<T> }): SinkDefinition<S, I> {
   return {
     ...definition,
     create(config, deps): Sink<T> {

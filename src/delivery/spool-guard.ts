@@ -49,7 +49,10 @@ export function guardSpool(spool: Spool, options: GuardOptions, deps: { logger: 
       if (options.shedPolicy === 'low-severity' && spool.usageBytes(true) >= threshold) {
         // Dead letters first, then the removal: a failed write sheds nothing.
         const shed = await spool.shed(threshold * 0.9, MEDIUM_RANK, (states) =>
-          deps.deadLetters.write('spool', states.map((s) => ({ findingId: s.id, code: 'Shed', reason: 'spool near its disk budget; shedPolicy low-severity', payload: toFinding(s) }))),
+          deps.deadLetters.write(
+            'spool',
+            states.map((s) => ({ findingId: s.id, code: 'Shed', reason: 'spool near its disk budget; shedPolicy low-severity', payload: toFinding(s) })),
+          ),
         )
         if (shed.length > 0) {
           logger.warn({ shed: shed.length, usageBytes: spool.usageBytes(true), budgetBytes: options.maxBytes }, 'spool near its budget: shed low-severity findings (policy low-severity)')

@@ -252,8 +252,17 @@ export class Spool implements FindingLedger, Housekeeping {
         const { items, nextDueAt } = this.due(sink, limit, now, ignoreResend)
         return { items: items.map((d) => ({ id: d.state.id, value: toFinding(d.state), version: d.state.version })), nextDueAt }
       },
-      acknowledge: (items, now) => this.acknowledge(sink, items.map((i) => ({ id: i.id, version: i.version ?? 0 })), now),
-      discard: (items) => this.discard(sink, items.map((i) => ({ id: i.id, version: i.version ?? 0 }))),
+      acknowledge: (items, now) =>
+        this.acknowledge(
+          sink,
+          items.map((i) => ({ id: i.id, version: i.version ?? 0 })),
+          now,
+        ),
+      discard: (items) =>
+        this.discard(
+          sink,
+          items.map((i) => ({ id: i.id, version: i.version ?? 0 })),
+        ),
       pending: () => this.pendingCount(sink),
       onQueued: (listener) => this.onQueued(listener),
     }

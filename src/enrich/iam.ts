@@ -33,8 +33,6 @@ export function resolveIam(pod: PodMeta, container: ContainerMeta | undefined, s
     else iam.note = 'EKS Pod Identity: the role was not resolved (enable enrichment.podIdentity and allow eks:ListPodIdentityAssociations)'
     return iam
   }
-  const note = annotated
-    ? `falls back to the node role: service account ${pod.serviceAccount} is annotated with ${annotated}, but the pod has no AWS_ROLE_ARN (restart it, or check the IRSA webhook)`
-    : 'falls back to the node role: no IRSA or Pod Identity credentials in the pod'
+  const note = annotated ? `falls back to the node role: service account ${pod.serviceAccount} is annotated with ${annotated}, but the pod has no AWS_ROLE_ARN (restart it, or check the IRSA webhook)` : 'falls back to the node role: no IRSA or Pod Identity credentials in the pod'
   return { via: 'node-role', note }
 }

@@ -16,14 +16,8 @@ export interface Enrichment {
 }
 
 /** The enrichment stage from its config: the Kubernetes cache, Pod Identity, and the lookup counter. */
-export function createEnrichment(
-  config: Static<typeof enrichmentSchema>,
-  deps: { logger: Logger; registry: Registry; clusterName?: string; region?: string },
-): Enrichment {
-  const podIdentity =
-    config.podIdentity.enabled && deps.clusterName && deps.region
-      ? new PodIdentityCache({ clusterName: deps.clusterName, region: deps.region, ttlMs: config.podIdentity.cacheSecs * 1000, logger: deps.logger })
-      : undefined
+export function createEnrichment(config: Static<typeof enrichmentSchema>, deps: { logger: Logger; registry: Registry; clusterName?: string; region?: string }): Enrichment {
+  const podIdentity = config.podIdentity.enabled && deps.clusterName && deps.region ? new PodIdentityCache({ clusterName: deps.clusterName, region: deps.region, ttlMs: config.podIdentity.cacheSecs * 1000, logger: deps.logger }) : undefined
   if (config.podIdentity.enabled && !podIdentity) deps.logger.warn('enrichment.podIdentity needs cluster.name and a region: Pod Identity roles will not be resolved')
   const kube = new KubeMetadata(
     {
@@ -34,7 +28,11 @@ export function createEnrichment(
       syncTimeoutMs: config.syncTimeoutSecs * 1000,
       podAnnotations: config.podAnnotations,
       ...(podIdentity
-        ? { onPod: (pod) => { if (pod.containers.some((c) => c.podIdentity)) void podIdentity.prefetch(pod.namespace, pod.serviceAccount ?? 'default') } }
+        ? {
+            onPod: (pod) => {
+              if (pod.containers.some((c) => c.podIdentity)) void podIdentity.prefetch(pod.namespace, pod.serviceAccount ?? 'default')
+            },
+          }
         : {}),
     },
     deps,

@@ -11,13 +11,7 @@ const Str = Type.String()
 const OptStr = Type.Optional(Type.String())
 
 /** A raw field value after lossless parsing: integers beyond 2^53 arrive as decimal strings. */
-export const FieldValue = Type.Union([
-  Type.String(),
-  Type.Number(),
-  Type.Boolean(),
-  Type.Null(),
-  Type.Array(Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
-])
+export const FieldValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))])
 export type FieldValue = Static<typeof FieldValue>
 
 export const Container = Type.Object({

@@ -4,16 +4,7 @@ import { Type, type Static } from 'typebox'
  * Falco's eight priorities (syslog's levels) are the one severity scale inside falconet: every
  * source maps onto it, and sinks map it onto their own scale (ASFF labels, PagerDuty severities).
  */
-export const PRIORITIES = [
-  'Emergency',
-  'Alert',
-  'Critical',
-  'Error',
-  'Warning',
-  'Notice',
-  'Informational',
-  'Debug',
-] as const
+export const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const
 export type Priority = (typeof PRIORITIES)[number]
 
 const PRIORITY_BY_LOWER = new Map<string, Priority>(PRIORITIES.map((p) => [p.toLowerCase(), p]))

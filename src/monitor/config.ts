@@ -1,15 +1,14 @@
 import { Type } from 'typebox'
 import { PRIORITIES } from '../model/severity.js'
 
-const silentAfter = (what: string) =>
-  Type.Optional(Type.Integer({ minimum: 10, description: `Overrides silentAfterSecs for ${what}.` }))
+const silentAfter = (what: string) => Type.Optional(Type.Integer({ minimum: 10, description: `Overrides silentAfterSecs for ${what}.` }))
 
 export const monitorSchema = Type.Object(
   {
     enabled: Type.Boolean({
       default: true,
       description:
-        'Learn which sources talk to falconet (each Falco by hostname, each Fluent Bit by node, the EKS audit poller) and raise a finding when one goes silent; resolve it when the source talks again. With several replicas behind one Service each sees only some senders: enable it where all of a source\'s traffic arrives.',
+        "Learn which sources talk to falconet (each Falco by hostname, each Fluent Bit by node, the EKS audit poller) and raise a finding when one goes silent; resolve it when the source talks again. With several replicas behind one Service each sees only some senders: enable it where all of a source's traffic arrives.",
     }),
     silentAfterSecs: Type.Integer({ minimum: 10, default: 300, description: 'A known source that sends nothing for this long is reported silent.' }),
     forgetAfterSecs: Type.Integer({
@@ -27,12 +26,11 @@ export const monitorSchema = Type.Object(
       {
         falco: Type.Object(
           {
-            enabled: Type.Boolean({ default: true, description: 'Watch each Falco, by its alerts\' `hostname` (http_output, or Falco\'s stdout through Fluent Bit).' }),
+            enabled: Type.Boolean({ default: true, description: "Watch each Falco, by its alerts' `hostname` (http_output, or Falco's stdout through Fluent Bit)." }),
             silentAfterSecs: silentAfter('Falco'),
             learnFrom: Type.Enum(['heartbeat', 'any'], {
               default: 'heartbeat',
-              description:
-                "`heartbeat`: a Falco is tracked once it has sent its metrics snapshot (falco.yaml `metrics: {enabled: true, output_rule: true, interval: 1m}`), since a Falco without one is silent whenever nothing happens on its node. `any`: every Falco that sent anything is tracked.",
+              description: '`heartbeat`: a Falco is tracked once it has sent its metrics snapshot (falco.yaml `metrics: {enabled: true, output_rule: true, interval: 1m}`), since a Falco without one is silent whenever nothing happens on its node. `any`: every Falco that sent anything is tracked.',
             }),
           },
           { default: {} },

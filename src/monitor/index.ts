@@ -52,18 +52,18 @@ export function createMonitor(config: Static<typeof monitorSchema>, deps: Monito
   let liveness: SourceLiveness | undefined
   const connect = (pipeline: { ingest: Ingest; resolve: Resolve }) =>
     (liveness = config.enabled
-    ? new SourceLiveness(
-        {
-          silentAfterMs,
-          forgetAfterMs: config.forgetAfterSecs * 1000,
-          maxSources: config.maxSources,
-          falcoLearnFrom: config.sources.falco.learnFrom,
-          repeatEveryMs: Math.max(60_000, deps.windowMs / 2),
-          priority: config.priority,
-        },
-        { now: deps.now ?? Date.now, store: deps.store, ingest: pipeline.ingest, resolve: pipeline.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}), ...(deps.raises ? { raises: deps.raises } : {}) },
-      )
-    : undefined)
+      ? new SourceLiveness(
+          {
+            silentAfterMs,
+            forgetAfterMs: config.forgetAfterSecs * 1000,
+            maxSources: config.maxSources,
+            falcoLearnFrom: config.sources.falco.learnFrom,
+            repeatEveryMs: Math.max(60_000, deps.windowMs / 2),
+            priority: config.priority,
+          },
+          { now: deps.now ?? Date.now, store: deps.store, ingest: pipeline.ingest, resolve: pipeline.resolve, logger: deps.logger, registry: deps.registry, ...(deps.nodeKnown ? { nodeKnown: deps.nodeKnown } : {}), ...(deps.raises ? { raises: deps.raises } : {}) },
+        )
+      : undefined)
   const accept = (events: SecurityEvent[]): SecurityEvent[] => {
     const kept: SecurityEvent[] = []
     for (const e of events) {

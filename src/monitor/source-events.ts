@@ -55,9 +55,7 @@ function monitorEvent(source: WatchedSource, now: number, priority: Priority, ou
 }
 
 export function silentEvent(source: WatchedSource, now: number, priority: Priority): SecurityEvent {
-  const output =
-    `${WHO[source.kind](source.identity)} has sent nothing to falconet for ${duration(now - source.lastSeen)} ` +
-    `(last heard ${fromMs(source.lastSeen).slice(0, 19)}Z). Until it talks again, what happens there is not seen: check that it runs and can reach falconet.`
+  const output = `${WHO[source.kind](source.identity)} has sent nothing to falconet for ${duration(now - source.lastSeen)} ` + `(last heard ${fromMs(source.lastSeen).slice(0, 19)}Z). Until it talks again, what happens there is not seen: check that it runs and can reach falconet.`
   return monitorEvent(source, now, priority, output, ['falconet', 'source_silent', 'mitre_defense_evasion', TECHNIQUE[source.kind]])
 }
 

@@ -190,7 +190,10 @@ export class SourceLiveness {
       s.raisedAt = now
     }
     try {
-      await this.#deps.ingest(sources.map((s) => silentEvent(s, now, this.#settings.priority)), { state: [this.#snapshot()] })
+      await this.#deps.ingest(
+        sources.map((s) => silentEvent(s, now, this.#settings.priority)),
+        { state: [this.#snapshot()] },
+      )
       for (const s of sources) this.#logger.warn({ kind: s.kind, identity: s.identity, silentForSecs: Math.round((now - s.lastSeen) / 1000) }, 'monitor: source silent')
     } catch (err) {
       sources.forEach((s, i) => Object.assign(s, before[i]))

@@ -92,7 +92,10 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
       original_time: event.time,
       product: { name: 'falconet', vendor_name: 'falconet', ...(PRODUCT_VERSION ? { version: PRODUCT_VERSION } : {}) },
       profiles: [],
-      labels: event.tags.filter((t) => /\S/.test(t)).slice(0, 100).map((t) => bounded(t, 256)),
+      labels: event.tags
+        .filter((t) => /\S/.test(t))
+        .slice(0, 100)
+        .map((t) => bounded(t, 256)),
       log_provider: event.input,
     },
     finding_info: {
@@ -360,7 +363,9 @@ function resourcesOf(event: SecurityEvent, ctx: AsffContext): ResourceDetails[] 
   const list: ResourceDetails[] = []
   const base = { region: ctx.region, cloud_partition: ctx.partition }
   if (w.pod) {
-    const labels = Object.entries(w.labels ?? {}).map(([k, v]) => `${k}=${v}`).slice(0, 100)
+    const labels = Object.entries(w.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .slice(0, 100)
     list.push({ type: 'Pod', name: w.pod, ...(w.podUid ? { uid: w.podUid } : {}), ...(w.namespace ? { namespace: w.namespace } : {}), ...(labels.length ? { labels } : {}), ...base })
   }
   const c = w.container
@@ -406,11 +411,39 @@ function resourcesOf(event: SecurityEvent, ctx: AsffContext): ResourceDetails[] 
  * it reads from them). Every other raw field goes to unmapped under its producer's prefix.
  */
 const MAPPED_FIELDS = new Set([
-  'proc.pid', 'proc.name', 'proc.exepath', 'proc.cmdline', 'proc.ppid', 'proc.pname', 'user.name', 'user.uid', 'user.loginuid',
-  'container.id', 'container.name', 'container.image.repository', 'container.image.tag', 'container.image.digest',
-  'k8s.ns.name', 'k8s.pod.name', 'k8s.pod.uid', 'ka.verb', 'ka.user.name', 'ka.user.groups', 'ka.user.arn', 'ka.sourceips',
-  'ka.useragent', 'ka.auditid', 'ka.response.code', 'ka.target.resource', 'ka.target.name', 'ka.target.namespace', 'detection.id',
-  'fd.cip', 'fd.sip', 'fd.cport', 'fd.sport',
+  'proc.pid',
+  'proc.name',
+  'proc.exepath',
+  'proc.cmdline',
+  'proc.ppid',
+  'proc.pname',
+  'user.name',
+  'user.uid',
+  'user.loginuid',
+  'container.id',
+  'container.name',
+  'container.image.repository',
+  'container.image.tag',
+  'container.image.digest',
+  'k8s.ns.name',
+  'k8s.pod.name',
+  'k8s.pod.uid',
+  'ka.verb',
+  'ka.user.name',
+  'ka.user.groups',
+  'ka.user.arn',
+  'ka.sourceips',
+  'ka.useragent',
+  'ka.auditid',
+  'ka.response.code',
+  'ka.target.resource',
+  'ka.target.name',
+  'ka.target.namespace',
+  'detection.id',
+  'fd.cip',
+  'fd.sip',
+  'fd.cport',
+  'fd.sport',
 ])
 
 /** Raw fields keep their producer's names, under a prefix that says whose they are (as in ASFF ProductFields). */

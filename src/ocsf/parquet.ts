@@ -98,9 +98,7 @@ export const OCSF_PARQUET_SCHEMA: Record<string, Field> = {
     }),
   ),
   cloud: opt(struct({ provider: req('string'), region: 'string', cloud_partition: 'string', account, zone: 'string' })),
-  device: opt(
-    struct({ type_id: req('int32'), type: 'string', container, hostname: 'string', name: 'string', instance_uid: 'string', region: 'string', zone: 'string' }),
-  ),
+  device: opt(struct({ type_id: req('int32'), type: 'string', container, hostname: 'string', name: 'string', instance_uid: 'string', region: 'string', zone: 'string' })),
   actor: opt(struct({ user: struct({ name: 'string', uid: 'string', groups: list(struct({ name: 'string' })), account }) })),
   api: opt(api),
   evidences: opt(
@@ -165,11 +163,7 @@ function elements(name: string, field: Field): SchemaElement[] {
     ]
   }
   if ('list' in node) {
-    return [
-      { name, repetition_type: repetition, converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
-      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-      ...elements('element', { node: node.list }),
-    ]
+    return [{ name, repetition_type: repetition, converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 }, { name: 'list', repetition_type: 'REPEATED', num_children: 1 }, ...elements('element', { node: node.list })]
   }
   const children = Object.entries(node.struct)
   return [{ name, repetition_type: repetition, num_children: children.length }, ...children.flatMap(([n, f]) => elements(n, asField(f)))]
@@ -240,9 +234,7 @@ export function toParquet(events: DetectionFinding[]): Uint8Array {
     data: rows.map((r) => convert((r as unknown as Record<string, unknown>)[name], field, name)),
   }))
   const codec = ZSTD ? 'ZSTD' : 'GZIP'
-  const compress = ZSTD
-    ? (b: Uint8Array) => new Uint8Array((zlib as unknown as { zstdCompressSync(b: Uint8Array): Buffer }).zstdCompressSync(b))
-    : (b: Uint8Array) => new Uint8Array(zlib.gzipSync(b))
+  const compress = ZSTD ? (b: Uint8Array) => new Uint8Array((zlib as unknown as { zstdCompressSync(b: Uint8Array): Buffer }).zstdCompressSync(b)) : (b: Uint8Array) => new Uint8Array(zlib.gzipSync(b))
   const buffer = parquetWriteBuffer({
     columnData: columnData as never,
     schema: parquetSchema() as never,
@@ -250,7 +242,10 @@ export function toParquet(events: DetectionFinding[]): Uint8Array {
     compressors: { [codec]: compress },
     pageSize: 1_000_000, // the guidance: data pages ≤ 1 MB uncompressed
     rowGroupSize: rows.length || 1,
-    kvMetadata: [{ key: 'ocsf.class_uid', value: '2004' }, { key: 'ocsf.version', value: '1.6.0' }],
+    kvMetadata: [
+      { key: 'ocsf.class_uid', value: '2004' },
+      { key: 'ocsf.version', value: '1.6.0' },
+    ],
     createdBy: 'falconet (hyparquet-writer)',
   })
   return new Uint8Array(buffer)

@@ -23,12 +23,7 @@ export const AUDIT_OUTBOX = 'audit-events'
  * with the findings (the composition root builds both); with `forward`, every new event also goes
  * to the audit-events outbox (the Falco bridge), once.
  */
-export function createAuditIngest(
-  detector: { detect: AuditDetector; state: StagedState },
-  ingest: Ingest,
-  spool: { unseen(keys: readonly string[]): string[] },
-  forward = false,
-): AuditIngest {
+export function createAuditIngest(detector: { detect: AuditDetector; state: StagedState }, ingest: Ingest, spool: { unseen(keys: readonly string[]): string[] }, forward = false): AuditIngest {
   const { detect, state } = detector
   // One batch at a time: the unseen check and the write that marks the keys cannot interleave
   // with another batch carrying the same events (an API server retry racing its original).

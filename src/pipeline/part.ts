@@ -57,4 +57,3 @@ export function auditDetectorOn(
   const memory = new DetectorMemory()
   return { detect: createAuditDetector(config, { store: state, now: clock, memory, homeAccounts, ...(threatLists ? { threatLists } : {}) }), state, memory }
 }
-

@@ -36,15 +36,7 @@ export function withOptions(a: IngestOptions, b: IngestOptions): IngestOptions {
   return { ...a, ...b, ...(outbox.length ? { outbox } : {}), ...(state.length ? { state } : {}), markSeen: [...(a.markSeen ?? []), ...(b.markSeen ?? [])] }
 }
 
-export function createPipeline(
-  options: AggregateOptions,
-  spool: Pick<FindingLedger, 'record'>,
-  sinks: Sinks,
-  enrich: (event: SecurityEvent) => SecurityEvent = (e) => e,
-  hooks: PipelineHooks = {},
-  burst = new BurstBound(),
-  replication?: Replication,
-): Ingest {
+export function createPipeline(options: AggregateOptions, spool: Pick<FindingLedger, 'record'>, sinks: Sinks, enrich: (event: SecurityEvent) => SecurityEvent = (e) => e, hooks: PipelineHooks = {}, burst = new BurstBound(), replication?: Replication): Ingest {
   return async (received, ingestOptions = {}) => {
     const events = hooks.accept ? hooks.accept(received) : received
     if (events.length === 0 && ingestOptions.dedupeKey === undefined && !ingestOptions.markSeen?.length && ![ingestOptions.outbox ?? []].flat().some((o) => o.items.length) && !ingestOptions.state?.length) return { duplicate: false }
@@ -55,10 +47,15 @@ export function createPipeline(
     const occurrences: Array<{ id: string; event: SecurityEvent }> = []
     const items = events.map((original) => {
       let folded = false
-      const id = burst.idFor(original, idFor(original, options), () => {
-        folded = true
-        return idFor(original, { ...options, keyFields: { ...options.keyFields, [original.rule]: [] } })
-      }, now)
+      const id = burst.idFor(
+        original,
+        idFor(original, options),
+        () => {
+          folded = true
+          return idFor(original, { ...options, keyFields: { ...options.keyFields, [original.rule]: [] } })
+        },
+        now,
+      )
       // Stored cut to what any sink can carry (a 1 MB rule name is not kept whole for a day).
       const enriched = trimForStorage(enrich(original))
       const event = folded ? { ...enriched, fields: { ...enriched.fields, [FOLDED_FIELD]: `more than ${burst.perRule} distinct findings of this rule within ${burst.windowMs / 1000} s: the rest are counted here` } } : enriched

@@ -45,13 +45,19 @@ export function summarize(key: string, findings: Finding[]): Notification {
   const pods = workloads.size === 1 ? Math.max(0, ...findings.map((f) => f.distinctPods)) : findings.reduce((n, f) => n + f.distinctPods, 0)
   const nodes = [...new Set(findings.map((f) => f.event.workload.node ?? f.event.hostname).filter((n): n is string => !!n))]
   const since = findings.map((f) => f.firstObservedAt).sort()[0]!
-  const until = findings.map((f) => f.lastObservedAt).sort().at(-1)!
+  const until = findings
+    .map((f) => f.lastObservedAt)
+    .sort()
+    .at(-1)!
   const rules = [...new Set(findings.map((f) => f.event.rule))]
   const title = rules.length === 1 ? rules[0]! : `${rules.length} rules`
   const first = findings[0]!.event.workload
   const owner = first.owner ? `${first.owner.kind.toLowerCase()} ${first.owner.name}` : first.pod ? `workload ${workloadOfPod(first.pod)}` : undefined
   const onNodes = nodes.length > 1 ? ` across ${nodes.length} nodes` : ''
-  const where = [pods > 0 ? `on ${pods} pod${pods === 1 ? '' : 's'}${owner && workloads.size === 1 ? ` of ${owner}` : ''}${onNodes}` : nodes.length ? `on ${nodes.length} node${nodes.length === 1 ? '' : 's'}` : '', first.namespace && findings.every((f) => f.event.workload.namespace === first.namespace) ? `in ${first.namespace}` : '']
+  const where = [
+    pods > 0 ? `on ${pods} pod${pods === 1 ? '' : 's'}${owner && workloads.size === 1 ? ` of ${owner}` : ''}${onNodes}` : nodes.length ? `on ${nodes.length} node${nodes.length === 1 ? '' : 's'}` : '',
+    first.namespace && findings.every((f) => f.event.workload.namespace === first.namespace) ? `in ${first.namespace}` : '',
+  ]
     .filter(Boolean)
     .join(' ')
   const summary = `${title} ×${events.toLocaleString('en-US')}${where ? ` ${where}` : ''} ${span(since, until)}`

@@ -11,7 +11,7 @@ const sourceCredentials = (who: string) =>
     {
       tokensFile: Type.Optional(Type.String({ description: `File of bearer tokens for ${who}, one per line ("#" comments allowed). Sent as Authorization: Bearer, as the password of Basic auth, or (Falco) in the path /falco/<token>.` })),
       tokensEnv: Type.Optional(Type.String({ description: 'Or an environment variable holding tokens, separated by commas or newlines.' })),
-      basicAuthFile: Type.Optional(Type.String({ description: 'File of user:password lines for HTTP Basic auth (Falco\'s https://user:pass@host/ form, Fluent Bit\'s http_User / http_Passwd).' })),
+      basicAuthFile: Type.Optional(Type.String({ description: "File of user:password lines for HTTP Basic auth (Falco's https://user:pass@host/ form, Fluent Bit's http_User / http_Passwd)." })),
     },
     { default: {} },
   )
@@ -19,14 +19,13 @@ const sourceCredentials = (who: string) =>
 export const authSchema = Type.Object(
   {
     falco: sourceCredentials('Falco (POST / and /falco; Falco cannot send headers, so use /falco/<token> or https://user:pass@host/)'),
-    fluentBit: sourceCredentials('Fluent Bit (POST /fluent-bit; set its http output\'s header Authorization Bearer <token>)'),
-    k8sAudit: sourceCredentials('the audit webhook (POST /k8s-audit; the webhook kubeconfig\'s user token)'),
+    fluentBit: sourceCredentials("Fluent Bit (POST /fluent-bit; set its http output's header Authorization Bearer <token>)"),
+    k8sAudit: sourceCredentials("the audit webhook (POST /k8s-audit; the webhook kubeconfig's user token)"),
   },
   { default: {}, description: 'Ingest authentication per source. POST /test and /api/* use the management token (api.adminTokenFile).' },
 )
 
-const perClient = (max: number, why: string) =>
-  Type.Integer({ minimum: 0, default: max, description: `Requests per second from one client address; 0 = no limit. ${why}` })
+const perClient = (max: number, why: string) => Type.Integer({ minimum: 0, default: max, description: `Requests per second from one client address; 0 = no limit. ${why}` })
 
 export const rateLimitSchema = Type.Object(
   {
@@ -42,9 +41,9 @@ export const rateLimitSchema = Type.Object(
 
 export const tlsSchema = Type.Object(
   {
-    certFile: Type.Optional(Type.String({ description: 'PEM certificate chain: serve HTTPS (Falco\'s http_output verifies it against its ca_cert / ca_bundle).' })),
+    certFile: Type.Optional(Type.String({ description: "PEM certificate chain: serve HTTPS (Falco's http_output verifies it against its ca_cert / ca_bundle)." })),
     keyFile: Type.Optional(Type.String({ description: 'PEM private key of certFile.' })),
-    clientCaFile: Type.Optional(Type.String({ description: 'PEM CA bundle for client certificates: mutual TLS (Falco\'s http_output.mtls with client_cert / client_key).' })),
+    clientCaFile: Type.Optional(Type.String({ description: "PEM CA bundle for client certificates: mutual TLS (Falco's http_output.mtls with client_cert / client_key)." })),
     requireClientCert: Type.Boolean({ default: true, description: 'With clientCaFile: refuse connections without a valid client certificate (false: ask, and let credentials decide).' }),
     reloadCheckSecs: Type.Integer({ minimum: 1, default: 30, description: 'How often the certificate files are checked for a change (cert-manager rotation); a change is loaded without a restart.' }),
   },
@@ -54,7 +53,7 @@ export const tlsSchema = Type.Object(
 export const serverSchema = Type.Object(
   {
     host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 2801, description: 'Listen port (env FALCONET_PORT). 2801 is falcosidekick\'s, so falconet is a drop-in for Falco\'s http_output.' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 2801, description: "Listen port (env FALCONET_PORT). 2801 is falcosidekick's, so falconet is a drop-in for Falco's http_output." }),
     bodyLimitBytes: Type.Integer({
       minimum: 1024,
       default: 1_048_576,
@@ -76,7 +75,7 @@ export const serverSchema = Type.Object(
       description: 'A connection whose request headers have not all arrived after this long gets 408 and is closed (slowloris); checked every quarter of it. At most requestTimeoutMs.',
     }),
     maxConnections: Type.Integer({ minimum: 1, default: 10_000, description: 'Open connections in all; more are closed at once (counted in falconet_connections_refused_total). Keep it under the process file limit.' }),
-    maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 256, description: 'Open connections from one client address (one node\'s Falco and Fluent Bit need a handful).' }),
+    maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 256, description: "Open connections from one client address (one node's Falco and Fluent Bit need a handful)." }),
     maxPipelinedRequests: Type.Integer({ minimum: 1, default: 32, description: 'Requests one connection may have waiting for their answers (HTTP/1.1 pipelining); past it the connection is closed, so a client that never reads cannot make falconet queue answers without bound.' }),
     tls: tlsSchema,
     rateLimit: rateLimitSchema,

@@ -20,7 +20,8 @@ export interface ConnectionLimits {
 export function installConnectionLimits(app: FastifyInstance, limits: ConnectionLimits, deps: { registry: Registry; logger: Logger }): void {
   const server = app.server as Server
   const name = 'falconet_connections_refused_total'
-  const refused = (deps.registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
+  const refused =
+    (deps.registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
     new Counter({ name, help: 'Connections closed by a limit: total (server.maxConnections), per-client (server.maxConnectionsPerClient), pipelined (server.maxPipelinedRequests unanswered on one connection).', labelNames: ['reason'], registers: [deps.registry] })
   for (const reason of ['total', 'per-client', 'pipelined']) refused.inc({ reason }, 0)
   const log = new RateLimitedLog(10_000)

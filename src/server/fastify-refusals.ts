@@ -32,7 +32,7 @@ export function asFalconetRefusal(err: FastifyError, request: FastifyRequest): F
 }
 
 function mediaHint(route: string): string {
-  if (route === '/' || route.startsWith('/falco')) return 'send one Falco alert (or a JSON array of alerts) with Content-Type: application/json, as Falco\'s http_output does with json_output: true'
+  if (route === '/' || route.startsWith('/falco')) return "send one Falco alert (or a JSON array of alerts) with Content-Type: application/json, as Falco's http_output does with json_output: true"
   if (route === '/test') return 'send no body (POST /test?priority=Critical) or a JSON body {"priority": …} with Content-Type: application/json'
   if (route.startsWith('/api/')) return 'send JSON with Content-Type: application/json'
   return 'send application/json'

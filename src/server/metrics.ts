@@ -14,8 +14,22 @@ declare module 'fastify' {
 /** Spool gauges, read when scraped; `GET /metrics` in the Prometheus text format. */
 export function registerSpoolGauges(registry: Registry, spool: Spool, sinks: readonly string[], budgetBytes: number, now: () => number = Date.now): void {
   const registers = [registry]
-  new Gauge({ name: 'falconet_spool_bytes', help: 'Bytes of live data in the spool.', registers, collect() { this.set(spool.usageBytes()) } })
-  new Gauge({ name: 'falconet_spool_budget_bytes', help: 'The spool disk budget (spool.maxBytes).', registers, collect() { this.set(budgetBytes) } })
+  new Gauge({
+    name: 'falconet_spool_bytes',
+    help: 'Bytes of live data in the spool.',
+    registers,
+    collect() {
+      this.set(spool.usageBytes())
+    },
+  })
+  new Gauge({
+    name: 'falconet_spool_budget_bytes',
+    help: 'The spool disk budget (spool.maxBytes).',
+    registers,
+    collect() {
+      this.set(budgetBytes)
+    },
+  })
   new Gauge({
     name: 'falconet_spool_pending_findings',
     help: 'Findings queued for each sink (new or changed since their last delivery).',

@@ -21,10 +21,7 @@ export async function serve(config: Readonly<Config>, env: NodeJS.ProcessEnv = p
   }
   const pendingAtStart = Object.fromEntries(falconet.runners.map((r) => [r.sink.id, r.pending]))
   await falconet.app.listen({ host: config.server.host, port: config.server.port })
-  falconet.logger.info(
-    { port: config.server.port, dataDir: config.dataDir, sinks: falconet.sinkIds, pendingAtStart },
-    `falconet listening on ${config.server.host}:${config.server.port}`,
-  )
+  falconet.logger.info({ port: config.server.port, dataDir: config.dataDir, sinks: falconet.sinkIds, pendingAtStart }, `falconet listening on ${config.server.host}:${config.server.port}`)
   return { app: falconet.app, runners: falconet.runners, close: falconet.close }
 }
 

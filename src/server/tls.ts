@@ -36,7 +36,16 @@ export function httpsOptions(tls: Config['server']['tls']): SecureServerOptions 
  */
 export function watchCertificates(server: Server, tls: Config['server']['tls'], logger: Logger, everyMs: number): () => void {
   const files = [tls.certFile, tls.keyFile, tls.clientCaFile].filter((f): f is string => !!f)
-  const stamp = () => files.map((f) => { try { return statSync(f).mtimeMs } catch { return -1 } }).join(',')
+  const stamp = () =>
+    files
+      .map((f) => {
+        try {
+          return statSync(f).mtimeMs
+        } catch {
+          return -1
+        }
+      })
+      .join(',')
   let last = stamp()
   const timer = setInterval(() => {
     const now = stamp()

@@ -50,7 +50,10 @@ class FileSink implements SinkBody<Finding> {
 
   async start(signal: AbortSignal): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true })
-    this.#size = await stat(this.#path).then((s) => s.size, () => 0)
+    this.#size = await stat(this.#path).then(
+      (s) => s.size,
+      () => 0,
+    )
     this.#ctx = await this.#deps.asffContext(signal)
   }
 

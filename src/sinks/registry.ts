@@ -34,10 +34,7 @@ export function enabledSinks(config: Readonly<SinkSettings>): Array<{ definition
 
 /** What the enabled sinks and receivers need from the AWS settings, each need named by its config key. */
 export function awsNeedsOf(config: Readonly<SinkSettings>): { region: string[]; accountId: string[] } {
-  const all: Array<{ key: string; needs: SinkNeeds }> = [
-    ...enabledSinks(config).map(({ definition, config: c }) => ({ key: `sinks.${definition.id}`, needs: definition.needs?.(c) ?? {} })),
-    ...config.receivers.map((r) => ({ key: `receivers.${r.name}`, needs: RECEIVER_TYPES[r.type]?.needs ?? {} })),
-  ]
+  const all: Array<{ key: string; needs: SinkNeeds }> = [...enabledSinks(config).map(({ definition, config: c }) => ({ key: `sinks.${definition.id}`, needs: definition.needs?.(c) ?? {} })), ...config.receivers.map((r) => ({ key: `receivers.${r.name}`, needs: RECEIVER_TYPES[r.type]?.needs ?? {} }))]
   const region = all.filter((n) => n.needs.region).map((n) => n.key)
   if (config.sources.eksAudit.enabled) region.push('sources.eksAudit')
   return { region, accountId: all.filter((n) => n.needs.accountId).map((n) => n.key) }

@@ -154,10 +154,7 @@ class SecurityLakeSink implements SinkBody<Finding> {
       const items = indexes.map((i) => batch[i]!.payload as { ocsf: DetectionFinding; key: string })
       const key = `${this.#prefix}region=${region}/accountId=${accountId}/eventDay=${day}/${objectName(items.map((i) => i.key))}.parquet`
       try {
-        await this.#client!.send(
-          new this.#sdk!.PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: this.#parquet!.toParquet(items.map((i) => i.ocsf)), ContentType: 'application/vnd.apache.parquet' }),
-          { abortSignal: signal },
-        )
+        await this.#client!.send(new this.#sdk!.PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: this.#parquet!.toParquet(items.map((i) => i.ocsf)), ContentType: 'application/vnd.apache.parquet' }), { abortSignal: signal })
       } catch (err) {
         const outcome = awsOutcome(err)
         lastError = outcome
@@ -177,5 +174,8 @@ class SecurityLakeSink implements SinkBody<Finding> {
 
 /** The same finding versions always make the same name: a resent batch overwrites its object. */
 function objectName(versions: string[]): string {
-  return createHash('sha256').update([...versions].sort().join('\n')).digest('hex').slice(0, 40)
+  return createHash('sha256')
+    .update([...versions].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 40)
 }

@@ -12,11 +12,7 @@ import type { Finding } from '../model/finding.js'
  * call, 10 calls/s with a burst of 30 per account and region. The standard SDK credential chain
  * applies (IRSA, Pod Identity, profiles) and AWS_ENDPOINT_URL_SECURITYHUB redirects it (tests: moto).
  */
-const schema = sinkSchema(
-  { enabled: false, enabledHelp: 'Import findings into Security Hub (env FALCONET_SECURITY_HUB_ENABLED).' },
-  { maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000, requestsPerSecond: 10, burst: 30 },
-  {},
-)
+const schema = sinkSchema({ enabled: false, enabledHelp: 'Import findings into Security Hub (env FALCONET_SECURITY_HUB_ENABLED).' }, { maxItems: 100, maxBytes: 6_000_000, flushIntervalMs: 1000, requestsPerSecond: 10, burst: 30 }, {})
 type SecurityHubConfig = Static<typeof schema>
 
 export const securityHubSink = defineSink({

@@ -33,9 +33,7 @@ export async function decompress(body: Buffer, encoding: string | undefined, max
     }
     throw new SyntaxError(`cannot decompress the ${name} body: ${(err as Error).message}`)
   }
-  throw new UnsupportedEncodingError(
-    `Content-Encoding ${name} is not supported${name === 'zstd' ? ' on this Node.js (needs 22.15+)' : ''}: use gzip or none`,
-  )
+  throw new UnsupportedEncodingError(`Content-Encoding ${name} is not supported${name === 'zstd' ? ' on this Node.js (needs 22.15+)' : ''}: use gzip or none`)
 }
 
 /**

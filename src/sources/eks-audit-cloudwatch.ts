@@ -57,7 +57,6 @@ export interface CheckpointStore {
   write(c: Checkpoint): Promise<void>
 }
 
-
 export class EksAuditPoller {
   readonly #options: PollerOptions
   readonly #ingest: AuditIngest
@@ -205,10 +204,7 @@ export class EksAuditPoller {
     const now = this.#now()
     if (now - this.#lastLateWarning < 60_000) return
     this.#lastLateWarning = now
-    this.#logger.warn(
-      { stream, latenessSecs: Math.round(ms / 1000), lookbackSecs: this.#options.lookbackMs / 1000 },
-      'an audit event reached CloudWatch Logs later than sources.eksAudit.lookbackSecs after its time: events as late can be missed; raise lookbackSecs',
-    )
+    this.#logger.warn({ stream, latenessSecs: Math.round(ms / 1000), lookbackSecs: this.#options.lookbackMs / 1000 }, 'an audit event reached CloudWatch Logs later than sources.eksAudit.lookbackSecs after its time: events as late can be missed; raise lookbackSecs')
   }
 
   #parse(message: string, stream: string | undefined): AuditEvent | undefined {
@@ -224,7 +220,6 @@ export class EksAuditPoller {
     }
     return parsed.event
   }
-
 }
 
 /** The checkpoint in the data dir, written whole or not at all (a temp file renamed over the old one). */

@@ -34,9 +34,7 @@ export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEv
   if (typeof a.rule !== 'string' || a.rule.trim() === '') throw new InvalidAlertError('"rule" is missing or empty')
   const priority = parsePriority(a.priority)
   if (!priority) {
-    throw new InvalidAlertError(
-      `"priority" ${quote(a.priority)} is not one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug`,
-    )
+    throw new InvalidAlertError(`"priority" ${quote(a.priority)} is not one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug`)
   }
   const time = normalizeTime(a.time)
   if (a.output !== undefined && a.output !== null && typeof a.output !== 'string') {

@@ -13,7 +13,6 @@ t.test('the first occurrence is a finding of count 1', async (t) => {
   t.equal(s.updatedAt, s.lastObservedAt, 'the clock reads the event time')
 })
 
-
 t.test('repeats count, move LastObservedAt and UpdatedAt forward, keep FirstObservedAt', async (t) => {
   let s = fold(undefined, testEvent(1, { time: at('2026-07-30T09:00:00.000Z') }), 'id', options)
   s = fold(s, testEvent(2, { time: at('2026-07-30T09:05:00.000Z'), pod: 'cart-api-7d9c6b7b9c-other' }), 'id', options)

@@ -35,12 +35,19 @@ t.test('old events replayed in rounds fold into one finding; UpdatedAt only move
       // Each round replays the same stretch of the past (a resent backlog), one alert per second.
       await ingest([testEvent(i, { rule: 'replayed', pod: `web-${i % 7}`, time: fromMs(threeDaysAgo + i * 1_000) })])
     }
-    await waitFor(() => sent.at(-1)?.count === (round + 1) * 100, 10_000, () => `round ${round}: last delivered ${JSON.stringify(sent.at(-1)?.count)}`)
+    await waitFor(
+      () => sent.at(-1)?.count === (round + 1) * 100,
+      10_000,
+      () => `round ${round}: last delivered ${JSON.stringify(sent.at(-1)?.count)}`,
+    )
     const step = await spool.housekeep(Date.now())
     t.match(step, { archived: 0, forgotten: 0 }, `round ${round}: the window is still open`)
   }
   t.equal(sent.at(-1)!.count, 300, 'one count across the rounds')
-  t.notOk(sent.some((f) => f.archived), 'never archived in between')
+  t.notOk(
+    sent.some((f) => f.archived),
+    'never archived in between',
+  )
   t.equal(new Set(sent.map((f) => f.firstObservedAt)).size, 1, 'never restarted')
   for (let i = 1; i < sent.length; i++) t.ok(sent[i]!.updatedAt > sent[i - 1]!.updatedAt, `UpdatedAt ${sent[i]!.updatedAt} after ${sent[i - 1]!.updatedAt}`)
   t.ok(Date.parse(sent.at(-1)!.updatedAt) >= Date.now() - 60_000, 'UpdatedAt is when falconet updated the finding, not the replayed event time')

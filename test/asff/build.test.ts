@@ -9,8 +9,7 @@ import { falcoFixtures, falcoFixture } from '../support/fixtures.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
 
 const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }
-const asffOf = (alert: unknown, ctx = TEST_CONTEXT, mapping: SeverityMapping = DEFAULT_SEVERITY_MAPPING) =>
-  toAsff(findingFromEvent(normalizeFalcoAlert(alert), { ...options, severityMapping: mapping }), ctx)
+const asffOf = (alert: unknown, ctx = TEST_CONTEXT, mapping: SeverityMapping = DEFAULT_SEVERITY_MAPPING) => toAsff(findingFromEvent(normalizeFalcoAlert(alert), { ...options, severityMapping: mapping }), ctx)
 const alertOf = (prefix: string) => parseJsonLossless(falcoFixture(prefix).body) as Record<string, any>
 
 t.test('every fixture becomes a valid ASFF finding, with and without a cluster', async (t) => {
@@ -35,7 +34,14 @@ t.test('required identity members', async (t) => {
 
 t.test('severity follows the default mapping and sits in FindingProviderFields too', async (t) => {
   const expected: Record<string, string> = {
-    Emergency: 'CRITICAL', Alert: 'CRITICAL', Critical: 'CRITICAL', Error: 'HIGH', Warning: 'MEDIUM', Notice: 'LOW', Informational: 'INFORMATIONAL', Debug: 'INFORMATIONAL',
+    Emergency: 'CRITICAL',
+    Alert: 'CRITICAL',
+    Critical: 'CRITICAL',
+    Error: 'HIGH',
+    Warning: 'MEDIUM',
+    Notice: 'LOW',
+    Informational: 'INFORMATIONAL',
+    Debug: 'INFORMATIONAL',
   }
   for (const [priority, label] of Object.entries(expected)) {
     const f = asffOf({ ...alertOf('01-'), priority })
@@ -74,14 +80,20 @@ t.test('Impact maps to the Effect its technique describes, not always Data Destr
 
 t.test('Resources: Container plus AwsEksCluster when the cluster is configured, Other otherwise', async (t) => {
   const plain = asffOf(alertOf('01-'))
-  t.same(plain.Resources?.map((r) => r.Type), ['Container', 'Other'])
+  t.same(
+    plain.Resources?.map((r) => r.Type),
+    ['Container', 'Other'],
+  )
   t.same(plain.Resources?.[0]?.Details?.Container, {
     Name: 'cart-api',
     ImageName: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/cart-api:2.14.3',
   })
   t.equal(plain.Resources?.[0]?.Id, 'shop/cart-api-7d9c6b7b9c-x2x8k/cart-api')
   const clustered = asffOf(alertOf('01-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
-  t.same(clustered.Resources?.map((r) => r.Type), ['Container', 'AwsEksCluster'])
+  t.same(
+    clustered.Resources?.map((r) => r.Type),
+    ['Container', 'AwsEksCluster'],
+  )
   t.same(clustered.Resources?.[1], {
     Type: 'AwsEksCluster',
     Id: 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu',
@@ -89,18 +101,29 @@ t.test('Resources: Container plus AwsEksCluster when the cluster is configured, 
     Region: 'eu-west-1',
     Details: { AwsEksCluster: { Name: 'prod-eu', Arn: 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu' } },
   })
-  t.same(asffOf(alertOf('11-')).Resources?.map((r) => r.Type), ['Other'], 'host process: no container')
+  t.same(
+    asffOf(alertOf('11-')).Resources?.map((r) => r.Type),
+    ['Other'],
+    'host process: no container',
+  )
 })
 
 t.test('a host event names its node as a resource also when the cluster is configured', async (t) => {
   const host = asffOf(alertOf('11-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
-  t.same(host.Resources?.map((r) => [r.Type, r.Id]), [
-    ['Other', 'ip-10-0-103-9.eu-west-1.compute.internal'],
-    ['AwsEksCluster', 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu'],
-  ])
+  t.same(
+    host.Resources?.map((r) => [r.Type, r.Id]),
+    [
+      ['Other', 'ip-10-0-103-9.eu-west-1.compute.internal'],
+      ['AwsEksCluster', 'arn:aws:eks:eu-west-1:111122223333:cluster/prod-eu'],
+    ],
+  )
   assertValidAsff(t, host, 'host event with a cluster')
   const audit = asffOf(alertOf('29-'), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
-  t.same(audit.Resources?.map((r) => r.Type), ['AwsEksCluster'], 'an audit alert is about the cluster, not the node Falco runs on')
+  t.same(
+    audit.Resources?.map((r) => r.Type),
+    ['AwsEksCluster'],
+    'an audit alert is about the cluster, not the node Falco runs on',
+  )
 })
 
 t.test('container launch time and digest when Falco gives them', async (t) => {

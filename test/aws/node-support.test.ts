@@ -75,11 +75,19 @@ t.test('a real falconet with Security Hub on keeps stderr free of the SDK warnin
   })
   t.teardown(() => falconet.stop())
   t.equal((await fetch(`${falconet.url}/test`, { method: 'POST' })).status, 200)
-  await waitFor(() => /delivery failed, will retry/.test(falconet.logs()), 30_000, () => `no delivery attempt:\n${falconet.logs()}`)
+  await waitFor(
+    () => /delivery failed, will retry/.test(falconet.logs()),
+    30_000,
+    () => `no delivery attempt:\n${falconet.logs()}`,
+  )
   const output = falconet.logs()
-  t.notMatch(output, /NodeVersionSupportWarning|To continue receiving updates/, 'the SDK\'s text is not printed')
+  t.notMatch(output, /NodeVersionSupportWarning|To continue receiving updates/, "the SDK's text is not printed")
   const lines = output.split('\n').filter((l) => l.trim() !== '')
-  t.same(lines.filter((l) => !l.startsWith('{')), [], 'every output line is a JSON log line')
+  t.same(
+    lines.filter((l) => !l.startsWith('{')),
+    [],
+    'every output line is a JSON log line',
+  )
   const said = lines.filter((l) => /require Node\.js >= 22/.test(l))
   t.equal(said.length, Number(process.versions.node.split('.')[0]) < SDK_NODE_MAJOR ? 1 : 0, 'said once, as JSON, when this Node.js is older than the SDK wants')
 })

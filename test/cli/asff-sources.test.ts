@@ -30,7 +30,7 @@ t.test('Fluent Bit records: a Falco alert in every record shape is the same find
   t.match(out.stderr, /2 Falco alerts, 3 Falco alerts from pods that are not Falco \(refused\) \(fluent-bit\)/)
 })
 
-t.test('with allowWithoutMetadata, the records without metadata are Falco\'s too: five shapes, one finding', async (t) => {
+t.test("with allowWithoutMetadata, the records without metadata are Falco's too: five shapes, one finding", async (t) => {
   const config = writeTemp('allow.yaml', 'sources:\n  fluentBit:\n    falcoSender:\n      allowWithoutMetadata: true\n')
   const out = await runCli(['asff', '--config', config, writeTemp('fb.jsonl', fluentBitFalcoBodies())])
   t.equal(out.code, 0, out.stderr)
@@ -59,12 +59,24 @@ t.test('Kubernetes audit events: one a line, as a pretty EventList, and inside F
 
   const list = await runCli(['asff', writeTemp('list.json', JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events }, null, 2))])
   t.equal(list.code, 0, list.stderr)
-  t.same(jsonLines(list.stdout).map((f) => f.Id).sort(), ids, 'EventList')
+  t.same(
+    jsonLines(list.stdout)
+      .map((f) => f.Id)
+      .sort(),
+    ids,
+    'EventList',
+  )
 
   const records = events.map((e, i) => JSON.stringify({ date: 1795255200.1 + i, stream: 'stdout', log: JSON.stringify(e), kubernetes: { namespace_name: 'kube-system', container_name: 'audit-forwarder' } }))
   const fb = await runCli(['asff', writeTemp('fb-audit.jsonl', records.join('\n'))])
   t.equal(fb.code, 0, fb.stderr)
-  t.same(jsonLines(fb.stdout).map((f) => f.Id).sort(), ids, 'Fluent Bit records')
+  t.same(
+    jsonLines(fb.stdout)
+      .map((f) => f.Id)
+      .sort(),
+    ids,
+    'Fluent Bit records',
+  )
   t.match(fb.stderr, /2 audit events \(fluent-bit\)/)
 })
 
@@ -77,7 +89,10 @@ t.test('the config shapes the findings: cluster, severity mapping', async (t) =>
   t.equal(finding.Severity.Label, 'HIGH', 'Notice mapped to HIGH')
   t.equal(finding.AwsAccountId, '111122223333')
   t.equal(finding.Region, 'eu-west-1')
-  t.ok(finding.Resources.some((r: { Type: string }) => r.Type === 'AwsEksCluster'), 'the cluster is a resource')
+  t.ok(
+    finding.Resources.some((r: { Type: string }) => r.Type === 'AwsEksCluster'),
+    'the cluster is a resource',
+  )
   t.not(finding.Id, plain.Id, 'the cluster is part of the Id')
   assertValidAsff(t, finding, 'with config')
 

@@ -43,7 +43,11 @@ t.test('the same alerts as a pretty-printed array, gzip’d, and on standard inp
   const lines = falcoJsonLines()
   const ids = (stdout: string) => jsonLines(stdout).map((f) => f.Id)
   const reference = ids((await runCli(['asff', writeTemp('a.jsonl', lines)])).stdout)
-  const array = JSON.stringify(falcoFixtures().map((f) => JSON.parse(f.body)), null, 2)
+  const array = JSON.stringify(
+    falcoFixtures().map((f) => JSON.parse(f.body)),
+    null,
+    2,
+  )
   const pretty = await runCli(['asff', writeTemp('a.json', array)])
   t.equal(pretty.code, 0, pretty.stderr)
   t.same(ids(pretty.stdout), reference, 'pretty-printed JSON array')
@@ -69,7 +73,9 @@ t.test('--pretty prints indented findings', async (t) => {
 })
 
 t.test('bad lines are reported with their line number and counted; the rest is printed; exit 1', async (t) => {
-  const alerts = falcoFixtures().slice(0, 4).map((f) => f.body.trim())
+  const alerts = falcoFixtures()
+    .slice(0, 4)
+    .map((f) => f.body.trim())
   const badPriority = JSON.stringify({ ...JSON.parse(alerts[3]!), priority: 'Urgent' })
   const file = writeTemp('mixed.jsonl', [alerts[0], alerts[1], '{"rule": "cut short', badPriority, '', alerts[2]].join('\n'))
   const out = await runCli(['asff', file])

@@ -12,8 +12,15 @@ t.test('falconet ocsf: one valid Detection Finding per alert, joined to `falcone
   const findings = jsonLines(asff.stdout)
   t.equal(events.length, falcoFixtures().length)
   for (const e of events) assertValidOcsf(t, e, e.finding_info.title)
-  t.same(events.map((e) => e.finding_info.uid), findings.map((f) => f.Id), 'the same findings in the same order, the same uids')
-  t.ok(events.every((e) => e.cloud.account.uid === '000000000000'), 'no account looked up')
+  t.same(
+    events.map((e) => e.finding_info.uid),
+    findings.map((f) => f.Id),
+    'the same findings in the same order, the same uids',
+  )
+  t.ok(
+    events.every((e) => e.cloud.account.uid === '000000000000'),
+    'no account looked up',
+  )
   t.match(ocsf.stderr, /^ocsf: 31 Falco alerts \(falco\) → 31 findings/m)
 })
 

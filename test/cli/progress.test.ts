@@ -34,7 +34,10 @@ t.test('without a size (standard input): the counts, no bar', async (t) => {
 })
 
 t.test('not a terminal, or --no-progress: nothing but the lines', async (t) => {
-  for (const [isTTY, enabled] of [[false, true], [true, false]] as const) {
+  for (const [isTTY, enabled] of [
+    [false, true],
+    [true, false],
+  ] as const) {
     const out = stream(isTTY)
     const progress = createProgress(out.s, 1000, 'Falco alerts', enabled)
     progress.update(500, 10)

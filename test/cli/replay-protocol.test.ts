@@ -42,9 +42,16 @@ t.test('Fluent Bit records go as json_lines chunks of --batch records; audit eve
   const five = [...records, ...records].slice(0, 5)
   const out = await runCli(['replay', '--url', `${server.url}/behind/a/proxy/`, '--batch', '2', '--json', '-'], { stdin: five.join('\n') })
   t.equal(out.code, 0, out.stderr)
-  t.same(server.received.map((r) => r.url), ['/behind/a/proxy/fluent-bit', '/behind/a/proxy/fluent-bit', '/behind/a/proxy/fluent-bit'])
+  t.same(
+    server.received.map((r) => r.url),
+    ['/behind/a/proxy/fluent-bit', '/behind/a/proxy/fluent-bit', '/behind/a/proxy/fluent-bit'],
+  )
   t.ok(server.received.every((r) => r.headers['content-type'] === 'application/x-ndjson'))
-  t.same(server.received.map((r) => r.body), [five.slice(0, 2), five.slice(2, 4), five.slice(4)].map((chunk) => chunk.join('\n') + '\n'), 'the records as they were, one a line')
+  t.same(
+    server.received.map((r) => r.body),
+    [five.slice(0, 2), five.slice(2, 4), five.slice(4)].map((chunk) => chunk.join('\n') + '\n'),
+    'the records as they were, one a line',
+  )
 
   const audit = await captureServer((_req, _n, res) => json(res, 200, { accepted: 1, duplicates: 0, findings: 1 }))
   t.teardown(() => audit.close())
@@ -52,10 +59,22 @@ t.test('Fluent Bit records go as json_lines chunks of --batch records; audit eve
   const list = { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events }
   const au = await runCli(['replay', '--url', audit.url, '--batch', '2', '--json', writeTemp('list.json', JSON.stringify(list, null, 2))])
   t.equal(au.code, 0, au.stderr)
-  t.same(audit.received.map((r) => r.url), ['/k8s-audit', '/k8s-audit'])
+  t.same(
+    audit.received.map((r) => r.url),
+    ['/k8s-audit', '/k8s-audit'],
+  )
   const sentLists = audit.received.map((r) => JSON.parse(r.body))
-  t.same(sentLists.map((l) => [l.kind, l.apiVersion]), [['EventList', 'audit.k8s.io/v1'], ['EventList', 'audit.k8s.io/v1']])
-  t.same(sentLists.flatMap((l) => l.items.map((e: { auditID: string }) => e.auditID)), events.map((e) => e.auditID))
+  t.same(
+    sentLists.map((l) => [l.kind, l.apiVersion]),
+    [
+      ['EventList', 'audit.k8s.io/v1'],
+      ['EventList', 'audit.k8s.io/v1'],
+    ],
+  )
+  t.same(
+    sentLists.flatMap((l) => l.items.map((e: { auditID: string }) => e.auditID)),
+    events.map((e) => e.auditID),
+  )
   t.match(JSON.parse(au.stdout), { format: 'k8s-audit', sent: 3, accepted: 3 })
 })
 

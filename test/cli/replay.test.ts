@@ -12,7 +12,13 @@ import { falcoJsonLines, fixture, jsonLines, runCli, writeTemp } from './run.js'
 
 const findingsIn = (dataDir: string): any[] => {
   const file = join(dataDir, 'findings.jsonl')
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : []
 }
 const idsIn = (dataDir: string) => new Set(findingsIn(dataDir).map((f) => f.Id))
 
@@ -23,14 +29,17 @@ const falconet = await startFalconet(EVERY_VERSION)
 t.teardown(() => falconet.stop())
 
 t.test('Falco alerts, Fluent Bit records and audit events reach falconet’s sinks as the findings asff predicts', async (t) => {
-
   const alerts = writeTemp('alerts.jsonl', falcoJsonLines())
   const sent = await runCli(['replay', '--url', falconet.url, '--json', alerts])
   t.equal(sent.code, 0, sent.stderr)
   t.match(JSON.parse(sent.stdout), { format: 'falco', requests: 31, sent: 31, accepted: 31, rejected: {}, badLines: 0, interrupted: false })
   t.notMatch(sent.stderr, /ETA|\r|\x1b\[/, 'no progress bar when stderr is not a terminal')
   const expected = jsonLines((await runCli(['asff', alerts])).stdout).map((f) => f.Id)
-  await waitFor(() => expected.every((id) => idsIn(falconet.dataDir).has(id)), 30_000, () => `findings missing:\n${falconet.logs()}`)
+  await waitFor(
+    () => expected.every((id) => idsIn(falconet.dataDir).has(id)),
+    30_000,
+    () => `findings missing:\n${falconet.logs()}`,
+  )
   t.equal(idsIn(falconet.dataDir).size, 31, 'exactly the findings asff printed')
 
   // Records with the Falco pod's kubernetes metadata: those without any are refused by default (issue 15).
@@ -40,13 +49,21 @@ t.test('Falco alerts, Fluent Bit records and audit events reach falconet’s sin
   t.equal(fb.code, 0, fb.stderr)
   t.match(JSON.parse(fb.stdout), { format: 'fluent-bit', requests: 1, sent: 5, accepted: 5 }, 'one json_lines chunk')
   const [fbId] = jsonLines((await runCli(['asff', fluentBit])).stdout).map((f) => f.Id)
-  await waitFor(() => findingsIn(falconet.dataDir).some((f) => f.Id === fbId && f.ProductFields['falconet/count'] === '2'), 30_000, () => `Fluent Bit finding missing:\n${falconet.logs()}`)
+  await waitFor(
+    () => findingsIn(falconet.dataDir).some((f) => f.Id === fbId && f.ProductFields['falconet/count'] === '2'),
+    30_000,
+    () => `Fluent Bit finding missing:\n${falconet.logs()}`,
+  )
 
   const audit = writeTemp('audit.jsonl', [...auditFixture('exec_pod.json'), ...auditFixture('create_nginx_pod_privileged.json')].map((e) => JSON.stringify(e)).join('\n'))
   const au = await runCli(['replay', '--url', falconet.url, audit])
   t.equal(au.code, 0, au.stderr)
   t.match(au.stdout, /^replay: 2 audit events sent to http:\/\/127\.0\.0\.1:\d+ in 1 request\n {2}accepted {4}2\n {2}rejected {4}0\n$/)
-  await waitFor(() => ['Exec into a pod', 'Privileged container created'].every((title) => findingsIn(falconet.dataDir).some((f) => f.Title === title)), 30_000, () => `audit findings missing:\n${falconet.logs()}`)
+  await waitFor(
+    () => ['Exec into a pod', 'Privileged container created'].every((title) => findingsIn(falconet.dataDir).some((f) => f.Title === title)),
+    30_000,
+    () => `audit findings missing:\n${falconet.logs()}`,
+  )
   for (const f of findingsIn(falconet.dataDir)) assertValidAsff(t, f, f.Title)
 
   // The same audit events again: accepted, and falconet says it had them.

@@ -41,9 +41,11 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 /** Run many invocations, a few at a time (each is a Node.js process on a shared machine). */
 export async function runAll<T>(items: readonly T[], run: (item: T) => Promise<void>, parallel = 3): Promise<void> {
   const queue = [...items]
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await run(item)
-  }))
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await run(item)
+    }),
+  )
 }
 
 export function tempDir(): string {
@@ -58,7 +60,11 @@ export function writeTemp(name: string, content: string | Buffer): string {
 
 /** Every Falco fixture, one alert a line, exactly as Falco sent it. */
 export function falcoJsonLines(): string {
-  return falcoFixtures().map((f) => f.body.trim()).join('\n') + '\n'
+  return (
+    falcoFixtures()
+      .map((f) => f.body.trim())
+      .join('\n') + '\n'
+  )
 }
 
 export function fixture(path: string): string {
@@ -67,7 +73,10 @@ export function fixture(path: string): string {
 
 /** JSON values printed one a line (the asff default). */
 export function jsonLines(text: string): any[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l))
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l))
 }
 
 export interface Received {

@@ -10,7 +10,13 @@ import { captureServer, json, runCli, writeTemp } from './run.js'
 
 const findingsIn = (dataDir: string) => {
   const file = join(dataDir, 'findings.jsonl')
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : []
 }
 
 /** The file sink writes every version of a finding at once (storm control would hold repeats for 60 s). */
@@ -23,7 +29,11 @@ t.test('a real falconet takes the test alert: the finding arrives in its file si
   const critical = await runCli(['send-test', '--priority', 'critical', '--url', `${falconet.url}/falco`])
   t.equal(critical.code, 0, critical.stderr)
   t.match(critical.stdout, /^POST http:\/\/127\.0\.0\.1:\d+\/falco → 200 OK: accepted Critical alert "Test alert \(falconet send-test\)"\n$/)
-  await waitFor(() => findingsIn(falconet.dataDir).length >= 1, 20_000, () => `no finding:\n${falconet.logs()}`)
+  await waitFor(
+    () => findingsIn(falconet.dataDir).length >= 1,
+    20_000,
+    () => `no finding:\n${falconet.logs()}`,
+  )
   const [finding] = findingsIn(falconet.dataDir)
   t.equal(finding.Title, 'Test alert (falconet send-test)')
   t.equal(finding.Severity.Label, 'CRITICAL')
@@ -35,8 +45,15 @@ t.test('a real falconet takes the test alert: the finding arrives in its file si
   const fromEnv = await runCli(['send-test'], { env: { FALCONET_PORT: port } })
   t.equal(fromEnv.code, 0, fromEnv.stderr)
   t.match(fromEnv.stdout, new RegExp(`POST http://127\\.0\\.0\\.1:${port}/falco → 200 OK: accepted Warning alert`))
-  await waitFor(() => findingsIn(falconet.dataDir).some((f) => f.ProductFields['falconet/count'] === '2'), 20_000, () => `not counted:\n${falconet.logs()}`)
-  t.ok(findingsIn(falconet.dataDir).every((f) => f.Id === finding.Id), 'a repeated test updates one finding')
+  await waitFor(
+    () => findingsIn(falconet.dataDir).some((f) => f.ProductFields['falconet/count'] === '2'),
+    20_000,
+    () => `not counted:\n${falconet.logs()}`,
+  )
+  t.ok(
+    findingsIn(falconet.dataDir).every((f) => f.Id === finding.Id),
+    'a repeated test updates one finding',
+  )
 
   // The port from a config file.
   const config = writeTemp('falconet.yaml', `server:\n  port: ${port}\n`)
@@ -77,9 +94,7 @@ t.test('the alert is what Falco’s http_output sends, and the token goes in a h
 })
 
 t.test('a refusal or an unreachable falconet exits 1 with the status and the reason', async (t) => {
-  const server = await captureServer((_req, _n, res) =>
-    json(res, 401, { statusCode: 401, error: 'Unauthorized', code: 'FALCONET_ERR_UNAUTHORIZED', message: 'a valid bearer token is required' }),
-  )
+  const server = await captureServer((_req, _n, res) => json(res, 401, { statusCode: 401, error: 'Unauthorized', code: 'FALCONET_ERR_UNAUTHORIZED', message: 'a valid bearer token is required' }))
   t.teardown(() => server.close())
   const refused = await runCli(['send-test', '--url', `${server.url}/falco`])
   t.equal(refused.code, 1)

@@ -62,10 +62,7 @@ t.test('two replicas, one store: every replica lists every dead letter; a redriv
   t.teardown(() => hook.close())
   const dir = mkdtempSync(join(tmpdir(), 'falconet-dead-letters-replicas-'))
   const config = join(dir, 'config.yaml')
-  writeFileSync(
-    config,
-    `receivers:\n  - name: hook\n    type: webhook\n    urlEnv: HOOK_URL\n    groupWaitSecs: 0\nrouting:\n  receivers: [hook]\n  matchers: ['severity >= LOW']\ncluster:\n  store:\n    url: ${store.url}\n`,
-  )
+  writeFileSync(config, `receivers:\n  - name: hook\n    type: webhook\n    urlEnv: HOOK_URL\n    groupWaitSecs: 0\nrouting:\n  receivers: [hook]\n  matchers: ['severity >= LOW']\ncluster:\n  store:\n    url: ${store.url}\n`)
   const replicas = await startReplicas(2, {
     FALCONET_CONFIG: config,
     FALCONET_ADMIN_TOKEN: TOKEN,
@@ -84,7 +81,10 @@ t.test('two replicas, one store: every replica lists every dead letter; a redriv
   const fileLetters = async (dataDir: string) => {
     const r = await runCli(['dead-letters', 'list', '--data-dir', dataDir, '--json'])
     if (r.code !== 0) throw new Error(r.stderr)
-    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sink: string; id: string })
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { sink: string; id: string })
   }
 
   // Two findings (two rules), posted to replica A.
@@ -92,20 +92,45 @@ t.test('two replicas, one store: every replica lists every dead letter; a redriv
     const res = await fetch(`${a.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
     t.equal(res.status, 200, 'alert accepted by replica A')
   }
-  for (const [name, r] of [['A', a], ['B', b]] as const) {
+  for (const [name, r] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     let seen: Letter[] = []
-    await waitFor(async () => (seen = await letters(r.url)).length === 2, 120_000, () => `replica ${name} lists ${JSON.stringify(seen)}\n${logs()}`)
-    t.same(seen.map((l) => l.sink), ['receiver-hook', 'receiver-hook'], `replica ${name} lists both dead letters, whichever replica gave up`)
-    t.ok(seen.every((l) => l.finding?.id === l.id && /^Rejected: /.test(l.reason)), `replica ${name}: each with its finding and why`)
-    await waitFor(async () => (await deadCount(r.url)) === 2, 30_000, () => `replica ${name}: /api/status`)
+    await waitFor(
+      async () => (seen = await letters(r.url)).length === 2,
+      120_000,
+      () => `replica ${name} lists ${JSON.stringify(seen)}\n${logs()}`,
+    )
+    t.same(
+      seen.map((l) => l.sink),
+      ['receiver-hook', 'receiver-hook'],
+      `replica ${name} lists both dead letters, whichever replica gave up`,
+    )
+    t.ok(
+      seen.every((l) => l.finding?.id === l.id && /^Rejected: /.test(l.reason)),
+      `replica ${name}: each with its finding and why`,
+    )
+    await waitFor(
+      async () => (await deadCount(r.url)) === 2,
+      30_000,
+      () => `replica ${name}: /api/status`,
+    )
   }
   t.equal(hook.state.refused > 0, true, 'the webhook refused')
   // The health page's sink line: the refusal is the sink's last error on both replicas, not only on the one that drained it.
   type Status = { id: string; pending: number; lastError: { message: string } | null; lastSuccessAt: string | null }
   const hookStatus = async (base: string) => (await api<{ sinks: Status[] }>(base, '/api/status')).sinks.find((s) => s.id === 'receiver-hook')!
-  for (const [name, r] of [['A', a], ['B', b]] as const) {
+  for (const [name, r] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     let s: Status | undefined
-    await waitFor(async () => /Rejected/.test((s = await hookStatus(r.url)).lastError?.message ?? ''), 30_000, () => `replica ${name}: ${JSON.stringify(s)}`)
+    await waitFor(
+      async () => /Rejected/.test((s = await hookStatus(r.url)).lastError?.message ?? ''),
+      30_000,
+      () => `replica ${name}: ${JSON.stringify(s)}`,
+    )
     t.pass(`replica ${name}: /api/status shows the webhook's refusal as its last error`)
   }
   // The replica that drained the webhook wrote the letters to its own file; the other has none.
@@ -119,29 +144,59 @@ t.test('two replicas, one store: every replica lists every dead letter; a redriv
   const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body }
   const both = await Promise.all([api<{ requeued: number }>(a.url, '/api/dead-letters/redrive', post), api<{ requeued: number }>(b.url, '/api/dead-letters/redrive', post)])
   t.equal(both[0].requeued + both[1].requeued, 1, 'two replicas redriving the same letter at once: one requeues it')
-  await waitFor(() => hook.state.received.get(first) === 1, 120_000, () => `not delivered after the redrive: ${JSON.stringify([...hook.state.received])}\n${logs()}`)
+  await waitFor(
+    () => hook.state.received.get(first) === 1,
+    120_000,
+    () => `not delivered after the redrive: ${JSON.stringify([...hook.state.received])}\n${logs()}`,
+  )
   t.pass('the webhook received the redriven finding')
 
   // The other through the CLI, with the store config and replica B's address.
   const cli = await runCli(['dead-letters', 'redrive', '--config', config, '--url', b.url, '--sink', 'receiver-hook', '--id', second], { env: { FALCONET_ADMIN_TOKEN: TOKEN, HOOK_URL: hook.url } })
   t.equal(cli.code, 0, cli.stderr)
   t.match(cli.stdout, /^requeued 1 letter\n$/, 'the CLI redrive through replica B')
-  await waitFor(() => hook.state.received.get(second) === 1, 120_000, () => `not delivered after the CLI redrive: ${JSON.stringify([...hook.state.received])}\n${logs()}`)
+  await waitFor(
+    () => hook.state.received.get(second) === 1,
+    120_000,
+    () => `not delivered after the CLI redrive: ${JSON.stringify([...hook.state.received])}\n${logs()}`,
+  )
 
-  for (const [name, r] of [['A', a], ['B', b]] as const) {
-    await waitFor(async () => (await letters(r.url)).length === 0 && (await deadCount(r.url)) === 0, 60_000, () => `replica ${name} still lists letters\n${logs()}`)
+  for (const [name, r] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
+    await waitFor(
+      async () => (await letters(r.url)).length === 0 && (await deadCount(r.url)) === 0,
+      60_000,
+      () => `replica ${name} still lists letters\n${logs()}`,
+    )
     t.pass(`replica ${name} lists no dead letter`)
-    await waitFor(async () => (await fileLetters(r.dataDir)).length === 0, 60_000, () => `replica ${name}'s file keeps letters redriven elsewhere`)
+    await waitFor(
+      async () => (await fileLetters(r.dataDir)).length === 0,
+      60_000,
+      () => `replica ${name}'s file keeps letters redriven elsewhere`,
+    )
   }
   t.pass('and the letters left the file of the replica that wrote them')
-  for (const [name, r] of [['A', a], ['B', b]] as const) {
+  for (const [name, r] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     let s: Status | undefined
-    await waitFor(async () => (s = await hookStatus(r.url)).lastSuccessAt !== null, 30_000, () => `replica ${name}: ${JSON.stringify(s)}`)
+    await waitFor(
+      async () => (s = await hookStatus(r.url)).lastSuccessAt !== null,
+      30_000,
+      () => `replica ${name}: ${JSON.stringify(s)}`,
+    )
     t.pass(`replica ${name}: /api/status shows the webhook's last delivery`)
   }
   const again = await api<{ requeued: number }>(a.url, '/api/dead-letters/redrive', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
   t.equal(again.requeued, 0, 'nothing left to redrive')
   // Delivered once each: nothing more arrives once every queue is drained.
-  await waitFor(async () => (await api<{ sinks: Array<{ id: string; pending: number }> }>(a.url, '/api/status')).sinks.every((s) => s.pending === 0), 30_000, () => 'queues not drained')
+  await waitFor(
+    async () => (await api<{ sinks: Array<{ id: string; pending: number }> }>(a.url, '/api/status')).sinks.every((s) => s.pending === 0),
+    30_000,
+    () => 'queues not drained',
+  )
   t.same(Object.fromEntries(hook.state.received), { [first]: 1, [second]: 1 }, 'each redriven finding reached the webhook exactly once')
 })

@@ -15,7 +15,20 @@ t.test('sightings are merged cluster-wide and only the lease holder raises a sil
   const replica = async (name: string) => {
     const memory = new Map<string, unknown>()
     const state = { get: <T>(k: string) => memory.get(k) as T | undefined, put: async (k: string, v: unknown) => void memory.set(k, v) }
-    const cluster = new Cluster({ ...storeSchemaDefaults, url: server.url, leaseSecs: 30 }, { keyFields: {}, severityMapping: {} as never, windowMs: 3_600_000 }, { logger, spool: { state, outboxQueue: () => { throw new Error('not used') } } }, name)
+    const cluster = new Cluster(
+      { ...storeSchemaDefaults, url: server.url, leaseSecs: 30 },
+      { keyFields: {}, severityMapping: {} as never, windowMs: 3_600_000 },
+      {
+        logger,
+        spool: {
+          state,
+          outboxQueue: () => {
+            throw new Error('not used')
+          },
+        },
+      },
+      name,
+    )
     t.teardown(() => cluster.store.close())
     await cluster.store.ready()
     const shared = new SharedLiveness(cluster, 7 * 86_400_000)

@@ -11,10 +11,8 @@ import { falcoEvent, storeRig } from './support.js'
 // old id `securityhub`; after the upgrade the sink drains `securityHub` (src/delivery/renamed-sinks.ts).
 const options = { keyFields: [], severityMapping: { Warning: 'MEDIUM' }, windowMs: 3_600_000 } as const
 const delta = (id: string, time: string) => deltaOf(fold(undefined as FindingState | undefined, falcoEvent({ time, pod: 'p1' }), id, options as never), Date.now())
-const merge = (s: Store, seq: number, deltas: unknown[], sink: string) =>
-  s.run(MERGE, [s.key('hwm')], [s.prefix, 'old-replica', seq, seq, options.windowMs, Date.now(), 3_600_000, JSON.stringify([{ id: sink, resend: 1000 }]), JSON.stringify(deltas), 500])
-const take = (s: Store, sink: string) =>
-  s.run<[number, unknown, number, string, Array<[string, string[], number, number]>]>(TAKE, [s.key(`lease:sink:${sink}`), s.key(`fence:sink:${sink}`)], [s.prefix, sink, s.instanceId, 10_000, Date.now() + 1e9, 100])
+const merge = (s: Store, seq: number, deltas: unknown[], sink: string) => s.run(MERGE, [s.key('hwm')], [s.prefix, 'old-replica', seq, seq, options.windowMs, Date.now(), 3_600_000, JSON.stringify([{ id: sink, resend: 1000 }]), JSON.stringify(deltas), 500])
+const take = (s: Store, sink: string) => s.run<[number, unknown, number, string, Array<[string, string[], number, number]>]>(TAKE, [s.key(`lease:sink:${sink}`), s.key(`fence:sink:${sink}`)], [s.prefix, sink, s.instanceId, 10_000, Date.now() + 1e9, 100])
 
 t.test("the old id's queue, delivery records and status move to the new id; nothing owed is lost or sent twice", async (t) => {
   const { open } = await storeRig(t)

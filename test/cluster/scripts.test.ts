@@ -17,11 +17,9 @@ function delta(id: string, pods: string[], times: string[], priority = 'Warning'
   return deltaOf(state!, Date.now())
 }
 
-const merge = (s: Store, replica: string, from: number, to: number, deltas: unknown[], sinks = [{ id: 'securityHub', resend: 1000 }]) =>
-  s.run<[number, number]>(MERGE, [s.key('hwm')], [s.prefix, replica, from, to, options.windowMs, Date.now(), 3_600_000, JSON.stringify(sinks), JSON.stringify(deltas), 500])
+const merge = (s: Store, replica: string, from: number, to: number, deltas: unknown[], sinks = [{ id: 'securityHub', resend: 1000 }]) => s.run<[number, number]>(MERGE, [s.key('hwm')], [s.prefix, replica, from, to, options.windowMs, Date.now(), 3_600_000, JSON.stringify(sinks), JSON.stringify(deltas), 500])
 
-const take = (s: Store, sink: string, now = Date.now()) =>
-  s.run<[number, ...unknown[]]>(TAKE, [s.key(`lease:sink:${sink}`), s.key(`fence:sink:${sink}`)], [s.prefix, sink, s.instanceId, 10_000, now, 100])
+const take = (s: Store, sink: string, now = Date.now()) => s.run<[number, ...unknown[]]>(TAKE, [s.key(`lease:sink:${sink}`), s.key(`fence:sink:${sink}`)], [s.prefix, sink, s.instanceId, 10_000, now, 100])
 
 t.test('batches from two replicas merge exactly; a replayed batch changes nothing', async (t) => {
   const { open } = await storeRig(t)
@@ -111,7 +109,7 @@ t.test('leases: one holder, a new fencing token per holder, a deposed leader can
   t.ok(await la.step(), 'a released lease is free at once')
 })
 
-t.test('the window is measured on falconet\'s clock: occurrences received after an idle window start a new count', async (t) => {
+t.test("the window is measured on falconet's clock: occurrences received after an idle window start a new count", async (t) => {
   const { open } = await storeRig(t)
   const a = await open('a')
   const old = ['2026-07-30T10:00:01.000000000Z'] // a replayed backlog: event times long past

@@ -50,8 +50,31 @@ t.test('a batch merged before a crash is refused when the restarted replica send
   t.equal(await a.cluster.store.client.exists(a.cluster.store.key('hwm')), 0)
 
   // What the shipper would send, merged by the store — and then the process dies before its ack.
-  const items = a.spool.outboxQueue(MERGE_OUTBOX).due(100, Date.now(), false).items.map((i) => i.value as OccurrenceBatch)
-  const reply = await a.cluster.store.run(MERGE, [a.cluster.store.key('hwm')], [a.cluster.store.prefix, a.cluster.store.replicaId, items[0]!.seq, items.at(-1)!.seq, aggregate.windowMs, Date.now(), 3_600_000, JSON.stringify([{ id: 'securityHub', resend: 1000 }]), JSON.stringify(premerge(items.flatMap((b) => b.deltas), aggregate.windowMs)), TRACKED_NAMES])
+  const items = a.spool
+    .outboxQueue(MERGE_OUTBOX)
+    .due(100, Date.now(), false)
+    .items.map((i) => i.value as OccurrenceBatch)
+  const reply = await a.cluster.store.run(
+    MERGE,
+    [a.cluster.store.key('hwm')],
+    [
+      a.cluster.store.prefix,
+      a.cluster.store.replicaId,
+      items[0]!.seq,
+      items.at(-1)!.seq,
+      aggregate.windowMs,
+      Date.now(),
+      3_600_000,
+      JSON.stringify([{ id: 'securityHub', resend: 1000 }]),
+      JSON.stringify(
+        premerge(
+          items.flatMap((b) => b.deltas),
+          aggregate.windowMs,
+        ),
+      ),
+      TRACKED_NAMES,
+    ],
+  )
   t.same(reply, [1, 0], 'merged once')
   await a.cluster.store.close()
   await a.spool.close()

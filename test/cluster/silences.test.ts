@@ -27,7 +27,11 @@ t.test('silences made back to back on two replicas, before either refreshed, are
   const two = await b.add({ matchers: ['namespace = two'], endsAt: endsAt(), createdBy: 'ci', comment: 'second' }) // B has not refreshed
   const three = await a.add({ matchers: ['namespace = three'], endsAt: endsAt(), createdBy: 'ci', comment: 'third' }) // nor has A
   await Promise.all([docsA.refresh(), docsB.refresh()])
-  const ids = (s: Silences) => s.list().map((x) => x.id).sort()
+  const ids = (s: Silences) =>
+    s
+      .list()
+      .map((x) => x.id)
+      .sort()
   t.same(ids(a), [one.id, two.id, three.id].sort(), 'A lists all three')
   t.same(ids(b), ids(a), 'and so does B')
 
@@ -42,6 +46,9 @@ t.test('silences made back to back on two replicas, before either refreshed, are
   t.notOk(await a.remove('no-such-id'), 'an unknown id removes nothing')
   await Promise.all([docsA.refresh(), docsB.refresh()])
   t.equal(a.list().length, 8)
-  t.notOk(a.list().some((s) => s.id === more[1]!.id), 'the removed one is gone on A too')
+  t.notOk(
+    a.list().some((s) => s.id === more[1]!.id),
+    'the removed one is gone on A too',
+  )
   t.same(ids(b), ids(a))
 })

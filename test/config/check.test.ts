@@ -30,8 +30,14 @@ t.test('every semantic problem at once, each with its key path', async (t) => {
     t.ok(paths.includes(expected), `${expected} reported (got ${paths.join(', ')})`)
   }
   // Both of the route's problems, each at its own item: the receiver it names and its matcher.
-  t.match(problems.find((p) => p.path === 'routing.routes.0.receivers.0'), { message: /no receiver named "pager"/ })
-  t.match(problems.find((p) => p.path === 'routing.routes.0.matchers.0'), { message: /CRITCAL is not a severity/ })
+  t.match(
+    problems.find((p) => p.path === 'routing.routes.0.receivers.0'),
+    { message: /no receiver named "pager"/ },
+  )
+  t.match(
+    problems.find((p) => p.path === 'routing.routes.0.matchers.0'),
+    { message: /CRITCAL is not a severity/ },
+  )
   t.match(problems.find((p) => p.path === 'aws.region')!.message, /sinks\.securityHub/)
 })
 
@@ -43,8 +49,14 @@ t.test('a region from AWS_REGION satisfies the AWS sinks; a good config has no p
 
 t.test('an unknown key: did you mean the nearest one', async (t) => {
   const { problems } = checkConfig({ server: { prot: 8080 }, sinkz: {} }, { env: {} })
-  t.match(problems.find((p) => p.path === 'server.prot'), { message: /unknown setting — did you mean `server\.port`\?/ })
-  t.match(problems.find((p) => p.path === 'sinkz'), { message: /did you mean `sinks`/ })
+  t.match(
+    problems.find((p) => p.path === 'server.prot'),
+    { message: /unknown setting — did you mean `server\.port`\?/ },
+  )
+  t.match(
+    problems.find((p) => p.path === 'sinkz'),
+    { message: /did you mean `sinks`/ },
+  )
   const far = checkConfig({ server: { zzzzzzzzzz: 1 } }, { env: {} })
   t.notMatch(far.problems[0]!.message, /did you mean/, 'nothing suggested when nothing is near')
 })
@@ -67,9 +79,15 @@ t.test('a misspelt key and the semantic problems are listed in one run; a part t
   t.ok(paths.includes('server.prot'), 'the unknown key')
   for (const expected of PATHS) t.ok(paths.includes(expected), `${expected} reported beside it (got ${paths.join(', ')})`)
   t.ok(paths.includes('receivers.2.colour'))
-  t.notOk(paths.some((p) => p.startsWith('receivers.2.') && p !== 'receivers.2.colour'), 'the refused receiver gets no second verdict')
+  t.notOk(
+    paths.some((p) => p.startsWith('receivers.2.') && p !== 'receivers.2.colour'),
+    'the refused receiver gets no second verdict',
+  )
   const typed = checkConfig({ receivers: 'slack', routing: { receivers: ['x'] } }, { env: {} })
-  t.ok(typed.problems.some((p) => p.path === 'receivers'), 'a wrongly typed part: the schema says so, the semantic checks do not throw')
+  t.ok(
+    typed.problems.some((p) => p.path === 'receivers'),
+    'a wrongly typed part: the schema says so, the semantic checks do not throw',
+  )
 })
 
 t.test('matchers: a misspelt severity or label is refused wherever matchers are; severity compares case-insensitively', async (t) => {
@@ -81,17 +99,32 @@ t.test('matchers: a misspelt severity or label is refused wherever matchers are;
     },
     { env: {} },
   )
-  t.match(problems.find((p) => p.path === 'routing.matchers.0'), { message: /HIGHH is not a severity/ })
-  t.match(problems.find((p) => p.path === 'routing.matchers.1'), { message: /unknown matcher label "sevrity" — did you mean `severity`\?/ })
-  t.notOk(problems.some((p) => p.path === 'routing.matchers.2'), 'severity = high is HIGH')
-  t.match(problems.find((p) => p.path === 'routing.routes.0.receivers.0'), { message: /no receiver named "taem" — did you mean `team`\?/ })
-  t.match(problems.find((p) => p.path === 'inhibit.0.source.0'), { message: /CRITCAL is not a severity/ })
+  t.match(
+    problems.find((p) => p.path === 'routing.matchers.0'),
+    { message: /HIGHH is not a severity/ },
+  )
+  t.match(
+    problems.find((p) => p.path === 'routing.matchers.1'),
+    { message: /unknown matcher label "sevrity" — did you mean `severity`\?/ },
+  )
+  t.notOk(
+    problems.some((p) => p.path === 'routing.matchers.2'),
+    'severity = high is HIGH',
+  )
+  t.match(
+    problems.find((p) => p.path === 'routing.routes.0.receivers.0'),
+    { message: /no receiver named "taem" — did you mean `team`\?/ },
+  )
+  t.match(
+    problems.find((p) => p.path === 'inhibit.0.source.0'),
+    { message: /CRITCAL is not a severity/ },
+  )
   const high = { severity: 'HIGH' } as Finding
   t.ok(parseMatcher('severity = high')(high))
   t.notOk(parseMatcher('severity != High')(high))
 })
 
-t.test("what a part refuses while serve starts it is refused by validate-config too (TLS pair, Security Lake location, store password, OIDC)", async (t) => {
+t.test('what a part refuses while serve starts it is refused by validate-config too (TLS pair, Security Lake location, store password, OIDC)', async (t) => {
   const raw = {
     aws: { region: 'eu-west-1', accountId: '111122223333' },
     sinks: { securityLake: { enabled: true } },
@@ -103,7 +136,16 @@ t.test("what a part refuses while serve starts it is refused by validate-config 
   t.equal(config, undefined)
   t.same(problems.map((p) => p.path).sort(), ['cluster.store.url', 'console.oidc.clientId', 'console.oidc.redirectUrl', 'server.tls.keyFile', 'sinks.securityLake.location'])
   t.notMatch(JSON.stringify(problems), /hunter2/, 'the password is not repeated')
-  const fine = checkConfig({ ...raw, sinks: { securityLake: { enabled: true, location: 's3://aws-security-data-lake-eu-west-1-abc/ext/falconet/1.0/' } }, server: { tls: { certFile: '/a', keyFile: '/b' } }, cluster: { store: { url: 'rediss://store:6379' } }, console: { oidc: { issuer: 'https://dex.example.com', clientId: 'falconet', redirectUrl: 'https://falconet.example.com/ui/auth/callback' } } }, { env: {} })
+  const fine = checkConfig(
+    {
+      ...raw,
+      sinks: { securityLake: { enabled: true, location: 's3://aws-security-data-lake-eu-west-1-abc/ext/falconet/1.0/' } },
+      server: { tls: { certFile: '/a', keyFile: '/b' } },
+      cluster: { store: { url: 'rediss://store:6379' } },
+      console: { oidc: { issuer: 'https://dex.example.com', clientId: 'falconet', redirectUrl: 'https://falconet.example.com/ui/auth/callback' } },
+    },
+    { env: {} },
+  )
   t.same(fine.problems, [])
   const out = await runCli(['validate-config', writeTemp('start.yaml', stringify(raw))])
   t.equal(out.code, 2)

@@ -125,13 +125,22 @@ t.test('token sign-in: a strict session cookie, CSRF on every change, origin che
   t.equal((await app.inject({ method: 'GET', url: '/api/findings', headers: { cookie: tampered } })).statusCode, 401, 'a tampered cookie is nobody')
 
   const audit = lines.map((l) => JSON.parse(l)).filter((l) => l.audit)
-  t.ok(audit.some((l) => l.audit.action === 'signed in' && /^management-token:/.test(l.audit.who)), 'sign-in audited')
-  t.ok(audit.some((l) => l.audit.action === 'sign-in refused'), 'refused sign-in audited')
+  t.ok(
+    audit.some((l) => l.audit.action === 'signed in' && /^management-token:/.test(l.audit.who)),
+    'sign-in audited',
+  )
+  t.ok(
+    audit.some((l) => l.audit.action === 'sign-in refused'),
+    'refused sign-in audited',
+  )
   const silence = audit.find((l) => l.audit.action === 'POST /api/silences' && l.audit.status === 201)
   t.ok(silence, 'the silence audited')
   t.same(silence?.audit.target, ['rule = "x"'])
   t.ok(silence?.time, 'with its time')
-  t.notOk(lines.some((l) => l.includes(TOKEN)), 'the token is never logged')
+  t.notOk(
+    lines.some((l) => l.includes(TOKEN)),
+    'the token is never logged',
+  )
 
   const out = await app.inject({ method: 'POST', url: '/ui/auth/logout', headers: { ...sameOrigin, cookie }, payload: `csrf=${csrf}` })
   t.match(String(out.headers['set-cookie']), /falconet_session=;/, 'sign-out clears the cookie')

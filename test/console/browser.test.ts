@@ -125,16 +125,20 @@ console:
     viewerValues: [sec-viewers]
 `,
   )
-  const falconet = await startFalconet({
-    FALCONET_PORT: String(port),
-    FALCONET_CONFIG: config,
-    FALCONET_ADMIN_TOKEN: TOKEN,
-    SLACK_URL: `${slack.url}/services/T000/B000/XXXX`,
-    HOOK_URL: `${hook.url}/falconet`,
-    OIDC_SECRET: CLIENT.secret,
-    FALCONET__SERVER__RATE_LIMIT__CONSOLE: '0',
-    FALCONET__SERVER__RATE_LIMIT__MANAGEMENT: '0',
-  }, undefined, 90_000)
+  const falconet = await startFalconet(
+    {
+      FALCONET_PORT: String(port),
+      FALCONET_CONFIG: config,
+      FALCONET_ADMIN_TOKEN: TOKEN,
+      SLACK_URL: `${slack.url}/services/T000/B000/XXXX`,
+      HOOK_URL: `${hook.url}/falconet`,
+      OIDC_SECRET: CLIENT.secret,
+      FALCONET__SERVER__RATE_LIMIT__CONSOLE: '0',
+      FALCONET__SERVER__RATE_LIMIT__MANAGEMENT: '0',
+    },
+    undefined,
+    90_000,
+  )
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   t.teardown(async () => {
     await browser.close()
@@ -146,7 +150,11 @@ console:
   for (const f of fixtures) await post(`${base}/`, f.body)
   const bearer = { authorization: `Bearer ${TOKEN}` }
   const api = async (path: string) => (await fetch(`${base}${path}`, { headers: bearer })).json() as Promise<any>
-  await waitFor(async () => (await api('/api/findings?limit=1&archived=any')).total === fixtures.length, 30_000, () => 'the fixtures did not reach the console index')
+  await waitFor(
+    async () => (await api('/api/findings?limit=1&archived=any')).total === fixtures.length,
+    30_000,
+    () => 'the fixtures did not reach the console index',
+  )
 
   const errors: string[] = []
   const watch = (page: Page) => {
@@ -166,7 +174,11 @@ console:
     await page.evaluate(axeCore.source)
     const violations = (await page.evaluate(() => (globalThis as any).axe.run().then((r: any) => r.violations))) as Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    t.same(serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `${name}: no serious accessibility violations`)
+    t.same(
+      serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+      [],
+      `${name}: no serious accessibility violations`,
+    )
   }
   const shoot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 
@@ -237,7 +249,11 @@ console:
   })
 
   await t.test('a silence made from a finding mutes the next notification', async (t) => {
-    await waitFor(() => slack.messages.some((m) => m.includes('cart-api')), 30_000, () => `Slack never got the cart-api shell: ${slack.messages.length} messages`)
+    await waitFor(
+      () => slack.messages.some((m) => m.includes('cart-api')),
+      30_000,
+      () => `Slack never got the cart-api shell: ${slack.messages.length} messages`,
+    )
     await page.goto(`${base}/ui/?rule=${encodeURIComponent('Terminal shell in container')}`)
     await ready(page)
     await page.click('table.findings tbody tr a')
@@ -261,8 +277,15 @@ console:
     const before = slack.messages.length
     await post(`${base}/`, shellAlert('shop', 'payments-worker-6d8f7c9b5-q2w3e'))
     await post(`${base}/`, shellAlert('billing', 'billing-api-5c7d8f9b6-r4t5y'))
-    await waitFor(() => slack.messages.slice(before).some((m) => m.includes('billing-api')), 30_000, () => 'the unsilenced shell was not notified')
-    t.notOk(slack.messages.slice(before).some((m) => m.includes('payments-worker')), 'the silenced one was not')
+    await waitFor(
+      () => slack.messages.slice(before).some((m) => m.includes('billing-api')),
+      30_000,
+      () => 'the unsilenced shell was not notified',
+    )
+    t.notOk(
+      slack.messages.slice(before).some((m) => m.includes('payments-worker')),
+      'the silenced one was not',
+    )
     const muted = await api(`/api/findings?q=payments-worker`)
     t.equal(muted.total, 1, 'the silenced finding is still recorded and shown')
   })
@@ -276,9 +299,17 @@ console:
     await page.fill('form[aria-labelledby=archive-h] input[name=comment]', 'known network scanner, INC-77')
     await page.click('form[aria-labelledby=archive-h] button[type=submit]')
     await page.waitForSelector('form[aria-labelledby=archive-h] .result.ok')
-    await waitFor(async () => (await api('/api/findings?limit=1')).total === active - 1, 10_000, () => 'the archived finding is still active')
+    await waitFor(
+      async () => (await api('/api/findings?limit=1')).total === active - 1,
+      10_000,
+      () => 'the archived finding is still active',
+    )
     const archived = (await api('/api/findings?archived=true')).items
-    t.same(archived.map((f: { rule: string }) => f.rule), ['Packet socket created in container'], 'listed as archived')
+    t.same(
+      archived.map((f: { rule: string }) => f.rule),
+      ['Packet socket created in container'],
+      'listed as archived',
+    )
     const record = await api(`/api/findings/${archived[0].id}`)
     t.equal(record.finding.archived, true)
     t.match(record.archivedBy, { who: /^management-token:/, comment: 'known network scanner, INC-77' })
@@ -304,7 +335,11 @@ console:
     await shoot(page, 'health')
     // Expire it from the page.
     await page.click('button[aria-label^="Expire silence"]')
-    await waitFor(async () => (await api('/api/silences')).silences.length === 0, 10_000, () => 'the silence did not expire')
+    await waitFor(
+      async () => (await api('/api/silences')).silences.length === 0,
+      10_000,
+      () => 'the silence did not expire',
+    )
     await page.click('form.signout button')
     await page.waitForURL(/\/ui\/login/)
     const after = await page.request.get(`${base}/api/findings`)
@@ -327,7 +362,11 @@ console:
   })
 
   await t.test('a redrive from the health page delivers a dead letter', async (t) => {
-    await waitFor(async () => (await api('/api/dead-letters?sink=receiver-hook')).items.length > 0, 30_000, () => 'the webhook refusals were not dead-lettered')
+    await waitFor(
+      async () => (await api('/api/dead-letters?sink=receiver-hook')).items.length > 0,
+      30_000,
+      () => 'the webhook refusals were not dead-lettered',
+    )
     hook.accept = true
     const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 } })
     const p = watch(await ctx.newPage())
@@ -344,7 +383,11 @@ console:
     await p.click(`button[aria-label="Redrive ${first} to receiver-hook"]`)
     await p.waitForSelector('.status.ok')
     t.match(await p.textContent('.status.ok'), /1 dead letter\(s\) queued again/)
-    await waitFor(() => hook.received.some((b) => b.includes(first)), 30_000, () => 'the redriven finding did not reach the webhook')
+    await waitFor(
+      () => hook.received.some((b) => b.includes(first)),
+      30_000,
+      () => 'the redriven finding did not reach the webhook',
+    )
     t.pass('the redriven finding reached the webhook')
     await shoot(p, 'health')
     await ctx.close()

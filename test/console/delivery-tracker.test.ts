@@ -24,12 +24,19 @@ t.test('acknowledged versions are reported per sink; refused and retried ones ar
   ]
   const send = async (outcome: SendOutcome) => {
     const tracked = trackDelivery(sink(outcome), index, () => 0)
-    return tracked.send(findings.map((f) => tracked.encode(f)), new AbortController().signal)
+    return tracked.send(
+      findings.map((f) => tracked.encode(f)),
+      new AbortController().signal,
+    )
   }
   await send({ kind: 'ok' })
   t.same(seen.pop(), { sink: 'securityHub', items: findings }, 'ok: every version')
   await send({ kind: 'partial', failed: [{ index: 1, code: 'InvalidInput', message: 'x', retryable: false }] })
-  t.same(seen.pop()?.items.map((i) => i.id), ['a', 'c'], 'partial: all but the failed')
+  t.same(
+    seen.pop()?.items.map((i) => i.id),
+    ['a', 'c'],
+    'partial: all but the failed',
+  )
   await send({ kind: 'retry', reason: 'throttled' })
   await send({ kind: 'drop', reason: 'bad' })
   t.equal(seen.length, 0, 'retry and drop: nothing acknowledged')

@@ -73,15 +73,27 @@ t.test('folds versions, filters, sorts, pages, counts by severity', async (t) =>
   t.equal(index.query({ ...all, tag: 'mitre_execution' }).total, 1)
   t.equal(index.query({ ...all, text: 'ETL-RUNNER' }).total, 1, 'free text, any case')
   t.equal(index.query({ ...all, workload: 'cart-api', namespace: 'shop' }).total, 1)
-  t.same(index.query({ ...all, sort: 'count', limit: 1 }).items.map((r) => r.rule), ['Terminal shell in container'], 'sort by count')
-  t.same(index.query({ ...all, sort: 'severity', limit: 1 }).items.map((r) => r.severity), ['CRITICAL'], 'sort by severity')
+  t.same(
+    index.query({ ...all, sort: 'count', limit: 1 }).items.map((r) => r.rule),
+    ['Terminal shell in container'],
+    'sort by count',
+  )
+  t.same(
+    index.query({ ...all, sort: 'severity', limit: 1 }).items.map((r) => r.severity),
+    ['CRITICAL'],
+    'sort by severity',
+  )
   const p1 = index.query({ ...all, limit: 2 })
   const p2 = index.query({ ...all, limit: 2, offset: 2 })
   t.equal(new Set([...p1.items, ...p2.items].map((r) => r.id)).size, 4, 'pages do not overlap')
 
   const record = index.get(shell.id)!
   t.same(record.routedTo, ['file', 'slack-sec'])
-  t.same(record.timeline.map(([, n]) => n), [2], 'coalesced writes keep the latest point')
+  t.same(
+    record.timeline.map(([, n]) => n),
+    [2],
+    'coalesced writes keep the latest point',
+  )
   index.delivered('file', [{ id: shell.id, version: 2 }], Date.parse('2026-11-01T10:06:00Z'))
   index.delivered('file', [{ id: shell.id, version: 1 }], Date.parse('2026-11-01T10:07:00Z'))
   await index.flush()
@@ -110,7 +122,11 @@ t.test('folds versions, filters, sorts, pages, counts by severity', async (t) =>
   t.equal(stats.findings, 5)
   t.equal(stats.topRules[0]?.rule, 'Terminal shell in container')
   t.equal(stats.topRules[0]?.alerts, 2)
-  t.equal(stats.series.reduce((n, b) => n + b.alerts, 0), 6, 'every alert in a bucket')
+  t.equal(
+    stats.series.reduce((n, b) => n + b.alerts, 0),
+    6,
+    'every alert in a bucket',
+  )
   await index.close()
 
   const again = open(dir).index

@@ -89,10 +89,7 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
   const hook = await refusingWebhook()
   t.teardown(() => hook.close())
   const dir = mkdtempSync(join(tmpdir(), 'falconet-console-replicas-'))
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `receivers:\n  - name: hook\n    type: webhook\n    urlEnv: HOOK_URL\n    groupWaitSecs: 0\nrouting:\n  receivers: [hook]\n  matchers: ['severity >= LOW']\n`,
-  )
+  writeFileSync(join(dir, 'config.yaml'), `receivers:\n  - name: hook\n    type: webhook\n    urlEnv: HOOK_URL\n    groupWaitSecs: 0\nrouting:\n  receivers: [hook]\n  matchers: ['severity >= LOW']\n`)
   const replicas = await startReplicas(2, {
     FALCONET_CONFIG: join(dir, 'config.yaml'),
     FALCONET_STORE_URL: store.url,
@@ -131,28 +128,43 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
   const shell = onB!.items.find((i) => i.count === 2)!
   t.equal(shell.distinctPods, 2, 'the merged finding: two pods')
   let onA: Page | undefined
-  await waitFor(async () => JSON.stringify(comparable((onA = await api<Page>(a, list)))) === JSON.stringify(comparable(onB!)), 60_000, () => `A ${JSON.stringify(onA)} B ${JSON.stringify(onB)}`)
+  await waitFor(
+    async () => JSON.stringify(comparable((onA = await api<Page>(a, list)))) === JSON.stringify(comparable(onB!)),
+    60_000,
+    () => `A ${JSON.stringify(onA)} B ${JSON.stringify(onB)}`,
+  )
   t.same(comparable(onA!), comparable(onB!), 'both replicas: the same rows, counts and severity counts')
   const filtered = `/api/findings?q=${encodeURIComponent(shell.rule.toLowerCase())}`
   t.same(comparable(await api<Page>(b, filtered)), comparable(await api<Page>(a, filtered)), 'the same filtered view')
   t.equal((await api<Page>(b, filtered)).total, 1, 'free text narrows the list on replica B')
 
-  await waitFor(() => live.events > 0, 60_000, () => 'no live update on replica B')
+  await waitFor(
+    () => live.events > 0,
+    60_000,
+    () => 'no live update on replica B',
+  )
   t.pass('a live-update stream on replica B heard of the alerts posted to replica A')
 
   // Delivery state: the file sink delivered it, the webhook refused it (dead-lettered) — seen from both.
   const path = `/api/findings/${shell.id}`
   const settled = (d: Detail) => (d.delivered.file?.version ?? 0) >= d.finding.version && d.deadLettered?.['receiver-hook'] !== undefined
-  for (const [name, base] of [['A', a], ['B', b]] as const) {
+  for (const [name, base] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     let detail: Detail | undefined
-    await waitFor(async () => settled((detail = await api<Detail>(base, path))), 120_000, () => `replica ${name}: ${JSON.stringify(detail)}\n${logs()}`)
+    await waitFor(
+      async () => settled((detail = await api<Detail>(base, path))),
+      120_000,
+      () => `replica ${name}: ${JSON.stringify(detail)}\n${logs()}`,
+    )
     t.equal(detail!.finding.count, 2, `replica ${name}: the finding's merged count`)
     t.ok(detail!.delivered.file!.version >= detail!.finding.version, `replica ${name}: delivered to the file sink`)
     t.equal(detail!.deadLettered!['receiver-hook']!.code, 'Rejected', `replica ${name}: dead-lettered by the refusing webhook`)
   }
   t.ok(hook.received() > 0, 'the webhook was tried')
 
-  await t.test('in Chromium: a page open on B follows alerts posted to A; the finding\'s delivery from B; one sign-in for both', async (t) => {
+  await t.test("in Chromium: a page open on B follows alerts posted to A; the finding's delivery from B; one sign-in for both", async (t) => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
     t.teardown(() => browser.close())
     const context = await browser.newContext({ viewport: { width: 1366, height: 900 } })
@@ -166,15 +178,27 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
     await page.fill('#token', TOKEN)
     await page.click('form[action="/ui/auth/login"] button[type=submit]')
     await ready(page)
-    await waitFor(async () => (await rows()) === 2, 30_000, () => 'B\'s page does not list the two findings')
+    await waitFor(
+      async () => (await rows()) === 2,
+      30_000,
+      () => "B's page does not list the two findings",
+    )
     const res = await fetch(`${a}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alertBody('01-', { namespace: 'payments', pod: 'pay-api-5f6d7c8b9-qqqqq' }) })
     t.equal(res.status, 200, 'a new alert to replica A')
-    await waitFor(async () => (await rows()) === 3, 60_000, () => `B's open page did not update\n${logs()}`)
-    t.match(await page.locator('table.findings tbody').textContent(), /payments/, 'B\'s open page lists it, without a reload (live update from the store)')
+    await waitFor(
+      async () => (await rows()) === 3,
+      60_000,
+      () => `B's open page did not update\n${logs()}`,
+    )
+    t.match(await page.locator('table.findings tbody').textContent(), /payments/, "B's open page lists it, without a reload (live update from the store)")
     await page.goto(`${b}/ui/finding?id=${encodeURIComponent(shell.id)}`)
     await ready(page)
     const stateOf = (sink: string) => page.locator('#delivery tr', { hasText: sink }).locator('td:nth-child(2)').textContent()
-    await waitFor(async () => (await stateOf('receiver-hook')) === 'dead-lettered', 30_000, () => 'no dead-lettered state on B\'s finding page')
+    await waitFor(
+      async () => (await stateOf('receiver-hook')) === 'dead-lettered',
+      30_000,
+      () => "no dead-lettered state on B's finding page",
+    )
     t.equal(await stateOf('file'), 'delivered', 'the finding page on B: delivered to the file sink')
     t.pass('and dead-lettered by the webhook, whichever replica gave up')
     await page.goto(`${a}/ui/`)
@@ -188,7 +212,11 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
     return { bySeverity: s.bySeverity, alerts: s.totals.alertsReceived, findings: s.findings }
   }
   let stats: unknown
-  await waitFor(async () => ((stats = await statsOf(b)) as { alerts: number }).alerts === 4, 60_000, () => `stats on B: ${JSON.stringify(stats)}`)
+  await waitFor(
+    async () => ((stats = await statsOf(b)) as { alerts: number }).alerts === 4,
+    60_000,
+    () => `stats on B: ${JSON.stringify(stats)}`,
+  )
   t.same(await statsOf(a), await statsOf(b), 'the overview counts the same on both')
 
   // Archive through B: A shows it archived, with who and why.
@@ -196,9 +224,21 @@ t.test('two replicas, one store: the console shows the same everywhere', async (
   const archived = await api<{ archived: boolean }>(b, '/api/findings/archive', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: shell.id, comment: 'expected admin shell' }) })
   t.equal(archived.archived, true, 'archived through replica B')
   let onAAfter: Detail | undefined
-  await waitFor(async () => (onAAfter = await api<Detail>(a, path)).finding.archived === true && onAAfter.archivedBy !== undefined, 60_000, () => `replica A: ${JSON.stringify(onAAfter)}\n${logs()}`)
+  await waitFor(
+    async () => (onAAfter = await api<Detail>(a, path)).finding.archived === true && onAAfter.archivedBy !== undefined,
+    60_000,
+    () => `replica A: ${JSON.stringify(onAAfter)}\n${logs()}`,
+  )
   t.equal(onAAfter!.archivedBy!.comment, 'expected admin shell', 'replica A shows the archive note made on B')
-  await waitFor(async () => (await api<Page>(a, '/api/findings?archived=true')).items.some((i) => i.id === shell.id), 30_000, () => 'not listed as archived on A')
+  await waitFor(
+    async () => (await api<Page>(a, '/api/findings?archived=true')).items.some((i) => i.id === shell.id),
+    30_000,
+    () => 'not listed as archived on A',
+  )
   t.same(comparable(await api<Page>(a, '/api/findings?archived=any')), comparable(await api<Page>(b, '/api/findings?archived=any')), 'the same list on both after the archive')
-  await waitFor(() => live.events > events, 30_000, () => 'no live update for the archive')
+  await waitFor(
+    () => live.events > events,
+    30_000,
+    () => 'no live update for the archive',
+  )
 })

@@ -45,24 +45,35 @@ t.test('many replicas redrive the same letters at once: each is queued once, and
 
   const queueFor = (sink: string) => [sink]
   const results = await Promise.all(books.flatMap((b) => [b.redrive({ sink: 'receiver-hook' }, queueFor), b.redrive({ sink: 'receiver-hook' }, queueFor)]))
-  t.equal(results.reduce((n, r) => n + r.requeued, 0), 20, 'eight redrives of the same 20 letters at once: 20 requeued in all, none twice')
-  t.same(results.flatMap((r) => r.skipped), [], 'none skipped')
-  t.equal(await s.command('t', 'ZCARD', s.key('q:receiver-hook')), 20, 'all 20 in the sink\'s shared queue, due now')
-  t.equal(await s.command('t', 'ZCARD', s.key('q:file')), 0, 'the other sink\'s letters are not queued')
+  t.equal(
+    results.reduce((n, r) => n + r.requeued, 0),
+    20,
+    'eight redrives of the same 20 letters at once: 20 requeued in all, none twice',
+  )
+  t.same(
+    results.flatMap((r) => r.skipped),
+    [],
+    'none skipped',
+  )
+  t.equal(await s.command('t', 'ZCARD', s.key('q:receiver-hook')), 20, "all 20 in the sink's shared queue, due now")
+  t.equal(await s.command('t', 'ZCARD', s.key('q:file')), 0, "the other sink's letters are not queued")
   const [json] = await s.command<Array<string | null>>('t', 'HMGET', s.key('c:rec'), ids[0]!)
   const after = JSON.parse(json!) as FindingRecord
-  t.same(Object.keys(after.deadLettered ?? {}), ['file'], 'the record keeps the other sink\'s letter only')
+  t.same(Object.keys(after.deadLettered ?? {}), ['file'], "the record keeps the other sink's letter only")
   t.same(after.timeline, [], 'and its arrays stay arrays')
   t.equal(await s.command('t', 'HGET', s.key('c:rev'), ids[0]!), '2', 'one write: the revision moved once')
   const stream = await s.command<unknown[]>('t', 'XRANGE', s.key('c:chg'), '-', '+')
-  t.ok(stream.length >= 1, 'the change is announced on the console\'s change stream (every replica follows)')
+  t.ok(stream.length >= 1, "the change is announced on the console's change stream (every replica follows)")
 
   // The list follows the records as a replica reads them back: a cleared letter is announced.
   const cleared: string[] = []
   books[2]!.onCleared((sink, id) => cleared.push(`${sink} ${id}`))
   books[2]!.observe(ids[0]!, after)
   t.same(cleared, [`receiver-hook ${ids[0]}`], 'the letter redriven elsewhere is announced (the file forgets it)')
-  t.same(books[2]!.list({ findingId: ids[0]! }).map((l) => l.sink), ['file'])
+  t.same(
+    books[2]!.list({ findingId: ids[0]! }).map((l) => l.sink),
+    ['file'],
+  )
   books[2]!.observe(ids[1]!, undefined)
   t.same(cleared.length, 1, 'a record dropped by retention is not a redrive')
   // A reload (the store lost its data, or this replica's point in the stream was trimmed): only what it holds stays.

@@ -21,9 +21,7 @@ import { waitFor } from '../support/net.js'
 const defaults = validateConfig({})
 const RESEND_MS = 300
 const kinds: Array<{ id: string; lifecycle: boolean; delivery: DeliveryConfig }> = [
-  ...sinkDefinitions
-    .filter((d) => (d.consumes ?? 'findings') === 'findings')
-    .map((d) => ({ id: d.id, lifecycle: d.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)[d.id]! })),
+  ...sinkDefinitions.filter((d) => (d.consumes ?? 'findings') === 'findings').map((d) => ({ id: d.id, lifecycle: d.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)[d.id]! })),
   ...Object.values(RECEIVER_TYPES).map((r) => ({ id: `receiver-${r.type}`, lifecycle: r.tracksLifecycle === true, delivery: (defaults.sinks as Record<string, DeliveryConfig>)['securityHub']! })),
 ]
 
@@ -69,16 +67,27 @@ for (const kind of kinds) {
   t.test(`${kind.id}: one alert is delivered once; a change once more`, async (t) => {
     const { spool, ingest, sent } = rig(t, kind)
     await ingest([testEvent(1, { rule: 'one-off', time: daysAgo(3) })])
-    await waitFor(() => sent.length >= 1, 10_000, () => 'never delivered')
+    await waitFor(
+      () => sent.length >= 1,
+      10_000,
+      () => 'never delivered',
+    )
     await letTimePass(spool)
     t.equal(sent.length, 1, 'delivered once, not again after the resend interval and housekeeping')
     t.equal(sent[0]!.archived, false)
 
     await ingest([testEvent(2, { rule: 'one-off', time: daysAgo(3, 1_000) })])
-    await waitFor(() => sent.length >= 2, 10_000, () => 'the change was never delivered')
+    await waitFor(
+      () => sent.length >= 2,
+      10_000,
+      () => 'the change was never delivered',
+    )
     await letTimePass(spool)
     t.equal(sent.length, 2, 'the changed version once, then nothing')
-    t.same(sent.map((s) => s.count), [1, 2])
+    t.same(
+      sent.map((s) => s.count),
+      [1, 2],
+    )
     t.ok(sent[1]!.version > sent[0]!.version)
     t.equal(spool.pendingCount(kind.id), 0)
   })
@@ -92,7 +101,11 @@ t.test('storm control: a finding that keeps changing is delivered at most once p
     await ingest([testEvent(n++, { rule: 'storm', time: daysAgo(2, n) })])
     await new Promise((r) => setTimeout(r, 5))
   }
-  await waitFor(() => sent.at(-1)?.count === n, 10_000, () => `the last count never arrived: ${JSON.stringify(sent.at(-1))}`)
+  await waitFor(
+    () => sent.at(-1)?.count === n,
+    10_000,
+    () => `the last count never arrived: ${JSON.stringify(sent.at(-1))}`,
+  )
   for (let i = 1; i < sent.length; i++) t.ok(sent[i]!.at - sent[i - 1]!.at >= RESEND_MS - 20, `delivery ${i} came ${sent[i]!.at - sent[i - 1]!.at} ms after the previous one`)
   t.ok(sent.length <= 7, `${sent.length} deliveries for ${n} changes over ${Date.now() - started} ms`)
   t.equal(new Set(sent.map((s) => s.version)).size, sent.length, 'never the same version twice')

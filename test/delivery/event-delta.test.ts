@@ -39,7 +39,11 @@ t.test('every fixture against every other, and against its own next occurrence: 
   t.strictSame(eventDelta(events[0]!, events[0]!), {}, 'an identical repeat stores nothing of its event')
   // An event from an old spool without fields, either way round.
   const { fields: _fields, ...bare } = events[0]!
-  for (const [a, b] of [[bare, events[1]!], [events[1]!, bare]] as Array<[SecurityEvent, SecurityEvent]>) t.strictSame(applyEventDelta(a, eventDelta(a, b)), b)
+  for (const [a, b] of [
+    [bare, events[1]!],
+    [events[1]!, bare],
+  ] as Array<[SecurityEvent, SecurityEvent]>)
+    t.strictSame(applyEventDelta(a, eventDelta(a, b)), b)
 })
 
 t.test('a raw field named __proto__ stays a field, and the base is never changed', async (t) => {

@@ -95,7 +95,10 @@ t.test('outbox letters (the Falco bridge) go back to their outbox', async (t) =>
   await deadLetters.write('bridge', [{ findingId: 'a-1', code: 'Rejected', reason: '400', payload: { items: [event] }, item: event }])
   t.same(await redriver.redrive({ sink: 'bridge' }), { requeued: 1, skipped: [] })
   const queue = spool.outboxQueue('audit')
-  t.same(queue.due(10, Date.now(), false).items.map((i) => i.value), [event])
+  t.same(
+    queue.due(10, Date.now(), false).items.map((i) => i.value),
+    [event],
+  )
 })
 
 t.test('a letter written while a redrive runs is kept', async (t) => {
@@ -104,5 +107,8 @@ t.test('a letter written while a redrive runs is kept', async (t) => {
   const running = redriver.redrive({ sink: 'a' })
   const late = deadLetters.write('a', [{ findingId: 'late', code: 'Rejected', reason: 'meanwhile', payload: {} }])
   await Promise.all([running, late])
-  t.same((await deadLetters.list({ sink: 'a' })).map((l) => l.findingId), ['late'])
+  t.same(
+    (await deadLetters.list({ sink: 'a' })).map((l) => l.findingId),
+    ['late'],
+  )
 })

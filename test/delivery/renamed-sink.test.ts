@@ -31,7 +31,11 @@ t.test('a spool queued under the old id: everything pending is owed under the ne
   await record(old, 5, ['securityhub', 'cloudwatchLogs'])
   const before = old.due('securityhub', 100, Date.now()).items
   t.equal(before.length, 5)
-  await old.acknowledge('securityhub', before.slice(0, 2).map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+  await old.acknowledge(
+    'securityhub',
+    before.slice(0, 2).map((d) => ({ id: d.state.id, version: d.state.version })),
+    Date.now(),
+  )
   await old.close()
 
   const spool = open(dir)
@@ -39,8 +43,19 @@ t.test('a spool queued under the old id: everything pending is owed under the ne
   t.equal(spool.pendingCount('securityHub'), 3, 'the three undelivered findings are owed under the new id')
   t.equal(spool.pendingCount('cloudwatchLogs'), 5, 'other sinks untouched')
   const due = spool.due('securityHub', 100, Date.now()).items
-  t.same(due.map((d) => d.state.id).sort(), before.slice(2).map((d) => d.state.id).sort(), 'exactly the ones not delivered')
-  await spool.acknowledge('securityHub', due.map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+  t.same(
+    due.map((d) => d.state.id).sort(),
+    before
+      .slice(2)
+      .map((d) => d.state.id)
+      .sort(),
+    'exactly the ones not delivered',
+  )
+  await spool.acknowledge(
+    'securityHub',
+    due.map((d) => ({ id: d.state.id, version: d.state.version })),
+    Date.now(),
+  )
   t.equal(spool.pendingCount('securityHub'), 0)
   // The delivery records moved too: the delivered versions are not owed again when asked.
   const first = before[0]!.state
@@ -63,11 +78,17 @@ t.test('the dead-letter file of the old id is listed, filtered and redriven unde
   const letters = new DeadLetterFile(dir, silent)
   t.same(await letters.sinks(), ['securityHub'])
   t.same(readdirSync(join(dir, 'dead-letter')), ['securityHub.jsonl'], 'the file was renamed, not copied')
-  t.match(await letters.list(), [{ sink: 'securityHub', findingId: 'falconet/syscall/a' }, { sink: 'securityHub', findingId: 'falconet/syscall/b' }])
+  t.match(await letters.list(), [
+    { sink: 'securityHub', findingId: 'falconet/syscall/a' },
+    { sink: 'securityHub', findingId: 'falconet/syscall/b' },
+  ])
   t.equal((await letters.list({ sink: 'securityhub' })).length, 2, '--sink with the old id still finds them')
   // A redrive takes a letter out of its file once it is queued again.
-  await letters.remove((await letters.list({ findingId: 'falconet/syscall/a' })))
-  t.same((await letters.list()).map((l) => l.findingId), ['falconet/syscall/b'])
+  await letters.remove(await letters.list({ findingId: 'falconet/syscall/a' }))
+  t.same(
+    (await letters.list()).map((l) => l.findingId),
+    ['falconet/syscall/b'],
+  )
 })
 
 t.test('both files (both versions wrote letters): one file, the older letters first', async (t) => {
@@ -81,6 +102,9 @@ t.test('both files (both versions wrote letters): one file, the older letters fi
   const text = readFileSync(oldPath, 'utf8')
   writeFileSync(join(dir, 'dead-letter', 'securityHub.jsonl'), text.replace('"old"', '"new"'))
   const letters = new DeadLetterFile(dir, silent)
-  t.same((await letters.list()).map((l) => l.findingId), ['old', 'new'])
+  t.same(
+    (await letters.list()).map((l) => l.findingId),
+    ['old', 'new'],
+  )
   t.notOk(existsSync(oldPath))
 })

@@ -13,7 +13,10 @@ t.test('batches hold at most maxItems and close() flushes everything', async (t)
   await h.ingest(Array.from({ length: 250 }, (_, i) => testEvent(i)))
   h.runner.start()
   await h.runner.close(5000)
-  t.same(calls.map((c) => c.length), [100, 100, 50])
+  t.same(
+    calls.map((c) => c.length),
+    [100, 100, 50],
+  )
   t.equal(await h.metric('falconet_sink_findings_total', { result: 'delivered' }), 250)
   t.equal(h.runner.pending, 0)
 })
@@ -24,7 +27,10 @@ t.test('batches respect maxBytes', async (t) => {
   await h.ingest(Array.from({ length: 5 }, (_, i) => ({ ...testEvent(i), output: 'x'.repeat(800) })))
   h.runner.start()
   await h.runner.close(5000)
-  t.same(calls.map((c) => c.length), [2, 2, 1])
+  t.same(
+    calls.map((c) => c.length),
+    [2, 2, 1],
+  )
 })
 
 t.test('a partial batch is sent once flushIntervalMs has passed', async (t) => {
@@ -40,16 +46,13 @@ t.test('a partial batch is sent once flushIntervalMs has passed', async (t) => {
 t.test('the most urgent findings go first', async (t) => {
   const { sink, calls } = scriptedSink(deliveryConfig({ batch: { maxItems: 2, flushIntervalMs: 0 } }))
   const h = harness(sink)
-  await h.ingest([
-    testEvent(1, { priority: 'Debug' }),
-    testEvent(2, { priority: 'Notice' }),
-    testEvent(3, { priority: 'Critical' }),
-    testEvent(4, { priority: 'Warning' }),
-    testEvent(5, { priority: 'Error' }),
-  ])
+  await h.ingest([testEvent(1, { priority: 'Debug' }), testEvent(2, { priority: 'Notice' }), testEvent(3, { priority: 'Critical' }), testEvent(4, { priority: 'Warning' }), testEvent(5, { priority: 'Error' })])
   h.runner.start()
   await h.runner.close(5000)
-  t.same(calls.flat().map((c) => c.severity), ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL'])
+  t.same(
+    calls.flat().map((c) => c.severity),
+    ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL'],
+  )
 })
 
 t.test('repeats fold into one finding with a count; a delivered finding is resent at most once per interval', async (t) => {
@@ -63,7 +66,10 @@ t.test('repeats fold into one finding with a count; a delivered finding is resen
   t.equal(calls.length, 1, 'repeats within the resend interval wait')
   t.equal(h.runner.pending, 1, 'one queued update, however many repeats')
   await h.runner.close(5000) // shutdown sends what is queued, interval or not
-  t.same(calls.map((c) => c.map((f) => f.count)), [[1], [51]])
+  t.same(
+    calls.map((c) => c.map((f) => f.count)),
+    [[1], [51]],
+  )
   t.equal(await h.metric('falconet_aggregation_deliveries_avoided_total'), 49, '50 repeats, one delivery: 49 avoided')
 })
 
@@ -126,8 +132,15 @@ t.test('a request refused as malformed is halved until the bad finding is alone;
   bad = h.spool.due('scripted', 10, Date.now()).items[2]!.state.id
   h.runner.start()
   await h.runner.close(5000)
-  t.same(calls.map((c) => c.length), [4, 2, 2, 1, 1], '4 → 2 (ok) + 2 → 1 (ok) + 1 (refused)')
-  t.same(h.letters().map((l) => [l.findingId, l.code, l.reason]), [[bad, 'Rejected', 'InvalidInputException: malformed finding']])
+  t.same(
+    calls.map((c) => c.length),
+    [4, 2, 2, 1, 1],
+    '4 → 2 (ok) + 2 → 1 (ok) + 1 (refused)',
+  )
+  t.same(
+    h.letters().map((l) => [l.findingId, l.code, l.reason]),
+    [[bad, 'Rejected', 'InvalidInputException: malformed finding']],
+  )
   t.equal(await h.metric('falconet_sink_findings_total', { result: 'delivered' }), 3)
 })
 
@@ -192,10 +205,22 @@ t.test('token bucket: burst at once, then the sustained rate (virtual clock)', a
 })
 
 t.test('backoff grows, is capped, and keeps half of each step', async (t) => {
-  t.equal(backoffMs(0, 100, 10_000, () => 0), 50)
-  t.equal(backoffMs(0, 100, 10_000, () => 1), 100)
-  t.equal(backoffMs(3, 100, 10_000, () => 0), 400)
-  t.equal(backoffMs(20, 100, 10_000, () => 1), 10_000)
+  t.equal(
+    backoffMs(0, 100, 10_000, () => 0),
+    50,
+  )
+  t.equal(
+    backoffMs(0, 100, 10_000, () => 1),
+    100,
+  )
+  t.equal(
+    backoffMs(3, 100, 10_000, () => 0),
+    400,
+  )
+  t.equal(
+    backoffMs(20, 100, 10_000, () => 1),
+    10_000,
+  )
 })
 
 t.test('errors are logged and dead-lettered without credentials', async (t) => {

@@ -36,15 +36,30 @@ t.test('policy low-severity: near the budget, low-severity findings are shed, lo
 
   let logs = ''
   const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => ((logs += c), cb()) }))
-  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50}, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
+  const stop = guardSpool(spool, { maxBytes, shedPolicy: 'low-severity', shedAtPercent: 50 }, { logger, deadLetters: new DeadLetterFile(dir, logger) }, 20)
   const file = join(dir, 'dead-letter', 'spool.jsonl')
   // Shed, then dead-lettered: wait for whole lines, not just the file.
-  await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 10_000, () => 'nothing was shed')
-  await waitFor(() => spool.usageBytes(true) < maxBytes * 0.5, 10_000, () => 'usage stayed above the threshold')
+  await waitFor(
+    () => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'),
+    10_000,
+    () => 'nothing was shed',
+  )
+  await waitFor(
+    () => spool.usageBytes(true) < maxBytes * 0.5,
+    10_000,
+    () => 'usage stayed above the threshold',
+  )
   // The log line follows the shed's commit, which usage can reflect a moment earlier.
-  await waitFor(() => logs.includes('shed low-severity findings'), 10_000, () => `no shed log line:\n${logs}`)
+  await waitFor(
+    () => logs.includes('shed low-severity findings'),
+    10_000,
+    () => `no shed log line:\n${logs}`,
+  )
 
-  const letters = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const letters = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.ok(letters.length > 0 && letters.every((l) => l.code === 'Shed' && l.payload.severity === 'INFORMATIONAL'), `${letters.length} low-severity findings shed`)
   t.equal(spool.due('securityHub', 500, Date.now()).items.filter((d) => d.state.severity === 'CRITICAL').length, 5, 'urgent findings kept')
   t.match(logs, /shed low-severity findings \(policy low-severity\)/)
@@ -56,7 +71,7 @@ t.test('policy none: nothing is shed, however full', async (t) => {
   const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1024 * 1024, durability: 'process', resendMs: {}, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
   t.teardown(() => spool.close())
   await fill(spool, 300, 'Debug').catch(() => {})
-  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50}, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
+  const stop = guardSpool(spool, { maxBytes: 1024 * 1024, shedPolicy: 'none', shedAtPercent: 50 }, { logger: silent, deadLetters: new DeadLetterFile(dir, silent) }, 20)
   await new Promise((r) => setTimeout(r, 150))
   await stop()
   t.notOk(existsSync(join(dir, 'dead-letter', 'spool.jsonl')))

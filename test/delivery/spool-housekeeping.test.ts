@@ -32,10 +32,20 @@ const open = (maxBytes = 1 << 30, seenWindowMs = 600_000) =>
   })
 /** Findings folded as if received at `at` (falconet's clock), queued for sink a. */
 const recordAt = (spool: Spool, events: ReturnType<typeof testEvent>[], at: number) =>
-  spool.record(events.map((e) => { const id = idFor(e, aggregate); return { id, apply: (p) => fold(p, e, id, aggregate, at) } }), ['a'])
+  spool.record(
+    events.map((e) => {
+      const id = idFor(e, aggregate)
+      return { id, apply: (p) => fold(p, e, id, aggregate, at) }
+    }),
+    ['a'],
+  )
 const drain = async (spool: Spool) => {
   for (let due = spool.due('a', 5_000, Date.now(), true).items; due.length > 0; due = spool.due('a', 5_000, Date.now(), true).items) {
-    await spool.acknowledge('a', due.map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+    await spool.acknowledge(
+      'a',
+      due.map((d) => ({ id: d.state.id, version: d.state.version })),
+      Date.now(),
+    )
   }
 }
 
@@ -65,11 +75,22 @@ t.test('closing windows walks at most the step budget of findings, oldest first,
   const events = Array.from({ length: 5_000 }, (_, i) => testEvent(i, { rule: `r-${i}` }))
   for (let i = 0; i < events.length; i += 1_000) await recordAt(spool, events.slice(i, i + 1_000), longAgo)
   // The newest ones are still owed to sink a: they must be skipped without stalling the walk.
-  await spool.acknowledge('a', spool.due('a', 4_000, Date.now(), true).items.map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
-  await recordAt(spool, Array.from({ length: 500 }, (_, i) => testEvent(i, { rule: `fresh-${i}` })), Date.now())
+  await spool.acknowledge(
+    'a',
+    spool.due('a', 4_000, Date.now(), true).items.map((d) => ({ id: d.state.id, version: d.state.version })),
+    Date.now(),
+  )
+  await recordAt(
+    spool,
+    Array.from({ length: 500 }, (_, i) => testEvent(i, { rule: `fresh-${i}` })),
+    Date.now(),
+  )
   const steps = []
   for (let i = 0; i < 10 && spool.findingCount() > 1_500; i++) steps.push(await spool.housekeep(Date.now(), { findings: 1_000 }))
-  t.ok(steps.every((s) => s.visited <= 1_000), `visited per step: ${steps.map((s) => s.visited).join(', ')}`)
+  t.ok(
+    steps.every((s) => s.visited <= 1_000),
+    `visited per step: ${steps.map((s) => s.visited).join(', ')}`,
+  )
   t.equal(spool.findingCount(), 1_500, 'the 4,000 delivered and idle forgotten; the 1,000 still owed and the 500 fresh kept')
   t.ok(steps.length <= 6, `${steps.length} steps for a backlog of 5,000`)
 })
@@ -82,8 +103,14 @@ t.test('a 1 MB rule name is stored cut to what any sink can carry', async (t) =>
   for (let i = 0; i < 34; i++) await ingest([{ ...testEvent(i, { rule: `${i}-${huge}` }), output: huge, fields: { 'proc.cmdline': huge } }])
   const stored = spool.due('a', 100, Date.now(), true).items.map((d) => d.state)
   t.equal(stored.length, 34, '34 distinct findings (the Id is of the whole rule name)')
-  t.ok(stored.every((s) => s.event.rule.length <= STORED_LIMITS.chars && s.event.output.length <= STORED_LIMITS.chars), 'rule and output cut')
-  t.ok(stored.every((s) => String(s.event.fields['proc.cmdline']).length <= STORED_LIMITS.chars), 'fields cut')
+  t.ok(
+    stored.every((s) => s.event.rule.length <= STORED_LIMITS.chars && s.event.output.length <= STORED_LIMITS.chars),
+    'rule and output cut',
+  )
+  t.ok(
+    stored.every((s) => String(s.event.fields['proc.cmdline']).length <= STORED_LIMITS.chars),
+    'fields cut',
+  )
   t.ok(spool.owedBytes(true) < 4 * 1024 * 1024, `${spool.owedBytes(true)} bytes for 34 MB of alerts (was: a 32 MiB budget full)`)
 })
 
@@ -95,7 +122,11 @@ t.test('one request of 20,000 events by distinct principals: a bounded number of
   await ingest(events)
   const stored = spool.due('a', 5_000, Date.now(), true).items.map((d) => d.state)
   t.ok(stored.length <= 1_001, `${stored.length} findings`)
-  t.equal(stored.reduce((n, s) => n + s.count, 0), 20_000, 'counts add up')
+  t.equal(
+    stored.reduce((n, s) => n + s.count, 0),
+    20_000,
+    'counts add up',
+  )
   const folded = stored.filter((s) => s.event.fields[FOLDED_FIELD] !== undefined)
   t.equal(folded.length, 1, 'the overflow is one finding, marked')
   t.equal(folded[0]!.count, 20_000 - (stored.length - 1))

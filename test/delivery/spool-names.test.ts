@@ -19,7 +19,13 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'falconet-spool-'))
 const open = (dir: string) => new Spool({ dir, maxBytes: 1 << 30, durability: 'process', resendMs: { a: 0 }, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
 const inPod = (n: number, pod: string) => testEvent(n, { rule: 'shell in pod', pod })
 const record = (spool: Spool, events: ReturnType<typeof testEvent>[], sinks: Parameters<Spool['record']>[1] = ['a']) =>
-  spool.record(events.map((e) => { const id = idFor(e, options); return { id, apply: (p: FindingState | undefined) => fold(p, e, id, options) } }), sinks)
+  spool.record(
+    events.map((e) => {
+      const id = idFor(e, options)
+      return { id, apply: (p: FindingState | undefined) => fold(p, e, id, options) }
+    }),
+    sinks,
+  )
 const stateOf = (spool: Spool) => spool.due('a', 10, Date.now(), true).items[0]!.state
 
 t.test('distinct pods count once each, up to the tracked bound, and survive a restart', async (t) => {
@@ -89,11 +95,19 @@ t.test('writes asked for in one turn commit together; one that fails takes nothi
   const results = await Promise.allSettled([
     record(spool, [inPod(2, 'p-2')]),
     // Fails after its finding was put: the transaction it shared is rolled back and retried without it.
-    record(spool, [inPod(3, 'p-3')], () => { throw new Error('routing failed') }),
+    record(spool, [inPod(3, 'p-3')], () => {
+      throw new Error('routing failed')
+    }),
     record(spool, [testEvent(4, { rule: 'another' })]),
   ])
-  t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])
-  const shell = spool.due('a', 10, Date.now(), true).items.map((d) => d.state).find((s) => s.event.rule === 'shell in pod')!
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  )
+  const shell = spool
+    .due('a', 10, Date.now(), true)
+    .items.map((d) => d.state)
+    .find((s) => s.event.rule === 'shell in pod')!
   t.equal(shell.count, 2, 'the failed occurrence is not counted')
   t.same(shell.pods, ['shop/p-1', 'shop/p-2'], 'nor its pod, even in the states kept decoded')
   t.equal(spool.findingCount(), 2)

@@ -12,7 +12,13 @@ const options = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, wind
 const open = (dir = mkdtempSync(join(tmpdir(), 'falconet-spool-')), maxBytes = 1 << 30, resendMs = 1000, tracksLifecycle = (_sink: string) => false) =>
   new Spool({ dir, maxBytes, durability: 'process', resendMs: { a: resendMs, b: resendMs }, logger: silent, policy: findingPolicy({ windowMs: 60_000, tracksLifecycle }) })
 const record = (spool: Spool, events: ReturnType<typeof testEvent>[], sinks = ['a', 'b']) =>
-  spool.record(events.map((e) => { const id = idFor(e, options); return { id, apply: (p: any) => fold(p, e, id, options) } }), sinks)
+  spool.record(
+    events.map((e) => {
+      const id = idFor(e, options)
+      return { id, apply: (p: any) => fold(p, e, id, options) }
+    }),
+    sinks,
+  )
 
 t.test('each sink has its own queue; acknowledging in one leaves the other', async (t) => {
   const spool = open()
@@ -20,7 +26,11 @@ t.test('each sink has its own queue; acknowledging in one leaves the other', asy
   await record(spool, [testEvent(1), testEvent(2)])
   t.equal(spool.pendingCount('a'), 2)
   const due = spool.due('a', 10, Date.now()).items
-  await spool.acknowledge('a', due.map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+  await spool.acknowledge(
+    'a',
+    due.map((d) => ({ id: d.state.id, version: d.state.version })),
+    Date.now(),
+  )
   t.equal(spool.pendingCount('a'), 0)
   t.equal(spool.pendingCount('b'), 2)
 })
@@ -60,7 +70,10 @@ t.test('the queue survives reopening (a restart)', async (t) => {
   const second = open(dir)
   t.teardown(() => second.close())
   t.equal(second.pendingCount('a'), 2)
-  t.same(second.due('a', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'LOW'])
+  t.same(
+    second.due('a', 10, Date.now()).items.map((d) => d.state.severity),
+    ['CRITICAL', 'LOW'],
+  )
   await record(second, [testEvent(3)])
   t.equal(second.pendingCount('a'), 3, 'sequence numbers continue after a restart')
 })
@@ -94,7 +107,7 @@ t.test('the budget refuses new work before writing anything', async (t) => {
     await record(spool, [{ ...testEvent(i), output: 'x'.repeat(2000) }]).catch((err) => (refused = err))
   }
   t.type(refused, SpoolFullError)
-  t.ok(spool.owedBytes(true) >= 1024 * 1024 * (1 - SEEN_SHARE), 'refused at the findings\' share of the budget')
+  t.ok(spool.owedBytes(true) >= 1024 * 1024 * (1 - SEEN_SHARE), "refused at the findings' share of the budget")
 })
 
 t.test('expire forgets idle findings that no sink still has queued', async (t) => {
@@ -114,20 +127,41 @@ t.test('shed drops the least urgent queued findings, oldest first, down to the t
   const spool = open()
   t.teardown(() => spool.close())
   const priorities: Priority[] = ['Debug', 'Critical', 'Notice', 'Warning', 'Informational', 'Notice']
-  await record(spool, priorities.map((p, i) => ({ ...testEvent(i, { priority: p }), output: 'x'.repeat(3000) })))
+  await record(
+    spool,
+    priorities.map((p, i) => ({ ...testEvent(i, { priority: p }), output: 'x'.repeat(3000) })),
+  )
   const kept: string[] = []
   const shed = await spool.shed(0, 2, async (states) => void kept.push(...states.map((s) => s.id))) // keep ranks 0..2 (CRITICAL, HIGH, MEDIUM)
-  t.same(shed.map((s) => s.event.output.length && s.severity), ['INFORMATIONAL', 'INFORMATIONAL', 'LOW', 'LOW'])
-  t.same(kept, shed.map((s) => s.id), 'each shed finding handed over (dead-lettered) once, before removal')
-  t.same(spool.due('a', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
-  t.same(spool.due('b', 10, Date.now()).items.map((d) => d.state.severity), ['CRITICAL', 'MEDIUM'])
+  t.same(
+    shed.map((s) => s.event.output.length && s.severity),
+    ['INFORMATIONAL', 'INFORMATIONAL', 'LOW', 'LOW'],
+  )
+  t.same(
+    kept,
+    shed.map((s) => s.id),
+    'each shed finding handed over (dead-lettered) once, before removal',
+  )
+  t.same(
+    spool.due('a', 10, Date.now()).items.map((d) => d.state.severity),
+    ['CRITICAL', 'MEDIUM'],
+  )
+  t.same(
+    spool.due('b', 10, Date.now()).items.map((d) => d.state.severity),
+    ['CRITICAL', 'MEDIUM'],
+  )
 })
 
 t.test('shed removes nothing when the dead-letter write fails', async (t) => {
   const spool = open()
   t.teardown(() => spool.close())
   await record(spool, [testEvent(1, { priority: 'Debug' }), testEvent(2, { priority: 'Notice' })])
-  await t.rejects(spool.shed(0, 2, async () => { throw new Error('disk full') }), /disk full/)
+  await t.rejects(
+    spool.shed(0, 2, async () => {
+      throw new Error('disk full')
+    }),
+    /disk full/,
+  )
   t.equal(spool.pendingCount('a'), 2, 'still queued')
   t.equal(spool.due('b', 10, Date.now()).items.length, 2)
 })

@@ -41,31 +41,57 @@ t.test("refused Secret reads by a workload's token: three are a finding (LOW); a
   // Two refusals, or refusals of other resources, are not.
   const quiet = detector()
   const other = sa('shop', 'api')
-  t.same([...quiet.ids(eksEvent({ user: other, verb: 'get', objectRef: { resource: 'secrets', namespace: 'shop', name: 'a' }, ...refused, ...at(0) })), ...quiet.ids(eksEvent({ user: other, verb: 'get', objectRef: { resource: 'secrets', namespace: 'shop', name: 'b' }, ...refused, ...at(1) })), ...quiet.ids(eksEvent({ user: other, verb: 'list', objectRef: { resource: 'configmaps', namespace: 'kube-system' }, ...refused, ...at(2) }))], [])
+  t.same(
+    [
+      ...quiet.ids(eksEvent({ user: other, verb: 'get', objectRef: { resource: 'secrets', namespace: 'shop', name: 'a' }, ...refused, ...at(0) })),
+      ...quiet.ids(eksEvent({ user: other, verb: 'get', objectRef: { resource: 'secrets', namespace: 'shop', name: 'b' }, ...refused, ...at(1) })),
+      ...quiet.ids(eksEvent({ user: other, verb: 'list', objectRef: { resource: 'configmaps', namespace: 'kube-system' }, ...refused, ...at(2) })),
+    ],
+    [],
+  )
   // A person: three refusals are nothing, five within a minute are the existing burst.
   const p = detector()
-  const ids = Array.from({ length: 5 }, (_, i) => p.ids(eksEvent({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'prod', name: `s${i}` }, ...refused, ...at(i)}))).flat()
+  const ids = Array.from({ length: 5 }, (_, i) => p.ids(eksEvent({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'prod', name: `s${i}` }, ...refused, ...at(i) }))).flat()
   t.same(ids, ['forbidden-secret-reads'])
 })
 
 t.test('a new service account in a system namespace by a person; a foreign-account IAM role is HIGH', async (t) => {
   const d = detector()
   const create = (ns: string, name: string, annotations: Record<string, string> = {}, user?: AuditEvent['user']) =>
-    d.detect(eksEvent({ ...(user ? { user } : {}), verb: 'create', requestURI: `/api/v1/namespaces/${ns}/serviceaccounts`, objectRef: { resource: 'serviceaccounts', namespace: ns, name, apiVersion: 'v1' }, requestObject: { kind: 'ServiceAccount', apiVersion: 'v1', metadata: { name, namespace: ns, annotations } }, responseStatus: { code: 201 } }))
+    d.detect(
+      eksEvent({
+        ...(user ? { user } : {}),
+        verb: 'create',
+        requestURI: `/api/v1/namespaces/${ns}/serviceaccounts`,
+        objectRef: { resource: 'serviceaccounts', namespace: ns, name, apiVersion: 'v1' },
+        requestObject: { kind: 'ServiceAccount', apiVersion: 'v1', metadata: { name, namespace: ns, annotations } },
+        responseStatus: { code: 201 },
+      }),
+    )
   const plain = create('kube-system', 'node-helper')
-  t.same(plain.map((f) => f.fields['detection.id']), ['service-account-in-system-namespace'])
+  t.same(
+    plain.map((f) => f.fields['detection.id']),
+    ['service-account-in-system-namespace'],
+  )
   t.equal(severity(plain[0]!), 'MEDIUM')
   const pivot = create('kube-system', 'metrics-agent', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::999988887777:role/collector' })
   t.same(pivot.map((f) => f.fields['detection.id']).sort(), ['service-account-foreign-role', 'service-account-in-system-namespace'])
   const foreign = pivot.find((f) => f.fields['detection.id'] === 'service-account-foreign-role')!
   t.equal(severity(foreign), 'HIGH')
   t.match(foreign.output, /account 999988887777, not the caller's 111122223333/)
-  t.same(create('kube-system', 'aws-load-balancer-controller', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/alb' }).map((f) => f.fields['detection.id']), [], "an add-on's known name, the caller's own account")
+  t.same(
+    create('kube-system', 'aws-load-balancer-controller', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/alb' }).map((f) => f.fields['detection.id']),
+    [],
+    "an add-on's known name, the caller's own account",
+  )
   t.same(create('shop', 'web', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/web' }), [], 'an app namespace, own account')
   t.same(create('kube-system', 'x', {}, { username: 'system:serviceaccount:kube-system:eks-addon-controller', groups: [] }), [], "EKS's own principals")
   // An app's service account annotated with another account's role, by a JSON patch: MEDIUM outside system namespaces.
   const patched = d.detect(eksEvent({ verb: 'patch', objectRef: { resource: 'serviceaccounts', namespace: 'shop', name: 'web' }, requestObject: [{ op: 'add', path: '/metadata/annotations/eks.amazonaws.com~1role-arn', value: 'arn:aws:iam::999988887777:role/exfil' }] }))
-  t.same(patched.map((f) => [f.fields['detection.id'], severity(f)]), [['service-account-foreign-role', 'MEDIUM']])
+  t.same(
+    patched.map((f) => [f.fields['detection.id'], severity(f)]),
+    [['service-account-foreign-role', 'MEDIUM']],
+  )
   // An organisation's other accounts can be trusted.
   t.same(detector({ trustedAccounts: ['999988887777'] }).ids(eksEvent({ verb: 'patch', objectRef: { resource: 'serviceaccounts', namespace: 'shop', name: 'web' }, requestObject: [{ op: 'add', path: '/metadata/annotations/eks.amazonaws.com~1role-arn', value: 'arn:aws:iam::999988887777:role/exfil' }] })), [])
 })
@@ -74,12 +100,34 @@ t.test('a server-side apply that creates (PATCH answered 201) is a create; a cer
   const d = detector()
   const certAdmin = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }
   const ssa = (annotations: Record<string, string>) =>
-    d.detect(eksEvent({ user: certAdmin, verb: 'patch', requestURI: '/api/v1/namespaces/kube-system/serviceaccounts/collector?fieldManager=kubectl', objectRef: { resource: 'serviceaccounts', namespace: 'kube-system', name: 'collector' }, responseStatus: { code: 201 }, requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'collector', annotations } } }))
-  t.same(ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/x' }).map((f) => f.fields['detection.id']), ['service-account-in-system-namespace'], 'no AWS identity and no account known yet: the role is not judged')
+    d.detect(
+      eksEvent({
+        user: certAdmin,
+        verb: 'patch',
+        requestURI: '/api/v1/namespaces/kube-system/serviceaccounts/collector?fieldManager=kubectl',
+        objectRef: { resource: 'serviceaccounts', namespace: 'kube-system', name: 'collector' },
+        responseStatus: { code: 201 },
+        requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'collector', annotations } },
+      }),
+    )
+  t.same(
+    ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/x' }).map((f) => f.fields['detection.id']),
+    ['service-account-in-system-namespace'],
+    'no AWS identity and no account known yet: the role is not judged',
+  )
   // A node's request tells the cluster's account (EKS puts the node role in user.extra.arn).
   d.detect(eksEvent({ user: { username: 'system:node:ip-10-0-1-10.eu-west-1.compute.internal', groups: ['system:nodes', 'system:authenticated'], extra: { arn: ['arn:aws:sts::111122223333:assumed-role/eks-nodes/i-0abc'] } }, verb: 'get', objectRef: { resource: 'pods', namespace: 'shop', name: 'web-1' } }))
-  t.same(ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/x' }).map((f) => f.fields['detection.id']).sort(), ['service-account-foreign-role', 'service-account-in-system-namespace'])
-  t.same(ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/x' }).map((f) => f.fields['detection.id']), ['service-account-in-system-namespace'], "the cluster's own account")
+  t.same(
+    ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/x' })
+      .map((f) => f.fields['detection.id'])
+      .sort(),
+    ['service-account-foreign-role', 'service-account-in-system-namespace'],
+  )
+  t.same(
+    ssa({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/x' }).map((f) => f.fields['detection.id']),
+    ['service-account-in-system-namespace'],
+    "the cluster's own account",
+  )
   t.same(d.ids(eksEvent({ user: certAdmin, verb: 'patch', objectRef: { resource: 'serviceaccounts', namespace: 'kube-system', name: 'coredns' }, responseStatus: { code: 200 }, requestObject: { metadata: { labels: { a: 'b' } } } })), [], 'an ordinary patch of an existing one')
 })
 
@@ -106,20 +154,53 @@ function csr(subject: string): string {
 
 t.test('certificate signing requests for privileged identities, approved or not', async (t) => {
   const request = (subject: string, user?: AuditEvent['user'], signerName = 'kubernetes.io/kube-apiserver-client') =>
-    detector().detect(eksEvent({ ...(user ? { user } : {}), verb: 'create', requestURI: '/apis/certificates.k8s.io/v1/certificatesigningrequests', objectRef: { resource: 'certificatesigningrequests', name: 'req-1', apiGroup: 'certificates.k8s.io' }, requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'req-1' }, spec: { request: csr(subject), signerName, usages: ['client auth'] } }, responseStatus: { code: 201 } }))
+    detector().detect(
+      eksEvent({
+        ...(user ? { user } : {}),
+        verb: 'create',
+        requestURI: '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+        objectRef: { resource: 'certificatesigningrequests', name: 'req-1', apiGroup: 'certificates.k8s.io' },
+        requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'req-1' }, spec: { request: csr(subject), signerName, usages: ['client auth'] } },
+        responseStatus: { code: 201 },
+      }),
+    )
   const masters = request('/O=system:masters/CN=backdoor')
-  t.same(masters.map((f) => [f.fields['detection.id'], severity(f)]), [['privileged-csr', 'HIGH']])
+  t.same(
+    masters.map((f) => [f.fields['detection.id'], severity(f)]),
+    [['privileged-csr', 'HIGH']],
+  )
   t.match(masters[0]!.output, /O=system:masters/)
   const nodeName = request('/O=system:nodes/CN=system:node:ip-10-0-9-9.eu-west-1.compute.internal')
-  t.same(nodeName.map((f) => [f.fields['detection.id'], severity(f)]), [['privileged-csr', 'MEDIUM']], 'a node identity asked for by a person')
+  t.same(
+    nodeName.map((f) => [f.fields['detection.id'], severity(f)]),
+    [['privileged-csr', 'MEDIUM']],
+    'a node identity asked for by a person',
+  )
   const kubelet = { username: 'system:node:ip-10-0-9-9.eu-west-1.compute.internal', groups: ['system:nodes', 'system:authenticated'] }
   t.same(request('/O=system:nodes/CN=system:node:ip-10-0-9-9.eu-west-1.compute.internal', kubelet, 'kubernetes.io/kubelet-serving'), [], "a kubelet's own rotation")
   t.same(request('/O=dev-team/CN=jane'), [], 'an ordinary user certificate')
   // Approval of a request whose object is recorded (RequestResponse level): the subject is read there too.
-  const approval = detector().detect(eksEvent({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'req-1' }, requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'req-1' }, spec: { request: csr('/O=system:masters/CN=backdoor'), username: 'mallory', signerName: 'kubernetes.io/kube-apiserver-client' }, status: { conditions: [{ type: 'Approved', status: 'True' }] } } }))
+  const approval = detector().detect(
+    eksEvent({
+      verb: 'update',
+      objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'req-1' },
+      requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'req-1' }, spec: { request: csr('/O=system:masters/CN=backdoor'), username: 'mallory', signerName: 'kubernetes.io/kube-apiserver-client' }, status: { conditions: [{ type: 'Approved', status: 'True' }] } },
+    }),
+  )
   t.same(approval.map((f) => f.fields['detection.id']).sort(), ['csr-approved-by-human', 'privileged-csr'])
   const eksApproval = { username: 'eks:certificate-controller', groups: ['system:authenticated'] }
-  t.same(detector().ids(eksEvent({ user: eksApproval, verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-k' }, requestObject: { kind: 'CertificateSigningRequest', spec: { request: csr('/O=system:nodes/CN=system:node:ip-10-0-1-1.eu-west-1.compute.internal'), signerName: 'kubernetes.io/kubelet-serving' }, status: { conditions: [{ type: 'Approved' }] } } })), [], "EKS approving a kubelet's request whose object does not name the requester")
+  t.same(
+    detector().ids(
+      eksEvent({
+        user: eksApproval,
+        verb: 'update',
+        objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-k' },
+        requestObject: { kind: 'CertificateSigningRequest', spec: { request: csr('/O=system:nodes/CN=system:node:ip-10-0-1-1.eu-west-1.compute.internal'), signerName: 'kubernetes.io/kubelet-serving' }, status: { conditions: [{ type: 'Approved' }] } },
+      }),
+    ),
+    [],
+    "EKS approving a kubelet's request whose object does not name the requester",
+  )
   t.same(detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'certificatesigningrequests', name: 'junk' }, requestObject: { kind: 'CertificateSigningRequest', spec: { request: 'bm90IGEgY3Ny' } } })), [], 'an unreadable request is no finding and no error')
 })
 
@@ -131,16 +212,38 @@ t.test('impersonating a privileged identity is at least MEDIUM, whoever imperson
     t.equal(f?.fields['detection.id'], 'privileged-impersonation', JSON.stringify(target))
     t.equal(severity(f!), 'MEDIUM')
   }
-  t.same(imp({ username: 'system:admin' }, { username: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: [] }).map((f) => f.fields['detection.id']), ['privileged-impersonation'], 'also by a benign principal')
+  t.same(
+    imp({ username: 'system:admin' }, { username: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: [] }).map((f) => f.fields['detection.id']),
+    ['privileged-impersonation'],
+    'also by a benign principal',
+  )
   // A user bound to cluster-admin (learned from the binding) becomes privileged.
-  t.same(imp({ username: 'ops-lead' }).map((f) => f.fields['detection.id']), ['impersonation'])
-  d.detect(eksEvent({ user: { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }, verb: 'create', objectRef: { resource: 'clusterrolebindings', name: 'ops-lead-admin' }, requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'ops-lead-admin' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'ops-lead' }] } }))
-  t.same(imp({ username: 'ops-lead' }).map((f) => f.fields['detection.id']), ['privileged-impersonation'])
+  t.same(
+    imp({ username: 'ops-lead' }).map((f) => f.fields['detection.id']),
+    ['impersonation'],
+  )
+  d.detect(
+    eksEvent({
+      user: { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] },
+      verb: 'create',
+      objectRef: { resource: 'clusterrolebindings', name: 'ops-lead-admin' },
+      requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'ops-lead-admin' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'ops-lead' }] },
+    }),
+  )
+  t.same(
+    imp({ username: 'ops-lead' }).map((f) => f.fields['detection.id']),
+    ['privileged-impersonation'],
+  )
 })
 
 t.test('cryptominers without an allow-list: images and arguments, in pods and workload templates', async (t) => {
   const pod = (container: Record<string, unknown>, resource = 'pods', user?: AuditEvent['user'], ns = 'shop') => {
-    const spec = { containers: [{ name: 'app', image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:1.0' }, { name: 'side', ...container }] }
+    const spec = {
+      containers: [
+        { name: 'app', image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:1.0' },
+        { name: 'side', ...container },
+      ],
+    }
     const body = resource === 'pods' ? { kind: 'Pod', metadata: { name: 'p' }, spec } : resource === 'cronjobs' ? { kind: 'CronJob', spec: { jobTemplate: { spec: { template: { spec } } } } } : { kind: 'Deployment', spec: { template: { spec } } }
     return detector().detect(eksEvent({ ...(user ? { user } : {}), verb: 'create', objectRef: { resource, namespace: ns, name: 'p' }, requestObject: body, responseStatus: { code: 201 } }))
   }
@@ -158,9 +261,16 @@ t.test('cryptominers without an allow-list: images and arguments, in pods and wo
     t.ok(f, name)
     t.equal(f && severity(f), 'HIGH', name)
   }
-  t.ok(pod({ image: 'metal3d/xmrig' }, 'pods', { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: [] }, 'kube-system').some((f) => f.fields['detection.id'] === 'cryptominer-workload'), "a controller's pod in kube-system too")
+  t.ok(
+    pod({ image: 'metal3d/xmrig' }, 'pods', { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: [] }, 'kube-system').some((f) => f.fields['detection.id'] === 'cryptominer-workload'),
+    "a controller's pod in kube-system too",
+  )
   for (const image of ['nginx:1.27', 'redis:7', 'grafana/grafana:11', 'quay.io/prometheus/node-exporter:v1.8', 'public.ecr.aws/eks/aws-load-balancer-controller:v2.9.0', 'minio/minio:latest', 'docker.io/bitnami/mongodb:7.0']) {
-    t.same(pod({ image, args: ['--config=/etc/app.yaml', '--port=8080'] }).filter((f) => f.fields['detection.id'] === 'cryptominer-workload'), [], image)
+    t.same(
+      pod({ image, args: ['--config=/etc/app.yaml', '--port=8080'] }).filter((f) => f.fields['detection.id'] === 'cryptominer-workload'),
+      [],
+      image,
+    )
   }
 })
 
@@ -174,7 +284,16 @@ t.test('long-running requests: detected at ResponseStarted or ResponseComplete, 
   const complete = { ...base, stage: 'ResponseComplete', stageTimestamp: '2026-11-21T10:45:00.000000Z' }
   t.equal((await audit([started])).findings, 1, 'ResponseStarted')
   t.equal((await audit([complete])).findings, 0, 'the same request again at ResponseComplete, in a later batch')
-  t.equal((await audit([{ ...complete, auditID: 'exec-2' }, { ...started, auditID: 'exec-2' }])).findings, 1, 'both stages in one batch, either order')
+  t.equal(
+    (
+      await audit([
+        { ...complete, auditID: 'exec-2' },
+        { ...started, auditID: 'exec-2' },
+      ])
+    ).findings,
+    1,
+    'both stages in one batch, either order',
+  )
   t.equal((await audit([{ ...complete, auditID: 'exec-3' }])).findings, 1, 'ResponseComplete only (ResponseStarted never logged)')
   const c = detector()
   t.same(c.ids({ ...base, stage: 'ResponseStarted', auditID: 'attach-1', requestURI: '/api/v1/namespaces/shop/pods/web-1/attach?stdin=true', objectRef: { resource: 'pods', subresource: 'attach', namespace: 'shop', name: 'web-1' } }), ['exec-in-pod'], 'attach')
@@ -186,8 +305,7 @@ t.test('long-running requests: detected at ResponseStarted or ResponseComplete, 
 
 t.test("Falco's remaining verdicts, on events written here: graded ClusterRoles, bindings, attach, a controller's privileged second container", async (t) => {
   const admin = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] } // a certificate user: no AWS identity, still a person
-  const role = (rules: unknown[], verb = 'create', name = 'ci-helper', resource = 'clusterroles') =>
-    detector().detect(eksEvent({ user: admin, verb, objectRef: { resource, name, apiGroup: 'rbac.authorization.k8s.io' }, requestObject: verb === 'delete' ? undefined : { kind: 'ClusterRole', metadata: { name }, rules } }))
+  const role = (rules: unknown[], verb = 'create', name = 'ci-helper', resource = 'clusterroles') => detector().detect(eksEvent({ user: admin, verb, objectRef: { resource, name, apiGroup: 'rbac.authorization.k8s.io' }, requestObject: verb === 'delete' ? undefined : { kind: 'ClusterRole', metadata: { name }, rules } }))
   const graded = (fs: ReturnType<typeof role>) => fs.map((f) => `${f.fields['detection.id']}:${severity(f)}`).sort()
   t.same(graded(role([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }])), ['rbac-change:INFORMATIONAL'])
   t.same(graded(role([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] }])), ['rbac-change:INFORMATIONAL', 'role-with-write-privileges:LOW'])
@@ -196,13 +314,32 @@ t.test("Falco's remaining verdicts, on events written here: graded ClusterRoles,
   t.same(graded(role([], 'delete')), ['rbac-change:INFORMATIONAL'])
   t.same(graded(role([], 'delete', 'system:aggregate-to-edit')), ['rbac-change:INFORMATIONAL', 'system-role-changed:MEDIUM'])
   t.same(graded(role([{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }], 'create', 'reader', 'roles')), ['rbac-change:INFORMATIONAL'])
-  const binding = (verb: string) => detector().detect(eksEvent({ user: admin, verb, objectRef: { resource: 'clusterrolebindings', name: 'ci-helper' }, requestObject: verb === 'delete' ? undefined : { kind: 'ClusterRoleBinding', metadata: { name: 'ci-helper' }, roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'Group', name: 'ci' }] } }))
+  const binding = (verb: string) =>
+    detector().detect(
+      eksEvent({ user: admin, verb, objectRef: { resource: 'clusterrolebindings', name: 'ci-helper' }, requestObject: verb === 'delete' ? undefined : { kind: 'ClusterRoleBinding', metadata: { name: 'ci-helper' }, roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'Group', name: 'ci' }] } }),
+    )
   t.same(graded(binding('create')), ['rbac-change:INFORMATIONAL'])
   t.same(graded(binding('delete')), ['rbac-change:INFORMATIONAL'])
   t.same(detector().ids(eksEvent({ user: { username: 'eks:addon-manager', groups: [] }, verb: 'patch', objectRef: { resource: 'clusterroles', name: 'system:coredns' } })), [], "EKS's own changes")
   t.same(detector().ids(eksEvent({ user: admin, stage: 'ResponseStarted', verb: 'create', objectRef: { resource: 'pods', subresource: 'attach', namespace: 'shop', name: 'web-1' }, responseStatus: { code: 101 } })), ['exec-in-pod'])
   const controllerPod = (ns: string, image: string) =>
-    detector().ids(eksEvent({ user: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] }, verb: 'create', objectRef: { resource: 'pods', namespace: ns }, requestObject: { kind: 'Pod', metadata: { generateName: 'web-6c9f-' }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }, { name: 'agent', image, securityContext: { privileged: true } }] } } }))
+    detector().ids(
+      eksEvent({
+        user: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
+        verb: 'create',
+        objectRef: { resource: 'pods', namespace: ns },
+        requestObject: {
+          kind: 'Pod',
+          metadata: { generateName: 'web-6c9f-' },
+          spec: {
+            containers: [
+              { name: 'web', image: 'nginx:1.27' },
+              { name: 'agent', image, securityContext: { privileged: true } },
+            ],
+          },
+        },
+      }),
+    )
   t.same(controllerPod('shop', 'busybox:1.36'), ['privileged-container'])
   t.same(controllerPod('kube-system', 'busybox:1.36').sort(), ['privileged-container', 'workload-in-kube-system'], 'in kube-system with an image from outside the add-on registries')
 })
@@ -215,9 +352,10 @@ t.test('every new finding is valid ASFF', async (t) => {
     eksEvent({ verb: 'list', objectRef: { resource: 'secrets' }, impersonatedUser: { username: 'system:admin' } }),
   ]
   let n = 0
-  for (const e of events) for (const f of d.detect(e)) {
-    n++
-    assertValidAsff(t, toAsff(findingFromEvent(f, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }), TEST_CONTEXT), String(f.fields['detection.id']))
-  }
+  for (const e of events)
+    for (const f of d.detect(e)) {
+      n++
+      assertValidAsff(t, toAsff(findingFromEvent(f, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }), TEST_CONTEXT), String(f.fields['detection.id']))
+    }
   t.ok(n >= 4)
 })

@@ -21,7 +21,14 @@ const iamUser = (account: string): AuditEvent['user'] => ({ username: `arn:aws:s
 
 /** `kubectl apply --server-side` of a ServiceAccount with an IRSA role: PATCH answered 201. */
 const applyServiceAccount = (user: AuditEvent['user'], ns: string, name: string, roleArn: string) =>
-  eksEvent({ user, verb: 'patch', requestURI: `/api/v1/namespaces/${ns}/serviceaccounts/${name}?fieldManager=kubectl`, objectRef: { resource: 'serviceaccounts', namespace: ns, name, apiVersion: 'v1' }, responseStatus: { code: 201 }, requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, annotations: { 'eks.amazonaws.com/role-arn': roleArn } } } })
+  eksEvent({
+    user,
+    verb: 'patch',
+    requestURI: `/api/v1/namespaces/${ns}/serviceaccounts/${name}?fieldManager=kubectl`,
+    objectRef: { resource: 'serviceaccounts', namespace: ns, name, apiVersion: 'v1' },
+    responseStatus: { code: 201 },
+    requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, annotations: { 'eks.amazonaws.com/role-arn': roleArn } } },
+  })
 
 async function foreignRoleFindings(config: Record<string, unknown>, events: AuditEvent[]) {
   const pipeline = createOfflinePipeline(validateConfig(config))
@@ -36,12 +43,19 @@ t.test('aws.accountId is the home account: a user without an AWS identity is jud
   t.equal(f?.severity, 'HIGH', 'another account in kube-system')
   t.match(f?.event.output ?? '', /account 444455556666.*not the cluster's 111122223333/)
   t.same(await foreignRoleFindings(config, [applyServiceAccount(certAdmin, 'kube-system', 'collector', `arn:aws:iam::${CLUSTER_ACCOUNT}:role/x`)]), [], 'its own account')
-  t.same((await foreignRoleFindings(config, [applyServiceAccount(oidcUser, 'shop', 'web', 'arn:aws:iam::444455556666:role/exfil')])).map((x) => x.severity), ['MEDIUM'], 'an OIDC user, an application namespace: MEDIUM')
+  t.same(
+    (await foreignRoleFindings(config, [applyServiceAccount(oidcUser, 'shop', 'web', 'arn:aws:iam::444455556666:role/exfil')])).map((x) => x.severity),
+    ['MEDIUM'],
+    'an OIDC user, an application namespace: MEDIUM',
+  )
 })
 
 t.test("the cluster ARN's account is the home account too", async (t) => {
   const config = { cluster: { name: 'prod', arn: `arn:aws:eks:eu-west-1:${CLUSTER_ACCOUNT}:cluster/prod` } }
-  t.same((await foreignRoleFindings(config, [applyServiceAccount(certAdmin, 'kube-system', 'collector', 'arn:aws:iam::444455556666:role/x')])).map((x) => x.severity), ['HIGH'])
+  t.same(
+    (await foreignRoleFindings(config, [applyServiceAccount(certAdmin, 'kube-system', 'collector', 'arn:aws:iam::444455556666:role/x')])).map((x) => x.severity),
+    ['HIGH'],
+  )
   t.same(await foreignRoleFindings(config, [applyServiceAccount(certAdmin, 'kube-system', 'collector', `arn:aws:iam::${CLUSTER_ACCOUNT}:role/x`)]), [])
   const govCloud = { cluster: { name: 'prod', arn: 'arn:aws-us-gov:eks:us-gov-west-1:123456789012:cluster/prod' } }
   t.same(await foreignRoleFindings(govCloud, [applyServiceAccount(certAdmin, 'kube-system', 'collector', 'arn:aws-us-gov:iam::123456789012:role/x')]), [], 'another partition')

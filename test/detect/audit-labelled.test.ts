@@ -21,7 +21,13 @@ t.test('labelled set: recall on attack stories, false positives on benign EKS tr
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'tor.txt'), `# test Tor exits\n185.220.101.0/24\n2a0b:f4c2::/32\n`)
   writeFileSync(join(dir, 'block.txt'), `${BLOCKLISTED}\n`)
-  const lists = new ThreatLists({ lists: [{ name: 'tor-exit', files: [join(dir, 'tor.txt')], urls: [], refreshSecs: 3600, maxBytes: 1 << 20 }, { name: 'org-blocklist', kind: 'malicious', files: [join(dir, 'block.txt')], urls: [], refreshSecs: 3600, maxBytes: 1 << 20 }], fileCheckSecs: 60 })
+  const lists = new ThreatLists({
+    lists: [
+      { name: 'tor-exit', files: [join(dir, 'tor.txt')], urls: [], refreshSecs: 3600, maxBytes: 1 << 20 },
+      { name: 'org-blocklist', kind: 'malicious', files: [join(dir, 'block.txt')], urls: [], refreshSecs: 3600, maxBytes: 1 << 20 },
+    ],
+    fileCheckSecs: 60,
+  })
   t.ok(lists.match(TOR_EXIT).length === 1)
 
   const benign = benignTraffic(30)

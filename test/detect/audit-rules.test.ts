@@ -97,14 +97,17 @@ t.test('the detections name their source as Falco names its audit alerts (k8s_au
 
 t.test('exec: kube-system is its own, higher finding (GuardDuty ExecInKubeSystemPod), for anyone', async (t) => {
   const d = detector()
-  const exec = (ns: string, username = 'alice') =>
-    d.detect(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: ns, name: 'coredns-5d78c9869d-lq4jn' }, responseStatus: { code: 101 }, user: { username, groups: [] } }))
+  const exec = (ns: string, username = 'alice') => d.detect(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: ns, name: 'coredns-5d78c9869d-lq4jn' }, responseStatus: { code: 101 }, user: { username, groups: [] } }))
   const [ks] = exec('kube-system')
   t.match(ks, { rule: 'Exec into a kube-system pod', priority: 'Warning', fields: { 'guardduty.equivalent': 'Execution:Kubernetes/ExecInKubeSystemPod' } })
   t.equal(exec('shop')[0]?.rule, 'Exec into a pod')
   t.same(exec('shop', 'eks:node-manager'), [], 'benign principals are not flagged outside kube-system')
   const refused = d.detect(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'x' }, responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' } }))
-  t.same(refused.map((e) => e.fields['detection.id']), [], 'a refused exec did not happen')
+  t.same(
+    refused.map((e) => e.fields['detection.id']),
+    [],
+    'a refused exec did not happen',
+  )
 })
 
 t.test('each finding names the principal, IAM ARN, source IP, user agent, call, target and decision', async (t) => {
@@ -142,8 +145,7 @@ t.test('anonymous access: allowed requests except health checks', async (t) => {
 })
 
 t.test('exposed dashboards, CSR approvals, nodes/proxy, impersonation, kube-system workloads, untrusted registries', async (t) => {
-  const svc = (name: string, type: string, namespace = 'kubernetes-dashboard') =>
-    detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'services', namespace, name }, requestObject: { kind: 'Service', metadata: { name, namespace }, spec: { type } } }))
+  const svc = (name: string, type: string, namespace = 'kubernetes-dashboard') => detector().ids(eksEvent({ verb: 'create', objectRef: { resource: 'services', namespace, name }, requestObject: { kind: 'Service', metadata: { name, namespace }, spec: { type } } }))
   t.same(svc('kubernetes-dashboard', 'LoadBalancer'), ['exposed-dashboard'])
   t.same(svc('centraldashboard', 'NodePort', 'kubeflow').sort(), ['exposed-dashboard', 'nodeport-service'])
   t.same(svc('kubernetes-dashboard', 'ClusterIP'), [])
@@ -153,7 +155,8 @@ t.test('exposed dashboards, CSR approvals, nodes/proxy, impersonation, kube-syst
   t.same(detector().ids(eksEvent({ verb: 'get', objectRef: { resource: 'nodes', subresource: 'proxy', name: 'ip-10-0-1-2' }, requestURI: '/api/v1/nodes/ip-10-0-1-2/proxy/run/default/x/c?cmd=id' })), ['nodes-proxy'])
   t.same(detector().ids(eksEvent({ impersonatedUser: { username: 'bob' } })), ['impersonation'])
   t.same(detector().ids(eksEvent({ impersonatedUser: { username: 'system:admin' } })), ['privileged-impersonation'], 'a privileged identity is its own, higher finding')
-  const create = (namespace: string, image = 'nginx:1.27') => eksEvent({ verb: 'create', requestURI: `/apis/apps/v1/namespaces/${namespace}/deployments`, objectRef: { resource: 'deployments', namespace, name: 'x' }, requestObject: { kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec: { containers: [{ name: 'c', image }] } } } } })
+  const create = (namespace: string, image = 'nginx:1.27') =>
+    eksEvent({ verb: 'create', requestURI: `/apis/apps/v1/namespaces/${namespace}/deployments`, objectRef: { resource: 'deployments', namespace, name: 'x' }, requestObject: { kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec: { containers: [{ name: 'c', image }] } } } } })
   t.same(detector().ids(create('kube-system')), ['workload-in-kube-system'])
   t.same(detector().ids(create('shop')), [])
   const allow = { allowedRegistries: ['111122223333.dkr.ecr.eu-west-1.amazonaws.com', 'public.ecr.aws'] }
@@ -164,7 +167,15 @@ t.test('exposed dashboards, CSR approvals, nodes/proxy, impersonation, kube-syst
 })
 
 t.test('a long-lived service account token created by a person', async (t) => {
-  const secret = (username: string) => detector().ids(eksEvent({ verb: 'create', user: { username, groups: [] }, objectRef: { resource: 'secrets', namespace: 'ci', name: 'deployer-token' }, requestObject: { kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'deployer-token', annotations: { 'kubernetes.io/service-account.name': 'deployer' } } } }))
+  const secret = (username: string) =>
+    detector().ids(
+      eksEvent({
+        verb: 'create',
+        user: { username, groups: [] },
+        objectRef: { resource: 'secrets', namespace: 'ci', name: 'deployer-token' },
+        requestObject: { kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'deployer-token', annotations: { 'kubernetes.io/service-account.name': 'deployer' } } },
+      }),
+    )
   t.same(secret('alice'), ['service-account-token-secret'])
   t.same(secret('system:kube-controller-manager'), [])
 })
@@ -181,7 +192,10 @@ t.test('config: disable, re-prioritise, allow-list a user or a namespace', async
 t.test('every rule has a unique id, MITRE tags and key fields', async (t) => {
   t.equal(new Set(AUDIT_RULES.map((r) => r.id)).size, AUDIT_RULES.length)
   for (const r of AUDIT_RULES) {
-    t.ok(r.tags.some((tag) => tag.startsWith('mitre_')), `${r.id}: a MITRE tactic`)
+    t.ok(
+      r.tags.some((tag) => tag.startsWith('mitre_')),
+      `${r.id}: a MITRE tactic`,
+    )
     t.ok(r.keyFields.length > 0, `${r.id}: key fields`)
   }
 })
@@ -191,7 +205,10 @@ t.test('patches: merge patches read the response object; JSON patches are read o
   // A merge patch adding a subject to the cluster-admin binding: no roleRef in the patch.
   t.same(ids(eksEvent({ verb: 'patch', objectRef: { resource: 'clusterrolebindings', name: 'cluster-admin' }, requestObject: { subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }] } })), ['admin-to-default-service-account', 'binding-to-admin-role', 'rbac-change'])
   // The same at RequestResponse level: the response holds the whole binding.
-  t.same(ids(eksEvent({ verb: 'patch', objectRef: { resource: 'clusterrolebindings', name: 'ops' }, requestObject: { subjects: [] }, responseObject: { kind: 'ClusterRoleBinding', metadata: { name: 'ops' }, roleRef: { name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] } })), ['binding-to-admin-role', 'rbac-change'])
+  t.same(ids(eksEvent({ verb: 'patch', objectRef: { resource: 'clusterrolebindings', name: 'ops' }, requestObject: { subjects: [] }, responseObject: { kind: 'ClusterRoleBinding', metadata: { name: 'ops' }, roleRef: { name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] } })), [
+    'binding-to-admin-role',
+    'rbac-change',
+  ])
   // JSON patches turning a deployment privileged / host-PID, adding anonymous, adding a wildcard rule.
   const jp = (resource: string, ops: unknown[]) => ids(eksEvent({ verb: 'patch', objectRef: { resource, namespace: 'shop', name: 'x' }, requestObject: ops }))
   t.same(jp('deployments', [{ op: 'add', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true }]), ['privileged-container'])
@@ -205,7 +222,15 @@ t.test('ordinary EKS operations are not findings', async (t) => {
   // kubectl drain / Karpenter: evictions in kube-system are not new workloads.
   t.same(d.ids(eksEvent({ verb: 'create', objectRef: { resource: 'pods', subresource: 'eviction', namespace: 'kube-system', name: 'coredns-5d78c9869d-lq4jn' } })), [])
   // CloudWatch agent and GuardDuty agent DaemonSets run privileged, mounting /, in their own namespaces.
-  const addon = (namespace: string, controller = 'daemon-set-controller') => d.ids(eksEvent({ verb: 'create', user: { username: `system:serviceaccount:kube-system:${controller}`, groups: [] }, objectRef: { resource: 'pods', namespace }, requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } } }))
+  const addon = (namespace: string, controller = 'daemon-set-controller') =>
+    d.ids(
+      eksEvent({
+        verb: 'create',
+        user: { username: `system:serviceaccount:kube-system:${controller}`, groups: [] },
+        objectRef: { resource: 'pods', namespace },
+        requestObject: { kind: 'Pod', metadata: { name: 'agent-x' }, spec: { containers: [{ name: 'agent', image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1', securityContext: { privileged: true } }], volumes: [{ name: 'root', hostPath: { path: '/' } }] } },
+      }),
+    )
   t.same(addon('amazon-cloudwatch'), [])
   t.same(addon('amazon-guardduty'), [])
   // A node agent's DaemonSet starts a pod on every node, wherever it lives; its template was judged when made.

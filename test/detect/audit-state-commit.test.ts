@@ -39,7 +39,10 @@ t.test('a refused batch leaves first-seen and aws-auth baselines untouched; the 
   await audit(batch)
   t.ok(committed.includes('Principal exec-ed into a pod for the first time'), 'the retry still finds the first exec')
   t.ok(committed.includes('aws-auth ConfigMap changed'))
-  const finding = spool.due('probe', 100, Date.now(), true).items.map((d) => d.state).find((s) => s.event.rule === 'aws-auth ConfigMap changed')
+  const finding = spool
+    .due('probe', 100, Date.now(), true)
+    .items.map((d) => d.state)
+    .find((s) => s.event.rule === 'aws-auth ConfigMap changed')
   t.match(finding?.event.output, /\+\[- rolearn: arn:aws:iam::111122223333:role\/Intruder\]/, 'with the added mapRoles line, not "unchanged"')
   t.type(spool.state.get('first-seen:exec:arn:aws:iam::111122223333:role/Admin'), 'number', 'committed with the findings')
   t.same(spool.state.get('aws-auth:data'), { mapRoles: '- rolearn: arn:aws:iam::111122223333:role/Intruder' })

@@ -44,7 +44,15 @@ t.test('first-seen: quiet while learning, then a principal doing something new i
   t.match(exec.find((e) => e.fields['detection.id'] === 'first-seen-exec')!.fields, { 'guardduty.equivalent': 'Execution:Kubernetes/AnomalousBehavior.ExecInPod' })
   t.ok(d.store.map.has('first-seen:secrets-read:alice'), 'baseline kept in the store')
   // Keyed on the role, not the session: a new session of a known role is not new.
-  const session = (name: string) => d.ids(eksEvent({ user: { username: `arn:aws:sts::111122223333:assumed-role/ci/${name}`, groups: [], extra: { arn: [`arn:aws:sts::111122223333:assumed-role/ci/${name}`], canonicalArn: ['arn:aws:iam::111122223333:role/ci'], sessionName: [name] } }, verb: 'get', objectRef: { resource: 'secrets', namespace: 'ci', name: 'x' }, stageTimestamp: new Date(d.clock.now).toISOString() }))
+  const session = (name: string) =>
+    d.ids(
+      eksEvent({
+        user: { username: `arn:aws:sts::111122223333:assumed-role/ci/${name}`, groups: [], extra: { arn: [`arn:aws:sts::111122223333:assumed-role/ci/${name}`], canonicalArn: ['arn:aws:iam::111122223333:role/ci'], sessionName: [name] } },
+        verb: 'get',
+        objectRef: { resource: 'secrets', namespace: 'ci', name: 'x' },
+        stageTimestamp: new Date(d.clock.now).toISOString(),
+      }),
+    )
   t.same(session('build-1'), ['first-seen-secrets-read'], 'the role, first time')
   t.same(session('build-2'), [], 'another session of the same role')
 })
@@ -52,7 +60,9 @@ t.test('first-seen: quiet while learning, then a principal doing something new i
 t.test('aws-auth: every change, with the mapRoles lines added and removed', async (t) => {
   const d = detector()
   const change = (mapRoles: string | undefined, username = 'alice') =>
-    d.detect(eksEvent({ verb: mapRoles === undefined ? 'patch' : 'update', user: { username, groups: [] }, objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'aws-auth' }, ...(mapRoles === undefined ? {} : { requestObject: { kind: 'ConfigMap', metadata: { name: 'aws-auth' }, data: { mapRoles } } }) }))
+    d.detect(
+      eksEvent({ verb: mapRoles === undefined ? 'patch' : 'update', user: { username, groups: [] }, objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'aws-auth' }, ...(mapRoles === undefined ? {} : { requestObject: { kind: 'ConfigMap', metadata: { name: 'aws-auth' }, data: { mapRoles } } }) }),
+    )
   const base = '- rolearn: arn:aws:iam::111122223333:role/nodes\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:bootstrappers, system:nodes]'
   change(base)
   const [added] = change(`${base}\n- rolearn: arn:aws:iam::444455556666:role/outsider\n  username: outsider\n  groups: [system:masters]`)
@@ -81,19 +91,43 @@ t.test('benign traffic: a few hundred ordinary EKS control-plane events raise no
       sys('eks:node-manager', { verb: 'get', objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'aws-auth' } }),
       sys('system:anonymous', { verb: 'get', requestURI: '/livez', objectRef: undefined as never }),
       // The daemon-set controller (re)creating aws-node: privileged, host network, in kube-system.
-      sys('system:serviceaccount:kube-system:daemon-set-controller', { verb: 'create', objectRef: { resource: 'pods', namespace: 'kube-system' }, requestObject: { kind: 'Pod', metadata: { name: `aws-node-${i}` }, spec: { hostNetwork: true, containers: [{ name: 'aws-node', image: '602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.19.0', securityContext: { privileged: true } }], volumes: [{ name: 'cni', hostPath: { path: '/etc/cni/net.d' } }, { name: 'run', hostPath: { path: '/var/run/aws-node' } }] } } }),
+      sys('system:serviceaccount:kube-system:daemon-set-controller', {
+        verb: 'create',
+        objectRef: { resource: 'pods', namespace: 'kube-system' },
+        requestObject: {
+          kind: 'Pod',
+          metadata: { name: `aws-node-${i}` },
+          spec: {
+            hostNetwork: true,
+            containers: [{ name: 'aws-node', image: '602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.19.0', securityContext: { privileged: true } }],
+            volumes: [
+              { name: 'cni', hostPath: { path: '/etc/cni/net.d' } },
+              { name: 'run', hostPath: { path: '/var/run/aws-node' } },
+            ],
+          },
+        },
+      }),
       // A person reading, and a deployment of an ordinary app.
       eksEvent({ verb: 'list', objectRef: { resource: 'pods', namespace: 'shop' } }),
-      eksEvent({ verb: 'patch', requestURI: '/apis/apps/v1/namespaces/shop/deployments/web', objectRef: { resource: 'deployments', namespace: 'shop', name: 'web' }, requestObject: { kind: 'Deployment', spec: { template: { spec: { containers: [{ name: 'web', image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:1.2' }] } } } } }),
+      eksEvent({
+        verb: 'patch',
+        requestURI: '/apis/apps/v1/namespaces/shop/deployments/web',
+        objectRef: { resource: 'deployments', namespace: 'shop', name: 'web' },
+        requestObject: { kind: 'Deployment', spec: { template: { spec: { containers: [{ name: 'web', image: '111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:1.2' }] } } } },
+      }),
     )
   }
   t.ok(events.length >= 400)
   const findings = events.flatMap((e) => d.detect(e))
   const aboveInformational = findings.filter((f) => f.priority !== 'Informational' && f.priority !== 'Debug')
-  t.same(aboveInformational.map((f) => `${f.rule}: ${f.output}`), [], `${events.length} benign events`)
+  t.same(
+    aboveInformational.map((f) => `${f.rule}: ${f.output}`),
+    [],
+    `${events.length} benign events`,
+  )
 })
 
-t.test('the counters\' memory: what moved is handed over, and a detector restored from it carries on', async (t) => {
+t.test("the counters' memory: what moved is handed over, and a detector restored from it carries on", async (t) => {
   const { createAuditDetector } = await import('../../src/detect/audit/detector.js')
   const { DetectorMemory } = await import('../../src/detect/audit/stateful.js')
   const { validateConfig } = await import('../../src/config/load.js')
@@ -109,7 +143,10 @@ t.test('the counters\' memory: what moved is handed over, and a detector restore
   const leader = make()
   for (let i = 0; i < 3; i++) t.same(ids(leader, read(i)), [])
   const handed = leader.memory.changed()
-  t.ok(handed.some((w) => w.key === 'forbidden-secrets|bob'), 'bob\'s window of refused Secret reads is among what moved')
+  t.ok(
+    handed.some((w) => w.key === 'forbidden-secrets|bob'),
+    "bob's window of refused Secret reads is among what moved",
+  )
   t.same(leader.memory.changed(), [], 'and handed over once')
   const fresh = make()
   t.same([...ids(fresh, read(3)), ...ids(fresh, read(4))], [], 'a detector that starts afresh sees two reads: no burst')
@@ -122,7 +159,11 @@ t.test('the counters\' memory: what moved is handed over, and a detector restore
   for (let i = 0; i < needed - 1; i++) t.same(ids(leader, sa(i)), [])
   const next = make()
   next.memory.restore(JSON.parse(JSON.stringify([...handed, ...leader.memory.changed()])))
-  t.same(ids(next, sa(needed)), ['workload-forbidden-secret-reads'], 'the service account\'s last refusal completes its probe on the restored detector')
-  standby.memory.restore([{ key: 'no-bar', value: 1 }, { key: 'forbidden-secrets|x', value: { start: 'bad' } }, { key: 'workload-secrets|y', value: { times: ['x'] } }])
+  t.same(ids(next, sa(needed)), ['workload-forbidden-secret-reads'], "the service account's last refusal completes its probe on the restored detector")
+  standby.memory.restore([
+    { key: 'no-bar', value: 1 },
+    { key: 'forbidden-secrets|x', value: { start: 'bad' } },
+    { key: 'workload-secrets|y', value: { times: ['x'] } },
+  ])
   t.same(standby.memory.changed(), [], 'malformed entries are ignored; a restore replaces the windows')
 })

@@ -16,9 +16,19 @@ import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
  */
 
 const ACC = '111122223333'
-const iamUser = (session: string, role = 'Admin'): AuditEvent['user'] => ({ username: `arn:aws:sts::${ACC}:assumed-role/${role}/${session}`, uid: `aws-iam-authenticator:${ACC}:AROAEXAMPLE`, groups: ['system:authenticated'], extra: { accessKeyId: ['ASIAEXAMPLE'], arn: [`arn:aws:sts::${ACC}:assumed-role/${role}/${session}`], canonicalArn: [`arn:aws:iam::${ACC}:role/${role}`], principalId: ['AROAEXAMPLE'], sessionName: [session] } })
+const iamUser = (session: string, role = 'Admin'): AuditEvent['user'] => ({
+  username: `arn:aws:sts::${ACC}:assumed-role/${role}/${session}`,
+  uid: `aws-iam-authenticator:${ACC}:AROAEXAMPLE`,
+  groups: ['system:authenticated'],
+  extra: { accessKeyId: ['ASIAEXAMPLE'], arn: [`arn:aws:sts::${ACC}:assumed-role/${role}/${session}`], canonicalArn: [`arn:aws:iam::${ACC}:role/${role}`], principalId: ['AROAEXAMPLE'], sessionName: [session] },
+})
 const certAdmin: AuditEvent['user'] = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }
-const sa = (ns: string, name: string): AuditEvent['user'] => ({ username: `system:serviceaccount:${ns}:${name}`, uid: 'u', groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], extra: { 'authentication.kubernetes.io/pod-name': [`${name}-7d9f-x`], 'authentication.kubernetes.io/pod-uid': ['p'] } })
+const sa = (ns: string, name: string): AuditEvent['user'] => ({
+  username: `system:serviceaccount:${ns}:${name}`,
+  uid: 'u',
+  groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+  extra: { 'authentication.kubernetes.io/pod-name': [`${name}-7d9f-x`], 'authentication.kubernetes.io/pod-uid': ['p'] },
+})
 const node = (n: string): AuditEvent['user'] => ({ username: `system:node:${n}`, groups: ['system:nodes', 'system:authenticated'], extra: { arn: [`arn:aws:sts::${ACC}:assumed-role/eks-node/i-0abc`], canonicalArn: [`arn:aws:iam::${ACC}:role/eks-node`] } })
 const sev = (p: string) => DEFAULT_SEVERITY_MAPPING[p as keyof typeof DEFAULT_SEVERITY_MAPPING]
 
@@ -29,7 +39,13 @@ const tokenFor = (user: AuditEvent['user'], ns: string, name: string, over: Part
     verb: 'create',
     requestURI: `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
     objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: ns, name, apiVersion: 'v1' },
-    ...(spec ? { level: 'RequestResponse', requestObject: { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec }, responseObject: { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { name, namespace: ns }, spec, status: { token: 'eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl', expirationTimestamp: '2026-11-21T11:00:00Z' } } } : {}),
+    ...(spec
+      ? {
+          level: 'RequestResponse',
+          requestObject: { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null }, spec },
+          responseObject: { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { name, namespace: ns }, spec, status: { token: 'eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl', expirationTimestamp: '2026-11-21T11:00:00Z' } },
+        }
+      : {}),
     responseStatus: { code: 201 },
     ...over,
   })
@@ -53,17 +69,35 @@ t.test('HIGH when the service account is privileged: bound to cluster-admin, or 
   const d = detector()
   t.same(d.ids(tokenFor(iamUser('eve'), 'ops', 'automation')), [], 'an application namespace, nothing known about the account')
   // The binding, as the audit log shows it (kubectl create clusterrolebinding … --serviceaccount=ops:automation).
-  d.detect(eksEvent({ user: certAdmin, verb: 'create', objectRef: { resource: 'clusterrolebindings', name: 'automation-admin', apiGroup: 'rbac.authorization.k8s.io' }, requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'automation-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'automation', namespace: 'ops' }] }, responseStatus: { code: 201 } }))
+  d.detect(
+    eksEvent({
+      user: certAdmin,
+      verb: 'create',
+      objectRef: { resource: 'clusterrolebindings', name: 'automation-admin', apiGroup: 'rbac.authorization.k8s.io' },
+      requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'automation-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'automation', namespace: 'ops' }] },
+      responseStatus: { code: 201 },
+    }),
+  )
   const [f] = d.detect(tokenFor(iamUser('eve'), 'ops', 'automation'))
   t.equal(f?.fields['detection.id'], 'service-account-token-minted')
   t.equal(f && sev(f.priority), 'HIGH')
   t.match(f?.output ?? '', /cluster-admin/)
   t.same(d.ids(tokenFor(iamUser('eve'), 'ops', 'reporter')), [], 'another account of that namespace')
   // Every service account of a namespace, through its group.
-  d.detect(eksEvent({ user: certAdmin, verb: 'create', objectRef: { resource: 'clusterrolebindings', name: 'ci-all' }, requestObject: { kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:serviceaccounts:ci' }] }, responseStatus: { code: 201 } }))
+  d.detect(
+    eksEvent({ user: certAdmin, verb: 'create', objectRef: { resource: 'clusterrolebindings', name: 'ci-all' }, requestObject: { kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:serviceaccounts:ci' }] }, responseStatus: { code: 201 } }),
+  )
   t.same(minted(d.detect(tokenFor(iamUser('eve'), 'ci', 'runner'))), ['HIGH'], 'a group binding')
   // A namespace admin (RoleBinding to admin) is not cluster-admin.
-  d.detect(eksEvent({ user: certAdmin, verb: 'create', objectRef: { resource: 'rolebindings', namespace: 'shop', name: 'deployer-admin' }, requestObject: { kind: 'RoleBinding', roleRef: { kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: 'shop' }] }, responseStatus: { code: 201 } }))
+  d.detect(
+    eksEvent({
+      user: certAdmin,
+      verb: 'create',
+      objectRef: { resource: 'rolebindings', namespace: 'shop', name: 'deployer-admin' },
+      requestObject: { kind: 'RoleBinding', roleRef: { kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: 'shop' }] },
+      responseStatus: { code: 201 },
+    }),
+  )
   t.same(d.ids(tokenFor(iamUser('alice'), 'shop', 'deployer')), [], "a namespace's own admin account, for CI: not a finding")
   // kube-system's controllers whose roles cover every object (escalate roles, delete anything).
   t.same(minted(detector().detect(tokenFor(iamUser('eve'), 'kube-system', 'clusterrole-aggregation-controller'))), ['HIGH'])
@@ -84,7 +118,15 @@ t.test('what the token is for is told; the token itself never is', async (t) => 
 t.test('kubelets, the controller manager, EKS and workloads ask for tokens all day: silent', async (t) => {
   const d = detector()
   // Make the account privileged first: the callers below must stay silent even then.
-  d.detect(eksEvent({ user: certAdmin, verb: 'create', objectRef: { resource: 'clusterrolebindings', name: 'x' }, requestObject: { kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'aws-node', namespace: 'kube-system' }] }, responseStatus: { code: 201 } }))
+  d.detect(
+    eksEvent({
+      user: certAdmin,
+      verb: 'create',
+      objectRef: { resource: 'clusterrolebindings', name: 'x' },
+      requestObject: { kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'aws-node', namespace: 'kube-system' }] },
+      responseStatus: { code: 201 },
+    }),
+  )
   const audiences = { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3607, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'aws-node-x', uid: 'p' } }
   t.same(d.ids(tokenFor(node('ip-10-0-1-1.ec2.internal'), 'kube-system', 'aws-node', {}, audiences)), [], "a kubelet, for its pod's projected token")
   t.same(d.ids(tokenFor(node('ip-10-0-1-1.ec2.internal'), 'kube-system', 'aws-node', {}, { ...audiences, audiences: ['sts.amazonaws.com'] })), [], "a kubelet, for its pod's IRSA token")

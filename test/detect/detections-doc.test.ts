@@ -31,7 +31,10 @@ function documented(): Map<string, Row> {
   let header: string[] = []
   for (const line of readFileSync(new URL('../../docs/detections.md', import.meta.url), 'utf8').split('\n')) {
     if (!line.startsWith('|') || line.startsWith('|---')) continue
-    const cells = line.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'))
+    const cells = line
+      .slice(1, -1)
+      .split(/(?<!\\)\|/)
+      .map((c) => c.trim().replace(/\\\|/g, '|'))
     if (cells[0] === 'id') {
       header = cells
       continue
@@ -96,5 +99,9 @@ t.test('every emitted finding has its row in docs/detections.md, with the same n
     for (const technique of f.tags.filter((x) => /^T\d/.test(x))) t.ok(row.mitre.includes(technique), `${id}: ${technique} in "${row.mitre}"`)
     t.ok(/^T\d/.test(row.mitre), `${id}: a MITRE technique is documented`)
   }
-  t.same([...rows.keys()].filter((id) => !emitted.has(id)), [], 'every documented detection was emitted by these events')
+  t.same(
+    [...rows.keys()].filter((id) => !emitted.has(id)),
+    [],
+    'every documented detection was emitted by these events',
+  )
 })

@@ -85,7 +85,11 @@ t.test('a list file is re-read when it changes; a file that vanishes keeps the l
   t.same(lists.match('198.51.100.9'), [{ list: 'org-blocklist', kind: 'custom', ip: '198.51.100.9' }])
   t.same(lists.match('192.0.2.1'), [])
   writeFileSync(file, '# rotated\n192.0.2.0/24\n')
-  await waitFor(() => lists.match('192.0.2.1').length === 1, 10_000, () => 'the changed file was not re-read')
+  await waitFor(
+    () => lists.match('192.0.2.1').length === 1,
+    10_000,
+    () => 'the changed file was not re-read',
+  )
   t.same(lists.match('198.51.100.9'), [], 'the old entries are gone')
   rmSync(file)
   await new Promise((r) => setTimeout(r, 200))
@@ -112,7 +116,11 @@ t.test('a list URL: conditional GETs (ETag, If-Modified-Since), bounded size, la
   const lists = new ThreatLists({ lists: [{ name: 'tor-exit', files: [], urls: [url], refreshSecs: 3600, maxBytes: 4096 }], fileCheckSecs: 1 })
   await lists.start()
   t.teardown(() => lists.stop())
-  t.same(lists.match('2001:db8:7::99').map((m) => [m.list, m.kind]), [['tor-exit', 'tor']], 'kind from the name')
+  t.same(
+    lists.match('2001:db8:7::99').map((m) => [m.list, m.kind]),
+    [['tor-exit', 'tor']],
+    'kind from the name',
+  )
   await lists.refreshNow()
   t.same(seen[1], { inm: '"v1"', ims: 'Sat, 05 Dec 2026 10:00:00 GMT' }, 'the second fetch is conditional')
   t.equal(lists.match('198.51.100.7').length, 1, '304: unchanged')
@@ -141,7 +149,13 @@ t.test('audit: calls from a listed address per GuardDuty (Tor success HIGH, refu
   const orgFile = join(tmp, 'org.txt')
   writeFileSync(torFile, '185.220.101.0/24\n2a0b:f4c2::/32\n')
   writeFileSync(orgFile, '203.0.113.66\n')
-  const lists = new ThreatLists({ lists: [{ name: 'tor-exit', files: [torFile], urls: [], refreshSecs: 3600, maxBytes: 1_000_000 }, { name: 'org-blocklist', kind: 'malicious', files: [orgFile], urls: [], refreshSecs: 3600, maxBytes: 1_000_000 }], fileCheckSecs: 60 })
+  const lists = new ThreatLists({
+    lists: [
+      { name: 'tor-exit', files: [torFile], urls: [], refreshSecs: 3600, maxBytes: 1_000_000 },
+      { name: 'org-blocklist', kind: 'malicious', files: [orgFile], urls: [], refreshSecs: 3600, maxBytes: 1_000_000 },
+    ],
+    fileCheckSecs: 60,
+  })
   const detect = detectorWith(lists)
   const secrets = detect(eksEvent({ verb: 'list', sourceIPs: ['185.220.101.33'], objectRef: { resource: 'secrets', namespace: 'prod' } }))
   const tor = secrets.find((f) => f.fields['detection.id'] === 'tor-ip-caller')!
@@ -153,7 +167,10 @@ t.test('audit: calls from a listed address per GuardDuty (Tor success HIGH, refu
   t.ok(tor.tags.includes('mitre_initial_access') && tor.tags.includes('mitre_credential_access'))
   const asff = toAsff(findingFromEvent(tor, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }), TEST_CONTEXT) as { Types: string[]; Severity: { Label: string } }
   assertValidAsff(t, asff, 'tor finding')
-  t.ok(asff.Types.some((x) => x.startsWith('TTPs/Initial Access')), asff.Types.join())
+  t.ok(
+    asff.Types.some((x) => x.startsWith('TTPs/Initial Access')),
+    asff.Types.join(),
+  )
   t.equal(asff.Severity.Label, 'HIGH')
 
   const refused = detect(eksEvent({ verb: 'get', sourceIPs: ['2a0b:f4c2:1::5'], responseStatus: { code: 403 }, annotations: { 'authorization.k8s.io/decision': 'forbid' }, objectRef: { resource: 'pods', namespace: 'prod' } }))
@@ -193,8 +210,14 @@ t.test('a list URL never reaches a log line or an error with its key (query, use
   await lists.start()
   t.teardown(() => lists.stop())
   await lists.refreshNow()
-  t.ok(lines.some((l) => l.includes('threat list fetch failed')), 'the failed fetch is logged')
-  t.notOk(lines.some((l) => l.includes('s3cret')), 'without the key')
+  t.ok(
+    lines.some((l) => l.includes('threat list fetch failed')),
+    'the failed fetch is logged',
+  )
+  t.notOk(
+    lines.some((l) => l.includes('s3cret')),
+    'without the key',
+  )
   const refused = (() => {
     try {
       new ThreatLists({ lists: [{ name: 'x', files: [], urls: ['http://u:s3cret@192.0.2.1/list?k=s3cret'], refreshSecs: 3600, maxBytes: 1000 }], fileCheckSecs: 1 })

@@ -60,7 +60,10 @@ t.test('the enriched finding carries the resources, and is valid ASFF', async (t
   const event = enrichEvent(shellAlert(), { lookup: cacheWith(cartApi()) })
   const asff = toAsff(findingFromEvent(event, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }), { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } })
   assertValidAsff(t, asff, 'enriched')
-  t.same(asff.Resources?.map((r) => r.Type), ['Container', 'AwsEc2Instance', 'AwsIamRole', 'AwsEksCluster'])
+  t.same(
+    asff.Resources?.map((r) => r.Type),
+    ['Container', 'AwsEc2Instance', 'AwsIamRole', 'AwsEksCluster'],
+  )
   t.match(asff.Resources?.[0]?.Details?.Container, { Name: 'cart-api', ImageId: 'sha256:' + 'ab'.repeat(32), LaunchedAt: '2026-11-21T09:00:00Z' })
   t.match(asff.Resources?.[1], { Id: 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc123def4567890', Region: 'eu-west-1', Details: { AwsEc2Instance: { Type: 'm6i.large' } } })
   t.match(asff.Resources?.[2], { Id: 'arn:aws:iam::111122223333:role/cart-api', Details: { AwsIamRole: { RoleName: 'cart-api' } } })
@@ -107,7 +110,11 @@ t.test('Pod Identity: the role comes from the EKS API (a local server speaking i
   const cache = cacheWith(cartApi([{ name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: 'http://169.254.170.23/v1/credentials' }]), serviceAccountObject('shop', 'cart-api'))
   const first = enrichEvent(shellAlert(), { lookup: cache, podIdentity }).workload.iam
   t.match(first, { via: 'pod-identity', note: /not resolved/ }, 'not known yet: the lookup never waits')
-  await waitFor(() => podIdentity.roleFor('shop', 'cart-api') !== undefined, 5000, () => `never resolved: ${calls}`)
+  await waitFor(
+    () => podIdentity.roleFor('shop', 'cart-api') !== undefined,
+    5000,
+    () => `never resolved: ${calls}`,
+  )
   const later = enrichEvent(shellAlert(), { lookup: cache, podIdentity }).workload.iam
   t.same(later, { via: 'pod-identity', roleArn: 'arn:aws:iam::111122223333:role/cart-api-pod-identity' })
   t.equal(calls.length, 2, 'list then describe, once: cached afterwards')

@@ -46,7 +46,11 @@ function metadata(t: any, options: Partial<KubeMetadataOptions>) {
   return { meta, registry }
 }
 
-const counter = async (registry: Registry, name: string) => (await registry.getSingleMetricAsString(name)).split('\n').filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0)
+const counter = async (registry: Registry, name: string) =>
+  (await registry.getSingleMetricAsString(name))
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0)
 
 /** A service-account directory as the kubelet writes it: files behind a `..data` symlink swapped atomically on rotation. */
 function serviceAccountDir(token: string, ca: Buffer) {
@@ -82,9 +86,16 @@ t.test('in-cluster: the service account token and CA, HTTPS to KUBERNETES_SERVIC
   serviceEnv(t, kube.port)
   const { meta } = metadata(t, { serviceAccountDir: sa.dir })
   t.equal(meta.credentialSource, 'in-cluster')
-  await waitFor(() => meta.synced, 15_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced,
+    15_000,
+    () => 'never synced',
+  )
   t.ok(meta.cache.pod('shop', 'cart-api-0'))
-  t.ok(kube.requests.every((r) => r.authorization === 'Bearer token-1'), 'every request carries the token (its trailing newline trimmed)')
+  t.ok(
+    kube.requests.every((r) => r.authorization === 'Bearer token-1'),
+    'every request carries the token (its trailing newline trimmed)',
+  )
 
   // The kubelet rotates the projected token; the API server stops taking the old one and the watches end.
   sa.rotate('token-2')
@@ -92,7 +103,11 @@ t.test('in-cluster: the service account token and CA, HTTPS to KUBERNETES_SERVIC
   const before = kube.requests.length
   kube.dropWatches()
   kube.apply('pods', podObject({ namespace: 'shop', name: 'after-rotation', node: NODE }))
-  await waitFor(() => meta.cache.pod('shop', 'after-rotation') !== undefined, 20_000, () => `the event after the rotation never arrived: ${JSON.stringify(kube.requests.slice(before).map((r) => r.authorization))}`)
+  await waitFor(
+    () => meta.cache.pod('shop', 'after-rotation') !== undefined,
+    20_000,
+    () => `the event after the rotation never arrived: ${JSON.stringify(kube.requests.slice(before).map((r) => r.authorization))}`,
+  )
   const after = kube.requests.slice(before)
   t.ok(after.length >= 1 && after.every((r) => r.authorization === 'Bearer token-2'), 'every request after the rotation carries the new token')
 })
@@ -103,7 +118,11 @@ t.test('in-cluster: a server certificate the service account CA did not sign is 
   const sa = serviceAccountDir('token-1', other.ca)
   serviceEnv(t, kube.port)
   const { meta, registry } = metadata(t, { serviceAccountDir: sa.dir })
-  await waitFor(async () => (await counter(registry, 'falconet_enrich_watch_errors_total')) >= 4, 15_000, () => 'no failures counted')
+  await waitFor(
+    async () => (await counter(registry, 'falconet_enrich_watch_errors_total')) >= 4,
+    15_000,
+    () => 'no failures counted',
+  )
   t.equal(meta.synced, false)
   t.equal(kube.requests.length, 0, 'no request got through the TLS handshake')
 })
@@ -128,14 +147,25 @@ t.test('a static kubeconfig: client certificate (inline data), CA (a path relati
   )
   const { meta } = metadata(t, { kubeconfig: file })
   t.equal(meta.credentialSource, 'kubeconfig')
-  await waitFor(() => meta.synced, 15_000, () => 'never synced')
-  t.ok(kube.requests.every((r) => r.clientCertCn === 'falco' && r.authorization === 'Bearer from-file'), 'the client certificate and the token on every request')
+  await waitFor(
+    () => meta.synced,
+    15_000,
+    () => 'never synced',
+  )
+  t.ok(
+    kube.requests.every((r) => r.clientCertCn === 'falco' && r.authorization === 'Bearer from-file'),
+    'the client certificate and the token on every request',
+  )
   writeFileSync(join(dir, 'token'), 'rotated')
   kube.tokens = new Set(['rotated'])
   const before = kube.requests.length
   kube.dropWatches()
   kube.apply('pods', podObject({ namespace: 'shop', name: 'after-rotation', node: NODE }))
-  await waitFor(() => meta.cache.pod('shop', 'after-rotation') !== undefined, 20_000, () => 'the event after the rotation never arrived')
+  await waitFor(
+    () => meta.cache.pod('shop', 'after-rotation') !== undefined,
+    20_000,
+    () => 'the event after the rotation never arrived',
+  )
   t.ok(kube.requests.slice(before).every((r) => r.authorization === 'Bearer rotated'))
 })
 
@@ -153,7 +183,11 @@ t.test('an exec kubeconfig (aws eks get-token style) still authenticates through
   )
   const { meta } = metadata(t, { kubeconfig: file })
   t.equal(meta.credentialSource, 'client-node')
-  await waitFor(() => meta.synced, 15_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced,
+    15_000,
+    () => 'never synced',
+  )
   t.ok(meta.cache.pod('shop', 'cart-api-0'))
   t.ok(kube.requests.length >= 4 && kube.requests.every((r) => r.authorization === 'Bearer k8s-aws-v1.exec-token'), "the plugin's token on every request")
 })
@@ -161,13 +195,21 @@ t.test('an exec kubeconfig (aws eks get-token style) still authenticates through
 t.test('HTTP 410 on a watch request: list again from scratch; server errors: retried with backoff until the server is back', async (t) => {
   const kube = await start(t, new FakeKube())
   const { meta, registry } = metadata(t, { kubeconfig: kube.kubeconfig(), deletedPodGraceMs: 0 })
-  await waitFor(() => meta.synced && kube.watchers >= 4, 15_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced && kube.watchers >= 4,
+    15_000,
+    () => 'never synced',
+  )
   const lists = () => kube.requests.filter((r) => !r.watch && r.resource === 'pods').length
   const listsBefore = lists()
   kube.failNextWatches(410, 410, 410, 410)
   kube.remove('pods', 'shop', 'cart-api-0') // missed: the watches are down
   kube.dropWatches()
-  await waitFor(() => lists() > listsBefore && kube.watchers >= 4, 20_000, () => 'never listed again')
+  await waitFor(
+    () => lists() > listsBefore && kube.watchers >= 4,
+    20_000,
+    () => 'never listed again',
+  )
   meta.cache.sweep()
   t.equal(meta.cache.pod('shop', 'cart-api-0'), undefined, 'the deletion missed meanwhile is applied by the new list')
 
@@ -175,7 +217,11 @@ t.test('HTTP 410 on a watch request: list again from scratch; server errors: ret
   kube.failNextWatches(500, 500, 500, 500, 503, 503, 503, 503)
   kube.dropWatches()
   kube.apply('pods', podObject({ namespace: 'shop', name: 'after-outage', node: NODE }))
-  await waitFor(() => meta.cache.pod('shop', 'after-outage') !== undefined, 30_000, () => 'never recovered')
+  await waitFor(
+    () => meta.cache.pod('shop', 'after-outage') !== undefined,
+    30_000,
+    () => 'never recovered',
+  )
   t.ok((await counter(registry, 'falconet_enrich_watch_errors_total')) - errorsBefore >= 8, 'each failure counted')
 })
 
@@ -216,12 +262,23 @@ t.test('an exec plugin token the server stops taking (401) before its expiration
       `users:\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: ${plugin}\n      interactiveMode: Never\n`,
   )
   const { meta } = metadata(t, { kubeconfig: file })
-  await waitFor(() => meta.synced && kube.watchers >= 4, 15_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced && kube.watchers >= 4,
+    15_000,
+    () => 'never synced',
+  )
   // The credential is revoked server-side; the plugin would now hand out a new one.
   kube.tokens = new Set(['exec-token-2'])
   writeFileSync(tokenFile, 'exec-token-2')
   kube.dropWatches()
   kube.apply('pods', podObject({ namespace: 'shop', name: 'after-revocation', node: NODE }))
-  await waitFor(() => meta.cache.pod('shop', 'after-revocation') !== undefined, 20_000, () => 'the cached token kept being sent after the 401')
-  t.ok(kube.requests.some((r) => r.authorization === 'Bearer exec-token-2'), 'the new token used')
+  await waitFor(
+    () => meta.cache.pod('shop', 'after-revocation') !== undefined,
+    20_000,
+    () => 'the cached token kept being sent after the 401',
+  )
+  t.ok(
+    kube.requests.some((r) => r.authorization === 'Bearer exec-token-2'),
+    'the new token used',
+  )
 })

@@ -70,14 +70,29 @@ t.test('paged list: pages come from one snapshot, and the watch starts from the 
     if (r.resource === 'pods' && !r.watch && pages === 2) kube.apply('pods', podObject({ namespace: 'shop', name: 'created-mid-list', node: NODE, ip: '10.9.9.9' }))
   }
   const { meta } = metadata(t, kube)
-  await waitFor(() => meta.synced, 20_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced,
+    20_000,
+    () => 'never synced',
+  )
   const lists = podRequests(kube).filter((r) => !r.watch)
   t.equal(lists.length, 3, '250 pods in pages of 100')
   t.ok(lists.every((r) => r.query.limit === '100'))
-  t.ok(lists.slice(1).every((r) => r.query.continue), 'later pages continue the first')
-  await waitFor(() => podRequests(kube).some((r) => r.watch), 10_000, () => 'never watched')
+  t.ok(
+    lists.slice(1).every((r) => r.query.continue),
+    'later pages continue the first',
+  )
+  await waitFor(
+    () => podRequests(kube).some((r) => r.watch),
+    10_000,
+    () => 'never watched',
+  )
   t.equal(podRequests(kube).find((r) => r.watch)!.query.resourceVersion, listRv, "the watch starts at the list's resourceVersion (its first page's snapshot)")
-  await waitFor(() => meta.cache.pod('shop', 'created-mid-list') !== undefined, 10_000, () => 'the pod created during the list never arrived')
+  await waitFor(
+    () => meta.cache.pod('shop', 'created-mid-list') !== undefined,
+    10_000,
+    () => 'the pod created during the list never arrived',
+  )
   t.ok(meta.cache.pod('shop', 'cart-api-249'))
 })
 
@@ -91,7 +106,11 @@ t.test('a continue token that expired (410 Expired): the list starts again witho
     }
   }
   const { meta, registry } = metadata(t, kube)
-  await waitFor(() => meta.synced, 20_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced,
+    20_000,
+    () => 'never synced',
+  )
   const lists = podRequests(kube).filter((r) => !r.watch)
   t.equal(lists.length, 5, 'pages 1 and 2 (expired), then pages 1-3 again')
   t.notOk(lists[2]!.query.continue, 'the list restarted without continue')
@@ -103,20 +122,32 @@ t.test('a continue token that expired (410 Expired): the list starts again witho
 t.test('watch streams cut anywhere (mid-line, several events a read, UTF-8 split) are read event by event', async (t) => {
   const kube = await server(t, { chunkBytes: 7 })
   const { meta } = metadata(t, kube, { podAnnotations: ['team.example.com/owner'] })
-  await waitFor(() => meta.synced && kube.watchers >= 4, 20_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced && kube.watchers >= 4,
+    20_000,
+    () => 'never synced',
+  )
   const owners = ['Zoë Ångström', '東京チーム', 'ops 🚀🛰️', 'é'.repeat(50)]
   for (const [i, owner] of owners.entries()) {
     const pod = podObject({ namespace: 'shop', name: `utf8-${i}`, node: NODE, ip: `10.1.0.${i}` })
     kube.apply('pods', { ...pod, metadata: { ...pod.metadata, annotations: { 'team.example.com/owner': owner } } })
   }
-  await waitFor(() => meta.cache.pod('shop', `utf8-${owners.length - 1}`) !== undefined, 10_000, () => 'events never arrived')
+  await waitFor(
+    () => meta.cache.pod('shop', `utf8-${owners.length - 1}`) !== undefined,
+    10_000,
+    () => 'events never arrived',
+  )
   for (const [i, owner] of owners.entries()) t.same(meta.cache.pod('shop', `utf8-${i}`)?.annotations, { 'team.example.com/owner': owner })
 })
 
 t.test('BOOKMARK moves the resourceVersion only; a watch the server ends resumes from it without listing; a reset mid-event applies nothing of it', async (t) => {
   const kube = await server(t)
   const { meta, registry } = metadata(t, kube)
-  await waitFor(() => meta.synced && kube.watchers >= 4, 20_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced && kube.watchers >= 4,
+    20_000,
+    () => 'never synced',
+  )
   const first = podRequests(kube).find((r) => r.watch)!
   t.equal(first.query.allowWatchBookmarks, 'true')
   t.ok(Number(first.query.timeoutSeconds) > 0, 'timeoutSeconds asked for')
@@ -127,17 +158,31 @@ t.test('BOOKMARK moves the resourceVersion only; a watch the server ends resumes
   const sizes = { ...meta.cache.sizes }
   const watches = podRequests(kube).filter((r) => r.watch).length
   kube.endWatches()
-  await waitFor(() => podRequests(kube).filter((r) => r.watch).length > watches, 10_000, () => 'never watched again')
-  const again = podRequests(kube).filter((r) => r.watch).at(-1)!
+  await waitFor(
+    () => podRequests(kube).filter((r) => r.watch).length > watches,
+    10_000,
+    () => 'never watched again',
+  )
+  const again = podRequests(kube)
+    .filter((r) => r.watch)
+    .at(-1)!
   t.equal(again.query.resourceVersion, bookmarkRv, "the bookmark's version")
   t.equal(podRequests(kube).filter((r) => !r.watch).length, 1, 'no list after a normal end')
   t.same(meta.cache.sizes, sizes, 'a bookmark changes no object')
 
-  await waitFor(() => kube.watchers >= 4, 10_000, () => 'watches not back')
+  await waitFor(
+    () => kube.watchers >= 4,
+    10_000,
+    () => 'watches not back',
+  )
   const half = podObject({ namespace: 'shop', name: 'half-sent', node: NODE, ip: '10.3.0.1' })
   kube.dropWatches({ resource: 'pods', object: half })
   kube.apply('pods', podObject({ namespace: 'shop', name: 'after-reset', node: NODE, ip: '10.3.0.2' }))
-  await waitFor(() => meta.cache.pod('shop', 'after-reset') !== undefined, 20_000, () => 'never resumed after the reset')
+  await waitFor(
+    () => meta.cache.pod('shop', 'after-reset') !== undefined,
+    20_000,
+    () => 'never resumed after the reset',
+  )
   t.equal(meta.cache.pod('shop', 'half-sent'), undefined, 'the half event is not applied')
   t.equal(podRequests(kube).filter((r) => !r.watch).length, 1, 'resumed from the last version, no list')
   t.equal(await metric(registry, 'falconet_enrich_relists_total'), 0)
@@ -147,7 +192,11 @@ t.test('RBAC missing (403): a log line that says what to grant, a metric by reas
   const kube = await server(t)
   kube.forbidden.add('pods')
   const { meta, registry, log } = metadata(t, kube)
-  await waitFor(async () => (await metric(registry, 'falconet_enrich_watch_errors_total', 'reason="forbidden"')) >= 2, 20_000, () => 'no forbidden failures counted')
+  await waitFor(
+    async () => (await metric(registry, 'falconet_enrich_watch_errors_total', 'reason="forbidden"')) >= 2,
+    20_000,
+    () => 'no forbidden failures counted',
+  )
   t.notOk(meta.synced)
   const line = log.lines.find((l) => /forbid/i.test(l.msg))
   t.ok(line, 'a line about the refusal')
@@ -157,7 +206,11 @@ t.test('RBAC missing (403): a log line that says what to grant, a metric by reas
   const requests = podRequests(kube).filter((r) => !r.watch)
   t.ok(requests.length >= 2 && requests.at(-1)!.at - requests.at(-2)!.at >= 200, 'retried with backoff')
   kube.forbidden.delete('pods')
-  await waitFor(() => meta.synced, 40_000, () => 'never synced after RBAC granted')
+  await waitFor(
+    () => meta.synced,
+    40_000,
+    () => 'never synced after RBAC granted',
+  )
 })
 
 t.test('429 with Retry-After on a list page: the same page is asked again after Retry-After, the list goes on; a watch waits it too', async (t) => {
@@ -170,7 +223,11 @@ t.test('429 with Retry-After on a list page: the same page is asked again after 
     }
   }
   const { meta, registry } = metadata(t, kube)
-  await waitFor(() => meta.synced && kube.watchers >= 4, 30_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced && kube.watchers >= 4,
+    30_000,
+    () => 'never synced',
+  )
   const lists = podRequests(kube).filter((r) => !r.watch)
   t.equal(lists.length, 4, 'page 2 asked twice, page 1 once')
   t.equal(lists[2]!.query.continue, lists[1]!.query.continue, 'the same page again')
@@ -181,7 +238,11 @@ t.test('429 with Retry-After on a list page: the same page is asked again after 
   kube.endWatches()
   const refused = () => kube.requests.slice(before).find((r) => r.watch)
   const next = () => kube.requests.slice(before).filter((r) => r.watch && r.resource === refused()?.resource)[1]
-  await waitFor(() => next() !== undefined, 20_000, () => 'never watched again')
+  await waitFor(
+    () => next() !== undefined,
+    20_000,
+    () => 'never watched again',
+  )
   t.ok(next()!.at - refused()!.at >= 1900, `the watch waited Retry-After (${next()!.at - refused()!.at} ms)`)
   t.equal(await metric(registry, 'falconet_enrich_watch_errors_total'), 0, 'a throttled request that succeeded when asked again is no failure')
 })
@@ -199,17 +260,37 @@ t.test('TLS from a kubeconfig: tls-server-name for a server reached by another n
   const caData = pki.ca.toString('base64')
   // By host name (localhost), the certificate only valid for kubernetes.default.svc: tls-server-name is what is checked.
   const named = metadata(t, config('named', `    server: https://localhost:${kube.port}\n    certificate-authority-data: ${caData}\n    tls-server-name: kubernetes.default.svc`))
-  await waitFor(() => named.meta.synced, 20_000, () => `tls-server-name not used: ${named.log.text().slice(0, 500)}`)
+  await waitFor(
+    () => named.meta.synced,
+    20_000,
+    () => `tls-server-name not used: ${named.log.text().slice(0, 500)}`,
+  )
   const byIp = metadata(t, config('ip', `    server: https://127.0.0.1:${kube.port}\n    certificate-authority-data: ${caData}\n    tls-server-name: kubernetes.default.svc`))
-  await waitFor(() => byIp.meta.synced, 20_000, () => 'tls-server-name not used for an IP server')
+  await waitFor(
+    () => byIp.meta.synced,
+    20_000,
+    () => 'tls-server-name not used for an IP server',
+  )
   const wrongName = metadata(t, config('wrong', `    server: https://localhost:${kube.port}\n    certificate-authority-data: ${caData}`))
-  await waitFor(async () => (await metric(wrongName.registry, 'falconet_enrich_watch_errors_total')) > 0, 20_000, () => 'a certificate for another name was accepted')
+  await waitFor(
+    async () => (await metric(wrongName.registry, 'falconet_enrich_watch_errors_total')) > 0,
+    20_000,
+    () => 'a certificate for another name was accepted',
+  )
   t.notOk(wrongName.meta.synced, 'without tls-server-name the name is checked and refused')
   // Both a CA file and CA data: the data wins, as in client-go.
   const bothCa = metadata(t, config('both', `    server: https://127.0.0.1:${kube.port}\n    certificate-authority: ${join(dir, 'missing-ca.pem')}\n    certificate-authority-data: ${caData}\n    tls-server-name: kubernetes.default.svc`))
-  await waitFor(() => bothCa.meta.synced, 20_000, () => 'certificate-authority-data did not win over the file')
+  await waitFor(
+    () => bothCa.meta.synced,
+    20_000,
+    () => 'certificate-authority-data did not win over the file',
+  )
   const insecure = metadata(t, config('insecure', `    server: https://localhost:${kube.port}\n    insecure-skip-tls-verify: true`))
-  await waitFor(() => insecure.meta.synced, 20_000, () => 'insecure-skip-tls-verify not honoured')
+  await waitFor(
+    () => insecure.meta.synced,
+    20_000,
+    () => 'insecure-skip-tls-verify not honoured',
+  )
 })
 
 t.test('proxy from the environment, as client-go: HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches (CIDR, IP, domain, port), never loopback', async (t) => {
@@ -258,9 +339,16 @@ t.test('HTTPS_PROXY is used to reach an API server by name (CONNECT through it),
   })
   const dir = mkdtempSync(join(tmpdir(), 'falconet-kubeconfig-'))
   const file = join(dir, 'config')
-  writeFileSync(file, `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster:\n    server: https://kubernetes.default.svc:6443\n    certificate-authority-data: ${pki.ca.toString('base64')}\nusers:\n- name: u\n  user: {token: test-token}\n`)
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster:\n    server: https://kubernetes.default.svc:6443\n    certificate-authority-data: ${pki.ca.toString('base64')}\nusers:\n- name: u\n  user: {token: test-token}\n`,
+  )
   const { meta } = metadata(t, file)
-  await waitFor(() => meta.synced, 20_000, () => 'never synced through the proxy')
+  await waitFor(
+    () => meta.synced,
+    20_000,
+    () => 'never synced through the proxy',
+  )
   t.ok(connects.length > 0 && connects.every((c) => c === 'kubernetes.default.svc:6443'), 'tunnelled to the server named in the kubeconfig')
   t.ok(meta.cache.pod('shop', 'cart-api-0'))
 })
@@ -268,14 +356,31 @@ t.test('HTTPS_PROXY is used to reach an API server by name (CONNECT through it),
 t.test('an ERROR event other than 410 ends the watch as a counted failure, retried from the same version without a list', async (t) => {
   const kube = await server(t)
   const { meta, registry, log } = metadata(t, kube)
-  await waitFor(() => meta.synced && kube.watchers >= 4, 20_000, () => 'never synced')
+  await waitFor(
+    () => meta.synced && kube.watchers >= 4,
+    20_000,
+    () => 'never synced',
+  )
   const watches = podRequests(kube).filter((r) => r.watch)
   kube.errorWatches(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out')
-  await waitFor(async () => (await metric(registry, 'falconet_enrich_watch_errors_total', 'reason="server_error"')) >= 4, 20_000, () => 'ERROR events not counted')
-  t.ok(log.lines.some((l) => /etcdserver: request timed out/.test(l.err?.message ?? '')), 'the Status message logged')
+  await waitFor(
+    async () => (await metric(registry, 'falconet_enrich_watch_errors_total', 'reason="server_error"')) >= 4,
+    20_000,
+    () => 'ERROR events not counted',
+  )
+  t.ok(
+    log.lines.some((l) => /etcdserver: request timed out/.test(l.err?.message ?? '')),
+    'the Status message logged',
+  )
   kube.apply('pods', podObject({ namespace: 'shop', name: 'after-error', node: NODE, ip: '10.4.0.1' }))
-  await waitFor(() => meta.cache.pod('shop', 'after-error') !== undefined, 20_000, () => 'never watched again')
-  const again = podRequests(kube).filter((r) => r.watch).at(-1)!
+  await waitFor(
+    () => meta.cache.pod('shop', 'after-error') !== undefined,
+    20_000,
+    () => 'never watched again',
+  )
+  const again = podRequests(kube)
+    .filter((r) => r.watch)
+    .at(-1)!
   t.equal(again.query.resourceVersion, watches.at(-1)!.query.resourceVersion, 'from the same version')
   t.equal(podRequests(kube).filter((r) => !r.watch).length, 1, 'no list')
   t.equal(await metric(registry, 'falconet_enrich_relists_total'), 0)

@@ -10,23 +10,35 @@ import { baseField, conditionRefs, outputFields } from '../support/falco-conditi
 
 const rulesDir = join(import.meta.dirname, '..', '..', 'falco-rules')
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'falco-rules')
-const stable = JSON.parse(readFileSync(join(fixtures, 'stable-names.json'), 'utf8')) as { macros: string[], lists: string[] }
+const stable = JSON.parse(readFileSync(join(fixtures, 'stable-names.json'), 'utf8')) as { macros: string[]; lists: string[] }
 const knownFields = JSON.parse(readFileSync(join(fixtures, 'fields.json'), 'utf8')) as Record<string, unknown>
 
 const PRIORITIES = new Set(['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFORMATIONAL', 'INFO', 'DEBUG'])
 const MITRE_TACTICS = new Set([
-  'mitre_reconnaissance', 'mitre_resource_development', 'mitre_initial_access', 'mitre_execution',
-  'mitre_persistence', 'mitre_privilege_escalation', 'mitre_defense_evasion', 'mitre_credential_access',
-  'mitre_discovery', 'mitre_lateral_movement', 'mitre_collection', 'mitre_command_and_control',
-  'mitre_exfiltration', 'mitre_impact',
+  'mitre_reconnaissance',
+  'mitre_resource_development',
+  'mitre_initial_access',
+  'mitre_execution',
+  'mitre_persistence',
+  'mitre_privilege_escalation',
+  'mitre_defense_evasion',
+  'mitre_credential_access',
+  'mitre_discovery',
+  'mitre_lateral_movement',
+  'mitre_collection',
+  'mitre_command_and_control',
+  'mitre_exfiltration',
+  'mitre_impact',
 ])
 // Lists compared with process names: the kernel keeps 15 characters of a process name, so a longer
 // entry can never match.
 const PROC_NAME_FIELDS = new Set(['proc.name', 'proc.pname', 'proc.aname'])
 
 type Item = Record<string, unknown>
-const files = readdirSync(rulesDir).filter((f) => f.endsWith('.yaml')).sort()
-const items: Array<{ file: string, item: Item }> = files.flatMap((file) => {
+const files = readdirSync(rulesDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+const items: Array<{ file: string; item: Item }> = files.flatMap((file) => {
   const doc = parse(readFileSync(join(rulesDir, file), 'utf8')) as unknown
   if (!Array.isArray(doc)) throw new Error(`${file} is not a YAML sequence`)
   return doc.map((item) => ({ file, item: item as Item }))
@@ -52,7 +64,11 @@ test('rule files exist and every item is a rule, macro or list with the keys Fal
     if (kind === 'list') t.ok(Array.isArray(item.items), `${file}: list ${item.list} has items`)
   }
   const names = items.map(({ item }) => (item.rule ?? item.macro ?? item.list) as string)
-  t.same(names.filter((n, i) => names.indexOf(n) !== i), [], 'no name defined twice')
+  t.same(
+    names.filter((n, i) => names.indexOf(n) !== i),
+    [],
+    'no name defined twice',
+  )
   for (const name of [...macros.keys(), ...lists.keys()]) {
     t.ok(name.startsWith('falconet_'), `${name} is prefixed so it cannot clash with the stable rules`)
   }
@@ -65,21 +81,33 @@ test('every rule has desc, condition, output, priority and MITRE tags', async (t
     t.ok(PRIORITIES.has(rule.priority as string), `${name}: priority ${String(rule.priority)} is a Falco priority`)
     const tags = rule.tags as string[]
     t.ok(Array.isArray(tags), `${name}: tags`)
-    t.ok(tags.some((tag) => MITRE_TACTICS.has(tag)), `${name}: a MITRE ATT&CK tactic tag`)
-    t.ok(tags.some((tag) => /^T\d{4}(\.\d{3})?$/.test(tag)), `${name}: a MITRE ATT&CK technique id`)
+    t.ok(
+      tags.some((tag) => MITRE_TACTICS.has(tag)),
+      `${name}: a MITRE ATT&CK tactic tag`,
+    )
+    t.ok(
+      tags.some((tag) => /^T\d{4}(\.\d{3})?$/.test(tag)),
+      `${name}: a MITRE ATT&CK technique id`,
+    )
     t.ok(['syscall', 'k8s_audit'].includes((rule.source as string | undefined) ?? 'syscall'), `${name}: known source`)
   }
 })
 
-test('the issue\'s EKS detections are all covered', async (t) => {
+test("the issue's EKS detections are all covered", async (t) => {
   const conditions = [...rules.values()].map((r) => `${r.condition as string} ${[...macros.values()].map((m) => m.condition as string).join(' ')}`).join(' ')
   const has = (text: string): boolean => conditions.includes(text)
   t.ok(has('169.254.169.254') || [...lists.values()].some((l) => (l.items as string[]).some((i) => i.includes('169.254.169.254'))), 'IMDS access')
   t.ok(has('eks.amazonaws.com/serviceaccount'), 'IRSA web-identity token read')
   t.ok(has('.aws/credentials'), 'AWS credential files')
-  t.ok([...lists.values()].some((l) => (l.items as string[]).includes('kubectl') && (l.items as string[]).includes('aws-iam-authent')), 'kubectl and aws-iam-authenticator')
+  t.ok(
+    [...lists.values()].some((l) => (l.items as string[]).includes('kubectl') && (l.items as string[]).includes('aws-iam-authent')),
+    'kubectl and aws-iam-authenticator',
+  )
   t.ok(has('/var/lib/kubelet/'), 'writes below /var/lib/kubelet')
-  t.ok([...rules.values()].some((r) => r.source === 'k8s_audit' && (r.condition as string).includes('falconet_aws_auth_configmap')), 'aws-auth through the audit source')
+  t.ok(
+    [...rules.values()].some((r) => r.source === 'k8s_audit' && (r.condition as string).includes('falconet_aws_auth_configmap')),
+    'aws-auth through the audit source',
+  )
   t.ok(has('stratum+tcp://'), 'crypto mining')
 })
 
@@ -125,7 +153,7 @@ test('audit-source rules need nothing from the syscall rules file, which an audi
   }
 })
 
-test('every field in conditions and outputs is one Falco knows for the rule\'s source', async (t) => {
+test("every field in conditions and outputs is one Falco knows for the rule's source", async (t) => {
   for (const [name, rule] of rules) {
     const known = fieldSet((rule.source as string | undefined) ?? 'syscall')
     for (const field of [...conditionRefs(rule.condition as string).fields, ...outputFields(rule.output as string)]) {
@@ -146,7 +174,7 @@ test('process-name lists fit the 15 characters Falco sees', async (t) => {
   }
   t.ok(listsOnProcNames.size >= 4, `checked ${[...listsOnProcNames].join(', ')}`)
   for (const listName of listsOnProcNames) {
-    for (const entry of (lists.get(listName)?.items as string[])) {
+    for (const entry of lists.get(listName)?.items as string[]) {
       if (!lists.has(entry)) t.ok(entry.length <= 15, `${listName}: ${entry} is at most 15 characters`)
     }
   }

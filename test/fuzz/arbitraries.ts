@@ -14,14 +14,70 @@ import { capturedRequests } from '../support/fluent-bit.js'
 
 /** Keys the parsers look for, and the keys that re-point prototypes. */
 export const KEYS = [
-  '__proto__', 'constructor', 'prototype',
-  'rule', 'priority', 'time', 'output', 'output_fields', 'tags', 'hostname', 'source', 'uuid', 'message',
-  'log', 'log_processed', 'data', 'stream', 'date', '@timestamp', 'kubernetes', 'namespace_name', 'pod_name', 'container_name', 'labels',
-  'version', 'short_message', 'host', 'timestamp', '___proto__', '_kubernetes___proto__', '_kubernetes_labels___proto__', '_constructor',
-  'kind', 'apiVersion', 'auditID', 'verb', 'stage', 'items', 'objectRef', 'user', 'extra', 'arn', 'groups', 'annotations',
-  'requestObject', 'responseObject', 'requestURI', 'stageTimestamp', 'requestReceivedTimestamp', 'sourceIPs', 'responseStatus',
-  'awslogs', 'messageType', 'logStream', 'logEvents', 'records', 'requestId',
-  'container.id', 'container.start_ts', 'evt.time', 'proc.pid', 'k8s.ns.name', 'ka.user.name', 'ka.user.groups',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'rule',
+  'priority',
+  'time',
+  'output',
+  'output_fields',
+  'tags',
+  'hostname',
+  'source',
+  'uuid',
+  'message',
+  'log',
+  'log_processed',
+  'data',
+  'stream',
+  'date',
+  '@timestamp',
+  'kubernetes',
+  'namespace_name',
+  'pod_name',
+  'container_name',
+  'labels',
+  'version',
+  'short_message',
+  'host',
+  'timestamp',
+  '___proto__',
+  '_kubernetes___proto__',
+  '_kubernetes_labels___proto__',
+  '_constructor',
+  'kind',
+  'apiVersion',
+  'auditID',
+  'verb',
+  'stage',
+  'items',
+  'objectRef',
+  'user',
+  'extra',
+  'arn',
+  'groups',
+  'annotations',
+  'requestObject',
+  'responseObject',
+  'requestURI',
+  'stageTimestamp',
+  'requestReceivedTimestamp',
+  'sourceIPs',
+  'responseStatus',
+  'awslogs',
+  'messageType',
+  'logStream',
+  'logEvents',
+  'records',
+  'requestId',
+  'container.id',
+  'container.start_ts',
+  'evt.time',
+  'proc.pid',
+  'k8s.ns.name',
+  'ka.user.name',
+  'ka.user.groups',
 ] as const
 
 /**
@@ -38,18 +94,40 @@ export function described(body: Buffer): Buffer {
 // ---- JSON text ----
 
 /** Number texts JSON.parse rounds, refuses to hold, or that mean two things. */
-const ODD_NUMBERS = [
-  '9007199254740993', '-9007199254740993', '1785402843512345678', '18446744073709551616', '123456789012345678901234567890',
-  '1e400', '-1e400', '1e-400', '-0', '0.1e1', '4294967296', '-1', '-2', '1.7976931348623157e308', '5e-324', '1E+2',
-  '1795255200.123457', '1795255200123', '99999999999999999999',
-]
+const ODD_NUMBERS = ['9007199254740993', '-9007199254740993', '1785402843512345678', '18446744073709551616', '123456789012345678901234567890', '1e400', '-1e400', '1e-400', '-0', '0.1e1', '4294967296', '-1', '-2', '1.7976931348623157e308', '5e-324', '1E+2', '1795255200.123457', '1795255200123', '99999999999999999999']
 
 /** String texts (JSON escapes) that are not well-formed Unicode or look like something else. */
 const ODD_STRINGS = [
-  '"\\ud800"', '"\\udfff\\ud800"', '"\\u0000"', '"<NA>"', '""', '" "', '"Critical"', '"critical"', '"info"', '"host"',
-  '"2026-02-30T10:00:00Z"', '"2026-11-21T10:00:00.123456789Z"', '"9999-12-31T23:59:59-23:59"', '"0000-01-01T00:00:00Z"', '"2026-11-21 10:00:00.123456"',
-  '"275760-09-13T00:00:00Z"', '"1785402843512345678"', '"{\\"rule\\":\\"x\\"}"', '"\\"auditID\\""', '"audit.k8s.io/v1"', '"Event"', '"EventList"',
-  '"DATA_MESSAGE"', '"CONTROL_MESSAGE"', '"kube-apiserver-audit-1"', '"H4sIAAAAAAAAA"', '"create"', '"pods"', '"exec"', '"true"',
+  '"\\ud800"',
+  '"\\udfff\\ud800"',
+  '"\\u0000"',
+  '"<NA>"',
+  '""',
+  '" "',
+  '"Critical"',
+  '"critical"',
+  '"info"',
+  '"host"',
+  '"2026-02-30T10:00:00Z"',
+  '"2026-11-21T10:00:00.123456789Z"',
+  '"9999-12-31T23:59:59-23:59"',
+  '"0000-01-01T00:00:00Z"',
+  '"2026-11-21 10:00:00.123456"',
+  '"275760-09-13T00:00:00Z"',
+  '"1785402843512345678"',
+  '"{\\"rule\\":\\"x\\"}"',
+  '"\\"auditID\\""',
+  '"audit.k8s.io/v1"',
+  '"Event"',
+  '"EventList"',
+  '"DATA_MESSAGE"',
+  '"CONTROL_MESSAGE"',
+  '"kube-apiserver-audit-1"',
+  '"H4sIAAAAAAAAA"',
+  '"create"',
+  '"pods"',
+  '"exec"',
+  '"true"',
 ]
 
 const jsonKey = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...KEYS) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) })
@@ -64,15 +142,11 @@ export const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string; leaf: s
     fc.string({ unit: 'binary', maxLength: 40 }).map((s) => JSON.stringify(s)),
   ),
   array: fc.array(tie('value'), { maxLength: 5 }).map((items) => `[${items.join(',')}]`),
-  object: fc
-    .array(fc.tuple(jsonKey, tie('value')), { maxLength: 6 })
-    .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
+  object: fc.array(fc.tuple(jsonKey, tie('value')), { maxLength: 6 }).map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
 })).value
 
 /** An object's worth of JSON text, keys first from the ones parsers read. */
-export const jsonObjectText = fc
-  .array(fc.tuple(jsonKey, jsonText), { maxLength: 8 })
-  .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`)
+export const jsonObjectText = fc.array(fc.tuple(jsonKey, jsonText), { maxLength: 8 }).map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`)
 
 /**
  * A fixture (parsed JSON) with some nodes replaced by hostile JSON text and some objects given an
@@ -129,7 +203,12 @@ export function mutatedBytes(originals: readonly Buffer[]): fc.Arbitrary<Buffer>
 
 /** Nesting far past any real record (V8's JSON.parse copes; recursive code does not). 100,000 levels: hostile-shapes.test.ts. */
 export const deepNesting = fc
-  .record({ depth: fc.integer({ min: 300, max: 20_000 }), open: fc.constantFrom('[', '{"a":', '{"output_fields":', '{"log":', '{"requestObject":'), closed: fc.boolean(), prefix: fc.constantFrom('', '{"rule":"r","priority":"Notice","output":"o","time":"2026-11-21T10:00:00Z","output_fields":{"x":', '{"auditID":"a","verb":"create","requestObject":') })
+  .record({
+    depth: fc.integer({ min: 300, max: 20_000 }),
+    open: fc.constantFrom('[', '{"a":', '{"output_fields":', '{"log":', '{"requestObject":'),
+    closed: fc.boolean(),
+    prefix: fc.constantFrom('', '{"rule":"r","priority":"Notice","output":"o","time":"2026-11-21T10:00:00Z","output_fields":{"x":', '{"auditID":"a","verb":"create","requestObject":'),
+  })
   .map(({ depth, open, closed, prefix }) => {
     const close = open === '[' ? ']' : '}'
     return prefix + open.repeat(depth) + (closed ? '1' + close.repeat(depth) + (prefix ? '}' : '') : '')
@@ -181,9 +260,7 @@ export const msgpackValue: fc.Arbitrary<Buffer> = fc.letrec<{ value: Buffer; arr
 const mpRecord = fc.array(fc.tuple(fc.constantFrom(...KEYS).map(mp.value), msgpackValue), { maxLength: 8 }).map(mp.map)
 
 /** One Fluent Bit msgpack entry, `[[time, metadata], record]` (≥ 2.1) or `[time, record]`, with odd parts. */
-export const msgpackEntry = fc
-  .record({ head: fc.oneof(mpLeaf, fc.constantFrom(-1, -2, 1795255200).map(mp.value)), meta: fc.option(msgpackValue, { nil: undefined }), record: fc.oneof(mpRecord, msgpackValue) })
-  .map(({ head, meta, record }) => mp.array([meta === undefined ? head : mp.array([head, meta]), record]))
+export const msgpackEntry = fc.record({ head: fc.oneof(mpLeaf, fc.constantFrom(-1, -2, 1795255200).map(mp.value)), meta: fc.option(msgpackValue, { nil: undefined }), record: fc.oneof(mpRecord, msgpackValue) }).map(({ head, meta, record }) => mp.array([meta === undefined ? head : mp.array([head, meta]), record]))
 
 export const msgpackChunk = fc.array(msgpackEntry, { minLength: 1, maxLength: 5 }).map((entries) => Buffer.concat(entries))
 
@@ -223,29 +300,35 @@ export const auditBodyText = fc.oneof(
   mutatedJson(fixtures.auditEvents),
   mutatedJson([{ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: fixtures.auditEvents.slice(0, 3) }]),
   fc.record({ items: jsonText, events: fc.array(mutatedJson(fixtures.auditEvents), { maxLength: 3 }) }).map(({ items, events }) => `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":${events.length ? `[${events.join(',')},${items}]` : items}}`),
-  fc.record({ logEvents: fc.array(fc.oneof(jsonText, mutatedJson(fixtures.auditEvents).map((m) => `{"id":"1","timestamp":1,"message":${JSON.stringify(m)}}`)), { maxLength: 4 }), stream: fc.constantFrom('"kube-apiserver-audit-1"', '"authenticator-1"', '5', 'null'), type: fc.constantFrom('"DATA_MESSAGE"', '"CONTROL_MESSAGE"', '1') }).map(
-    ({ logEvents, stream, type }) => `{"messageType":${type},"logStream":${stream},"logEvents":[${logEvents.join(',')}]}`,
-  ),
+  fc
+    .record({
+      logEvents: fc.array(
+        fc.oneof(
+          jsonText,
+          mutatedJson(fixtures.auditEvents).map((m) => `{"id":"1","timestamp":1,"message":${JSON.stringify(m)}}`),
+        ),
+        { maxLength: 4 },
+      ),
+      stream: fc.constantFrom('"kube-apiserver-audit-1"', '"authenticator-1"', '5', 'null'),
+      type: fc.constantFrom('"DATA_MESSAGE"', '"CONTROL_MESSAGE"', '1'),
+    })
+    .map(({ logEvents, stream, type }) => `{"messageType":${type},"logStream":${stream},"logEvents":[${logEvents.join(',')}]}`),
 )
 
 /** A CloudWatch subscription envelope made hostile, gzip'd and base64'd into awslogs.data or Firehose records. */
-export const wrappedAuditText = fc
-  .record({ inner: auditBodyText, how: fc.constantFrom('awslogs', 'firehose', 'firehose-bad-record'), requestId: fc.oneof(fc.constant('"r-1"'), jsonText) })
-  .map(({ inner, how, requestId }) => {
-    const data = gzipSync(inner).toString('base64')
-    if (how === 'awslogs') return `{"awslogs":{"data":${JSON.stringify(data)}}}`
-    if (how === 'firehose') return `{"requestId":${requestId},"timestamp":1,"records":[{"data":${JSON.stringify(data)}}]}`
-    return `{"requestId":"r-2","records":[{"data":${JSON.stringify(data.slice(3))}},null,{"data":5}]}`
-  })
+export const wrappedAuditText = fc.record({ inner: auditBodyText, how: fc.constantFrom('awslogs', 'firehose', 'firehose-bad-record'), requestId: fc.oneof(fc.constant('"r-1"'), jsonText) }).map(({ inner, how, requestId }) => {
+  const data = gzipSync(inner).toString('base64')
+  if (how === 'awslogs') return `{"awslogs":{"data":${JSON.stringify(data)}}}`
+  if (how === 'firehose') return `{"requestId":${requestId},"timestamp":1,"records":[{"data":${JSON.stringify(data)}}]}`
+  return `{"requestId":"r-2","records":[{"data":${JSON.stringify(data.slice(3))}},null,{"data":5}]}`
+})
 
 const ODD = '\u0000odd'
 const withOdd = (object: object, value: string) => JSON.stringify(object).replace(JSON.stringify(ODD), () => value)
 
 /** A recorded Falco alert with one of the keys it is validated on, or one of its output_fields, set to something odd. */
 export const oddFalcoAlert = fc.oneof(
-  fc
-    .record({ alert: fc.constantFrom(...fixtures.falcoAlerts), key: fc.constantFrom('rule', 'priority', 'time', 'output', 'output_fields', 'tags', 'hostname', 'source'), value: jsonText })
-    .map(({ alert, key, value }) => withOdd({ ...(alert as object), [key]: ODD }, value)),
+  fc.record({ alert: fc.constantFrom(...fixtures.falcoAlerts), key: fc.constantFrom('rule', 'priority', 'time', 'output', 'output_fields', 'tags', 'hostname', 'source'), value: jsonText }).map(({ alert, key, value }) => withOdd({ ...(alert as object), [key]: ODD }, value)),
   fc
     .record({ alert: fc.constantFrom(...fixtures.falcoAlerts), key: fc.constantFrom('evt.time', 'container.start_ts', 'container.id', 'container.privileged', 'proc.pid', 'user.uid', 'k8s.ns.name', 'ka.user.groups', 'x'), value: jsonText })
     .map(({ alert, key, value }) => withOdd({ ...(alert as object), output_fields: { ...((alert as { output_fields?: object }).output_fields ?? {}), [key]: ODD } }, value)),
@@ -263,18 +346,22 @@ export const nearlyValidAlert = fc
   .map(({ rule, priority, time, tags, fields }) => `{"rule":${rule},"priority":${priority},"time":${time},"output":"o","tags":${tags},"output_fields":${fields}}`)
 
 /** Fluent Bit bodies in every format, from the recorded chunks and records. */
-export const fluentBitJsonBody = fc.oneof(
-  fc.array(mutatedJson([...fixtures.fluentBitRecords, ...fixtures.falcoAlerts]), { minLength: 1, maxLength: 4 }).chain((records) =>
-    fc.constantFrom(`[${records.join(',')}]`, records.join('\n'), records.join(''), records.join('\n') + '\n'),
-  ),
-  fc.array(fc.oneof(jsonObjectText, jsonText), { minLength: 1, maxLength: 4 }).map((records) => records.join('\n')),
-  fc.oneof(mutatedJson(fixtures.falcoAlerts), oddFalcoAlert, nearlyValidAlert).map((alert) => JSON.stringify({ log: alert, stream: 'stdout', kubernetes: { namespace_name: 'falco', container_name: 'falco' } })),
-  fc.oneof(oddFalcoAlert, nearlyValidAlert),
-  mutatedJson(fixtures.auditEvents).map((event) => JSON.stringify({ log: event })),
-  // GELF: flattened keys, `_` prefixes (three underscores make `__proto__`).
-  fc.array(fc.tuple(fc.constantFrom('___proto__', '_kubernetes___proto__', '_kubernetes_labels___proto__', '_kubernetes_labels_constructor', '_constructor', '_prototype', '_rule', '_priority', '_output', '_time', '_kubernetes_namespace_name'), jsonText), { maxLength: 5 }).map(
-    (extra) => `{"version":"1.1","host":"n","short_message":"sshd[1]: Failed password for root","timestamp":1795255200.5${extra.map(([k, v]) => `,${JSON.stringify(k)}:${v}`).join('')}}`,
-  ),
-).map((text) => Buffer.from(text))
+export const fluentBitJsonBody = fc
+  .oneof(
+    fc.array(mutatedJson([...fixtures.fluentBitRecords, ...fixtures.falcoAlerts]), { minLength: 1, maxLength: 4 }).chain((records) => fc.constantFrom(`[${records.join(',')}]`, records.join('\n'), records.join(''), records.join('\n') + '\n')),
+    fc.array(fc.oneof(jsonObjectText, jsonText), { minLength: 1, maxLength: 4 }).map((records) => records.join('\n')),
+    fc.oneof(mutatedJson(fixtures.falcoAlerts), oddFalcoAlert, nearlyValidAlert).map((alert) => JSON.stringify({ log: alert, stream: 'stdout', kubernetes: { namespace_name: 'falco', container_name: 'falco' } })),
+    fc.oneof(oddFalcoAlert, nearlyValidAlert),
+    mutatedJson(fixtures.auditEvents).map((event) => JSON.stringify({ log: event })),
+    // GELF: flattened keys, `_` prefixes (three underscores make `__proto__`).
+    fc
+      .array(fc.tuple(fc.constantFrom('___proto__', '_kubernetes___proto__', '_kubernetes_labels___proto__', '_kubernetes_labels_constructor', '_constructor', '_prototype', '_rule', '_priority', '_output', '_time', '_kubernetes_namespace_name'), jsonText), { maxLength: 5 })
+      .map((extra) => `{"version":"1.1","host":"n","short_message":"sshd[1]: Failed password for root","timestamp":1795255200.5${extra.map(([k, v]) => `,${JSON.stringify(k)}:${v}`).join('')}}`),
+  )
+  .map((text) => Buffer.from(text))
 
-export const fluentBitMsgpackBody = fc.oneof(msgpackChunk, mutatedBytes(fixtures.fluentBitMsgpackBodies), fc.tuple(fc.constantFrom(...fixtures.fluentBitMsgpackBodies), msgpackChunk).map(([a, b]) => Buffer.concat([b, a])))
+export const fluentBitMsgpackBody = fc.oneof(
+  msgpackChunk,
+  mutatedBytes(fixtures.fluentBitMsgpackBodies),
+  fc.tuple(fc.constantFrom(...fixtures.fluentBitMsgpackBodies), msgpackChunk).map(([a, b]) => Buffer.concat([b, a])),
+)

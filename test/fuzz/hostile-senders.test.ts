@@ -23,11 +23,9 @@ t.teardown(() => h.close())
 
 const label = fc.stringMatching(/^[a-z0-9-]{1,20}$/)
 /** The kubernetes map of any pod but Falco's: another namespace, another container, or a wrong label. */
-const notFalco = fc
-  .record({ namespace_name: label, pod_name: label, container_name: fc.oneof(fc.constant('falco'), label), labels: fc.dictionary(label, label, { maxKeys: 3 }), host: label })
-  .filter((k) => k.namespace_name !== 'falco' || k.container_name !== 'falco')
+const notFalco = fc.record({ namespace_name: label, pod_name: label, container_name: fc.oneof(fc.constant('falco'), label), labels: fc.dictionary(label, label, { maxKeys: 3 }), host: label }).filter((k) => k.namespace_name !== 'falco' || k.container_name !== 'falco')
 
-t.test('a Falco alert in any pod\'s log but Falco\'s is never that alert: 200, the impersonation finding', async (t) => {
+t.test("a Falco alert in any pod's log but Falco's is never that alert: 200, the impersonation finding", async (t) => {
   await fc.assert(
     fc.asyncProperty(notFalco, fc.boolean(), async (kubernetes, merged) => {
       const rule = `forged ${kubernetes.pod_name}`

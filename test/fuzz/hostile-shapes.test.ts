@@ -115,7 +115,13 @@ t.test('msgpack extensions of every kind, anywhere in an entry: each costs at mo
       const ext = mp.ext(type, Buffer.alloc(length, 0xab))
       const shapes = [
         mp.array([mp.array([ext, mp.map([])]), mp.map([[mp.value('log'), mp.value(ssh)]])]), // the time
-        mp.array([mp.value(1795255200), mp.map([[mp.value('log'), mp.value(ssh)], [mp.value('x'), ext]])]), // a value
+        mp.array([
+          mp.value(1795255200),
+          mp.map([
+            [mp.value('log'), mp.value(ssh)],
+            [mp.value('x'), ext],
+          ]),
+        ]), // a value
         mp.array([mp.value(1795255200), ext]), // the record
         ext, // a whole entry
       ]
@@ -137,7 +143,13 @@ t.test('msgpack extensions of every kind, anywhere in an entry: each costs at mo
 t.test('msgpack maps keyed by anything but strings', async (t) => {
   const keys = [mp.value(1), mp.value(-7), mp.value(1.5), mp.value(null), mp.value(true), mp.value(new Uint8Array([1, 2])), mp.array([]), mp.map([]), mp.ext(0, Buffer.alloc(8)), mp.value(2n ** 63n)]
   for (const key of keys) {
-    const record = mp.array([mp.value(1795255200), mp.map([[key, mp.value('v')], [mp.value('log'), mp.value(ssh)]])])
+    const record = mp.array([
+      mp.value(1795255200),
+      mp.map([
+        [key, mp.value('v')],
+        [mp.value('log'), mp.value(ssh)],
+      ]),
+    ])
     const { status, body } = await send('/fluent-bit', Buffer.concat([record, Buffer.from(encode([1795255201, { log: ssh }]))]), MSGPACK_TYPE)
     t.equal(status, 200, key.toString('hex'))
     t.ok(body.events >= 1, `key ${key.toString('hex')}: the next entry is kept (${JSON.stringify(body)})`)
@@ -174,7 +186,12 @@ t.test('times of odd types', async (t) => {
   for (const date of ['x', {}, [], -1, 1e300, -1e300, 1e11 + 1, 2.6e14, '2026-13-45 99:99:99', '+275760-09-13T00:00:00Z', '9999-12-31T23:59:59-23:59']) {
     t.match((await send('/fluent-bit', JSON.stringify({ date, time: date, log: ssh }), NDJSON_TYPE)).body, { events: 1 }, `Fluent Bit date ${JSON.stringify(date)}`)
   }
-  for (const [seconds, nanos] of [[0, 0], [2 ** 32 - 1, 999_999_999], [1795255200, 1_000_000_000], [1795255200, 2 ** 32 - 1]]) {
+  for (const [seconds, nanos] of [
+    [0, 0],
+    [2 ** 32 - 1, 999_999_999],
+    [1795255200, 1_000_000_000],
+    [1795255200, 2 ** 32 - 1],
+  ]) {
     t.match((await send('/fluent-bit', mp.array([mp.array([mp.eventTime(seconds!, nanos!), mp.map([])]), mp.map([[mp.value('log'), mp.value(ssh)]])]), MSGPACK_TYPE)).body, { events: 1 }, `EventTime ${seconds}.${nanos}`)
   }
   let n = 0

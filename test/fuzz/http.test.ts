@@ -13,25 +13,49 @@ import { auditBodyText, deepNesting, described, fixtures, fluentBitJsonBody, flu
  */
 
 const ENDPOINTS = [
-  '/falco', '/', '/test', '/fluent-bit', '/fluent-bit/kube.var.log', '/k8s-audit',
+  '/falco',
+  '/',
+  '/test',
+  '/fluent-bit',
+  '/fluent-bit/kube.var.log',
+  '/k8s-audit',
   // Query strings and paths the routes read or must ignore.
-  '/test?priority=Critical', '/test?priority=a&priority=b', '/test?priority[__proto__]=x', '/test?__proto__[polluted]=yes', '/falco?x=%ZZ', '/fluent-bit/%2e%2e/%00',
+  '/test?priority=Critical',
+  '/test?priority=a&priority=b',
+  '/test?priority[__proto__]=x',
+  '/test?__proto__[polluted]=yes',
+  '/falco?x=%ZZ',
+  '/fluent-bit/%2e%2e/%00',
 ] as const
 const CONTENT_TYPES = [
-  'application/json', 'application/json; charset=utf-8', 'application/x-ndjson', 'application/msgpack', 'application/x-msgpack', 'text/plain',
-  'application/octet-stream', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'APPLICATION/JSON', ';', '', 'application/json;;;', 'a/b/c',
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/x-ndjson',
+  'application/msgpack',
+  'application/x-msgpack',
+  'text/plain',
+  'application/octet-stream',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'APPLICATION/JSON',
+  ';',
+  '',
+  'application/json;;;',
+  'a/b/c',
 ] as const
 const ENCODINGS = ['', 'identity', 'gzip', 'x-gzip', 'GZIP', 'gzip-claimed', 'gzip-twice', 'gzip-members', 'deflate', 'br', 'zstd', 'snappy', 'gzip, identity', ' ', 'gzip;q=1'] as const
 
 /** Any body: the generators of every parser, so each endpoint also gets the others' input. */
-const body = fc.oneof(
-  fc.oneof(jsonText, mutatedJson(fixtures.falcoAlerts), auditBodyText, wrappedAuditText).map((s) => Buffer.from(s)),
-  fluentBitJsonBody,
-  fluentBitMsgpackBody,
-  mutatedBytes([...fixtures.falcoTexts.map((s) => Buffer.from(s)), ...fixtures.fluentBitJsonBodies]),
-  fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-  fc.constantFrom('', ' ', '\n', 'null', '[]', '{}', '[null]', '"x"', '0', '\ufeff{}', '\u0000').map((s) => Buffer.from(s)),
-).map(described)
+const body = fc
+  .oneof(
+    fc.oneof(jsonText, mutatedJson(fixtures.falcoAlerts), auditBodyText, wrappedAuditText).map((s) => Buffer.from(s)),
+    fluentBitJsonBody,
+    fluentBitMsgpackBody,
+    mutatedBytes([...fixtures.falcoTexts.map((s) => Buffer.from(s)), ...fixtures.fluentBitJsonBodies]),
+    fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+    fc.constantFrom('', ' ', '\n', 'null', '[]', '{}', '[null]', '"x"', '0', '\ufeff{}', '\u0000').map((s) => Buffer.from(s)),
+  )
+  .map(described)
 
 const request = fc.record({
   url: fc.constantFrom(...ENDPOINTS),
@@ -90,13 +114,15 @@ t.test('every request gets a 2xx or a 4xx/503 with a reason; nothing polluted; p
 })
 
 t.test('each format with its own content type: the answer contract holds where the parsers do the most', async (t) => {
-  const shaped = fc.oneof(
-    fc.record({ url: fc.constant('/falco'), type: fc.constant('application/json'), body: fc.oneof(mutatedJson(fixtures.falcoAlerts), mutatedJson([fixtures.falcoAlerts.slice(0, 3)]), jsonText).map((s) => Buffer.from(s)) }),
-    fc.record({ url: fc.constant('/fluent-bit'), type: fc.constantFrom('application/json', 'application/x-ndjson'), body: fluentBitJsonBody }),
-    fc.record({ url: fc.constant('/fluent-bit'), type: fc.constant('application/msgpack'), body: fluentBitMsgpackBody }),
-    fc.record({ url: fc.constant('/k8s-audit'), type: fc.constant('application/json'), body: fc.oneof(auditBodyText, wrappedAuditText).map((s) => Buffer.from(s)) }),
-    fc.record({ url: fc.constantFrom('/falco', '/fluent-bit', '/k8s-audit'), type: fc.constant('application/json'), body: deepNesting.map((s) => Buffer.from(s)) }),
-  ).map((r) => ({ ...r, body: described(r.body) }))
+  const shaped = fc
+    .oneof(
+      fc.record({ url: fc.constant('/falco'), type: fc.constant('application/json'), body: fc.oneof(mutatedJson(fixtures.falcoAlerts), mutatedJson([fixtures.falcoAlerts.slice(0, 3)]), jsonText).map((s) => Buffer.from(s)) }),
+      fc.record({ url: fc.constant('/fluent-bit'), type: fc.constantFrom('application/json', 'application/x-ndjson'), body: fluentBitJsonBody }),
+      fc.record({ url: fc.constant('/fluent-bit'), type: fc.constant('application/msgpack'), body: fluentBitMsgpackBody }),
+      fc.record({ url: fc.constant('/k8s-audit'), type: fc.constant('application/json'), body: fc.oneof(auditBodyText, wrappedAuditText).map((s) => Buffer.from(s)) }),
+      fc.record({ url: fc.constantFrom('/falco', '/fluent-bit', '/k8s-audit'), type: fc.constant('application/json'), body: deepNesting.map((s) => Buffer.from(s)) }),
+    )
+    .map((r) => ({ ...r, body: described(r.body) }))
   let accepted = 0
   const options = fuzz(800)
   await fc.assert(
@@ -114,8 +140,15 @@ t.test('each format with its own content type: the answer contract holds where t
 t.test('findings and audit events stored in the spool carry plain objects only', async (t) => {
   const stored = h.findings()
   t.ok(stored.length > 10, `the fuzzing produced findings (${stored.length})`)
-  t.same(stored.flatMap((f) => prototypeProblemsOf(f)), [])
-  t.same(h.outbox().flatMap((item) => prototypeProblemsOf(item)), [], 'the raw audit events kept for the Falco bridge')
+  t.same(
+    stored.flatMap((f) => prototypeProblemsOf(f)),
+    [],
+  )
+  t.same(
+    h.outbox().flatMap((item) => prototypeProblemsOf(item)),
+    [],
+    'the raw audit events kept for the Falco bridge',
+  )
 })
 
 const prototypeProblemsOf = (v: unknown) => prototypeProblems(v, 'stored')

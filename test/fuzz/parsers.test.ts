@@ -47,16 +47,7 @@ const asText = (b: Buffer) => b.toString('utf8')
 t.test('Falco: any body is read into valid events or refused with a declared 400', async (t) => {
   const counts = { events: 0, refused: 0 }
   const options = fuzz(1200)
-  const body = fc.oneof(
-    mutatedJson(fixtures.falcoAlerts),
-    oddFalcoAlert,
-    nearlyValidAlert,
-    mutatedJson([fixtures.falcoAlerts.slice(0, 4)]),
-    jsonText,
-    jsonObjectText,
-    mutatedBytes(fixtures.falcoTexts.map((s) => Buffer.from(s))).map(asText),
-    deepNesting,
-  )
+  const body = fc.oneof(mutatedJson(fixtures.falcoAlerts), oddFalcoAlert, nearlyValidAlert, mutatedJson([fixtures.falcoAlerts.slice(0, 4)]), jsonText, jsonObjectText, mutatedBytes(fixtures.falcoTexts.map((s) => Buffer.from(s))).map(asText), deepNesting)
   fc.assert(
     fc.property(body, (text) => {
       let events
@@ -75,18 +66,25 @@ t.test('Falco: any body is read into valid events or refused with a declared 400
   t.ok(counts.events > 0.2 * options.numRuns! && counts.refused > 0.2 * options.numRuns!, `both outcomes reached (${JSON.stringify(counts)})`)
 })
 
-const classifyOptions: ClassifyOptions = { falcoKeys: ['log', 'log_processed', 'data'], falcoContainers: ['falco'], logRules: compileLogRules(BUILTIN_LOG_RULES), falcoSender: { namespaces: ['falco'], containers: ['falco'], labels: { 'app.kubernetes.io/name': 'falco' }, tagHeader: 'x-fluent-tag', allowWithoutMetadata: true } }
+const classifyOptions: ClassifyOptions = {
+  falcoKeys: ['log', 'log_processed', 'data'],
+  falcoContainers: ['falco'],
+  logRules: compileLogRules(BUILTIN_LOG_RULES),
+  falcoSender: { namespaces: ['falco'], containers: ['falco'], labels: { 'app.kubernetes.io/name': 'falco' }, tagHeader: 'x-fluent-tag', allowWithoutMetadata: true },
+}
 
 t.test('Fluent Bit: every format decodes to plain records with sane times; each record classifies to a valid result', async (t) => {
   const kinds = new Map<string, number>()
   const options = fuzz(1200)
-  const chunk = fc.oneof(
-    fc.record({ type: fc.constantFrom('application/json', 'application/x-ndjson'), body: fluentBitJsonBody }),
-    fc.record({ type: fc.constant('application/msgpack'), body: fluentBitMsgpackBody }),
-    fc.record({ type: fc.constantFrom('application/json', 'application/msgpack'), body: mutatedBytes([...fixtures.fluentBitJsonBodies, ...fixtures.fluentBitMsgpackBodies]) }),
-    fc.record({ type: fc.constant('application/json'), body: deepNesting.map((s) => Buffer.from(s)) }),
-    fc.record({ type: fc.constantFrom('application/json', 'application/msgpack'), body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) }),
-  ).map((c) => ({ ...c, body: described(c.body) }))
+  const chunk = fc
+    .oneof(
+      fc.record({ type: fc.constantFrom('application/json', 'application/x-ndjson'), body: fluentBitJsonBody }),
+      fc.record({ type: fc.constant('application/msgpack'), body: fluentBitMsgpackBody }),
+      fc.record({ type: fc.constantFrom('application/json', 'application/msgpack'), body: mutatedBytes([...fixtures.fluentBitJsonBodies, ...fixtures.fluentBitMsgpackBodies]) }),
+      fc.record({ type: fc.constant('application/json'), body: deepNesting.map((s) => Buffer.from(s)) }),
+      fc.record({ type: fc.constantFrom('application/json', 'application/msgpack'), body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) }),
+    )
+    .map((c) => ({ ...c, body: described(c.body) }))
   fc.assert(
     fc.property(chunk, fc.constantFrom('date', 'time', '__proto__'), ({ type, body }, dateKey) => {
       const decoded = decodeBody(body, type, { dateKey })
@@ -144,7 +142,7 @@ t.test('msgpack entry boundaries: found exactly for any values back to back; a c
       if (whole.truncated || whole.entries.length !== values.length || whole.entries.some((e, i) => !Buffer.from(e).equals(values[i]!))) throw new Error('boundaries not found')
       const cut = msgpackEntries(chunk.subarray(0, cutAt % chunk.length))
       const complete = values.filter((_, i) => Buffer.concat(values.slice(0, i + 1)).length <= cutAt % chunk.length).length
-      if (cut.entries.length !== complete || cut.truncated !== (cutAt % chunk.length > Buffer.concat(values.slice(0, complete)).length)) throw new Error(`a cut at ${cutAt % chunk.length}: ${cut.entries.length} entries, truncated ${cut.truncated}`)
+      if (cut.entries.length !== complete || cut.truncated !== cutAt % chunk.length > Buffer.concat(values.slice(0, complete)).length) throw new Error(`a cut at ${cutAt % chunk.length}: ${cut.entries.length} entries, truncated ${cut.truncated}`)
     }),
     fuzz(500),
   )
@@ -175,11 +173,7 @@ t.test('CloudWatch messages: an audit event, a stand-in for a cut one, or skippe
         return
       }
       outcomes.event++
-      fail([
-        ...(isAuditEvent(parsed.event) ? [] : ['not an audit event']),
-        ...(depthOf(parsed.event) > MAX_NESTING ? ['nested past the limit'] : []),
-        ...prototypeProblems(parsed.event, 'audit event'),
-      ])
+      fail([...(isAuditEvent(parsed.event) ? [] : ['not an audit event']), ...(depthOf(parsed.event) > MAX_NESTING ? ['nested past the limit'] : []), ...prototypeProblems(parsed.event, 'audit event')])
     }),
     options,
   )

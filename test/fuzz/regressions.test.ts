@@ -78,15 +78,24 @@ t.test('an audit event nested 5,000 levels deep is taken, cut at the limit (was 
 
 t.test('an audit event with fields of other types makes findings of the declared types (objects and numbers reached the finding)', async (t) => {
   const event = {
-    kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'odd-types', stage: 'ResponseComplete', verb: 'create', requestURI: '/api/v1/namespaces/default/pods',
-    user: { username: 5, groups: 'system:masters', extra: { arn: 'not-a-list' } }, sourceIPs: '203.0.113.7', userAgent: 7,
-    objectRef: { resource: 'pods', namespace: {}, name: ['web'] }, responseStatus: { code: '201' },
-    annotations: { 'authorization.k8s.io/decision': 5 }, stageTimestamp: 12,
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    auditID: 'odd-types',
+    stage: 'ResponseComplete',
+    verb: 'create',
+    requestURI: '/api/v1/namespaces/default/pods',
+    user: { username: 5, groups: 'system:masters', extra: { arn: 'not-a-list' } },
+    sourceIPs: '203.0.113.7',
+    userAgent: 7,
+    objectRef: { resource: 'pods', namespace: {}, name: ['web'] },
+    responseStatus: { code: '201' },
+    annotations: { 'authorization.k8s.io/decision': 5 },
+    stageTimestamp: 12,
     requestObject: { kind: 'Pod', metadata: { name: 'web' }, spec: { containers: [{ name: 'c', image: 'nginx', securityContext: { privileged: true } }] } },
   }
   const res = await h.post('/k8s-audit', JSON.stringify(event), JSON_TYPE)
   t.same(res.json(), { accepted: 1, duplicates: 0, findings: 1 }, 'the privileged pod is still reported')
-  t.same(h.takeProblems(), [], 'the finding\'s event has the declared types')
+  t.same(h.takeProblems(), [], "the finding's event has the declared types")
   const [finding] = h.findings()
   t.equal(finding!.event.actor?.username, 'unknown')
   t.equal(finding!.event.workload.namespace, undefined)
@@ -114,7 +123,13 @@ t.test('GELF: "___proto__" (the `_` prefix on "__proto__") lends no keys to the 
 
 t.test('msgpack: a record with a "__proto__" key costs itself, not the Falco alert after it (the rest of the chunk was dropped)', async (t) => {
   const chunk = Buffer.concat([
-    mp.array([mp.array([mp.eventTime(1795255200, 0), mp.map([])]), mp.map([[mp.value('__proto__'), mp.value(1)], [mp.value('log'), mp.value('{"__proto__":1}')]])]),
+    mp.array([
+      mp.array([mp.eventTime(1795255200, 0), mp.map([])]),
+      mp.map([
+        [mp.value('__proto__'), mp.value(1)],
+        [mp.value('log'), mp.value('{"__proto__":1}')],
+      ]),
+    ]),
     Buffer.from(encode([[1795255201, {}], { log: JSON.stringify(alert), stream: 'stdout' }])),
   ])
   const res = await h.post('/fluent-bit', chunk, MSGPACK_TYPE)
@@ -167,7 +182,7 @@ t.test('an audit time past year 9999 after its offset is no time (the finding\'s
   t.match(h.findings()[0]!.event.time, /^\d{4}-/)
 })
 
-t.test('Falco: 100,000 `[` is refused as nested too deep, not with the parser\'s stack overflow', async (t) => {
+t.test("Falco: 100,000 `[` is refused as nested too deep, not with the parser's stack overflow", async (t) => {
   const res = await h.post('/falco', '['.repeat(100_000), JSON_TYPE)
   expectAnswer(res)
   t.equal(res.statusCode, 400)
@@ -204,5 +219,11 @@ t.test('Falco: a rule named like an Object.prototype member ("constructor", "toS
   const internal = await h.post('/', JSON.stringify({ ...alert, rule: 'constructor', source: 'internal', output_fields: {} }), JSON_TYPE)
   t.equal(internal.statusCode, 200, 'internal "constructor": accepted')
   t.same(h.takeProblems(), [])
-  t.same(h.findings().map((f) => f.event.rule).sort(), ['constructor', 'constructor', 'hasOwnProperty', 'toString'])
+  t.same(
+    h
+      .findings()
+      .map((f) => f.event.rule)
+      .sort(),
+    ['constructor', 'constructor', 'hasOwnProperty', 'toString'],
+  )
 })

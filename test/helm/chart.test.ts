@@ -14,19 +14,23 @@ import { render } from '../../helm/falconet/render.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const chart = join(root, 'helm', 'falconet')
-const examples = readdirSync(join(chart, 'examples')).filter((f) => f.endsWith('.yaml')).sort()
+const examples = readdirSync(join(chart, 'examples'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
 const work = mkdtempSync(join(tmpdir(), 'falconet-chart-'))
 const KUBE = KUBERNETES_VERSIONS[0]!
 
-type Manifest = { apiVersion: string, kind: string, metadata: { name: string, namespace?: string, annotations?: Record<string, string> }, spec?: any, data?: Record<string, string> }
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> }
 
 /** helm template, written to a file for the validators, and parsed. */
-function template (name: string, args: string[]): { file: string, docs: Manifest[] } {
+function template(name: string, args: string[]): { file: string; docs: Manifest[] } {
   const out = helm(['template', 'falconet', chart, '-n', 'falconet', '--kube-version', KUBE, ...args])
   if (out.status !== 0) throw new Error(`helm template ${args.join(' ')}: ${out.stderr}`)
   const file = join(work, `${name}.yaml`)
   writeFileSync(file, out.stdout)
-  const docs = parseAllDocuments(out.stdout).map((d) => d.toJSON() as Manifest).filter((d) => d !== null)
+  const docs = parseAllDocuments(out.stdout)
+    .map((d) => d.toJSON() as Manifest)
+    .filter((d) => d !== null)
   return { file, docs }
 }
 
@@ -45,7 +49,24 @@ const COMBINATIONS: Record<string, string[]> = {
   monitoring: ['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set', 'grafanaDashboard.enabled=true'],
   'created-secret': ['--set', 'secrets.create=true', '--set', 'secrets.data.slack-url=https://hooks.slack.com/services/T/B/x'],
   'console-off': ['--set', 'console.enabled=false'],
-  'console-own-session-key': ['--set', 'secrets.existingSecret=falconet-secrets', '--set', 'console.sessionSecretKey=console-session', '--set', 'console.oidc.issuer=https://dex.example.com', '--set', 'console.oidc.clientId=falconet', '--set', 'console.oidc.redirectUrl=https://falconet.example.com/ui/auth/callback', '--set', 'console.ingress.enabled=true', '--set', 'console.ingress.tlsSecretName=falconet-tls', '--set', 'console.ingress.host=falconet.example.com'],
+  'console-own-session-key': [
+    '--set',
+    'secrets.existingSecret=falconet-secrets',
+    '--set',
+    'console.sessionSecretKey=console-session',
+    '--set',
+    'console.oidc.issuer=https://dex.example.com',
+    '--set',
+    'console.oidc.clientId=falconet',
+    '--set',
+    'console.oidc.redirectUrl=https://falconet.example.com/ui/auth/callback',
+    '--set',
+    'console.ingress.enabled=true',
+    '--set',
+    'console.ingress.tlsSecretName=falconet-tls',
+    '--set',
+    'console.ingress.host=falconet.example.com',
+  ],
   'one-replica': ['--set', 'replicaCount=1', '--set', 'valkey.enabled=false', '--set', 'podAntiAffinity=none', '--set', 'zoneSpread=false'],
 }
 const rendered = Object.fromEntries(Object.entries(COMBINATIONS).map(([name, args]) => [name, template(name, args)]))
@@ -98,7 +119,10 @@ test('ServiceMonitor and PrometheusRule validate against the prometheus-operator
   t.same(prometheusRule(pr), [])
   t.equal(sm!.spec.endpoints[0].path, '/metrics')
   t.equal(sm!.spec.selector.matchLabels['app.kubernetes.io/component'], undefined, 'receivers and the poller are both scraped')
-  t.ok(pr!.spec.groups.flatMap((g: any) => g.rules).every((r: any) => r.alert && r.expr && r.labels?.severity), 'every rule is an alert with a severity')
+  t.ok(
+    pr!.spec.groups.flatMap((g: any) => g.rules).every((r: any) => r.alert && r.expr && r.labels?.severity),
+    'every rule is an alert with a severity',
+  )
   t.not(serviceMonitor({ ...sm, spec: { ...sm!.spec, endpoint: [] } }).length, 0, 'a misspelt field fails the CRD check')
   const dashboard = find(docs, 'ConfigMap', 'falconet-dashboard')
   t.ok(JSON.parse(dashboard!.data!['falconet.json']!).title, 'the dashboard is JSON')
@@ -107,11 +131,14 @@ test('ServiceMonitor and PrometheusRule validate against the prometheus-operator
 test('checkov finds nothing beyond the justified exceptions', async (t) => {
   const files = Object.values(rendered).map((r) => r.file)
   const out = run(CHECKOV, ['--framework', 'kubernetes', '--skip-download', '--compact', '--quiet', '--output', 'json', '--skip-check', CHECKOV_ACCEPTED.join(','), ...files.flatMap((f) => ['-f', f])])
-  const reports = [JSON.parse(out.stdout)].flat() as Array<{ summary: { passed: number, parsing_errors: number, resource_count: number }, results: { failed_checks: Array<{ check_id: string, resource: string }> } }>
+  const reports = [JSON.parse(out.stdout)].flat() as Array<{ summary: { passed: number; parsing_errors: number; resource_count: number }; results: { failed_checks: Array<{ check_id: string; resource: string }> } }>
   const failed = reports.flatMap((r) => r.results.failed_checks.map((c) => `${c.check_id} ${c.resource}`))
   t.same(failed, [], 'no failed checks')
   const summary = reports.map((r) => r.summary)
-  t.ok(summary.every((s) => s.parsing_errors === 0 && s.resource_count > 0 && s.passed > 0), `checkov read and checked every file: ${JSON.stringify(summary)}`)
+  t.ok(
+    summary.every((s) => s.parsing_errors === 0 && s.resource_count > 0 && s.passed > 0),
+    `checkov read and checked every file: ${JSON.stringify(summary)}`,
+  )
 })
 
 test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security context, no poller', async (t) => {
@@ -136,13 +163,16 @@ test('defaults: two receivers, PDB, anti-affinity, zone spread, probes, security
   t.equal(pod.volumes.find((v: any) => v.name === 'data').emptyDir.sizeLimit, '2Gi')
   t.equal(configOf(docs).dataDir, container.volumeMounts.find((m: any) => m.name === 'data').mountPath, 'the spool is on the volume')
   t.equal(configOf(docs).monitor, undefined, 'two receivers merge their sightings in the store: the monitor keeps its default (on)')
-  t.equal(configOf(docs).cluster.store.url, 'redis://falconet-valkey.falconet.svc:6379', 'two receivers share the chart\'s Valkey')
+  t.equal(configOf(docs).cluster.store.url, 'redis://falconet-valkey.falconet.svc:6379', "two receivers share the chart's Valkey")
   t.equal(configOf(rendered['one-replica']!.docs).cluster?.store, undefined, 'one receiver needs no store')
   t.equal(find(rendered['example-local']!.docs, 'StatefulSet', 'falconet-valkey'), undefined, 'nor a Valkey, even with valkey.enabled')
 })
 
-test('several replicas need a store: the chart\'s Valkey, or an external one with TLS and an AUTH token file; helm template says so otherwise', async (t) => {
-  for (const args of [['--set', 'valkey.enabled=false'], ['--set', 'valkey.enabled=false', '--set', 'replicaCount=1', '--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true']]) {
+test("several replicas need a store: the chart's Valkey, or an external one with TLS and an AUTH token file; helm template says so otherwise", async (t) => {
+  for (const args of [
+    ['--set', 'valkey.enabled=false'],
+    ['--set', 'valkey.enabled=false', '--set', 'replicaCount=1', '--set', 'clusterName=prod', '--set', 'auditPoller.enabled=true'],
+  ]) {
     const out = helm(['template', 'falconet', chart, '-n', 'falconet', '--kube-version', KUBE, ...args])
     t.not(out.status, 0, args.join(' '))
     t.match(out.stderr, /needs? a store|share aggregates, delivery and silences through a store/, 'the message says what is missing')
@@ -157,7 +187,7 @@ test('several replicas need a store: the chart\'s Valkey, or an external one wit
   t.equal(find(rendered['valkey-pvc']!.docs, 'StatefulSet', 'falconet-valkey')!.spec.volumeClaimTemplates[0].spec.storageClassName, 'gp3')
   const own = find(docs, 'NetworkPolicy', 'falconet-valkey')!
   t.same(own.spec.ingress[0].ports, [{ port: 6379, protocol: 'TCP' }])
-  t.same(own.spec.ingress[0].from[0].podSelector.matchLabels, { 'app.kubernetes.io/name': 'falconet', 'app.kubernetes.io/instance': 'falconet' }, 'only falconet\'s pods reach the store')
+  t.same(own.spec.ingress[0].from[0].podSelector.matchLabels, { 'app.kubernetes.io/name': 'falconet', 'app.kubernetes.io/instance': 'falconet' }, "only falconet's pods reach the store")
   t.same(own.spec.egress, [], 'the store reaches nothing')
   const egress = find(docs, 'NetworkPolicy')!.spec.egress.find((r: any) => r.ports[0].port === 6379)
   t.same(egress.to[0].podSelector.matchLabels['app.kubernetes.io/name'], 'valkey', 'falconet reaches its Valkey on 6379')
@@ -183,7 +213,7 @@ test('the rendered config is one falconet accepts, in every combination (the che
   }
 })
 
-test('values written for the Security Hub sink\'s old key (sinks.securityhub) still work: merged over securityHub', async (t) => {
+test("values written for the Security Hub sink's old key (sinks.securityhub) still work: merged over securityHub", async (t) => {
   const { docs } = template('old-securityhub-key', ['--set', 'config.sinks.securityhub.enabled=false', '--set', 'config.sinks.securityhub.rateLimit.burst=5'])
   const config = configOf(docs)
   t.notOk('securityhub' in config.sinks, 'falconet gets the new key only')
@@ -230,7 +260,11 @@ test('persistence turns the receivers into a StatefulSet with a claim per replic
   t.equal(find(docs, 'Deployment'), undefined)
   const sts = find(docs, 'StatefulSet')!
   t.equal(sts.spec.volumeClaimTemplates[0].metadata.name, 'data')
-  t.equal(podSpec(sts).volumes.find((v: any) => v.name === 'data'), undefined, 'the claim, not an emptyDir')
+  t.equal(
+    podSpec(sts).volumes.find((v: any) => v.name === 'data'),
+    undefined,
+    'the claim, not an emptyDir',
+  )
   const persistent = rendered['example-persistent']!.docs
   t.equal(configOf(persistent).spool.durability, 'disk')
 })
@@ -241,7 +275,10 @@ test('IRSA, RBAC and the Secret', async (t) => {
   const role = find(rendered.default!.docs, 'ClusterRole')!
   t.same((role as any).rules, [{ apiGroups: [''], resources: ['pods', 'nodes', 'namespaces', 'serviceaccounts'], verbs: ['get', 'list', 'watch'] }])
   const binding = find(rendered['example-sidecar-rbac']!.docs, 'ClusterRoleBinding')! as any
-  t.same(binding.subjects.map((s: any) => `${s.namespace}/${s.name}`), ['falconet/falconet', 'falco/falco', 'logging/fluent-bit'])
+  t.same(
+    binding.subjects.map((s: any) => `${s.namespace}/${s.name}`),
+    ['falconet/falconet', 'falco/falco', 'logging/fluent-bit'],
+  )
   t.equal(find(rendered['example-local']!.docs, 'ClusterRole'), undefined, 'rbac.create=false')
   t.equal(podSpec(find(rendered['example-local']!.docs, 'Deployment')).automountServiceAccountToken, false, 'no enrichment, no API token')
 
@@ -268,16 +305,23 @@ test('a config or secret change rolls the pods (checksum annotations); an unrela
   t.same(replicas, base)
 })
 
-test('NetworkPolicy: ingress on 2801 from the senders\' namespaces only; egress DNS and 443 only', async (t) => {
+test("NetworkPolicy: ingress on 2801 from the senders' namespaces only; egress DNS and 443 only", async (t) => {
   const policy = find(rendered.default!.docs, 'NetworkPolicy')!
   t.same(policy.spec.policyTypes, ['Ingress', 'Egress'])
   t.equal(policy.spec.ingress.length, 1)
   t.same(policy.spec.ingress[0].ports, [{ port: 2801, protocol: 'TCP' }])
   const allowed = policy.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values
-  t.ok(['falconet', 'falco', 'fluent-bit', 'amazon-cloudwatch', 'monitoring'].every((ns) => allowed.includes(ns)), allowed.join(','))
+  t.ok(
+    ['falconet', 'falco', 'fluent-bit', 'amazon-cloudwatch', 'monitoring'].every((ns) => allowed.includes(ns)),
+    allowed.join(','),
+  )
   const egressPorts = policy.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort()
   t.same(egressPorts, ['TCP/443', 'TCP/53', 'TCP/6379', 'TCP/80', 'UDP/53'])
-  t.same(policy.spec.egress.find((r: any) => r.ports[0].port === 80).to.map((p: any) => p.ipBlock.cidr), ['169.254.170.23/32', 'fd00:ec2::23/128'], 'port 80 only to the Pod Identity agent')
+  t.same(
+    policy.spec.egress.find((r: any) => r.ports[0].port === 80).to.map((p: any) => p.ipBlock.cidr),
+    ['169.254.170.23/32', 'fd00:ec2::23/128'],
+    'port 80 only to the Pod Identity agent',
+  )
   const withNodes = find(template('np-cidrs', ['--set', 'networkPolicy.ingressCIDRs[0]=10.0.0.0/16']).docs, 'NetworkPolicy')!
   t.same(withNodes.spec.ingress[0].from[1], { ipBlock: { cidr: '10.0.0.0/16' } }, 'host-network senders by node subnet')
   t.equal(find(rendered['example-local']!.docs, 'NetworkPolicy'), undefined)
@@ -306,7 +350,10 @@ test('values.schema.json and the README values table are generated from values.y
   t.equal(readFileSync(join(chart, 'README.md'), 'utf8'), out.readme, 'run npm run chart')
   const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8'))
   t.ok(out.readme.includes('| `auditPoller.enabled` | boolean | `false` |'))
-  t.ok(Object.keys(values).every((key) => out.readme.includes(`\`${key}`)), 'every top-level key is in the README')
+  t.ok(
+    Object.keys(values).every((key) => out.readme.includes(`\`${key}`)),
+    'every top-level key is in the README',
+  )
 })
 
 test('the IAM policy allows exactly the AWS calls falconet makes', async (t) => {
@@ -315,36 +362,53 @@ test('the IAM policy allows exactly the AWS calls falconet makes', async (t) => 
   const sources = run('grep', ['-rhoE', '(new (this\\.#sdk!?\\.|sdk\\.)?[A-Z][A-Za-z]+Command\\b|[A-Z][A-Za-z]+Command \\} = await import)', join(root, 'src')]).stdout
   const commands = new Set([...sources.matchAll(/([A-Z][A-Za-z]+)Command/g)].map((m) => m[1]!))
   const SERVICE: Record<string, string> = {
-    BatchImportFindings: 'securityhub', FilterLogEvents: 'logs', PutLogEvents: 'logs', CreateLogGroup: 'logs', CreateLogStream: 'logs',
-    PutRetentionPolicy: 'logs', GetCallerIdentity: 'sts', ListPodIdentityAssociations: 'eks', DescribePodIdentityAssociation: 'eks', SendEmail: 'ses',
-    PutEvents: 'events', PutObject: 's3', AssumeRole: 'sts',
+    BatchImportFindings: 'securityhub',
+    FilterLogEvents: 'logs',
+    PutLogEvents: 'logs',
+    CreateLogGroup: 'logs',
+    CreateLogStream: 'logs',
+    PutRetentionPolicy: 'logs',
+    GetCallerIdentity: 'sts',
+    ListPodIdentityAssociations: 'eks',
+    DescribePodIdentityAssociation: 'eks',
+    SendEmail: 'ses',
+    PutEvents: 'events',
+    PutObject: 's3',
+    AssumeRole: 'sts',
   }
   const unknown = [...commands].filter((c) => !(c in SERVICE))
   t.same(unknown, [], 'every command falconet sends has a service here')
   const called = [...commands].map((c) => `${SERVICE[c]}:${c}`).sort()
-  const policy = JSON.parse(readFileSync(join(chart, 'iam-policy.json'), 'utf8')) as { Statement: Array<{ Action: string | string[], Resource: string | string[] }> }
+  const policy = JSON.parse(readFileSync(join(chart, 'iam-policy.json'), 'utf8')) as { Statement: Array<{ Action: string | string[]; Resource: string | string[] }> }
   const allowed = policy.Statement.flatMap((s) => [s.Action].flat()).sort()
   t.same(allowed, called)
   for (const s of policy.Statement) {
     const actions = [s.Action].flat()
     if (actions.includes('sts:GetCallerIdentity')) continue // no resource-level permissions exist for it
-    t.ok([s.Resource].flat().every((r) => r !== '*'), `${actions.join(',')} is scoped to resources`)
+    t.ok(
+      [s.Resource].flat().every((r) => r !== '*'),
+      `${actions.join(',')} is scoped to resources`,
+    )
   }
 })
 
 test('the console: sign-in settings become falconet config, one session key for every replica, an Ingress for /ui and /api only', async (t) => {
   const prod = rendered['example-production']!.docs
   const console = configOf(prod).console
-  t.same(console.oidc, {
-    issuer: 'https://identitycenter.amazonaws.com/ssoins-7223c1d1ed2b1a4e',
-    clientId: 'falconet-console',
-    clientSecretFile: '/etc/falconet/secrets/oidc-client-secret',
-    redirectUrl: 'https://falconet.security.example.com/ui/auth/callback',
-    scopes: 'openid profile email',
-    roleClaim: 'groups',
-    responderValues: ['security-responders'],
-    viewerValues: ['security-viewers', 'platform'],
-  }, 'OIDC: the client secret as a file of the Secret, the callback on the Ingress host')
+  t.same(
+    console.oidc,
+    {
+      issuer: 'https://identitycenter.amazonaws.com/ssoins-7223c1d1ed2b1a4e',
+      clientId: 'falconet-console',
+      clientSecretFile: '/etc/falconet/secrets/oidc-client-secret',
+      redirectUrl: 'https://falconet.security.example.com/ui/auth/callback',
+      scopes: 'openid profile email',
+      roleClaim: 'groups',
+      responderValues: ['security-responders'],
+      viewerValues: ['security-viewers', 'platform'],
+    },
+    'OIDC: the client secret as a file of the Secret, the callback on the Ingress host',
+  )
   // The session key: a chart-made Secret every receiver (and poller) mounts, so a sign-in on one replica works on all.
   const sessionSecret = find(prod, 'Secret', 'falconet-console')!
   t.ok(Buffer.from((sessionSecret as any).data['session-secret'], 'base64').length >= 32, 'a random key of 32+ bytes')
@@ -360,12 +424,22 @@ test('the console: sign-in settings become falconet config, one session key for 
   t.equal(ingress.metadata.annotations!['alb.ingress.kubernetes.io/scheme'], 'internal')
   const rule = ingress.spec.rules[0]
   t.equal(rule.host, 'falconet.security.example.com')
-  t.same(rule.http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.name]), [['/ui', 'Prefix', 'falconet', 'http'], ['/api', 'Prefix', 'falconet', 'http']], 'only the console\'s paths: senders and /metrics stay inside the cluster')
+  t.same(
+    rule.http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.name]),
+    [
+      ['/ui', 'Prefix', 'falconet', 'http'],
+      ['/api', 'Prefix', 'falconet', 'http'],
+    ],
+    "only the console's paths: senders and /metrics stay inside the cluster",
+  )
   const np = find(prod, 'NetworkPolicy')!
-  t.ok(np.spec.ingress.some((r: any) => JSON.stringify(r.from) === JSON.stringify([{ ipBlock: { cidr: '10.0.0.0/16' } }])), 'the NetworkPolicy lets the load balancer in')
+  t.ok(
+    np.spec.ingress.some((r: any) => JSON.stringify(r.from) === JSON.stringify([{ ipBlock: { cidr: '10.0.0.0/16' } }])),
+    'the NetworkPolicy lets the load balancer in',
+  )
 
   const own = rendered['console-own-session-key']!.docs
-  t.equal(find(own, 'Secret', 'falconet-console'), undefined, 'a session key from the user\'s Secret: no chart-made one')
+  t.equal(find(own, 'Secret', 'falconet-console'), undefined, "a session key from the user's Secret: no chart-made one")
   t.equal(configOf(own).console.session.secretFile, '/etc/falconet/secrets/console-session')
   t.same(find(own, 'Ingress', 'falconet-console')!.spec.tls, [{ secretName: 'falconet-tls', hosts: ['falconet.example.com'] }])
   t.equal(configOf(own).console.oidc.clientSecretFile, undefined, 'no client secret: a public client with PKCE')

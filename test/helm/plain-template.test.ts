@@ -11,14 +11,18 @@ import { helm } from '../support/k8s-tools.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const chart = join(root, 'helm', 'falconet')
-const examples = readdirSync(join(chart, 'examples')).filter((f) => f.endsWith('.yaml')).sort()
+const examples = readdirSync(join(chart, 'examples'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
 const ANNOTATION = 'falconet.io/supported-kubernetes-versions'
 
 test('plain helm template renders, with the defaults and with each example values file', async (t) => {
   for (const args of [[], ...examples.map((f) => ['-f', join('helm', 'falconet', 'examples', f)])]) {
     const out = helm(['template', 'falconet', './helm/falconet', ...args], root)
     t.equal(out.status, 0, `helm template falconet ./helm/falconet ${args.join(' ')}: ${out.stderr}`)
-    const kinds = parseAllDocuments(out.stdout).map((d) => (d.toJSON() as { kind?: string } | null)?.kind).filter(Boolean)
+    const kinds = parseAllDocuments(out.stdout)
+      .map((d) => (d.toJSON() as { kind?: string } | null)?.kind)
+      .filter(Boolean)
     t.ok(kinds.includes('ConfigMap'), `renders manifests (${kinds.length})`)
   }
 })

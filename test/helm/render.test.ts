@@ -42,7 +42,10 @@ test('the generator re-embeds a changed source and keeps everything else', async
 test('embed: sets a text as a literal block, creates a missing path, refuses to overwrite a map', async (t) => {
   const text = '[OUTPUT]\n    Name  http\n    Match falco.*\n'
   const source = '# why this file exists\nconfig:\n  # the service section\n  service: old\nother: [a, b]\n'
-  const out = embed(source, [{ path: ['config', 'service'], text }, { path: ['config', 'outputs'], text }])
+  const out = embed(source, [
+    { path: ['config', 'service'], text },
+    { path: ['config', 'outputs'], text },
+  ])
   t.equal(out, '# why this file exists\nconfig:\n  # the service section\n  service: |\n    [OUTPUT]\n        Name  http\n        Match falco.*\n  outputs: |\n    [OUTPUT]\n        Name  http\n        Match falco.*\nother: [a, b]\n')
   t.same((parse(out) as { config: Record<string, string> }).config, { service: text, outputs: text }, 'byte for byte')
   t.throws(() => embed('config:\n  service:\n    a: 1\n', [{ path: ['config', 'service'], text }]), /config\.service holds a collection/)

@@ -16,19 +16,23 @@ interface Container {
   image: string
   restartPolicy?: string
   args?: string[]
-  env: Array<{ name: string, value?: string, valueFrom?: { fieldRef?: { fieldPath: string } } }>
-  ports: Array<{ name: string, containerPort: number }>
-  startupProbe?: { httpGet: { path: string, port: string | number } }
-  livenessProbe: { httpGet: { path: string, port: string | number } }
-  readinessProbe: { httpGet: { path: string, port: string | number } }
+  env: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>
+  ports: Array<{ name: string; containerPort: number }>
+  startupProbe?: { httpGet: { path: string; port: string | number } }
+  livenessProbe: { httpGet: { path: string; port: string | number } }
+  readinessProbe: { httpGet: { path: string; port: string | number } }
   securityContext: Record<string, unknown>
-  resources: { requests?: Record<string, string>, limits?: Record<string, string> }
-  volumeMounts: Array<{ name: string, mountPath: string }>
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> }
+  volumeMounts: Array<{ name: string; mountPath: string }>
 }
-interface Volume { name: string, emptyDir?: unknown, hostPath?: unknown }
+interface Volume {
+  name: string
+  emptyDir?: unknown
+  hostPath?: unknown
+}
 
 /** Each snippet's falconet container and the volumes it adds, through the chart's own extension points. */
-const SIDECARS: Record<string, () => { container: Container, volumes: Volume[], others: Container[] }> = {
+const SIDECARS: Record<string, () => { container: Container; volumes: Volume[]; others: Container[] }> = {
   'falco-sidecar.yaml': () => {
     const v = values('falco-sidecar.yaml')
     const init = v.extra.initContainers as Container[]
@@ -42,12 +46,11 @@ const SIDECARS: Record<string, () => { container: Container, volumes: Volume[], 
 }
 
 /** The container's environment as the kubelet would give it on node ip-10-0-1-23.ec2.internal. */
-function environment (c: Container): NodeJS.ProcessEnv {
+function environment(c: Container): NodeJS.ProcessEnv {
   return Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? 'ip-10-0-1-23.ec2.internal' : e.value]))
 }
 
-const probePort = (c: Container, port: string | number): number | undefined =>
-  typeof port === 'number' ? port : c.ports.find((p) => p.name === port)?.containerPort
+const probePort = (c: Container, port: string | number): number | undefined => (typeof port === 'number' ? port : c.ports.find((p) => p.name === port)?.containerPort)
 
 for (const [file, load] of Object.entries(SIDECARS)) {
   test(`${file}: the falconet container is locked down, probed, and enriches from its node`, async (t) => {
@@ -65,11 +68,14 @@ for (const [file, load] of Object.entries(SIDECARS)) {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     })
-    t.same(c.ports.map((p) => p.containerPort), [2801])
+    t.same(
+      c.ports.map((p) => p.containerPort),
+      [2801],
+    )
     t.equal(c.livenessProbe.httpGet.path, '/healthz')
     t.equal(c.readinessProbe.httpGet.path, '/readyz')
     t.equal(c.startupProbe?.httpGet.path, '/healthz')
-    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) t.equal(probePort(c, probe?.httpGet.port ?? ''), 2801, 'probes reach falconet\'s port')
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) t.equal(probePort(c, probe?.httpGet.port ?? ''), 2801, "probes reach falconet's port")
     t.ok(c.resources.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory, 'requests and a memory limit')
 
     const node = c.env.find((e) => e.name === 'FALCONET_NODE_NAME')
@@ -84,7 +90,11 @@ for (const [file, load] of Object.entries(SIDECARS)) {
     t.ok(dataMount, `the data dir ${config.dataDir} is a mount (the root filesystem is read-only)`)
     const dataVolume = volumes.find((v) => v.name === dataMount?.name)
     t.ok(dataVolume?.emptyDir !== undefined || dataVolume?.hostPath !== undefined, 'on an emptyDir or a hostPath')
-    for (const m of c.volumeMounts) t.ok(volumes.some((v) => v.name === m.name), `volume ${m.name} is added to the pod`)
+    for (const m of c.volumeMounts)
+      t.ok(
+        volumes.some((v) => v.name === m.name),
+        `volume ${m.name} is added to the pod`,
+      )
   })
 }
 
@@ -95,7 +105,7 @@ test('the two snippets run the same falconet container', async (t) => {
   t.same(SIDECARS['falco-sidecar.yaml']?.().volumes, SIDECARS['fluent-bit-sidecar.yaml']?.().volumes)
 })
 
-test('falco-sidecar.yaml on falco.yaml: Falco posts to falconet on the pod\'s loopback', async (t) => {
+test("falco-sidecar.yaml on falco.yaml: Falco posts to falconet on the pod's loopback", async (t) => {
   const merged = coalesce(values('falco.yaml'), values('falco-sidecar.yaml'))
   t.same(merged.falco.http_output, { ...values('falco.yaml').falco.http_output, url: 'http://localhost:2801/falco' }, 'only the URL changes')
   t.equal(merged.customRules['eks-syscall-rules.yaml'], read(root, 'falco-rules', 'eks-syscall-rules.yaml'), 'the rules stay')
@@ -104,16 +114,20 @@ test('falco-sidecar.yaml on falco.yaml: Falco posts to falconet on the pod\'s lo
 test('fluent-bit-sidecar.yaml on fluent-bit.yaml: the falconet output goes to localhost, the rest of the environment is kept', async (t) => {
   const base = values('fluent-bit.yaml')
   const merged = coalesce(base, values('fluent-bit-sidecar.yaml'))
-  const env = merged.env as Array<{ name: string, value?: string }>
+  const env = merged.env as Array<{ name: string; value?: string }>
   t.equal(env.find((e) => e.name === 'FALCONET_HOST')?.value, 'localhost')
-  t.same(env.filter((e) => e.name !== 'FALCONET_HOST'), (base.env as Array<{ name: string }>).filter((e) => e.name !== 'FALCONET_HOST'), 'every other variable as in fluent-bit.yaml')
+  t.same(
+    env.filter((e) => e.name !== 'FALCONET_HOST'),
+    (base.env as Array<{ name: string }>).filter((e) => e.name !== 'FALCONET_HOST'),
+    'every other variable as in fluent-bit.yaml',
+  )
   const http = classicSections(merged.config.outputs as string).find((o) => o.name === 'http')
   t.equal(http?.host, '${FALCONET_HOST}')
   t.equal(http?.port, '2801')
 })
 
 /** A Pod as the chart would render it around the snippet: the chart's own container plus ours. */
-function pods (): Record<string, unknown> {
+function pods(): Record<string, unknown> {
   const falco = SIDECARS['falco-sidecar.yaml']?.()
   const fluentBit = SIDECARS['fluent-bit-sidecar.yaml']?.()
   const pod = (name: string, spec: Record<string, unknown>): Record<string, unknown> => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec })

@@ -29,7 +29,7 @@ export const isMap = (v: unknown): v is Record<string, any> => v !== null && typ
  * Helm's merge of values files (-f a -f b): maps merge key by key, anything else (lists included)
  * is replaced by the later file's value.
  */
-export function coalesce (base: Record<string, any>, over: Record<string, any>): Record<string, any> {
+export function coalesce(base: Record<string, any>, over: Record<string, any>): Record<string, any> {
   const out: Record<string, any> = { ...base }
   for (const [key, value] of Object.entries(over)) {
     out[key] = isMap(value) && isMap(base[key]) ? coalesce(base[key], value) : value
@@ -45,13 +45,16 @@ export type Section = Record<string, string>
  * case-insensitive). Helm template lines (`{{ ... }}`, in the chart's own files) and @INCLUDE /
  * @SET lines are skipped.
  */
-export function classicSections (text: string): Section[] {
+export function classicSections(text: string): Section[] {
   const out: Section[] = []
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     if (line === '' || line.startsWith('#') || line.startsWith('{{') || line.startsWith('@')) continue
     const header = /^\[\s*([A-Z_]+)\s*\]$/.exec(line)
-    if (header !== null) { out.push({ header: header[1] as string }); continue }
+    if (header !== null) {
+      out.push({ header: header[1] as string })
+      continue
+    }
     const kv = /^(\S+)\s+(.+)$/.exec(line)
     const current = out.at(-1)
     if (kv === null || current === undefined) throw new Error(`cannot read "${line}"`)
@@ -61,7 +64,10 @@ export function classicSections (text: string): Section[] {
 }
 
 /** Fluent Bit's Match: `*` stands for any run of characters (dots included), the rest is literal. */
-export function tagMatches (pattern: string, tag: string): boolean {
-  const re = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')
+export function tagMatches(pattern: string, tag: string): boolean {
+  const re = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*')
   return new RegExp(`^${re}$`).test(tag)
 }

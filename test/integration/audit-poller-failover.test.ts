@@ -13,7 +13,6 @@ import { pollerRig, POLLER_GROUP as GROUP, POLLER_STREAM as STREAM } from '../su
  */
 t.setTimeout(600_000)
 
-
 t.test('kill the leading poller mid-stream: the standby takes over, every event detected once', async (t) => {
   const { rig, logs, pollers, leads, leader: lead } = await pollerRig(t, { FALCONET__SOURCES__EKS_AUDIT__LOOKBACK_SECS: '30' })
   let seeded = 0
@@ -32,7 +31,11 @@ t.test('kill the leading poller mid-stream: the standby takes over, every event 
   const leader = await lead()
 
   await seed(20)
-  await waitFor(async () => (await detected()) === 20, 60_000, () => `first events not detected:\n${pollers.all[leader]!.logs()}`)
+  await waitFor(
+    async () => (await detected()) === 20,
+    60_000,
+    () => `first events not detected:\n${pollers.all[leader]!.logs()}`,
+  )
   await seed(15)
   // Mid-stream: the new events may be read, spooled, even merged — or not — when the leader dies.
   await new Promise((r) => setTimeout(r, 300))
@@ -40,12 +43,20 @@ t.test('kill the leading poller mid-stream: the standby takes over, every event 
   const killedAt = Date.now()
   const standby = 1 - leader
   await seed(15)
-  await waitFor(() => leads(standby), 30_000, () => `the standby did not take over:\n${pollers.all[standby]!.logs()}`)
+  await waitFor(
+    () => leads(standby),
+    30_000,
+    () => `the standby did not take over:\n${pollers.all[standby]!.logs()}`,
+  )
   const takeoverMs = Date.now() - killedAt
   t.ok(takeoverMs <= 30_000, `the standby took over in ${takeoverMs} ms`)
   await seed(10)
   let seen = 0
-  await waitFor(async () => (seen = await detected()) >= seeded, 60_000, () => `detected ${seen} of ${seeded}:\n${pollers.all[standby]!.logs()}`)
+  await waitFor(
+    async () => (seen = await detected()) >= seeded,
+    60_000,
+    () => `detected ${seen} of ${seeded}:\n${pollers.all[standby]!.logs()}`,
+  )
   // The killed poller comes back with its spool: what it had not merged is merged now, once.
   await pollers.start(leader)
   await new Promise((r) => setTimeout(r, 5000))

@@ -58,7 +58,11 @@ receivers:
   const logs = new CloudWatchLogsClient({ region: 'eu-west-1', endpoint: moto.endpoint, credentials: creds })
   t.teardown(() => logs.destroy())
   const events = async () => (await logs.send(new GetLogEventsCommand({ logGroupName: '/falconet/findings', logStreamName: 'test-stream', startFromHead: true })).catch(() => ({ events: [] }))).events ?? []
-  await waitFor(async () => (await events()).length >= 6, 15_000, () => `no log events:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await events()).length >= 6,
+    15_000,
+    () => `no log events:\n${falconet.logs()}`,
+  )
   const logged = (await events()).map((e) => JSON.parse(e.message!))
   t.equal(logged.length, 6, 'one log event per finding')
   for (const f of logged) assertValidAsff(t, f, `${f.Id} in CloudWatch Logs`)
@@ -69,7 +73,11 @@ receivers:
   // finding, each its own group (rule, namespace, workload): three emails; the rest stay out.
   const high = logged.filter((f) => f.Severity.Label === 'HIGH' || f.Severity.Label === 'CRITICAL').length
   t.equal(high, 3)
-  await waitFor(async () => (await sentLast24Hours(moto.endpoint)) >= high, 15_000, () => `no email:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await sentLast24Hours(moto.endpoint)) >= high,
+    15_000,
+    () => `no email:\n${falconet.logs()}`,
+  )
   await new Promise((r) => setTimeout(r, 1500))
   t.equal(await sentLast24Hours(moto.endpoint), high, 'one email per group at or above HIGH, none for the others')
 })

@@ -49,7 +49,11 @@ t.test('kill -9 mid-write, mid-flush and after a write loses and double-counts n
   rig.busProxy.mode = { kind: 'delay', ms: 30_000 }
   let falconet = await startFalconet(rig.env, dataDir)
   await send(falconet.url, 300)
-  await waitFor(() => rig.lakeProxy.imports.inFlight > 0 && rig.busProxy.imports.inFlight > 0, 15_000, () => `no write in flight:\n${falconet.logs()}`)
+  await waitFor(
+    () => rig.lakeProxy.imports.inFlight > 0 && rig.busProxy.imports.inFlight > 0,
+    15_000,
+    () => `no write in flight:\n${falconet.logs()}`,
+  )
   await falconet.stop('SIGKILL')
   t.equal(rig.lakeProxy.imports.forwarded + rig.busProxy.imports.forwarded, 0, 'nothing had been written')
 
@@ -64,7 +68,11 @@ t.test('kill -9 mid-write, mid-flush and after a write loses and double-counts n
   falconet = await startFalconet(rig.env, dataDir)
   const before = { lake: rig.lakeProxy.imports.forwarded, bus: rig.busProxy.imports.forwarded }
   await send(falconet.url, 300)
-  await waitFor(() => rig.lakeProxy.imports.forwarded > before.lake && rig.busProxy.imports.forwarded > before.bus, 15_000, () => `no write:\n${falconet.logs()}`)
+  await waitFor(
+    () => rig.lakeProxy.imports.forwarded > before.lake && rig.busProxy.imports.forwarded > before.bus,
+    15_000,
+    () => `no write:\n${falconet.logs()}`,
+  )
   await falconet.stop('SIGKILL')
 
   // Recovery: start once more, let both drain, stop cleanly.
@@ -79,12 +87,20 @@ t.test('kill -9 mid-write, mid-flush and after a write loses and double-counts n
   const lake = await readLake(rig.s3)
   const latest = latestRows(lake)
   t.equal(latest.size, FIXTURES.length * WORKLOADS, 'Security Lake: one finding per rule and workload')
-  t.equal([...latest.values()].reduce((s, r) => s + r.count, 0), sent, `Security Lake: the latest rows count the ${sent} acknowledged alerts, none lost, none twice`)
+  t.equal(
+    [...latest.values()].reduce((s, r) => s + r.count, 0),
+    sent,
+    `Security Lake: the latest rows count the ${sent} acknowledged alerts, none lost, none twice`,
+  )
   const rows = lake.flatMap((o) => o.rows)
   t.equal(new Set(rows.map((r) => r.metadata.uid)).size, new Set(rows.map((r) => JSON.stringify(r))).size, 'a row written twice is the same version with the same values')
   t.same(invalidRows(lake), [])
 
   const bus = lastOnBus(await rig.bus.drain())
   t.equal(bus.size, FIXTURES.length * WORKLOADS, 'EventBridge: one finding per rule and workload')
-  t.equal([...bus.values()].reduce((s, d) => s + d.count, 0), sent, 'EventBridge: the last events count every alert once')
+  t.equal(
+    [...bus.values()].reduce((s, d) => s + d.count, 0),
+    sent,
+    'EventBridge: the last events count every alert once',
+  )
 })

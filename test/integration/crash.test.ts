@@ -44,7 +44,11 @@ t.test('kill -9 mid-batch, mid-flush and after an import loses nothing acknowled
   proxy.mode = { kind: 'delay', ms: 30_000 }
   let falconet = await startFalconet(env, dataDir)
   await send(falconet.url, 300)
-  await waitFor(() => proxy.imports.inFlight > 0, 15_000, () => `no import in flight:\n${falconet.logs()}`)
+  await waitFor(
+    () => proxy.imports.inFlight > 0,
+    15_000,
+    () => `no import in flight:\n${falconet.logs()}`,
+  )
   await falconet.stop('SIGKILL')
   t.equal(proxy.imports.forwarded, 0, 'nothing had reached Security Hub')
 
@@ -58,12 +62,20 @@ t.test('kill -9 mid-batch, mid-flush and after an import loses nothing acknowled
   falconet = await startFalconet(env, dataDir)
   const before = proxy.imports.forwarded
   await send(falconet.url, 300)
-  await waitFor(() => proxy.imports.forwarded > before, 15_000, () => `no import:\n${falconet.logs()}`)
+  await waitFor(
+    () => proxy.imports.forwarded > before,
+    15_000,
+    () => `no import:\n${falconet.logs()}`,
+  )
   await falconet.stop('SIGKILL')
 
   // Recovery: start once more and let it drain, then stop cleanly.
   falconet = await startFalconet(env, dataDir)
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 30_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await pendingIn(falconet.url, 'securityHub')) === 0,
+    30_000,
+    () => `never drained:\n${falconet.logs()}`,
+  )
   await falconet.stop('SIGTERM')
 
   const findings = await allFindings(client)
@@ -71,5 +83,8 @@ t.test('kill -9 mid-batch, mid-flush and after an import loses nothing acknowled
   t.equal(total, sent, `the counts add up to the ${sent} acknowledged alerts: none lost, none counted twice`)
   t.equal(findings.length, FIXTURES.length * WORKLOADS, 'one finding per rule and workload')
   t.equal(new Set(findings.map((f) => f.Id)).size, findings.length, 'no duplicate Ids')
-  t.ok(findings.every((f) => Number(f.ProductFields?.['falconet/distinctPods']) >= 1), 'distinct pods carried')
+  t.ok(
+    findings.every((f) => Number(f.ProductFields?.['falconet/distinctPods']) >= 1),
+    'distinct pods carried',
+  )
 })

@@ -50,7 +50,11 @@ t.test('a receiver answers 400, is fixed, the letter is redriven and arrives onc
 
   const sent = await api('/test?priority=Critical', { method: 'POST' })
   t.equal(sent.status, 200)
-  await waitFor(async () => (await status()).deadLettered === 1, 30_000, () => `not dead-lettered:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await status()).deadLettered === 1,
+    30_000,
+    () => `not dead-lettered:\n${falconet.logs()}`,
+  )
   t.equal(refused, 1, 'the receiver refused it once: a 400 is not retried')
 
   // Behind the management token, like the silences.
@@ -64,7 +68,10 @@ t.test('a receiver answers 400, is fixed, the letter is redriven and arrives onc
   t.equal(s.lastSuccessAt, null)
   t.match(s.lastError, { at: /^\d{4}-\d\d-\d\dT/, message: /Rejected: .*400/ })
   const all = (await (await api('/api/status')).json()) as { sinks: Array<{ id: string }> }
-  t.ok(all.sinks.some((x) => x.id === 'file'), 'every sink is listed')
+  t.ok(
+    all.sinks.some((x) => x.id === 'file'),
+    'every sink is listed',
+  )
 
   const letters = (await (await api('/api/dead-letters?sink=receiver-hook')).json()) as { items: Array<Record<string, any>> }
   t.equal(letters.items.length, 1)
@@ -85,7 +92,11 @@ t.test('a receiver answers 400, is fixed, the letter is redriven and arrives onc
   const redriven = await runCli(['dead-letters', 'redrive', '--sink', 'receiver-hook', '--url', falconet.url], { env: { FALCONET_ADMIN_TOKEN: ADMIN } })
   t.equal(redriven.code, 0, redriven.stderr)
   t.match(redriven.stdout, /^requeued 1 letter\n$/)
-  await waitFor(async () => received.length >= 1 && (await status()).pending === 0, 30_000, () => `not delivered after redrive:\n${falconet.logs()}`)
+  await waitFor(
+    async () => received.length >= 1 && (await status()).pending === 0,
+    30_000,
+    () => `not delivered after redrive:\n${falconet.logs()}`,
+  )
   const after = await status()
   t.equal(after.deadLettered, 0, 'the letter left its file')
   t.ok(after.lastSuccessAt !== null && Date.parse(after.lastSuccessAt) > Date.parse(s.lastError.at), 'a success after the error')

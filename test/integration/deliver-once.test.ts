@@ -16,11 +16,18 @@ t.test('one alert, then silence: one BatchImportFindings carrying it', async (t)
   t.teardown(() => falconet.stop())
   const res = await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixture('15-').body })
   t.equal(res.status, 200)
-  await waitFor(() => proxy.imports.forwarded >= 1, 30_000, () => `never imported:\n${falconet.logs()}`)
+  await waitFor(
+    () => proxy.imports.forwarded >= 1,
+    30_000,
+    () => `never imported:\n${falconet.logs()}`,
+  )
   // Long enough for four resend intervals and a housekeeping tick (every 10 s): whatever would
   // re-send it has had its chance.
   await new Promise((r) => setTimeout(r, 13_000))
   const imported = proxy.bodies.flatMap((b) => JSON.parse(b.toString()).Findings as Array<{ Id: string; RecordState: string }>)
   t.equal(proxy.imports.forwarded, 1, `one import, not ${proxy.imports.forwarded}: ${JSON.stringify(imported.map((f) => f.RecordState))}`)
-  t.same(imported.map((f) => f.RecordState), ['ACTIVE'])
+  t.same(
+    imported.map((f) => f.RecordState),
+    ['ACTIVE'],
+  )
 })

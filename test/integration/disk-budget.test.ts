@@ -45,10 +45,18 @@ t.test('a full spool answers 503 + Retry-After and loses nothing it accepted', a
   t.match(metrics, new RegExp(`falconet_spool_pending_findings\\{sink="securityHub"\\} ${accepted}`))
 
   proxy.mode = { kind: 'pass' }
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 60_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await pendingIn(falconet.url, 'securityHub')) === 0,
+    60_000,
+    () => `never drained:\n${falconet.logs()}`,
+  )
   const after = await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alertBody('03-', { namespace: 'after', seq: 99_999 }) })
   t.equal(after.status, 200, 'room again once the backlog drained')
   await falconet.stop()
   const findings = await allFindings(client)
-  t.equal(findings.reduce((s, f) => s + countOf(f), 0), accepted + 1, 'every accepted alert arrived')
+  t.equal(
+    findings.reduce((s, f) => s + countOf(f), 0),
+    accepted + 1,
+    'every accepted alert arrived',
+  )
 })

@@ -161,9 +161,17 @@ t.test('throttling: the poller backs off and carries on', async (t) => {
   t.teardown(close)
   p.start()
   t.teardown(() => p.stop())
-  await waitFor(() => proxy.imports.refused >= 2, 15_000, () => 'not retried')
+  await waitFor(
+    () => proxy.imports.refused >= 2,
+    15_000,
+    () => 'not retried',
+  )
   t.equal(total(), 0)
   proxy.mode = { kind: 'pass' }
-  await waitFor(() => total() === 3, 20_000, () => 'never recovered')
+  await waitFor(
+    () => total() === 3,
+    20_000,
+    () => 'never recovered',
+  )
   t.equal(total(), 3, 'all events read after the throttling stopped')
 })

@@ -28,7 +28,17 @@ const logs = (endpoint: string) => new CloudWatchLogsClient({ region: 'eu-west-1
 
 const exec = (id: string, at: number) => ({
   timestamp: at,
-  message: JSON.stringify(eksEvent({ auditID: id, verb: 'create', requestURI: `/api/v1/namespaces/shop/pods/api-${id}/exec?command=sh`, objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: `api-${id}` }, responseStatus: { code: 101 }, requestReceivedTimestamp: new Date(at).toISOString(), stageTimestamp: new Date(at).toISOString() })),
+  message: JSON.stringify(
+    eksEvent({
+      auditID: id,
+      verb: 'create',
+      requestURI: `/api/v1/namespaces/shop/pods/api-${id}/exec?command=sh`,
+      objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: `api-${id}` },
+      responseStatus: { code: 101 },
+      requestReceivedTimestamp: new Date(at).toISOString(),
+      stageTimestamp: new Date(at).toISOString(),
+    }),
+  ),
 })
 
 async function put(endpoint: string, group: string, events: Array<{ timestamp: number; message: string }>) {
@@ -48,10 +58,7 @@ function rig(endpoint: string, group: string, lookbackMs: number) {
   const auditIngest = createAuditIngest(auditDetectorOn(validateConfig({}).audit, spool.state), ingest, spool)
   const registry = new Registry()
   const client = logs(endpoint)
-  const poller = new EksAuditPoller(
-    { logGroupName: group, streamPrefix: 'kube-apiserver-audit-', pollIntervalMs: 1000, requestsPerSecond: 5, backfillMs: 15 * 60_000, lookbackMs, settleMs: 0, checkpointFile: join(dir, 'checkpoint.json') },
-    { ingest: auditIngest, logger, registry, client: async () => client },
-  )
+  const poller = new EksAuditPoller({ logGroupName: group, streamPrefix: 'kube-apiserver-audit-', pollIntervalMs: 1000, requestsPerSecond: 5, backfillMs: 15 * 60_000, lookbackMs, settleMs: 0, checkpointFile: join(dir, 'checkpoint.json') }, { ingest: auditIngest, logger, registry, client: async () => client })
   const findings = () => spool.due('probe', 100_000, Date.now(), true).items.reduce((n, d) => n + d.state.count, 0)
   const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values
   const close = () => (client.destroy(), spool.close())
@@ -63,7 +70,10 @@ t.test('late events: read inside the default 5-minute look-back, missed by 60 s;
   const moto = await startMoto()
   t.teardown(() => moto.stop())
   const now = Date.now()
-  for (const [group, lookbackMs, expected] of [['/aws/eks/wide/cluster', 300_000, 3], ['/aws/eks/narrow/cluster', 60_000, 2]] as const) {
+  for (const [group, lookbackMs, expected] of [
+    ['/aws/eks/wide/cluster', 300_000, 3],
+    ['/aws/eks/narrow/cluster', 60_000, 2],
+  ] as const) {
     await put(moto.endpoint, group, [exec('on-time', now - 10_000), exec('fresh', now - 2_000)])
     const r = rig(moto.endpoint, group, lookbackMs)
     t.teardown(r.close)

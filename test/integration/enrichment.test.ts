@@ -36,16 +36,27 @@ t.test('an alert from a pod becomes a finding with its workload, node, IAM role 
     AWS_REGION: 'eu-west-1',
   })
   t.teardown(() => falconet.stop())
-  await waitFor(async () => (await fetch(`${falconet.url}/readyz`)).ok, 15_000, () => `never ready:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await fetch(`${falconet.url}/readyz`)).ok,
+    15_000,
+    () => `never ready:\n${falconet.logs()}`,
+  )
   const ready = (await (await fetch(`${falconet.url}/readyz`)).json()) as any
   t.same(ready.enrichment, { ready: true, synced: true })
 
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixture('01-').body })).status, 200)
   const file = join(falconet.dataDir, 'findings.jsonl')
-  await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').includes('\n'), 10_000, () => `no finding:\n${falconet.logs()}`)
+  await waitFor(
+    () => existsSync(file) && readFileSync(file, 'utf8').includes('\n'),
+    10_000,
+    () => `no finding:\n${falconet.logs()}`,
+  )
   const finding = JSON.parse(readFileSync(file, 'utf8').trim().split('\n')[0]!)
   assertValidAsff(t, finding, 'enriched finding')
-  t.same(finding.Resources.map((r: any) => r.Type), ['Container', 'AwsEc2Instance', 'AwsIamRole', 'AwsEksCluster'])
+  t.same(
+    finding.Resources.map((r: any) => r.Type),
+    ['Container', 'AwsEc2Instance', 'AwsIamRole', 'AwsEksCluster'],
+  )
   t.match(finding.ProductFields, { 'falconet/owner': 'Deployment/cart-api', 'falconet/iam.roleArn': 'arn:aws:iam::111122223333:role/cart-api', 'falconet/node.instanceId': 'i-0abc123def4567890' })
   const metrics = await (await fetch(`${falconet.url}/metrics`)).text()
   t.match(metrics, /falconet_enrich_synced 1/)

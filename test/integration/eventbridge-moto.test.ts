@@ -44,7 +44,11 @@ t.test('every finding version is one event on the bus, with a valid OCSF detail'
   // window early): at the spool's next expiry pass after it each finding is archived, and its Close
   // goes on the bus too.
   const closes = async () => (await bus.drain()).filter((e) => e['detail-type'] === 'Detection Finding: Close')
-  await waitFor(async () => (await closes()).length >= fixtures.length, 60_000, () => `no Close events:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await closes()).length >= fixtures.length,
+    60_000,
+    () => `no Close events:\n${falconet.logs()}`,
+  )
   const events = await bus.drain()
   const creates = events.filter((e) => e['detail-type'] === 'Detection Finding: Create')
   t.equal(creates.length, fixtures.length, 'one Create per finding')
@@ -63,7 +67,11 @@ t.test('every finding version is one event on the bus, with a valid OCSF detail'
 t.test('format: asff puts the ASFF finding on the bus', async (t) => {
   const { bus, falconet } = await busRig(t, { FALCONET__SINKS__EVENT_BRIDGE__FORMAT: 'asff' })
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixtures()[0]!.body })).status, 200)
-  await waitFor(async () => (await bus.drain()).length >= 1, 30_000, () => `no event:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await bus.drain()).length >= 1,
+    30_000,
+    () => `no event:\n${falconet.logs()}`,
+  )
   const [event] = await bus.drain()
   t.equal(event!['detail-type'], 'ASFF Finding')
   assertValidAsff(t, event!.detail, 'ASFF detail')

@@ -60,10 +60,20 @@ t.test('per-entry failures: a busy entry is put again, a malformed one is dead-l
   const fixtures = falcoFixtures().slice(0, 25)
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${fixtures.map((f) => f.body).join(',')}]` })).status, 200)
 
-  await waitFor(() => bus.calls.flatMap((c) => c.entries).length >= 25, 15_000, () => `not all put:\n${falconet.logs()}`)
+  await waitFor(
+    () => bus.calls.flatMap((c) => c.entries).length >= 25,
+    15_000,
+    () => `not all put:\n${falconet.logs()}`,
+  )
   await falconet.stop()
-  t.ok(bus.calls.every((c) => c.entries.length <= 10), `at most 10 entries a call: ${bus.calls.map((c) => c.entries.length)}`)
-  t.ok(bus.calls.every((c) => c.bytes < 300_000), 'well under 256 KB a call')
+  t.ok(
+    bus.calls.every((c) => c.entries.length <= 10),
+    `at most 10 entries a call: ${bus.calls.map((c) => c.entries.length)}`,
+  )
+  t.ok(
+    bus.calls.every((c) => c.bytes < 300_000),
+    'well under 256 KB a call',
+  )
   const put = bus.calls.flatMap((c) => c.entries.map(uidOf))
   t.equal(put.filter((u) => u === busy).length, 2, 'the busy entry was put again')
   t.equal(put.filter((u) => u === malformed).length, 1, 'the malformed one was not')
@@ -73,7 +83,10 @@ t.test('per-entry failures: a busy entry is put again, a malformed one is dead-l
     t.match(e.DetailType, /^Detection Finding: (Create|Update|Close)$/)
     assertValidOcsf(t, JSON.parse(e.Detail), e.DetailType)
   }
-  const letters = readFileSync(join(falconet.dataDir, 'dead-letter', 'eventBridge.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const letters = readFileSync(join(falconet.dataDir, 'dead-letter', 'eventBridge.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.equal(letters.length, 1)
   t.match(letters[0], { sink: 'eventBridge', findingId: malformed, code: 'MalformedDetail', payload: { Source: 'falconet' } })
 })
@@ -84,8 +97,15 @@ t.test('a throttled call is retried as a whole, nothing dead-lettered', async (t
   const falconet = await startFalconet(envFor(bus.endpoint))
   t.teardown(() => falconet.stop())
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixtures()[0]!.body })).status, 200)
-  await waitFor(() => bus.calls.length >= 2, 15_000, () => `not retried:\n${falconet.logs()}`)
+  await waitFor(
+    () => bus.calls.length >= 2,
+    15_000,
+    () => `not retried:\n${falconet.logs()}`,
+  )
   await falconet.stop()
-  t.same(bus.calls.map((c) => c.entries.length), [1, 1])
+  t.same(
+    bus.calls.map((c) => c.entries.length),
+    [1, 1],
+  )
   t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'eventBridge.jsonl')), 'no dead letters')
 })

@@ -41,7 +41,11 @@ t.test('audit events are forwarded to Falco as batched EventLists, retried, each
   const post = () => fetch(`${falconet.url}/k8s-audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: list })
   t.equal((await post()).status, 200)
   t.equal((await post()).status, 200, 'the same events again (an API server retry)')
-  await waitFor(() => received.length >= events.length, 15_000, () => `forwarded ${received.length}/${events.length}:\n${falconet.logs()}`)
+  await waitFor(
+    () => received.length >= events.length,
+    15_000,
+    () => `forwarded ${received.length}/${events.length}:\n${falconet.logs()}`,
+  )
   await new Promise((r) => setTimeout(r, 300))
   t.equal(received.length, events.length, 'each event forwarded once')
   t.same(new Set(received), new Set(events.map((e) => e.auditID)))

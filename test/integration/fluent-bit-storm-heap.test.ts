@@ -19,7 +19,7 @@ import { FALCO_TAG } from '../support/fluent-bit.js'
 const SENDERS = 8
 const ALERTS_PER_CHUNK = 2500
 
-t.test('a storm of big chunks under the chart\'s 384 MB heap: no crash, only 200/503, every alert taken once', { timeout: 400_000 }, async (t) => {
+t.test("a storm of big chunks under the chart's 384 MB heap: no crash, only 200/503, every alert taken once", { timeout: 400_000 }, async (t) => {
   const falconet = await startFalconet({
     NODE_OPTIONS: '--max-old-space-size=384',
     FALCONET__SERVER__RATE_LIMIT__FLUENT_BIT: '0',
@@ -77,7 +77,11 @@ t.test('a storm of big chunks under the chart\'s 384 MB heap: no crash, only 200
   )
   t.equal(falconet.child.exitCode, null, `still running (${falconet.logs().slice(-500)})`)
   t.equal(taken, SENDERS * ALERTS_PER_CHUNK, 'every alert taken exactly once')
-  t.same([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], `only 200 and 503: ${JSON.stringify([...statuses])}`)
+  t.same(
+    [...statuses.keys()].filter((s) => s !== 200 && s !== 503),
+    [],
+    `only 200 and 503: ${JSON.stringify([...statuses])}`,
+  )
   t.ok((await fetch(`${falconet.url}/healthz`)).ok)
   t.comment(`answers: ${JSON.stringify([...statuses])}, connections closed under an upload: ${resets}`)
   t.notMatch(falconet.logs(), /heap out of memory|"level":50/)

@@ -33,8 +33,7 @@ api: { adminTokenFile: ${join(dir, 'admin')} }
   )
   const falconet = await startFalconet({ FALCONET_CONFIG: join(dir, 'config.yaml'), FB_TOKENS: SECRETS.fluentBit })
   t.teardown(() => falconet.stop())
-  const post = async (path: string, body: string, headers: Record<string, string> = {}) =>
-    (await fetch(`${falconet.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })).status
+  const post = async (path: string, body: string, headers: Record<string, string> = {}) => (await fetch(`${falconet.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })).status
   const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` })
   const alert = falcoFixture('01-').body
 
@@ -59,7 +58,17 @@ api: { adminTokenFile: ${join(dir, 'admin')} }
   t.equal(view.status, 200)
 
   const findingsFile = join(falconet.dataDir, 'findings.jsonl')
-  await waitFor(() => { try { return readFileSync(findingsFile, 'utf8').trim().split('\n').length >= 4 } catch { return false } }, 15_000, () => falconet.logs())
+  await waitFor(
+    () => {
+      try {
+        return readFileSync(findingsFile, 'utf8').trim().split('\n').length >= 4
+      } catch {
+        return false
+      }
+    },
+    15_000,
+    () => falconet.logs(),
+  )
   const metrics = await (await fetch(`${falconet.url}/metrics`)).text()
   await falconet.stop()
 

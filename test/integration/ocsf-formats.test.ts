@@ -64,12 +64,28 @@ routing:
   const logs = new CloudWatchLogsClient({ region: 'eu-west-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
   t.teardown(() => logs.destroy())
   const logged = async () => ((await logs.send(new GetLogEventsCommand({ logGroupName: '/falconet/findings', logStreamName: 'ocsf', startFromHead: true })).catch(() => ({ events: [] }))).events ?? []).map((e) => JSON.parse(e.message!))
-  const lines = () => readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const lines = () =>
+    readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
   const hooked = () => received.flatMap((b) => b.findings)
-  await waitFor(async () => (await logged()).length >= 5 && hooked().length >= 5, 20_000, () => `not delivered:\n${falconet.logs()}`)
-  await waitFor(() => lines().length >= 5, 10_000, () => 'findings file incomplete')
+  await waitFor(
+    async () => (await logged()).length >= 5 && hooked().length >= 5,
+    20_000,
+    () => `not delivered:\n${falconet.logs()}`,
+  )
+  await waitFor(
+    () => lines().length >= 5,
+    10_000,
+    () => 'findings file incomplete',
+  )
 
-  for (const [where, events] of [['file', lines()], ['CloudWatch Logs', await logged()], ['webhook', hooked()]] as const) {
+  for (const [where, events] of [
+    ['file', lines()],
+    ['CloudWatch Logs', await logged()],
+    ['webhook', hooked()],
+  ] as const) {
     t.equal(new Set(events.map((e: any) => e.finding_info.uid)).size, 5, `${where}: five findings`)
     for (const e of events) assertValidOcsf(t, e, `${where}: ${e.finding_info.title}`)
   }

@@ -36,23 +36,43 @@ t.test('an outage of Security Hub: sources keep getting answers, everything arri
 
   proxy.mode = { kind: 'status', status: 503 }
   await sendPhase(100)
-  await waitFor(() => proxy.imports.refused >= 2, 10_000, () => 'never tried during the 503 phase')
+  await waitFor(
+    () => proxy.imports.refused >= 2,
+    10_000,
+    () => 'never tried during the 503 phase',
+  )
   proxy.mode = { kind: 'status', status: 429 }
   const refused = proxy.imports.refused
   await sendPhase(100)
-  await waitFor(() => proxy.imports.refused > refused, 10_000, () => 'never tried during the 429 phase')
+  await waitFor(
+    () => proxy.imports.refused > refused,
+    10_000,
+    () => 'never tried during the 429 phase',
+  )
   proxy.mode = { kind: 'reset' }
   await sendPhase(100)
-  await waitFor(() => proxy.imports.reset >= 1, 10_000, () => 'never tried during the reset phase')
+  await waitFor(
+    () => proxy.imports.reset >= 1,
+    10_000,
+    () => 'never tried during the reset phase',
+  )
   t.equal(proxy.imports.forwarded, 0, 'nothing got through during the outage')
   // A hang detector, not a speed target (bench/ has those): no answer waited for Security Hub.
   t.ok(slowest < 5_000, `every alert was answered while Security Hub was down (slowest ${slowest.toFixed(0)} ms)`)
 
   proxy.mode = { kind: 'pass' }
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 30_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await pendingIn(falconet.url, 'securityHub')) === 0,
+    30_000,
+    () => `never drained:\n${falconet.logs()}`,
+  )
   await falconet.stop()
   const findings = await allFindings(client)
-  t.equal(findings.reduce((s, f) => s + countOf(f), 0), sent, `all ${sent} alerts arrived after recovery`)
+  t.equal(
+    findings.reduce((s, f) => s + countOf(f), 0),
+    sent,
+    `all ${sent} alerts arrived after recovery`,
+  )
   t.equal(findings.length, 36, '3 rules × 12 namespaces')
   t.match(falconet.logs(), /ServiceUnavailableException/)
   t.match(falconet.logs(), /LimitExceededException/)

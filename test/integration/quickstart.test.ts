@@ -27,7 +27,11 @@ t.test('the built program serves the embedded default: findings.jsonl and a log 
   child.stderr.on('data', (d) => (logs += d))
   t.teardown(() => stopChild(child))
   const url = `http://127.0.0.1:${port}`
-  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 20_000, () => `not ready:\n${logs}`)
+  await waitFor(
+    async () => (await fetch(`${url}/readyz`)).ok,
+    20_000,
+    () => `not ready:\n${logs}`,
+  )
 
   // curl -X POST localhost:2801/test
   t.equal((await fetch(`${url}/test`, { method: 'POST' })).status, 200)
@@ -36,8 +40,15 @@ t.test('the built program serves the embedded default: findings.jsonl and a log 
   t.equal((await fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alert })).status, 200)
 
   const file = join(dataDir, 'findings.jsonl')
-  await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length === 2, 10_000, () => `no findings:\n${logs}`)
-  const findings = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  await waitFor(
+    () => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length === 2,
+    10_000,
+    () => `no findings:\n${logs}`,
+  )
+  const findings = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.same(findings.map((f) => f.Title).sort(), ['Fileless execution via memfd_create', 'falconet test finding'])
   t.match(logs, /finding CRITICAL Fileless execution via memfd_create @ /)
   await stopChild(child)

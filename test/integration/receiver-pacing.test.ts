@@ -45,7 +45,11 @@ t.test('a webhook that allows one message a second gets them one at a time, and 
   t.teardown(() => falconet.stop())
   // Five groups (five namespaces) arriving together.
   for (let i = 0; i < 5; i++) await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alertBody('05-', { namespace: `team-${i}` }) })
-  await waitFor(() => received.length === 5, 30_000, () => `got ${received.length}:\n${falconet.logs()}`)
+  await waitFor(
+    () => received.length === 5,
+    30_000,
+    () => `got ${received.length}:\n${falconet.logs()}`,
+  )
   t.equal(maxConcurrent, 1, 'one request at a time')
   t.ok(refused <= 2, `${refused} refusals while finding the pace`)
   await falconet.stop()

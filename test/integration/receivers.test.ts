@@ -90,7 +90,11 @@ routing:
     return JSON.stringify(a)
   })
   t.same([...new Set(await postAll(`${falconet.url}/`, storm, 8))], [200])
-  await waitFor(() => slack.received.length >= 1 && pd.received.length >= 1 && hook.received.length >= 1, 20_000, () => `not all delivered:\n${falconet.logs()}`)
+  await waitFor(
+    () => slack.received.length >= 1 && pd.received.length >= 1 && hook.received.length >= 1,
+    20_000,
+    () => `not all delivered:\n${falconet.logs()}`,
+  )
   await new Promise((r) => setTimeout(r, 1500))
   t.equal(slack.received.length, 1, 'one Slack message for the storm')
   t.equal(slack.requests(), 2, 'the first answer was 429: retried after Retry-After')
@@ -98,15 +102,14 @@ routing:
   t.equal(hook.received.length, 1)
   // /metrics needs the management token once one is configured (this test configures one).
   const metrics = await (await fetch(`${falconet.url}/metrics`, { headers: { authorization: `Bearer ${SECRETS.admin}` } })).text()
-  t.match(metrics, /falconet_spool_pending_findings\{sink="receiver-slack-sec"\} \d+/, 'receivers\' queues are in the spool metrics')
+  t.match(metrics, /falconet_spool_pending_findings\{sink="receiver-slack-sec"\} \d+/, "receivers' queues are in the spool metrics")
   t.match(slack.received[0]!.body.blocks[0].text.text, /^CRITICAL: Terminal shell in container/)
   t.match(JSON.stringify(slack.received[0]!.body), /×\d+ on \d+ pods of workload web in prod/)
   t.match(pd.received[0]!.body, { routing_key: SECRETS.pd, event_action: 'trigger', payload: { severity: 'critical' } })
   t.match(hook.received[0]!.headers['x-falconet-signature'], /^sha256=[0-9a-f]{64}$/)
 
   // Silences: the API wants its token; a silence mutes what it matches.
-  const api = (method: string, body?: unknown, token: string | null = SECRETS.admin) =>
-    fetch(`${falconet.url}/api/silences`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+  const api = (method: string, body?: unknown, token: string | null = SECRETS.admin) => fetch(`${falconet.url}/api/silences`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
   t.equal((await api('GET', undefined, null)).status, 401)
   t.equal((await api('GET', undefined, 'wrong')).status, 401)
   t.equal((await api('POST', { matchers: ['oops'], endsAt: '2099-01-01T00:00:00Z', createdBy: 'alice' })).status, 400)
@@ -127,7 +130,11 @@ routing:
   const dl = join(falconet.dataDir, 'dead-letter')
   if (existsSync(dl)) for (const f of readdirSync(dl)) texts.push(readFileSync(join(dl, f), 'utf8'))
   for (const [name, secret] of Object.entries(SECRETS)) {
-    for (const part of secret.split('/')) t.notOk(texts.some((x) => x.includes(part)), `${name} secret never printed`)
+    for (const part of secret.split('/'))
+      t.notOk(
+        texts.some((x) => x.includes(part)),
+        `${name} secret never printed`,
+      )
   }
 })
 

@@ -33,10 +33,7 @@ function bodies(from: number, n: number, start: number): string[] {
     // Every tenth alert goes to one of the namespaces in turn, the others to the storm's pods in turn.
     const ns = Math.floor(k / 10) % NAMESPACES
     const pod = (k - Math.floor(k / 10)) % STORM_PODS
-    const body =
-      k % 10 === 9
-        ? JSON.parse(alertBody('01-', { namespace: `team-${ns}`, pod: `api-7d9c6b7b9c-x${ns}` }))
-        : JSON.parse(alertBody('15-', { namespace: 'prod', pod: `web-6d4cf56db6-${'bcdfghjklm'[Math.floor(pod / 10)]}${'bcdfghjklm'[pod % 10]}zzz` }))
+    const body = k % 10 === 9 ? JSON.parse(alertBody('01-', { namespace: `team-${ns}`, pod: `api-7d9c6b7b9c-x${ns}` })) : JSON.parse(alertBody('15-', { namespace: 'prod', pod: `web-6d4cf56db6-${'bcdfghjklm'[Math.floor(pod / 10)]}${'bcdfghjklm'[pod % 10]}zzz` }))
     body.time = time
     return JSON.stringify(body)
   })
@@ -56,10 +53,7 @@ async function cluster(t: Test, extraEnv: Record<string, string> = {}): Promise<
   const slack = await startSlackCapture()
   t.teardown(() => slack.close())
   const dir = mkdtempSync(join(tmpdir(), 'falconet-scale-'))
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `receivers:\n  - name: slack\n    type: slack\n    urlEnv: SLACK_URL\n    groupBy: [rule, namespace]\n    groupWaitSecs: 2\n    repeatIntervalSecs: 3600\nrouting:\n  receivers: [slack]\n`,
-  )
+  writeFileSync(join(dir, 'config.yaml'), `receivers:\n  - name: slack\n    type: slack\n    urlEnv: SLACK_URL\n    groupBy: [rule, namespace]\n    groupWaitSecs: 2\n    repeatIntervalSecs: 3600\nrouting:\n  receivers: [slack]\n`)
   const rig = await securityHubRig(t, {
     FALCONET_CONFIG: join(dir, 'config.yaml'),
     SLACK_URL: slack.url,
@@ -98,12 +92,20 @@ async function converged(t: Test, c: Cluster, acknowledged: number): Promise<voi
   )
   const findings = await allFindings(c.rig.client)
   t.equal(findings.length, NAMESPACES + 1, 'one finding per Id, whichever replicas saw its alerts')
-  t.equal(findings.reduce((s, f) => s + countOf(f), 0), acknowledged, 'the counts add up to every acknowledged alert')
+  t.equal(
+    findings.reduce((s, f) => s + countOf(f), 0),
+    acknowledged,
+    'the counts add up to every acknowledged alert',
+  )
   const storm = findings.find((f) => f.ProductFields?.['falconet/count'] && Number(f.ProductFields['falconet/distinctPods']) > 1)
-  t.equal(storm?.ProductFields?.['falconet/distinctPods'], String(STORM_PODS), 'distinct pods are the union of every replica\'s')
+  t.equal(storm?.ProductFields?.['falconet/distinctPods'], String(STORM_PODS), "distinct pods are the union of every replica's")
   assertValidAsff(t, storm, 'the merged storm finding')
   // Each of the 41 groups (rule × namespace) notified once, as one process would.
-  await waitFor(() => c.slack.messages.length >= NAMESPACES + 1, 120_000, () => `${c.slack.messages.length} Slack messages\n${logs()}`)
+  await waitFor(
+    () => c.slack.messages.length >= NAMESPACES + 1,
+    120_000,
+    () => `${c.slack.messages.length} Slack messages\n${logs()}`,
+  )
   const windows = [1000, 2000, 5000].map((ms) => ({ ms, max: maxInWindow(c.rig.proxy.importTimes, ms), allowed: BURST + Math.ceil((RATE * ms) / 1000) }))
   for (const w of windows) t.ok(w.max <= w.allowed, `at most ${w.allowed} BatchImportFindings in any ${w.ms} ms across the replicas (saw ${w.max})`)
   t.equal(c.rig.proxy.imports.refused, 0, 'no throttling')
@@ -139,8 +141,14 @@ t.test('the store restarted mid-storm, then down for a while: ingest answers 2xx
   await c.store.start()
   acked += await send(t, c, 3000, 1000, start)
   await converged(t, c, acked)
-  t.ok(c.replicas.all.some((r) => /shared store unreachable/.test(r.logs())), 'the outage was logged')
-  t.ok(c.replicas.all.some((r) => /shared store reachable again/.test(r.logs())), 'and its end')
+  t.ok(
+    c.replicas.all.some((r) => /shared store unreachable/.test(r.logs())),
+    'the outage was logged',
+  )
+  t.ok(
+    c.replicas.all.some((r) => /shared store reachable again/.test(r.logs())),
+    'and its end',
+  )
 })
 
 t.test('a silence created on one replica mutes notifications on the others', async (t) => {
@@ -150,7 +158,11 @@ t.test('a silence created on one replica mutes notifications on the others', asy
   // (/metrics needs the management token once one is configured.)
   const drains = async (url: string) => /falconet_cluster_leader\{lease="sink:receiver-slack"\} 1/.test(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text())
   let drainer = -1
-  await waitFor(async () => (drainer = (await Promise.all(c.replicas.all.map((r) => drains(r.url)))).indexOf(true)) >= 0, 20_000, () => 'no replica drains Slack')
+  await waitFor(
+    async () => (drainer = (await Promise.all(c.replicas.all.map((r) => drains(r.url)))).indexOf(true)) >= 0,
+    20_000,
+    () => 'no replica drains Slack',
+  )
   const b = c.replicas.all[drainer]!
   const a = c.replicas.all[(drainer + 1) % 3]!
   const created = await fetch(`${a.url}/api/silences`, {
@@ -167,9 +179,20 @@ t.test('a silence created on one replica mutes notifications on the others', asy
   const post = (url: string, namespace: string) => fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...JSON.parse(alertBody('01-', { namespace })), time: new Date().toISOString() }) })
   for (const r of c.replicas.all) t.equal((await post(r.url, 'ns-muted')).status, 200)
   t.equal((await post(a.url, 'ns-loud')).status, 200)
-  await waitFor(() => c.slack.messages.some((m) => m.includes('ns-loud')), 30_000, () => `messages: ${c.slack.messages.join('\n')}`)
+  await waitFor(
+    () => c.slack.messages.some((m) => m.includes('ns-loud')),
+    30_000,
+    () => `messages: ${c.slack.messages.join('\n')}`,
+  )
   await new Promise((r) => setTimeout(r, 3000)) // longer than the group wait
-  t.notOk(c.slack.messages.some((m) => m.includes('ns-muted')), 'nothing about the silenced namespace reached Slack')
-  await waitFor(async () => (await allFindings(c.rig.client)).length === 2, 30_000, () => 'Security Hub did not get both findings')
+  t.notOk(
+    c.slack.messages.some((m) => m.includes('ns-muted')),
+    'nothing about the silenced namespace reached Slack',
+  )
+  await waitFor(
+    async () => (await allFindings(c.rig.client)).length === 2,
+    30_000,
+    () => 'Security Hub did not get both findings',
+  )
   t.pass('Security Hub still gets the silenced finding (silences mute people, not evidence)')
 })

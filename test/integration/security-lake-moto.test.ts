@@ -54,7 +54,11 @@ t.test('Falco alerts become Parquet Detection Findings in the custom source loca
   const fixtures = falcoFixtures()
   const post = (body: string) => fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
   for (const { body } of fixtures) t.equal((await post(body)).status, 200)
-  await waitFor(async () => (await lakeKeys(s3)).length >= 1, 30_000, () => `no object:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await lakeKeys(s3)).length >= 1,
+    30_000,
+    () => `no object:\n${falconet.logs()}`,
+  )
   // Five alerts again: their findings' next versions (count 2) go in a later object.
   for (const { body } of fixtures.slice(0, 5)) t.equal((await post(JSON.stringify({ ...JSON.parse(body), time: '2026-07-30T23:59:59.000000000Z' }))).status, 200)
   // And one more, with a later event time.
@@ -66,8 +70,15 @@ t.test('Falco alerts become Parquet Detection Findings in the custom source loca
   for (const o of objects) {
     t.match(o.key, /^ext\/falconet\/1\.0\/region=eu-west-1\/accountId=123456789012\/eventDay=\d{8}\/[0-9a-f]{40}\.parquet$/, 'Security Lake partition layout')
     const day = /eventDay=(\d{8})/.exec(o.key)![1]
-    t.ok(o.rows.every((r) => new Date(r.time).toISOString().slice(0, 10).replace(/-/g, '') === day), `${o.key}: rows of its event day`)
-    t.same(o.rows.map((r) => r.time), [...o.rows.map((r) => r.time)].sort((a, b) => a - b), 'rows sorted by time')
+    t.ok(
+      o.rows.every((r) => new Date(r.time).toISOString().slice(0, 10).replace(/-/g, '') === day),
+      `${o.key}: rows of its event day`,
+    )
+    t.same(
+      o.rows.map((r) => r.time),
+      [...o.rows.map((r) => r.time)].sort((a, b) => a - b),
+      'rows sorted by time',
+    )
     t.same(o.schema, objects[0]!.schema, 'the same schema in every object')
     t.match(o.compression, /^(GZIP|ZSTD)$/)
     t.equal(o.kv['ocsf.version'], '1.6.0')
@@ -84,15 +95,22 @@ t.test('Falco alerts become Parquet Detection Findings in the custom source loca
 
   const latest = latestRows(objects)
   t.equal(latest.size, fixtures.length, 'one finding per alert')
-  t.equal([...latest.values()].reduce((s, r) => s + r.count, 0), fixtures.length + 6, 'the latest rows count every alert')
+  t.equal(
+    [...latest.values()].reduce((s, r) => s + r.count, 0),
+    fixtures.length + 6,
+    'the latest rows count every alert',
+  )
   t.equal([...latest.values()].filter((r) => r.count === 2 && r.activity_id === 2 && r.type_uid === 200402).length, 6, 'the repeats are Updates')
   const shell = [...latest.values()].find((r) => r.finding_info.title === 'Terminal shell in container')
   t.match(shell, { cloud: { provider: 'AWS', region: 'eu-west-1', account: { uid: MOTO_ACCOUNT } }, finding_info: { attacks: [{ tactic: { uid: 'TA0002' }, technique: { uid: 'T1059' } }] } })
-  t.ok(shell.resources.some((r: any) => r.type === 'AwsEksCluster' && r.name === 'prod-eu'), 'the cluster resource')
+  t.ok(
+    shell.resources.some((r: any) => r.type === 'AwsEksCluster' && r.name === 'prod-eu'),
+    'the cluster resource',
+  )
   t.ok(shell.unmapped['falconet/process.name'], 'unmapped read back as a map')
 
   t.ok(assumeRoles.length >= 1, 'the provider role was assumed')
   t.equal(assumeRoles[0]!.get('RoleArn'), ROLE)
   t.equal(assumeRoles[0]!.get('ExternalId'), 'falconet-external-id', 'with the external id')
-  t.ok(puts.length >= 2 && puts.every((a) => /Credential=ASIA/.test(a)), 'objects written with the role\'s temporary credentials')
+  t.ok(puts.length >= 2 && puts.every((a) => /Credential=ASIA/.test(a)), "objects written with the role's temporary credentials")
 })

@@ -30,7 +30,11 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
 
   const falconet = await startFalconet({ ...env, FALCONET_SECURITY_HUB_ENABLED: 'true', FALCONET_CLUSTER_NAME: CLUSTER, FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '200' })
   t.teardown(() => falconet.stop())
-  await waitFor(async () => (await fetch(`${falconet.url}/readyz`)).ok, 20_000, () => `never ready:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await fetch(`${falconet.url}/readyz`)).ok,
+    20_000,
+    () => `never ready:\n${falconet.logs()}`,
+  )
 
   const fixtures = falcoFixtures()
   const expected = new Map<string, { file: string; priority: string }>()
@@ -50,7 +54,11 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
   }
   t.equal((await fetch(`${falconet.url}/test`, { method: 'POST' })).status, 200)
 
-  await waitFor(async () => (await allFindings(client)).length >= fixtures.length + 1, 30_000, () => `findings never arrived:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await allFindings(client)).length >= fixtures.length + 1,
+    30_000,
+    () => `findings never arrived:\n${falconet.logs()}`,
+  )
   const findings = await allFindings(client)
   t.equal(findings.length, fixtures.length + 1, 'one finding per distinct alert plus the test finding')
 
@@ -59,7 +67,10 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
     assertValidAsff(t, f, f.Id!)
     t.equal(f.AwsAccountId, MOTO_ACCOUNT, 'account from sts:GetCallerIdentity')
     t.equal(f.ProductArn, `arn:aws:securityhub:eu-west-1:${MOTO_ACCOUNT}:product/${MOTO_ACCOUNT}/default`)
-    t.ok(f.Resources?.some((r) => r.Type === 'AwsEksCluster' && r.Details?.AwsEksCluster?.Name === CLUSTER), 'cluster resource')
+    t.ok(
+      f.Resources?.some((r) => r.Type === 'AwsEksCluster' && r.Details?.AwsEksCluster?.Name === CLUSTER),
+      'cluster resource',
+    )
     if (f.GeneratorId?.startsWith('test/')) continue
     const want = expected.get(f.Id!)
     t.ok(want, `${f.Id} is one of the expected Ids`)
@@ -67,12 +78,20 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
     t.equal(f.Severity?.Label, labels[want.priority], `${want.file}: severity`)
     const isHost = want.file.startsWith('11-') || want.file.startsWith('31-')
     const isAudit = /^(27|28|29|30)-/.test(want.file)
-    t.equal(f.Resources?.some((r) => r.Type === 'Container'), !isHost && !isAudit, `${want.file}: Container resource iff a container`)
+    t.equal(
+      f.Resources?.some((r) => r.Type === 'Container'),
+      !isHost && !isAudit,
+      `${want.file}: Container resource iff a container`,
+    )
   }
   t.same(new Set(findings.map((f) => f.Id).filter((id) => !id!.startsWith('falconet/falconet/'))), new Set(expected.keys()))
 
   // The local file sink wrote the same findings, one line per delivered version.
-  const lines = () => readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const lines = () =>
+    readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
   t.equal(new Set(lines().map((f) => f.Id)).size, fixtures.length + 1, 'every finding appended as ASFF JSON lines')
 
   // The five repeats were folded into their findings; the shutdown flush delivers the counts.
@@ -81,7 +100,11 @@ t.test('Falco alerts become Security Hub findings in moto', async (t) => {
   t.equal(after.length, fixtures.length + 1, 'repeats updated findings, they did not add any')
   const counts = after.map((f) => Number(f.ProductFields?.['falconet/count'])).sort()
   t.same(counts.filter((c) => c === 2).length, 5, 'each repeated alert counted twice')
-  t.equal(counts.reduce((a, b) => a + b, 0), fixtures.length + 5 + 1, 'the counts add up to every alert accepted')
+  t.equal(
+    counts.reduce((a, b) => a + b, 0),
+    fixtures.length + 5 + 1,
+    'the counts add up to every alert accepted',
+  )
   for (const f of after) assertValidAsff(t, f, `${f.Id} after update`)
 })
 
@@ -93,7 +116,11 @@ t.test('SIGTERM flushes what is pending before exiting', async (t) => {
   t.teardown(() => client.destroy())
   // A long flush interval: without a flush on shutdown these findings would still be waiting.
   const falconet = await startFalconet({ ...env, FALCONET_SECURITY_HUB_ENABLED: 'true', FALCONET__SINKS__SECURITY_HUB__BATCH__FLUSH_INTERVAL_MS: '600000' })
-  await waitFor(async () => (await fetch(`${falconet.url}/readyz`)).ok, 20_000, () => `never ready:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await fetch(`${falconet.url}/readyz`)).ok,
+    20_000,
+    () => `never ready:\n${falconet.logs()}`,
+  )
   for (const { body } of falcoFixtures().slice(0, 10)) {
     t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
   }

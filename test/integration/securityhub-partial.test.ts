@@ -68,13 +68,24 @@ t.test('FailedFindings: the retryable one is sent again, the invalid one is dead
   const alerts = `[${fixtures.map((f) => f.body).join(',')}]`
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: alerts })).status, 200)
 
-  await waitFor(() => hub.calls.length >= 2, 15_000, () => `no retry:\n${falconet.logs()}`)
+  await waitFor(
+    () => hub.calls.length >= 2,
+    15_000,
+    () => `no retry:\n${falconet.logs()}`,
+  )
   t.equal(hub.calls[0]!.ids.length, 3, 'one batch of three')
   t.same(hub.calls[1]!.ids, [retryId], 'only the retryable finding is sent again')
 
   const deadLetterFile = join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')
-  await waitFor(() => existsSync(deadLetterFile), 5_000, () => 'no dead-letter file')
-  const letters = readFileSync(deadLetterFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  await waitFor(
+    () => existsSync(deadLetterFile),
+    5_000,
+    () => 'no dead-letter file',
+  )
+  const letters = readFileSync(deadLetterFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.equal(letters.length, 1)
   t.match(letters[0], { sink: 'securityHub', findingId: invalidId, code: 'InvalidInput', reason: /does not adhere/, payload: { Id: invalidId, SchemaVersion: '2018-10-08' } })
   t.match(falconet.logs(), new RegExp(`"findingId":"${invalidId.replace(/\//g, '\\/')}","code":"InvalidInput"`), 'logged with Id and code')
@@ -93,24 +104,31 @@ t.test('throttling and 5xx answers are retried until accepted; nothing is lost',
   t.teardown(() => falconet.stop())
   const body = falcoFixtures()[0]!.body
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
-  await waitFor(() => hub.calls.length >= 3, 15_000, () => `not retried:\n${falconet.logs()}`)
-  t.same(hub.calls.map((c) => c.ids.length), [1, 1, 1])
+  await waitFor(
+    () => hub.calls.length >= 3,
+    15_000,
+    () => `not retried:\n${falconet.logs()}`,
+  )
+  t.same(
+    hub.calls.map((c) => c.ids.length),
+    [1, 1, 1],
+  )
   t.match(falconet.logs(), /LimitExceededException/)
   await falconet.stop()
   t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')), 'no dead letters')
 })
 
 t.test('failures that name no finding of the batch resend the batch rather than count as delivered', async (t) => {
-  const hub = await fakeSecurityHub((ids, call) =>
-    call === 1
-      ? { status: 200, body: { FailedCount: 1, SuccessCount: 0, FailedFindings: [] } }
-      : { status: 200, body: { FailedCount: 0, SuccessCount: ids.length, FailedFindings: [] } },
-  )
+  const hub = await fakeSecurityHub((ids, call) => (call === 1 ? { status: 200, body: { FailedCount: 1, SuccessCount: 0, FailedFindings: [] } } : { status: 200, body: { FailedCount: 0, SuccessCount: ids.length, FailedFindings: [] } }))
   t.teardown(() => hub.close())
   const falconet = await startFalconet(envFor(hub.endpoint))
   t.teardown(() => falconet.stop())
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: falcoFixtures()[2]!.body })).status, 200)
-  await waitFor(() => hub.calls.length >= 2, 15_000, () => `not resent:\n${falconet.logs()}`)
+  await waitFor(
+    () => hub.calls.length >= 2,
+    15_000,
+    () => `not resent:\n${falconet.logs()}`,
+  )
   t.same(hub.calls[1]!.ids, hub.calls[0]!.ids)
   await falconet.stop()
   t.notOk(existsSync(join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')))
@@ -124,7 +142,11 @@ t.test('a request Security Hub refuses as malformed is dead-lettered whole', asy
   const body = falcoFixtures()[1]!.body
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 200)
   const file = join(falconet.dataDir, 'dead-letter', 'securityHub.jsonl')
-  await waitFor(() => existsSync(file), 15_000, () => `not dead-lettered:\n${falconet.logs()}`)
+  await waitFor(
+    () => existsSync(file),
+    15_000,
+    () => `not dead-lettered:\n${falconet.logs()}`,
+  )
   t.match(JSON.parse(readFileSync(file, 'utf8').trim()), { code: 'Rejected', reason: /InvalidInputException: Findings too large/ })
   t.equal(hub.calls.length, 1, 'not retried')
 })

@@ -44,7 +44,11 @@ t.test('a data dir written under the old id: pending findings delivered once, th
   }
   const owed = old.due('securityhub', 100, Date.now()).items
   t.equal(owed.length, 6)
-  await old.acknowledge('securityhub', owed.filter((d) => d.state.id === ids[0] || d.state.id === ids[1]).map((d) => ({ id: d.state.id, version: d.state.version })), Date.now())
+  await old.acknowledge(
+    'securityhub',
+    owed.filter((d) => d.state.id === ids[0] || d.state.id === ids[1]).map((d) => ({ id: d.state.id, version: d.state.version })),
+    Date.now(),
+  )
   const lost = old.due('securityhub', 100, Date.now(), true).items.length
   t.equal(lost, 4, 'four still owed when the old version stopped')
   await old.close()
@@ -52,7 +56,11 @@ t.test('a data dir written under the old id: pending findings delivered once, th
 
   const falconet = await startFalconet(env, dataDir)
   t.teardown(() => falconet.stop())
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0 && proxy.imports.forwarded > 0, 60_000, () => `never drained:\n${falconet.logs()}`)
+  await waitFor(
+    async () => (await pendingIn(falconet.url, 'securityHub')) === 0 && proxy.imports.forwarded > 0,
+    60_000,
+    () => `never drained:\n${falconet.logs()}`,
+  )
   const imported = await allFindings(client)
   t.same(imported.map((f) => f.Id).sort(), ids.slice(2, 6).sort(), 'exactly the four owed findings, none delivered before')
   for (const f of imported) assertValidAsff(t, f, f.Id!)
@@ -68,8 +76,16 @@ t.test('a data dir written under the old id: pending findings delivered once, th
   t.same(readdirSync(join(dataDir, 'dead-letter')), ['securityHub.jsonl'])
   const redriven = (await (await api('/api/dead-letters/redrive', { method: 'POST', body: '{"sink":"securityhub"}' })).json()) as { requeued: number }
   t.equal(redriven.requeued, 1)
-  await waitFor(async () => (await allFindings(client)).length === 5, 60_000, () => `redriven letter not imported:\n${falconet.logs()}`)
-  await waitFor(async () => (await pendingIn(falconet.url, 'securityHub')) === 0, 30_000, () => falconet.logs())
+  await waitFor(
+    async () => (await allFindings(client)).length === 5,
+    60_000,
+    () => `redriven letter not imported:\n${falconet.logs()}`,
+  )
+  await waitFor(
+    async () => (await pendingIn(falconet.url, 'securityHub')) === 0,
+    30_000,
+    () => falconet.logs(),
+  )
   await falconet.stop()
 
   // Restarted: nothing is owed under either id, so nothing is sent again.

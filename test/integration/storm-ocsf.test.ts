@@ -37,7 +37,11 @@ t.test('10,000 alerts of one rule: a handful of PutObject and PutEvents calls, c
   t.ok(row.finding_info.last_seen_time > row.finding_info.first_seen_time, 'first and last seen span the storm')
   t.same(invalidRows(lake), [])
 
-  await waitFor(async () => lastOnBus(await rig.bus.drain()).get(row.finding_info.uid)?.count === 10_000, 20_000, () => 'the last count never reached the bus')
+  await waitFor(
+    async () => lastOnBus(await rig.bus.drain()).get(row.finding_info.uid)?.count === 10_000,
+    20_000,
+    () => 'the last count never reached the bus',
+  )
   const events = await rig.bus.drain()
   t.equal(lastOnBus(events).size, 1, 'one finding on the bus')
   for (const e of events) assertValidOcsf(t, e.detail, 'storm event')

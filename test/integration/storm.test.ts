@@ -25,7 +25,11 @@ t.test('10,000 alerts of one rule across 50 pods: a handful of imports, counts a
 
   const findings = await allFindings(client)
   t.equal(findings.length, 1, 'one finding for one rule on one workload')
-  t.equal(findings.reduce((s, f) => s + countOf(f), 0), 10_000, 'its count is every alert')
+  t.equal(
+    findings.reduce((s, f) => s + countOf(f), 0),
+    10_000,
+    'its count is every alert',
+  )
   t.equal(findings[0]!.ProductFields?.['falconet/distinctPods'], '50')
   t.equal(findings[0]!.ProductFields?.['falconet/distinctContainers'], '1', 'the same container id in each alert')
   assertValidAsff(t, findings[0], 'storm finding')

@@ -22,22 +22,18 @@ t.test('threat lists from a file and a URL: audit callers and Falco connections,
   writeFileSync(listFile, '203.0.113.66\n')
   writeFileSync(
     join(dir, 'c.yaml'),
-    [
-      'audit:',
-      '  threatIntel:',
-      '    fileCheckSecs: 0.2',
-      '    lists:',
-      '      - name: tor-exit',
-      `        urls: [http://127.0.0.1:${(server.address() as { port: number }).port}/tor.txt]`,
-      '      - name: org-blocklist',
-      '        kind: malicious',
-      `        files: [${listFile}]`,
-      '',
-    ].join('\n'),
+    ['audit:', '  threatIntel:', '    fileCheckSecs: 0.2', '    lists:', '      - name: tor-exit', `        urls: [http://127.0.0.1:${(server.address() as { port: number }).port}/tor.txt]`, '      - name: org-blocklist', '        kind: malicious', `        files: [${listFile}]`, ''].join('\n'),
   )
   const falconet = await startFalconet({ FALCONET_CONFIG: join(dir, 'c.yaml') })
   t.teardown(() => falconet.stop())
-  const findings = () => (existsSync(join(falconet.dataDir, 'findings.jsonl')) ? readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [])
+  const findings = () =>
+    existsSync(join(falconet.dataDir, 'findings.jsonl'))
+      ? readFileSync(join(falconet.dataDir, 'findings.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : []
   const post = (events: unknown[]) => fetch(`${falconet.url}/k8s-audit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: events }) })
 
   // The URL is fetched in the background at start: wait until a Tor caller is a finding.
@@ -50,9 +46,22 @@ t.test('threat lists from a file and a URL: audit callers and Falco connections,
     () => `no Tor finding:\n${falconet.logs()}`,
   )
   t.equal((await post([eksEvent({ verb: 'create', sourceIPs: ['10.0.0.5', '203.0.113.66'], objectRef: { resource: 'deployments', namespace: 'shop', name: 'x' } })])).status, 200)
-  const falco = { output: 'Outbound connection to 203.0.113.66:443', priority: 'Notice', rule: 'Unexpected outbound connection', time: new Date().toISOString(), source: 'syscall', hostname: 'ip-10-0-1-10', tags: ['network'], output_fields: { 'fd.rip': '203.0.113.66', 'fd.rport': 443, 'container.id': 'abcdef123456', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' } }
+  const falco = {
+    output: 'Outbound connection to 203.0.113.66:443',
+    priority: 'Notice',
+    rule: 'Unexpected outbound connection',
+    time: new Date().toISOString(),
+    source: 'syscall',
+    hostname: 'ip-10-0-1-10',
+    tags: ['network'],
+    output_fields: { 'fd.rip': '203.0.113.66', 'fd.rport': 443, 'container.id': 'abcdef123456', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' },
+  }
   t.equal((await fetch(`${falconet.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(falco) })).status, 200)
-  await waitFor(() => findings().some((f) => /203\.0\.113\.66 is on threat list org-blocklist/.test(f.Description)) && findings().some((f) => /on threat list org-blocklist \(malicious\)/.test(f.Description)), 30_000, () => JSON.stringify(findings().map((f) => f.Description)))
+  await waitFor(
+    () => findings().some((f) => /203\.0\.113\.66 is on threat list org-blocklist/.test(f.Description)) && findings().some((f) => /on threat list org-blocklist \(malicious\)/.test(f.Description)),
+    30_000,
+    () => JSON.stringify(findings().map((f) => f.Description)),
+  )
   const marked = findings().find((f) => /is on threat list org-blocklist/.test(f.Description))
   t.equal(marked.Severity.Label, 'MEDIUM', 'the Falco event raised to Warning')
 

@@ -57,13 +57,20 @@ t.test('Security Hub, Security Lake and EventBridge agree on every finding', asy
   const asff = await allFindings(hub)
   const lake = await readLake(s3)
   const latest = latestRows(lake)
-  await waitFor(async () => new Set((await bus.drain()).map((e) => e.detail.finding_info.uid)).size >= asff.length, 20_000, () => 'bus events missing')
+  await waitFor(
+    async () => new Set((await bus.drain()).map((e) => e.detail.finding_info.uid)).size >= asff.length,
+    20_000,
+    () => 'bus events missing',
+  )
   const events = await bus.drain()
   const lastOnBus = new Map<string, any>()
   for (const e of events) if ((lastOnBus.get(e.detail.finding_info.uid)?.count ?? 0) <= e.detail.count) lastOnBus.set(e.detail.finding_info.uid, e.detail)
 
   t.equal(asff.length, fixtures.length + 1, 'the alerts and the exec detection in Security Hub')
-  t.ok(asff.some((f) => f.Title?.includes('exec') || f.GeneratorId?.startsWith('k8s-audit/')), 'the audit detection is among them')
+  t.ok(
+    asff.some((f) => f.Title?.includes('exec') || f.GeneratorId?.startsWith('k8s-audit/')),
+    'the audit detection is among them',
+  )
   t.same(new Set(latest.keys()), new Set(asff.map((f) => f.Id)), 'Security Lake: the same uids')
   t.same(new Set(lastOnBus.keys()), new Set(asff.map((f) => f.Id)), 'EventBridge: the same uids')
   for (const f of asff) {
@@ -77,7 +84,11 @@ t.test('Security Hub, Security Lake and EventBridge agree on every finding', asy
     t.equal(row.finding_info.title, f.Title)
     t.equal(row.cloud.account.uid, f.AwsAccountId)
   }
-  t.equal(asff.reduce((s, f) => s + countOf(f), 0), fixtures.length + 2 + 1, 'counts add up to what was sent')
+  t.equal(
+    asff.reduce((s, f) => s + countOf(f), 0),
+    fixtures.length + 2 + 1,
+    'counts add up to what was sent',
+  )
   t.same(invalidRows(lake), [], 'every Parquet row valid')
   for (const e of events) assertValidOcsf(t, e.detail, `bus: ${e.detail.finding_info.title}`)
   const exec = latest.get(asff.find((f) => f.GeneratorId?.startsWith('k8s-audit/'))!.Id!)

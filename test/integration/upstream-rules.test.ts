@@ -28,7 +28,11 @@ const TECHNIQUE = /^T\d{4}(\.\d{3})?$/
 t.test('the generated set covers every upstream rule', async (t) => {
   t.ok(alerts.length >= 90, `${alerts.length} rules`)
   t.equal(new Set(alerts.map((a) => a.rule.rule)).size, alerts.length, 'rule names are unique')
-  for (const variant of ['container', 'host', 'host-suggested'] as const) t.ok(alerts.some((a) => a.variant === variant), `has ${variant} events`)
+  for (const variant of ['container', 'host', 'host-suggested'] as const)
+    t.ok(
+      alerts.some((a) => a.variant === variant),
+      `has ${variant} events`,
+    )
   t.ok(alerts.some((a) => /"<NA>"/.test(a.body)) && alerts.some((a) => /:null[,}]/.test(a.body)), 'null and "<NA>" values')
 })
 
@@ -84,7 +88,10 @@ async function sendEverything(t: Test, falconet: FalconetProcess): Promise<void>
   for (let i = 0; i < alerts.length; i += 25) {
     const chunk = alerts.slice(i, i + 25)
     const now = Date.now() - 2000
-    for (const [type, body] of [['application/x-ndjson', jsonLinesChunk(chunk, now)], ['application/msgpack', msgpackChunk(chunk, now)]] as const) {
+    for (const [type, body] of [
+      ['application/x-ndjson', jsonLinesChunk(chunk, now)],
+      ['application/msgpack', msgpackChunk(chunk, now)],
+    ] as const) {
       const res = await post(`${falconet.url}/fluent-bit`, { ...fluentBit, 'content-type': type }, body)
       t.equal(res.status, 200, `${type} chunk at ${i}`)
       t.match(JSON.parse(res.text), { records: chunk.length, events: chunk.length, malformed: 0 }, `${type} chunk at ${i}: every record a Falco alert`)
@@ -99,7 +106,13 @@ async function findings(falconet: FalconetProcess, idOf: (f: any) => string, cou
   await waitFor(
     () => {
       if (!existsSync(file)) return false
-      latest = new Map(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((f) => [idOf(f), f]))
+      latest = new Map(
+        readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .map((f) => [idOf(f), f]),
+      )
       return latest.size >= alerts.length && [...latest.values()].every((f) => countOf(f) >= 3)
     },
     90_000,
@@ -130,14 +143,15 @@ t.test('every upstream rule, through /falco and Fluent Bit, as ASFF and as OCSF'
     FALCONET__SERVER__RATE_LIMIT__FALCO: '0',
     FALCONET__SERVER__RATE_LIMIT__FLUENT_BIT: '0',
   }
-  const [asff, ocsf] = await Promise.all([
-    startFalconet({ ...env, FALCONET_CLUSTER_NAME: 'lab', FALCONET__SINKS__FILE__FORMAT: 'asff' }),
-    startFalconet({ ...env, FALCONET__SINKS__FILE__FORMAT: 'ocsf' }),
-  ])
+  const [asff, ocsf] = await Promise.all([startFalconet({ ...env, FALCONET_CLUSTER_NAME: 'lab', FALCONET__SINKS__FILE__FORMAT: 'asff' }), startFalconet({ ...env, FALCONET__SINKS__FILE__FORMAT: 'ocsf' })])
   t.teardown(() => Promise.all([asff.stop(), ocsf.stop()]))
   await Promise.all([sendEverything(t, asff), sendEverything(t, ocsf)])
 
-  const asffFindings = await findings(asff, (f) => f.Id, (f) => Number(f.ProductFields['falconet/count']))
+  const asffFindings = await findings(
+    asff,
+    (f) => f.Id,
+    (f) => Number(f.ProductFields['falconet/count']),
+  )
   t.equal(asffFindings.length, alerts.length, 'one ASFF finding per rule: both ways in give the same Id')
   for (const f of asffFindings) {
     const alert = byRule.get(f.Title)
@@ -148,11 +162,19 @@ t.test('every upstream rule, through /falco and Fluent Bit, as ASFF and as OCSF'
     checkTypes(t, f.Types, alert!)
     const hasContainer = f.Resources.some((r: any) => r.Type === 'Container')
     t.equal(hasContainer, alert!.variant === 'container', `${f.Title}: a Container resource only for a container event (${alert!.variant})`)
-    if (!hasContainer) t.ok(f.Resources.some((r: any) => r.Type === 'Other' && r.Id === f.ProductFields['falconet/hostname']), `${f.Title}: a host event names its node`)
+    if (!hasContainer)
+      t.ok(
+        f.Resources.some((r: any) => r.Type === 'Other' && r.Id === f.ProductFields['falconet/hostname']),
+        `${f.Title}: a host event names its node`,
+      )
     t.notMatch(f.Description, /^\d{2}:\d{2}:\d{2}\.\d{9}: /, `${f.Title}: no Falco time prefix in the description`)
   }
 
-  const ocsfFindings = await findings(ocsf, (f) => f.finding_info.uid, (f) => f.count)
+  const ocsfFindings = await findings(
+    ocsf,
+    (f) => f.finding_info.uid,
+    (f) => f.count,
+  )
   t.equal(ocsfFindings.length, alerts.length, 'one OCSF finding per rule')
   for (const f of ocsfFindings) {
     const alert = byRule.get(f.finding_info.title)
@@ -183,7 +205,10 @@ t.test('falconet ocsf and falconet asff read the same alerts from a file', async
   for (const output of ['asff', 'ocsf'] as const) {
     const res = await runCli([output, file])
     t.equal(res.code, 0, `${output}: ${res.stderr}`)
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     t.equal(lines.length, alerts.length, `${output}: one finding per rule`)
     const problems = lines.flatMap((f) => (output === 'asff' ? validateFinding(f) : ocsfProblems(f)))
     t.same(problems, [], `${output}: every finding valid`)

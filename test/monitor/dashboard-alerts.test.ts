@@ -125,10 +125,21 @@ t.test('the dashboard: schemaVersion 39+, a ${datasource} variable and no hard-c
   for (const p of dashboard.panels) t.ok(p.gridPos.x + p.gridPos.w <= 24, `${p.title}: fits the grid`)
   const queried = new Set(dashboardQueries().flatMap((q) => parsePromql(q.expr).metrics))
   for (const topic of [
-    'falconet_events_received_total', 'falconet_records_rejected_total', 'falconet_findings_total', 'falconet_sink_requests_total',
-    'falconet_sink_request_duration_seconds_bucket', 'falconet_spool_pending_findings', 'falconet_spool_oldest_pending_age_seconds',
-    'falconet_spool_bytes', 'falconet_spool_budget_bytes', 'falconet_aggregation_deliveries_avoided_total', 'falconet_enrich_synced',
-    'falconet_enrich_cache_objects', 'falconet_eks_audit_lag_seconds', 'falconet_monitored_sources', 'falconet_http_rate_limited_total',
+    'falconet_events_received_total',
+    'falconet_records_rejected_total',
+    'falconet_findings_total',
+    'falconet_sink_requests_total',
+    'falconet_sink_request_duration_seconds_bucket',
+    'falconet_spool_pending_findings',
+    'falconet_spool_oldest_pending_age_seconds',
+    'falconet_spool_bytes',
+    'falconet_spool_budget_bytes',
+    'falconet_aggregation_deliveries_avoided_total',
+    'falconet_enrich_synced',
+    'falconet_enrich_cache_objects',
+    'falconet_eks_audit_lag_seconds',
+    'falconet_monitored_sources',
+    'falconet_http_rate_limited_total',
   ]) {
     t.ok(queried.has(topic), `a panel shows ${topic}`)
   }

@@ -28,7 +28,11 @@ t.test("Falco's internal events become findings graded by what they mean for det
   }
   const restart = rig.queued().find((f) => f.event.rule === 'Falco internal: hot restart failure')!
   t.match(toAsff(toFinding(restart), TEST_CONTEXT).Description, /LOAD_ERR_COMPILE_CONDITION/, 'the loader error is in the finding')
-  t.same(rig.queued('receiver-pager').map((f) => f.event.rule), ['Falco internal: hot restart failure'], 'only the CRITICAL one pages')
+  t.same(
+    rig.queued('receiver-pager').map((f) => f.event.rule),
+    ['Falco internal: hot restart failure'],
+    'only the CRITICAL one pages',
+  )
 })
 
 t.test('drops on one node fold into one finding per node, with a count', async (t) => {
@@ -38,7 +42,16 @@ t.test('drops on one node fold into one finding per node, with a count', async (
     await rig.post('/falco', JSON.stringify({ ...drop, time }))
   }
   await rig.post('/falco', JSON.stringify({ ...drop, hostname: 'ip-10-0-61-20.eu-west-1.compute.internal' }))
-  t.same(rig.queued().map((f) => [f.event.hostname, f.count]).sort(), [[NODE, 3], ['ip-10-0-61-20.eu-west-1.compute.internal', 1]])
+  t.same(
+    rig
+      .queued()
+      .map((f) => [f.event.hostname, f.count])
+      .sort(),
+    [
+      [NODE, 3],
+      ['ip-10-0-61-20.eu-west-1.compute.internal', 1],
+    ],
+  )
 })
 
 t.test("the metrics snapshot is Falco's heartbeat: never a finding, on http_output or through Fluent Bit", async (t) => {
@@ -53,8 +66,15 @@ t.test("the metrics snapshot is Falco's heartbeat: never a finding, on http_outp
   t.equal(viaFluentBit.statusCode, 200)
   t.same(rig.queued(), [], 'no finding from either')
   t.same(
-    rig.liveness.summary().map((s) => [s.kind, s.identity]).sort(),
-    [['falco', NODE], ['falco', 'ip-10-0-61-20.eu-west-1.compute.internal'], ['fluent-bit', 'ip-10-0-61-20.eu-west-1.compute.internal']],
+    rig.liveness
+      .summary()
+      .map((s) => [s.kind, s.identity])
+      .sort(),
+    [
+      ['falco', NODE],
+      ['falco', 'ip-10-0-61-20.eu-west-1.compute.internal'],
+      ['fluent-bit', 'ip-10-0-61-20.eu-west-1.compute.internal'],
+    ],
     'both Falcos and the Fluent Bit are known',
   )
 })
@@ -65,8 +85,14 @@ t.test('an internal event of a newer Falco is at least LOW; rules of other sourc
   await rig.post('/falco', JSON.stringify({ ...drop, rule: 'Falco internal: plugin event source restarted', output: 'Falco internal: plugin event source restarted' }))
   await rig.post('/falco', JSON.stringify({ ...drop, source: 'syscall', rule: 'Custom debug rule', output: 'a debug rule of the operator' }))
   t.same(
-    rig.queued().map((f) => [f.event.rule, f.severity, f.event.priorityText]).sort(),
-    [['Custom debug rule', 'INFORMATIONAL', 'Debug'], ['Falco internal: plugin event source restarted', 'LOW', 'Debug']],
+    rig
+      .queued()
+      .map((f) => [f.event.rule, f.severity, f.event.priorityText])
+      .sort(),
+    [
+      ['Custom debug rule', 'INFORMATIONAL', 'Debug'],
+      ['Falco internal: plugin event source restarted', 'LOW', 'Debug'],
+    ],
   )
 })
 
@@ -78,8 +104,15 @@ t.test('an internal rule named like an Object.prototype member is graded as any 
     t.equal(res.statusCode, 200, rule)
   }
   t.same(
-    rig.queued().map((f) => [f.event.rule, f.severity, f.event.priority]).sort(),
-    [['__proto__', 'LOW', 'Notice'], ['constructor', 'LOW', 'Notice'], ['toString', 'LOW', 'Notice']],
+    rig
+      .queued()
+      .map((f) => [f.event.rule, f.severity, f.event.priority])
+      .sort(),
+    [
+      ['__proto__', 'LOW', 'Notice'],
+      ['constructor', 'LOW', 'Notice'],
+      ['toString', 'LOW', 'Notice'],
+    ],
     'graded LOW (Notice), never from a prototype member',
   )
 })

@@ -57,7 +57,11 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
     /** Acknowledge everything queued for a sink, as a runner would after delivering it. */
     deliver: async (sink = 'securityHub') => {
       const items = spool.due(sink, 10_000, Number.MAX_SAFE_INTEGER, true).items
-      await spool.acknowledge(sink, items.map((d) => ({ id: d.state.id, version: d.state.version })), clock.now)
+      await spool.acknowledge(
+        sink,
+        items.map((d) => ({ id: d.state.id, version: d.state.version })),
+        clock.now,
+      )
       return items.map((d) => d.state)
     },
     /** Move the clock and run one check. */

@@ -44,7 +44,11 @@ export async function runningApp(t: Test): Promise<{ url: string; scrape(): Prom
   const running = await serve(config, { AWS_REGION: 'eu-west-1' })
   t.teardown(() => running.close())
   const url = `http://127.0.0.1:${port}`
-  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 15_000, () => 'falconet never ready')
+  await waitFor(
+    async () => (await fetch(`${url}/readyz`)).ok,
+    15_000,
+    () => 'falconet never ready',
+  )
 
   const post = (path: string, body: string, type = 'application/json') => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type }, body })
   for (const { body } of falcoFixtures()) await post('/', body)

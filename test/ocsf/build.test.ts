@@ -73,7 +73,10 @@ t.test('audit detections: actor, API call, source endpoint, target resource and 
   t.match(ocsf.actor, { user: { name: 'alice', uid: 'arn:aws:sts::111122223333:assumed-role/Admin/alice', account: { uid: '111122223333' } } })
   t.match(ocsf.api, { operation: 'create', service: { name: 'kubernetes' }, request: { uid: /^id-/ } })
   t.match(ocsf.evidences, [{ src_endpoint: { ip: '203.0.113.7' }, http_request: { user_agent: /^kubectl/ } }])
-  t.ok(ocsf.resources.some((r) => r.type === 'pods' && r.name === 'web' && r.namespace === 'shop'), 'the target pod')
+  t.ok(
+    ocsf.resources.some((r) => r.type === 'pods' && r.name === 'web' && r.namespace === 'shop'),
+    'the target pod',
+  )
   t.equal(ocsf.finding_info.analytic.uid, 'exec-in-pod', 'analytic uid is the detection id')
   t.ok(ocsf.metadata.profiles.includes('host'), 'actor → host profile')
 })
@@ -128,19 +131,34 @@ t.test('an enriched runtime alert: process with pid, container and image, node, 
   t.equal(ocsf.unmapped['falconet/node.instanceType'], 'm7g.large', 'what OCSF has no attribute for goes to unmapped')
   t.equal(ocsf.unmapped['falconet/iam.via'], 'pod-identity')
   t.notOk('falco/proc.cmdline' in ocsf.unmapped, 'a mapped raw field is not repeated in unmapped')
-  t.ok(Object.values(ocsf.unmapped).every((v) => typeof v === 'string'), 'unmapped is flat strings')
+  t.ok(
+    Object.values(ocsf.unmapped).every((v) => typeof v === 'string'),
+    'unmapped is flat strings',
+  )
 })
 
 t.test('a test finding and an event with no workload are still valid', async (t) => {
   const event: SecurityEvent = { input: 'test', source: 'falconet', rule: 'falconet test finding', priority: 'Notice', priorityText: 'Notice', time: '2026-07-30T09:14:03.000000000Z', output: 'x', tags: ['test'], workload: {}, fields: {} }
   const ocsf = toOcsf(findingFromEvent(event, OPTIONS), TEST_CONTEXT)
   assertValidOcsf(t, ocsf, 'no workload')
-  t.same(ocsf.resources.map((r) => r.type), ['Other'])
+  t.same(
+    ocsf.resources.map((r) => r.type),
+    ['Other'],
+  )
 })
 
 t.test('provenance: how the event arrived is in unmapped under the same keys as ASFF ProductFields', async (t) => {
   const event: SecurityEvent = {
-    input: 'fluent-bit', source: 'syscall', rule: 'Terminal shell in container', priority: 'Notice', priorityText: 'Notice', time: '2026-07-30T09:14:03.000000000Z', output: 'x', tags: [], workload: {}, fields: {},
+    input: 'fluent-bit',
+    source: 'syscall',
+    rule: 'Terminal shell in container',
+    priority: 'Notice',
+    priorityText: 'Notice',
+    time: '2026-07-30T09:14:03.000000000Z',
+    output: 'x',
+    tags: [],
+    workload: {},
+    fields: {},
     provenance: { via: 'fluent-bit', node: 'ip-10-0-1-23.ec2.internal', namespace: 'falco', pod: 'falco-abcde', container: 'falco', verifiedBy: 'log-file' },
   }
   const finding = findingFromEvent(event, OPTIONS)
@@ -156,16 +174,32 @@ t.test('provenance: how the event arrived is in unmapped under the same keys as 
 
 t.test("Falco's k8saudit plugin alerts (source k8s_audit) keep the API call, caller and target like falconet's own audit detections", async (t) => {
   const alert = {
-    rule: 'Attach/Exec Pod', priority: 'Notice', source: 'k8s_audit', time: '2026-11-21T10:00:00.000000000Z', output: 'x', tags: ['k8s', 'mitre_execution', 'T1609'],
+    rule: 'Attach/Exec Pod',
+    priority: 'Notice',
+    source: 'k8s_audit',
+    time: '2026-11-21T10:00:00.000000000Z',
+    output: 'x',
+    tags: ['k8s', 'mitre_execution', 'T1609'],
     output_fields: {
-      'ka.verb': 'create', 'ka.user.name': 'alice', 'ka.target.resource': 'pods', 'ka.target.name': 'web', 'ka.target.namespace': 'shop', 'ka.target.subresource': 'exec',
-      'ka.auditid': 'abc', 'ka.response.code': 101, 'ka.sourceips': ['2001:db8::7'], 'ka.useragent': 'kubectl/v1.33',
+      'ka.verb': 'create',
+      'ka.user.name': 'alice',
+      'ka.target.resource': 'pods',
+      'ka.target.name': 'web',
+      'ka.target.namespace': 'shop',
+      'ka.target.subresource': 'exec',
+      'ka.auditid': 'abc',
+      'ka.response.code': 101,
+      'ka.sourceips': ['2001:db8::7'],
+      'ka.useragent': 'kubectl/v1.33',
     },
   }
   const ocsf = toOcsf(findingFromEvent(normalizeFalcoAlert(alert), OPTIONS), CTX)
   assertValidOcsf(t, ocsf, 'k8saudit plugin alert')
   t.match(ocsf.api, { operation: 'create', service: { name: 'kubernetes' }, request: { uid: 'abc' }, response: { code: 101 } })
   t.match(ocsf.evidences, [{ src_endpoint: { ip: '2001:db8::7' }, http_request: { user_agent: 'kubectl/v1.33' } }])
-  t.ok(ocsf.resources.some((r) => r.type === 'pods' && r.name === 'web' && r.namespace === 'shop'), 'the target')
+  t.ok(
+    ocsf.resources.some((r) => r.type === 'pods' && r.name === 'web' && r.namespace === 'shop'),
+    'the target',
+  )
   t.match(ocsf.actor, { user: { name: 'alice' } })
 })

@@ -24,11 +24,22 @@ function readBack(events: DetectionFinding[]): any {
   return JSON.parse(execFileSync('python3', [script, file], { encoding: 'utf8', maxBuffer: 1e8 }))[0]
 }
 
-const sorted = (v: any): any => (Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v)
+const sorted = (v: any): any =>
+  Array.isArray(v)
+    ? v.map(sorted)
+    : v && typeof v === 'object'
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, sorted(v[k])]),
+        )
+      : v
 
 t.test('every attribute the encoder writes survives Parquet and pyarrow exactly, and stays valid OCSF', async (t) => {
   const falco = falcoFixtures().map((f) => toOcsf(findingFromEvent(normalizeFalcoAlert(JSON.parse(f.body)), OPTIONS), CTX))
-  const audit = detector().detect(auditFixture('exec_pod.json')[0]!).map((e) => toOcsf(findingFromEvent(e, OPTIONS), CTX))
+  const audit = detector()
+    .detect(auditFixture('exec_pod.json')[0]!)
+    .map((e) => toOcsf(findingFromEvent(e, OPTIONS), CTX))
   const events = [...falco, ...audit]
   const out = readBack(events)
   t.equal(out.rows.length, events.length)
@@ -37,7 +48,11 @@ t.test('every attribute the encoder writes survives Parquet and pyarrow exactly,
     t.same(ocsfProblems(row), [], `${row.finding_info.title}: valid after the round trip`)
     t.same(sorted(row), sorted(byMeta.get(row.metadata.uid)), `${row.finding_info.title}: the same values`)
   }
-  t.same(out.rows.map((r: any) => r.time), [...out.rows.map((r: any) => r.time)].sort((a: number, b: number) => a - b), 'sorted by time')
+  t.same(
+    out.rows.map((r: any) => r.time),
+    [...out.rows.map((r: any) => r.time)].sort((a: number, b: number) => a - b),
+    'sorted by time',
+  )
 })
 
 t.test('the schema is the same whatever the rows hold, and refuses attributes it does not know', async (t) => {

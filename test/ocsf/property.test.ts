@@ -40,14 +40,60 @@ const FIELD_NAMES = [...FIELDS.syscall!, ...FIELDS.container!, ...FIELDS.k8saudi
 
 /** ATT&CK tags of falcosecurity/rules (stable, incubating and sandbox rules files; tag names only). */
 const UPSTREAM_TECHNIQUES = [
-  'T1005', 'T1020', 'T1046', 'T1053.003', 'T1055.008', 'T1059', 'T1059.004', 'T1070', 'T1072', 'T1083', 'T1098', 'T1098.004', 'T1132',
-  'T1190', 'T1195.002', 'T1204', 'T1205.001', 'T1222.002', 'T1485', 'T1496', 'T1505', 'T1505.003', 'T1543', 'T1546.004', 'T1548.001',
-  'T1548.003', 'T1552', 'T1552.001', 'T1552.005', 'T1555', 'T1556', 'T1557.002', 'T1564.001', 'T1565', 'T1610', 'T1611', 'T1620', 'T1622',
+  'T1005',
+  'T1020',
+  'T1046',
+  'T1053.003',
+  'T1055.008',
+  'T1059',
+  'T1059.004',
+  'T1070',
+  'T1072',
+  'T1083',
+  'T1098',
+  'T1098.004',
+  'T1132',
+  'T1190',
+  'T1195.002',
+  'T1204',
+  'T1205.001',
+  'T1222.002',
+  'T1485',
+  'T1496',
+  'T1505',
+  'T1505.003',
+  'T1543',
+  'T1546.004',
+  'T1548.001',
+  'T1548.003',
+  'T1552',
+  'T1552.001',
+  'T1552.005',
+  'T1555',
+  'T1556',
+  'T1557.002',
+  'T1564.001',
+  'T1565',
+  'T1610',
+  'T1611',
+  'T1620',
+  'T1622',
 ]
 const TACTIC_TAGS = [
-  'mitre_collection', 'mitre_command_and_control', 'mitre_credential_access', 'mitre_defense_evasion', 'mitre_discovery', 'mitre_execution',
-  'mitre_exfiltration', 'mitre_impact', 'mitre_initial_access', 'mitre_lateral_movement', 'mitre_persistence', 'mitre_privilege_escalation',
-  'mitre_reconnaissance', 'mitre_resource_development',
+  'mitre_collection',
+  'mitre_command_and_control',
+  'mitre_credential_access',
+  'mitre_defense_evasion',
+  'mitre_discovery',
+  'mitre_execution',
+  'mitre_exfiltration',
+  'mitre_impact',
+  'mitre_initial_access',
+  'mitre_lateral_movement',
+  'mitre_persistence',
+  'mitre_privilege_escalation',
+  'mitre_reconnaissance',
+  'mitre_resource_development',
 ]
 const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug']
 
@@ -56,11 +102,7 @@ const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notic
 const unicode = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
 const huge = fc.tuple(fc.constantFrom('a', 'é', '漢', '🦅', ' ', '/'), fc.integer({ min: 5_000, max: 60_000 })).map(([c, n]) => c.repeat(n))
 const text = fc.oneof({ weight: 5, arbitrary: fc.string({ minLength: 1, maxLength: 30 }) }, { weight: 3, arbitrary: unicode }, { weight: 1, arbitrary: huge }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '<NA>', 'host') })
-const number = fc.oneof(
-  fc.integer({ min: -5, max: 70_000 }),
-  fc.constantFrom(-1, 4294967295, 2147483648, 9007199254740991, 1e15),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-)
+const number = fc.oneof(fc.integer({ min: -5, max: 70_000 }), fc.constantFrom(-1, 4294967295, 2147483648, 9007199254740991, 1e15), fc.double({ noNaN: true, noDefaultInfinity: true }))
 const value = fc.oneof({ weight: 4, arbitrary: text }, { weight: 3, arbitrary: number }, { weight: 1, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.array(text, { maxLength: 4 }) })
 const port = fc.integer({ min: 0, max: 65535 })
 const ip = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('::1', '::ffff:10.0.0.1', 'fe80::1%eth0', '[::1]', 'not-an-ip'))
@@ -115,9 +157,7 @@ const processFields = fc.record(
 const anyFields = fc.dictionary(fc.constantFrom(...FIELD_NAMES), value, { maxKeys: 12 })
 const techniqueTag = fc.oneof(fc.constantFrom(...UPSTREAM_TECHNIQUES), fc.stringMatching(/^T\d{4}(\.\d{3})?$/))
 const tags = fc.array(fc.oneof(fc.constantFrom(...TACTIC_TAGS), techniqueTag, fc.constantFrom('container', 'shell', 'k8s', 'MITRE_EXECUTION', 'T123', 'TA0002'), text), { maxLength: 10 })
-const time = fc
-  .tuple(fc.integer({ min: Date.parse('2001-01-01T00:00:00Z'), max: Date.parse('2099-12-31T00:00:00Z') }), fc.integer({ min: 0, max: 999_999 }))
-  .map(([ms, nanos]) => new Date(ms).toISOString().replace('Z', String(nanos).padStart(6, '0') + 'Z'))
+const time = fc.tuple(fc.integer({ min: Date.parse('2001-01-01T00:00:00Z'), max: Date.parse('2099-12-31T00:00:00Z') }), fc.integer({ min: 0, max: 999_999 })).map(([ms, nanos]) => new Date(ms).toISOString().replace('Z', String(nanos).padStart(6, '0') + 'Z'))
 
 const falcoAlert = fc.record(
   {
@@ -241,22 +281,28 @@ function holds(f: Finding): boolean {
 }
 
 t.test('Falco alerts with any fields, values, tags, with or without Kubernetes and a container', async (t) => {
-  fc.assert(fc.property(falcoAlert, fc.option(enrichment, { nil: undefined }), lifecycle, (alert, enrich, life) => {
-    let event: SecurityEvent
-    try {
-      event = normalizeFalcoAlert(alert)
-    } catch {
-      fc.pre(false) // refused at the door with a 400 (test/fuzz covers that), never encoded
-      return true
-    }
-    const enriched = enrich ? { ...event, workload: { ...event.workload, ...enrich } } : event
-    return holds(finding(enriched as SecurityEvent, life))
-  }), fuzz(300))
+  fc.assert(
+    fc.property(falcoAlert, fc.option(enrichment, { nil: undefined }), lifecycle, (alert, enrich, life) => {
+      let event: SecurityEvent
+      try {
+        event = normalizeFalcoAlert(alert)
+      } catch {
+        fc.pre(false) // refused at the door with a 400 (test/fuzz covers that), never encoded
+        return true
+      }
+      const enriched = enrich ? { ...event, workload: { ...event.workload, ...enrich } } : event
+      return holds(finding(enriched as SecurityEvent, life))
+    }),
+    fuzz(300),
+  )
   t.pass('300 alerts')
 })
 
 t.test('Falco internal events', async (t) => {
-  fc.assert(fc.property(falcoInternal, lifecycle, (alert, life) => holds(finding(gradeFalcoInternal(normalizeFalcoAlert(alert)), life))), fuzz(60))
+  fc.assert(
+    fc.property(falcoInternal, lifecycle, (alert, life) => holds(finding(gradeFalcoInternal(normalizeFalcoAlert(alert)), life))),
+    fuzz(60),
+  )
   t.pass('60 internal events')
 })
 
@@ -272,36 +318,44 @@ t.test('audit detections from recorded events with another principal, source add
     code: fc.option(fc.oneof(fc.integer({ min: 100, max: 599 }), fc.constantFrom(0, -1, 2 ** 31, 1e12)), { nil: undefined }),
   })
   let detections = 0
-  fc.assert(fc.property(mutation, lifecycle, (m, life) => {
-    const base = events[m.index]!
-    const user = { ...base.user, ...(m.username !== undefined ? { username: m.username } : {}), ...(m.groups ? { groups: m.groups } : {}) }
-    if (m.arn !== undefined) user.extra = { ...(user.extra ?? {}), arn: [m.arn] }
-    const event = { ...base, user, ...(m.sourceIPs ? { sourceIPs: m.sourceIPs } : {}), ...(m.userAgent !== undefined ? { userAgent: m.userAgent } : {}), ...(m.code !== undefined ? { responseStatus: { code: m.code } } : {}) }
-    for (const detection of detector().detect(event)) {
-      detections++
-      holds(finding(detection, life))
-    }
-    return true
-  }), fuzz(300))
+  fc.assert(
+    fc.property(mutation, lifecycle, (m, life) => {
+      const base = events[m.index]!
+      const user = { ...base.user, ...(m.username !== undefined ? { username: m.username } : {}), ...(m.groups ? { groups: m.groups } : {}) }
+      if (m.arn !== undefined) user.extra = { ...(user.extra ?? {}), arn: [m.arn] }
+      const event = { ...base, user, ...(m.sourceIPs ? { sourceIPs: m.sourceIPs } : {}), ...(m.userAgent !== undefined ? { userAgent: m.userAgent } : {}), ...(m.code !== undefined ? { responseStatus: { code: m.code } } : {}) }
+      for (const detection of detector().detect(event)) {
+        detections++
+        holds(finding(detection, life))
+      }
+      return true
+    }),
+    fuzz(300),
+  )
   t.ok(detections >= 50, `${detections} audit detections encoded`)
 })
 
 t.test('silent-source findings and their recovery', async (t) => {
-  fc.assert(fc.property(fc.constantFrom(...SOURCE_KINDS), text, fc.boolean(), lifecycle, (kind, identity, recovered, life) => {
-    const source = { kind, identity, lastSeen: Date.parse('2026-11-21T10:00:00Z') }
-    const now = source.lastSeen + 900_000
-    const event = recovered ? recoveredEvent(source, now, 'Notice', source.lastSeen, 'talks again') : silentEvent(source, now, 'Warning')
-    const f = finding(event, life)
-    const attacks = toOcsf(f, CTX).finding_info.attacks ?? []
-    if (!attacks.every((a) => a.technique?.name && a.sub_technique?.name && a.tactic?.uid === 'TA0005')) throw new Error(`ATT&CK names: ${JSON.stringify(attacks)}`)
-    return holds(f)
-  }), fuzz(40))
+  fc.assert(
+    fc.property(fc.constantFrom(...SOURCE_KINDS), text, fc.boolean(), lifecycle, (kind, identity, recovered, life) => {
+      const source = { kind, identity, lastSeen: Date.parse('2026-11-21T10:00:00Z') }
+      const now = source.lastSeen + 900_000
+      const event = recovered ? recoveredEvent(source, now, 'Notice', source.lastSeen, 'talks again') : silentEvent(source, now, 'Warning')
+      const f = finding(event, life)
+      const attacks = toOcsf(f, CTX).finding_info.attacks ?? []
+      if (!attacks.every((a) => a.technique?.name && a.sub_technique?.name && a.tactic?.uid === 'TA0005')) throw new Error(`ATT&CK names: ${JSON.stringify(attacks)}`)
+      return holds(f)
+    }),
+    fuzz(40),
+  )
   t.pass('40 silent-source findings')
 })
 
-t.test('every technique Falco\'s rules and falconet\'s detections name has its ATT&CK name', async (t) => {
+t.test("every technique Falco's rules and falconet's detections name has its ATT&CK name", async (t) => {
   const base = normalizeFalcoAlert({ rule: 'r', priority: 'Notice', time: '2026-11-21T10:00:00Z', output: 'x', tags: [] })
-  const detected = auditFixtureNames().flatMap((name) => auditFixture(name).flatMap((e) => detector().detect(e))).flatMap((d) => d.tags)
+  const detected = auditFixtureNames()
+    .flatMap((name) => auditFixture(name).flatMap((e) => detector().detect(e)))
+    .flatMap((d) => d.tags)
   for (const tag of new Set([...UPSTREAM_TECHNIQUES, ...detected.filter((x) => /^T\d{4}/.test(x))])) {
     const [attack] = toOcsf(findingFromEvent({ ...base, tags: ['mitre_execution', tag] }, OPTIONS), CTX).finding_info.attacks!
     t.ok(attack?.technique?.name && (!tag.includes('.') || attack.sub_technique?.name), `${tag}: ${attack?.sub_technique?.name ?? attack?.technique?.name}`)
@@ -323,7 +377,20 @@ t.test('what the properties generated reads back from Parquet with pyarrow uncha
   const want = canonical(written)
   const differ = got.filter((r, i) => r !== want[i]).length
   t.equal(differ, 0, 'every row as written')
-  t.same(read.rows.flatMap((r: unknown) => ocsfProblems(r)), [], 'every row read back is valid OCSF')
+  t.same(
+    read.rows.flatMap((r: unknown) => ocsfProblems(r)),
+    [],
+    'every row read back is valid OCSF',
+  )
 })
 
-const sorted = (v: any): any => (Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v)
+const sorted = (v: any): any =>
+  Array.isArray(v)
+    ? v.map(sorted)
+    : v && typeof v === 'object'
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, sorted(v[k])]),
+        )
+      : v

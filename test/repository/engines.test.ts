@@ -17,7 +17,7 @@ const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) a
 const oldest = semver.minVersion(pkg.engines.node)!.version
 const imageMajor = /^ARG NODE_VERSION=(\d+)$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1]
 
-t.test('every locked package accepts the oldest Node.js package.json promises, and the image\'s', async (t) => {
+t.test("every locked package accepts the oldest Node.js package.json promises, and the image's", async (t) => {
   t.ok(semver.satisfies(process.versions.node, pkg.engines.node), `the Node.js running the tests (${process.versions.node}) is one we promise`)
   t.ok(imageMajor, 'the Dockerfile names its Node.js major')
   const refuse = (node: string) =>

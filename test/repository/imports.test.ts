@@ -13,12 +13,23 @@ const SRC = join(import.meta.dirname, '..', '..', 'src')
 
 /** Lowest first. A top-level file is its own layer (errors.ts, falconet.ts). */
 const LAYERS = [
-  'model', 'errors.ts', // shapes and small pure helpers; the declared error codes
-  'asff', 'ocsf', // encoders of the model
+  'model',
+  'errors.ts', // shapes and small pure helpers; the declared error codes
+  'asff',
+  'ocsf', // encoders of the model
   'aws', // AWS helpers (identity, error classification) shared by sinks, sources and enrichment
-  'sources', 'detect', 'enrich', 'aggregate', 'route', // the data flow
-  'delivery', 'sinks', // delivery (spool, queues, runner, the sink contract) under the sinks it serves
-  'pipeline', 'monitor', 'cluster', 'console', 'server', // assembly of the flow, observers, shared state, HTTP surface
+  'sources',
+  'detect',
+  'enrich',
+  'aggregate',
+  'route', // the data flow
+  'delivery',
+  'sinks', // delivery (spool, queues, runner, the sink contract) under the sinks it serves
+  'pipeline',
+  'monitor',
+  'cluster',
+  'console',
+  'server', // assembly of the flow, observers, shared state, HTTP surface
   'config', // the schema that assembles every component's slice, its loader, checks and docs
   'falconet.ts', // the composition root
   'cli', // the entry points
@@ -27,16 +38,16 @@ const LAYERS = [
 /** Arrows that go up and stay, and why. */
 const ALLOWED_UP: Record<string, string> = {
   'aggregate/policy.ts -> delivery/stores.ts': 'the spool declares the finding policy it is handed (rank, archive); aggregate implements it (type only)',
-  'aws/errors.ts -> delivery/sink.ts': 'AWS errors classified into the delivery contract\'s SendOutcome (type only)',
-  'enrich/kube/reflector.ts -> delivery/backoff.ts': 'delivery\'s backoff (a leaf module) paces the Kubernetes watch\'s retries',
-  'sources/eks-audit-cloudwatch.ts -> delivery/backoff.ts': 'the same backoff paces the CloudWatch poller\'s retries',
-  'sources/eks-audit-cloudwatch.ts -> delivery/token-bucket.ts': 'delivery\'s token bucket (a leaf module) keeps the poller inside the FilterLogEvents quota',
+  'aws/errors.ts -> delivery/sink.ts': "AWS errors classified into the delivery contract's SendOutcome (type only)",
+  'enrich/kube/reflector.ts -> delivery/backoff.ts': "delivery's backoff (a leaf module) paces the Kubernetes watch's retries",
+  'sources/eks-audit-cloudwatch.ts -> delivery/backoff.ts': "the same backoff paces the CloudWatch poller's retries",
+  'sources/eks-audit-cloudwatch.ts -> delivery/token-bucket.ts': "delivery's token bucket (a leaf module) keeps the poller inside the FilterLogEvents quota",
   'sources/fluent-bit-http.ts -> monitor/sightings.ts': 'the monitor observes senders through a Fastify decorator the root installs; the source reports the nodes a chunk came from',
   'console/auth/access.ts -> server/auth/credentials.ts': 'the console is mounted on the HTTP surface and shares its bearer credentials (type only)',
   'console/auth/access.ts -> server/auth/ingest-auth.ts': 'the console accepts the same management token as the admin API',
   'console/mount.ts -> server/auth/credentials.ts': 'as above (type only)',
   'console/plugin.ts -> server/auth/credentials.ts': 'as above (type only)',
-  'console/shared-dead-letters.ts -> server/delivery-api.ts': 'the shared dead-letter book implements the admin API\'s LetterBook (type only)',
+  'console/shared-dead-letters.ts -> server/delivery-api.ts': "the shared dead-letter book implements the admin API's LetterBook (type only)",
   'server/serve.ts -> falconet.ts': 'serve.ts is the process host: it builds falconet through the root, listens, handles signals and closes',
 }
 
@@ -129,19 +140,38 @@ const files = sourceFiles(SRC).map((f) => relative(SRC, f))
 const arrows = sourceFiles(SRC).flatMap(arrowsOf)
 
 t.test('every folder of src/ has its place in the layers, and every import resolves to a file', async (t) => {
-  t.same([...new Set(files.map(layerOf))].filter((l) => !LAYERS.includes(l)), [], 'folders without a layer')
-  t.same(arrows.filter((a) => !files.includes(a.to)).map((a) => `${a.from} -> ${a.to}`), [], 'unresolved imports')
+  t.same(
+    [...new Set(files.map(layerOf))].filter((l) => !LAYERS.includes(l)),
+    [],
+    'folders without a layer',
+  )
+  t.same(
+    arrows.filter((a) => !files.includes(a.to)).map((a) => `${a.from} -> ${a.to}`),
+    [],
+    'unresolved imports',
+  )
 })
 
 t.test('no arrow from a lower layer to a higher one but the listed ones', async (t) => {
   const up = upward(arrows)
-  t.same(up.filter((a) => !(a in ALLOWED_UP)), [], 'new upward arrows: fix them, or list them in ALLOWED_UP with why')
-  t.same(Object.keys(ALLOWED_UP).filter((a) => !up.includes(a)), [], 'listed arrows that no longer exist: drop them from ALLOWED_UP')
+  t.same(
+    up.filter((a) => !(a in ALLOWED_UP)),
+    [],
+    'new upward arrows: fix them, or list them in ALLOWED_UP with why',
+  )
+  t.same(
+    Object.keys(ALLOWED_UP).filter((a) => !up.includes(a)),
+    [],
+    'listed arrows that no longer exist: drop them from ALLOWED_UP',
+  )
 })
 
 t.test('nothing outside server/ imports it but the root, the config schema, the serve command and the console', async (t) => {
   const importers = [...new Set(arrows.filter((a) => layerOf(a.to) === 'server' && layerOf(a.from) !== 'server').map((a) => a.from))]
-  t.same(importers.filter((f) => !SERVER_IMPORTERS.includes(f)), [])
+  t.same(
+    importers.filter((f) => !SERVER_IMPORTERS.includes(f)),
+    [],
+  )
 })
 
 t.test('no import cycles, type-only imports included', async (t) => {
@@ -160,6 +190,12 @@ t.test('the checks see what they look for', async (t) => {
   t.same(upward(made), ['sources/a.ts -> server/b.ts', 'detect/c.ts -> config/load.ts'])
   t.same(cycles(['model/x.ts', 'model/y.ts', 'sources/a.ts'], made), [['model/x.ts', 'model/y.ts']])
   const here = arrowsOf(join(SRC, 'sinks', 'registry.ts'))
-  t.ok(here.some((a) => a.to === 'delivery/sink.ts' && a.typeOnly), 'reads a type-only import')
-  t.ok(here.some((a) => a.to === 'sinks/file.ts' && !a.typeOnly), 'reads a value import')
+  t.ok(
+    here.some((a) => a.to === 'delivery/sink.ts' && a.typeOnly),
+    'reads a type-only import',
+  )
+  t.ok(
+    here.some((a) => a.to === 'sinks/file.ts' && !a.typeOnly),
+    'reads a value import',
+  )
 })

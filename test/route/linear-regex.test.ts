@@ -26,8 +26,14 @@ t.test('route, silence and inhibit matchers: a catastrophic pattern on a hostile
 
 t.test('log rules: a catastrophic regex on a hostile log line answers', async (t) => {
   const match = compileLogRules([{ name: 'evil', priority: 'Warning', tags: [], match: [{ field: 'log', regex: '^(a+)+$' }] } as never])
-  t.equal(match({ log: evil }, () => undefined), undefined)
-  t.ok(match({ log: 'aaaa' }, () => undefined), 'matches what it should')
+  t.equal(
+    match({ log: evil }, () => undefined),
+    undefined,
+  )
+  t.ok(
+    match({ log: 'aaaa' }, () => undefined),
+    'matches what it should',
+  )
 })
 
 t.test('audit allow-lists: a catastrophic pattern on a hostile username answers', async (t) => {
@@ -48,10 +54,14 @@ t.test('linearRegex answers as RegExp.test does (it runs re2js test(), its DFA p
   const patterns = ['sshd(\\[\\d+\\])?: Failed', '\\bsu(\\[\\d+\\])?: FAILED SU', '^kube-', 'error$', '\\bsudo\\b.*NOT in sudoers', '[0-9a-f]{12}', 'é+', 'a|b|c', '(?i)denied', '^$']
   const words = fc.constantFrom('sshd[12]: Failed', 'su: FAILED SU', 'sudo', ' NOT in sudoers', 'kube-', 'error', 'é', 'DENIED', 'abc0123456789', '\n', ' ', 'x')
   fc.assert(
-    fc.property(fc.constantFrom(...patterns), fc.array(words, { maxLength: 8 }).map((w) => w.join('')), (pattern, text) => {
-      const js = new RegExp(pattern.replace('(?i)', ''), pattern.startsWith('(?i)') ? 'i' : '')
-      if (linearRegex(pattern).test(text) !== js.test(text)) throw new Error(`${pattern} on ${JSON.stringify(text)}`)
-    }),
+    fc.property(
+      fc.constantFrom(...patterns),
+      fc.array(words, { maxLength: 8 }).map((w) => w.join('')),
+      (pattern, text) => {
+        const js = new RegExp(pattern.replace('(?i)', ''), pattern.startsWith('(?i)') ? 'i' : '')
+        if (linearRegex(pattern).test(text) !== js.test(text)) throw new Error(`${pattern} on ${JSON.stringify(text)}`)
+      },
+    ),
     { numRuns: 2000, seed: 18 },
   )
   t.pass('2,000 pattern/text pairs agree')

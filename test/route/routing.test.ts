@@ -75,8 +75,15 @@ t.test('silences added one right after another are all kept, and removable at on
   const [sa, sb] = await Promise.all([a, b])
   t.equal(silences.list().length, 2, 'no lost update')
   t.equal(await silences.remove(sa.id), true, 'removable right after being added')
-  t.same(silences.list().map((s) => s.id), [sb.id])
-  t.same((store.get<Array<{ id: string }>>('silences') ?? []).map((s) => s.id), [sb.id], 'written through')
+  t.same(
+    silences.list().map((s) => s.id),
+    [sb.id],
+  )
+  t.same(
+    (store.get<Array<{ id: string }>>('silences') ?? []).map((s) => s.id),
+    [sb.id],
+    'written through',
+  )
   const configured = new Silences(store, Date.now, [{ matchers: ['rule = c'], endsAt: '2099-01-01T00:00:00Z', createdBy: 'config', comment: '' }])
   await t.rejects(configured.remove('config-0'), /configuration file/)
 })

@@ -111,7 +111,10 @@ t.test('rate limits: per client and per endpoint kind, 429 with Retry-After and 
   t.teardown(() => app.close())
   const post = (remoteAddress: string) => app.inject({ method: 'POST', url: '/falco', headers: json, payload: alert, remoteAddress })
   const first = [await post('10.0.0.1'), await post('10.0.0.1'), await post('10.0.0.1')]
-  t.same(first.map((r) => r.statusCode), [200, 200, 200])
+  t.same(
+    first.map((r) => r.statusCode),
+    [200, 200, 200],
+  )
   const limited = await post('10.0.0.1')
   t.equal(limited.statusCode, 429)
   t.match(limited.json(), { statusCode: 429, error: 'Too Many Requests', code: 'FALCONET_ERR_RATE_LIMITED', message: /more than 3 requests per second/ })
@@ -156,11 +159,14 @@ t.test('a named tokens variable that is unset or empty stops start-up instead of
 
 t.test('the config view masks receiver header values and user-info in URLs', async (t) => {
   const admin = file('admin-mask', 'adm\n')
-  const { app } = await appWithRecorder({
-    api: { adminTokenFile: admin },
-    receivers: [{ name: 'hook', type: 'webhook', urlEnv: 'HOOK_URL', headers: { 'x-api-key': 'INLINEHEADERSECRET' } }],
-    sinks: { falcoAudit: { enabled: false, url: 'http://bridge:INLINEPASSWORD@falco-k8saudit:9765/k8s-audit' } },
-  }, { admin: true, env: { HOOK_URL: 'https://hooks.example/x' } })
+  const { app } = await appWithRecorder(
+    {
+      api: { adminTokenFile: admin },
+      receivers: [{ name: 'hook', type: 'webhook', urlEnv: 'HOOK_URL', headers: { 'x-api-key': 'INLINEHEADERSECRET' } }],
+      sinks: { falcoAudit: { enabled: false, url: 'http://bridge:INLINEPASSWORD@falco-k8saudit:9765/k8s-audit' } },
+    },
+    { admin: true, env: { HOOK_URL: 'https://hooks.example/x' } },
+  )
   t.teardown(() => app.close())
   const view = await app.inject({ method: 'GET', url: '/api/config', headers: { authorization: 'Bearer adm' } })
   t.equal(view.statusCode, 200)

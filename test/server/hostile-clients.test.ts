@@ -36,8 +36,7 @@ const untilClose = (s: Socket) =>
     s.on('error', () => {})
     s.once('close', () => resolve(data))
   })
-const counter = async (registry: Registry, name: string, labels: Record<string, string>) =>
-  (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
+const counter = async (registry: Registry, name: string, labels: Record<string, string>) => (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
 const jsonBody = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))
 
 t.test('connections from one address are capped; the rest are closed and counted; health answers again after', async (t) => {
@@ -58,7 +57,7 @@ t.test('connections from one address are capped; the rest are closed and counted
   t.equal(status, 200)
 })
 
-t.test('slow headers are cut after headersTimeoutMs with a 408 in falconet\'s JSON', async (t) => {
+t.test("slow headers are cut after headersTimeoutMs with a 408 in falconet's JSON", async (t) => {
   const { app, port } = await listening({ server: { headersTimeoutMs: 1000, requestTimeoutMs: 1000 } })
   t.teardown(() => app.close())
   const s = await open(port)
@@ -139,7 +138,15 @@ t.test('a token file holding "# revoke-all" revokes every token without a restar
 
 t.test('a full spool: 503 with Retry-After, logged as an expected condition, rate-limited, without a stack', async (t) => {
   const lines: any[] = []
-  const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, done) { lines.push(JSON.parse(String(chunk))); done() } }))
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _e, done) {
+        lines.push(JSON.parse(String(chunk)))
+        done()
+      },
+    }),
+  )
   const h = await appWithSpool({}, { maxBytes: 1024 * 1024, logger })
   t.teardown(() => h.close())
   let refused = 0
@@ -157,7 +164,10 @@ t.test('a full spool: 503 with Retry-After, logged as an expected condition, rat
   const overloaded = lines.filter((l) => /overloaded/.test(l.msg))
   t.equal(overloaded.length, 1, '50 refusals, one line (then one per 10 s)')
   t.equal(overloaded[0].level, 40)
-  t.notOk(lines.some((l) => l.level >= 50 || l.err?.stack), 'no error line, no stack')
+  t.notOk(
+    lines.some((l) => l.level >= 50 || l.err?.stack),
+    'no error line, no stack',
+  )
 })
 
 function writeFile(name: string, text: string): string {

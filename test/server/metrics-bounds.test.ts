@@ -53,14 +53,21 @@ t.test('thousands of distinct pods, rules, outputs, hosts and paths: a fixed num
 
   // prom-client's process metrics add a GC kind when that GC first runs: fixed labels, but not ours to time.
   const ours = (s: typeof after1) => s.filter((x) => !/^falconet_(nodejs|process)_/.test(x.name))
-  const names = (s: typeof after1) => ours(s).map((x) => `${x.name}${JSON.stringify(x.labels)}`).sort()
+  const names = (s: typeof after1) =>
+    ours(s)
+      .map((x) => `${x.name}${JSON.stringify(x.labels)}`)
+      .sort()
   t.same(names(after2), names(after1), `the same ${ours(after1).length} series after 1,000 and after 2,000 distinct senders`)
   t.ok(after2.length < 400, `${after2.length} series in all`)
   const capped = after2.filter((s) => s.name === 'falconet_fluentbit_unmatched_records_total')
   t.equal(capped.length, 201, '200 namespaces and _other')
   const leaks = after2
     .filter((s) => !capped.includes(s))
-    .flatMap((s) => Object.entries(s.labels).filter(([, v]) => v.includes(MARK)).map(([k, v]) => `${s.name}{${k}="${v}"}`))
+    .flatMap((s) =>
+      Object.entries(s.labels)
+        .filter(([, v]) => v.includes(MARK))
+        .map(([k, v]) => `${s.name}{${k}="${v}"}`),
+    )
   t.same(leaks, [], 'no pod name, rule, output, host or path segment in any label value')
 
   const routes = new Set(after2.filter((s) => s.labels.route !== undefined).map((s) => s.labels.route))
@@ -68,5 +75,8 @@ t.test('thousands of distinct pods, rules, outputs, hosts and paths: a fixed num
   const reasons = new Set(after2.filter((s) => s.name === 'falconet_records_rejected_total').map((s) => s.labels.reason))
   t.same([...reasons].sort(), ['FALCONET_ERR_INVALID_ALERT', 'FALCONET_ERR_RATE_LIMITED'])
   t.ok(after2.find((s) => s.name === 'falconet_http_rate_limited_total' && s.labels.route === '/fluent-bit/*')!.value > 50, 'rate-limited by route pattern')
-  t.ok(after2.some((s) => s.name === 'falconet_monitored_sources' && s.labels.state === 'silent' && s.value > 1000), 'the hosts are counted, not labelled')
+  t.ok(
+    after2.some((s) => s.name === 'falconet_monitored_sources' && s.labels.state === 'silent' && s.value > 1000),
+    'the hosts are counted, not labelled',
+  )
 })

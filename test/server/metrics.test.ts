@@ -49,8 +49,7 @@ t.test('every required metric is exposed with its labels after fixtures went thr
     t.ok(series.length > 0, `${name} is exposed`)
     for (const s of series) t.same(Object.keys(s.labels).sort(), labels, `${name} labels`)
   }
-  const value = (name: string, labels: Record<string, string>) =>
-    samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+  const value = (name: string, labels: Record<string, string>) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
 
   t.equal(value('falconet_events_received_total', { source: 'falco', route: '/' }), 31, 'the 31 Falco fixtures on /')
   t.equal(value('falconet_events_received_total', { source: 'falco', route: '/falco' }), 2, 'a repeat and a heartbeat on /falco')
@@ -58,7 +57,7 @@ t.test('every required metric is exposed with its labels after fixtures went thr
   t.equal(value('falconet_events_received_total', { source: 'fluent-bit', route: '/fluent-bit' }), 1, 'the readable record of the chunk with a malformed line')
   t.equal(value('falconet_events_received_total', { source: 'k8s-audit', route: '/k8s-audit' }), 1)
   t.equal(value('falconet_events_received_total', { source: 'test', route: '/test' }), 1)
-  t.equal(value('falconet_events_received_total', { source: 'eks-audit', route: 'cloudwatch-logs' }), 2, 'the poller\'s two audit events')
+  t.equal(value('falconet_events_received_total', { source: 'eks-audit', route: 'cloudwatch-logs' }), 2, "the poller's two audit events")
   t.equal(value('falconet_records_rejected_total', { source: 'falco', route: '/falco', reason: 'FALCONET_ERR_INVALID_ALERT' }), 1, 'a refused alert, by its error code')
   t.equal(value('falconet_records_rejected_total', { source: 'fluent-bit', route: '/fluent-bit', reason: 'FALCONET_ERR_INVALID_RECORDS' }), 1, 'the malformed line')
   t.equal(value('falconet_http_requests_total', { route: '/falco', code: '400' }), 1)

@@ -9,7 +9,7 @@ import { appWithRecorder } from '../support/app.js'
  */
 const ADMIN = 'admin-token-for-refusals'
 
-t.test('curl -d hello: 415 with falconet\'s code and the hint to send application/json, over real HTTP', async (t) => {
+t.test("curl -d hello: 415 with falconet's code and the hint to send application/json, over real HTTP", async (t) => {
   const { app } = await appWithRecorder()
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })

@@ -19,7 +19,9 @@ async function listening(tls: Record<string, unknown>) {
 
 const post = (url: string, connect: Record<string, unknown>) => {
   const dispatcher = new Agent({ connect })
-  return request(`${url}/falco`, { method: 'POST', headers: json, body: alert, dispatcher }).then(async (r) => ({ status: r.statusCode, hsts: r.headers['strict-transport-security'], body: await r.body.text() })).finally(() => dispatcher.close())
+  return request(`${url}/falco`, { method: 'POST', headers: json, body: alert, dispatcher })
+    .then(async (r) => ({ status: r.statusCode, hsts: r.headers['strict-transport-security'], body: await r.body.text() }))
+    .finally(() => dispatcher.close())
 }
 
 t.test('HTTPS: a client that trusts the CA is served; one that does not refuses the server', async (t) => {
@@ -38,7 +40,7 @@ t.test('mutual TLS: only clients with a certificate from the client CA get throu
   t.equal((await post(url, { ca: pki.ca, cert: pki.client.cert, key: pki.client.key })).status, 200)
   await t.rejects(post(url, { ca: pki.ca }), /certificate|socket|ECONNRESET|closed/i, 'no client certificate')
   await t.rejects(post(url, { ca: pki.ca, cert: pki.rogue.cert, key: pki.rogue.key }), /certificate|unknown ca|socket|ECONNRESET|closed/i, 'a certificate the CA did not sign')
-  t.equal(events.length, 1, 'only the authenticated client\'s alert')
+  t.equal(events.length, 1, "only the authenticated client's alert")
 })
 
 t.test('TLS settings that cannot work stop start-up with the key', async (t) => {
@@ -51,13 +53,14 @@ t.test('a rotated certificate is served to new connections without a restart', a
   const { app, url } = await listening({ certFile: rotating.serverCert, keyFile: rotating.serverKey, reloadCheckSecs: 1 })
   t.teardown(() => app.close())
   const { port } = new URL(url)
-  const servedCn = () => new Promise<string>((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(port), ca: rotating.ca, servername: 'localhost' }, () => {
-      resolve(String(socket.getPeerCertificate().subject.CN))
-      socket.end()
+  const servedCn = () =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: Number(port), ca: rotating.ca, servername: 'localhost' }, () => {
+        resolve(String(socket.getPeerCertificate().subject.CN))
+        socket.end()
+      })
+      socket.on('error', reject)
     })
-    socket.on('error', reject)
-  })
   t.equal(await servedCn(), 'falconet')
   rotating.rotateServer('falconet-rotated')
   const deadline = Date.now() + 10_000

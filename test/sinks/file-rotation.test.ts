@@ -20,7 +20,9 @@ t.test('the file sink rotates by size and keeps keepFiles old files', async (t) 
     const f = toFinding(fold(undefined, testEvent(i), `id-${i}`, { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs: 1000 }))
     t.match(await sink.send([sink.encode(f)], new AbortController().signal), { kind: 'ok' })
   }
-  const files = readdirSync(dataDir).filter((f) => f.startsWith('findings.jsonl')).sort()
+  const files = readdirSync(dataDir)
+    .filter((f) => f.startsWith('findings.jsonl'))
+    .sort()
   t.same(files, ['findings.jsonl', 'findings.jsonl.1', 'findings.jsonl.2'], 'current + 2 rotated, the oldest deleted')
   const oneBatch = 5_000
   for (const f of files) t.ok(statSync(join(dataDir, f)).size <= 20_000 + oneBatch, `${f} within maxFileBytes plus one batch`)

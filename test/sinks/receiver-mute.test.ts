@@ -18,10 +18,12 @@ t.test('a muted finding is not sent, but its resolve is', async (t) => {
   const bodies: any[] = []
   const server = createServer((req, res) => {
     let body = ''
-    req.on('data', (c) => (body += c)).on('end', () => {
-      bodies.push(JSON.parse(body))
-      res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"success"}')
-    })
+    req
+      .on('data', (c) => (body += c))
+      .on('end', () => {
+        bodies.push(JSON.parse(body))
+        res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"success"}')
+      })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())

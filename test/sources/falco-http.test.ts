@@ -19,7 +19,7 @@ t.test('every fixture is accepted on / and /falco exactly as Falco sends it', as
   t.equal(events[0]!.fields['evt.time'], '1785402843512345678', 'parsed losslessly on the Falco route')
 })
 
-t.test('Falco\'s charset parameter and a JSON array are accepted', async (t) => {
+t.test("Falco's charset parameter and a JSON array are accepted", async (t) => {
   const { app, events } = await appWithRecorder()
   t.teardown(() => app.close())
   const one = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: falcoFixture('02-').body })
@@ -28,7 +28,10 @@ t.test('Falco\'s charset parameter and a JSON array are accepted', async (t) => 
   const many = await app.inject({ method: 'POST', url: '/falco', headers: json, payload: arr })
   t.equal(many.statusCode, 200)
   t.same(many.json(), { accepted: 2 })
-  t.same(events.map((e) => e.rule), ['Read sensitive file untrusted', 'Drop and execute new binary in container', 'Contact K8S API Server From Container'])
+  t.same(
+    events.map((e) => e.rule),
+    ['Read sensitive file untrusted', 'Drop and execute new binary in container', 'Contact K8S API Server From Container'],
+  )
 })
 
 t.test('a Content-Encoding is honoured: gzip is read, another coding is 415, a broken gzip 400 — never read as JSON', async (t) => {
@@ -135,11 +138,14 @@ t.test('POST /test produces a test event, priority selectable', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: '/test' })).statusCode, 200)
   t.equal((await app.inject({ method: 'POST', url: '/test?priority=critical' })).statusCode, 200)
   t.equal((await app.inject({ method: 'POST', url: '/test', headers: json, payload: '{"priority":"Warning"}' })).statusCode, 200)
-  t.same(events.map((e) => [e.input, e.rule, e.priority]), [
-    ['test', 'falconet test finding', 'Notice'],
-    ['test', 'falconet test finding', 'Critical'],
-    ['test', 'falconet test finding', 'Warning'],
-  ])
+  t.same(
+    events.map((e) => [e.input, e.rule, e.priority]),
+    [
+      ['test', 'falconet test finding', 'Notice'],
+      ['test', 'falconet test finding', 'Critical'],
+      ['test', 'falconet test finding', 'Warning'],
+    ],
+  )
   const bad = await app.inject({ method: 'POST', url: '/test?priority=loud' })
   t.equal(bad.statusCode, 400)
 })

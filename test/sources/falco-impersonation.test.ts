@@ -27,14 +27,17 @@ function forgedAlert() {
   return alert
 }
 const tenantPod = { pod_name: 'innocent-app', namespace_name: 'tenant-a', container_name: 'falco', host: 'ip-10-0-9-9.ec2.internal', labels: { app: 'innocent' } }
-const post = (h: { app: any }, records: object[], headers: Record<string, string> = {}) =>
-  h.app.inject({ method: 'POST', url: '/fluent-bit', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(records) })
-const metric = async (h: { registry: any }, kind: string) =>
-  (await h.registry.getMetricsAsJSON()).find((m: any) => m.name === 'falconet_fluentbit_records_total')?.values.find((v: any) => v.labels.kind === kind)?.value ?? 0
+const post = (h: { app: any }, records: object[], headers: Record<string, string> = {}) => h.app.inject({ method: 'POST', url: '/fluent-bit', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(records) })
+const metric = async (h: { registry: any }, kind: string) => (await h.registry.getMetricsAsJSON()).find((m: any) => m.name === 'falconet_fluentbit_records_total')?.values.find((v: any) => v.labels.kind === kind)?.value ?? 0
 
 function capturingLogger() {
   const lines: any[] = []
-  const stream = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done() } })
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)))
+      done()
+    },
+  })
   return { logger: pino({ level: 'info' }, stream), lines }
 }
 
@@ -55,7 +58,10 @@ t.test('a tenant pod with a container named falco cannot forge a finding about a
   t.equal(f.count, 3)
   t.same(f.event.workload.namespace, 'tenant-a', 'about the sender')
   t.equal(f.event.workload.pod, 'innocent-app')
-  t.notOk(findings.some((x) => x.event.workload.namespace === 'payments'), 'nothing about payments')
+  t.notOk(
+    findings.some((x) => x.event.workload.namespace === 'payments'),
+    'nothing about payments',
+  )
   t.equal(await metric(h, 'forged'), 3, 'every refused alert counted')
   t.equal(await metric(h, 'falco'), 0)
   const logged = lines.filter((l) => /not Falco/.test(l.msg))
@@ -147,13 +153,24 @@ t.test('what a tenant controls never makes an alert Falco’s', async (t) => {
     const res = await post(h, [record], headers)
     t.equal(res.statusCode, 200, `${name}: the chunk is taken`)
     const findings = h.queued()
-    t.notOk(findings.some((f) => f.event.workload.namespace === 'payments'), `${name}: no finding about payments`)
+    t.notOk(
+      findings.some((f) => f.event.workload.namespace === 'payments'),
+      `${name}: no finding about payments`,
+    )
     // A line that is not an alert on its own (the CRI-looking one) may simply not match; anything
     // that was read as an alert must be refused as forged and reported.
-    if (name.startsWith('a line that itself')) t.notOk(findings.some((f) => f.event.rule !== IMPERSONATION_RULE), `${name}: nothing but an impersonation finding`)
+    if (name.startsWith('a line that itself'))
+      t.notOk(
+        findings.some((f) => f.event.rule !== IMPERSONATION_RULE),
+        `${name}: nothing but an impersonation finding`,
+      )
     else {
       t.equal(await metric(h, 'forged'), 1, `${name}: counted as forged`)
-      t.same(findings.map((f) => f.event.rule), [IMPERSONATION_RULE], `${name}: the impersonation finding`)
+      t.same(
+        findings.map((f) => f.event.rule),
+        [IMPERSONATION_RULE],
+        `${name}: the impersonation finding`,
+      )
     }
     await h.close()
   }
@@ -170,12 +187,20 @@ t.test('Merge_Log on: a kubernetes key merged from the log line comes before the
   const jsonLine = '{' + entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',') + '}'
   const mapHeader = entries.length < 16 ? Buffer.from([0x80 | entries.length]) : Buffer.from([0xde, 0, entries.length])
   const msgpackRecord = Buffer.concat([Buffer.from([0x92, 0x92]), Buffer.from(encode(1785402843.5)), Buffer.from([0x80]), mapHeader, ...entries.flatMap(([k, v]) => [Buffer.from(encode(k)), Buffer.from(encode(v))])])
-  for (const [format, body, type] of [['json_lines', jsonLine + '\n', 'application/x-ndjson'], ['json', `[${jsonLine}]`, 'application/json'], ['msgpack', msgpackRecord, 'application/msgpack']] as const) {
+  for (const [format, body, type] of [
+    ['json_lines', jsonLine + '\n', 'application/x-ndjson'],
+    ['json', `[${jsonLine}]`, 'application/json'],
+    ['msgpack', msgpackRecord, 'application/msgpack'],
+  ] as const) {
     const h = await appWithSpool()
     const res = await h.app.inject({ method: 'POST', url: '/fluent-bit', headers: { 'content-type': type }, payload: body })
     t.equal(res.statusCode, 200, format)
     t.equal(await metric(h, 'forged'), 1, `${format}: refused`)
-    t.same(h.queued().map((f) => f.event.workload.namespace), ['tenant-a'], `${format}: the finding names the tenant`)
+    t.same(
+      h.queued().map((f) => f.event.workload.namespace),
+      ['tenant-a'],
+      `${format}: the finding names the tenant`,
+    )
     await h.close()
   }
 })

@@ -23,7 +23,11 @@ function streamed(body: Buffer, type: string) {
 t.test('captured json, json_lines and msgpack chunks: every record handed on once, in order', async (t) => {
   const expected: Record<string, (body: Buffer, file: string) => unknown[]> = {
     json: (body) => JSON.parse(String(body)),
-    ndjson: (body) => String(body).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l)),
+    ndjson: (body) =>
+      String(body)
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l)),
     msgpack: (_body, file) => (JSON.parse(readFileSync(join(FORMATS, file.replace('.msgpack', '.decoded.json')), 'utf8')) as Array<[unknown, unknown]>).map((e) => e[1]),
   }
   let bodies = 0
@@ -31,9 +35,17 @@ t.test('captured json, json_lines and msgpack chunks: every record handed on onc
     const ext = file.split('.').pop()!
     const body = readFileSync(join(FORMATS, file))
     const s = streamed(body, TYPES[ext]!)
-    t.same(s.list.map((r) => r.record), expected[ext]!(body, file), file)
+    t.same(
+      s.list.map((r) => r.record),
+      expected[ext]!(body, file),
+      file,
+    )
     t.same([s.records, s.malformed], [s.list.length, 0], `${file}: counts`)
-    t.same(decodeBody(body, TYPES[ext]!, { dateKey: 'date' }).records.map((r) => r.record), s.list.map((r) => r.record), `${file}: decodeBody`)
+    t.same(
+      decodeBody(body, TYPES[ext]!, { dateKey: 'date' }).records.map((r) => r.record),
+      s.list.map((r) => r.record),
+      `${file}: decodeBody`,
+    )
     bodies++
   }
   t.ok(bodies >= 5, `${bodies} captured bodies`)
@@ -46,10 +58,17 @@ const poisoned = Buffer.from([0x92, 0xce, 0x6b, 0x02, 0x6f, 0x20, 0x81, 0xa9, ..
 t.test('msgpack: an entry the decoder refuses mid-chunk costs itself; the others are taken once', async (t) => {
   const body = Buffer.concat([entry({ log: 'a' }), entry({ log: 'b' }), poisoned, entry({ log: 'c' }), entry({ log: 'd' }).subarray(0, 5)])
   const s = streamed(body, 'application/msgpack')
-  t.same(s.list.map((r) => r.record.log), ['a', 'b', 'c'], 'before and after the refused entry, each once')
+  t.same(
+    s.list.map((r) => r.record.log),
+    ['a', 'b', 'c'],
+    'before and after the refused entry, each once',
+  )
   t.equal(s.records, 3)
   t.equal(s.malformed, 2, 'the refused entry and the cut one')
-  t.same(decodeBody(body, 'application/msgpack', { dateKey: 'date' }).records.map((r) => r.record.log), ['a', 'b', 'c'])
+  t.same(
+    decodeBody(body, 'application/msgpack', { dateKey: 'date' }).records.map((r) => r.record.log),
+    ['a', 'b', 'c'],
+  )
 })
 
 t.test('msgpack, any mix of good, refused and non-record entries: each good record exactly once, in order', async (t) => {
@@ -81,9 +100,7 @@ t.test('json_lines: records are handed on while the chunk is read, not after', a
 
 t.test('msgpack values: str and bin become text (BOM, non-ASCII, long and short alike), 64-bit integers stay exact', async (t) => {
   const long = `\uFEFF${'é'.repeat(150)}`
-  const body = Buffer.from(
-    encode([1795255200, { log: 'ascii', bom: '\uFEFFx', long, bin: Buffer.from('bytes ü'), nested: { list: ['a', ['b', { c: 'd' }]], n: 1.5 }, big: 1785402843512345678n, small: 42n }], { useBigInt64: true }),
-  )
+  const body = Buffer.from(encode([1795255200, { log: 'ascii', bom: '\uFEFFx', long, bin: Buffer.from('bytes ü'), nested: { list: ['a', ['b', { c: 'd' }]], n: 1.5 }, big: 1785402843512345678n, small: 42n }], { useBigInt64: true }))
   const [r] = streamed(body, 'application/msgpack').list
   t.same(r?.record, { log: 'ascii', bom: '\uFEFFx', long, bin: 'bytes ü', nested: { list: ['a', ['b', { c: 'd' }]], n: 1.5 }, big: '1785402843512345678', small: 42 })
   t.equal(Object.getPrototypeOf(r?.record), Object.prototype)

@@ -5,8 +5,7 @@ import { falcoFixture } from '../support/fixtures.js'
 import { FALCO_POD } from '../support/fluent-bit.js'
 
 /** Regressions from review: odd records never fail a chunk; resends of audit-only chunks; shapes. */
-const post = (h: { app: any }, payload: Buffer | string, type = 'application/json') =>
-  h.app.inject({ method: 'POST', url: '/fluent-bit', headers: { 'content-type': type }, payload })
+const post = (h: { app: any }, payload: Buffer | string, type = 'application/json') => h.app.inject({ method: 'POST', url: '/fluent-bit', headers: { 'content-type': type }, payload })
 const withBigInt = falcoFixture('01-').body
 
 t.test('an odd record costs itself, never the chunk (no 500 that makes Fluent Bit drop good records)', async (t) => {
@@ -35,7 +34,17 @@ t.test('a json_stream chunk of 150,000 small records does not overflow the stack
 t.test('a resent chunk that holds only audit events is not counted again', async (t) => {
   const h = await appWithSpool()
   t.teardown(() => h.close())
-  const exec = { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'only-audit', verb: 'create', stage: 'ResponseStarted', user: { username: 'alice', groups: [] }, objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'x' }, responseStatus: { code: 101 }, annotations: { 'authorization.k8s.io/decision': 'allow' } }
+  const exec = {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    auditID: 'only-audit',
+    verb: 'create',
+    stage: 'ResponseStarted',
+    user: { username: 'alice', groups: [] },
+    objectRef: { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'x' },
+    responseStatus: { code: 101 },
+    annotations: { 'authorization.k8s.io/decision': 'allow' },
+  }
   const body = Buffer.from(JSON.stringify([exec]))
   t.match((await post(h, body)).json(), { auditEvents: 1 })
   t.match((await post(h, body)).json(), { duplicate: true })

@@ -15,8 +15,7 @@ const listen = async (overrides = {}, spoolOptions = {}) => {
   await h.app.listen({ port: 0, host: '127.0.0.1' })
   return { ...h, port: (h.app.server.address() as { port: number }).port }
 }
-const post = (h: { app: any }, payload: Buffer | string, headers: Record<string, string>) =>
-  h.app.inject({ method: 'POST', url: '/fluent-bit', headers, payload })
+const post = (h: { app: any }, payload: Buffer | string, headers: Record<string, string>) => h.app.inject({ method: 'POST', url: '/fluent-bit', headers, payload })
 const metric = async (h: { registry: any }, name: string, labels: Record<string, string>) => {
   const m = (await h.registry.getMetricsAsJSON()).find((x: any) => x.name === name)
   return m?.values.find((v: any) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value ?? 0
@@ -65,7 +64,7 @@ t.test('a Falco alert in any record shape becomes the event the Falco source mak
   t.equal(findings.length, 1, 'five shapes of one alert: one finding')
   t.equal(findings[0]!.count, 5, 'five chunks carrying the alert fold into one finding')
   t.equal(findings[0]!.id, findingId(expected, { keyFields: {} }))
-  t.same(findings[0]!.event.workload, expected.workload, 'the workload is the alert\'s (prod/web-1), not the Falco pod of the record')
+  t.same(findings[0]!.event.workload, expected.workload, "the workload is the alert's (prod/web-1), not the Falco pod of the record")
   t.equal(findings[0]!.event.input, 'falco')
 })
 
@@ -82,8 +81,7 @@ EVENT_TIME.register({
   decode: () => null,
 })
 /** A msgpack chunk as Fluent Bit ≥ 2.1 writes it: [[EventTime, {}], record] back to back. */
-const msgpackChunk = (...records: object[]) =>
-  Buffer.concat(records.map((r) => encode([[new Date('2026-11-21T10:00:00.500Z'), {}], r], { extensionCodec: EVENT_TIME, useBigInt64: true })))
+const msgpackChunk = (...records: object[]) => Buffer.concat(records.map((r) => encode([[new Date('2026-11-21T10:00:00.500Z'), {}], r], { extensionCodec: EVENT_TIME, useBigInt64: true })))
 
 t.test('Falco alerts in every shape keep evt.time exact (beyond 2^53)', async (t) => {
   const h = await appWithSpool()
@@ -110,7 +108,7 @@ t.test('Falco alerts in every shape keep evt.time exact (beyond 2^53)', async (t
   t.equal(finding!.id, findingId(normalizeFalcoAlert(alert), { keyFields: {} }))
 })
 
-t.test('Falco\'s own stderr is skipped; other stderr is not', async (t) => {
+t.test("Falco's own stderr is skipped; other stderr is not", async (t) => {
   const h = await appWithSpool()
   t.teardown(() => h.close())
   const falcoPod = { container_name: 'falco', namespace_name: 'falco', pod_name: 'falco-x7k2p' }
@@ -140,10 +138,19 @@ t.test('Kubernetes audit events in records join the audit path: detected once pe
   const h = await appWithSpool()
   t.teardown(() => h.close())
   const exec = {
-    kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: 'a1', stage: 'ResponseStarted', verb: 'create',
-    requestURI: '/api/v1/namespaces/kube-system/pods/coredns-5d78c9869d-lq4jn/exec?command=sh', user: { username: 'alice', groups: ['system:authenticated'] },
-    sourceIPs: ['203.0.113.7'], objectRef: { resource: 'pods', subresource: 'exec', namespace: 'kube-system', name: 'coredns-5d78c9869d-lq4jn' },
-    responseStatus: { code: 101 }, annotations: { 'authorization.k8s.io/decision': 'allow' }, stageTimestamp: '2026-11-21T10:00:00.000000Z',
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: 'a1',
+    stage: 'ResponseStarted',
+    verb: 'create',
+    requestURI: '/api/v1/namespaces/kube-system/pods/coredns-5d78c9869d-lq4jn/exec?command=sh',
+    user: { username: 'alice', groups: ['system:authenticated'] },
+    sourceIPs: ['203.0.113.7'],
+    objectRef: { resource: 'pods', subresource: 'exec', namespace: 'kube-system', name: 'coredns-5d78c9869d-lq4jn' },
+    responseStatus: { code: 101 },
+    annotations: { 'authorization.k8s.io/decision': 'allow' },
+    stageTimestamp: '2026-11-21T10:00:00.000000Z',
   }
   const body = [JSON.stringify(exec), JSON.stringify({ log: JSON.stringify(exec) }), JSON.stringify({ log: JSON.stringify({ ...exec, auditID: 'a2' }) })].join('\n')
   const res = await post(h, Buffer.from(body), { 'content-type': 'application/x-ndjson' })
@@ -155,7 +162,22 @@ t.test('Kubernetes audit events in records join the audit path: detected once pe
 })
 
 t.test('log rules: authentication failures in node logs raise events; other lines are counted and dropped', async (t) => {
-  const h = await appWithSpool({ sources: { fluentBit: { logRules: [{ name: 'Payments debug endpoint hit', priority: 'Warning', match: [{ field: 'namespace', equals: 'payments' }, { field: 'log', regex: 'GET /debug' }] }] } } })
+  const h = await appWithSpool({
+    sources: {
+      fluentBit: {
+        logRules: [
+          {
+            name: 'Payments debug endpoint hit',
+            priority: 'Warning',
+            match: [
+              { field: 'namespace', equals: 'payments' },
+              { field: 'log', regex: 'GET /debug' },
+            ],
+          },
+        ],
+      },
+    },
+  })
   t.teardown(() => h.close())
   const lines = [
     { log: 'Nov 21 10:00:00 ip-10-0-1-2 sshd[4242]: Failed password for root from 203.0.113.9 port 50022 ssh2', hostname: 'ip-10-0-1-2' },
@@ -169,12 +191,16 @@ t.test('log rules: authentication failures in node logs raise events; other line
   const res = await post(h, Buffer.from(JSON.stringify(lines)), { 'content-type': 'application/json' })
   t.match(res.json(), { records: 7, events: 5 })
   const findings = h.queued().map((f) => [f.event.rule, f.count, f.event.hostname ?? f.event.workload.namespace, f.event.priority])
-  t.same(findings.sort(), [
-    ['Payments debug endpoint hit', 1, 'payments', 'Warning'],
-    ['SSH authentication failure on node', 2, 'ip-10-0-1-2', 'Notice'],
-    ['su authentication failure on node', 1, 'ip-10-0-1-3', 'Notice'],
-    ['sudo authentication failure on node', 1, 'ip-10-0-1-3', 'Notice'],
-  ].sort(), 'repeated sshd failures on one node: one finding, count 2')
+  t.same(
+    findings.sort(),
+    [
+      ['Payments debug endpoint hit', 1, 'payments', 'Warning'],
+      ['SSH authentication failure on node', 2, 'ip-10-0-1-2', 'Notice'],
+      ['su authentication failure on node', 1, 'ip-10-0-1-3', 'Notice'],
+      ['sudo authentication failure on node', 1, 'ip-10-0-1-3', 'Notice'],
+    ].sort(),
+    'repeated sshd failures on one node: one finding, count 2',
+  )
   t.equal(await metric(h, 'falconet_fluentbit_unmatched_records_total', { namespace: 'shop' }), 2)
 })
 

@@ -5,8 +5,7 @@ import { auditFixture } from '../support/audit.js'
 
 const exec = auditFixture('exec_pod.json')[0]!
 const privileged = auditFixture('create_nginx_pod_privileged.json')[0]!
-const post = (h: { app: any }, payload: Buffer | string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-  h.app.inject({ method: 'POST', url: '/k8s-audit', headers, payload })
+const post = (h: { app: any }, payload: Buffer | string, headers: Record<string, string> = { 'content-type': 'application/json' }) => h.app.inject({ method: 'POST', url: '/k8s-audit', headers, payload })
 
 t.test('an EventList, as the API server webhook backend and Falco k8saudit send it', async (t) => {
   const h = await appWithSpool()
@@ -14,7 +13,13 @@ t.test('an EventList, as the API server webhook backend and Falco k8saudit send 
   const res = await post(h, JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [exec, privileged] }))
   t.equal(res.statusCode, 200)
   t.same(res.json(), { accepted: 2, duplicates: 0, findings: 2 })
-  t.same(h.queued().map((f) => f.event.rule).sort(), ['Exec into a pod', 'Privileged container created'])
+  t.same(
+    h
+      .queued()
+      .map((f) => f.event.rule)
+      .sort(),
+    ['Exec into a pod', 'Privileged container created'],
+  )
 })
 
 t.test('a single Event; the same auditID again is a duplicate, detected once', async (t) => {

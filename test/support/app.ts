@@ -45,9 +45,7 @@ export async function appWithRecorder(overrides: Record<string, unknown> = {}, o
  */
 export async function appWithSpool(overrides: Record<string, unknown> = {}, spoolOptions: { maxBytes?: number; logger?: pino.Logger } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'falconet-app-'))
-  const config = validateConfig(
-    unlimited({ dataDir, logLevel: 'silent', sinks: { console: { enabled: false } }, ...(spoolOptions.maxBytes ? { spool: { maxBytes: spoolOptions.maxBytes } } : {}), ...overrides }),
-  )
+  const config = validateConfig(unlimited({ dataDir, logLevel: 'silent', sinks: { console: { enabled: false } }, ...(spoolOptions.maxBytes ? { spool: { maxBytes: spoolOptions.maxBytes } } : {}), ...overrides }))
   const falconet = await createFalconet(config, { env: {}, logger: spoolOptions.logger ?? pino({ level: 'silent' }) })
   const { app, spool, registry } = falconet
   const queued = () => spool.due('file', 10_000, Date.now(), true).items.map((d) => d.state)

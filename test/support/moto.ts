@@ -20,7 +20,11 @@ export async function startMoto(): Promise<Moto> {
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)))
   const endpoint = `http://127.0.0.1:${port}`
   try {
-    await waitFor(async () => (await fetch(`${endpoint}/moto-api/`)).ok, 20_000, () => `moto_server did not start: ${stderr}`)
+    await waitFor(
+      async () => (await fetch(`${endpoint}/moto-api/`)).ok,
+      20_000,
+      () => `moto_server did not start: ${stderr}`,
+    )
   } catch (err) {
     child.kill('SIGKILL')
     throw err

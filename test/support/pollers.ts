@@ -36,7 +36,11 @@ export async function pollerRig(t: Test, env: Record<string, string> = {}) {
   const leads = async (i: number) => /falconet_cluster_leader\{lease="audit-poller:[^"]+"\} 1/.test(await (await fetch(`${pollers.all[i]!.url}/metrics`)).text())
   const leader = async () => {
     let found = -1
-    await waitFor(async () => (found = (await leads(0)) ? 0 : (await leads(1)) ? 1 : -1) >= 0, 30_000, () => 'no poller leads')
+    await waitFor(
+      async () => (found = (await leads(0)) ? 0 : (await leads(1)) ? 1 : -1) >= 0,
+      30_000,
+      () => 'no poller leads',
+    )
     return found
   }
   return { store, rig, logs, pollers, leads, leader }

@@ -67,7 +67,12 @@ export function harness(sink: Sink, dir = mkdtempSync(join(tmpdir(), 'falconet-s
   const ingest = createPipeline({ keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING, windowMs }, spool, [sink.id])
   const letters = () => {
     const file = join(dir, 'dead-letter', `${sink.id}.jsonl`)
-    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []
+    return existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+      : []
   }
   const metric = async (name: string, labels: Record<string, string> = {}) => {
     const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name)

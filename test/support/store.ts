@@ -45,7 +45,11 @@ export async function startStore(options: { persist?: boolean } = {}): Promise<S
     child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)))
     child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)))
     const started = child
-    await waitFor(() => ping(port), 15_000, () => `store did not start (exit ${started.exitCode}): ${output}`)
+    await waitFor(
+      () => ping(port),
+      15_000,
+      () => `store did not start (exit ${started.exitCode}): ${output}`,
+    )
   }
   await launch()
   const store: StoreServer = {

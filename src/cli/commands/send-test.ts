@@ -35,11 +35,7 @@ Examples:
   FALCONET_TOKEN=$(cat /run/secrets/ingest-token) falconet send-test`,
 
   async run(args, ctx) {
-    const parsed = parseCommandArgs(
-      args,
-      { priority: { type: 'string', short: 'p' }, url: { type: 'string', short: 'u' }, config: { type: 'string', short: 'c' }, 'token-file': { type: 'string' } },
-      { min: 0, max: 0, names: '' },
-    )
+    const parsed = parseCommandArgs(args, { priority: { type: 'string', short: 'p' }, url: { type: 'string', short: 'u' }, config: { type: 'string', short: 'c' }, 'token-file': { type: 'string' } }, { min: 0, max: 0, names: '' })
     if (!parsed) return showHelp(sendTestCommand, ctx)
     const { values } = parsed
     const requested = (values.priority as string | undefined) ?? 'Warning'
@@ -88,8 +84,6 @@ export function testAlert(priority: Priority, now = performance.timeOrigin + per
     'user.name': 'falconet',
     'user.uid': 10001,
   }
-  const output =
-    `${time.slice(11, 29)}: ${priority} A test alert sent by falconet send-test; not an attack ` +
-    `(user=falconet user_uid=10001 process=falconet command=falconet send-test container_id=host container_name=host host=${host})`
+  const output = `${time.slice(11, 29)}: ${priority} A test alert sent by falconet send-test; not an attack ` + `(user=falconet user_uid=10001 process=falconet command=falconet send-test container_id=host container_name=host host=${host})`
   return stringify({ hostname: host, output, output_fields: fields, priority, rule: TEST_RULE, source: 'syscall', tags: ['test', 'falconet'], time })!
 }

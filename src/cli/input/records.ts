@@ -17,11 +17,7 @@ import { splitJsonValues } from '../../sources/fluent-bit/json-values.js'
 export const FORMATS = ['falco', 'fluent-bit', 'k8s-audit'] as const
 export type Format = (typeof FORMATS)[number]
 
-export type InputRecord =
-  | { kind: 'falco'; line: number; text: string }
-  | { kind: 'fluent-bit'; line: number; text: string }
-  | { kind: 'k8s-audit'; line: number; events: AuditEvent[] }
-  | { kind: 'bad'; line: number; reason: string }
+export type InputRecord = { kind: 'falco'; line: number; text: string } | { kind: 'fluent-bit'; line: number; text: string } | { kind: 'k8s-audit'; line: number; events: AuditEvent[] } | { kind: 'bad'; line: number; reason: string }
 
 /** Keys Fluent Bit adds to every record (the tail input, the cri/docker parsers, the kubernetes filter). */
 const FLUENT_BIT_KEYS = ['date', 'log', 'kubernetes', 'stream', '_p', 'log_processed']

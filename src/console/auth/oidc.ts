@@ -44,12 +44,10 @@ export class OidcSignIn {
     const issuer = new URL(this.#settings.issuer)
     // Plain HTTP only to a provider on this machine (a local Dex, tests); anything else must be HTTPS.
     const local = issuer.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(issuer.hostname)
-    this.#discovered ??= client
-      .discovery(issuer, this.#settings.clientId, undefined, this.#secret ? client.ClientSecretPost(this.#secret) : client.None(), local ? { execute: [client.allowInsecureRequests] } : undefined)
-      .catch((err: unknown) => {
-        this.#discovered = undefined // try again on the next sign-in
-        throw err
-      })
+    this.#discovered ??= client.discovery(issuer, this.#settings.clientId, undefined, this.#secret ? client.ClientSecretPost(this.#secret) : client.None(), local ? { execute: [client.allowInsecureRequests] } : undefined).catch((err: unknown) => {
+      this.#discovered = undefined // try again on the next sign-in
+      throw err
+    })
     return this.#discovered
   }
 

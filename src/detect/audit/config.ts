@@ -34,9 +34,13 @@ export const auditDetectionSchema = Type.Object(
     }),
     addonImages: Type.Array(Type.String(), {
       default: DEFAULT_ADDON_IMAGES,
-      description: "Where add-on images come from: a registry host (*.amazonaws.com matches subdomains) or a repository prefix (docker.io/falcosecurity/). A controller's privileged or host-mounting pods in system namespaces, and a DaemonSet's anywhere, are findings only with an image from elsewhere; a person's always are.",
+      description:
+        "Where add-on images come from: a registry host (*.amazonaws.com matches subdomains) or a repository prefix (docker.io/falcosecurity/). A controller's privileged or host-mounting pods in system namespaces, and a DaemonSet's anywhere, are findings only with an image from elsewhere; a person's always are.",
     }),
-    trustedAccounts: Type.Array(Type.String({ pattern: '^\\d{12}$' }), { default: [], description: "AWS accounts whose IAM roles service accounts may use (eks.amazonaws.com/role-arn) besides the cluster's own (aws.accountId, the account of cluster.arn, those of the nodes' IAM roles) and the caller's; any other is a cross-account finding." }),
+    trustedAccounts: Type.Array(Type.String({ pattern: '^\\d{12}$' }), {
+      default: [],
+      description: "AWS accounts whose IAM roles service accounts may use (eks.amazonaws.com/role-arn) besides the cluster's own (aws.accountId, the account of cluster.arn, those of the nodes' IAM roles) and the caller's; any other is a cross-account finding.",
+    }),
     privilegedUsers: Type.Array(Type.String(), { default: DEFAULT_PRIVILEGED_USERS, description: 'Regular expressions on usernames that are privileged: impersonating one is a finding (system:masters members and cluster-admin subjects seen in bindings always are).' }),
     workloadSecretRefusals: Type.Integer({ minimum: 1, default: 3, description: 'Refused reads of Secrets by one service account token (a workload identity) within workloadSecretWindowSecs that make a finding.' }),
     workloadSecretWindowSecs: Type.Integer({ minimum: 10, default: 600 }),

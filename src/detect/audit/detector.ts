@@ -33,13 +33,16 @@ export function createAuditDetector(
   const memory = deps.memory ?? new DetectorMemory()
   const benign = benignMatcher(config.benignPrincipals)
   const deployer = deployerMatcher(config.deployers)
-  const spikes = new AuthFailureSpikes({
-    windowMs: config.spikeWindowSecs * 1000,
-    minCount: config.spikeMinCount,
-    factor: config.spikeFactor,
-    anonymousBurst: config.anonymousBurst,
-    forbiddenSecretsBurst: config.forbiddenSecretsBurst,
-  }, memory)
+  const spikes = new AuthFailureSpikes(
+    {
+      windowMs: config.spikeWindowSecs * 1000,
+      minCount: config.spikeMinCount,
+      factor: config.spikeFactor,
+      anonymousBurst: config.anonymousBurst,
+      forbiddenSecretsBurst: config.forbiddenSecretsBurst,
+    },
+    memory,
+  )
   const workloadProbes = new WorkloadSecretProbes(config.workloadSecretRefusals, config.workloadSecretWindowSecs * 1000, memory)
   const firstSeen = new FirstSeen(deps.store, config.firstSeenLearningDays * 86_400_000)
   const awsAuth = new AwsAuthWatch(deps.store)

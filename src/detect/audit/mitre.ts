@@ -28,7 +28,11 @@ export const TECHNIQUES: Record<string, string> = {
 
 /** `mitre_privilege_escalation` → `Privilege Escalation`. */
 export function tacticName(tag: string): string {
-  return tag.replace(/^mitre_/, '').split('_').map((w) => (w === 'and' ? w : w[0]!.toUpperCase() + w.slice(1))).join(' ')
+  return tag
+    .replace(/^mitre_/, '')
+    .split('_')
+    .map((w) => (w === 'and' ? w : w[0]!.toUpperCase() + w.slice(1)))
+    .join(' ')
 }
 
 /** The MITRE cell of a detection: techniques with their names, then tactics. */

@@ -4,15 +4,7 @@ import type { StateStore } from './stateful.js'
 import { linearRegex, type LinearRegex } from '../../model/linear-regex.js'
 
 /** Identities that are privileged by name (audit.privilegedUsers, regular expressions on usernames). */
-export const DEFAULT_PRIVILEGED_USERS = [
-  '^system:admin$',
-  '^kubernetes-admin$',
-  '^system:kube-(controller-manager|scheduler)$',
-  '^system:apiserver$',
-  '^system:serviceaccount:kube-system:',
-  '^system:node:',
-  '^eks:',
-]
+export const DEFAULT_PRIVILEGED_USERS = ['^system:admin$', '^kubernetes-admin$', '^system:kube-(controller-manager|scheduler)$', '^system:apiserver$', '^system:serviceaccount:kube-system:', '^system:node:', '^eks:']
 
 const KEY = 'privileged:admin-subjects'
 /** Subjects of ClusterRoleBindings to cluster-admin or admin: power over every namespace, not one. */
@@ -66,9 +58,7 @@ export class PrivilegedIdentities {
     const role = field(o, 'roleRef', 'name')
     if (typeof role !== 'string' || !ADMIN_ROLES.has(role) || !Array.isArray(o?.subjects)) return
     type Subject = { kind: string; name: string; namespace?: string }
-    const subjects = (o.subjects as unknown[])
-      .filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string')
-      .map((s) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
+    const subjects = (o.subjects as unknown[]).filter((s): s is Subject => typeof (s as Subject)?.name === 'string' && typeof (s as Subject)?.kind === 'string').map((s) => (s.kind === 'ServiceAccount' ? `ServiceAccount:${s.namespace ?? e.objectRef?.namespace ?? ''}:${s.name}` : `${s.kind}:${s.name}`))
     this.#learn(KEY, subjects)
     if (r === 'clusterrolebindings') this.#learn(CLUSTER_WIDE_KEY, subjects)
   }

@@ -82,13 +82,54 @@ const KUBE_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease'
 const EXPECTED_SYSTEM_ROLE_EDITS = new Set(['system:coredns', 'system:managed-certificate-controller'])
 /** Falco's known_sa_list plus the service accounts EKS add-ons install in kube-system. */
 const KNOWN_SYSTEM_SERVICE_ACCOUNTS = new Set([
-  'coredns', 'coredns-autoscaler', 'cronjob-controller', 'daemon-set-controller', 'deployment-controller', 'disruption-controller', 'endpoint-controller', 'endpointslice-controller',
-  'endpointslicemirroring-controller', 'generic-garbage-collector', 'horizontal-pod-autoscaler', 'job-controller', 'namespace-controller', 'node-controller', 'persistent-volume-binder',
-  'pod-garbage-collector', 'pv-protection-controller', 'pvc-protection-controller', 'replicaset-controller', 'resourcequota-controller', 'root-ca-cert-publisher',
-  'service-account-controller', 'statefulset-controller', 'ttl-after-finished-controller', 'ttl-controller', 'attachdetach-controller', 'certificate-controller',
-  'clusterrole-aggregation-controller', 'ephemeral-volume-controller', 'expand-controller', 'legacy-service-account-token-cleaner', 'pvc-protection-controller', 'service-controller',
-  'aws-node', 'kube-proxy', 'eks-pod-identity-agent', 'ebs-csi-controller-sa', 'ebs-csi-node-sa', 'efs-csi-controller-sa', 'efs-csi-node-sa', 'aws-load-balancer-controller',
-  'cluster-autoscaler', 'metrics-server', 'karpenter', 'external-dns', 'snapshot-controller', 'aws-cloud-provider', 'default',
+  'coredns',
+  'coredns-autoscaler',
+  'cronjob-controller',
+  'daemon-set-controller',
+  'deployment-controller',
+  'disruption-controller',
+  'endpoint-controller',
+  'endpointslice-controller',
+  'endpointslicemirroring-controller',
+  'generic-garbage-collector',
+  'horizontal-pod-autoscaler',
+  'job-controller',
+  'namespace-controller',
+  'node-controller',
+  'persistent-volume-binder',
+  'pod-garbage-collector',
+  'pv-protection-controller',
+  'pvc-protection-controller',
+  'replicaset-controller',
+  'resourcequota-controller',
+  'root-ca-cert-publisher',
+  'service-account-controller',
+  'statefulset-controller',
+  'ttl-after-finished-controller',
+  'ttl-controller',
+  'attachdetach-controller',
+  'certificate-controller',
+  'clusterrole-aggregation-controller',
+  'ephemeral-volume-controller',
+  'expand-controller',
+  'legacy-service-account-token-cleaner',
+  'pvc-protection-controller',
+  'service-controller',
+  'aws-node',
+  'kube-proxy',
+  'eks-pod-identity-agent',
+  'ebs-csi-controller-sa',
+  'ebs-csi-node-sa',
+  'efs-csi-controller-sa',
+  'efs-csi-node-sa',
+  'aws-load-balancer-controller',
+  'cluster-autoscaler',
+  'metrics-server',
+  'karpenter',
+  'external-dns',
+  'snapshot-controller',
+  'aws-cloud-provider',
+  'default',
 ])
 /**
  * kube-controller-manager's controllers whose roles reach every object of the cluster: escalating
@@ -103,10 +144,14 @@ const AWS_ACCESS_KEY = /\b(AKIA|ASIA)[0-9A-Z]{16}\b/
 
 const res = (e: AuditEvent) => e.objectRef?.resource ?? ''
 /** A JSON patch that sets `field` to true anywhere (securityContext.privileged, hostPID…). */
-const patchSets = (e: AuditEvent, field: string) =>
-  patchOps(e).some((op) => (op.path?.endsWith(`/${field}`) && op.value === true) || deepSome(op.value, (k, v) => k === field && v === true))
+const patchSets = (e: AuditEvent, field: string) => patchOps(e).some((op) => (op.path?.endsWith(`/${field}`) && op.value === true) || deepSome(op.value, (k, v) => k === field && v === true))
 /** Subjects a binding now has: the object's, or those a JSON patch adds. */
-const subjectsOf = (e: AuditEvent): unknown[] => [...list(objectOf(e)?.subjects), ...patchOps(e).filter((op) => op.path?.startsWith('/subjects')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
+const subjectsOf = (e: AuditEvent): unknown[] => [
+  ...list(objectOf(e)?.subjects),
+  ...patchOps(e)
+    .filter((op) => op.path?.startsWith('/subjects'))
+    .flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value])),
+]
 /** The role a binding grants; a merge patch has no roleRef, but bindings are named after their role by convention. */
 const roleOf = (e: AuditEvent): string | undefined => {
   const name = field(objectOf(e), 'roleRef', 'name')
@@ -124,7 +169,7 @@ const ns = (e: AuditEvent) => e.objectRef?.namespace ?? ''
  * kubernetes-admin are people.
  */
 const isPerson = (c: RuleContext) => !c.benign && !c.principal.username.startsWith('system:')
-const who = (c: RuleContext) => c.principal.arn ? `${c.principal.username} (${c.principal.arn})` : c.principal.username
+const who = (c: RuleContext) => (c.principal.arn ? `${c.principal.username} (${c.principal.arn})` : c.principal.username)
 const target = (e: AuditEvent) => [e.objectRef?.namespace, e.objectRef?.name ?? field(e.requestObject, 'metadata', 'name')].filter(Boolean).join('/')
 
 const PRINCIPAL = ['ka.user.name']
@@ -183,7 +228,9 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const privileged = containersOf(podSpecOf(e)).filter((k) => field(k, 'securityContext', 'privileged') === true).map((k) => k.name)
+      const privileged = containersOf(podSpecOf(e))
+        .filter((k) => field(k, 'securityContext', 'privileged') === true)
+        .map((k) => k.name)
       if (!privileged.length && patchSets(e, 'privileged')) privileged.push('(set by a JSON patch)')
       return privileged.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} with privileged container(s) ${privileged.join(', ')}` : undefined
     },
@@ -199,7 +246,9 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const paths = list(field(podSpecOf(e), 'volumes')).map((v) => field(v, 'hostPath', 'path')).filter((p: unknown): p is string => typeof p === 'string')
+      const paths = list(field(podSpecOf(e), 'volumes'))
+        .map((v) => field(v, 'hostPath', 'path'))
+        .filter((p: unknown): p is string => typeof p === 'string')
       const norm = (p: string) => p.replace(/\/+$/, '') || '/'
       // The path itself, anything below a sensitive path, or a parent that contains one (/var/run holds docker.sock).
       const sensitive = paths.filter((p: string) => c.sensitiveHostPaths.some((s) => norm(p) === norm(s) || (s !== '/' && norm(p).startsWith(`${norm(s)}/`)) || (norm(p) !== '/' && norm(s).startsWith(`${norm(p)}/`))))
@@ -260,9 +309,7 @@ export const AUDIT_RULES: AuditRule[] = [
     match: (e, c) => {
       const role = roleOf(e)
       const defaults = subjectsOf(e).filter((s) => field(s, 'kind') === 'ServiceAccount' && field(s, 'name') === 'default')
-      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && role && ADMIN_ROLES.has(role) && defaults.length
-        ? `${who(c)} bound ${role} to the default service account of ${defaults.map((s) => field(s, 'namespace') ?? ns(e)).join(', ')}`
-        : undefined
+      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && role && ADMIN_ROLES.has(role) && defaults.length ? `${who(c)} bound ${role} to the default service account of ${defaults.map((s) => field(s, 'namespace') ?? ns(e)).join(', ')}` : undefined
     },
   },
   {
@@ -275,9 +322,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       const anon = subjectsOf(e).filter((s) => field(s, 'name') === 'system:anonymous' || field(s, 'name') === 'system:unauthenticated')
-      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && anon.length
-        ? `${who(c)} bound ${roleOf(e) ?? 'a role'} to ${anon.map((s) => field(s, 'name')).join(', ')} (${res(e)} ${target(e)})`
-        : undefined
+      return BINDINGS.has(res(e)) && WRITE.has(e.verb) && c.allowed && anon.length ? `${who(c)} bound ${roleOf(e) ?? 'a role'} to ${anon.map((s) => field(s, 'name')).join(', ')} (${res(e)} ${target(e)})` : undefined
     },
   },
   {
@@ -306,10 +351,7 @@ export const AUDIT_RULES: AuditRule[] = [
     falco: 'Anonymous Request Allowed',
     principals: 'any',
     keyFields: ['ka.verb', 'ka.target.resource', 'ka.target.namespace'],
-    match: (e, c) =>
-      c.principal.username === 'system:anonymous' && c.allowed && (e.responseStatus?.code ?? 200) < 400 && !HEALTH.test(e.requestURI ?? '')
-        ? `an anonymous request was allowed: ${e.verb} ${e.requestURI ?? res(e)} from ${(e.sourceIPs ?? []).join(', ') || 'an unknown address'}`
-        : undefined,
+    match: (e, c) => (c.principal.username === 'system:anonymous' && c.allowed && (e.responseStatus?.code ?? 200) < 400 && !HEALTH.test(e.requestURI ?? '') ? `an anonymous request was allowed: ${e.verb} ${e.requestURI ?? res(e)} from ${(e.sourceIPs ?? []).join(', ') || 'an unknown address'}` : undefined),
   },
   {
     id: 'exposed-dashboard',
@@ -417,8 +459,10 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (c.allowedRegistries.length === 0 || !WORKLOADS.has(res(e)) || !WRITE.has(e.verb) || !c.allowed) return undefined
-      const images = containersOf(podSpecOf(e)).map((k) => k.image).filter((i: unknown): i is string => typeof i === 'string')
-      const outside = images.filter((i: string) => !c.allowedRegistries.some((r) => registryOf(i) === r || registryOf(i).endsWith(`.${r.replace(/^\*\./, '')}`) && r.startsWith('*.')))
+      const images = containersOf(podSpecOf(e))
+        .map((k) => k.image)
+        .filter((i: unknown): i is string => typeof i === 'string')
+      const outside = images.filter((i: string) => !c.allowedRegistries.some((r) => registryOf(i) === r || (registryOf(i).endsWith(`.${r.replace(/^\*\./, '')}`) && r.startsWith('*.'))))
       return outside.length ? `${who(c)} ${e.verb}d ${res(e)} ${target(e)} with image(s) from outside the allowed registries: ${outside.join(', ')}` : undefined
     },
   },
@@ -444,7 +488,13 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       if (!ROLES.has(res(e)) || !creates(e) || !c.allowed) return undefined
-      const verbs = [...new Set(roleRules(e).flatMap((r) => list(field(r, 'verbs'))).filter((v: unknown) => typeof v === 'string' && (CHANGE.has(v) || ESCALATING.has(v))))]
+      const verbs = [
+        ...new Set(
+          roleRules(e)
+            .flatMap((r) => list(field(r, 'verbs')))
+            .filter((v: unknown) => typeof v === 'string' && (CHANGE.has(v) || ESCALATING.has(v))),
+        ),
+      ]
       return verbs.length ? `${who(c)} created ${res(e)} ${target(e)} granting ${verbs.join(', ')}` : undefined
     },
   },
@@ -474,9 +524,7 @@ export const AUDIT_RULES: AuditRule[] = [
     keyFields: OBJECT,
     match: (e, c) => {
       const name = e.objectRef?.name ?? text(field(objectOf(e), 'metadata', 'name')) ?? ''
-      return ROLES.has(res(e)) && CHANGE.has(e.verb) && c.allowed && (name.startsWith('system:') || name.startsWith('eks:')) && !EXPECTED_SYSTEM_ROLE_EDITS.has(name)
-        ? `${who(c)} ${e.verb === 'delete' ? 'deleted' : `${e.verb}d`} the system ${res(e) === 'roles' ? 'role' : 'cluster role'} ${target(e)}`
-        : undefined
+      return ROLES.has(res(e)) && CHANGE.has(e.verb) && c.allowed && (name.startsWith('system:') || name.startsWith('eks:')) && !EXPECTED_SYSTEM_ROLE_EDITS.has(name) ? `${who(c)} ${e.verb === 'delete' ? 'deleted' : `${e.verb}d`} the system ${res(e) === 'roles' ? 'role' : 'cluster role'} ${target(e)}` : undefined
     },
   },
   {
@@ -492,7 +540,9 @@ export const AUDIT_RULES: AuditRule[] = [
       if (res(e) !== 'services' || sub(e) || !WRITE.has(e.verb) || !c.allowed) return undefined
       const o = objectOf(e)
       const nodePort = field(o, 'spec', 'type') === 'NodePort' || patchOps(e).some((op) => op.path === '/spec/type' && op.value === 'NodePort')
-      const ports = list(field(o, 'spec', 'ports')).map((p) => field(p, 'nodePort') ?? field(p, 'port')).filter((p: unknown) => p !== undefined)
+      const ports = list(field(o, 'spec', 'ports'))
+        .map((p) => field(p, 'nodePort') ?? field(p, 'port'))
+        .filter((p: unknown) => p !== undefined)
       return nodePort ? `${who(c)} ${e.verb}d NodePort service ${target(e)}${ports.length ? ` (ports ${ports.join(', ')})` : ''}: it listens on every node` : undefined
     },
   },
@@ -508,7 +558,9 @@ export const AUDIT_RULES: AuditRule[] = [
       if (res(e) !== 'configmaps' || !WRITE.has(e.verb) || !c.allowed) return undefined
       const data = objectOf(e)?.data
       if (!data || typeof data !== 'object') return undefined
-      const keys = Object.entries(data as Record<string, unknown>).filter(([k, v]) => typeof v === 'string' && holdsCredential(k, v)).map(([k]) => k)
+      const keys = Object.entries(data as Record<string, unknown>)
+        .filter(([k, v]) => typeof v === 'string' && holdsCredential(k, v))
+        .map(([k]) => k)
       return keys.length ? `${who(c)} ${e.verb}d configmap ${target(e)} with credential(s) in ${keys.slice(0, 10).join(', ')}: ConfigMaps are readable by anyone who can read the namespace's config` : undefined
     },
   },
@@ -628,7 +680,12 @@ function patchedContainers(e: AuditEvent): Array<Record<string, unknown>> {
 
 /** Rules a Role or ClusterRole grants, from the object or a JSON patch of /rules. */
 function roleRules(e: AuditEvent): ReturnType<typeof list> {
-  return [...list(objectOf(e)?.rules), ...patchOps(e).filter((op) => op.path?.startsWith('/rules')).flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value]))]
+  return [
+    ...list(objectOf(e)?.rules),
+    ...patchOps(e)
+      .filter((op) => op.path?.startsWith('/rules'))
+      .flatMap((op) => (Array.isArray(op.value) ? op.value : [op.value])),
+  ]
 }
 
 /**
@@ -648,7 +705,9 @@ function holdsCredential(key: string, value: string): boolean {
 
 /** Every image a request's pod spec (or template) names. */
 export function imagesOf(e: AuditEvent): string[] {
-  return containersOf(podSpecOf(e)).map((k) => k.image).filter((i: unknown): i is string => typeof i === 'string')
+  return containersOf(podSpecOf(e))
+    .map((k) => k.image)
+    .filter((i: unknown): i is string => typeof i === 'string')
 }
 
 /**
@@ -673,7 +732,9 @@ function refusedImpersonation(e: AuditEvent): AuditEvent['impersonatedUser'] {
 function tokenRequestDetails(e: AuditEvent): string {
   const spec = e.requestObject && typeof e.requestObject === 'object' && !Array.isArray(e.requestObject) ? field(e.requestObject, 'spec') : undefined
   if (!spec || typeof spec !== 'object') return ''
-  const audiences = list(field(spec, 'audiences')).filter((a): a is string => typeof a === 'string').slice(0, 5)
+  const audiences = list(field(spec, 'audiences'))
+    .filter((a): a is string => typeof a === 'string')
+    .slice(0, 5)
   const expiration = field(spec, 'expirationSeconds')
   const seconds = typeof expiration === 'number' ? expiration : undefined
   const boundKind = field(spec, 'boundObjectRef', 'kind')
@@ -736,15 +797,37 @@ export function registryOf(image: string): string {
 }
 
 function subjects(e: AuditEvent): string {
-  return list(field(e.requestObject, 'subjects')).map((s) => `${field(s, 'kind') ?? '?'} ${field(s, 'namespace') ? `${field(s, 'namespace')}/` : ''}${field(s, 'name') ?? '?'}`).join(', ') || 'no subject'
+  return (
+    list(field(e.requestObject, 'subjects'))
+      .map((s) => `${field(s, 'kind') ?? '?'} ${field(s, 'namespace') ? `${field(s, 'namespace')}/` : ''}${field(s, 'name') ?? '?'}`)
+      .join(', ') || 'no subject'
+  )
 }
 
 /** Where EKS add-ons and common cluster components come from (audit.addonImages). */
 export const DEFAULT_ADDON_IMAGES = [
-  '*.amazonaws.com', 'public.ecr.aws', 'registry.k8s.io', 'k8s.gcr.io', 'gcr.io/google-containers/', 'gcr.io/google_containers/',
-  'quay.io/cilium/', 'quay.io/calico/', 'docker.io/calico/', 'quay.io/tigera/', 'docker.io/falcosecurity/', 'quay.io/prometheus/',
-  'docker.io/amazon/', 'ghcr.io/aws/', 'cr.fluentbit.io', 'docker.io/fluent/', 'quay.io/jetstack/', 'gcr.io/datadoghq/', 'docker.io/datadog/',
-  'docker.io/istio/', 'gcr.io/istio-release/', 'docker.io/grafana/',
+  '*.amazonaws.com',
+  'public.ecr.aws',
+  'registry.k8s.io',
+  'k8s.gcr.io',
+  'gcr.io/google-containers/',
+  'gcr.io/google_containers/',
+  'quay.io/cilium/',
+  'quay.io/calico/',
+  'docker.io/calico/',
+  'quay.io/tigera/',
+  'docker.io/falcosecurity/',
+  'quay.io/prometheus/',
+  'docker.io/amazon/',
+  'ghcr.io/aws/',
+  'cr.fluentbit.io',
+  'docker.io/fluent/',
+  'quay.io/jetstack/',
+  'gcr.io/datadoghq/',
+  'docker.io/datadog/',
+  'docker.io/istio/',
+  'gcr.io/istio-release/',
+  'docker.io/grafana/',
 ]
 
 export const DEFAULT_SENSITIVE_HOST_PATHS = ['/', '/etc', '/proc', '/root', '/var/run/docker.sock', '/var/run/containerd', '/run/containerd', '/var/run/crio', '/var/lib/kubelet', '/var/lib/docker', '/etc/kubernetes', '/home/kubernetes']

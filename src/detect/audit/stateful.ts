@@ -162,11 +162,11 @@ export class AuthFailureSpikes {
     if (code !== 401 && code !== 403) return []
     const out: StatefulFinding[] = []
     const o = this.options
-    const spike = (w: Window) => !w.fired && w.count >= o.minCount && w.count >= o.factor * w.mean && ((w.fired = true))
+    const spike = (w: Window) => !w.fired && w.count >= o.minCount && w.count >= o.factor * w.mean && (w.fired = true)
     const ip = e.sourceIPs?.[0]
     if (p.username === 'system:anonymous') {
       const w = this.#anonymous.add(ip ?? '?', now)
-      if (!w.fired && w.count >= o.anonymousBurst && ((w.fired = true))) {
+      if (!w.fired && w.count >= o.anonymousBurst && (w.fired = true)) {
         out.push({ ...detection('anonymous-failures-burst'), output: `${w.count} anonymous requests were refused from ${ip ?? 'an unknown address'} within ${o.windowMs / 1000} s: someone is probing the API server` })
       }
     } else {
@@ -180,7 +180,7 @@ export class AuthFailureSpikes {
     // Service accounts' refused Secret reads are WorkloadSecretProbes' (fewer make a finding there).
     if (code === 403 && e.objectRef?.resource === 'secrets' && ['get', 'list', 'watch'].includes(e.verb) && !p.username.startsWith('system:serviceaccount:')) {
       const w = this.#secrets.add(p.arn ?? p.username, now)
-      if (!w.fired && w.count >= o.forbiddenSecretsBurst && ((w.fired = true))) {
+      if (!w.fired && w.count >= o.forbiddenSecretsBurst && (w.fired = true)) {
         out.push({ ...detection('forbidden-secret-reads'), output: `${p.username} was refused ${w.count} reads of Secrets within ${o.windowMs / 1000} s (last: ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? '*'})` })
       }
     }
@@ -268,7 +268,9 @@ export class WorkloadSecretProbes {
     r.firedAt = now
     const count = r.times.length
     const where = e.objectRef?.namespace ? `namespace ${e.objectRef.namespace}` : 'cluster-wide'
-    return [{ ...detection('workload-forbidden-secret-reads'), output: `service account ${sa[1]}/${sa[2]} was refused ${count} reads of Secrets within ${Math.max(1, Math.round(span / 1000))} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` }]
+    return [
+      { ...detection('workload-forbidden-secret-reads'), output: `service account ${sa[1]}/${sa[2]} was refused ${count} reads of Secrets within ${Math.max(1, Math.round(span / 1000))} s (last: ${e.verb} ${where}${e.objectRef?.name ? ` ${e.objectRef.name}` : ''}): its token is being used to look for credentials` },
+    ]
   }
 }
 
@@ -294,7 +296,12 @@ export class FirstSeen {
     if (this.store.get(key) !== undefined) return []
     this.store.put(key, now)
     if (now - started < this.learningMs) return []
-    return [{ ...detection(`first-seen-${behaviour.id}`), output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${behaviour.verb} for the first time since learning began (${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${[e.objectRef?.namespace, e.objectRef?.name].filter(Boolean).join('/')})` }]
+    return [
+      {
+        ...detection(`first-seen-${behaviour.id}`),
+        output: `${p.username}${p.arn ? ` (${p.arn})` : ''} ${behaviour.verb} for the first time since learning began (${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${[e.objectRef?.namespace, e.objectRef?.name].filter(Boolean).join('/')})`,
+      },
+    ]
   }
 }
 
@@ -340,8 +347,18 @@ export class AwsAuthWatch {
 }
 
 function diffLines(key: string, before: string, after: string): string {
-  const a = new Set(before.split('\n').map((l) => l.trim()).filter(Boolean))
-  const b = new Set(after.split('\n').map((l) => l.trim()).filter(Boolean))
+  const a = new Set(
+    before
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  )
+  const b = new Set(
+    after
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  )
   const added = [...b].filter((l) => !a.has(l))
   const removed = [...a].filter((l) => !b.has(l))
   if (!added.length && !removed.length) return ''
@@ -368,13 +385,64 @@ function detection(id: string): Omit<StatefulFinding, 'output'> {
 }
 
 export const STATEFUL_DETECTIONS: DetectionDoc[] = [
-  { id: 'auth-failures-spike-principal', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses for a principal', priority: 'Warning', guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)', when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline', keyFields: ['ka.user.name'] },
+  {
+    id: 'auth-failures-spike-principal',
+    tags: ['T1069', 'mitre_discovery', 'k8s'],
+    name: 'Spike of 401/403 responses for a principal',
+    priority: 'Warning',
+    guardDuty: 'Discovery:Kubernetes/PermissionChecked (anomalous)',
+    when: 'at least spikeMinCount refusals in a window and spikeFactor × the learned per-window baseline',
+    keyFields: ['ka.user.name'],
+  },
   { id: 'auth-failures-spike-ip', tags: ['T1069', 'mitre_discovery', 'k8s'], name: 'Spike of 401/403 responses from a source IP', priority: 'Warning', guardDuty: '', when: 'as above, per source IP', keyFields: ['ka.sourceip'] },
   { id: 'anonymous-failures-burst', tags: ['T1595', 'mitre_reconnaissance', 'mitre_discovery', 'k8s'], name: 'Burst of failed anonymous requests', priority: 'Warning', guardDuty: '', when: 'anonymousBurst refused anonymous requests from one address in a window', keyFields: ['ka.sourceip'] },
-  { id: 'forbidden-secret-reads', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Burst of forbidden reads of Secrets', priority: 'Warning', guardDuty: '', when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window', keyFields: ['ka.user.name'] },
-  { id: 'workload-forbidden-secret-reads', tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'], falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)', name: 'Service account token refused reading Secrets', priority: 'Notice', guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)', when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs', keyFields: ['ka.user.name'] },
-  { id: 'first-seen-secrets-read', tags: ['T1552.007', 'mitre_credential_access', 'k8s'], falco: 'K8s Secret Get Successfully (every read)', name: 'Principal read Secrets for the first time', priority: 'Notice', guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed', when: 'after the learning period (firstSeenLearningDays)', keyFields: ['ka.user.name'] },
+  {
+    id: 'forbidden-secret-reads',
+    tags: ['T1552.007', 'mitre_credential_access', 'k8s'],
+    falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)',
+    name: 'Burst of forbidden reads of Secrets',
+    priority: 'Warning',
+    guardDuty: '',
+    when: 'forbiddenSecretsBurst refused get/list/watch of Secrets by one principal in a window',
+    keyFields: ['ka.user.name'],
+  },
+  {
+    id: 'workload-forbidden-secret-reads',
+    tags: ['T1552.007', 'T1528', 'mitre_credential_access', 'mitre_discovery', 'k8s'],
+    falco: 'K8s Secret Get Unsuccessfully Tried (each refusal)',
+    name: 'Service account token refused reading Secrets',
+    priority: 'Notice',
+    guardDuty: 'Discovery:Kubernetes/AnomalousBehavior.PermissionChecked (nearest)',
+    when: 'workloadSecretRefusals refused get/list/watch of Secrets by one service account within workloadSecretWindowSecs',
+    keyFields: ['ka.user.name'],
+  },
+  {
+    id: 'first-seen-secrets-read',
+    tags: ['T1552.007', 'mitre_credential_access', 'k8s'],
+    falco: 'K8s Secret Get Successfully (every read)',
+    name: 'Principal read Secrets for the first time',
+    priority: 'Notice',
+    guardDuty: 'CredentialAccess:Kubernetes/AnomalousBehavior.SecretsAccessed',
+    when: 'after the learning period (firstSeenLearningDays)',
+    keyFields: ['ka.user.name'],
+  },
   { id: 'first-seen-exec', tags: ['T1609', 'mitre_execution', 'k8s'], name: 'Principal exec-ed into a pod for the first time', priority: 'Notice', guardDuty: 'Execution:Kubernetes/AnomalousBehavior.ExecInPod', when: 'after the learning period', keyFields: ['ka.user.name'] },
-  { id: 'first-seen-rolebinding-create', tags: ['T1098', 'mitre_privilege_escalation', 'k8s'], name: 'Principal created a role binding for the first time', priority: 'Notice', guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated', when: 'after the learning period', keyFields: ['ka.user.name'] },
-  { id: 'aws-auth-changed', tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'], name: 'aws-auth ConfigMap changed', priority: 'Warning', guardDuty: '', when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them', keyFields: ['ka.user.name'] },
+  {
+    id: 'first-seen-rolebinding-create',
+    tags: ['T1098', 'mitre_privilege_escalation', 'k8s'],
+    name: 'Principal created a role binding for the first time',
+    priority: 'Notice',
+    guardDuty: 'PrivilegeEscalation:Kubernetes/AnomalousBehavior.RoleBindingCreated',
+    when: 'after the learning period',
+    keyFields: ['ka.user.name'],
+  },
+  {
+    id: 'aws-auth-changed',
+    tags: ['T1098', 'mitre_persistence', 'mitre_privilege_escalation', 'k8s'],
+    name: 'aws-auth ConfigMap changed',
+    priority: 'Warning',
+    guardDuty: '',
+    when: 'any change by a non-EKS principal, with the mapRoles / mapUsers lines added and removed when the audit level recorded them',
+    keyFields: ['ka.user.name'],
+  },
 ]

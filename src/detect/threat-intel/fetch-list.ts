@@ -1,4 +1,3 @@
-
 export interface FetchState {
   etag?: string
   lastModified?: string

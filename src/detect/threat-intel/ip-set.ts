@@ -152,7 +152,10 @@ function ipv4ToNumber(s: string): number | undefined {
 type Address = { v: 4; n: number } | { v: 6; n: bigint }
 
 function parseAddress(s: string): Address | undefined {
-  const text = s.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '') // [v6] and zone ids
+  const text = s
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '') // [v6] and zone ids
   const fast = ipv4ToNumber(text)
   if (fast !== undefined) return { v: 4, n: fast }
   if (!ipaddr.IPv6.isValid(text)) return undefined

@@ -121,7 +121,14 @@ export class KubeMetadata {
 
 function kubeMetrics(registry: Registry, kube: KubeMetadata) {
   const registers = [registry]
-  new Gauge({ name: 'falconet_enrich_synced', help: '1 once the Kubernetes metadata cache has synced.', registers, collect() { this.set(kube.synced ? 1 : 0) } })
+  new Gauge({
+    name: 'falconet_enrich_synced',
+    help: '1 once the Kubernetes metadata cache has synced.',
+    registers,
+    collect() {
+      this.set(kube.synced ? 1 : 0)
+    },
+  })
   new Gauge({
     name: 'falconet_enrich_cache_objects',
     help: 'Objects in the Kubernetes metadata cache, by kind.',

@@ -187,13 +187,10 @@ export class Reflector<T> {
         else if (failure && outcome !== 'gone' && !this.#stop.signal.aborted) reject(failure)
         else resolve(outcome)
       }
-      this.#watch.watch(this.#spec.path, query, onEvent, done).then(
-        (controller) => {
-          this.#request = controller
-          if (this.#stop.signal.aborted) controller.abort()
-        },
-        reject,
-      )
+      this.#watch.watch(this.#spec.path, query, onEvent, done).then((controller) => {
+        this.#request = controller
+        if (this.#stop.signal.aborted) controller.abort()
+      }, reject)
     })
   }
 }

@@ -10,7 +10,9 @@ export const discord = defineReceiver({
   build(n, ctx) {
     const f = n.findings[0]!
     const title = clip(`${n.severity}: ${n.title}`, 256)
-    const fields = facts(f, ctx).slice(0, 25).map(([name, value]) => ({ name: clip(name, 256), value: clip(value, 1024), inline: value.length < 40 }))
+    const fields = facts(f, ctx)
+      .slice(0, 25)
+      .map(([name, value]) => ({ name: clip(name, 256), value: clip(value, 1024), inline: value.length < 40 }))
     const footer = clip(n.summary, 2048)
     const used = title.length + footer.length + fields.reduce((s, x) => s + x.name.length + x.value.length, 0)
     const description = clip(f.event.output, Math.max(100, Math.min(4096, 6000 - used - 10)))
@@ -53,4 +55,3 @@ export const googlechat = defineReceiver({
     }
   },
 })
-

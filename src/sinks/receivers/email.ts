@@ -30,7 +30,24 @@ export const email = defineReceiver({
     const f = n.findings[0]!
     const link = consoleUrl(f.id, ctx.region, ctx.partition)
     const rows = facts(f, ctx)
-    const text = [n.summary, '', ...rows.map(([k, v]) => `${k}: ${v}`), '', f.event.output, '', `Security Hub: ${link}`, ...(n.findings.length > 1 ? ['', `Also in this group: ${n.findings.slice(1).map((x) => x.event.rule).join(', ')}`] : [])].join('\n')
+    const text = [
+      n.summary,
+      '',
+      ...rows.map(([k, v]) => `${k}: ${v}`),
+      '',
+      f.event.output,
+      '',
+      `Security Hub: ${link}`,
+      ...(n.findings.length > 1
+        ? [
+            '',
+            `Also in this group: ${n.findings
+              .slice(1)
+              .map((x) => x.event.rule)
+              .join(', ')}`,
+          ]
+        : []),
+    ].join('\n')
     const html = `<h2>${esc(`${n.severity}: ${n.title}`)}</h2><p>${esc(n.summary)}</p><table>${rows.map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table><pre>${esc(clip(f.event.output, 20_000))}</pre><p><a href="${esc(link)}">Open in Security Hub</a></p>`
     try {
       await ses.send(

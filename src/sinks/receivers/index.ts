@@ -24,13 +24,10 @@ export type ReceiverConfig = SettingsOf<(typeof ALL)[number]>
  * (and fills the defaults of) only the variant the `type` names, and reports against that variant
  * instead of against all nine.
  */
-export const receiversSchema = Type.Array(
-  Type.Unsafe<ReceiverConfig>({ oneOf: ALL.map((r) => r.schema), discriminator: { propertyName: 'type' }, required: ['type'], type: 'object' }),
-  {
-    default: [],
-    description: `Where people get findings: ${ALL.map((r) => `\`${r.type}\``).join(', ')}. Secrets come from *File or *Env only.`,
-  },
-)
+export const receiversSchema = Type.Array(Type.Unsafe<ReceiverConfig>({ oneOf: ALL.map((r) => r.schema), discriminator: { propertyName: 'type' }, required: ['type'], type: 'object' }), {
+  default: [],
+  description: `Where people get findings: ${ALL.map((r) => `\`${r.type}\``).join(', ')}. Secrets come from *File or *Env only.`,
+})
 
 /**
  * What the schema cannot say without reading a secret: a secret the type needs is given as a file
@@ -41,7 +38,5 @@ export function receiverProblems(config: ReceiverConfig): Array<{ path: string; 
   const type = RECEIVER_TYPES[config.type]
   if (!type) return [] // the schema reports it
   const settings = config as Record<string, unknown>
-  return type.secrets
-    .filter((needed) => !settings[`${needed}File`] && !settings[`${needed}Env`])
-    .map((needed) => ({ path: `${needed}File`, message: `${config.type} needs ${needed}File or ${needed}Env (secrets never go in the plain config)` }))
+  return type.secrets.filter((needed) => !settings[`${needed}File`] && !settings[`${needed}Env`]).map((needed) => ({ path: `${needed}File`, message: `${config.type} needs ${needed}File or ${needed}Env (secrets never go in the plain config)` }))
 }

@@ -58,7 +58,15 @@ export const opsgenie = defineReceiver({
     return {
       url: typeof ctx.options.url === 'string' ? ctx.options.url : 'https://api.opsgenie.com/v2/alerts',
       headers: { authorization: `GenieKey ${ctx.secrets.routingKey}` },
-      body: { message: clip(`${f.severity}: ${f.event.rule}`, 130), alias: clip(f.id, 512), description: clip(f.event.output, 15_000), priority: priority[f.severity], source: 'falconet', tags: f.event.tags.slice(0, 20), details: { count: String(f.count), namespace: f.event.workload.namespace ?? '', pod: f.event.workload.pod ?? '' } },
+      body: {
+        message: clip(`${f.severity}: ${f.event.rule}`, 130),
+        alias: clip(f.id, 512),
+        description: clip(f.event.output, 15_000),
+        priority: priority[f.severity],
+        source: 'falconet',
+        tags: f.event.tags.slice(0, 20),
+        details: { count: String(f.count), namespace: f.event.workload.namespace ?? '', pod: f.event.workload.pod ?? '' },
+      },
     }
   },
 })

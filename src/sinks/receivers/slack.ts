@@ -14,7 +14,12 @@ export const slack = defineReceiver({
     const f = n.findings[0]!
     const blocks: unknown[] = [
       { type: 'header', text: { type: 'plain_text', text: clip(`${n.severity}: ${n.title}`, 150), emoji: false } },
-      { type: 'section', fields: facts(f, ctx).slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${escapeHtml(v)}`, 2000) })) },
+      {
+        type: 'section',
+        fields: facts(f, ctx)
+          .slice(0, 10)
+          .map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${escapeHtml(v)}`, 2000) })),
+      },
       // The output is the attacker's text (command lines, file names): escaped, so <!channel> or a
       // disguised <https://evil|link> stays text.
       { type: 'section', text: { type: 'mrkdwn', text: '```' + clipEscaped(f.event.output.replace(/```/g, "'''"), 2990) + '```' } },
@@ -23,10 +28,7 @@ export const slack = defineReceiver({
       const lines = n.findings.slice(1, 20).map((x) => `• ${escapeHtml(x.event.rule)} — ${escapeHtml([x.event.workload.namespace, x.event.workload.pod].filter(Boolean).join('/') || (x.event.hostname ?? ''))} ×${x.count}`)
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Also in this group*\n${lines.join('\n')}${n.findings.length > 20 ? `\n…and ${n.findings.length - 20} more` : ''}`, 3000) } })
     }
-    blocks.push(
-      { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${escapeHtml(n.summary)} · falconet`, 3000) }] },
-      { type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in Security Hub' }, url: clip(consoleUrl(f.id, ctx.region, ctx.partition), 3000) }] },
-    )
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${escapeHtml(n.summary)} · falconet`, 3000) }] }, { type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open in Security Hub' }, url: clip(consoleUrl(f.id, ctx.region, ctx.partition), 3000) }] })
     return { url: ctx.secrets.url!, body: { text: clip(`${n.severity}: ${n.summary}`, 3000), blocks: blocks.slice(0, 50) } }
   },
 })
@@ -58,7 +60,6 @@ export const mattermost = defineReceiver({
     }
   },
 })
-
 
 /** Escape, then cut without leaving half an entity (&am…). */
 function clipEscaped(text: string, max: number): string {

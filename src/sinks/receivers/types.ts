@@ -75,8 +75,7 @@ export function escapeHtml(text: string): string {
 }
 
 /** A receiver's settings as the schema gives them (defaults filled in). */
-export type ReceiverSettings<T extends string, O extends TProperties> = { name: string; type: T; groupBy: GroupLabel[]; groupWaitSecs: number; resendIntervalMs: number } & Partial<Record<`${SecretName}${'File' | 'Env'}`, string>> &
-  Static<TObject<O>>
+export type ReceiverSettings<T extends string, O extends TProperties> = { name: string; type: T; groupBy: GroupLabel[]; groupWaitSecs: number; resendIntervalMs: number } & Partial<Record<`${SecretName}${'File' | 'Env'}`, string>> & Static<TObject<O>>
 /** The settings type of a receiver definition. */
 export type SettingsOf<R> = R extends { schema: TUnsafe<infer S> } ? S : never
 
@@ -93,9 +92,7 @@ const grouping = {
  * a variant of the `receivers[]` union, tagged by `type` — is built here, so every type gets the
  * same name, secrets and grouping settings and only says what is its own.
  */
-export function defineReceiver<const T extends string, O extends TProperties = {}>(
-  spec: Omit<ReceiverType, 'schema' | 'type'> & { type: T; options?: O },
-): ReceiverType & { type: T; schema: TUnsafe<ReceiverSettings<T, O>> } {
+export function defineReceiver<const T extends string, O extends TProperties = {}>(spec: Omit<ReceiverType, 'schema' | 'type'> & { type: T; options?: O }): ReceiverType & { type: T; schema: TUnsafe<ReceiverSettings<T, O>> } {
   const secrets = [...spec.secrets, ...(spec.optionalSecrets ?? [])]
   const schema = Type.Object(
     {

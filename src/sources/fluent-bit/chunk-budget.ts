@@ -98,7 +98,8 @@ export class ChunkBudget {
       if (done) return
       done = true
       const next = this.#waiting.shift()
-      if (next) next() // the slot passes on
+      if (next)
+        next() // the slot passes on
       else this.#active--
     }
   }

@@ -106,13 +106,7 @@ export function classify(decoded: DecodedRecord, options: ClassifyOptions, tag?:
 
 /** Not a type guard on purpose: a record that is not an alert is still a record. */
 function isFalcoAlert(v: unknown): boolean {
-  return (
-    isRecord(v) &&
-    typeof v.rule === 'string' &&
-    typeof v.priority === 'string' &&
-    (v.time === undefined || typeof v.time === 'string') &&
-    (typeof v.output === 'string' || isRecord(v.output_fields))
-  )
+  return isRecord(v) && typeof v.rule === 'string' && typeof v.priority === 'string' && (v.time === undefined || typeof v.time === 'string') && (typeof v.output === 'string' || isRecord(v.output_fields))
 }
 
 /** A JSON parser with Time_Key time (Time_Keep off) takes Falco's `time` into the record's timestamp. */

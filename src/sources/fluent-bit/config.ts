@@ -15,7 +15,7 @@ export const fluentBitSchema = Type.Object(
       description: 'Memory the chunks being read may take together (estimated: body, inflated text, decoded records); a chunk past it gets 503 + Retry-After (Fluent Bit retries) instead of growing the heap. About a quarter of the heap (--max-old-space-size).',
     }),
     maxConcurrentChunks: Type.Integer({ minimum: 1, default: 2, description: 'Chunks decoded and committed at the same time; the others wait their turn (their memory already counted).' }),
-    heapHighWaterPercent: Type.Integer({ minimum: 10, maximum: 100, default: 80, description: 'Above this share of V8\'s heap limit, new chunks get 503 + Retry-After until memory is freed.' }),
+    heapHighWaterPercent: Type.Integer({ minimum: 10, maximum: 100, default: 80, description: "Above this share of V8's heap limit, new chunks get 503 + Retry-After until memory is freed." }),
     dateKey: Type.String({ default: 'date', description: "Fluent Bit's json_date_key." }),
     falcoKeys: Type.Array(Type.String(), {
       default: ['log', 'log_processed', 'data'],

@@ -337,4 +337,3 @@ function isoFromMs(ms: number): string | undefined {
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
-
