@@ -5,7 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
  * main.ts only dispatches; each command lives in its own file under commands/.
  */
 
-/** Exit codes, the same for every command (also in `falconet --help` and the README). */
+/** Exit codes, the same for every command (also in `falconet --help` and docs/cli.md). */
 export const EXIT = {
   ok: 0,
   /** The command ran and something failed: a non-2xx answer, bad lines in an input file. */

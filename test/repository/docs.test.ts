@@ -152,3 +152,36 @@ t.test('every upstream chart the README installs has its helm repo add line', as
   t.ok(used.size >= 2, `installs upstream charts (${[...used].join(', ')})`)
   for (const repo of used) t.match(readme, new RegExp(`helm repo add ${repo} https://\\S+`), `helm repo add ${repo}`)
 })
+
+t.test('the README stays a front page: short, and each long section moved whole to the docs/ page it links', async (t) => {
+  const readme = read('README.md')
+  t.ok(Buffer.byteLength(readme) < 20_000, `README.md is ${Buffer.byteLength(readme)} bytes, under 20 KB`)
+  // A moved section keeps its heading (old #anchors still land) and links its page, which has the text.
+  const moved: Array<[string, string, string]> = [
+    ['EKS audit logs: read, detect, bridge to Falco', 'docs/audit.md', 'every page to the end, at most 5'],
+    ['Command line', 'docs/cli.md', '**Exit codes**: 0 ok; 1 failure'],
+    ['Know who and where: enrichment from the Kubernetes API', 'docs/enrichment.md', 'Minimal RBAC'],
+    ['Route the urgent ones to people', 'docs/routing.md', '**Inhibition** (`inhibit`, optional)'],
+    ['Monitor the monitor', 'docs/monitoring.md', 'graded by what they mean for'],
+    ['Delivery guarantees', 'docs/delivery.md', '**Durability level** (`spool.durability`)'],
+    ['Dead letters and pending findings', 'docs/delivery.md', 'falconet dead-letters redrive [--sink S] [--id ID]'],
+    ['Aggregation and storm control', 'docs/delivery.md', 'falconet_aggregation_bytes_avoided_total'],
+    ['Send findings to Security Hub', 'docs/security-hub.md', 'Whole-call failures'],
+    ['Who may send: credentials, TLS, rate limits', 'docs/auth.md', '# revoke-all'],
+    ['Point Fluent Bit at it', 'docs/fluent-bit.md', "**Status codes are Fluent Bit's retry contract**"],
+  ]
+  for (const [heading, page, text] of moved) {
+    const start = readme.indexOf(`\n## ${heading}\n`)
+    t.ok(start >= 0, `the README keeps "## ${heading}"`)
+    const section = readme.slice(start + 1, readme.indexOf('\n## ', start + 4))
+    t.ok(
+      prose(section)
+        .split('\n')
+        .filter((l) => l.trim() !== '').length <= 8,
+      `"${heading}" is a few lines besides its example`,
+    )
+    t.match(section, `](${page}`, `"${heading}" links ${page}`)
+    t.ok(read(page).includes(text), `${page} has "${text}"`)
+    t.notOk(readme.includes(text), `"${text}" is not in the README any more`)
+  }
+})

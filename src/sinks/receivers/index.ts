@@ -9,7 +9,7 @@ import { email } from './email.js'
 
 /**
  * Every receiver type: one file each, one line here. The config schema, its type list, the docs,
- * the chart's values.schema.json and the README's table (test/sinks/receiver-registry.test.ts)
+ * the chart's values.schema.json and docs/receivers.md's table (test/sinks/receiver-registry.test.ts)
  * all come from this list.
  */
 const ALL = [slack, mattermost, teams, pagerduty, opsgenie, discord, googlechat, webhook, email] as const

@@ -28,7 +28,7 @@ export interface OutgoingRequest {
 /** A receiver type: per notification (grouped) or per finding (paging tools deduplicate by finding). */
 export interface ReceiverType {
   type: string
-  /** One line for the docs and the README's receiver table: format and limits. */
+  /** One line for the receiver table in docs/receivers.md: format and limits. */
   description: string
   /** Which secret it needs, as `<name>File` / `<name>Env` settings. */
   secrets: SecretName[]
