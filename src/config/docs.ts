@@ -1,5 +1,5 @@
 import { configSchema } from './schema.js'
-import { schemaNode, type SchemaNode } from './schema-node.js'
+import { schemaNode, type SchemaNode } from '../model/schema-node.js'
 import { ENV_ALIASES } from './load.js'
 import { RENAMED_SINK_IDS } from '../delivery/renamed-sinks.js'
 

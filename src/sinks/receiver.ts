@@ -8,7 +8,7 @@ import { errors } from '../errors.js'
 import { postJson } from './http.js'
 import { TokenBucket } from '../delivery/token-bucket.js'
 import type { Encoded, FailedItem, SendOutcome, Sink, SinkDeps } from '../delivery/sink.js'
-import { schemaNode, type SchemaNode } from '../config/schema-node.js'
+import { schemaNode, type SchemaNode } from '../model/schema-node.js'
 import { SECRET_NAMES, type ReceiverContext, type ReceiverType } from './receivers/types.js'
 import { RECEIVER_TYPES, type ReceiverConfig } from './receivers/index.js'
 
