@@ -1,5 +1,6 @@
 import t from 'tap'
 import { detector, eksEvent } from '../support/audit.js'
+import { ACC, certAdmin, iamUser, node } from '../support/eks-users.js'
 import { csrPem } from '../support/audit-corpus.js'
 import { DEFAULT_SEVERITY_MAPPING, SEVERITY_LABELS } from '../../src/model/severity.js'
 import type { AuditEvent } from '../../src/model/audit-event.js'
@@ -17,21 +18,12 @@ import type { AuditEvent } from '../../src/model/audit-event.js'
  * INFORMATIONAL record. Each case gets a fresh detector (no state carried between them).
  */
 
-const ACC = '111122223333'
-const iamUser = (session: string, role = 'Admin'): AuditEvent['user'] => ({
-  username: `arn:aws:sts::${ACC}:assumed-role/${role}/${session}`,
-  uid: `aws-iam-authenticator:${ACC}:AROAEXAMPLE`,
-  groups: ['system:authenticated'],
-  extra: { accessKeyId: ['ASIAEXAMPLE'], arn: [`arn:aws:sts::${ACC}:assumed-role/${role}/${session}`], canonicalArn: [`arn:aws:iam::${ACC}:role/${role}`], principalId: ['AROAEXAMPLE'], sessionName: [session] },
-})
-const certAdmin: AuditEvent['user'] = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }
 const sa = (ns: string, name: string): AuditEvent['user'] => ({
   username: `system:serviceaccount:${ns}:${name}`,
   uid: 'x',
   groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
   extra: { 'authentication.kubernetes.io/pod-name': [`${name}-abc`], 'authentication.kubernetes.io/pod-uid': ['u'], 'authentication.kubernetes.io/node-name': ['ip-10-0-1-1.ec2.internal'] },
 })
-const node = (n: string): AuditEvent['user'] => ({ username: `system:node:${n}`, groups: ['system:nodes', 'system:authenticated'], extra: { arn: [`arn:aws:sts::${ACC}:assumed-role/eks-node/i-0abc`], canonicalArn: [`arn:aws:iam::${ACC}:role/eks-node`] } })
 const eks = (u: string): AuditEvent['user'] => ({ username: u, groups: ['system:authenticated'] })
 const forbid = { responseStatus: { code: 403, reason: 'Forbidden', status: 'Failure' } as any, annotations: { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' } }
 let t0 = Date.parse('2026-11-21T10:00:00Z')

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { detector, eksEvent } from '../support/audit.js'
+import { certAdmin, iamUser, node } from '../support/eks-users.js'
 import { DEFAULT_SEVERITY_MAPPING } from '../../src/model/severity.js'
 import type { AuditEvent } from '../../src/model/audit-event.js'
 import { toAsff } from '../../src/asff/build.js'
@@ -15,21 +16,12 @@ import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
  * service accounts with pod claims.
  */
 
-const ACC = '111122223333'
-const iamUser = (session: string, role = 'Admin'): AuditEvent['user'] => ({
-  username: `arn:aws:sts::${ACC}:assumed-role/${role}/${session}`,
-  uid: `aws-iam-authenticator:${ACC}:AROAEXAMPLE`,
-  groups: ['system:authenticated'],
-  extra: { accessKeyId: ['ASIAEXAMPLE'], arn: [`arn:aws:sts::${ACC}:assumed-role/${role}/${session}`], canonicalArn: [`arn:aws:iam::${ACC}:role/${role}`], principalId: ['AROAEXAMPLE'], sessionName: [session] },
-})
-const certAdmin: AuditEvent['user'] = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }
 const sa = (ns: string, name: string): AuditEvent['user'] => ({
   username: `system:serviceaccount:${ns}:${name}`,
   uid: 'u',
   groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
   extra: { 'authentication.kubernetes.io/pod-name': [`${name}-7d9f-x`], 'authentication.kubernetes.io/pod-uid': ['p'] },
 })
-const node = (n: string): AuditEvent['user'] => ({ username: `system:node:${n}`, groups: ['system:nodes', 'system:authenticated'], extra: { arn: [`arn:aws:sts::${ACC}:assumed-role/eks-node/i-0abc`], canonicalArn: [`arn:aws:iam::${ACC}:role/eks-node`] } })
 const sev = (p: string) => DEFAULT_SEVERITY_MAPPING[p as keyof typeof DEFAULT_SEVERITY_MAPPING]
 
 /** `kubectl create token NAME -n NS` as the API server records it (RequestResponse level when `spec` is given). */
