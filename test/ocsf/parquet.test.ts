@@ -1,8 +1,4 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { falcoFixtures } from '../support/fixtures.js'
 import { auditFixture, detector } from '../support/audit.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
@@ -13,27 +9,10 @@ import { checkRow, toParquet } from '../../src/ocsf/parquet.js'
 import type { DetectionFinding } from '../../src/ocsf/types.js'
 import { TEST_CONTEXT } from '../support/asff.js'
 import { ocsfProblems } from '../support/ocsf.js'
+import { readParquetBack, sortedKeys } from '../support/parquet-read.js'
 
 const OPTIONS = { keyFields: {}, severityMapping: DEFAULT_SEVERITY_MAPPING }
 const CTX = { ...TEST_CONTEXT, cluster: { name: 'prod-eu' } }
-
-function readBack(events: DetectionFinding[]): any {
-  const file = join(mkdtempSync(join(tmpdir(), 'falconet-parquet-')), 'x.parquet')
-  writeFileSync(file, toParquet(events))
-  const script = new URL('../support/read-parquet.py', import.meta.url).pathname
-  return JSON.parse(execFileSync('python3', [script, file], { encoding: 'utf8', maxBuffer: 1e8 }))[0]
-}
-
-const sorted = (v: any): any =>
-  Array.isArray(v)
-    ? v.map(sorted)
-    : v && typeof v === 'object'
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, sorted(v[k])]),
-        )
-      : v
 
 t.test('every attribute the encoder writes survives Parquet and pyarrow exactly, and stays valid OCSF', async (t) => {
   const falco = falcoFixtures().map((f) => toOcsf(findingFromEvent(normalizeFalcoAlert(JSON.parse(f.body)), OPTIONS), CTX))
@@ -41,12 +20,12 @@ t.test('every attribute the encoder writes survives Parquet and pyarrow exactly,
     .detect(auditFixture('exec_pod.json')[0]!)
     .map((e) => toOcsf(findingFromEvent(e, OPTIONS), CTX))
   const events = [...falco, ...audit]
-  const out = readBack(events)
+  const out = readParquetBack(events)
   t.equal(out.rows.length, events.length)
   const byMeta = new Map(events.map((e) => [e.metadata.uid, e]))
   for (const row of out.rows) {
     t.same(ocsfProblems(row), [], `${row.finding_info.title}: valid after the round trip`)
-    t.same(sorted(row), sorted(byMeta.get(row.metadata.uid)), `${row.finding_info.title}: the same values`)
+    t.same(sortedKeys(row), sortedKeys(byMeta.get(row.metadata.uid)), `${row.finding_info.title}: the same values`)
   }
   t.same(
     out.rows.map((r: any) => r.time),
@@ -58,7 +37,7 @@ t.test('every attribute the encoder writes survives Parquet and pyarrow exactly,
 t.test('the schema is the same whatever the rows hold, and refuses attributes it does not know', async (t) => {
   const [one] = falcoFixtures().map((f) => toOcsf(findingFromEvent(normalizeFalcoAlert(JSON.parse(f.body)), OPTIONS), CTX))
   const bare = { ...one!, evidences: undefined, device: undefined, actor: undefined } as unknown as DetectionFinding
-  t.same(readBack([bare]).schema, readBack([one!]).schema, 'absent attributes are null columns, not missing ones')
+  t.same(readParquetBack([bare]).schema, readParquetBack([one!]).schema, 'absent attributes are null columns, not missing ones')
   t.throws(() => toParquet([{ ...one!, invented: 1 } as unknown as DetectionFinding]), /invented: not in the Parquet schema/)
   t.throws(() => toParquet([{ ...one!, finding_info: { ...one!.finding_info, uid: undefined } } as unknown as DetectionFinding]), /finding_info\.uid: required/)
 })

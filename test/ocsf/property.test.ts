@@ -1,9 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
 import { gradeFalcoInternal } from '../../src/monitor/falco-internal.js'
 import { recoveredEvent, silentEvent, SOURCE_KINDS } from '../../src/monitor/source-events.js'
@@ -13,11 +10,12 @@ import type { Finding } from '../../src/model/finding.js'
 import type { SecurityEvent } from '../../src/model/event.js'
 import { toAsff } from '../../src/asff/build.js'
 import { fitOcsf, toOcsf } from '../../src/ocsf/build.js'
-import { checkRow, toParquet } from '../../src/ocsf/parquet.js'
+import { checkRow } from '../../src/ocsf/parquet.js'
 import type { DetectionFinding } from '../../src/ocsf/types.js'
 import { auditFixture, auditFixtureNames, detector } from '../support/audit.js'
 import { TEST_CONTEXT } from '../support/asff.js'
 import { ocsfProblems } from '../support/ocsf.js'
+import { readParquetBack, sortedKeys } from '../support/parquet-read.js'
 import { fuzz } from '../fuzz/settings.js'
 
 /**
@@ -364,15 +362,10 @@ t.test("every technique Falco's rules and falconet's detections name has its ATT
 
 t.test('what the properties generated reads back from Parquet with pyarrow unchanged', async (t) => {
   t.ok(written.length >= 200, `${written.length} events`)
-  const dir = mkdtempSync(join(tmpdir(), 'falconet-ocsf-prop-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'x.parquet')
-  writeFileSync(file, toParquet(written))
-  const script = new URL('../support/read-parquet.py', import.meta.url).pathname
-  const [read] = JSON.parse(execFileSync('python3', [script, file], { encoding: 'utf8', maxBuffer: 1e9 }))
+  const read = readParquetBack(written)
   t.equal(read.rows.length, written.length)
   // Rows come back sorted by time; compare as sorted lists of canonical JSON.
-  const canonical = (rows: unknown[]) => rows.map((r) => JSON.stringify(sorted(r))).sort()
+  const canonical = (rows: unknown[]) => rows.map((r) => JSON.stringify(sortedKeys(r))).sort()
   const got = canonical(read.rows)
   const want = canonical(written)
   const differ = got.filter((r, i) => r !== want[i]).length
@@ -383,14 +376,3 @@ t.test('what the properties generated reads back from Parquet with pyarrow uncha
     'every row read back is valid OCSF',
   )
 })
-
-const sorted = (v: any): any =>
-  Array.isArray(v)
-    ? v.map(sorted)
-    : v && typeof v === 'object'
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, sorted(v[k])]),
-        )
-      : v
