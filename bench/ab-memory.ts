@@ -16,7 +16,7 @@ import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MB, pinSelf } from './lib/procs.js'
 import { securityHubSink } from './lib/sinks.js'
-import { ROOT, startFalconet } from './lib/targets.js'
+import { ROOT, startFalconet, untilEnrichmentSynced } from './lib/targets.js'
 
 const [a, b, podsArg, nodesArg] = process.argv.slice(2)
 if (!a || !b) {
@@ -41,14 +41,7 @@ async function measure(dist: string, label: 'A' | 'B', enrichment: boolean): Pro
   const falconet = await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs, config })
   try {
     if (enrichment) {
-      for (;;) {
-        const ready = await fetch(`${falconet.url}/readyz`).then(
-          (r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>,
-          () => undefined,
-        )
-        if (ready?.enrichment?.synced) break
-        await sleep(20)
-      }
+      await untilEnrichmentSynced(falconet.url)
     }
     await sleep(3000)
     return falconet.rss() / MB

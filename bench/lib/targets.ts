@@ -62,6 +62,18 @@ export async function startFalconet(options: FalconetOptions): Promise<Server & 
 }
 
 /** The ceiling: a bare Fastify app taking the same POST (default JSON parser, no logger). */
+/** Polls /readyz until falconet says its Kubernetes cache is synced. */
+export async function untilEnrichmentSynced(url: string): Promise<void> {
+  for (;;) {
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>,
+      () => undefined,
+    )
+    if (ready?.enrichment?.synced) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 export async function startFastifyCeiling(): Promise<Server> {
   const port = await freePort()
   return startServer('fastify', process.execPath, ['--import', 'tsx', join(ROOT, 'bench/lib/fastify-ceiling.ts'), String(port)], {

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client'
 import { KubeMetadata } from '../../src/enrich/kube/client.js'
 import { enrichEvent } from '../../src/enrich/enricher.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
-import { startFalconet, ROOT } from '../lib/targets.js'
+import { startFalconet, ROOT, untilEnrichmentSynced } from '../lib/targets.js'
 import { securityHubSink } from '../lib/sinks.js'
 import { containerId, podName, podIp } from '../lib/kube-server.js'
 import { MB } from '../lib/procs.js'
@@ -41,14 +41,7 @@ export async function enrichmentSuite(pods: number, nodes: number): Promise<Enri
     let syncMs = NaN
     let metrics = ''
     try {
-      for (;;) {
-        const ready = await fetch(`${falconet.url}/readyz`).then(
-          (r) => r.json() as Promise<{ enrichment?: { synced?: boolean } }>,
-          () => undefined,
-        )
-        if (ready?.enrichment?.synced) break
-        await sleep(20)
-      }
+      await untilEnrichmentSynced(falconet.url)
       syncMs = performance.now() - started
       await sleep(3000) // start-up garbage collected
       metrics = await (await fetch(`${falconet.url}/metrics`)).text()
