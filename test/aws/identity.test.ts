@@ -7,7 +7,7 @@ import { startMoto, awsEnv } from '../support/moto.js'
 import { startFalconet } from '../support/falconet.js'
 import { freePort, waitFor } from '../support/net.js'
 import { falcoFixture } from '../support/fixtures.js'
-import { runCli } from '../cli/run.js'
+import { runCli } from '../support/cli.js'
 
 /**
  * Issue 14: the AWS settings are decided once, for every AWS sink. CloudWatch Logs in ASFF needs the

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { falcoFixture } from '../support/fixtures.js'
 import { auditFixture } from '../support/audit.js'
 import { assertValidAsff } from '../support/asff.js'
-import { fixture, jsonLines, runCli, writeTemp } from './run.js'
+import { fixture, jsonLines, runCli, writeTemp } from '../support/cli.js'
 
 /** `falconet asff` on Fluent Bit records and Kubernetes audit events, and with a config. */
 

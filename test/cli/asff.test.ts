@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { falcoFixture, falcoFixtures } from '../support/fixtures.js'
 import { assertValidAsff } from '../support/asff.js'
-import { falcoJsonLines, jsonLines, ROOT, runCli, tempDir, writeTemp } from './run.js'
+import { falcoJsonLines, jsonLines, ROOT, runCli, tempDir, writeTemp } from '../support/cli.js'
 
 /** The README's table: Falco priority → ASFF Severity.Label, written out here rather than imported. */
 const SEVERITY: Record<string, string> = {

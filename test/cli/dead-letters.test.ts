@@ -1,7 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
 import { DeadLetterFile } from '../../src/delivery/dead-letter.js'
-import { runCli, tempDir } from './run.js'
+import { runCli, tempDir } from '../support/cli.js'
 
 /**
  * `falconet dead-letters list|show` read the data dir with no falconet running; `redrive` asks a

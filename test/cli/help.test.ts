@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { COMMANDS, ROOT, runAll, runCli, writeTemp } from './run.js'
+import { COMMANDS, ROOT, runAll, runCli, writeTemp } from '../support/cli.js'
 
 t.test('falconet --help and falconet help list every command and the exit codes', async (t) => {
   const help = await runCli(['--help'])

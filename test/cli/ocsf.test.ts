@@ -1,7 +1,7 @@
 import t from 'tap'
 import { falcoFixtures } from '../support/fixtures.js'
 import { assertValidOcsf } from '../support/ocsf.js'
-import { falcoJsonLines, jsonLines, runCli, writeTemp } from './run.js'
+import { falcoJsonLines, jsonLines, runCli, writeTemp } from '../support/cli.js'
 
 t.test('falconet ocsf: one valid Detection Finding per alert, joined to `falconet asff` by uid', async (t) => {
   const file = writeTemp('alerts.jsonl', falcoJsonLines())

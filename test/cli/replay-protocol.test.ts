@@ -1,7 +1,7 @@
 import t from 'tap'
 import { falcoFixture } from '../support/fixtures.js'
 import { auditFixture } from '../support/audit.js'
-import { captureServer, falcoJsonLines, fixture, json, runCli, writeTemp } from './run.js'
+import { captureServer, falcoJsonLines, fixture, json, runCli, writeTemp } from '../support/cli.js'
 
 /** What replay puts on the wire, and how it treats back-pressure: against a recording stand-in. */
 

@@ -6,7 +6,7 @@ import { waitFor } from '../support/net.js'
 import { falcoFixture } from '../support/fixtures.js'
 import { auditFixture } from '../support/audit.js'
 import { assertValidAsff } from '../support/asff.js'
-import { falcoJsonLines, fixture, jsonLines, runCli, writeTemp } from './run.js'
+import { falcoJsonLines, fixture, jsonLines, runCli, writeTemp } from '../support/cli.js'
 
 /** Against a real falconet: what arrives in its file sink is what `asff` says the file produces. */
 

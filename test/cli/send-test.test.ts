@@ -6,7 +6,7 @@ import { freePort, waitFor } from '../support/net.js'
 import { assertValidAsff } from '../support/asff.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
 import { parseJsonLossless } from '../../src/sources/lossless-json.js'
-import { captureServer, json, runCli, writeTemp } from './run.js'
+import { captureServer, json, runCli, writeTemp } from '../support/cli.js'
 
 const findingsIn = (dataDir: string) => {
   const file = join(dataDir, 'findings.jsonl')

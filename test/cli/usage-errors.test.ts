@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { COMMANDS, runAll, runCli, tempDir } from './run.js'
+import { COMMANDS, runAll, runCli, tempDir } from '../support/cli.js'
 
 /**
  * Wrong invocations: exit 2, the reason and one line pointing at --help on stderr (not the whole

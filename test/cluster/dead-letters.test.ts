@@ -7,7 +7,7 @@ import { waitFor } from '../support/net.js'
 import { alertBody } from '../support/alerts.js'
 import { startStore, dropStore } from '../support/store.js'
 import { startReplicas } from '../support/replicas.js'
-import { runCli } from '../cli/run.js'
+import { runCli } from '../support/cli.js'
 
 /**
  * Dead letters with a store, on two falconet processes sharing a real redis-server (each with its

@@ -4,7 +4,7 @@ import { SourceLiveness } from '../../src/monitor/source-liveness.js'
 import { Cluster } from '../../src/cluster/index.js'
 import { SharedLiveness } from '../../src/cluster/liveness.js'
 import { startStore, dropStore } from '../support/store.js'
-import { storeSchemaDefaults } from './support.js'
+import { storeSchemaDefaults } from '../support/cluster.js'
 
 const logger = pino({ level: 'silent' })
 

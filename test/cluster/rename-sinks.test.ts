@@ -5,7 +5,7 @@ import { ACK, MERGE, TAKE } from '../../src/cluster/scripts.js'
 import { SinkRenames } from '../../src/cluster/rename-sinks.js'
 import { SharedSinkStatus } from '../../src/cluster/sink-status.js'
 import type { Store } from '../../src/cluster/store.js'
-import { falcoEvent, storeRig } from './support.js'
+import { falcoEvent, storeRig } from '../support/cluster.js'
 
 // Replicas of the previous version queued, delivered and reported under the Security Hub sink's
 // old id `securityhub`; after the upgrade the sink drains `securityHub` (src/delivery/renamed-sinks.ts).

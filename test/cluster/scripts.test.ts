@@ -5,7 +5,7 @@ import { deltaOf, findingFromStore } from '../../src/cluster/aggregate.js'
 import { ACK, CHECKPOINT, MERGE, TAKE, TOKEN } from '../../src/cluster/scripts.js'
 import { Lease } from '../../src/cluster/lease.js'
 import type { Store } from '../../src/cluster/store.js'
-import { falcoEvent, storeRig } from './support.js'
+import { falcoEvent, storeRig } from '../support/cluster.js'
 
 const logger = pino({ level: 'silent' })
 const options = { keyFields: [], severityMapping: { Emergency: 'CRITICAL', Alert: 'CRITICAL', Critical: 'CRITICAL', Error: 'HIGH', Warning: 'MEDIUM', Notice: 'LOW', Informational: 'INFORMATIONAL', Debug: 'INFORMATIONAL' }, windowMs: 3_600_000 } as const

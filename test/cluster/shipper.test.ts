@@ -14,7 +14,7 @@ import { findingFromStore } from '../../src/cluster/aggregate.js'
 import { premerge } from '../../src/cluster/shipper.js'
 import { TRACKED_NAMES } from '../../src/aggregate/aggregator.js'
 import { startStore, dropStore } from '../support/store.js'
-import { falcoEvent, storeSchemaDefaults } from './support.js'
+import { falcoEvent, storeSchemaDefaults } from '../support/cluster.js'
 import { fromMs } from '../../src/model/time.js'
 
 const logger = pino({ level: 'silent' })

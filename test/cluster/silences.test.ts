@@ -2,7 +2,7 @@ import t from 'tap'
 import pino from 'pino'
 import { SharedDocs } from '../../src/cluster/shared-docs.js'
 import { Silences } from '../../src/route/silences.js'
-import { storeRig } from './support.js'
+import { storeRig } from '../support/cluster.js'
 
 /**
  * Silences on two replicas sharing a real redis-server. Each replica reads its copy of the shared

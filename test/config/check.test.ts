@@ -1,7 +1,7 @@
 import t from 'tap'
 import { stringify } from 'yaml'
 import { checkConfig } from '../../src/config/load.js'
-import { runCli, writeTemp } from '../cli/run.js'
+import { runCli, writeTemp } from '../support/cli.js'
 import { parseMatcher } from '../../src/route/matchers.js'
 import type { Finding } from '../../src/model/finding.js'
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Store } from '../../src/cluster/store.js'
 import { SharedDeadLetters } from '../../src/console/shared-dead-letters.js'
 import type { FindingRecord } from '../../src/console/findings-index.js'
-import { storeRig } from '../cluster/support.js'
+import { storeRig } from '../support/cluster.js'
 
 /**
  * The redrive's atomic step on a real redis-server: replicas racing to redrive the same letter

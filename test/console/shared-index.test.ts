@@ -8,7 +8,7 @@ import { SharedFindingIndex } from '../../src/console/shared-index.js'
 import type { FindingQuery } from '../../src/console/findings-index.js'
 import { startStore, dropStore } from '../support/store.js'
 import { waitFor } from '../support/net.js'
-import { falcoEvent, storeSchemaDefaults } from '../cluster/support.js'
+import { falcoEvent, storeSchemaDefaults } from '../support/cluster.js'
 
 /**
  * The shared console index on a real redis-server, two replicas' indexes side by side: changes

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { gzipSync, constants } from 'node:zlib'
 import { resourceUsage } from 'node:process'
-import { expectAnswer, fuzzApp, type FuzzApp } from './harness.js'
+import { expectAnswer, fuzzApp, type FuzzApp } from '../support/fuzz-harness.js'
 
 /**
  * Small bodies that inflate far past the limits: 413 with a reason, and the memory used stays

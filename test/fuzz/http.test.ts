@@ -1,9 +1,9 @@
 import t from 'tap'
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
-import { fuzz } from './settings.js'
-import { answerProblems, fuzzApp, globalPollution, prototypeProblems, type FuzzApp } from './harness.js'
-import { auditBodyText, deepNesting, described, fixtures, fluentBitJsonBody, fluentBitMsgpackBody, jsonText, mutatedBytes, mutatedJson, wrappedAuditText } from './arbitraries.js'
+import { fuzz } from '../support/fuzz-settings.js'
+import { answerProblems, fuzzApp, globalPollution, prototypeProblems, type FuzzApp } from '../support/fuzz-harness.js'
+import { auditBodyText, deepNesting, described, fixtures, fluentBitJsonBody, fluentBitMsgpackBody, jsonText, mutatedBytes, mutatedJson, wrappedAuditText } from '../support/fuzz-arbitraries.js'
 
 /**
  * Every ingest endpoint, fed arbitrary bodies, content types and encodings through fastify's

@@ -1,9 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { encode } from '@msgpack/msgpack'
-import { fuzz } from './settings.js'
-import { answerProblems, fuzzApp, globalPollution, prototypeProblems, type FuzzApp } from './harness.js'
-import { described, fixtures } from './arbitraries.js'
+import { fuzz } from '../support/fuzz-settings.js'
+import { answerProblems, fuzzApp, globalPollution, prototypeProblems, type FuzzApp } from '../support/fuzz-harness.js'
+import { described, fixtures } from '../support/fuzz-arbitraries.js'
 
 /**
  * `__proto__`, `constructor` and `prototype` keys at every level of every format (JSON and

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { EMBEDS, embed, renderAll } from '../../helm/values/render.js'
-import { root } from './values.js'
+import { root } from '../support/helm-values.js'
 
 test('running the generator on the committed files changes nothing', async (t) => {
   const rendered = renderAll()

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/load.js'
 import { KUBERNETES_VERSIONS, kubernetesValidate } from '../support/k8s-tools.js'
-import { classicSections, coalesce, read, root, values } from './values.js'
+import { classicSections, coalesce, read, root, values } from '../support/helm-values.js'
 
 interface Container {
   name: string

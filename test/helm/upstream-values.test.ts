@@ -6,7 +6,7 @@ import { test } from 'tap'
 import { readdirSync } from 'node:fs'
 import { parse } from 'yaml'
 import { EMBEDS } from '../../helm/values/render.js'
-import { CHART_OF, classicSections, coalesce, isMap, read, root, tagMatches, upstream, upstreamDir, values, valuesDir, type Section } from './values.js'
+import { CHART_OF, classicSections, coalesce, isMap, read, root, tagMatches, upstream, upstreamDir, values, valuesDir, type Section } from '../support/helm-values.js'
 
 /**
  * Maps whose keys the chart's templates range over although they are not empty upstream: each

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startFalconet } from '../support/falconet.js'
 import { waitFor } from '../support/net.js'
-import { runCli } from '../cli/run.js'
+import { runCli } from '../support/cli.js'
 
 /**
  * Dead letters end to end, on a real falconet process: a webhook receiver answers 400, so the

@@ -10,7 +10,7 @@ import { upstreamAlerts, type GeneratedAlert } from '../support/upstream-rule-al
 import { validateFinding } from '../support/asff-validator.js'
 import { ocsfProblems } from '../support/ocsf.js'
 import { waitFor } from '../support/net.js'
-import { runCli } from '../cli/run.js'
+import { runCli } from '../support/cli.js'
 import { DEFAULT_SEVERITY_MAPPING, parsePriority } from '../../src/model/severity.js'
 
 /**

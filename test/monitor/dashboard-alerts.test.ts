@@ -4,8 +4,8 @@ import { parse as parseYaml } from 'yaml'
 import { parser } from '@prometheus-io/lezer-promql'
 import type { SyntaxNode } from '@lezer/common'
 import { errors } from '../../src/errors.js'
-import { runningApp } from './running-app.js'
-import { parseExposition, type Sample } from './exposition.js'
+import { runningApp } from '../support/running-app.js'
+import { parseExposition, type Sample } from '../support/exposition.js'
 
 /**
  * The Grafana dashboard and the Prometheus alerts shipped with the chart: they parse (PromQL with

@@ -3,7 +3,7 @@ import { toAsff } from '../../src/asff/build.js'
 import { toFinding } from '../../src/aggregate/aggregator.js'
 import { assertValidAsff, TEST_CONTEXT } from '../support/asff.js'
 import { falcoFixture } from '../support/fixtures.js'
-import { falcoAlertFrom, monitorRig, T0 } from './harness.js'
+import { falcoAlertFrom, monitorRig, T0 } from '../support/monitor-harness.js'
 
 const NODE = 'ip-10-0-45-187.eu-west-1.compute.internal'
 const OTHER = 'ip-10-0-61-20.eu-west-1.compute.internal'

@@ -16,7 +16,7 @@ import { auditFixture, auditFixtureNames, detector } from '../support/audit.js'
 import { TEST_CONTEXT } from '../support/asff.js'
 import { ocsfProblems } from '../support/ocsf.js'
 import { readParquetBack, sortedKeys } from '../support/parquet-read.js'
-import { fuzz } from '../fuzz/settings.js'
+import { fuzz } from '../support/fuzz-settings.js'
 
 /**
  * Property test of the OCSF encoder over findings no fixture holds: Falco alerts carrying any of

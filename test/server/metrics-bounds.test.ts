@@ -1,7 +1,7 @@
 import t from 'tap'
 import { falcoFixture } from '../support/fixtures.js'
-import { monitorRig } from '../monitor/harness.js'
-import { parseExposition } from '../monitor/exposition.js'
+import { monitorRig } from '../support/monitor-harness.js'
+import { parseExposition } from '../support/exposition.js'
 
 /**
  * falcosidekick's labels (pod names, rule outputs) grew without bound until Prometheus and

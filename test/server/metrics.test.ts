@@ -1,6 +1,6 @@
 import t from 'tap'
-import { runningApp } from '../monitor/running-app.js'
-import { parseExposition, seriesOf } from '../monitor/exposition.js'
+import { runningApp } from '../support/running-app.js'
+import { parseExposition, seriesOf } from '../support/exposition.js'
 
 /**
  * Issue #9's list, metric by metric: after fixtures went in through every input, /metrics has each

@@ -1,4 +1,4 @@
-import { unlimited } from '../support/app.js'
+import { unlimited } from './app.js'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { falcoFixtures } from '../support/fixtures.js'
+import { falcoFixtures } from './fixtures.js'
 
 /** The CLI as users run it, through tsx: `node --import tsx src/cli/main.ts ...`. */
 export const ROOT = new URL('../..', import.meta.url).pathname

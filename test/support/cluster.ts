@@ -3,7 +3,7 @@ import pino from 'pino'
 import { Value } from 'typebox/value'
 import { storeSchema, type StoreConfig } from '../../src/cluster/config.js'
 import { Store } from '../../src/cluster/store.js'
-import { startStore, dropStore } from '../support/store.js'
+import { startStore, dropStore } from './store.js'
 import type { SecurityEvent } from '../../src/model/event.js'
 
 export const storeSchemaDefaults: StoreConfig = Value.Default(storeSchema, {}) as StoreConfig

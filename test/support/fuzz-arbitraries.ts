@@ -1,9 +1,9 @@
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { encode } from '@msgpack/msgpack'
-import { falcoFixtures } from '../support/fixtures.js'
-import { auditFixture, auditFixtureNames } from '../support/audit.js'
-import { capturedRequests } from '../support/fluent-bit.js'
+import { falcoFixtures } from './fixtures.js'
+import { auditFixture, auditFixtureNames } from './audit.js'
+import { capturedRequests } from './fluent-bit.js'
 
 /**
  * Generators of hostile input, built from what the sources really receive: the recorded fixtures,

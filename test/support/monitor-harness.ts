@@ -75,7 +75,7 @@ export async function monitorRig(t: Test, overrides: Record<string, unknown> = {
 }
 
 export function monitorFixture(name: string): string {
-  return readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
+  return readFileSync(new URL(`../monitor/fixtures/${name}`, import.meta.url), 'utf8')
 }
 
 /** A Falco alert (fixture 31's shape) from `hostname` at `time`. */
