@@ -3,7 +3,7 @@
  * names a sink's data, so what an older version wrote under the old id is moved once when it is
  * opened: the spool's queues and delivery records (delivery/spool/sink-queues.ts), the dead-letter
  * file (delivery/dead-letter.ts), the shared store's queues, delivery records and sink status
- * (cluster/migrate.ts). The old config key stays readable as a deprecated alias (config/deprecated.ts).
+ * (cluster/rename-sinks.ts). The old config key stays readable as a deprecated alias (config/deprecated.ts).
  */
 export const RENAMED_SINK_IDS: Readonly<Record<string, string>> = {
   // 0.x: every built-in sink id is its camelCase config key, like cloudwatchLogs and eventBridge.

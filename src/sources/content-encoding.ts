@@ -49,10 +49,13 @@ export function bodyText(body: Buffer): string {
   }
 }
 
-/** The decoding errors as the HTTP answers they are: 415, 413, or 400 with the reason. */
-export function asHttpError(err: unknown): Error {
+/**
+ * The decoding errors as the HTTP answers they are: 415, 413, or 400 with the reason (`invalid`: the
+ * source's own 400 — records for Fluent Bit and audit batches, JSON for a Falco alert).
+ */
+export function asHttpError(err: unknown, invalid: (message: string) => Error = (m) => new errors.FALCONET_ERR_INVALID_RECORDS(m)): Error {
   if (err instanceof UnsupportedEncodingError) return new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE(err.message)
   if (err instanceof BodyTooLargeError) return new errors.FALCONET_ERR_BODY_TOO_LARGE(err.message)
-  if (err instanceof SyntaxError) return new errors.FALCONET_ERR_INVALID_RECORDS(err.message)
+  if (err instanceof SyntaxError) return invalid(err.message)
   return err as Error
 }

@@ -7,7 +7,7 @@ import { MAX_NESTING, nestedDeeperThan } from '../model/nesting.js'
 import type { SecurityEvent } from '../model/event.js'
 import { countReceived } from './counters.js'
 import { futureTimeProblem } from '../model/time.js'
-import { BodyTooLargeError, bodyText, decompress, UnsupportedEncodingError } from './content-encoding.js'
+import { asHttpError, bodyText, decompress } from './content-encoding.js'
 
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
@@ -35,9 +35,15 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   // Falco itself never compresses (its compress_uploads only asks for compressed answers), but a
   // replay, a relay or curl --data-binary @alert.json.gz may: a Content-Encoding is honoured, never
   // read past as if the bytes were JSON.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, async (request: FastifyRequest, body: Buffer) => {
-    const encoding = request.headers['content-encoding']
-    return readFalcoBody(bodyText(await inflate(body, Array.isArray(encoding) ? encoding[0] : encoding, opts.bodyLimit)))
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const header = request.headers['content-encoding']
+    const encoding = Array.isArray(header) ? header[0] : header
+    // The plain body (every alert Falco sends) is read in this turn, as before encodings were honoured.
+    if (encoding === undefined) return readInto(done, () => readFalcoBody(bodyText(body)))
+    decompress(body, encoding, opts.bodyLimit).then(
+      (plain) => readInto(done, () => readFalcoBody(bodyText(plain))),
+      (err) => done(asHttpError(err, (m) => new errors.FALCONET_ERR_INVALID_JSON(m))),
+    )
   })
 
   const handler = async (request: FastifyRequest) => {
@@ -52,14 +58,14 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   app.post('/falco/:token', { bodyLimit: opts.bodyLimit }, handler)
 }
 
-async function inflate(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
+function readInto(done: (err: Error | null, body?: unknown) => void, read: () => unknown): void {
+  let body: unknown
   try {
-    return await decompress(body, encoding, maxBytes)
+    body = read()
   } catch (err) {
-    if (err instanceof UnsupportedEncodingError) throw new errors.FALCONET_ERR_UNSUPPORTED_MEDIA_TYPE(err.message)
-    if (err instanceof BodyTooLargeError) throw new errors.FALCONET_ERR_BODY_TOO_LARGE(err.message)
-    throw new errors.FALCONET_ERR_INVALID_JSON((err as Error).message)
+    return done(asHttpError(err, (m) => new errors.FALCONET_ERR_INVALID_JSON(m)))
   }
+  done(null, body)
 }
 
 /** The body's JSON, losslessly; a 400 for an empty, malformed or absurdly nested one. */
