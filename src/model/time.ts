@@ -13,7 +13,8 @@ export function canonicalTime(value: string): string {
 }
 
 export function fromMs(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z')
+  // toISOString ends in .sssZ: six more fractional digits go before the Z.
+  return new Date(ms).toISOString().slice(0, -1) + '000000Z'
 }
 
 export function nowTime(): string {
