@@ -86,21 +86,27 @@ export class FindingTable {
     }
     const names = this.#cache.get(id) ?? this.#names.get(id) ?? { pods: [], containers: [] }
     this.#remember(id, names) // most recently used
-    const { eventDelta: delta, ...rest } = stored
-    const event = rest.event ?? applyEventDelta(names.base!, delta!)
-    return { ...rest, event, pods: names.pods, containers: names.containers }
+    // The decoded value is this call's own: completed in place rather than copied (an object
+    // rest that leaves keys out is one of V8's slow copies). eventDelta is its last key, so
+    // deleting it keeps the object's fast shape.
+    const delta = stored.eventDelta
+    delete stored.eventDelta
+    stored.event ??= applyEventDelta(names.base!, delta!)
+    stored.pods = names.pods
+    stored.containers = names.containers
+    return stored as FindingState
   }
 
   /** Inside a write transaction. */
   put(next: FindingState, previous = this.get(next.id)): void {
     if (previous && changedAt(previous) !== changedAt(next)) this.#idle.remove([changedAt(previous), next.id])
     this.#idle.put([changedAt(next), next.id], null)
-    const { pods, containers, event, ...rest } = next
+    const { pods, containers, event } = next
     // The base stays the first event written for the Id (read inside this transaction); an older spool's finding gets one now.
     const unsplit = this.#unsplit.delete(next.id)
     const kept = previous && !unsplit ? (this.#cache.get(next.id) ?? this.#names.get(next.id))?.base : undefined
     const base = kept ?? event
-    this.#db.put(next.id, { ...rest, eventDelta: eventDelta(base, event) })
+    this.#db.put(next.id, stored(next, eventDelta(base, event)))
     // fold hands the same arrays on while no name is added: a new array is a change (or an older spool's state).
     if (!kept || previous!.pods !== pods || previous!.containers !== containers) this.#names.put(next.id, { pods, containers, base })
     this.#remember(next.id, { pods, containers, base })
@@ -160,6 +166,14 @@ export class FindingTable {
     for (const { key, value } of this.#db.getRange()) missing.push([changedAt(value as FindingState), key as string])
     if (missing.length > 0) this.#idle.transactionSync(() => missing.forEach((k) => this.#idle.put(k, null)))
   }
+}
+
+/** The state as stored: every member but the names and the event, then its event delta (last). */
+function stored(state: FindingState, delta: EventDelta): Stored {
+  const out: Record<string, unknown> = {}
+  for (const key in state) if (key !== 'pods' && key !== 'containers' && key !== 'event') out[key] = state[key as keyof FindingState]
+  out.eventDelta = delta
+  return out as Stored
 }
 
 function weight(names: Names): number {
