@@ -1,6 +1,6 @@
 import { open, type RootDatabase } from 'lmdb'
 import type { Logger } from 'pino'
-import { toFinding, type FindingState } from '../aggregate/aggregator.js'
+import { changedAt, toFinding, type FindingState } from '../aggregate/aggregator.js'
 import type { Finding } from '../model/finding.js'
 import type { LocalQueue } from './queue.js'
 import type { FindingChange, FindingLedger, FindingPolicy, Housekeeping, HousekeepingStep, RecordOptions, SinksFor, StepBudget } from './stores.js'
@@ -322,10 +322,13 @@ export class Spool implements FindingLedger, Housekeeping {
       const seen = this.#seen.expire(now, limits.seenBuckets, () => this.#seen.bytes() > seenBudget)
       step.seenBucketsDropped = seen.dropped
       if (seen.early > 0) this.#options.logger.warn({ buckets: seen.early, seenKeys: this.#seen.count() }, 'resend-detection keys over their share of the spool budget: the oldest dropped early')
-      for (const [changed, id] of keys) {
+      for (const [indexed, id] of keys) {
         step.visited++
         const state = this.#findings.get(id)
-        if (!state) continue
+        if (!this.#findings.indexedUnder(indexed, id, state)) continue
+        // Indexed by the second it changed in: the second began before the cutoff, the change may not have.
+        const changed = changedAt(state)
+        if (!pressed && changed >= cutoff) continue
         const { sinks, owed } = this.#queues.of(id)
         if (owed) continue
         if (changed < cutoff && !state.archived) {
