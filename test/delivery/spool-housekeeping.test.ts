@@ -200,13 +200,17 @@ t.test('the change index keeps a finding under the second it changed in: repeats
   const dir = mkdtempSync(join(tmpdir(), 'falconet-hk-index-'))
   const reopen = () => new Spool({ dir, maxBytes: 1 << 30, durability: 'process', resendMs: { a: 0 }, logger: silent, policy: findingPolicy({ windowMs: WINDOW_MS }) })
   const at = 1_785_402_843_123
-  const event = testEvent()
+  const event = testEvent(1)
   const id = idFor(event, aggregate)
   const indexKeys = async (replace?: [number, string]) => {
     const root = openLmdb({ path: dir, compression: false })
     const index = root.openDB<null, [number, string]>({ name: 'findings-by-change' })
     const keys = [...index.getKeys()]
-    if (replace) await root.transaction(() => keys.forEach((k) => index.remove(k)) || index.put(replace, null))
+    if (replace)
+      await root.transaction(() => {
+        for (const k of keys) index.remove(k)
+        index.put(replace, null)
+      })
     await root.close()
     return keys
   }
