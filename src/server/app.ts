@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type onRequestAsyncHookHandler } from 'fastify'
-import helmet from '@fastify/helmet'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { installRequestMetrics, metricsRoute } from './metrics.js'
+import { installResponseHeaders } from './security-headers.js'
 import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
 import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
@@ -88,12 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   installRequestMetrics(app, ingestMetricsFor(deps.registry))
   installSourceMonitor(app, deps.monitor)
-  app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id)
-  })
-  // Responses are JSON for machines; the headers still matter if a browser ever opens one.
-  await app.register(helmet, {
-    global: true,
+  installResponseHeaders(app, {
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     hsts: https ? { maxAge: 31_536_000 } : false,
     crossOriginEmbedderPolicy: false,
