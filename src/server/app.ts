@@ -97,16 +97,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { readiness: deps.readiness })
   // /metrics describes the service (sources, spool, sinks) and is costly to render: with a
   // management token configured it needs that token (the chart's ServiceMonitor sends it).
-  await app.register(guarded(metricsRoute, requireManagementToken(managementTokens, 'open')), { registry: deps.registry })
+  await app.register(guarded(metricsRoute, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { registry: deps.registry })
   const { apiAccess } = await mountConsole(app, { config: deps.config, logger: deps.logger, tokens: managementTokens, env, deps: deps.console })
   if (deps.admin) {
     await app.register(guarded(adminApi, apiAccess), { silences: deps.admin.silences, config: deps.config })
     if (deps.admin.delivery) await app.register(guarded(deliveryApi, apiAccess), { view: deps.admin.delivery })
   }
-  await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
-  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
-  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
-  await app.register(guarded(fluentBitSource, requireIngestCredentials('fluentBit', ingestCredentials)), {
+  await app.register(guarded(testEventSource, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { ingest: deps.ingest })
+  await app.register(guarded(falcoHttpSource, openUnless(!isOpen(ingestCredentials.falco), requireIngestCredentials('falco', ingestCredentials))), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(k8sAuditWebhook, openUnless(!isOpen(ingestCredentials.k8sAudit), requireIngestCredentials('k8sAudit', ingestCredentials))), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(fluentBitSource, openUnless(!isOpen(ingestCredentials.fluentBit), requireIngestCredentials('fluentBit', ingestCredentials))), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
@@ -126,15 +126,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
  * A plugin inside its own scope whose every route first passes `check`. It runs as a preParsing
  * hook: after the rate limiter (a route-level onRequest hook, which scope onRequest hooks would
  * precede), so refused credentials count against the client's limit and cannot be guessed at
- * full speed, and still before the body is read.
+ * full speed, and still before the body is read. Without a check (no credential configured for
+ * these routes, which is fixed at start-up) the routes get no hook at all.
  */
-function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check: onRequestAsyncHookHandler): FastifyPluginAsync<O & Record<never, never>> {
+function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check: onRequestAsyncHookHandler | undefined): FastifyPluginAsync<O & Record<never, never>> {
+  if (!check) return plugin
   return async (scope, opts) => {
     scope.addHook('preParsing', async (request, reply) => {
       await check.call(scope, request, reply)
     })
     await scope.register(plugin, opts)
   }
+}
+
+/** The check, or none when `checked` is false (its routes are open: nothing to check per request). */
+function openUnless(checked: boolean, check: onRequestAsyncHookHandler): onRequestAsyncHookHandler | undefined {
+  return checked ? check : undefined
 }
 
 /** Requests Node's parser refused before routing (client-error.ts), by the code the client got. */
