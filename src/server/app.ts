@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { installRequestMetrics, metricsRoute } from './metrics.js'
 import { installResponseHeaders } from './security-headers.js'
+import { lazyRequestLogger } from './logger.js'
 import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
 import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
@@ -72,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Our own ids: a client-chosen one would let a sender forge log correlation.
     requestIdHeader: false,
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyRequestLogger,
     // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'remove',
