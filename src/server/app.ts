@@ -100,11 +100,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // /metrics describes the service (sources, spool, sinks) and is costly to render: with a
   // management token configured it needs that token (the chart's ServiceMonitor sends it).
   await app.register(guarded(metricsRoute, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { registry: deps.registry })
-  const { apiAccess } = await mountConsole(app, { config: deps.config, logger: deps.logger, tokens: managementTokens, env, deps: deps.console })
-  if (deps.admin) {
-    await app.register(guarded(adminApi, apiAccess), { silences: deps.admin.silences, config: deps.config })
-    if (deps.admin.delivery) await app.register(guarded(deliveryApi, apiAccess), { view: deps.admin.delivery })
-  }
+  const admin = deps.admin
+  await mountConsole(app, {
+    config: deps.config,
+    logger: deps.logger,
+    tokens: managementTokens,
+    env,
+    deps: deps.console,
+    apis: async (scope, apiAccess) => {
+      if (!admin) return
+      await scope.register(guarded(adminApi, apiAccess), { silences: admin.silences, config: deps.config })
+      if (admin.delivery) await scope.register(guarded(deliveryApi, apiAccess), { view: admin.delivery })
+    },
+  })
   await app.register(guarded(testEventSource, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { ingest: deps.ingest })
   await app.register(guarded(falcoHttpSource, openUnless(!isOpen(ingestCredentials.falco), requireIngestCredentials('falco', ingestCredentials))), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
   await app.register(guarded(k8sAuditWebhook, openUnless(!isOpen(ingestCredentials.k8sAudit), requireIngestCredentials('k8sAudit', ingestCredentials))), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
