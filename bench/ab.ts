@@ -9,7 +9,9 @@
  *
  * BENCH_SECS (default 8) per run, BENCH_REPEATS (default 5) rounds; BENCH_AB_FORMAT picks the
  * Fluent Bit format (default json_lines), BENCH_AB_CONNECTIONS the Falco connections (default 32). BENCH_AB_NODE_ARGS_A / _B add Node flags to one side
- * (the same build twice with different flags, e.g. BENCH_AB_NODE_ARGS_B=--max-semi-space-size=64).
+ * (the same build twice with different flags, e.g. BENCH_AB_NODE_ARGS_B=--max-semi-space-size=64);
+ * BENCH_AB_RATE_LIMIT_FALCO_A / _B set one side's Falco rate limit (default 0, off; e.g. 1000000000
+ * to measure the limiter's work without refusals: the bench's one address sends above the default 2000/s).
  */
 import { resolve } from 'node:path'
 import type autocannon from 'autocannon'
@@ -39,7 +41,8 @@ for (const [label, dist] of [
   ['B', b],
 ] as const) {
   const nodeArgs = (process.env[`BENCH_AB_NODE_ARGS_${label}`] ?? '').split(' ').filter(Boolean)
-  servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs })), label })
+  const rateLimitFalco = Number(process.env[`BENCH_AB_RATE_LIMIT_FALCO_${label}`] ?? 0)
+  servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs, rateLimitFalco })), label })
 }
 
 const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body }))

@@ -24,6 +24,8 @@ export interface FalconetOptions {
   nodeArgs?: string[]
   /** Another build to run instead of ./dist (bench/ab.ts compares two); it must sit inside the repository, for node_modules. */
   dist?: string
+  /** server.rateLimit.falco (default 0: off); bench/ab.ts sets it per side from BENCH_AB_RATE_LIMIT_FALCO_A / _B to measure the limiter. */
+  rateLimitFalco?: number
 }
 
 /**
@@ -37,7 +39,7 @@ export async function startFalconet(options: FalconetOptions): Promise<Server & 
   const config = {
     dataDir: join(dir, 'data'),
     logLevel: 'warn',
-    server: { host: '127.0.0.1', port, rateLimit: { falco: 0, fluentBit: 0, k8sAudit: 0 } },
+    server: { host: '127.0.0.1', port, rateLimit: { falco: options.rateLimitFalco ?? 0, fluentBit: 0, k8sAudit: 0 } },
     aws: { region: REGION, accountId: ACCOUNT_ID },
     sinks: { securityHub: { enabled: true }, file: { enabled: false }, console: { enabled: false } },
     ...options.config,
