@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { SecurityEvent } from '../model/event.js'
 import { workloadName } from './workload.js'
 
@@ -37,7 +37,8 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
   if (!workload.pod) parts.push(['host', event.hostname ?? ''])
   for (const key of keyFieldsFor(event, options)) parts.push([`field:${key}`, event.fields[key] ?? null])
 
-  const digest = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40)
+  // One-shot hash: no Hash object per alert.
+  const digest = hash('sha256', JSON.stringify(parts), 'hex').slice(0, 40)
   return `falconet/${slug(event.source)}/${digest}`
 }
 
@@ -53,7 +54,10 @@ function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
   return []
 }
 
+const SLUG = /^[a-z0-9_-]{1,32}$/
+
 function slug(value: string): string {
+  if (SLUG.test(value)) return value // "syscall", "k8s_audit": already a slug
   return (
     value
       .toLowerCase()

@@ -14,14 +14,10 @@ export const CUT_MARKER = `(nested deeper than ${MAX_NESTING} levels: cut)`
 /** Whether JSON text nests arrays/objects deeper than `max`: one pass over the chars, no parse. */
 export function nestedDeeperThan(text: string, max = MAX_NESTING): boolean {
   let depth = 0
-  let inString = false
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c /* \ */) i++
-      else if (c === 0x22 /* " */) inString = false
-    } else if (c === 0x22) {
-      inString = true
+    if (c === 0x22 /* " */) {
+      i = stringEnd(text, i + 1)
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       if (++depth > max) return true
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
@@ -29,6 +25,22 @@ export function nestedDeeperThan(text: string, max = MAX_NESTING): boolean {
     }
   }
   return false
+}
+
+/**
+ * Where the string whose first character is at `from` ends: its closing quote (one after an even
+ * run of backslashes), or the end of the text. Strings are most of a body, so quotes are found with
+ * indexOf (native), not char by char; each backslash is looked at once, so the pass stays linear.
+ */
+function stringEnd(text: string, from: number): number {
+  for (let i = from; ; ) {
+    const quote = text.indexOf('"', i)
+    if (quote === -1) return text.length
+    let backslashes = 0
+    while (quote - backslashes - 1 >= from && text.charCodeAt(quote - backslashes - 1) === 0x5c /* \ */) backslashes++
+    if (backslashes % 2 === 0) return quote
+    i = quote + 1
+  }
 }
 
 /**

@@ -12,8 +12,17 @@ export function canonicalTime(value: string): string {
   return fromMs(Date.parse(value))
 }
 
+/** The last fromMs: under load many requests are received within the same millisecond. */
+let lastMs = Number.NaN
+let lastText = ''
+
 export function fromMs(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z')
+  if (ms === lastMs) return lastText
+  // toISOString ends in .sssZ: six more fractional digits go before the Z.
+  const text = new Date(ms).toISOString().slice(0, -1) + '000000Z'
+  lastMs = ms
+  lastText = text
+  return text
 }
 
 export function nowTime(): string {

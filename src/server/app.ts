@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type onRequestAsyncHookHandler } from 'fastify'
-import helmet from '@fastify/helmet'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { installRequestMetrics, metricsRoute } from './metrics.js'
+import { installResponseHeaders } from './security-headers.js'
+import { lazyRequestLogger } from './logger.js'
 import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
 import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
@@ -72,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Our own ids: a client-chosen one would let a sender forge log correlation.
     requestIdHeader: false,
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyRequestLogger,
     // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'remove',
@@ -88,12 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   installRequestMetrics(app, ingestMetricsFor(deps.registry))
   installSourceMonitor(app, deps.monitor)
-  app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id)
-  })
-  // Responses are JSON for machines; the headers still matter if a browser ever opens one.
-  await app.register(helmet, {
-    global: true,
+  installResponseHeaders(app, {
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     hsts: https ? { maxAge: 31_536_000 } : false,
     crossOriginEmbedderPolicy: false,
@@ -102,16 +99,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { readiness: deps.readiness })
   // /metrics describes the service (sources, spool, sinks) and is costly to render: with a
   // management token configured it needs that token (the chart's ServiceMonitor sends it).
-  await app.register(guarded(metricsRoute, requireManagementToken(managementTokens, 'open')), { registry: deps.registry })
+  await app.register(guarded(metricsRoute, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { registry: deps.registry })
   const { apiAccess } = await mountConsole(app, { config: deps.config, logger: deps.logger, tokens: managementTokens, env, deps: deps.console })
   if (deps.admin) {
     await app.register(guarded(adminApi, apiAccess), { silences: deps.admin.silences, config: deps.config })
     if (deps.admin.delivery) await app.register(guarded(deliveryApi, apiAccess), { view: deps.admin.delivery })
   }
-  await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
-  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
-  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
-  await app.register(guarded(fluentBitSource, requireIngestCredentials('fluentBit', ingestCredentials)), {
+  await app.register(guarded(testEventSource, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { ingest: deps.ingest })
+  await app.register(guarded(falcoHttpSource, openUnless(!isOpen(ingestCredentials.falco), requireIngestCredentials('falco', ingestCredentials))), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(k8sAuditWebhook, openUnless(!isOpen(ingestCredentials.k8sAudit), requireIngestCredentials('k8sAudit', ingestCredentials))), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(fluentBitSource, openUnless(!isOpen(ingestCredentials.fluentBit), requireIngestCredentials('fluentBit', ingestCredentials))), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
@@ -131,15 +128,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
  * A plugin inside its own scope whose every route first passes `check`. It runs as a preParsing
  * hook: after the rate limiter (a route-level onRequest hook, which scope onRequest hooks would
  * precede), so refused credentials count against the client's limit and cannot be guessed at
- * full speed, and still before the body is read.
+ * full speed, and still before the body is read. Without a check (no credential configured for
+ * these routes, which is fixed at start-up) the routes get no hook at all.
  */
-function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check: onRequestAsyncHookHandler): FastifyPluginAsync<O & Record<never, never>> {
+function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check: onRequestAsyncHookHandler | undefined): FastifyPluginAsync<O & Record<never, never>> {
+  if (!check) return plugin
   return async (scope, opts) => {
     scope.addHook('preParsing', async (request, reply) => {
       await check.call(scope, request, reply)
     })
     await scope.register(plugin, opts)
   }
+}
+
+/** The check, or none when `checked` is false (its routes are open: nothing to check per request). */
+function openUnless(checked: boolean, check: onRequestAsyncHookHandler): onRequestAsyncHookHandler | undefined {
+  return checked ? check : undefined
 }
 
 /** Requests Node's parser refused before routing (client-error.ts), by the code the client got. */

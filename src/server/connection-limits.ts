@@ -51,15 +51,23 @@ export function installConnectionLimits(app: FastifyInstance, limits: Connection
     })
   })
 
+  // Answers a connection owes: counted up as each request arrives, down as its answer is written
+  // (onResponse runs on the response's finish or error). No listener per request; a connection
+  // that goes away takes its count with it.
   const pending = new WeakMap<Socket, number>()
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const socket = request.raw.socket
     const n = (pending.get(socket) ?? 0) + 1
     pending.set(socket, n)
-    request.raw.once('close', () => pending.set(socket, (pending.get(socket) ?? 1) - 1))
     if (n > limits.maxPipelinedRequests) {
       refuse('pipelined', socket.remoteAddress)
       socket.destroy()
     }
+    done()
+  })
+  app.addHook('onResponse', (request, _reply, done) => {
+    const socket = request.raw.socket
+    pending.set(socket, (pending.get(socket) ?? 1) - 1)
+    done()
   })
 }

@@ -82,14 +82,18 @@ export function installRequestMetrics(app: FastifyInstance, metrics: IngestMetri
   app.decorate('ingestCounter', counter)
   app.addHook('onRoute', (route) => knownRoute(route.url))
   const codes = new WeakMap<FastifyRequest, string | undefined>()
-  app.addHook('onError', async (request, _reply, error) => {
+  app.addHook('onError', (request, _reply, error, done) => {
     codes.set(request, error.code)
+    done()
   })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url
     metrics.answered(route, reply.statusCode)
-    const source = sourceOfRoute(route)
-    if (source && reply.statusCode >= 400 && request.method !== 'GET') metrics.refused(source, route, codes.get(request), reply.statusCode)
+    if (reply.statusCode >= 400 && request.method !== 'GET') {
+      const source = sourceOfRoute(route)
+      if (source) metrics.refused(source, route, codes.get(request), reply.statusCode)
+    }
+    done()
   })
 }
 

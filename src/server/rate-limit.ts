@@ -12,11 +12,14 @@ const LIMIT_OF_SOURCE: Partial<Record<SourceName, Limited>> = { falco: 'falco', 
 
 /** The route's limit, from the same route → source mapping the metrics use; probes and /metrics have none. */
 function limitOf(request: FastifyRequest): Limited | undefined {
-  const url = request.routeOptions.url
+  return limitOfRoute(request.routeOptions.url, request.headers.cookie?.includes('falconet_session=') === true)
+}
+
+function limitOfRoute(url: string | undefined, session: boolean): Limited | undefined {
   // Sign-in attempts share the management limit (no guessing at speed); a browser with a console
   // session loads several API calls per page and gets its own, higher limit.
   if (url?.startsWith('/ui/auth/')) return 'management'
-  if (url?.startsWith('/api/')) return request.headers.cookie?.includes('falconet_session=') ? 'console' : 'management'
+  if (url?.startsWith('/api/')) return session ? 'console' : 'management'
   if (url === '/ui' || url?.startsWith('/ui/')) return 'console'
   const source = sourceOfRoute(url)
   return source ? LIMIT_OF_SOURCE[source] : undefined
@@ -29,6 +32,15 @@ function limitOf(request: FastifyRequest): Limited | undefined {
  * stays bounded).
  */
 export async function installRateLimits(app: FastifyInstance, limits: Config['server']['rateLimit']): Promise<void> {
+  // A route with no limit, or a limit of 0 whoever asks, gets no rate-limit hook at all (fixed at
+  // start-up): nothing to count per request. Added before the plugin's own onRoute hook, which reads it.
+  app.addHook('onRoute', (route) => {
+    const unlimited = [false, true].every((session) => {
+      const kind = limitOfRoute(route.url, session)
+      return kind === undefined || limits[kind] === 0
+    })
+    if (unlimited) route.config = { ...route.config, rateLimit: false }
+  })
   await app.register(rateLimit, {
     global: true,
     timeWindow: 1000,

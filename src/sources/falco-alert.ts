@@ -95,12 +95,21 @@ function normalizeTime(value: unknown): string {
  * prototype of `fields` to whatever array it held.
  */
 function normalizeFields(raw: Record<string, unknown>): Record<string, FieldValue> {
+  const keys = Object.keys(raw)
+  // Most alerts hold only field values already (strings, numbers, booleans, null): the parsed
+  // object is kept as it is, not copied key by key.
+  if (keys.every((key) => isPlainField(raw[key]) && !isPoisonKey(key, raw[key]))) return raw as Record<string, FieldValue>
   const out: Record<string, FieldValue> = {}
-  for (const [key, value] of Object.entries(raw)) {
+  for (const key of keys) {
+    const value = raw[key]
     if (isPoisonKey(key, value)) continue
     out[key] = fieldValue(key, value)
   }
   return out
+}
+
+function isPlainField(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || isFiniteNumber(value)
 }
 
 function fieldValue(key: string, value: unknown): FieldValue {
@@ -187,12 +196,11 @@ function splitImage(image: string): [string, string | undefined] {
 export function nanosToIso(value: FieldValue | undefined): string | undefined {
   if (value === null || value === undefined || typeof value === 'boolean' || Array.isArray(value)) return undefined
   const digits = typeof value === 'number' ? (Number.isInteger(value) ? BigInt(value).toString() : '') : value
-  if (!/^\d{10,19}$/.test(digits)) return undefined
-  const nanos = BigInt(digits)
-  if (nanos === 0n) return undefined
-  const ms = Number(nanos / 1_000_000n)
-  const frac = (nanos % 1_000_000_000n).toString().padStart(9, '0')
-  return new Date(ms).toISOString().slice(0, 19) + '.' + frac + 'Z'
+  if (!/^\d{10,19}$/.test(digits) || /^0+$/.test(digits)) return undefined
+  // Decimal digits, not BigInt arithmetic: the milliseconds are all but the last six digits (at
+  // most 13, exact in a double), the nanoseconds within the second the last nine.
+  const ms = Number(digits.slice(0, -6))
+  return new Date(ms).toISOString().slice(0, 19) + '.' + digits.slice(-9) + 'Z'
 }
 
 function processOf(fields: Record<string, FieldValue>): Process | undefined {

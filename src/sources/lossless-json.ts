@@ -13,21 +13,44 @@ import { isPoisonKey } from './safe-json.js'
  *
  * Fast path (lossless-json, a parser written in JavaScript, cost ~4× JSON.parse per Falco alert):
  * one scan of the text finds the numbers JSON.parse would round and wraps them in quotes — the
- * decimal string lossless-json gives for them —, then JSON.parse does the work. Whatever the scan
- * cannot settle cheaply — a key repeated in one object, a key with an escape, either poison key
- * named anywhere, text JSON.parse refuses — goes to lossless-json whole, so results and error
- * messages are lossless-json's by construction.
+ * decimal string lossless-json gives for them — and counts the keys, then JSON.parse does the work.
+ * A key repeated in one object leaves the parsed value with fewer keys than the text named (JSON.parse
+ * keeps the last), so the counts differ. Whatever the fast path cannot settle cheaply — a repeated
+ * key, a key with an escape, either poison key named anywhere, text JSON.parse refuses — goes to
+ * lossless-json whole, so results and error messages are lossless-json's by construction.
  */
 export function parseJsonLossless(text: string): unknown {
   const quoted = quoteUnsafeNumbers(text)
   if (quoted !== undefined) {
+    let value: unknown
     try {
-      return JSON.parse(quoted)
+      value = JSON.parse(quoted)
     } catch {
       // malformed: lossless-json says where, in its words
     }
+    if (value !== undefined && countKeys(value) === scannedKeys) return value
   }
   return parse(text, dropPoisonKeys, parseNumber)
+}
+
+/** Keys of every object in `value`, however deep (a stack, not recursion: JSON.parse builds any depth). */
+function countKeys(value: unknown): number {
+  let keys = 0
+  const stack = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v !== 'object' || v === null) continue
+    if (Array.isArray(v)) {
+      for (const item of v) if (typeof item === 'object' && item !== null) stack.push(item)
+      continue
+    }
+    for (const key in v) {
+      keys++
+      const item = (v as Record<string, unknown>)[key]
+      if (typeof item === 'object' && item !== null) stack.push(item)
+    }
+  }
+  return keys
 }
 
 function parseNumber(text: string): number | string {
@@ -46,15 +69,19 @@ function dropPoisonKeys(key: string, value: unknown): unknown {
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 const QUOTE = 0x22
 
+/** The keys the last quoteUnsafeNumbers named (read right after it, in the same synchronous call). */
+let scannedKeys = 0
+
 /**
  * `text` with every number that parseNumber keeps as text written as a string, or undefined when
- * lossless-json must decide (see above). Tracks only what it needs: strings (skipped, keys
- * remembered per object) and numbers; JSON.parse checks everything else.
+ * lossless-json must decide (see above); the keys it names counted in `scannedKeys`. Tracks only
+ * what it needs: strings (skipped, keys counted) and numbers; JSON.parse checks everything else.
  */
 function quoteUnsafeNumbers(text: string): string | undefined {
   if (text.includes('__proto__') || text.includes('constructor')) return undefined
-  /** Per open object its keys; per open array null. */
-  const open: Array<Set<string> | null> = []
+  /** Per open container: true for an object, false for an array. */
+  const open: boolean[] = []
+  let keys = 0
   let expectKey = false
   let out: string[] | undefined
   let copied = 0
@@ -84,22 +111,19 @@ function quoteUnsafeNumbers(text: string): string | undefined {
       }
       if (expectKey) {
         if (escaped) return undefined
-        const keys = open[open.length - 1]!
-        const key = text.slice(start, i)
-        if (keys.has(key)) return undefined
-        keys.add(key)
+        keys++
         expectKey = false
       }
     } else if (c === 0x7b /* { */) {
-      open.push(new Set())
+      open.push(true)
       expectKey = true
     } else if (c === 0x5b /* [ */) {
-      open.push(null)
+      open.push(false)
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       open.pop()
       expectKey = false
     } else if (c === 0x2c /* , */) {
-      expectKey = open.length > 0 && open[open.length - 1] !== null
+      expectKey = open.length > 0 && open[open.length - 1]!
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       const start = i
       let exponent = false
@@ -121,6 +145,7 @@ function quoteUnsafeNumbers(text: string): string | undefined {
       copied = i + 1
     }
   }
+  scannedKeys = keys
   if (!out) return text
   out.push(text.slice(copied))
   return out.join('')

@@ -195,3 +195,40 @@ t.test('a spool from the previous layout: keys still inside their window are ado
   t.teardown(() => spool.close())
   t.equal(spool.seenKeyCount(), 2, 'adopted once')
 })
+
+t.test('the change index keeps a finding under the second it changed in: repeats within it write no index key; an older exact-millisecond key still leads to the close', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'falconet-hk-index-'))
+  const reopen = () => new Spool({ dir, maxBytes: 1 << 30, durability: 'process', resendMs: { a: 0 }, logger: silent, policy: findingPolicy({ windowMs: WINDOW_MS }) })
+  const at = 1_785_402_843_123
+  const event = testEvent(1)
+  const id = idFor(event, aggregate)
+  const indexKeys = async (replace?: [number, string]) => {
+    const root = openLmdb({ path: dir, compression: false })
+    const index = root.openDB<null, [number, string]>({ name: 'findings-by-change' })
+    const keys = [...index.getKeys()]
+    if (replace)
+      await root.transaction(() => {
+        for (const k of keys) index.remove(k)
+        index.put(replace, null)
+      })
+    await root.close()
+    return keys
+  }
+
+  let spool = reopen()
+  await recordAt(spool, [event], at)
+  await recordAt(spool, [event], at + 500)
+  await drain(spool)
+  await spool.close()
+  t.same(await indexKeys([at + 500, id]), [[at - 123, id]], 'one key, at the start of its second, for both occurrences')
+
+  // As an older version left it: the exact millisecond of the last change.
+  spool = reopen()
+  t.teardown(() => spool.close())
+  t.equal((await spool.housekeep(at + 500 + WINDOW_MS)).visited, 0, 'not reached before its window closes')
+  const steps = [await spool.housekeep(at + 501 + WINDOW_MS), await spool.housekeep(at + 501 + WINDOW_MS)]
+  t.equal(steps[0]!.forgotten + steps[1]!.forgotten, 1, 'forgotten once its window closed (the old key re-indexed on the way)')
+  t.equal(spool.findingCount(), 0)
+  await spool.close()
+  t.same(await indexKeys(), [], 'no key left behind')
+})

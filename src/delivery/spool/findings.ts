@@ -86,21 +86,31 @@ export class FindingTable {
     }
     const names = this.#cache.get(id) ?? this.#names.get(id) ?? { pods: [], containers: [] }
     this.#remember(id, names) // most recently used
-    const { eventDelta: delta, ...rest } = stored
-    const event = rest.event ?? applyEventDelta(names.base!, delta!)
-    return { ...rest, event, pods: names.pods, containers: names.containers }
+    // The decoded value is this call's own: completed in place rather than copied (an object
+    // rest that leaves keys out is one of V8's slow copies). eventDelta is its last key, so
+    // deleting it keeps the object's fast shape.
+    const delta = stored.eventDelta
+    delete stored.eventDelta
+    stored.event ??= applyEventDelta(names.base!, delta!)
+    stored.pods = names.pods
+    stored.containers = names.containers
+    return stored as FindingState
   }
 
   /** Inside a write transaction. */
   put(next: FindingState, previous = this.get(next.id)): void {
-    if (previous && changedAt(previous) !== changedAt(next)) this.#idle.remove([changedAt(previous), next.id])
-    this.#idle.put([changedAt(next), next.id], null)
-    const { pods, containers, event, ...rest } = next
+    const at = indexedAt(next)
+    const was = previous && indexedAt(previous)
+    if (was !== at) {
+      if (was !== undefined) this.#idle.remove([was, next.id])
+      this.#idle.put([at, next.id], null)
+    }
+    const { pods, containers, event } = next
     // The base stays the first event written for the Id (read inside this transaction); an older spool's finding gets one now.
     const unsplit = this.#unsplit.delete(next.id)
     const kept = previous && !unsplit ? (this.#cache.get(next.id) ?? this.#names.get(next.id))?.base : undefined
     const base = kept ?? event
-    this.#db.put(next.id, { ...rest, eventDelta: eventDelta(base, event) })
+    this.#db.put(next.id, stored(next, eventDelta(base, event)))
     // fold hands the same arrays on while no name is added: a new array is a change (or an older spool's state).
     if (!kept || previous!.pods !== pods || previous!.containers !== containers) this.#names.put(next.id, { pods, containers, base })
     this.#remember(next.id, { pods, containers, base })
@@ -109,7 +119,7 @@ export class FindingTable {
 
   /** Inside a write transaction. */
   remove(state: FindingState): void {
-    this.#idle.remove([changedAt(state), state.id])
+    this.#idle.remove([indexedAt(state), state.id])
     this.#db.remove(state.id)
     this.#names.remove(state.id)
     this.#forget(state.id)
@@ -130,6 +140,18 @@ export class FindingTable {
     const keys = [...this.#idle.getKeys({ ...(after ? { start: after } : {}), end: [before], limit: limit + 1 })] as IdleKey[]
     if (after && keys[0]?.[0] === after[0] && keys[0][1] === after[1]) keys.shift()
     return keys.slice(0, limit)
+  }
+
+  /**
+   * Inside a write transaction: whether `[at, id]`, a key `idle` returned, is where the finding is
+   * indexed now. If not (the finding is gone, or an older version indexed it by the exact
+   * millisecond) the key is removed and the finding indexed where it belongs.
+   */
+  indexedUnder(at: number, id: string, state: FindingState | undefined): state is FindingState {
+    if (state && indexedAt(state) === at) return true
+    this.#idle.remove([at, id])
+    if (state) this.#idle.put([indexedAt(state), id], null)
+    return false
   }
 
   count(): number {
@@ -157,9 +179,31 @@ export class FindingTable {
   #indexOlderSpool(): void {
     if (this.#idle.getCount({ limit: 1 }) > 0) return
     const missing: IdleKey[] = []
-    for (const { key, value } of this.#db.getRange()) missing.push([changedAt(value as FindingState), key as string])
+    for (const { key, value } of this.#db.getRange()) missing.push([indexedAt(value as FindingState), key as string])
     if (missing.length > 0) this.#idle.transactionSync(() => missing.forEach((k) => this.#idle.put(k, null)))
   }
+}
+
+/**
+ * The change index holds a finding under the start of the second it last changed in, not the exact
+ * millisecond: a finding repeated within a second (every busy one) keeps its index key, so its
+ * occurrence writes one B-tree instead of two (each tree a commit touches costs page copies). The
+ * key is never later than the change, so housekeeping still reaches a finding by the time its
+ * window closes and then judges it by its own changedAt.
+ */
+const INDEX_STEP_MS = 1_000
+
+function indexedAt(state: FindingState): number {
+  const at = changedAt(state)
+  return Math.floor(at / INDEX_STEP_MS) * INDEX_STEP_MS
+}
+
+/** The state as stored: every member but the names and the event, then its event delta (last). */
+function stored(state: FindingState, delta: EventDelta): Stored {
+  const out: Record<string, unknown> = {}
+  for (const key in state) if (key !== 'pods' && key !== 'containers' && key !== 'event') out[key] = state[key as keyof FindingState]
+  out.eventDelta = delta
+  return out as Stored
 }
 
 function weight(names: Names): number {
