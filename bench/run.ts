@@ -67,7 +67,7 @@ const suites: Record<string, () => Promise<void>> = {
   'fluent-bit': async () => void (results.fluentBit = await fluentBitSuite(settings)),
   storm: async () => void (results.storm = await stormSuite(settings)),
   steady: async () => void (results.steady = await steadySuite(settings)),
-  enrichment: async () => void (results.enrichment = await enrichmentSuite(settings.pods, settings.nodes)),
+  enrichment: async () => void (results.enrichment = await enrichmentSuite(settings.pods, settings.nodes, settings.idleSecs)),
   'scale-out': async () => void (results.scaleOut = await scaleOutSuite(settings)),
 }
 for (const name of settings.suites) {

@@ -108,8 +108,10 @@ export function rows(r: Results): Row[] {
   }
   const s = '5 Memory (RSS)'
   const falcoTargets = r.falco?.runs.at(-1)?.targets ?? []
-  const idle = falcoTargets.find((t) => t.target === 'falconet')?.idleRssMb ?? r.steady?.idleRssMb ?? r.fluentBit?.idleRssMb
-  if (idle !== undefined) add({ suite: s, figure: 'falconet idle', value: mb(idle), spread: '', target: '≤ 100 MB', met: idle <= 100 })
+  const falconetIdle = falcoTargets.find((t) => t.target === 'falconet')
+  const idle = falconetIdle?.idleRssMb ?? r.steady?.idleRssMb ?? r.fluentBit?.idleRssMb
+  if (falconetIdle?.startRssMb !== undefined) add({ suite: s, figure: 'falconet 3 s after start (start-up young generation still committed)', value: mb(falconetIdle.startRssMb), spread: '', target: '' })
+  if (idle !== undefined) add({ suite: s, figure: falconetIdle && r.falco ? `falconet idle (${r.falco.idleSecs} s after start, V8's memory reducer has run)` : 'falconet idle', value: mb(idle), spread: '', target: '≤ 100 MB', met: idle <= 100 })
   for (const run of r.falco?.runs ?? [])
     for (const t of run.targets)
       if (t.available)
@@ -130,7 +132,8 @@ export function rows(r: Results): Row[] {
   }
   if (r.enrichment) {
     const e = r.enrichment
-    add({ suite: s, figure: `falconet with ${int(e.pods)} pods + ${int(e.nodes)} nodes cached (synced in ${int(e.syncMs)} ms)`, value: mb(e.rssMb), spread: `heap used ${mb(e.heapUsedMb)}`, target: '< 150 MB', met: e.rssMb < 150 })
+    add({ suite: s, figure: `falconet with ${int(e.pods)} pods + ${int(e.nodes)} nodes cached, 3 s after synced (in ${int(e.syncMs)} ms)`, value: mb(e.justSyncedRssMb), spread: '', target: '' })
+    add({ suite: s, figure: `falconet with ${int(e.pods)} pods + ${int(e.nodes)} nodes cached, ${e.idleSecs} s after synced`, value: mb(e.rssMb), spread: `heap used ${mb(e.heapUsedMb)}`, target: '< 150 MB', met: e.rssMb < 150 })
   }
   for (const [suite, message] of Object.entries(r.failed)) add({ suite, figure: 'FAILED', value: message.split('\n')[0]!.slice(0, 200), spread: '', target: '' })
   return out

@@ -22,13 +22,16 @@ export interface EnrichmentResult {
   pods: number
   nodes: number
   syncMs: number
+  /** RSS 3 s after synced, and after idleSecs left alone (V8's memory reducer has run). */
+  justSyncedRssMb: number
   rssMb: number
+  idleSecs: number
   heapUsedMb: number
   cache: string
   lookups: Array<{ rule: string; found: number; lookups: number; microsPerEvent: number }>
 }
 
-export async function enrichmentSuite(pods: number, nodes: number): Promise<EnrichmentResult> {
+export async function enrichmentSuite(pods: number, nodes: number, idleSecs = 45): Promise<EnrichmentResult> {
   const server = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/lib/kube-server.ts'), String(pods), String(nodes)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const hub = await securityHubSink()
   try {
@@ -39,11 +42,16 @@ export async function enrichmentSuite(pods: number, nodes: number): Promise<Enri
     const started = performance.now()
     const falconet = await startFalconet({ securityHub: hub.url, config: { enrichment: { enabled: true, kubeconfig, syncTimeoutSecs: 600 } } })
     let syncMs = NaN
+    let justSyncedRssMb = NaN
+    let rssMb = NaN
     let metrics = ''
     try {
       await untilEnrichmentSynced(falconet.url)
       syncMs = performance.now() - started
-      await sleep(3000) // start-up garbage collected
+      await sleep(3000)
+      justSyncedRssMb = falconet.rss() / MB
+      await sleep(Math.max(0, idleSecs - 3) * 1000)
+      rssMb = falconet.rss() / MB
       metrics = await (await fetch(`${falconet.url}/metrics`)).text()
     } finally {
       await falconet.stop()
@@ -72,7 +80,7 @@ export async function enrichmentSuite(pods: number, nodes: number): Promise<Enri
       time('pod IP', (i) => ({ ...alert, workload: {}, fields: { 'k8s.pod.ip': podIp(i % pods) } })),
     ]
     meta.stop()
-    return { pods, nodes, syncMs, rssMb: value('falconet_process_resident_memory_bytes') / MB, heapUsedMb: value('falconet_nodejs_heap_size_used_bytes') / MB, cache, lookups }
+    return { pods, nodes, syncMs, justSyncedRssMb, rssMb, idleSecs, heapUsedMb: value('falconet_nodejs_heap_size_used_bytes') / MB, cache, lookups }
   } finally {
     server.kill()
     await hub.close()

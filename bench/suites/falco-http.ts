@@ -33,6 +33,8 @@ export interface TargetResult {
   p50Ms?: Repeated
   p99Ms?: Repeated
   peakRssMb?: number
+  /** RSS 3 s after start, and after settings.idleSecs left alone (idle: V8's memory reducer has run). */
+  startRssMb?: number
   idleRssMb?: number
   non2xx?: number
   errors?: number
@@ -47,6 +49,8 @@ export interface FalcoConnectionsResult {
 
 export interface FalcoHttpResult {
   secs: number
+  /** Seconds left alone before the idle RSS was read. */
+  idleSecs: number
   repeats: number
   runs: FalcoConnectionsResult[]
   securityHubCalls: number
@@ -87,8 +91,11 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
         unavailable.push({ target: name, available: false, reason: `${peer.binary} did not start: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}` })
       }
     }
-    await sleep(3000) // start-up garbage collected before the idle figure
-    const idle = new Map(servers.map((s) => [s.name, s.rss() / MB]))
+    const rssOfEach = () => new Map(servers.map((s) => [s.name, s.rss() / MB]))
+    await sleep(3000)
+    const justStarted = rssOfEach()
+    await sleep(Math.max(0, settings.idleSecs - 3) * 1000)
+    const idle = rssOfEach()
 
     const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body }))
     const runs: FalcoConnectionsResult[] = []
@@ -121,6 +128,7 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
           p50Ms: repeated(r.map((x) => x.p50Ms)),
           p99Ms: repeated(r.map((x) => x.p99Ms)),
           peakRssMb: Math.max(...r.map((x) => x.peakRss)) / MB,
+          startRssMb: justStarted.get(s.name)!,
           idleRssMb: idle.get(s.name)!,
           non2xx: r.reduce((n, x) => n + x.non2xx, 0),
           errors: r.reduce((n, x) => n + x.errors, 0),
@@ -129,7 +137,7 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
       const others = servers.map((s) => s.name).filter((n) => n !== FALCONET)
       runs.push({ connections, targets: [...targets, ...unavailable], ratios: others.map((to) => ({ to, ratio: ratio(FALCONET, to) })) })
     }
-    return { secs: settings.secs, repeats: settings.repeats, runs, securityHubCalls: hub.calls }
+    return { secs: settings.secs, idleSecs: settings.idleSecs, repeats: settings.repeats, runs, securityHubCalls: hub.calls }
   } finally {
     await Promise.all(servers.map((s) => s.stop()))
     await Promise.all([hub.close(), ...[...hooks.values()].map((h) => h.close())])
