@@ -121,3 +121,20 @@ export function sampleRss(rss: () => number, everyMs = 250): { stop(): Array<{ t
 }
 
 export const MB = 1024 * 1024
+
+/**
+ * `run` with only `server` running: the other servers, all pinned to the same core, are stopped
+ * (SIGSTOP) meanwhile and continued after. Without it one server's background work runs on the
+ * measured server's core: falcosidekick's default configuration answers at once and drains an
+ * in-memory queue of tens of thousands of events for minutes after its own run, and a falconet
+ * delivers its spool; each now does that work only in its own runs.
+ */
+export async function alone<T>(server: Server, others: Server[], run: () => Promise<T>): Promise<T> {
+  const paused = others.filter((o) => o.child !== server.child && o.child.exitCode === null)
+  for (const o of paused) o.child.kill('SIGSTOP')
+  try {
+    return await run()
+  } finally {
+    for (const o of paused) o.child.kill('SIGCONT')
+  }
+}

@@ -1,7 +1,7 @@
 import type autocannon from 'autocannon'
 import { falcoBodies } from '../lib/bodies.js'
 import { runLoad, type LoadResult } from '../lib/load.js'
-import { sampleRss, MB, type Server } from '../lib/procs.js'
+import { alone, sampleRss, MB, type Server } from '../lib/procs.js'
 import { securityHubSink, webhookSink, type Sink } from '../lib/sinks.js'
 import { startFalconet, startFastifyCeiling, startFalcosidekick } from '../lib/targets.js'
 import { repeated, type Repeated } from '../lib/stats.js'
@@ -101,7 +101,7 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
     const runs: FalcoConnectionsResult[] = []
     for (const connections of settings.connections) {
       const load = (s: Server, seconds: number) => runLoad({ url: s.url, seconds, connections, requests })
-      for (const s of servers) await load(s, settings.warmupSecs)
+      for (const s of servers) await alone(s, servers, () => load(s, settings.warmupSecs))
       const measured = new Map<string, Array<LoadResult & { peakRss: number; delivered: number }>>(servers.map((s) => [s.name, []]))
       for (let round = 0; round < settings.repeats; round++) {
         const order = servers.map((_, i) => servers[(i + round) % servers.length]!)
@@ -109,7 +109,7 @@ export async function falcoHttpSuite(settings: Settings, peer: Peer): Promise<Fa
           const hook = hooks.get(s.name)
           const callsBefore = hook?.calls ?? 0
           const sampler = sampleRss(() => s.rss())
-          const r = await load(s, settings.secs)
+          const r = await alone(s, servers, () => load(s, settings.secs))
           const peakRss = Math.max(...sampler.stop().map((x) => x.bytes))
           const delivered = ((hook?.calls ?? 0) - callsBefore) / r.seconds
           measured.get(s.name)!.push({ ...r, peakRss, delivered })
