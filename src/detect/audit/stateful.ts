@@ -66,7 +66,11 @@ class WindowCounts implements Remembered {
       w.fired = false
     }
     w.count++
-    if (this.#windows.size > 100_000) this.#windows.clear() // bounded: a flood of new keys resets learning
+    if (this.#windows.size > 100_000) {
+      // bounded: a flood of new keys resets learning, and what was marked as moved goes with it
+      this.#windows.clear()
+      this.#dirty.clear()
+    }
     this.#dirty.add(key)
     return w
   }
@@ -202,7 +206,11 @@ class RecentRefusals implements Remembered {
   touch(name: string): Refusals {
     let r = this.#byName.get(name)
     if (!r) {
-      if (this.#byName.size >= 100_000) this.#byName.clear() // bounded: a flood of new names resets memory
+      if (this.#byName.size >= 100_000) {
+        // bounded: a flood of new names resets memory, and what was marked as moved goes with it
+        this.#byName.clear()
+        this.#dirty.clear()
+      }
       r = { times: [] }
       this.#byName.set(name, r)
     }
