@@ -99,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { readiness: deps.readiness })
   // /metrics describes the service (sources, spool, sinks) and is costly to render: with a
   // management token configured it needs that token (the chart's ServiceMonitor sends it).
-  await app.register(guarded(metricsRoute, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { registry: deps.registry })
+  await app.register(guarded(metricsRoute, requireManagementToken(managementTokens, 'open')), { registry: deps.registry })
   const admin = deps.admin
   await mountConsole(app, {
     config: deps.config,
@@ -113,10 +113,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (admin.delivery) await scope.register(guarded(deliveryApi, apiAccess), { view: admin.delivery })
     },
   })
-  await app.register(guarded(testEventSource, openUnless(managementTokens.configured, requireManagementToken(managementTokens, 'open'))), { ingest: deps.ingest })
-  await app.register(guarded(falcoHttpSource, openUnless(!isOpen(ingestCredentials.falco), requireIngestCredentials('falco', ingestCredentials))), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
-  await app.register(guarded(k8sAuditWebhook, openUnless(!isOpen(ingestCredentials.k8sAudit), requireIngestCredentials('k8sAudit', ingestCredentials))), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
-  await app.register(guarded(fluentBitSource, openUnless(!isOpen(ingestCredentials.fluentBit), requireIngestCredentials('fluentBit', ingestCredentials))), {
+  await app.register(guarded(testEventSource, requireManagementToken(managementTokens, 'open')), { ingest: deps.ingest })
+  await app.register(guarded(falcoHttpSource, requireIngestCredentials('falco', ingestCredentials)), { ingest: deps.ingest, bodyLimit: server.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(k8sAuditWebhook, requireIngestCredentials('k8sAudit', ingestCredentials)), { auditIngest: deps.auditIngest, bodyLimit: deps.config.sources.k8sAudit.bodyLimitBytes, maxFutureSkewMs: deps.config.sources.maxFutureSkewSecs * 1000 })
+  await app.register(guarded(fluentBitSource, requireIngestCredentials('fluentBit', ingestCredentials)), {
     ingest: deps.ingest,
     auditIngest: deps.auditIngest,
     seen: deps.seen ?? (() => false),
@@ -147,11 +147,6 @@ function guarded<O>(plugin: FastifyPluginAsync<O & Record<never, never>>, check:
     })
     await scope.register(plugin, opts)
   }
-}
-
-/** The check, or none when `checked` is false (its routes are open: nothing to check per request). */
-function openUnless(checked: boolean, check: onRequestAsyncHookHandler): onRequestAsyncHookHandler | undefined {
-  return checked ? check : undefined
 }
 
 /** Requests Node's parser refused before routing (client-error.ts), by the code the client got. */

@@ -65,12 +65,13 @@ function unauthorized(reason: string, challenge: Record<string, string> = CHALLE
 /**
  * onRequest hook for one source's routes. Missing or wrong credentials are 401 with a challenge; a
  * credential that is valid for another source is 403, so a misconfigured sender learns which.
- * A source without credentials configured is open.
+ * A source without credentials configured is open: no hook (undefined), as whether it is is fixed
+ * at start-up (a file or variable named in the config; its contents are re-read, its presence is not).
  */
-export function requireIngestCredentials(source: IngestSource, all: IngestCredentials): onRequestAsyncHookHandler {
+export function requireIngestCredentials(source: IngestSource, all: IngestCredentials): onRequestAsyncHookHandler | undefined {
   const own = all[source]
+  if (isOpen(own)) return undefined
   return async (request) => {
-    if (isOpen(own)) return
     const p = presented(request)
     if (!p) throw unauthorized(`send a token (Authorization: Bearer, Basic auth${source === 'falco' ? ', or /falco/<token>' : ''})`)
     if (accepts(own, p)) return
@@ -82,14 +83,15 @@ export function requireIngestCredentials(source: IngestSource, all: IngestCreden
 
 /**
  * The management token (POST /test, /api/*). Without one configured, /api/* is off (403) and /test
- * stays open: it is the quick start's curl.
+ * stays open: it is the quick start's curl. Open means no hook (undefined): whether a token is
+ * configured is fixed at start-up.
  */
-export function requireManagementToken(tokens: CredentialSet, whenUnset: 'open' | 'disabled'): onRequestAsyncHookHandler {
+export function requireManagementToken(tokens: CredentialSet, whenUnset: 'disabled'): onRequestAsyncHookHandler
+export function requireManagementToken(tokens: CredentialSet, whenUnset: 'open'): onRequestAsyncHookHandler | undefined
+export function requireManagementToken(tokens: CredentialSet, whenUnset: 'open' | 'disabled'): onRequestAsyncHookHandler | undefined {
+  if (!tokens.configured && whenUnset === 'open') return undefined
   return async (request) => {
-    if (!tokens.configured) {
-      if (whenUnset === 'open') return
-      throw new errors.FALCONET_ERR_FORBIDDEN('the management API is off: set api.adminTokenFile or FALCONET_ADMIN_TOKEN')
-    }
+    if (!tokens.configured) throw new errors.FALCONET_ERR_FORBIDDEN('the management API is off: set api.adminTokenFile or FALCONET_ADMIN_TOKEN')
     const p = presented(request)
     if (!p || !('token' in p)) throw unauthorized('a valid bearer token is required', BEARER_ONLY)
     if (!tokens.has(p.token)) throw unauthorized('the token is not valid', BEARER_ONLY)
