@@ -20,15 +20,15 @@ import { isPoisonKey } from './safe-json.js'
  * lossless-json whole, so results and error messages are lossless-json's by construction.
  */
 export function parseJsonLossless(text: string): unknown {
-  const quoted = quoteUnsafeNumbers(text)
-  if (quoted !== undefined) {
+  const scanned = quoteUnsafeNumbers(text)
+  if (scanned !== undefined) {
     let value: unknown
     try {
-      value = JSON.parse(quoted)
+      value = JSON.parse(scanned.text)
     } catch {
       // malformed: lossless-json says where, in its words
     }
-    if (value !== undefined && countKeys(value) === scannedKeys) return value
+    if (value !== undefined && countKeys(value) === scanned.keys) return value
   }
   return parse(text, dropPoisonKeys, parseNumber)
 }
@@ -69,15 +69,12 @@ function dropPoisonKeys(key: string, value: unknown): unknown {
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 const QUOTE = 0x22
 
-/** The keys the last quoteUnsafeNumbers named (read right after it, in the same synchronous call). */
-let scannedKeys = 0
-
 /**
  * `text` with every number that parseNumber keeps as text written as a string, or undefined when
- * lossless-json must decide (see above); the keys it names counted in `scannedKeys`. Tracks only
+ * lossless-json must decide (see above), with the number of keys it names. Tracks only
  * what it needs: strings (skipped, keys counted) and numbers; JSON.parse checks everything else.
  */
-function quoteUnsafeNumbers(text: string): string | undefined {
+function quoteUnsafeNumbers(text: string): { text: string; keys: number } | undefined {
   if (text.includes('__proto__') || text.includes('constructor')) return undefined
   /** Per open container: true for an object, false for an array. */
   const open: boolean[] = []
@@ -145,8 +142,7 @@ function quoteUnsafeNumbers(text: string): string | undefined {
       copied = i + 1
     }
   }
-  scannedKeys = keys
-  if (!out) return text
+  if (!out) return { text, keys }
   out.push(text.slice(copied))
-  return out.join('')
+  return { text: out.join(''), keys }
 }
