@@ -5,6 +5,7 @@ import type { AsffContext } from './context.js'
 import { findingTypes } from './types.js'
 import { LIMITS, byteLength, nonEmpty, truncate } from './limits.js'
 import { connectionOf } from '../model/network.js'
+import { isInt32 } from '../model/int32.js'
 
 /**
  * Finding → AWS Security Finding Format (schema 2018-10-08), as BatchImportFindings takes it.
@@ -147,13 +148,9 @@ function processDetails(event: SecurityEvent): ProcessDetails | undefined {
   if (name) details.Name = name
   const path = nonEmpty(p.executable, LIMITS.processPath)
   if (path) details.Path = path
-  if (p.pid !== undefined && isInt32(p.pid)) details.Pid = p.pid
-  if (p.parentPid !== undefined && isInt32(p.parentPid)) details.ParentPid = p.parentPid
+  if (isInt32(p.pid)) details.Pid = p.pid
+  if (isInt32(p.parentPid)) details.ParentPid = p.parentPid
   return Object.keys(details).length > 0 ? details : undefined
-}
-
-function isInt32(n: number): boolean {
-  return Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
 }
 
 /**

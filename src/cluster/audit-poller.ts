@@ -81,8 +81,9 @@ export function sharedPolling(cluster: Cluster, logGroupName: string, local: Che
       async write(c) {
         if (!(await cluster.flush())) throw new Error('the shared store cannot take the detections yet: checkpoint kept')
         const fence = lease.fence
+        if (fence === undefined) throw new Error('no longer the audit poller leader: checkpoint not written')
         const keys = [key, store.key(`fence:${name}`)]
-        const args: Array<string | number> = [fence ?? 0, JSON.stringify(c)]
+        const args: Array<string | number> = [fence, JSON.stringify(c)]
         let sent: { state: Map<string, unknown>; windows: Map<string, unknown> } | undefined
         if (detector) {
           for (const w of detector.memory.changed()) pendingWindows.set(w.key, w.value)
@@ -91,7 +92,7 @@ export function sharedPolling(cluster: Cluster, logGroupName: string, local: Che
           args.push(sent.state.size)
           for (const m of [sent.state, sent.windows]) for (const [k, v] of m) args.push(k, JSON.stringify(v))
         }
-        if (fence === undefined || (await store.run<number>(CHECKPOINT, keys, args)) !== 1) {
+        if ((await store.run<number>(CHECKPOINT, keys, args)) !== 1) {
           throw new Error('no longer the audit poller leader: checkpoint not written')
         }
         // Written: forget what went, unless it changed again meanwhile.

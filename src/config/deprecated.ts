@@ -41,7 +41,7 @@ export function applyDeprecatedAliases(raw: Record<string, unknown>): { deprecat
       const old = node[alias.from]
       delete node[alias.from]
       if (alias.mergeObjects && Object.hasOwn(node, alias.to) && isPlainObject(old) && isPlainObject(node[alias.to])) node[alias.to] = mergeNewOverOld(old, node[alias.to] as Record<string, unknown>)
-      // Both set: the new name wins, the old one is still reported.
+      // Both set: the new name wins (a renamed sink's two objects merged key by key above, the new name's keys winning); the old one is still reported.
       if (!Object.hasOwn(node, alias.to)) node[alias.to] = alias.convert ? alias.convert(old) : old
       deprecated.push({ path: oldPath, message: `deprecated: use \`${newPath}\`${alias.convert ? ' (see docs/configuration.md for its unit)' : ''}` })
     }

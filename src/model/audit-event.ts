@@ -90,7 +90,7 @@ function keepStrings(o: Record<string, unknown>, key: string): void {
 /** Whether `o[key]` is a (non-array) object; anything else there is dropped. */
 function keepObject(o: Record<string, unknown>, key: string): boolean {
   const v = o[key]
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return true
+  if (isJsonObject(v)) return true
   if (v !== undefined) delete o[key]
   return false
 }

@@ -8,6 +8,7 @@ import { findingTypes } from '../asff/types.js'
 import { describe, singleLine } from '../asff/build.js'
 import { LIMITS, truncate } from '../asff/limits.js'
 import { attacksOf } from './mitre.js'
+import { INT32_MAX, isInt32 } from '../model/int32.js'
 import { connectionOf } from '../model/network.js'
 import type { DetectionFinding, Evidence, OcsfFile, OcsfProcess, OcsfContainer, ResourceDetails } from './types.js'
 
@@ -81,7 +82,7 @@ export function toOcsf(finding: Finding, ctx: AsffContext): DetectionFinding {
     timezone_offset: 0,
     start_time: ms(finding.firstObservedAt),
     end_time: ms(finding.lastObservedAt),
-    count: Math.min(finding.count, 2147483647),
+    count: Math.min(finding.count, INT32_MAX),
     is_alert: !finding.archived,
     message: bounded(describe(event)),
     metadata: {
@@ -152,7 +153,6 @@ const TEXT_MAX = 16_384
  * Parquet columns Security Lake reads are INT32: a value outside it (a hostile sender's pid, a
  * loginuid printed as 4294967295) stays in unmapped as text rather than break the row.
  */
-const isInt32 = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
 
 /** Cut with ASFF's marker, never between the halves of a surrogate pair (Parquet writes UTF-8). */
 function bounded(text: string, max = TEXT_MAX): string {

@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib'
 import { parquetWriteBuffer } from 'hyparquet-writer'
+import { isInt32 } from '../model/int32.js'
 import type { DetectionFinding } from './types.js'
 
 /**
@@ -186,7 +187,7 @@ function convert(value: unknown, field: Field, path: string): unknown {
       if (typeof value !== 'string') throw new Error(`${path}: expected a string`)
       return value
     case 'int32':
-      if (!Number.isInteger(value) || (value as number) > 2147483647 || (value as number) < -2147483648) throw new Error(`${path}: expected a 32-bit integer`)
+      if (!isInt32(value as number)) throw new Error(`${path}: expected a 32-bit integer`)
       return value
     case 'boolean':
       if (typeof value !== 'boolean') throw new Error(`${path}: expected a boolean`)

@@ -1,14 +1,14 @@
 import type { SendOutcome } from '../delivery/sink.js'
 
+// undici loaded on the first send, not at start: most installs have no HTTP sink (issue 18, idle RSS).
+let undici: Promise<typeof import('undici')> | undefined
+
 /**
  * Outgoing HTTP for every HTTP sink: one POST with undici, and one reading of the answer
  * (Vector's http.rs policy): 2xx delivered; 408, 429 and 5xx (but 501) temporary, honouring
  * Retry-After; other 4xx and 3xx final (a misconfigured URL or a payload the service refuses:
  * dead-lettered, not retried for ever); network errors and timeouts temporary.
  */
-// undici loaded on the first send, not at start: most installs have no HTTP sink (issue 18, idle RSS).
-let undici: Promise<typeof import('undici')> | undefined
-
 export async function postJson(url: string, body: unknown, options: { headers?: Record<string, string>; signal: AbortSignal }): Promise<SendOutcome> {
   const text = JSON.stringify(body)
   try {

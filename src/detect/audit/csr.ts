@@ -5,8 +5,10 @@ import type { CertificationRequest as CertificationRequestType } from '@peculiar
 // The ASN.1 parser (~2 MB with asn1js) loaded on the first CSR seen, not at start (issue 18, idle RSS).
 let asn1: { AsnConvert: typeof AsnConvertType; CertificationRequest: typeof CertificationRequestType } | undefined
 function loadAsn1() {
+  if (asn1) return asn1
   const require = createRequire(import.meta.url)
-  return (asn1 ??= { AsnConvert: require('@peculiar/asn1-schema').AsnConvert, CertificationRequest: require('@peculiar/asn1-csr').CertificationRequest })
+  asn1 = { AsnConvert: require('@peculiar/asn1-schema').AsnConvert, CertificationRequest: require('@peculiar/asn1-csr').CertificationRequest }
+  return asn1
 }
 
 /**

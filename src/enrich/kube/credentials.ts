@@ -34,7 +34,7 @@ export interface KubeTarget {
   unauthorized?(): void
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 interface Kubeconfig {
   'current-context'?: string

@@ -196,7 +196,7 @@ export class Reflector<T> {
 }
 
 /** The metric label for a failed list or watch. */
-export function failureReason(status: number | undefined): string {
+function failureReason(status: number | undefined): string {
   if (status === undefined) return 'network'
   if (status === 401) return 'unauthorized'
   if (status === 403) return 'forbidden'
