@@ -13,6 +13,8 @@ export interface Retention {
 }
 
 const FLUSH_MS = 200
+/** A pass that wrote more records than this keeps none for the next (a storm of new findings, not repeats). */
+const RECENT_MAX = 1_000
 const F = 'f/'
 const S = 's/'
 const TOTALS = 't'
@@ -29,6 +31,8 @@ export class LocalFindingIndex implements FindingIndex {
   readonly #rows = new FindingRows()
   readonly #buckets = new Map<number, Bucket>()
   readonly #pending = new Map<string, { state: FindingState; sinks: string[] }>()
+  /** The records the last pass wrote (committed once it ends), read instead of the database by the next. */
+  #recent = new Map<string, FindingRecord>()
   readonly #outcomes = new PendingOutcomes()
   readonly #listeners = new Set<(ids: string[]) => void>()
   readonly #retention: Retention
@@ -81,6 +85,7 @@ export class LocalFindingIndex implements FindingIndex {
   async annotate(id: string, note: Pick<FindingRecord, 'archivedBy'>): Promise<void> {
     await this.flush()
     const record = this.get(id)
+    this.#recent.delete(id) // read back from the database from now on
     if (record) await this.#put(id, { ...record, ...note })
   }
 
@@ -126,45 +131,51 @@ export class LocalFindingIndex implements FindingIndex {
     const pending = [...this.#pending.values()]
     this.#pending.clear()
     const outcomes = this.#outcomes.take()
-    const changed = new Set<string>()
-    const writes: Array<Promise<unknown>> = []
-    // LMDB puts commit asynchronously: what this pass wrote is read from here, not the database.
-    const written = new Map<string, FindingRecord>()
+    // One record per changed finding and pass, written once (its new version and its outcomes
+    // together), built from the one this index last wrote: kept from the pass before, so a finding
+    // a storm repeats is not read back and decompressed every pass (LMDB puts commit
+    // asynchronously: this pass's own writes are read from `next`, not the database).
+    const next = new Map<string, FindingRecord>()
+    const recent = this.#recent
+    const stored = (id: string) => next.get(id) ?? recent.get(id) ?? (this.#db.get(F + id) as FindingRecord | undefined)
+    const buckets = new Set<number>()
     for (const { state, sinks } of pending) {
-      const previous = written.get(state.id) ?? (this.#db.get(F + state.id) as FindingRecord | undefined)
+      const previous = stored(state.id)
       const finding = toFinding(state)
       const added = addedBy(previous?.finding, state)
-      const record = nextRecord(previous, finding, sinks, this.#now())
-      written.set(state.id, record)
-      writes.push(this.#put(state.id, record))
-      changed.add(state.id)
+      next.set(state.id, nextRecord(previous, finding, sinks, this.#now()))
       this.#totals.findingVersions++
-      if (added > 0) this.#count(finding, added)
+      if (added > 0) buckets.add(this.#count(finding, added))
     }
     for (const [id, sinks] of outcomes) {
-      const record = written.get(id) ?? (this.#db.get(F + id) as FindingRecord | undefined)
+      const record = stored(id)
       if (!record) {
         // An acknowledgement can overtake the hook that indexes the finding: try again next pass, a few times.
         if (this.#outcomes.early(id, sinks)) this.#schedule()
         continue
       }
       this.#outcomes.written(id)
-      writes.push(this.#put(id, withOutcomes(record, sinks)))
-      changed.add(id)
+      next.set(id, withOutcomes(record, sinks))
     }
+    // Before the puts: a retention sweep one of them starts forgets what it removes from here too.
+    this.#recent = next.size <= RECENT_MAX ? next : new Map()
+    const writes: Array<Promise<unknown>> = []
+    for (const [id, record] of next) writes.push(this.#put(id, record))
+    // Each bucket this pass counted into, once (it was written again for every finding counted).
+    for (const start of buckets) writes.push(this.#db.put(S + start, this.#buckets.get(start)))
     writes.push(this.#db.put(TOTALS, this.#totals))
     await Promise.all(writes)
-    if (changed.size > 0) for (const l of this.#listeners) l([...changed])
+    if (next.size > 0) for (const l of this.#listeners) l([...next.keys()])
   }
 
   /** Occurrences counted at arrival time: a replayed or skewed event still shows in "the last hour". */
-  #count(finding: FindingRecord['finding'], added: number): void {
+  #count(finding: FindingRecord['finding'], added: number): number {
     this.#totals.alertsReceived += added
     const start = Math.floor(this.#now() / BUCKET_MS) * BUCKET_MS
     const b = this.#buckets.get(start) ?? { alerts: 0, severity: {}, kind: {}, rule: {}, namespace: {} }
     addToBucket(b, finding, added)
     this.#buckets.set(start, b)
-    void this.#db.put(S + start, b)
+    return start
   }
 
   async #put(id: string, record: FindingRecord): Promise<void> {
@@ -183,6 +194,7 @@ export class LocalFindingIndex implements FindingIndex {
       const drop = overRetention(this.#rows, this.#retention, this.#now())
       for (const id of drop) {
         this.#rows.delete(id)
+        this.#recent.delete(id)
         void this.#db.remove(F + id)
       }
       const cutoff = this.#now() - this.#retention.days * 86_400_000

@@ -193,8 +193,17 @@ export class Spool implements FindingLedger, Housekeeping {
    */
   #write<T>(acknowledged: boolean, work: () => T): Promise<T> {
     if (this.#options.durability === 'disk') {
-      const done = this.#root.transaction(work).catch((err: unknown) => {
-        this.#findings.dropCache()
+      // A callback that throws drops the caches at once, before another write of its batch runs.
+      const guarded = () => {
+        try {
+          return work()
+        } catch (err) {
+          this.#dropCaches()
+          throw err
+        }
+      }
+      const done = this.#root.transaction(guarded).catch((err: unknown) => {
+        this.#dropCaches()
         throw err
       })
       return acknowledged ? done.then(async (result) => (await this.#root.flushed, result)) : done
@@ -213,18 +222,24 @@ export class Spool implements FindingLedger, Housekeeping {
       results = this.#findings.inTransaction(() => this.#root.transactionSync(() => batch.map((b) => b.work())))
     } catch {
       // Nothing of the batch was committed: each write again on its own, so only the one that fails is refused.
-      this.#findings.dropCache()
+      this.#dropCaches()
       for (const b of batch) {
         try {
           b.resolve(this.#findings.inTransaction(() => this.#root.transactionSync(b.work)))
         } catch (err) {
-          this.#findings.dropCache()
+          this.#dropCaches()
           b.reject(err)
         }
       }
       return
     }
     batch.forEach((b, i) => b.resolve(results[i]))
+  }
+
+  /** A write transaction failed: nothing remembered from what it wrote is trusted. */
+  #dropCaches(): void {
+    this.#findings.dropCache()
+    this.#queues.forgetQueued()
   }
 
   #notify(): void {

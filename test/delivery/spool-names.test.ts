@@ -113,6 +113,30 @@ t.test('writes asked for in one turn commit together; one that fails takes nothi
   t.equal(spool.findingCount(), 2)
 })
 
+t.test('a finding queued by a write whose batch failed is queued again when the write is retried', async (t) => {
+  const spool = open(tmp())
+  t.teardown(() => spool.close())
+  const results = await Promise.allSettled([
+    record(spool, [testEvent(1, { rule: 'queued then rolled back' })]),
+    record(spool, [testEvent(2, { rule: 'fails' })], () => {
+      throw new Error('routing failed')
+    }),
+  ])
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected'],
+  )
+  const due = spool.due('a', 10, Date.now(), true).items.map((d) => d.state.event.rule)
+  t.same(due, ['queued then rolled back'], 'owed to its sink: the queued pair remembered in the failed batch was not trusted')
+  await record(spool, [testEvent(3, { rule: 'queued then rolled back' })])
+  t.equal(spool.pendingCount('a'), 1, 'a repeat keeps its one place in the queue')
+  const [item] = spool.due('a', 10, Date.now(), true).items
+  await spool.acknowledge('a', [{ id: item!.state.id, version: item!.state.version }], Date.now())
+  t.equal(spool.pendingCount('a'), 0)
+  await record(spool, [testEvent(4, { rule: 'queued then rolled back' })])
+  t.equal(spool.pendingCount('a'), 1, 'a repeat after the delivery is owed again')
+})
+
 t.test('a removed finding takes its names with it', async (t) => {
   const spool = open(tmp())
   t.teardown(() => spool.close())

@@ -20,6 +20,13 @@ interface Delivery {
   lastSentVersion?: number
 }
 
+/** Queued pairs remembered at most (~100 bytes each): past it the set starts over. */
+const QUEUED_KEPT = 20_000
+
+function queuedPair(sink: string, id: string): string {
+  return `${sink}\n${id}`
+}
+
 export interface Due {
   key: PendingKey
   state: FindingState
@@ -36,6 +43,13 @@ export class SinkQueues {
   readonly #resendMs: Readonly<Record<string, number>>
   readonly #ranks: number
   #seq = 0
+  /**
+   * [sink, finding] pairs known to be queued, committed or put in the running write transaction: a
+   * repeat of a finding its sinks already owe (every occurrence of a storm but the first, until a
+   * delivery) reads no delivery record. Only ever a shortcut to "queued", so a pair missing here is
+   * read as before; dropped whole when a write transaction fails (forgetQueued) and when full.
+   */
+  readonly #queued = new Set<string>()
 
   constructor(root: RootDatabase, options: { resendMs: Readonly<Record<string, number>>; ranks: number }) {
     this.#pending = root.openDB({ name: 'pending', ...PLAIN_MAPS })
@@ -54,13 +68,27 @@ export class SinkQueues {
    * version); the version the sink last delivered is never owed again, whatever asks.
    */
   queue(sink: string, state: FindingState, rank: number, now: number): boolean {
+    const pair = queuedPair(sink, state.id)
+    if (this.#queued.has(pair)) return false
     const delivery = this.#delivery.get([state.id, sink]) ?? {}
+    if (delivery.queued) this.#rememberQueued(pair)
     if (delivery.queued || delivery.lastSentVersion === state.version) return false
     const key: PendingKey = [sink, rank, ++this.#seq]
     const notBefore = delivery.lastSentAt !== undefined ? delivery.lastSentAt + (this.#resendMs[sink] ?? 0) : 0
     this.#pending.put(key, { id: state.id, notBefore, queuedAt: now })
     this.#delivery.put([state.id, sink], { ...delivery, queued: key })
+    this.#rememberQueued(pair)
     return true
+  }
+
+  /** A write transaction failed: what it queued was never committed. */
+  forgetQueued(): void {
+    this.#queued.clear()
+  }
+
+  #rememberQueued(pair: string): void {
+    if (this.#queued.size >= QUEUED_KEPT) this.#queued.clear()
+    this.#queued.add(pair)
   }
 
   /** What `sink` may send at `now` (see FindingLedger), and when the next waiting one is due. */
@@ -81,6 +109,7 @@ export class SinkQueues {
 
   /** `sink` delivered `version` of finding `state` (its current state). Returns the occurrences it covered. */
   delivered(sink: string, id: string, version: number, state: FindingState | undefined, now: number): number {
+    this.#queued.delete(queuedPair(sink, id))
     const delivery = this.#delivery.get([id, sink]) ?? {}
     const covered = (state?.count ?? 0) - (delivery.lastSentCount ?? 0)
     const next: Delivery = { lastSentAt: now, lastSentCount: state?.count ?? 0, lastSentVersion: version }
@@ -97,6 +126,7 @@ export class SinkQueues {
 
   /** `version` was dead-lettered, not delivered: out of the queue unless a newer version is owed. */
   dropped(sink: string, id: string, version: number, state: FindingState | undefined): void {
+    this.#queued.delete(queuedPair(sink, id))
     const delivery = this.#delivery.get([id, sink])
     if (!delivery) return
     if (delivery.queued && state && state.version !== version) return
@@ -119,6 +149,7 @@ export class SinkQueues {
   /** Everything about one finding, gone (it was forgotten or shed). */
   forget(id: string): void {
     for (const { key, value } of this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })) {
+      this.#queued.delete(queuedPair((key as [string, string])[1], id))
       if (value.queued) this.#pending.remove(value.queued)
       this.#delivery.remove(key as [string, string])
     }
@@ -161,6 +192,7 @@ export class SinkQueues {
    * or lost. Inside the caller's write transaction. Returns the records moved.
    */
   renameSinks(renamed: ReadonlyArray<readonly [from: string, to: string]>): number {
+    this.#queued.clear()
     let moved = 0
     for (const [from, to] of renamed) {
       const records = [...this.#delivery.getRange()].filter(({ key }) => (key as [string, string])[1] === from)
