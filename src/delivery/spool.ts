@@ -219,13 +219,13 @@ export class Spool implements FindingLedger, Housekeeping {
     if (batch.length === 0) return
     let results: unknown[]
     try {
-      results = this.#findings.inTransaction(() => this.#root.transactionSync(() => batch.map((b) => b.work())))
+      results = this.#root.transactionSync(() => this.#findings.inTransaction(() => batch.map((b) => b.work())))
     } catch {
       // Nothing of the batch was committed: each write again on its own, so only the one that fails is refused.
       this.#dropCaches()
       for (const b of batch) {
         try {
-          b.resolve(this.#findings.inTransaction(() => this.#root.transactionSync(b.work)))
+          b.resolve(this.#root.transactionSync(() => this.#findings.inTransaction(b.work)))
         } catch (err) {
           this.#dropCaches()
           b.reject(err)

@@ -137,6 +137,34 @@ t.test('a finding queued by a write whose batch failed is queued again when the 
   t.equal(spool.pendingCount('a'), 1, 'a repeat after the delivery is owed again')
 })
 
+t.test('findings repeated within one turn are written once, as their last state, with one change-index key each', async (t) => {
+  const dir = tmp()
+  const first = open(dir)
+  await record(first, [inPod(0, 'w-0')])
+  // One turn: the known finding repeated with a changing event and a new pod, a new finding created and repeated.
+  await Promise.all([
+    ...Array.from({ length: 10 }, (_, i) => record(first, [testEvent(i + 1, { rule: 'shell in pod', pod: i === 9 ? 'w-9' : 'w-0' })])),
+    ...Array.from({ length: 5 }, (_, i) => record(first, [testEvent(20 + i, { rule: 'born in this turn' })])),
+  ])
+  await first.close()
+  const raw = openLmdb({ path: dir, compression: false })
+  t.equal(raw.openDB({ name: 'findings-by-change' }).getCount(), 2, 'one index key per finding')
+  await raw.close()
+  const second = open(dir)
+  t.teardown(() => second.close())
+  const states = second.due('a', 10, Date.now(), true).items.map((d) => d.state)
+  const shell = states.find((s) => s.event.rule === 'shell in pod')!
+  const born = states.find((s) => s.event.rule === 'born in this turn')!
+  t.equal(shell.count, 11)
+  t.equal(shell.event.output, 'event 10', 'the last event of the turn')
+  t.same(shell.pods, ['shop/w-0', 'shop/w-9'])
+  t.equal(born.count, 5)
+  t.equal(born.event.output, 'event 24')
+  await second.acknowledge('a', states.map((s) => ({ id: s.id, version: s.version })), Date.now())
+  await second.housekeep(Date.now() + 2 * 3_600_000)
+  t.equal(second.findingCount(), 0, 'both reached through the index once their window closed')
+})
+
 t.test('a removed finding takes its names with it', async (t) => {
   const spool = open(tmp())
   t.teardown(() => spool.close())

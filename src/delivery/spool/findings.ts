@@ -53,7 +53,12 @@ export class FindingTable {
    * read outside the transaction (nothing uncommitted leaks to `due`), and gone when it ends.
    */
   #written: Map<string, FindingState> | undefined
-
+  /**
+   * Inside `inTransaction` only: per finding put in it, the state it had before (committed), so the
+   * finding is encoded and written once, its last state, when the work ends (still inside the
+   * transaction) — not once per request that repeats it in this turn.
+   */
+  #unwritten: Map<string, FindingState | undefined> | undefined
   constructor(root: RootDatabase) {
     this.#db = root.openDB({ name: 'findings', ...PLAIN_MAPS })
     this.#names = root.openDB({ name: 'finding-names', ...PLAIN_MAPS })
@@ -65,13 +70,22 @@ export class FindingTable {
     return [this.#db, this.#names, this.#idle]
   }
 
-  /** Run `work` (one synchronous write transaction) with the states it puts remembered until it returns. */
+  /**
+   * Run `work` inside a synchronous write transaction (the caller's), with the states it puts
+   * remembered until it returns and written when it ends.
+   */
   inTransaction<T>(work: () => T): T {
     this.#written = new Map()
+    this.#unwritten = new Map()
     try {
-      return work()
+      const result = work()
+      const unwritten = this.#unwritten
+      this.#unwritten = undefined
+      for (const [id, previous] of unwritten) this.#write(this.#written.get(id)!, previous)
+      return result
     } finally {
       this.#written = undefined
+      this.#unwritten = undefined
     }
   }
 
@@ -99,6 +113,15 @@ export class FindingTable {
 
   /** Inside a write transaction. */
   put(next: FindingState, previous = this.get(next.id)): void {
+    if (this.#unwritten) {
+      if (!this.#unwritten.has(next.id)) this.#unwritten.set(next.id, previous)
+      this.#written!.set(next.id, next)
+      return
+    }
+    this.#write(next, previous)
+  }
+
+  #write(next: FindingState, previous: FindingState | undefined): void {
     const at = indexedAt(next)
     const was = previous && indexedAt(previous)
     if (was !== at) {
@@ -119,6 +142,10 @@ export class FindingTable {
 
   /** Inside a write transaction. */
   remove(state: FindingState): void {
+    // Put earlier in this transaction, not written yet: the index still holds the committed state.
+    const committed = this.#unwritten?.get(state.id)
+    if (committed) this.#idle.remove([indexedAt(committed), state.id])
+    this.#unwritten?.delete(state.id)
     this.#idle.remove([indexedAt(state), state.id])
     this.#db.remove(state.id)
     this.#names.remove(state.id)
