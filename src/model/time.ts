@@ -12,6 +12,19 @@ export function canonicalTime(value: string): string {
   return fromMs(Date.parse(value))
 }
 
+/** The last parseTime: an alert's time is parsed when it is read and again when judged against the clock. */
+let lastParsed = ''
+let lastParsedMs = Number.NaN
+
+/** Date.parse, remembering its last answer. */
+export function parseTime(text: string): number {
+  if (text !== lastParsed) {
+    lastParsedMs = Date.parse(text)
+    lastParsed = text
+  }
+  return lastParsedMs
+}
+
 /** The last fromMs: under load many requests are received within the same millisecond. */
 let lastMs = Number.NaN
 let lastText = ''
@@ -40,7 +53,7 @@ export function addMs(time: string, ms: number): string {
  * fast; far beyond that, a time is an attack on finding lifetimes and UpdatedAt ordering.
  */
 export function aheadBy(time: string, now: number): number {
-  return Date.parse(time) - now
+  return parseTime(time) - now
 }
 
 /** The reason a time is refused, or undefined when it is within the allowed skew. */

@@ -1,6 +1,6 @@
 import { parsePriority } from '../model/severity.js'
 import { isPoisonKey } from './safe-json.js'
-import { canonicalTime } from '../model/time.js'
+import { canonicalTime, parseTime } from '../model/time.js'
 import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
 
 /**
@@ -72,10 +72,18 @@ export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEv
   return event
 }
 
+/**
+ * The day (YYYY-MM-DD) of the last time that came in canonical and passed every check below: a
+ * calendar date from 1970 on. Falco sends its times canonical, and a node's alerts share a day.
+ */
+let lastDay = ''
+
 /** RFC 3339 in; canonical UTC out (nine fractional digits), keeping Falco's nanoseconds. */
 function normalizeTime(value: unknown): string {
+  // Canonical already, on a day already checked: only the time of day is left for Date.parse.
+  if (typeof value === 'string' && lastDay !== '' && value.startsWith(lastDay) && CANONICAL.test(value) && !Number.isNaN(parseTime(value))) return value
   const m = typeof value === 'string' ? RFC3339.exec(value) : null
-  if (!m || Number.isNaN(Date.parse(value as string))) {
+  if (!m || Number.isNaN(parseTime(value as string))) {
     throw new InvalidAlertError(`"time" ${quote(value)} is not an RFC 3339 timestamp`)
   }
   // Date.parse accepts 2026-02-30 (as 2 March); Security Hub does not.
@@ -86,6 +94,7 @@ function normalizeTime(value: unknown): string {
   const time = canonicalTime(value as string)
   // An offset can carry 9999-12-31 into year 10000, which has no RFC 3339 form (nor an ASFF one).
   if (!CANONICAL.test(time) || time < '1970') throw new InvalidAlertError(`"time" ${quote(value)} is outside the years 1970 to 9999 in UTC`)
+  if (time === value) lastDay = time.slice(0, 10)
   return time
 }
 
