@@ -5,6 +5,9 @@
  */
 const UTC = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i
 
+/** The canonical form itself: what every time falconet writes looks like. */
+export const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/
+
 /** Any RFC 3339 time Date.parse accepts → canonical form (sub-millisecond digits kept for UTC input). */
 export function canonicalTime(value: string): string {
   const m = UTC.exec(value)
@@ -45,7 +48,17 @@ export function nowTime(): string {
 /** `time` plus whole milliseconds, keeping its sub-millisecond digits. */
 export function addMs(time: string, ms: number): string {
   const sub = time.slice(23, 29) // the six digits after the milliseconds
-  return fromMs(Date.parse(time) + ms).slice(0, 23) + sub + 'Z'
+  // Not through fromMs: its one remembered answer is the receipt time, which every request asks for.
+  return new Date(Date.parse(time) + ms).toISOString().slice(0, 23) + sub + 'Z'
+}
+
+/**
+ * Whether `a` falls in a later millisecond than `b` (what Security Hub can tell apart). Canonical
+ * times compare as text, their first 23 characters being the millisecond: no Date.parse.
+ */
+export function laterMs(a: string, b: string): boolean {
+  if (CANONICAL.test(a) && CANONICAL.test(b)) return a.slice(0, 23) > b.slice(0, 23)
+  return Date.parse(a) > Date.parse(b)
 }
 
 /**

@@ -1,6 +1,6 @@
 import { parsePriority } from '../model/severity.js'
 import { isPoisonKey } from './safe-json.js'
-import { canonicalTime, parseTime } from '../model/time.js'
+import { CANONICAL, canonicalTime, parseTime } from '../model/time.js'
 import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
 
 /**
@@ -12,7 +12,6 @@ import type { FieldValue, SecurityEvent, Container, Process, Workload } from '..
 
 export class InvalidAlertError extends Error {}
 
-const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i
 
 /** Values quoted back in error messages are cut: a 300 KB priority must not come back as a 300 KB 400. */
