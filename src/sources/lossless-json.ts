@@ -137,19 +137,32 @@ function quoteUnsafeNumbers(text: string, maxNesting: number): { text: string; k
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       const start = i
       let exponent = false
+      /** Digits only after the first character. */
+      let integer = true
       while (i + 1 < n) {
         const d = text.charCodeAt(i + 1)
-        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x2d || d === 0x2b) i++
-        else if (d === 0x65 || d === 0x45) {
+        if (d >= 0x30 && d <= 0x39) i++
+        else if (d === 0x2e || d === 0x2d || d === 0x2b) {
+          integer = false
+          i++
+        } else if (d === 0x65 || d === 0x45) {
           exponent = true
+          integer = false
           i++
         } else break
       }
       // Up to 15 characters without an exponent is at most 15 digits: every double holds those.
       if (i + 1 - start < 16 && !exponent) continue
       const token = text.slice(start, i + 1)
-      if (!JSON_NUMBER.test(token)) return undefined
-      if (typeof parseNumber(token) !== 'string') continue
+      const first = c === 0x2d ? start + 1 : start
+      if (integer && first <= i && text.charCodeAt(first) !== 0x30) {
+        // A JSON integer (Falco's nanoseconds): kept as digits exactly when parseNumber would
+        // (lossless-json's isSafeNumber for an integer), without its regexes.
+        if (Number.isSafeInteger(Number.parseInt(token, 10))) continue
+      } else {
+        if (!JSON_NUMBER.test(token)) return undefined
+        if (typeof parseNumber(token) !== 'string') continue
+      }
       out ??= []
       out.push(text.slice(copied, start), '"', token, '"')
       copied = i + 1
