@@ -103,17 +103,24 @@ function normalizeTime(value: unknown): string {
  * prototype of `fields` to whatever array it held.
  */
 function normalizeFields(raw: Record<string, unknown>): Record<string, FieldValue> {
-  const keys = Object.keys(raw)
   // Most alerts hold only field values already (strings, numbers, booleans, null): the parsed
   // object is kept as it is, not copied key by key.
-  if (keys.every((key) => isPlainField(raw[key]) && !isPoisonKey(key, raw[key]))) return raw as Record<string, FieldValue>
+  if (onlyPlainFields(raw)) return raw as Record<string, FieldValue>
   const out: Record<string, FieldValue> = {}
-  for (const key of keys) {
+  for (const key of Object.keys(raw)) {
     const value = raw[key]
     if (isPoisonKey(key, value)) continue
     out[key] = fieldValue(key, value)
   }
   return out
+}
+
+function onlyPlainFields(raw: Record<string, unknown>): boolean {
+  for (const key of Object.keys(raw)) {
+    const value = raw[key]
+    if (!isPlainField(value) || isPoisonKey(key, value)) return false
+  }
+  return true
 }
 
 function isPlainField(value: unknown): boolean {
