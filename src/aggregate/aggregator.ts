@@ -2,7 +2,7 @@ import type { SecurityEvent } from '../model/event.js'
 import type { Finding } from '../model/finding.js'
 import { moreUrgent, type SeverityMapping } from '../model/severity.js'
 import { findingId, type IdOptions } from './finding-id.js'
-import { addMs, fromMs } from '../model/time.js'
+import { addMs, fromMs, laterMs } from '../model/time.js'
 
 export interface AggregateOptions extends IdOptions {
   severityMapping: Readonly<SeverityMapping>
@@ -151,7 +151,7 @@ function updatedAt(now: number, createdAt: string, previous: string | undefined)
 }
 
 function laterThan(time: string, previous: string | undefined): string {
-  if (!previous || Date.parse(time) > Date.parse(previous)) return time
+  if (!previous || laterMs(time, previous)) return time
   return addMs(previous, 1)
 }
 

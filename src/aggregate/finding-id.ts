@@ -23,24 +23,24 @@ const VOLATILE_FIELDS = new Set(['evt.time', 'evt.time.s', 'evt.time.iso8601', '
 
 export function findingId(event: SecurityEvent, options: IdOptions): string {
   const { workload } = event
-  const parts: Array<[string, unknown]> = [
-    ['cluster', options.cluster ?? ''],
-    ['source', event.source],
-    ['rule', event.rule],
-    ['namespace', workload.namespace ?? ''],
+  // The facts as the JSON text of [name, value] pairs, written piece by piece: the same text as
+  // JSON.stringify of the array of pairs, which every Id so far was hashed from, without the array.
+  let facts =
+    `[["cluster",${json(options.cluster ?? '')}],["source",${json(event.source)}],["rule",${json(event.rule)}],["namespace",${json(workload.namespace ?? '')}]` +
     // Computed before enrichment (see the pipeline): Kubernetes' naming scheme, so the Id is the same
     // whether or not enrichment knows the pod.
-    ['workload', workloadName(workload) ?? ''],
-    ['container', workload.container?.name ?? ''],
-  ]
+    `,["workload",${json(workloadName(workload) ?? '')}],["container",${json(workload.container?.name ?? '')}]`
   // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).
-  if (!workload.pod) parts.push(['host', event.hostname ?? ''])
-  for (const key of keyFieldsFor(event, options)) parts.push([`field:${key}`, event.fields[key] ?? null])
+  if (!workload.pod) facts += `,["host",${json(event.hostname ?? '')}]`
+  for (const key of keyFieldsFor(event, options)) facts += `,[${json(`field:${key}`)},${json(event.fields[key] ?? null)}]`
 
   // One-shot hash: no Hash object per alert.
-  const digest = hash('sha256', JSON.stringify(parts), 'hex').slice(0, 40)
+  const digest = hash('sha256', `${facts}]`, 'hex').slice(0, 40)
   return `falconet/${slug(event.source)}/${digest}`
 }
+
+/** A fact's JSON text (strings, numbers, booleans, null and arrays of them: never undefined). */
+const json: (value: unknown) => string = JSON.stringify
 
 function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
   // Own keys only: a rule named "constructor" or "toString" must not find Object.prototype's.

@@ -1,6 +1,7 @@
 import { Counter, type Registry } from 'prom-client'
 import { errors } from '../errors.js'
 import type { FindingState } from '../aggregate/aggregator.js'
+import { TwoLabelCounter } from './tally.js'
 
 /**
  * What comes in and what becomes of it: events received per source and route, refusals by
@@ -38,11 +39,14 @@ export function rejectReason(code: string | undefined, statusCode: number): stri
   return statusCode >= 500 ? 'FALCONET_ERR_INTERNAL' : 'other'
 }
 
-/** Route patterns registered in this process (collected by an onRoute hook): code decides them, never a client. */
-const routePatterns = new Set<string>()
+/**
+ * Route patterns registered in this process (collected by an onRoute hook): code decides them,
+ * never a client. Each with its source, asked on every request.
+ */
+const routePatterns = new Map<string, SourceName | undefined>()
 
 export function knownRoute(pattern: string): void {
-  routePatterns.add(pattern)
+  routePatterns.set(pattern, sourceOfPath(pattern))
 }
 
 /** A route pattern as a label value; anything else (a raw path, a typo) becomes `other`. */
@@ -54,21 +58,26 @@ export function routeLabel(route: string | undefined): string {
 /** The input behind an ingest route, from its first path segment (`/` is Falco's, as falcosidekick's). */
 export function sourceOfRoute(pattern: string | undefined): SourceName | undefined {
   if (pattern === undefined) return undefined
+  return routePatterns.has(pattern) ? routePatterns.get(pattern) : sourceOfPath(pattern)
+}
+
+function sourceOfPath(pattern: string): SourceName | undefined {
   const first = pattern.split('/')[1] ?? ''
   if (first === '' || first === 'falco') return 'falco'
   return (SOURCES as readonly string[]).includes(first) ? (first as SourceName) : undefined
 }
 
 export class IngestMetrics {
-  readonly #received: Counter<'source' | 'route'>
+  // Counted on every request or finding: tallied (tally.ts), the others are rare.
+  readonly #received: TwoLabelCounter<'source', 'route'>
   readonly #rejected: Counter<'source' | 'route' | 'reason'>
-  readonly #findings: Counter<'severity' | 'kind'>
-  readonly #requests: Counter<'route' | 'code'>
+  readonly #findings: TwoLabelCounter<'severity', 'kind'>
+  readonly #requests: TwoLabelCounter<'route', 'code'>
   readonly #rateLimited: Counter<'route'>
 
   constructor(registry: Registry) {
     const registers = [registry]
-    this.#received = new Counter({
+    this.#received = new TwoLabelCounter({
       name: 'falconet_events_received_total',
       help: 'Inputs taken by each source: Falco alerts, Fluent Bit records, audit events, test events. A resent Fluent Bit chunk is not counted again.',
       labelNames: ['source', 'route'],
@@ -80,13 +89,13 @@ export class IngestMetrics {
       labelNames: ['source', 'route', 'reason'],
       registers,
     })
-    this.#findings = new Counter({
+    this.#findings = new TwoLabelCounter({
       name: 'falconet_findings_total',
       help: 'Finding changes committed to the spool, by severity: new (a first occurrence, or the first after its window closed), updated (a repeat folded in) or resolved (a silent source talking again).',
       labelNames: ['severity', 'kind'],
       registers,
     })
-    this.#requests = new Counter({
+    this.#requests = new TwoLabelCounter({
       name: 'falconet_http_requests_total',
       help: 'HTTP requests answered, by route pattern (unmatched for 404s) and status code.',
       labelNames: ['route', 'code'],
@@ -99,11 +108,11 @@ export class IngestMetrics {
       registers,
     })
     // Every combination a dashboard shows exists from the start (a rate over a missing series is no data, not 0).
-    for (const severity of ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']) for (const kind of ['new', 'updated', 'resolved']) this.#findings.inc({ severity, kind }, 0)
+    for (const severity of ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']) for (const kind of ['new', 'updated', 'resolved']) this.#findings.zero(severity, kind)
   }
 
   received(source: SourceName, route: string | undefined, n: number): void {
-    if (n > 0) this.#received.inc({ source, route: routeLabel(route) }, n)
+    if (n > 0) this.#received.inc(source, routeLabel(route), n)
   }
 
   rejected(source: SourceName, route: string | undefined, reason: string, n = 1): void {
@@ -116,7 +125,7 @@ export class IngestMetrics {
   }
 
   answered(route: string | undefined, statusCode: number): void {
-    this.#requests.inc({ route: routeLabel(route), code: String(statusCode) })
+    this.#requests.inc(routeLabel(route), String(statusCode))
   }
 
   /** One request refused by the rate limiter. `route`: the route pattern (request.routeOptions.url), never request.url. */
@@ -125,7 +134,7 @@ export class IngestMetrics {
   }
 
   committed(findings: readonly FindingState[]): void {
-    for (const f of findings) this.#findings.inc({ severity: f.severity, kind: f.archived ? 'resolved' : f.count === 1 ? 'new' : 'updated' })
+    for (const f of findings) this.#findings.inc(f.severity, f.archived ? 'resolved' : f.count === 1 ? 'new' : 'updated')
   }
 }
 

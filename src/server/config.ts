@@ -29,7 +29,10 @@ const perClient = (max: number, why: string) => Type.Integer({ minimum: 0, defau
 
 export const rateLimitSchema = Type.Object(
   {
-    falco: perClient(2000, 'Falco drops an alert it gets 429 for, so this only stops a flood from one address; storms are aggregated, not refused.'),
+    // Above what one Falco can send: its http_output posts one alert at a time on one connection
+    // (~5,600/s to falconet on one core), and Falco drops an alert it gets 429 for — a limit a real
+    // Falco could reach would lose a storm on its node, the alerts that matter most.
+    falco: perClient(10_000, 'Falco drops an alert it gets 429 for, so the default sits above what one Falco can send (one alert at a time on one connection): it only stops a flood from one address that is not a Falco; storms are aggregated, not refused.'),
     fluentBit: perClient(100, 'Chunks; Fluent Bit retries a 429 later.'),
     k8sAudit: perClient(200, ''),
     management: perClient(10, 'POST /test, /api/* with a bearer token, and console sign-in attempts.'),

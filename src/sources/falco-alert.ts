@@ -1,6 +1,6 @@
 import { parsePriority } from '../model/severity.js'
 import { isPoisonKey } from './safe-json.js'
-import { canonicalTime } from '../model/time.js'
+import { CANONICAL, canonicalTime, parseTime } from '../model/time.js'
 import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
 
 /**
@@ -12,7 +12,6 @@ import type { FieldValue, SecurityEvent, Container, Process, Workload } from '..
 
 export class InvalidAlertError extends Error {}
 
-const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i
 
 /** Values quoted back in error messages are cut: a 300 KB priority must not come back as a 300 KB 400. */
@@ -72,10 +71,18 @@ export function normalizeFalcoAlert(alert: unknown, input = 'falco'): SecurityEv
   return event
 }
 
+/**
+ * The day (YYYY-MM-DD) of the last time that came in canonical and passed every check below: a
+ * calendar date from 1970 on. Falco sends its times canonical, and a node's alerts share a day.
+ */
+let lastDay = ''
+
 /** RFC 3339 in; canonical UTC out (nine fractional digits), keeping Falco's nanoseconds. */
 function normalizeTime(value: unknown): string {
+  // Canonical already, on a day already checked: only the time of day is left for Date.parse.
+  if (typeof value === 'string' && lastDay !== '' && value.startsWith(lastDay) && CANONICAL.test(value) && !Number.isNaN(parseTime(value))) return value
   const m = typeof value === 'string' ? RFC3339.exec(value) : null
-  if (!m || Number.isNaN(Date.parse(value as string))) {
+  if (!m || Number.isNaN(parseTime(value as string))) {
     throw new InvalidAlertError(`"time" ${quote(value)} is not an RFC 3339 timestamp`)
   }
   // Date.parse accepts 2026-02-30 (as 2 March); Security Hub does not.
@@ -86,6 +93,7 @@ function normalizeTime(value: unknown): string {
   const time = canonicalTime(value as string)
   // An offset can carry 9999-12-31 into year 10000, which has no RFC 3339 form (nor an ASFF one).
   if (!CANONICAL.test(time) || time < '1970') throw new InvalidAlertError(`"time" ${quote(value)} is outside the years 1970 to 9999 in UTC`)
+  if (time === value) lastDay = time.slice(0, 10)
   return time
 }
 
@@ -95,17 +103,24 @@ function normalizeTime(value: unknown): string {
  * prototype of `fields` to whatever array it held.
  */
 function normalizeFields(raw: Record<string, unknown>): Record<string, FieldValue> {
-  const keys = Object.keys(raw)
   // Most alerts hold only field values already (strings, numbers, booleans, null): the parsed
   // object is kept as it is, not copied key by key.
-  if (keys.every((key) => isPlainField(raw[key]) && !isPoisonKey(key, raw[key]))) return raw as Record<string, FieldValue>
+  if (onlyPlainFields(raw)) return raw as Record<string, FieldValue>
   const out: Record<string, FieldValue> = {}
-  for (const key of keys) {
+  for (const key of Object.keys(raw)) {
     const value = raw[key]
     if (isPoisonKey(key, value)) continue
     out[key] = fieldValue(key, value)
   }
   return out
+}
+
+function onlyPlainFields(raw: Record<string, unknown>): boolean {
+  for (const key of Object.keys(raw)) {
+    const value = raw[key]
+    if (!isPlainField(value) || isPoisonKey(key, value)) return false
+  }
+  return true
 }
 
 function isPlainField(value: unknown): boolean {

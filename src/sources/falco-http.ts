@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
 import type { Ingest } from '../model/ingest.js'
-import { parseJsonLossless } from './lossless-json.js'
+import { NestedTooDeepError, parseJsonLossless } from './lossless-json.js'
 import { InvalidAlertError, normalizeFalcoAlert } from './falco-alert.js'
-import { MAX_NESTING, nestedDeeperThan } from '../model/nesting.js'
+import { MAX_NESTING } from '../model/nesting.js'
 import type { SecurityEvent } from '../model/event.js'
 import { countReceived } from './counters.js'
 import { futureTimeProblem } from '../model/time.js'
@@ -74,11 +74,12 @@ function readInto(done: (err: Error | null, body?: unknown) => void, read: () =>
 export function readFalcoBody(body: string): unknown {
   const text = body.trim()
   if (text === '') throw new errors.FALCONET_ERR_EMPTY_BODY()
-  // lossless-json recurses: a body of 100,000 `[` would overflow the stack, not answer.
-  if (nestedDeeperThan(text)) throw new errors.FALCONET_ERR_INVALID_JSON(`nested deeper than ${MAX_NESTING} levels (a Falco alert has three)`)
   try {
-    return parseJsonLossless(text)
+    // lossless-json recurses: a body of 100,000 `[` would overflow the stack, not answer. The
+    // depth is checked by the parser's own scan of the text, before anything recurses.
+    return parseJsonLossless(text, MAX_NESTING)
   } catch (err) {
+    if (err instanceof NestedTooDeepError) throw new errors.FALCONET_ERR_INVALID_JSON(`nested deeper than ${MAX_NESTING} levels (a Falco alert has three)`)
     throw new errors.FALCONET_ERR_INVALID_JSON((err as Error).message)
   }
 }

@@ -1,5 +1,9 @@
 import { parse, isSafeNumber } from 'lossless-json'
 import { isPoisonKey } from './safe-json.js'
+import { nestedDeeperThan } from '../model/nesting.js'
+
+/** parseJsonLossless's refusal of text nested deeper than its `maxNesting`. */
+export class NestedTooDeepError extends Error {}
 
 /**
  * JSON.parse rounds integers above 2^53 — Falco's `evt.time` and `container.start_ts` are epoch
@@ -16,12 +20,18 @@ import { isPoisonKey } from './safe-json.js'
  * decimal string lossless-json gives for them — and counts the keys, then JSON.parse does the work.
  * A key repeated in one object leaves the parsed value with fewer keys than the text named (JSON.parse
  * keeps the last), so the counts differ. Whatever the fast path cannot settle cheaply — a repeated
- * key, a key with an escape, either poison key named anywhere, text JSON.parse refuses — goes to
+ * key, a key with an escape, a poison key's name as a key, text JSON.parse refuses — goes to
  * lossless-json whole, so results and error messages are lossless-json's by construction.
+ *
+ * `maxNesting` (arrays and objects, as model/nesting.ts counts them) is checked by the same scan
+ * (one pass over the text, not two), and before lossless-json, which recurses, ever sees the text.
  */
-export function parseJsonLossless(text: string): unknown {
-  const scanned = quoteUnsafeNumbers(text)
-  if (scanned !== undefined) {
+export function parseJsonLossless(text: string, maxNesting = Infinity): unknown {
+  const scanned = quoteUnsafeNumbers(text, maxNesting)
+  if (scanned === undefined) {
+    // The scan stopped early: the depth is checked over the whole text before lossless-json recurses.
+    if (maxNesting !== Infinity && nestedDeeperThan(text, maxNesting)) throw new NestedTooDeepError(`nested deeper than ${maxNesting} levels`)
+  } else {
     let value: unknown
     try {
       value = JSON.parse(scanned.text)
@@ -72,12 +82,14 @@ const QUOTE = 0x22
 /**
  * `text` with every number that parseNumber keeps as text written as a string, or undefined when
  * lossless-json must decide (see above), with the number of keys it names. Tracks only
- * what it needs: strings (skipped, keys counted) and numbers; JSON.parse checks everything else.
+ * what it needs: strings (skipped, keys counted and checked), numbers and the nesting depth
+ * (counted as nestedDeeperThan counts it: a stray closing bracket lowers it); JSON.parse checks
+ * everything else.
  */
-function quoteUnsafeNumbers(text: string): { text: string; keys: number } | undefined {
-  if (text.includes('__proto__') || text.includes('constructor')) return undefined
+function quoteUnsafeNumbers(text: string, maxNesting: number): { text: string; keys: number } | undefined {
   /** Per open container: true for an object, false for an array. */
   const open: boolean[] = []
+  let depth = 0
   let keys = 0
   let expectKey = false
   let out: string[] | undefined
@@ -107,16 +119,17 @@ function quoteUnsafeNumbers(text: string): { text: string; keys: number } | unde
         nextEscape = text.indexOf('\\', i)
       }
       if (expectKey) {
-        if (escaped) return undefined
+        // A poison key's name (only unescaped names get here: an escaped key goes to lossless-json).
+        if (escaped || isPoisonName(text, start, i)) return undefined
         keys++
         expectKey = false
       }
-    } else if (c === 0x7b /* { */) {
-      open.push(true)
-      expectKey = true
-    } else if (c === 0x5b /* [ */) {
-      open.push(false)
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > maxNesting) throw new NestedTooDeepError(`nested deeper than ${maxNesting} levels`)
+      open.push(c === 0x7b)
+      expectKey = c === 0x7b
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--
       open.pop()
       expectKey = false
     } else if (c === 0x2c /* , */) {
@@ -124,19 +137,32 @@ function quoteUnsafeNumbers(text: string): { text: string; keys: number } | unde
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       const start = i
       let exponent = false
+      /** Digits only after the first character. */
+      let integer = true
       while (i + 1 < n) {
         const d = text.charCodeAt(i + 1)
-        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x2d || d === 0x2b) i++
-        else if (d === 0x65 || d === 0x45) {
+        if (d >= 0x30 && d <= 0x39) i++
+        else if (d === 0x2e || d === 0x2d || d === 0x2b) {
+          integer = false
+          i++
+        } else if (d === 0x65 || d === 0x45) {
           exponent = true
+          integer = false
           i++
         } else break
       }
       // Up to 15 characters without an exponent is at most 15 digits: every double holds those.
       if (i + 1 - start < 16 && !exponent) continue
       const token = text.slice(start, i + 1)
-      if (!JSON_NUMBER.test(token)) return undefined
-      if (typeof parseNumber(token) !== 'string') continue
+      const first = c === 0x2d ? start + 1 : start
+      if (integer && first <= i && text.charCodeAt(first) !== 0x30) {
+        // A JSON integer (Falco's nanoseconds): kept as digits exactly when parseNumber would
+        // (lossless-json's isSafeNumber for an integer), without its regexes.
+        if (Number.isSafeInteger(Number.parseInt(token, 10))) continue
+      } else {
+        if (!JSON_NUMBER.test(token)) return undefined
+        if (typeof parseNumber(token) !== 'string') continue
+      }
       out ??= []
       out.push(text.slice(copied, start), '"', token, '"')
       copied = i + 1
@@ -145,4 +171,10 @@ function quoteUnsafeNumbers(text: string): { text: string; keys: number } | unde
   if (!out) return { text, keys }
   out.push(text.slice(copied))
   return { text: out.join(''), keys }
+}
+
+/** Whether text[start, end) is `__proto__` or `constructor`, the two key names isPoisonKey looks at. */
+function isPoisonName(text: string, start: number, end: number): boolean {
+  const length = end - start
+  return (length === 9 && text.startsWith('__proto__', start)) || (length === 11 && text.startsWith('constructor', start))
 }

@@ -1,4 +1,8 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
+import type { SecurityEvent } from '../../src/model/event.js'
+import { workloadName } from '../../src/aggregate/workload.js'
 import { findingId } from '../../src/aggregate/finding-id.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
 import { parseJsonLossless } from '../../src/sources/lossless-json.js'
@@ -79,4 +83,71 @@ t.test('k8s_audit alerts are identified by their fields, not their time', async 
   t.equal(idOf(a), idOf(b))
   b.output_fields['ka.user.name'] = 'someone-else'
   t.not(idOf(a), idOf(b))
+})
+
+/** findingId as it was written before its facts text was built piece by piece: every stored Id came from it. */
+function referenceId(event: SecurityEvent, options: Parameters<typeof findingId>[1]): string {
+  const { workload } = event
+  const parts: Array<[string, unknown]> = [
+    ['cluster', options.cluster ?? ''],
+    ['source', event.source],
+    ['rule', event.rule],
+    ['namespace', workload.namespace ?? ''],
+    ['workload', workloadName(workload) ?? ''],
+    ['container', workload.container?.name ?? ''],
+  ]
+  if (!workload.pod) parts.push(['host', event.hostname ?? ''])
+  const configured = (Object.hasOwn(options.keyFields, event.rule) ? options.keyFields[event.rule] : undefined) ?? event.keyFields
+  const VOLATILE = ['evt.time', 'evt.time.s', 'evt.time.iso8601', 'evt.datetime', 'evt.rawtime', 'evt.num', 'ka.auditid', 'ka.stage']
+  const keys = configured
+    ? [...configured].sort()
+    : event.source === 'k8s_audit'
+      ? Object.keys(event.fields)
+          .filter((k) => !VOLATILE.includes(k))
+          .sort()
+      : []
+  for (const key of keys) parts.push([`field:${key}`, event.fields[key] ?? null])
+  const digest = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40)
+  const slug = /^[a-z0-9_-]{1,32}$/.test(event.source)
+    ? event.source
+    : event.source
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .slice(0, 32) || 'event'
+  return `falconet/${slug}/${digest}`
+}
+
+t.test('every Id is the one the pairs-array construction gave (fixtures, and any strings, fields and key fields)', async (t) => {
+  for (const { file, body } of falcoFixtures()) {
+    const event = normalizeFalcoAlert(parseJsonLossless(body))
+    t.equal(findingId(event, opts), referenceId(event, opts), file)
+    t.equal(findingId(event, { cluster: 'prod "eu"', keyFields: { [event.rule]: ['proc.cmdline', 'nope', 'evt.time'] } }), referenceId(event, { cluster: 'prod "eu"', keyFields: { [event.rule]: ['proc.cmdline', 'nope', 'evt.time'] } }), `${file} with key fields`)
+  }
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', '"', '\\', '\u2028', '\ud800', 'a\u0000b', 'cart-api-7d9c6b7b9c-x2x8k'))
+  const value = fc.oneof(text, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null)), { maxLength: 3 }))
+  fc.assert(
+    fc.property(
+      fc.record({ source: fc.oneof(text, fc.constantFrom('syscall', 'k8s_audit')), rule: text, namespace: fc.option(text), pod: fc.option(text), container: fc.option(text), hostname: fc.option(text), cluster: fc.option(text) }),
+      fc.dictionary(text, value, { maxKeys: 5 }),
+      fc.option(fc.array(text, { maxLength: 3 })),
+      (e, fields, keyFields) => {
+        const event = {
+          input: 'falco',
+          source: e.source,
+          rule: e.rule,
+          priority: 'Notice',
+          priorityText: 'Notice',
+          time: '2026-07-30T09:14:03.512345678Z',
+          output: '',
+          tags: [],
+          workload: { ...(e.namespace !== null ? { namespace: e.namespace } : {}), ...(e.pod !== null ? { pod: e.pod } : {}), ...(e.container !== null ? { container: { id: 'c', name: e.container } } : {}) },
+          ...(e.hostname !== null ? { hostname: e.hostname } : {}),
+          fields,
+        } as unknown as SecurityEvent
+        const options = { ...(e.cluster !== null ? { cluster: e.cluster } : {}), keyFields: keyFields ? { [e.rule]: keyFields } : {} }
+        t.equal(findingId(event, options), referenceId(event, options))
+      },
+    ),
+    { numRuns: 2_000 },
+  )
 })

@@ -129,6 +129,15 @@ t.test('rate limits: per client and per endpoint kind, 429 with Retry-After and 
   t.notMatch(metrics, /10\.0\.0\./, 'no client address in any label')
 })
 
+t.test('the default Falco limit never refuses one Falco: a burst beyond the old 2,000/s from one address is all accepted', async (t) => {
+  // Falco drops an alert it gets 429 for; one Falco sends one alert at a time, ~5,600/s at most to one core.
+  const { app, events } = await appWithRecorder({ server: { rateLimit: { falco: undefined } } }) // the default limit, not the helper's 0
+  t.teardown(() => app.close())
+  const burst = await Promise.all(Array.from({ length: 3_000 }, () => app.inject({ method: 'POST', url: '/', headers: json, payload: alert, remoteAddress: '10.0.0.7' })))
+  t.equal(burst.filter((r) => r.statusCode !== 200).length, 0, 'no alert refused')
+  t.equal(events.length, 3_000)
+})
+
 t.test('responses carry a request id and the security headers; a refusal never shows a stack', async (t) => {
   const { app } = await appWithRecorder(config, { env })
   t.teardown(() => app.close())

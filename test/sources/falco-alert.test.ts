@@ -1,4 +1,6 @@
 import t from 'tap'
+import fc from 'fast-check'
+import { canonicalTime } from '../../src/model/time.js'
 import { normalizeFalcoAlert, InvalidAlertError, nanosToIso } from '../../src/sources/falco-alert.js'
 import { parseJsonLossless } from '../../src/sources/lossless-json.js'
 import { falcoFixtures, falcoFixture } from '../support/fixtures.js'
@@ -114,4 +116,41 @@ t.test('nanosecond timestamps become RFC 3339 with full precision', async (t) =>
   t.equal(nanosToIso('1785402843512345678'), '2026-07-30T09:14:03.512345678Z')
   t.equal(nanosToIso(0), undefined)
   t.equal(nanosToIso('abc'), undefined)
+})
+
+/** normalizeTime as it was before its fast path for canonical times on a day already checked. */
+function referenceTime(value: string): string | Error {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$/i.exec(value)
+  if (!m || Number.isNaN(Date.parse(value))) return new Error('not RFC 3339')
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return new Error('not a calendar date')
+  const time = canonicalTime(value)
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/.test(time) || time < '1970') return new Error('out of range')
+  return time
+}
+
+t.test('times: the fast path for a canonical time on the day just checked gives what the full check gives', async (t) => {
+  const base = JSON.parse(falcoFixture('01-').body)
+  const timeOf = (time: string): string | Error => {
+    try {
+      return normalizeFalcoAlert({ ...base, time }).time
+    } catch (err) {
+      return err as Error
+    }
+  }
+  const two = (n: number) => String(n).padStart(2, '0')
+  const day = fc.tuple(fc.constantFrom(1969, 1970, 2024, 2026, 9999), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(([y, m, d]) => `${y}-${two(m)}-${two(d)}`)
+  const clock = fc.tuple(fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 }), fc.integer({ min: 0, max: 61 }), fc.stringMatching(/^\d{9}$/), fc.constantFrom('Z', 'z', '+00:00', '+02:00', '-00:30')).map(([h, m, s, ns, zone]) => `T${two(h)}:${two(m)}:${two(s)}.${ns}${zone}`)
+  fc.assert(
+    fc.property(day, clock, clock, (d, first, second) => {
+      // The first time (maybe canonical and valid) decides the day the second is judged against.
+      for (const time of [`${d}T00:00:00.000000000Z`, d + first, d + second]) {
+        const got = timeOf(time)
+        const want = referenceTime(time)
+        t.equal(got instanceof Error, want instanceof Error, time)
+        if (!(got instanceof Error)) t.equal(got, want, time)
+      }
+    }),
+    { numRuns: 3_000 },
+  )
 })

@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { parse, isSafeNumber } from 'lossless-json'
-import { parseJsonLossless } from '../../src/sources/lossless-json.js'
+import { NestedTooDeepError, parseJsonLossless } from '../../src/sources/lossless-json.js'
+import { nestedDeeperThan } from '../../src/model/nesting.js'
 import { isPoisonKey } from '../../src/sources/safe-json.js'
 import { falcoFixtures } from '../support/fixtures.js'
 
@@ -41,6 +42,8 @@ t.test('numbers: unsafe integers as digits, doubles as doubles, an infinite one 
     '[12345678901234567890123,0.30000000000000004,1.5e3,1e400,-1e400,1E-400,9007199254740992.0,123456789012345.5]',
     '{"s":"1785402843512345678","t":"a \\" 1785402843512345678 \\\\","n":[1,-0,0.5,100000000000000000000]}',
     '{"deep":{"deeper":[{"x":1785402843512345678}]}}',
+    '[9007199254740991,9007199254740992,9007199254740993,-9007199254740991,-9007199254740992,1000000000000000,10000000000000000]',
+    '[01785402843512345678,-01785402843512345678,-1785402843512345678-1,17854028435123456.78,1785402843512345678e0,-,--1785402843512345678]',
   ]
   for (const text of cases) same(t, text)
   t.same(parseJsonLossless(cases[0]!), { a: '1785402843512345678', b: '-1785402843512345678', c: 9007199254740991, d: '9007199254740993' })
@@ -71,7 +74,7 @@ t.test('any JSON, with long integers and repeated keys spliced in, reads as loss
       fc.json(),
       bigInt,
       fc.array(tie('v'), { maxLength: 4 }).map((items) => `[${items.join(',')}]`),
-      fc.array(fc.tuple(fc.constantFrom('a', 'b', 'evt.time', '\\u0061', 'k'), tie('v')), { maxLength: 5 }).map((entries) => `{${entries.map(([k, v]) => `"${k}":${v}`).join(',')}}`),
+      fc.array(fc.tuple(fc.constantFrom('a', 'b', 'evt.time', '\\u0061', 'k', '__proto__', 'constructor', 'prototype', '__proto__x', '\\u005f_proto__'), tie('v')), { maxLength: 5 }).map((entries) => `{${entries.map(([k, v]) => `"${k}":${v}`).join(',')}}`),
     ),
   })).v
   fc.assert(
@@ -93,4 +96,47 @@ t.test('escapes: a string ends at its first unescaped quote, however many backsl
     String.raw`{"a":"x"}\ `,
   ])
     same(t, text)
+})
+
+t.test('poison keys: named as keys they go to lossless-json (dropped there), in values they are data', async (t) => {
+  for (const text of ['{"a":{"__proto__":[1]},"evt.time":1785402843512345678}', '{"constructor":{"prototype":1},"b":2}', '{"x":"__proto__","y":"constructor","evt.time":1785402843512345678}', '{"__proto__x":1,"xconstructor":2}', '{"\\u005f_proto__":{"a":1}}']) same(t, text)
+  t.same(parseJsonLossless('{"x":"__proto__ constructor"}'), { x: '__proto__ constructor' })
+})
+
+/** What readFalcoBody did before the depth was checked by the parser's scan: a separate pass first. */
+function deepThenParse(text: string, max: number): { value: unknown } | { error: string } {
+  return nestedDeeperThan(text, max) ? { error: 'too deep' } : outcome(reference, text)
+}
+function withLimit(text: string, max: number): { value: unknown } | { error: string } {
+  try {
+    return { value: parseJsonLossless(text, max) }
+  } catch (err) {
+    return { error: err instanceof NestedTooDeepError ? 'too deep' : (err as Error).message }
+  }
+}
+
+t.test('maxNesting: refused exactly when the nesting pass refused it, whatever else is wrong with the text', async (t) => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n)
+  for (const [text, max] of [
+    [deep(3), 3],
+    [deep(4), 3],
+    ['{"a":[[[1]]]}', 3],
+    ['{"a":[[[[1]]]]}', 3],
+    ['{"a\\u0061":1,"b":[[[[1]]]]}', 3], // an escaped key stops the scan early: the depth is still checked
+    ['{"__proto__":1,"b":[[[[1]]]]}', 3],
+    [']' + '['.repeat(4), 3], // a stray closing bracket lowers the depth, as it did
+    ['{"a":"[[[[[[","b":[1]}', 3],
+    ['{"a":"\\"},[[[[', 3],
+    ['[[[[' + '1-2-3-4-5-6-7-8-9', 3],
+    ['1-2-3-4-5-6-7-8-9' + '[[[[', 3],
+  ] as const)
+    t.same(withLimit(text, max), deepThenParse(text, max), text)
+  const piece = fc.constantFrom('[', ']', '{', '}', '"a":', '"\\"', '"[["', ',', '1', '1785402843512345678', '\\u0061', '"__proto__":', ' ', '"x\\"y"')
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 24 }), fc.integer({ min: 1, max: 4 }), (pieces, max) => {
+      const text = pieces.join('')
+      t.same(withLimit(text, max), deepThenParse(text, max), text)
+    }),
+    { numRuns: 5_000 },
+  )
 })

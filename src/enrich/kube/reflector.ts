@@ -77,11 +77,7 @@ export class Reflector<T> {
         // A stream that ended with nothing in it: pause a moment so a server that closes at once
         // is not hammered (a normal end comes after minutes, so this costs nothing).
         if (outcome === 'quiet') await sleep(1000, undefined, { signal: this.#stop.signal }).catch(() => {})
-        if (outcome === 'gone') {
-          this.#resourceVersion = ''
-          this.#events.relisted(this.#spec.kind)
-          this.#logger.info('watch expired (410 Gone): listing again')
-        }
+        if (outcome === 'gone') this.#expired({}, 'watch expired (410 Gone): listing again')
       } catch (err) {
         if (this.#stop.signal.aborted) return
         const e = err as { statusCode?: number; retryAfterMs?: number; message?: string }
@@ -89,9 +85,7 @@ export class Reflector<T> {
         if (status === 410) {
           // An expired version (HTTP 410 on a watch) or continue token (between two list pages: etcd
           // compacted past the list's snapshot): a full list again at once, as client-go's pager does.
-          this.#resourceVersion = ''
-          this.#events.relisted(this.#spec.kind)
-          this.#logger.info({ err: { message: e.message, status } }, 'list or watch expired (410 Gone): listing again')
+          this.#expired({ err: { message: e.message, status } }, 'list or watch expired (410 Gone): listing again')
           // At once the first time; backed off if it keeps happening (a server answering 410 to everything).
           if (failures > 0) await sleep(backoffMs(failures, 500, 30_000), undefined, { signal: this.#stop.signal }).catch(() => {})
           failures++
@@ -110,6 +104,13 @@ export class Reflector<T> {
         await sleep(wait, undefined, { signal: this.#stop.signal }).catch(() => {})
       }
     }
+  }
+
+  /** What was known is too old to watch from (410 Gone, in a watch's stream or as its answer): the next round lists everything again. */
+  #expired(fields: object, message: string): void {
+    this.#resourceVersion = ''
+    this.#events.relisted(this.#spec.kind)
+    this.#logger.info(fields, message)
   }
 
   /** A consistent paginated list (every page from the first page's snapshot, its resourceVersion the watch's start); replaces what is known (objects gone since are removed). */

@@ -1,0 +1,41 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { addMs, fromMs, laterMs, parseTime } from '../../src/model/time.js'
+
+const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+/** A canonical time: a millisecond from 1970 to 9999 and six more digits. */
+const canonical = fc.tuple(fc.integer({ min: 0, max: MAX_MS }), fc.stringMatching(/^\d{6}$/)).map(([ms, sub]) => `${fromMs(ms).slice(0, 23)}${sub}Z`)
+
+t.test('laterMs: canonical times compare as text exactly as Date.parse compares them, to the millisecond', async (t) => {
+  fc.assert(
+    fc.property(canonical, canonical, fc.integer({ min: -2, max: 2 }), fc.stringMatching(/^\d{6}$/), (a, b, step, sub) => {
+      t.equal(laterMs(a, b), Date.parse(a) > Date.parse(b), `${a} ${b}`)
+      // The same millisecond or the next ones, with other sub-millisecond digits.
+      const near = `${fromMs(Date.parse(a) + step).slice(0, 23)}${sub}Z`
+      t.equal(laterMs(near, a), Date.parse(near) > Date.parse(a), `${near} ${a}`)
+      t.equal(laterMs(a, near), Date.parse(a) > Date.parse(near), `${a} ${near}`)
+    }),
+    { numRuns: 2_000 },
+  )
+  // Anything else (an offset, fewer digits, not a time) is judged by Date.parse.
+  for (const [a, b] of [
+    ['2026-07-30T11:14:03.5+02:00', '2026-07-30T09:14:03.400000000Z'],
+    ['2026-07-30T09:14:03.400000000Z', '2026-07-30T11:14:03.5+02:00'],
+    ['2026-07-30T09:14:03Z', '2026-07-30T09:14:02.999999999Z'],
+    ['yesterday', '2026-07-30T09:14:03.400000000Z'],
+  ])
+    t.equal(laterMs(a!, b!), Date.parse(a!) > Date.parse(b!), `${a} ${b}`)
+})
+
+t.test('addMs keeps the sub-millisecond digits, and the receipt time fromMs remembers stays right', async (t) => {
+  const now = Date.UTC(2026, 6, 30, 9, 14, 3, 512)
+  t.equal(fromMs(now), '2026-07-30T09:14:03.512000000Z')
+  t.equal(addMs('2026-07-30T09:14:03.512345678Z', 1), '2026-07-30T09:14:03.513345678Z')
+  t.equal(addMs('2026-07-30T09:14:03.999345678Z', 1), '2026-07-30T09:14:04.000345678Z')
+  t.equal(fromMs(now), '2026-07-30T09:14:03.512000000Z')
+  t.equal(fromMs(now + 1), '2026-07-30T09:14:03.513000000Z')
+})
+
+t.test('parseTime is Date.parse, whatever it was asked before', async (t) => {
+  for (const text of ['2026-07-30T09:14:03.512345678Z', '2026-07-30T09:14:03.512345678Z', 'nope', '', '2026-07-30T11:14:03.5+02:00', '2026-07-30T09:14:03.512345678Z']) t.equal(Object.is(parseTime(text), Date.parse(text)), true, text)
+})
