@@ -163,6 +163,9 @@ function quoteUnsafeNumbers(text: string, maxNesting: number): { text: string; k
         if (!JSON_NUMBER.test(token)) return undefined
         if (typeof parseNumber(token) !== 'string') continue
       }
+      // Where a key belongs (`{12345678901234567890:1}`), quoted it would become a key: JSON.parse
+      // would take the text, and a repeated key would hide behind the key count. lossless-json refuses it.
+      if (expectKey) return undefined
       out ??= []
       out.push(text.slice(copied, start), '"', token, '"')
       copied = i + 1

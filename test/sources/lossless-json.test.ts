@@ -140,3 +140,16 @@ t.test('maxNesting: refused exactly when the nesting pass refused it, whatever e
     { numRuns: 5_000 },
   )
 })
+
+t.test('a long number where a key belongs is refused, not quoted into a key (which hid a repeated key)', async (t) => {
+  for (const text of [
+    '{12345678901234567890:1}',
+    '{12345678901234567890:1,"a":1,"a":2}',
+    '{"rule":"benign",12345678901234567890:0,"rule":"evil"}',
+    '{"a":{1e400:1,"b":1,"b":2}}',
+    '{"a":1, -9007199254740993 :2}',
+    '[{1785402843512345678\t:"9007199254740993"}]', // the string value was counted as the key
+  ])
+    same(t, text)
+  t.throws(() => parseJsonLossless('{"rule":"benign",12345678901234567890:0,"rule":"evil"}'), /Quoted object key expected/)
+})
