@@ -153,3 +153,19 @@ t.test('a long number where a key belongs is refused, not quoted into a key (whi
     same(t, text)
   t.throws(() => parseJsonLossless('{"rule":"benign",12345678901234567890:0,"rule":"evil"}'), /Quoted object key expected/)
 })
+
+t.test('a string of many escapes is scanned in linear time (each escape once, not a search to the closing quote per escape)', async (t) => {
+  // 2 x 256 Ki escapes: the per-escape search for the closing quote made this ~1 s (1 MiB: ~2-3 s).
+  const body = (k: number) => `{"a":"${'\\\\'.repeat(k)}","evt.time":1785402843512345678}`
+  const time = (text: string) => {
+    const start = process.hrtime.bigint()
+    parseJsonLossless(text)
+    return Number(process.hrtime.bigint() - start) / 1e6
+  }
+  time(body(1024))
+  const small = Math.max(time(body(16 * 1024)), 1)
+  const large = Math.min(time(body(256 * 1024)), time(body(256 * 1024)), time(body(256 * 1024)))
+  // Linear: 16x the text, ~16x the time. Quadratic was ~250x. Generous for a shared machine.
+  t.ok(large < small * 80, `16 Ki escapes ${small.toFixed(1)} ms, 256 Ki escapes ${large.toFixed(1)} ms`)
+  same(t, body(1000))
+})
