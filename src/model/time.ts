@@ -3,10 +3,14 @@
  * (2026-07-30T09:14:03.512345678Z): Falco's own precision, accepted by ASFF, and a form in which
  * string order is time order, so comparisons need no parsing.
  */
-const UTC = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i
+const UTC = /^(\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i
 
-/** The canonical form itself: what every time falconet writes looks like. */
-export const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/
+/**
+ * The canonical form itself: what every time falconet writes looks like. Hours 00 to 23 (RFC 3339's):
+ * Date.parse also takes 24:00:00, the next midnight, which as written would sort before it. That
+ * one is converted by canonicalTime like a time with an offset.
+ */
+export const CANONICAL = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2}\.\d{9}Z$/
 
 /** Any RFC 3339 time Date.parse accepts → canonical form (sub-millisecond digits kept for UTC input). */
 export function canonicalTime(value: string): string {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { addMs, fromMs, laterMs, parseTime } from '../../src/model/time.js'
+import { addMs, canonicalTime, fromMs, laterMs, parseTime } from '../../src/model/time.js'
 
 const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 /** A canonical time: a millisecond from 1970 to 9999 and six more digits. */
@@ -38,4 +38,18 @@ t.test('addMs keeps the sub-millisecond digits, and the receipt time fromMs reme
 
 t.test('parseTime is Date.parse, whatever it was asked before', async (t) => {
   for (const text of ['2026-07-30T09:14:03.512345678Z', '2026-07-30T09:14:03.512345678Z', 'nope', '', '2026-07-30T11:14:03.5+02:00', '2026-07-30T09:14:03.512345678Z']) t.equal(Object.is(parseTime(text), Date.parse(text)), true, text)
+})
+
+t.test('24:00 (the end of a day, which Date.parse takes as the next midnight) is written as the next day, and is not compared as text', async (t) => {
+  // As written, 2026-07-30T24:00 sorts before 2026-07-31T00:00 although it is the same instant:
+  // laterMs said the next midnight was a later millisecond, and UpdatedAt did not move on.
+  t.equal(canonicalTime('2026-07-30T24:00:00Z'), '2026-07-31T00:00:00.000000000Z')
+  t.equal(canonicalTime('2026-07-30t24:00:00.000000000z'), '2026-07-31T00:00:00.000000000Z')
+  t.equal(canonicalTime('2026-07-30T23:59:59.999999999Z'), '2026-07-30T23:59:59.999999999Z')
+  for (const [a, b] of [
+    ['2026-07-31T00:00:00.000000000Z', '2026-07-30T24:00:00.000000000Z'],
+    ['2026-07-30T24:00:00.000000000Z', '2026-07-31T00:00:00.000000000Z'],
+    ['2026-07-31T00:00:00.001000000Z', '2026-07-30T24:00:00.000000000Z'],
+  ])
+    t.equal(laterMs(a!, b!), Date.parse(a!) > Date.parse(b!), `${a} ${b}`)
 })
