@@ -39,8 +39,14 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
   return `falconet/${slug(event.source)}/${digest}`
 }
 
-/** A fact's JSON text (strings, numbers, booleans, null and arrays of them: never undefined). */
-const json: (value: unknown) => string = JSON.stringify
+/**
+ * A fact's JSON text as an item of the pairs array wrote it: undefined or a function as null. A key
+ * field the alert lacks can find Object.prototype's (`fields.toString`), for which JSON.stringify
+ * alone gives undefined.
+ */
+function json(value: unknown): string {
+  return JSON.stringify(value) ?? 'null'
+}
 
 function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
   // Own keys only: a rule named "constructor" or "toString" must not find Object.prototype's.

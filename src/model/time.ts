@@ -3,16 +3,32 @@
  * (2026-07-30T09:14:03.512345678Z): Falco's own precision, accepted by ASFF, and a form in which
  * string order is time order, so comparisons need no parsing.
  */
-const UTC = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i
+const UTC = /^(\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i
 
-/** The canonical form itself: what every time falconet writes looks like. */
-export const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/
+/**
+ * The canonical form itself: what every time falconet writes looks like. Hours 00 to 23 (RFC 3339's):
+ * Date.parse also takes 24:00:00, the next midnight, which as written would sort before it. That
+ * one is converted by canonicalTime like a time with an offset.
+ */
+export const CANONICAL = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):\d{2}:\d{2}\.\d{9}Z$/
 
 /** Any RFC 3339 time Date.parse accepts → canonical form (sub-millisecond digits kept for UTC input). */
 export function canonicalTime(value: string): string {
   const m = UTC.exec(value)
-  if (m) return `${m[1]!.toUpperCase()}.${(m[2] ?? '').padEnd(9, '0')}Z`
+  // Kept as written on a day its month has: Date.parse also takes 2026-04-31 (as 1 May), which as
+  // written would sort before 2026-05-01 (laterMs compares canonical times as text).
+  if (m && inMonth(m[1]!)) return `${m[1]!.toUpperCase()}.${(m[2] ?? '').padEnd(9, '0')}Z`
   return fromMs(Date.parse(value))
+}
+
+/** Whether the day of `YYYY-MM-DD…` is one its month has (a month outside 1-12 Date.parse refuses). */
+function inMonth(text: string): boolean {
+  const day = Number(text.slice(8, 10))
+  if (day <= 28) return true
+  const year = Number(text.slice(0, 4))
+  const month = Number(text.slice(5, 7))
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return day <= (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)
 }
 
 /** The last parseTime: an alert's time is parsed when it is read and again when judged against the clock. */

@@ -96,7 +96,10 @@ function quoteUnsafeNumbers(text: string, maxNesting: number): { text: string; k
   let copied = 0
   const n = text.length
   // Strings are most of an alert: their ends are found with indexOf (native), not char by char.
+  // Both positions are kept and searched again only once passed, so each character is searched
+  // once: a string of 500,000 escapes must not search on to its closing quote 500,000 times.
   let nextEscape = text.indexOf('\\')
+  let nextQuote = text.indexOf('"')
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
     if (c === QUOTE) {
@@ -104,7 +107,8 @@ function quoteUnsafeNumbers(text: string, maxNesting: number): { text: string; k
       let escaped = false
       if (nextEscape !== -1 && nextEscape < start) nextEscape = text.indexOf('\\', start)
       for (i = start; ; ) {
-        const end = text.indexOf('"', i)
+        if (nextQuote !== -1 && nextQuote < i) nextQuote = text.indexOf('"', i)
+        const end = nextQuote
         if (end === -1) {
           i = n
           break
@@ -163,6 +167,9 @@ function quoteUnsafeNumbers(text: string, maxNesting: number): { text: string; k
         if (!JSON_NUMBER.test(token)) return undefined
         if (typeof parseNumber(token) !== 'string') continue
       }
+      // Where a key belongs (`{12345678901234567890:1}`), quoted it would become a key: JSON.parse
+      // would take the text, and a repeated key would hide behind the key count. lossless-json refuses it.
+      if (expectKey) return undefined
       out ??= []
       out.push(text.slice(copied, start), '"', token, '"')
       copied = i + 1

@@ -151,3 +151,13 @@ t.test('every Id is the one the pairs-array construction gave (fixtures, and any
     { numRuns: 2_000 },
   )
 })
+
+t.test('a key field the alert lacks is null in the Id, even when Object.prototype has a member of that name', async (t) => {
+  // fields[key] finds Object.prototype's toString / constructor (functions): inside the pairs array
+  // JSON.stringify wrote null; on its own it gives undefined, which was written as the text "undefined".
+  const event = normalizeFalcoAlert(alertOf('01-'))
+  for (const key of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'nope']) {
+    const options = { keyFields: { [event.rule]: [key, 'proc.cmdline'] } }
+    t.equal(findingId(event, options), referenceId(event, options), key)
+  }
+})

@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { addMs, fromMs, laterMs, parseTime } from '../../src/model/time.js'
+import { addMs, canonicalTime, fromMs, laterMs, parseTime } from '../../src/model/time.js'
 
 const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 /** A canonical time: a millisecond from 1970 to 9999 and six more digits. */
@@ -38,4 +38,41 @@ t.test('addMs keeps the sub-millisecond digits, and the receipt time fromMs reme
 
 t.test('parseTime is Date.parse, whatever it was asked before', async (t) => {
   for (const text of ['2026-07-30T09:14:03.512345678Z', '2026-07-30T09:14:03.512345678Z', 'nope', '', '2026-07-30T11:14:03.5+02:00', '2026-07-30T09:14:03.512345678Z']) t.equal(Object.is(parseTime(text), Date.parse(text)), true, text)
+})
+
+t.test('24:00 (the end of a day, which Date.parse takes as the next midnight) is written as the next day, and is not compared as text', async (t) => {
+  // As written, 2026-07-30T24:00 sorts before 2026-07-31T00:00 although it is the same instant:
+  // laterMs said the next midnight was a later millisecond, and UpdatedAt did not move on.
+  t.equal(canonicalTime('2026-07-30T24:00:00Z'), '2026-07-31T00:00:00.000000000Z')
+  t.equal(canonicalTime('2026-07-30t24:00:00.000000000z'), '2026-07-31T00:00:00.000000000Z')
+  t.equal(canonicalTime('2026-07-30T23:59:59.999999999Z'), '2026-07-30T23:59:59.999999999Z')
+  for (const [a, b] of [
+    ['2026-07-31T00:00:00.000000000Z', '2026-07-30T24:00:00.000000000Z'],
+    ['2026-07-30T24:00:00.000000000Z', '2026-07-31T00:00:00.000000000Z'],
+    ['2026-07-31T00:00:00.001000000Z', '2026-07-30T24:00:00.000000000Z'],
+  ])
+    t.equal(laterMs(a!, b!), Date.parse(a!) > Date.parse(b!), `${a} ${b}`)
+})
+
+t.test('a day past its month (Date.parse takes 2026-04-31 as 1 May) is written as the day it is, so laterMs compares it right', async (t) => {
+  // As written, 2026-04-31T00:00 sorts before 2026-05-01T00:00 (the same instant) and before
+  // 2026-05-01T00:00:01 (a second earlier): UpdatedAt stayed put or went back. The audit and
+  // Fluent Bit sources take any time Date.parse takes.
+  t.equal(canonicalTime('2026-04-31T00:00:00Z'), '2026-05-01T00:00:00.000000000Z')
+  t.equal(canonicalTime('2026-02-29T10:00:00.5Z'), '2026-03-01T10:00:00.500000000Z')
+  t.equal(canonicalTime('2024-02-29T10:00:00.123456789Z'), '2024-02-29T10:00:00.123456789Z')
+  t.equal(canonicalTime('2026-12-31T23:59:59.999999999Z'), '2026-12-31T23:59:59.999999999Z')
+  const two = (n: number) => String(n).padStart(2, '0')
+  const time = fc
+    .tuple(fc.constantFrom(1970, 2000, 2024, 2026, 2100, 9999), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 59 }), fc.constantFrom('', '.5', '.123456789'))
+    .map(([y, mo, d, h, mi, f]) => `${y}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:00${f}Z`)
+    .filter((s) => !Number.isNaN(Date.parse(s)))
+  fc.assert(
+    fc.property(time, time, (x, y) => {
+      const [a, b] = [canonicalTime(x), canonicalTime(y)]
+      t.equal(Date.parse(a), Date.parse(x), `${x} -> ${a}`)
+      t.equal(laterMs(a, b), Date.parse(a) > Date.parse(b), `${a} ${b}`)
+    }),
+    { numRuns: 2_000 },
+  )
 })

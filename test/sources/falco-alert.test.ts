@@ -154,3 +154,15 @@ t.test('times: the fast path for a canonical time on the day just checked gives 
     { numRuns: 3_000 },
   )
 })
+
+t.test('times: 24:00 is the next midnight, on the fast path as on the full check; 9999-12-31T24:00 is year 10000', async (t) => {
+  const base = JSON.parse(falcoFixture('01-').body)
+  const timeOf = (time: string) => normalizeFalcoAlert({ ...base, time }).time
+  t.equal(timeOf('2026-07-30T24:00:00.000000000Z'), '2026-07-31T00:00:00.000000000Z', 'the full check')
+  t.equal(timeOf('2026-07-30T09:14:03.512345678Z'), '2026-07-30T09:14:03.512345678Z', 'remembers 2026-07-30')
+  t.equal(timeOf('2026-07-30T24:00:00.000000000Z'), '2026-07-31T00:00:00.000000000Z', 'on the day remembered')
+  t.equal(timeOf('2026-07-30T24:00:00Z'), '2026-07-31T00:00:00.000000000Z')
+  t.throws(() => timeOf('2026-07-30T24:00:00.000000001Z'), /is not an RFC 3339 timestamp/)
+  t.equal(timeOf('9999-12-31T23:59:59.999999999Z'), '9999-12-31T23:59:59.999999999Z', 'remembers 9999-12-31')
+  t.throws(() => timeOf('9999-12-31T24:00:00.000000000Z'), /outside the years 1970 to 9999/)
+})

@@ -140,3 +140,37 @@ t.test('maxNesting: refused exactly when the nesting pass refused it, whatever e
     { numRuns: 5_000 },
   )
 })
+
+t.test('a long number where a key belongs is refused, not quoted into a key (which hid a repeated key)', async (t) => {
+  for (const text of [
+    '{12345678901234567890:1}',
+    '{12345678901234567890:1,"a":1,"a":2}',
+    '{"rule":"benign",12345678901234567890:0,"rule":"evil"}',
+    '{"a":{1e400:1,"b":1,"b":2}}',
+    '{"a":1, -9007199254740993 :2}',
+    '[{1785402843512345678\t:"9007199254740993"}]', // the string value was counted as the key
+  ])
+    same(t, text)
+  t.throws(() => parseJsonLossless('{"rule":"benign",12345678901234567890:0,"rule":"evil"}'), /Quoted object key expected/)
+})
+
+t.test('a string of many escapes is scanned in linear time (each escape once, not a search to the closing quote per escape)', async (t) => {
+  // Counted, not timed: the characters every indexOf of the scan passes over. The per-escape
+  // search for the closing quote passed over the rest of the string each time (1 MiB body: ~2-3 s).
+  const body = (k: number) => `{"a":"${'\\\\'.repeat(k)}","evt.time":1785402843512345678}`
+  const original = String.prototype.indexOf
+  let passed = 0
+  String.prototype.indexOf = function (this: string, search: string, from = 0) {
+    const at = original.call(this, search, from)
+    passed += (at === -1 ? this.length : at) - from
+    return at
+  }
+  const text = body(64 * 1024)
+  try {
+    parseJsonLossless(text)
+  } finally {
+    String.prototype.indexOf = original
+  }
+  t.ok(passed <= 4 * text.length, `indexOf passed over ${passed} characters of a ${text.length}-character body`)
+  same(t, body(1000))
+})
