@@ -142,10 +142,7 @@ t.test('findings repeated within one turn are written once, as their last state,
   const first = open(dir)
   await record(first, [inPod(0, 'w-0')])
   // One turn: the known finding repeated with a changing event and a new pod, a new finding created and repeated.
-  await Promise.all([
-    ...Array.from({ length: 10 }, (_, i) => record(first, [testEvent(i + 1, { rule: 'shell in pod', pod: i === 9 ? 'w-9' : 'w-0' })])),
-    ...Array.from({ length: 5 }, (_, i) => record(first, [testEvent(20 + i, { rule: 'born in this turn' })])),
-  ])
+  await Promise.all([...Array.from({ length: 10 }, (_, i) => record(first, [testEvent(i + 1, { rule: 'shell in pod', pod: i === 9 ? 'w-9' : 'w-0' })])), ...Array.from({ length: 5 }, (_, i) => record(first, [testEvent(20 + i, { rule: 'born in this turn' })]))])
   await first.close()
   const raw = openLmdb({ path: dir, compression: false })
   t.equal(raw.openDB({ name: 'findings-by-change' }).getCount(), 2, 'one index key per finding')
@@ -160,7 +157,11 @@ t.test('findings repeated within one turn are written once, as their last state,
   t.same(shell.pods, ['shop/w-0', 'shop/w-9'])
   t.equal(born.count, 5)
   t.equal(born.event.output, 'event 24')
-  await second.acknowledge('a', states.map((s) => ({ id: s.id, version: s.version })), Date.now())
+  await second.acknowledge(
+    'a',
+    states.map((s) => ({ id: s.id, version: s.version })),
+    Date.now(),
+  )
   await second.housekeep(Date.now() + 2 * 3_600_000)
   t.equal(second.findingCount(), 0, 'both reached through the index once their window closed')
 })
