@@ -18,7 +18,13 @@ export function trimForStorage(event: SecurityEvent): SecurityEvent {
 function needsTrim(value: unknown, depth: number): boolean {
   if (typeof value === 'string') return value.length > STORED_LIMITS.chars
   if (depth > 8 || value === null || typeof value !== 'object') return false
-  if (Array.isArray(value)) return value.length > STORED_LIMITS.items || value.some((v) => needsTrim(v, depth + 1))
+  if (Array.isArray(value)) {
+    if (value.length > STORED_LIMITS.items) return true
+    // An indexed loop, not `some` with a closure: the closure and its context were garbage made for
+    // every list of every event (a hole reads as undefined, which needs nothing, as `some` skips it).
+    for (let i = 0; i < value.length; i++) if (needsTrim(value[i], depth + 1)) return true
+    return false
+  }
   let n = 0
   for (const key in value) {
     if (++n > STORED_LIMITS.fields || key.length > STORED_LIMITS.chars || needsTrim((value as Record<string, unknown>)[key], depth + 1)) return true
