@@ -91,9 +91,14 @@ export class LocalFindingIndex implements FindingIndex {
 
   async annotate(id: string, note: Pick<FindingRecord, 'archivedBy'>): Promise<void> {
     await this.flush()
-    const record = this.get(id)
-    this.#recent.delete(id) // read back from the database from now on
-    if (record) await this.#put(id, { ...record, ...note })
+    const record = this.#recent.get(id) ?? this.get(id)
+    if (!record) return
+    const annotated = { ...record, ...note }
+    // The next pass builds on this record, not on the database's copy: a pass the flush of another
+    // caller (a second annotate) chained runs before this put commits, and one that read the
+    // database wrote a sink's outcome onto the record without its note, after it.
+    this.#recent.set(id, annotated)
+    await this.#put(id, annotated)
   }
 
   get(id: string): FindingRecord | undefined {
