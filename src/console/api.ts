@@ -165,7 +165,7 @@ export const consoleApi: FastifyPluginAsync<ConsoleApiDeps> = async (app, deps) 
     for (const reply of streams) reply.raw.end()
     streams.clear()
   })
-  // Live updates: one event per stored batch of changes (at most every 200 ms), never the data
+  // Live updates: one event per stored batch of changes (at most every second), never the data
   // itself: the page asks for its current view again, so filters and paging stay server-side.
   app.get('/api/events', async (request, reply) => {
     if (streams.size >= maxStreams) return reply.code(503).header('retry-after', '30').send({ statusCode: 503, error: 'Service Unavailable', code: 'FALCONET_ERR_OVERLOADED', message: 'too many live-update streams; retry later' })

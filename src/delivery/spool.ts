@@ -202,7 +202,11 @@ export class Spool implements FindingLedger, Housekeeping {
           throw err
         }
       }
-      const done = this.#root.transaction(guarded).catch((err: unknown) => {
+      // Each write in a child transaction of lmdb-js's batch: one that throws is rolled back alone.
+      // A plain `transaction` callback that throws keeps what it wrote before the throw (lmdb-js
+      // aborts nothing): the finding's new state and its chunk's seen key committed, no queue entry,
+      // and the sender's retry answered as a duplicate — the change never delivered.
+      const done = this.#root.childTransaction(guarded).catch((err: unknown) => {
         this.#dropCaches()
         throw err
       })

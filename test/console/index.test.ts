@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { fold, type FindingState } from '../../src/aggregate/aggregator.js'
+import { archive, fold, type FindingState } from '../../src/aggregate/aggregator.js'
 import { findingId } from '../../src/aggregate/finding-id.js'
 import { DEFAULT_SEVERITY_MAPPING, type Priority } from '../../src/model/severity.js'
 import type { SecurityEvent } from '../../src/model/event.js'
@@ -168,6 +168,28 @@ t.test('retention: by count, by bytes, by days, least recently stored first', as
   const { bytes, findings } = small.stats(0, Date.now()).index
   t.ok(bytes <= 1_048_576 * 1.05 && findings < 80, `bytes: ${findings} findings in ${bytes} bytes`)
   await small.close()
+})
+
+t.test("an archive note survives a sink's outcome reported while it is written", async (t) => {
+  const { index } = open()
+  t.teardown(() => index.close())
+  const [raised] = states([event('Terminal shell in container')])
+  const archived = archive(raised!, event('Terminal shell in container'))
+  index.record([archived], () => ['securityHub'])
+  await index.flush()
+  // The pass annotate waits for writes another finding; its sink's outcome for the archived one
+  // arrives as that pass commits, and is written by the next pass (another annotate's flush) while
+  // the note is still being written.
+  index.record(states([event('another rule')]), () => [])
+  const off = index.onChange(() => {
+    off()
+    index.delivered('securityHub', [{ id: archived.id, version: archived.version }], Date.now())
+  })
+  await Promise.all([index.annotate(archived.id, { archivedBy: { who: 'alice', at: '2026-11-01T10:05:00Z', comment: '' } }), index.annotate('not indexed', { archivedBy: { who: 'bob', at: '2026-11-01T10:05:00Z', comment: '' } })])
+  await index.flush()
+  const record = index.get(archived.id)!
+  t.same(record.delivered.securityHub?.version, archived.version, 'the outcome is written')
+  t.same(record.archivedBy, { who: 'alice', at: '2026-11-01T10:05:00Z', comment: '' }, 'and the note kept')
 })
 
 async function waitUntil(check: () => boolean): Promise<void> {

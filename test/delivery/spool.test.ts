@@ -197,3 +197,27 @@ t.test('both durabilities: concurrent writes all resolve once committed, and are
     await second.close()
   }
 })
+
+t.test('both durabilities: a write that throws leaves nothing behind, so its retry is no duplicate and its change is owed', async (t) => {
+  for (const durability of ['process', 'disk'] as const) {
+    const spool = new Spool({ dir: mkdtempSync(join(tmpdir(), 'falconet-spool-')), maxBytes: 1 << 30, durability, resendMs: { a: 0 }, logger: silent, policy: findingPolicy({ windowMs: 60_000 }) })
+    const chunk = (n: number, sinks: Parameters<Spool['record']>[1]) => {
+      const e = testEvent(n, { rule: 'delivered, then repeated' })
+      const id = idFor(e, options)
+      return spool.record([{ id, apply: (p: any) => fold(p, e, id, options) }], sinks, { dedupeKey: `chunk-${n}` })
+    }
+    await chunk(1, ['a'])
+    const [first] = spool.due('a', 10, Date.now(), true).items
+    await spool.acknowledge('a', [{ id: first!.state.id, version: first!.state.version }], Date.now())
+    // Fails after its finding was put and its chunk marked seen (the sender gets a 5xx and sends the chunk again).
+    await t.rejects(
+      chunk(2, () => {
+        throw new Error('routing failed')
+      }),
+    )
+    t.equal(await chunk(2, ['a']), false, `${durability}: the resent chunk is taken, not a duplicate of the failed write`)
+    const owed = spool.due('a', 10, Date.now(), true).items.map((d) => d.state.count)
+    t.same(owed, [2], `${durability}: the repeat is owed to the sink, counted once`)
+    await spool.close()
+  }
+})

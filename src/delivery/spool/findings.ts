@@ -33,7 +33,7 @@ const CACHE_WEIGHT = 2_000
  * outlived the young generation: more CPU per alert, not less). The spool drops the cache when a
  * write transaction fails.
  *
- * The same key holds the finding's first event (its base), and each occurrence's event is stored
+ * The same key holds the event the finding was first written with (its base: with several requests of one turn folded into one write, that write's event), and each occurrence's event is stored
  * as its difference from it (event-delta.ts): repeats share nearly all of it, so an occurrence
  * encodes and decodes a few hundred bytes, not the whole event. The base is kept decoded with the
  * names, and written again only with them.
@@ -129,7 +129,7 @@ export class FindingTable {
       this.#idle.put([at, next.id], null)
     }
     const { pods, containers, event } = next
-    // The base stays the first event written for the Id (read inside this transaction); an older spool's finding gets one now.
+    // The base stays the event the Id was first written with (read inside this transaction); an older spool's finding gets one now.
     const unsplit = this.#unsplit.delete(next.id)
     const kept = previous && !unsplit ? (this.#cache.get(next.id) ?? this.#names.get(next.id))?.base : undefined
     const base = kept ?? event
