@@ -192,8 +192,10 @@ export class LocalFindingIndex implements FindingIndex {
 
   async #put(id: string, record: FindingRecord): Promise<void> {
     this.#rows.set(id, record, JSON.stringify(record).length)
-    await this.#db.put(F + id, record)
+    // Checked as the row is counted, not after the put commits: a pass writes every finding changed
+    // in the last second, and the index must not sit above its share while those puts commit.
     if (this.#rows.size > this.#retention.maxFindings * 1.05 || this.#rows.bytes > this.#retention.maxBytes * 1.05) void this.#sweep()
+    await this.#db.put(F + id, record)
   }
 
   #sweeping = false

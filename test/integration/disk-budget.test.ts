@@ -40,9 +40,18 @@ t.test('a full spool answers 503 + Retry-After and loses nothing it accepted', a
   const metrics = await (await fetch(`${falconet.url}/metrics`)).text()
   t.match(metrics, new RegExp(`falconet_spool_budget_bytes ${spoolShare}\\n`))
   t.match(metrics, new RegExp(`falconet_console_index_budget_bytes ${consoleShare}\\n`), 'the console index counts in the same budget')
-  const indexBytes = Number(/falconet_console_index_bytes (\d+)/.exec(metrics)?.[1])
-  t.ok(indexBytes > 0 && indexBytes <= consoleShare * 1.1, `the console index holds ${indexBytes} bytes, within its share`)
   t.match(metrics, new RegExp(`falconet_spool_pending_findings\\{sink="securityHub"\\} ${accepted}`))
+  // The console index writes a pass every second: wait for one, then it must be within its share.
+  let indexBytes = 0
+  await waitFor(
+    async () => {
+      indexBytes = Number(/falconet_console_index_bytes (\d+)/.exec(await (await fetch(`${falconet.url}/metrics`)).text())?.[1])
+      return indexBytes > 0
+    },
+    30_000,
+    () => `the console index never wrote a pass:\n${falconet.logs()}`,
+  )
+  t.ok(indexBytes <= consoleShare * 1.1, `the console index holds ${indexBytes} bytes, within its share`)
 
   proxy.mode = { kind: 'pass' }
   await waitFor(
