@@ -24,11 +24,13 @@ export function canonicalTime(value: string): string {
 /** Whether the day of `YYYY-MM-DD…` is one its month has (a month outside 1-12 Date.parse refuses). */
 function inMonth(text: string): boolean {
   const day = Number(text.slice(8, 10))
-  if (day <= 28) return true
-  const year = Number(text.slice(0, 4))
-  const month = Number(text.slice(5, 7))
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-  return day <= (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)
+  return day <= 28 || day <= daysInMonth(Number(text.slice(0, 4)), Number(text.slice(5, 7)))
+}
+
+/** Days in `month` (1-12) of `year`, Gregorian for every year (Date.UTC would read 0-99 as 1900-1999). */
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
 
 /** The last parseTime: an alert's time is parsed when it is read and again when judged against the clock. */

@@ -1,6 +1,6 @@
 import { parsePriority } from '../model/severity.js'
 import { isPoisonKey } from './safe-json.js'
-import { CANONICAL, canonicalTime, parseTime } from '../model/time.js'
+import { CANONICAL, canonicalTime, daysInMonth, parseTime } from '../model/time.js'
 import type { FieldValue, SecurityEvent, Container, Process, Workload } from '../model/event.js'
 
 /**
@@ -87,7 +87,7 @@ function normalizeTime(value: unknown): string {
   }
   // Date.parse accepts 2026-02-30 (as 2 March); Security Hub does not.
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
     throw new InvalidAlertError(`"time" ${quote(value)} is not a calendar date`)
   }
   const time = canonicalTime(value as string)
