@@ -58,6 +58,14 @@ export class FindingTable {
   /** Least recently used first (a Map keeps insertion order). */
   readonly #cache = new Map<string, Cold>()
   #cacheWeight = 0
+  /**
+   * For findings in the cache: the hot record last written. Read only inside `inTransaction`
+   * (`process` durability: the synchronous commit that wrote it has ended, or the running one wrote
+   * it), so a repeat neither reads nor decodes it; outside, a read goes to the store (nothing
+   * uncommitted leaks to `due` with `disk`, whose commits end after their callbacks). A few dozen
+   * bytes a finding, replaced by each occurrence: short-lived in a storm, unlike whole states.
+   */
+  readonly #hot = new Map<string, Hot>()
   /** Read from an older spool's layout (an Older record): the next put writes the cold record whole. */
   readonly #older = new Set<string>()
   /**
@@ -105,7 +113,7 @@ export class FindingTable {
   get(id: string): FindingState | undefined {
     const written = this.#written?.get(id)
     if (written) return written
-    const stored = this.#db.get(id)
+    const stored = (this.#written && this.#hot.get(id)) || this.#db.get(id)
     if (!stored) return undefined
     if ('id' in stored) return this.#getOlder(id, stored)
     const cold = this.#cache.get(id) ?? this.#names.get(id)
@@ -171,11 +179,13 @@ export class FindingTable {
     const older = this.#older.delete(next.id)
     const kept = previous && !older ? (this.#cache.get(next.id) ?? this.#names.get(next.id)) : undefined
     const base = kept?.base ?? next.event
-    this.#db.put(next.id, hot(next, eventDelta(base, next.event)))
+    const record = hot(next, eventDelta(base, next.event))
+    this.#db.put(next.id, record)
     // fold hands the same arrays on while nothing is added: a new array is a change.
     const cold = kept && !coldChanged(kept, next) ? kept : coldOf(next, base)
     if (cold !== kept) this.#names.put(next.id, cold)
     this.#remember(next.id, cold)
+    this.#hot.set(next.id, record)
     this.#written?.set(next.id, next)
   }
 
@@ -195,6 +205,7 @@ export class FindingTable {
   /** A write transaction failed: what it put was never committed, so nothing decoded is trusted. */
   dropCache(): void {
     this.#cache.clear()
+    this.#hot.clear()
     this.#cacheWeight = 0
   }
 
@@ -225,7 +236,9 @@ export class FindingTable {
   }
 
   #remember(id: string, names: Cold): void {
-    this.#forget(id)
+    const old = this.#cache.get(id)
+    if (old) this.#cacheWeight -= weight(old)
+    this.#cache.delete(id) // set again below: the most recently used
     this.#cache.set(id, names)
     this.#cacheWeight += weight(names)
     for (const [id] of this.#cache) {
@@ -238,6 +251,7 @@ export class FindingTable {
     const old = this.#cache.get(id)
     if (!old) return
     this.#cache.delete(id)
+    this.#hot.delete(id)
     this.#cacheWeight -= weight(old)
   }
 
