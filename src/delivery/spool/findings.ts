@@ -185,7 +185,9 @@ export class FindingTable {
     const cold = kept && !coldChanged(kept, next) ? kept : coldOf(next, base)
     if (cold !== kept) this.#names.put(next.id, cold)
     this.#remember(next.id, cold)
-    this.#hot.set(next.id, record)
+    // Kept only when it will be read back: inside inTransaction (with `disk` nothing is kept).
+    if (this.#written) this.#hot.set(next.id, record)
+    else this.#hot.delete(next.id)
     this.#written?.set(next.id, next)
   }
 
