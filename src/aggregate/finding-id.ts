@@ -22,6 +22,46 @@ export interface IdOptions {
 const VOLATILE_FIELDS = new Set(['evt.time', 'evt.time.s', 'evt.time.iso8601', 'evt.datetime', 'evt.rawtime', 'evt.num', 'ka.auditid', 'ka.stage'])
 
 export function findingId(event: SecurityEvent, options: IdOptions): string {
+  const keys = keyFieldsFor(event, options)
+  // Without key fields the Id is a function of a few short names: a storm repeats them, so the Id
+  // is looked up by them (the facts text, the workload-name regexes and the sha-256 are skipped).
+  const memoKey = keys.length === 0 ? memoKeyOf(event, options) : undefined
+  if (memoKey !== undefined) {
+    const known = idByNames.get(memoKey)
+    if (known !== undefined) return known
+  }
+  const id = computeId(event, options, keys)
+  if (memoKey !== undefined) {
+    if (idByNames.size >= MEMO_ENTRIES) idByNames.clear() // sender-chosen names: bounded
+    idByNames.set(memoKey, id)
+  }
+  return id
+}
+
+/** Ids of recent facts without key fields, by memoKeyOf: at most MEMO_ENTRIES keys of at most MEMO_KEY_CHARS. */
+const idByNames = new Map<string, string>()
+const MEMO_ENTRIES = 2_048
+const MEMO_KEY_CHARS = 512
+
+/**
+ * Every input of the facts when there are no key fields — cluster, source, rule, namespace, the
+ * owner's name, the pod, the container's name, the host without a pod — each as `<length>:<text>`
+ * (`-` when absent), so two different inputs never give the same key. The pod stands in for the
+ * workload name computed from it (finer, never coarser). Undefined (no memo) when a value is not a
+ * string (the key would not capture its JSON text) or the names are long.
+ */
+function memoKeyOf(event: SecurityEvent, options: IdOptions): string | undefined {
+  const { workload } = event
+  let key = ''
+  for (const value of [options.cluster, event.source, event.rule, workload.namespace, workload.owner?.name, workload.pod, workload.container?.name, workload.pod ? undefined : event.hostname] as unknown[]) {
+    if (value === undefined || value === null) key += '-'
+    else if (typeof value === 'string') key += `${value.length}:${value}`
+    else return undefined
+  }
+  return key.length <= MEMO_KEY_CHARS ? key : undefined
+}
+
+function computeId(event: SecurityEvent, options: IdOptions, keys: readonly string[]): string {
   const { workload } = event
   // The facts as the JSON text of [name, value] pairs, written piece by piece: the same text as
   // JSON.stringify of the array of pairs, which every Id so far was hashed from, without the array.
@@ -32,7 +72,7 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
     `,["workload",${json(workloadName(workload) ?? '')}],["container",${json(workload.container?.name ?? '')}]`
   // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).
   if (!workload.pod) facts += `,["host",${json(event.hostname ?? '')}]`
-  for (const key of keyFieldsFor(event, options)) facts += `,[${json(`field:${key}`)},${json(event.fields[key] ?? null)}]`
+  for (const key of keys) facts += `,[${json(`field:${key}`)},${json(event.fields[key] ?? null)}]`
 
   // One-shot hash: no Hash object per alert.
   const digest = hash('sha256', `${facts}]`, 'hex').slice(0, 40)
@@ -48,7 +88,9 @@ function json(value: unknown): string {
   return JSON.stringify(value) ?? 'null'
 }
 
-function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
+const NO_KEYS: readonly string[] = []
+
+function keyFieldsFor(event: SecurityEvent, options: IdOptions): readonly string[] {
   // Own keys only: a rule named "constructor" or "toString" must not find Object.prototype's.
   const configured = (Object.hasOwn(options.keyFields, event.rule) ? options.keyFields[event.rule] : undefined) ?? event.keyFields
   if (configured) return [...configured].sort()
@@ -57,7 +99,7 @@ function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
     return Object.keys(event.fields)
       .filter((k) => !VOLATILE_FIELDS.has(k))
       .sort()
-  return []
+  return NO_KEYS
 }
 
 const SLUG = /^[a-z0-9_-]{1,32}$/
