@@ -23,42 +23,75 @@ const VOLATILE_FIELDS = new Set(['evt.time', 'evt.time.s', 'evt.time.iso8601', '
 
 export function findingId(event: SecurityEvent, options: IdOptions): string {
   const keys = keyFieldsFor(event, options)
-  // Without key fields the Id is a function of a few short names: a storm repeats them, so the Id
-  // is looked up by them (the facts text, the workload-name regexes and the sha-256 are skipped).
-  const memoKey = keys.length === 0 ? memoKeyOf(event, options) : undefined
-  if (memoKey !== undefined) {
-    const known = idByNames.get(memoKey)
-    if (known !== undefined) return known
-  }
+  if (keys.length > 0) return computeId(event, options, keys)
+  // Without key fields the Id is a function of a few short names, which a storm repeats: it is
+  // looked up by them (the facts text, the workload-name regexes and the sha-256 are skipped).
+  const { workload } = event
+  const place = workload.pod ?? event.hostname ?? ''
+  const known = typeof place === 'string' ? idsByRule.get(event.rule)?.get(place) : undefined
+  if (known !== undefined && sameInputs(known, event, options)) return known.id
   const id = computeId(event, options, keys)
-  if (memoKey !== undefined) {
-    if (idByNames.size >= MEMO_ENTRIES) idByNames.clear() // sender-chosen names: bounded
-    idByNames.set(memoKey, id)
+  const inputs = inputsOf(event, options)
+  if (inputs === undefined) return id
+  if (memoised >= MEMO_ENTRIES) {
+    idsByRule.clear() // sender-chosen names: bounded
+    memoised = 0
   }
+  let byPlace = idsByRule.get(inputs.rule)
+  if (byPlace === undefined) idsByRule.set(inputs.rule, (byPlace = new Map()))
+  if (!byPlace.has(place)) memoised++
+  byPlace.set(place, { ...inputs, id })
   return id
 }
 
-/** Ids of recent facts without key fields, by memoKeyOf: at most MEMO_ENTRIES keys of at most MEMO_KEY_CHARS. */
-const idByNames = new Map<string, string>()
-const MEMO_ENTRIES = 2_048
-const MEMO_KEY_CHARS = 512
-
 /**
- * Every input of the facts when there are no key fields — cluster, source, rule, namespace, the
- * owner's name, the pod, the container's name, the host without a pod — each as `<length>:<text>`
- * (`-` when absent), so two different inputs never give the same key. The pod stands in for the
- * workload name computed from it (finer, never coarser). Undefined (no memo) when a value is not a
- * string (the key would not capture its JSON text) or the names are long.
+ * Every input of the facts when there are no key fields. A memoised Id is used only for inputs
+ * identical to the ones it was computed from (the pod stands in for the workload name computed
+ * from it: finer, never coarser).
  */
-function memoKeyOf(event: SecurityEvent, options: IdOptions): string | undefined {
+interface IdInputs {
+  cluster: string | undefined
+  source: string
+  rule: string
+  namespace: string | undefined
+  owner: string | undefined
+  pod: string | undefined
+  container: string | undefined
+  host: string | undefined
+}
+
+/** Recent Ids by rule, then by pod (or host): at most MEMO_ENTRIES, each of inputs totalling at most MEMO_CHARS. */
+const idsByRule = new Map<string, Map<string, IdInputs & { id: string }>>()
+let memoised = 0
+const MEMO_ENTRIES = 2_048
+const MEMO_CHARS = 1_024
+
+/** The inputs, or undefined (no memo) when one is neither a string nor absent, or they are long. */
+function inputsOf(event: SecurityEvent, options: IdOptions): IdInputs | undefined {
   const { workload } = event
-  let key = ''
-  for (const value of [options.cluster, event.source, event.rule, workload.namespace, workload.owner?.name, workload.pod, workload.container?.name, workload.pod ? undefined : event.hostname] as unknown[]) {
-    if (value === undefined || value === null) key += '-'
-    else if (typeof value === 'string') key += `${value.length}:${value}`
-    else return undefined
+  const inputs: IdInputs = {
+    cluster: options.cluster,
+    source: event.source,
+    rule: event.rule,
+    namespace: workload.namespace,
+    owner: workload.owner?.name,
+    pod: workload.pod,
+    container: workload.container?.name,
+    host: event.hostname,
   }
-  return key.length <= MEMO_KEY_CHARS ? key : undefined
+  let chars = 0
+  for (const key in inputs) {
+    const value = inputs[key as keyof IdInputs]
+    if (typeof value === 'string') chars += value.length
+    else if (value !== undefined) return undefined
+  }
+  return chars <= MEMO_CHARS && typeof inputs.source === 'string' && typeof inputs.rule === 'string' ? inputs : undefined
+}
+
+/** Whether `event` has exactly the inputs `known` was computed from (strings compared, so equal text is enough). */
+function sameInputs(known: IdInputs, event: SecurityEvent, options: IdOptions): boolean {
+  const { workload } = event
+  return known.rule === event.rule && known.pod === workload.pod && known.host === event.hostname && known.source === event.source && known.namespace === workload.namespace && known.owner === workload.owner?.name && known.container === workload.container?.name && known.cluster === options.cluster
 }
 
 function computeId(event: SecurityEvent, options: IdOptions, keys: readonly string[]): string {
