@@ -31,16 +31,17 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
   const known = typeof place === 'string' ? idsByRule.get(event.rule)?.get(place) : undefined
   if (known !== undefined && sameInputs(known, event, options)) return known.id
   const id = computeId(event, options, keys)
-  const inputs = inputsOf(event, options)
-  if (inputs === undefined) return id
+  const entry = memoEntry(event, options, id)
+  if (entry === undefined) return id
   if (memoised >= MEMO_ENTRIES) {
     idsByRule.clear() // sender-chosen names: bounded
     memoised = 0
   }
-  let byPlace = idsByRule.get(inputs.rule)
-  if (byPlace === undefined) idsByRule.set(inputs.rule, (byPlace = new Map()))
-  if (!byPlace.has(place)) memoised++
-  byPlace.set(place, { ...inputs, id })
+  let byPlace = idsByRule.get(entry.rule)
+  if (byPlace === undefined) idsByRule.set(entry.rule, (byPlace = new Map()))
+  const before = byPlace.size
+  byPlace.set(place, entry)
+  memoised += byPlace.size - before
   return id
 }
 
@@ -66,10 +67,10 @@ let memoised = 0
 const MEMO_ENTRIES = 2_048
 const MEMO_CHARS = 1_024
 
-/** The inputs, or undefined (no memo) when one is neither a string nor absent, or they are long. */
-function inputsOf(event: SecurityEvent, options: IdOptions): IdInputs | undefined {
+/** The inputs and their Id, or undefined (no memo) when an input is neither a string nor absent, or they are long. */
+function memoEntry(event: SecurityEvent, options: IdOptions, id: string): (IdInputs & { id: string }) | undefined {
   const { workload } = event
-  const inputs: IdInputs = {
+  const entry = {
     cluster: options.cluster,
     source: event.source,
     rule: event.rule,
@@ -78,14 +79,15 @@ function inputsOf(event: SecurityEvent, options: IdOptions): IdInputs | undefine
     pod: workload.pod,
     container: workload.container?.name,
     host: event.hostname,
+    id,
   }
-  let chars = 0
-  for (const key in inputs) {
-    const value = inputs[key as keyof IdInputs]
-    if (typeof value === 'string') chars += value.length
-    else if (value !== undefined) return undefined
-  }
-  return chars <= MEMO_CHARS && typeof inputs.source === 'string' && typeof inputs.rule === 'string' ? inputs : undefined
+  const chars = length(entry.cluster) + length(entry.source) + length(entry.rule) + length(entry.namespace) + length(entry.owner) + length(entry.pod) + length(entry.container) + length(entry.host)
+  return chars <= MEMO_CHARS ? entry : undefined
+}
+
+/** A string's length, 0 when absent, Infinity (never memoised) for anything else. */
+function length(value: unknown): number {
+  return typeof value === 'string' ? value.length : value === undefined ? 0 : Number.POSITIVE_INFINITY
 }
 
 /** Whether `event` has exactly the inputs `known` was computed from (strings compared, so equal text is enough). */
