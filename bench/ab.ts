@@ -12,6 +12,7 @@
  * (the same build twice with different flags, e.g. BENCH_AB_NODE_ARGS_B=--max-semi-space-size=64);
  * BENCH_AB_RATE_LIMIT_FALCO_A / _B set one side's Falco rate limit (default 0, off; e.g. 1000000000
  * to measure the limiter's work without refusals: the bench's one address sends above the default 2000/s).
+ * BENCH_AB_DURABILITY sets both sides' `spool.durability` (default process; `disk` fsyncs before each 2xx).
  */
 import { resolve } from 'node:path'
 import type autocannon from 'autocannon'
@@ -42,7 +43,8 @@ for (const [label, dist] of [
 ] as const) {
   const nodeArgs = (process.env[`BENCH_AB_NODE_ARGS_${label}`] ?? '').split(' ').filter(Boolean)
   const rateLimitFalco = Number(process.env[`BENCH_AB_RATE_LIMIT_FALCO_${label}`] ?? 0)
-  servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs, rateLimitFalco })), label })
+  const config = process.env.BENCH_AB_DURABILITY ? { spool: { durability: process.env.BENCH_AB_DURABILITY } } : undefined
+  servers.push({ ...(await startFalconet({ securityHub: hub.url, dist: resolve(dist), nodeArgs, rateLimitFalco, config })), label })
 }
 
 const requests: autocannon.Request[] = falcoBodies().map((body) => ({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body }))

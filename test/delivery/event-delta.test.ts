@@ -46,6 +46,25 @@ t.test('every fixture against every other, and against its own next occurrence: 
     t.strictSame(applyEventDelta(a, eventDelta(a, b)), b)
 })
 
+t.test('keys in another order, or as many keys but one replaced, at the top, in fields and in nested members', async (t) => {
+  const base = events[0]!
+  const reversed = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).reverse()) as T
+  const [first, ...rest] = Object.keys(base.fields)
+  const replaced = { ...Object.fromEntries(rest.map((k) => [k, base.fields[k]!])), 'fd.name': '/etc/shadow' }
+  const { hostname: _h, ...noHost } = base
+  const cases: SecurityEvent[] = [
+    reversed(base),
+    { ...base, fields: reversed(base.fields) },
+    { ...base, fields: replaced },
+    { ...noHost, actor: { user: 'root' } } as SecurityEvent, // as many top-level keys, one replaced
+    { ...base, workload: reversed(base.workload) },
+    { ...base, workload: { ...Object.fromEntries(Object.entries(base.workload).slice(1)), other: 'x' } as SecurityEvent['workload'] },
+  ]
+  t.ok(first, 'the fixture has fields')
+  for (const [i, event] of cases.entries()) t.strictSame(applyEventDelta(base, eventDelta(base, event)), event, `case ${i + 1}`)
+  t.strictSame(eventDelta(base, reversed(base)), {}, 'the same members in another order change nothing')
+})
+
 t.test('a raw field named __proto__ stays a field, and the base is never changed', async (t) => {
   const base = { ...events[0]!, fields: { ...events[0]!.fields } }
   const frozen = structuredClone(base)

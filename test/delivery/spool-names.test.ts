@@ -111,6 +111,13 @@ t.test('writes asked for in one turn commit together; one that fails takes nothi
   t.equal(shell.count, 2, 'the failed occurrence is not counted')
   t.same(shell.pods, ['shop/p-1', 'shop/p-2'], 'nor its pod, even in the states kept decoded')
   t.equal(spool.findingCount(), 2)
+  await record(spool, [inPod(5, 'p-1')])
+  const next = spool
+    .due('a', 10, Date.now(), true)
+    .items.map((d) => d.state)
+    .find((s) => s.event.rule === 'shell in pod')!
+  t.equal(next.count, 3, 'the next occurrence folds into the committed state, not the one rolled back')
+  t.equal(next.version, 3)
 })
 
 t.test('a finding queued by a write whose batch failed is queued again when the write is retried', async (t) => {

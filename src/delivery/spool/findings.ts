@@ -5,16 +5,24 @@ import { applyEventDelta, eventDelta, type EventDelta } from './event-delta.js'
 import type { SecurityEvent } from '../../model/event.js'
 
 type IdleKey = [changedAt: number, id: string]
+/** The members of a finding that seldom change: kept decoded and written only when one changes. */
+const COLD = ['severity', 'firstObservedAt', 'distinctPods', 'distinctContainers', 'samplePods', 'archived', 'pods', 'containers'] as const
 /**
- * What seldom changes: the names behind a finding's distinct counts (up to 500 of each) and the
- * base its occurrences' events are written against (absent in spools written before deltas).
+ * What seldom changes, under its own key: the names behind a finding's distinct counts (up to 500
+ * of each), the base its occurrences' events are written against, and the COLD members. Spools
+ * written before this layout hold only the names (and the base, absent in spools written before
+ * deltas): their finding records still hold the rest.
  */
-type Names = Pick<FindingState, 'pods' | 'containers'> & { base?: SecurityEvent }
+type Cold = Pick<FindingState, 'pods' | 'containers'> & Partial<Pick<FindingState, (typeof COLD)[number]>> & { base?: SecurityEvent }
+/** What changes on every occurrence, under the finding's key: a few dozen bytes. */
+type Hot = Pick<FindingState, 'lastObservedAt' | 'updatedAt' | 'count' | 'version' | 'changedAt' | 'auditIds'> & { eventDelta: EventDelta }
 /**
- * A finding as stored: without its names (`pods` / `containers` present only in older spools), its
- * event as a delta from the base (`event` whole only in older spools).
+ * A finding record of an older spool: the whole state but its names (`pods` / `containers` present
+ * only in the oldest), its event as a delta from the base (`event` whole in spools before deltas).
+ * It is told from a Hot record by its `id`.
  */
-type Stored = Omit<FindingState, 'pods' | 'containers' | 'event'> & Partial<Pick<FindingState, 'pods' | 'containers' | 'event'>> & { eventDelta?: EventDelta }
+type Older = Omit<FindingState, 'pods' | 'containers' | 'event'> & Partial<Pick<FindingState, 'pods' | 'containers' | 'event'>> & { eventDelta?: EventDelta }
+type Stored = Hot | Older
 
 /** Decoded name sets kept: the findings a storm repeats are a handful; weight 1 + names / 50. */
 const CACHE_WEIGHT = 2_000
@@ -37,16 +45,29 @@ const CACHE_WEIGHT = 2_000
  * as its difference from it (event-delta.ts): repeats share nearly all of it, so an occurrence
  * encodes and decodes a few hundred bytes, not the whole event. The base is kept decoded with the
  * names, and written again only with them.
+ *
+ * So is everything else a repeat leaves alone (COLD: severity, first seen, distinct counts, sample
+ * pods, archived): the finding's own key holds only what every occurrence changes (Hot: count,
+ * version, times, audit ids, the event delta), so a repeat encodes, writes and decodes ~100 bytes,
+ * not ~340 (its Id and a dozen keys). A COLD member that changes writes the whole cold record.
  */
 export class FindingTable {
   readonly #db: Database<Stored, string>
-  readonly #names: Database<Names, string>
+  readonly #names: Database<Cold, string>
   readonly #idle: Database<null, IdleKey>
   /** Least recently used first (a Map keeps insertion order). */
-  readonly #cache = new Map<string, Names>()
+  readonly #cache = new Map<string, Cold>()
   #cacheWeight = 0
-  /** Read from an older spool's layout (names inline): the next put writes the names' key. */
-  readonly #unsplit = new Set<string>()
+  /**
+   * For findings in the cache: the hot record last written. Read only inside `inTransaction`
+   * (`process` durability: the synchronous commit that wrote it has ended, or the running one wrote
+   * it), so a repeat neither reads nor decodes it; outside, a read goes to the store (nothing
+   * uncommitted leaks to `due` with `disk`, whose commits end after their callbacks). A few dozen
+   * bytes a finding, replaced by each occurrence: short-lived in a storm, unlike whole states.
+   */
+  readonly #hot = new Map<string, Hot>()
+  /** Read from an older spool's layout (an Older record): the next put writes the cold record whole. */
+  readonly #older = new Set<string>()
   /**
    * Inside `inTransaction` only: the states put in this write transaction, so a finding several
    * requests of one event-loop turn repeat is decoded once, not once per request. Never seen by a
@@ -92,14 +113,40 @@ export class FindingTable {
   get(id: string): FindingState | undefined {
     const written = this.#written?.get(id)
     if (written) return written
-    const stored = this.#db.get(id)
+    const stored = (this.#written && this.#hot.get(id)) || this.#db.get(id)
     if (!stored) return undefined
-    if (stored.pods !== undefined && stored.containers !== undefined) {
-      this.#unsplit.add(id)
-      return stored as FindingState
+    if ('id' in stored) return this.#getOlder(id, stored)
+    const cold = this.#cache.get(id) ?? this.#names.get(id)
+    if (!cold) throw new Error(`spool: finding ${id} has no cold record`)
+    this.#remember(id, cold) // most recently used
+    // Key by key, so every state read has one shape; optional members only when present.
+    const state: FindingState = {
+      id,
+      event: applyEventDelta(cold.base!, stored.eventDelta),
+      severity: cold.severity!,
+      firstObservedAt: cold.firstObservedAt!,
+      lastObservedAt: stored.lastObservedAt,
+      updatedAt: stored.updatedAt,
+      changedAt: stored.changedAt,
+      count: stored.count,
+      pods: cold.pods,
+      containers: cold.containers,
+      distinctPods: cold.distinctPods!,
+      distinctContainers: cold.distinctContainers!,
+      samplePods: cold.samplePods!,
+      version: stored.version,
     }
+    if (stored.auditIds !== undefined) state.auditIds = stored.auditIds
+    if (cold.archived !== undefined) state.archived = cold.archived
+    return state
+  }
+
+  /** An older spool's record: the whole state but its names (inline in the oldest) and its event (a delta or whole). */
+  #getOlder(id: string, stored: Older): FindingState {
+    this.#older.add(id)
+    if (stored.pods !== undefined && stored.containers !== undefined) return stored as FindingState
     const names = this.#cache.get(id) ?? this.#names.get(id) ?? { pods: [], containers: [] }
-    this.#remember(id, names) // most recently used
+    this.#remember(id, names)
     // The decoded value is this call's own: completed in place rather than copied (an object
     // rest that leaves keys out is one of V8's slow copies). eventDelta is its last key, so
     // deleting it keeps the object's fast shape.
@@ -128,15 +175,19 @@ export class FindingTable {
       if (was !== undefined) this.#idle.remove([was, next.id])
       this.#idle.put([at, next.id], null)
     }
-    const { pods, containers, event } = next
     // The base stays the event the Id was first written with (read inside this transaction); an older spool's finding gets one now.
-    const unsplit = this.#unsplit.delete(next.id)
-    const kept = previous && !unsplit ? (this.#cache.get(next.id) ?? this.#names.get(next.id))?.base : undefined
-    const base = kept ?? event
-    this.#db.put(next.id, stored(next, eventDelta(base, event)))
-    // fold hands the same arrays on while no name is added: a new array is a change (or an older spool's state).
-    if (!kept || previous!.pods !== pods || previous!.containers !== containers) this.#names.put(next.id, { pods, containers, base })
-    this.#remember(next.id, { pods, containers, base })
+    const older = this.#older.delete(next.id)
+    const kept = previous && !older ? (this.#cache.get(next.id) ?? this.#names.get(next.id)) : undefined
+    const base = kept?.base ?? next.event
+    const record = hot(next, eventDelta(base, next.event))
+    this.#db.put(next.id, record)
+    // fold hands the same arrays on while nothing is added: a new array is a change.
+    const cold = kept && !coldChanged(kept, next) ? kept : coldOf(next, base)
+    if (cold !== kept) this.#names.put(next.id, cold)
+    this.#remember(next.id, cold)
+    // Kept only when it will be read back: inside inTransaction (with `disk` nothing is kept).
+    if (this.#written) this.#hot.set(next.id, record)
+    else this.#hot.delete(next.id)
     this.#written?.set(next.id, next)
   }
 
@@ -156,6 +207,7 @@ export class FindingTable {
   /** A write transaction failed: what it put was never committed, so nothing decoded is trusted. */
   dropCache(): void {
     this.#cache.clear()
+    this.#hot.clear()
     this.#cacheWeight = 0
   }
 
@@ -185,8 +237,10 @@ export class FindingTable {
     return this.#db.getCount()
   }
 
-  #remember(id: string, names: Names): void {
-    this.#forget(id)
+  #remember(id: string, names: Cold): void {
+    const old = this.#cache.get(id)
+    if (old) this.#cacheWeight -= weight(old)
+    this.#cache.delete(id) // set again below: the most recently used
     this.#cache.set(id, names)
     this.#cacheWeight += weight(names)
     for (const [id] of this.#cache) {
@@ -199,6 +253,7 @@ export class FindingTable {
     const old = this.#cache.get(id)
     if (!old) return
     this.#cache.delete(id)
+    this.#hot.delete(id)
     this.#cacheWeight -= weight(old)
   }
 
@@ -225,14 +280,26 @@ function indexedAt(state: FindingState): number {
   return Math.floor(at / INDEX_STEP_MS) * INDEX_STEP_MS
 }
 
-/** The state as stored: every member but the names and the event, then its event delta (last). */
-function stored(state: FindingState, delta: EventDelta): Stored {
-  const out: Record<string, unknown> = {}
-  for (const key in state) if (key !== 'pods' && key !== 'containers' && key !== 'event') out[key] = state[key as keyof FindingState]
-  out.eventDelta = delta
-  return out as Stored
+/** What every occurrence changes, as stored under the finding's key. */
+function hot(state: FindingState, delta: EventDelta): Hot {
+  const out: Hot = { lastObservedAt: state.lastObservedAt, updatedAt: state.updatedAt, count: state.count, version: state.version, eventDelta: delta }
+  if (state.changedAt !== undefined) out.changedAt = state.changedAt
+  if (state.auditIds !== undefined) out.auditIds = state.auditIds
+  return out
 }
 
-function weight(names: Names): number {
+function coldOf(state: FindingState, base: SecurityEvent): Cold {
+  const out: Record<string, unknown> = { base }
+  for (const key of COLD) if (state[key] !== undefined) out[key] = state[key]
+  return out as Cold
+}
+
+/** A COLD member differs (arrays by identity: fold hands the same ones on when nothing is added). */
+function coldChanged(cold: Cold, state: FindingState): boolean {
+  for (const key of COLD) if (cold[key] !== state[key]) return true
+  return false
+}
+
+function weight(names: Cold): number {
   return 2 + Math.floor((names.pods.length + names.containers.length) / 50)
 }
