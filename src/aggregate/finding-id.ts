@@ -22,6 +22,81 @@ export interface IdOptions {
 const VOLATILE_FIELDS = new Set(['evt.time', 'evt.time.s', 'evt.time.iso8601', 'evt.datetime', 'evt.rawtime', 'evt.num', 'ka.auditid', 'ka.stage'])
 
 export function findingId(event: SecurityEvent, options: IdOptions): string {
+  const keys = keyFieldsFor(event, options)
+  if (keys.length > 0) return computeId(event, options, keys)
+  // Without key fields the Id is a function of a few short names, which a storm repeats: it is
+  // looked up by them (the facts text, the workload-name regexes and the sha-256 are skipped).
+  const { workload } = event
+  const place = workload.pod ?? event.hostname ?? ''
+  const known = typeof place === 'string' ? idsByRule.get(event.rule)?.get(place) : undefined
+  if (known !== undefined && sameInputs(known, event, options)) return known.id
+  const id = computeId(event, options, keys)
+  const entry = memoEntry(event, options, id)
+  if (entry === undefined) return id
+  if (memoised >= MEMO_ENTRIES) {
+    idsByRule.clear() // sender-chosen names: bounded
+    memoised = 0
+  }
+  let byPlace = idsByRule.get(entry.rule)
+  if (byPlace === undefined) idsByRule.set(entry.rule, (byPlace = new Map()))
+  const before = byPlace.size
+  byPlace.set(place, entry)
+  memoised += byPlace.size - before
+  return id
+}
+
+/**
+ * Every input of the facts when there are no key fields. A memoised Id is used only for inputs
+ * identical to the ones it was computed from (the pod stands in for the workload name computed
+ * from it: finer, never coarser).
+ */
+interface IdInputs {
+  cluster: string | undefined
+  source: string
+  rule: string
+  namespace: string | undefined
+  owner: string | undefined
+  pod: string | undefined
+  container: string | undefined
+  host: string | undefined
+}
+
+/** Recent Ids by rule, then by pod (or host): at most MEMO_ENTRIES, each of inputs totalling at most MEMO_CHARS. */
+const idsByRule = new Map<string, Map<string, IdInputs & { id: string }>>()
+let memoised = 0
+const MEMO_ENTRIES = 2_048
+const MEMO_CHARS = 1_024
+
+/** The inputs and their Id, or undefined (no memo) when an input is neither a string nor absent, or they are long. */
+function memoEntry(event: SecurityEvent, options: IdOptions, id: string): (IdInputs & { id: string }) | undefined {
+  const { workload } = event
+  const entry = {
+    cluster: options.cluster,
+    source: event.source,
+    rule: event.rule,
+    namespace: workload.namespace,
+    owner: workload.owner?.name,
+    pod: workload.pod,
+    container: workload.container?.name,
+    host: event.hostname,
+    id,
+  }
+  const chars = length(entry.cluster) + length(entry.source) + length(entry.rule) + length(entry.namespace) + length(entry.owner) + length(entry.pod) + length(entry.container) + length(entry.host)
+  return chars <= MEMO_CHARS ? entry : undefined
+}
+
+/** A string's length, 0 when absent, Infinity (never memoised) for anything else. */
+function length(value: unknown): number {
+  return typeof value === 'string' ? value.length : value === undefined ? 0 : Number.POSITIVE_INFINITY
+}
+
+/** Whether `event` has exactly the inputs `known` was computed from (strings compared, so equal text is enough). */
+function sameInputs(known: IdInputs, event: SecurityEvent, options: IdOptions): boolean {
+  const { workload } = event
+  return known.rule === event.rule && known.pod === workload.pod && known.host === event.hostname && known.source === event.source && known.namespace === workload.namespace && known.owner === workload.owner?.name && known.container === workload.container?.name && known.cluster === options.cluster
+}
+
+function computeId(event: SecurityEvent, options: IdOptions, keys: readonly string[]): string {
   const { workload } = event
   // The facts as the JSON text of [name, value] pairs, written piece by piece: the same text as
   // JSON.stringify of the array of pairs, which every Id so far was hashed from, without the array.
@@ -32,7 +107,7 @@ export function findingId(event: SecurityEvent, options: IdOptions): string {
     `,["workload",${json(workloadName(workload) ?? '')}],["container",${json(workload.container?.name ?? '')}]`
   // Without a pod, the host tells two occurrences apart (host processes, internal events, plain containers).
   if (!workload.pod) facts += `,["host",${json(event.hostname ?? '')}]`
-  for (const key of keyFieldsFor(event, options)) facts += `,[${json(`field:${key}`)},${json(event.fields[key] ?? null)}]`
+  for (const key of keys) facts += `,[${json(`field:${key}`)},${json(event.fields[key] ?? null)}]`
 
   // One-shot hash: no Hash object per alert.
   const digest = hash('sha256', `${facts}]`, 'hex').slice(0, 40)
@@ -48,7 +123,9 @@ function json(value: unknown): string {
   return JSON.stringify(value) ?? 'null'
 }
 
-function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
+const NO_KEYS: readonly string[] = []
+
+function keyFieldsFor(event: SecurityEvent, options: IdOptions): readonly string[] {
   // Own keys only: a rule named "constructor" or "toString" must not find Object.prototype's.
   const configured = (Object.hasOwn(options.keyFields, event.rule) ? options.keyFields[event.rule] : undefined) ?? event.keyFields
   if (configured) return [...configured].sort()
@@ -57,7 +134,7 @@ function keyFieldsFor(event: SecurityEvent, options: IdOptions): string[] {
     return Object.keys(event.fields)
       .filter((k) => !VOLATILE_FIELDS.has(k))
       .sort()
-  return []
+  return NO_KEYS
 }
 
 const SLUG = /^[a-z0-9_-]{1,32}$/

@@ -93,7 +93,7 @@ export class Spool implements FindingLedger, Housekeeping {
     // `disk`: lmdb-js's default overlapping sync, and record() waits for the fsync shared by every
     // commit in flight (group commit).
     this.#root = open({ path: options.dir, compression: false, ...(options.durability === 'process' ? { noSync: true, useWritemap: true } : {}) })
-    this.#findings = new FindingTable(this.#root)
+    this.#findings = new FindingTable(this.#root, { commitsLater: options.durability === 'disk' })
     this.#queues = new SinkQueues(this.#root, { resendMs: options.resendMs, ranks: options.policy.ranks })
     this.#seen = new SeenKeys(this.#root, { chunk: options.seenWindowMs?.chunk ?? 3_600_000, event: options.seenWindowMs?.event ?? 3_600_000 })
     this.#state = new DetectorState(this.#root)
@@ -196,7 +196,7 @@ export class Spool implements FindingLedger, Housekeeping {
       // A callback that throws drops the caches at once, before another write of its batch runs.
       const guarded = () => {
         try {
-          return work()
+          return this.#findings.inWrite(work)
         } catch (err) {
           this.#dropCaches()
           throw err

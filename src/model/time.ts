@@ -63,11 +63,25 @@ export function nowTime(): string {
   return fromMs(Date.now())
 }
 
+/**
+ * The second (`YYYY-MM-DDTHH:MM:SS.`) of the last canonical time addMs found to be a real one: its
+ * answer through Date began with it. A storm's UpdatedAt moves on 1 ms at a time within a second.
+ */
+let realSecond = ''
+
 /** `time` plus whole milliseconds, keeping its sub-millisecond digits. */
 export function addMs(time: string, ms: number): string {
+  // Within the second last checked, milliseconds that stay in it are added as text: the same answer.
+  if (realSecond !== '' && time.startsWith(realSecond) && Number.isInteger(ms) && CANONICAL.test(time)) {
+    const within = Number(time.slice(20, 23)) + ms
+    if (within >= 0 && within <= 999) return realSecond + String(within).padStart(3, '0') + time.slice(23)
+  }
   const sub = time.slice(23, 29) // the six digits after the milliseconds
   // Not through fromMs: its one remembered answer is the receipt time, which every request asks for.
-  return new Date(Date.parse(time) + ms).toISOString().slice(0, 23) + sub + 'Z'
+  const later = new Date(Date.parse(time) + ms).toISOString().slice(0, 23) + sub + 'Z'
+  const second = time.slice(0, 20)
+  if (later.startsWith(second) && CANONICAL.test(time)) realSecond = second
+  return later
 }
 
 /**

@@ -161,3 +161,55 @@ t.test('a key field the alert lacks is null in the Id, even when Object.prototyp
     t.equal(findingId(event, options), referenceId(event, options), key)
   }
 })
+
+t.test('an Id found in the memo (facts without key fields) is the Id computed afresh', async (t) => {
+  // Short names from a small alphabet, so keys repeat and look alike ('1:a' as a name, '-' as a name,
+  // a name or its absence, an owner or a pod): every lookup must give the reference construction's Id.
+  const name = fc.oneof(fc.constantFrom('', '-', ':', '1:a', 'a', '0:', 'x-7d9c6b7b9c-x2x8k', 'x'), fc.string({ maxLength: 3 }))
+  const maybe = fc.option(name, { nil: undefined })
+  const event = fc.record({ source: fc.constantFrom('syscall', 'k8s_audit', 'Odd Source', 'a'), rule: name, namespace: maybe, owner: maybe, pod: maybe, container: maybe, hostname: maybe, cluster: maybe, keyed: fc.boolean() })
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), (events) => {
+      for (const e of [...events, ...events]) {
+        const ev = {
+          input: 'falco',
+          source: e.source,
+          rule: e.rule,
+          priority: 'Notice',
+          priorityText: 'Notice',
+          time: '2026-07-30T09:14:03.512345678Z',
+          output: '',
+          tags: [],
+          workload: {
+            ...(e.namespace !== undefined ? { namespace: e.namespace } : {}),
+            ...(e.owner !== undefined ? { owner: { kind: 'Deployment', name: e.owner } } : {}),
+            ...(e.pod !== undefined ? { pod: e.pod } : {}),
+            ...(e.container !== undefined ? { container: { id: 'c', name: e.container } } : {}),
+          },
+          ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
+          fields: { 'proc.cmdline': e.rule, user: 'u' },
+        } as unknown as SecurityEvent
+        const options = { ...(e.cluster !== undefined ? { cluster: e.cluster } : {}), keyFields: e.keyed ? { [e.rule]: ['proc.cmdline'] } : {} }
+        if (findingId(ev, options) !== referenceId(ev, options)) return false
+      }
+      return true
+    }),
+    { numRuns: 2_000 },
+  )
+  t.pass('every Id matched')
+})
+
+t.test('the memo is bounded: thousands of distinct rules still give their own Ids', async (t) => {
+  const event = normalizeFalcoAlert(alertOf('01-'))
+  const ids = new Set<string>()
+  for (let i = 0; i < 5_000; i++) {
+    const e = { ...event, rule: `rule ${i % 2_500}` }
+    const id = findingId(e, opts)
+    if (id !== referenceId(e, opts)) t.fail(`rule ${i}`)
+    ids.add(id)
+  }
+  t.equal(ids.size, 2_500)
+  const long = { ...event, rule: 'r'.repeat(1_000) }
+  t.equal(findingId(long, opts), referenceId(long, opts), 'a long-named event (no memo) too')
+  t.equal(findingId(long, opts), referenceId(long, opts), 'and again')
+})

@@ -111,3 +111,25 @@ t.test('a spool of the previous layout (the whole state under its Id) is read, c
   t.notOk('id' in (check.openDB({ name: 'findings', ...PLAIN_MAPS }).get(id) as object), 'the Id key holds only what occurrences change now')
   t.equal((check.openDB({ name: 'finding-names', ...PLAIN_MAPS }).get(id) as { severity?: string }).severity, expected.severity)
 })
+
+t.test('with disk durability a read outside a write never sees a cold record its commit has not finished (state of one version)', async (t) => {
+  const dir = tmp()
+  const spool = new Spool({ dir, maxBytes: 1 << 30, durability: 'disk', resendMs: { a: 0 }, logger: silent, policy: findingPolicy({ windowMs: 3_600_000 }) })
+  t.teardown(() => spool.close())
+  const id = 'f-disk'
+  // Every occurrence in a new pod: a state of one version has as many distinct pods as occurrences.
+  const occurrence = (n: number) => testEvent(n, { rule: 'r', pod: `web-${n}`, time: `2026-07-30T09:00:${String(n % 60).padStart(2, '0')}.000000000Z` })
+  const mixed: string[] = []
+  for (let n = 0; n < 40; n++) {
+    let settled = false
+    const written = spool.record([{ id, apply: (p) => fold(p, occurrence(n), id, options, 1_000 + n) }], ['a']).finally(() => (settled = true))
+    // Read as the sink runner does, while the write is under way (its callback run, its commit not yet).
+    while (!settled) {
+      const state = spool.due('a', 10, Date.now(), true).items[0]?.state
+      if (state && state.distinctPods !== state.count) mixed.push(`count ${state.count}, distinct pods ${state.distinctPods}`)
+      await new Promise(setImmediate)
+    }
+    await written
+  }
+  t.strictSame(mixed.slice(0, 5), [], 'each state read is one committed version')
+})

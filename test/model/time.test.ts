@@ -76,3 +76,35 @@ t.test('a day past its month (Date.parse takes 2026-04-31 as 1 May) is written a
     { numRuns: 2_000 },
   )
 })
+
+t.test('addMs gives what Date arithmetic gives, in any order of calls (its remembered second included)', async (t) => {
+  const reference = (time: string, ms: number) => new Date(Date.parse(time) + ms).toISOString().slice(0, 23) + time.slice(23, 29) + 'Z'
+  const two = (n: number) => String(n).padStart(2, '0')
+  // Canonical-looking text that is not a real second (minute 99, 30 February) must not be written as text.
+  const odd = fc
+    .tuple(fc.constantFrom(1970, 2024, 2026, 9999), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 999 }))
+    .map(([y, mo, d, h, mi, s, ms]) => `${y}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}.${String(ms).padStart(3, '0')}123456Z`)
+  const time = fc.oneof(canonical, odd, fc.constantFrom('2026-07-30T09:14:03.999345678Z', '2026-07-30T09:14:03.000000000Z', '2026-07-30T09:14:03.5Z', '2026-07-30T11:14:03.5+02:00'))
+  const ms = fc.oneof(fc.constantFrom(1, 1, 1, 0, -1, 1000, 999), fc.integer({ min: -2_000, max: 2_000 }))
+  fc.assert(
+    fc.property(fc.array(fc.tuple(time, ms), { minLength: 1, maxLength: 20 }), (calls) => {
+      for (const [time, n] of calls) {
+        // From a real time the next millisecond, as UpdatedAt moves on in a storm.
+        for (const x of [time, Number.isNaN(Date.parse(time)) ? time : reference(time, 1)]) {
+          let expected: string | Error
+          try {
+            expected = reference(x, n)
+          } catch (err) {
+            expected = err as Error
+          }
+          // Twice: the second call may take the remembered second's way.
+          for (let i = 0; i < 2; i++) {
+            if (expected instanceof Error) t.throws(() => addMs(x, n), `${x} + ${n}`)
+            else if (addMs(x, n) !== expected) t.equal(addMs(x, n), expected, `${x} + ${n}`)
+          }
+        }
+      }
+    }),
+    { numRuns: 2_000 },
+  )
+})

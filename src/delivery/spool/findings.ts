@@ -80,7 +80,17 @@ export class FindingTable {
    * transaction) — not once per request that repeats it in this turn.
    */
   #unwritten: Map<string, FindingState | undefined> | undefined
-  constructor(root: RootDatabase) {
+  /**
+   * `disk` durability: a write's callback ends before its commit does, so the cold records it
+   * cached are not committed yet. A read outside a write (`due`, housekeeping's plan, shedding)
+   * then takes the committed cold record from the store and caches nothing: the cached one would
+   * pair the committed hot record with a newer severity, pods or archived (and an older spool's
+   * event delta with a base not yet written).
+   */
+  readonly #commitsLater: boolean
+  #inWrite = false
+  constructor(root: RootDatabase, { commitsLater = false }: { commitsLater?: boolean } = {}) {
+    this.#commitsLater = commitsLater
     this.#db = root.openDB({ name: 'findings', ...PLAIN_MAPS })
     this.#names = root.openDB({ name: 'finding-names', ...PLAIN_MAPS })
     this.#idle = root.openDB({ name: 'findings-by-change' })
@@ -110,15 +120,25 @@ export class FindingTable {
     }
   }
 
+  /** Run `work`, a write's callback whose commit ends after it (`disk` durability). */
+  inWrite<T>(work: () => T): T {
+    const was = this.#inWrite
+    this.#inWrite = true
+    try {
+      return work()
+    } finally {
+      this.#inWrite = was
+    }
+  }
+
   get(id: string): FindingState | undefined {
     const written = this.#written?.get(id)
     if (written) return written
     const stored = (this.#written && this.#hot.get(id)) || this.#db.get(id)
     if (!stored) return undefined
     if ('id' in stored) return this.#getOlder(id, stored)
-    const cold = this.#cache.get(id) ?? this.#names.get(id)
+    const cold = this.#cold(id)
     if (!cold) throw new Error(`spool: finding ${id} has no cold record`)
-    this.#remember(id, cold) // most recently used
     // Key by key, so every state read has one shape; optional members only when present.
     const state: FindingState = {
       id,
@@ -145,8 +165,7 @@ export class FindingTable {
   #getOlder(id: string, stored: Older): FindingState {
     this.#older.add(id)
     if (stored.pods !== undefined && stored.containers !== undefined) return stored as FindingState
-    const names = this.#cache.get(id) ?? this.#names.get(id) ?? { pods: [], containers: [] }
-    this.#remember(id, names)
+    const names = this.#cold(id) ?? { pods: [], containers: [] }
     // The decoded value is this call's own: completed in place rather than copied (an object
     // rest that leaves keys out is one of V8's slow copies). eventDelta is its last key, so
     // deleting it keeps the object's fast shape.
@@ -235,6 +254,14 @@ export class FindingTable {
 
   count(): number {
     return this.#db.getCount()
+  }
+
+  /** The cold record as the reader may see it (cached, most recently used), else undefined. */
+  #cold(id: string): Cold | undefined {
+    if (this.#commitsLater && !this.#inWrite) return this.#names.get(id) // committed only (see #commitsLater)
+    const cold = this.#cache.get(id) ?? this.#names.get(id)
+    if (cold) this.#remember(id, cold)
+    return cold
   }
 
   #remember(id: string, names: Cold): void {
