@@ -213,3 +213,40 @@ t.test('the memo is bounded: thousands of distinct rules still give their own Id
   t.equal(findingId(long, opts), referenceId(long, opts), 'a long-named event (no memo) too')
   t.equal(findingId(long, opts), referenceId(long, opts), 'and again')
 })
+
+t.test('the memo gives the computed Id for non-string names and for options changed in place (a config reload)', async (t) => {
+  // Names an unchecked sender or a bug could pass: numbers and arrays that print like a name,
+  // prototype names, '' against absent, an array changed in place; one options object whose cluster
+  // and key fields change.
+  const changing = ['a']
+  const name = fc.constantFrom<unknown>(undefined, '', 'a', '1', 1, 0, Number.NaN, null, false, changing, { toString: () => 'a' }, '__proto__', 'constructor', 'x-7d9c6b7b9c-x2x8k')
+  const owner = fc.constantFrom<unknown>(undefined, null, {}, { name: 'a' }, { name: '' }, { name: 1 }, 'a')
+  const container = fc.constantFrom<unknown>(undefined, {}, { name: 'a' }, { name: '' }, { name: 1 }, 'a')
+  const options: { cluster?: unknown; keyFields: Record<string, string[]> } = { keyFields: {} }
+  const change = fc.constantFrom('none', 'cluster', 'keyFields', 'array')
+  const event = fc.record({ source: fc.constantFrom<unknown>('syscall', 'k8s_audit', 'Odd Source', 1), rule: name, namespace: name, owner, pod: name, container, hostname: name, keyFields: fc.constantFrom<unknown>(undefined, [], ['f']), fields: fc.constantFrom({}, { f: 1 }, { 'evt.time': 1 }), change })
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 30 }), (events) => {
+      for (const e of [...events, ...events]) {
+        if (e.change === 'cluster') options.cluster = options.cluster === 'a' ? 1 : options.cluster === 1 ? undefined : 'a'
+        if (e.change === 'array') changing[0] = changing[0] === 'a' ? 'b' : 'a'
+        if (e.change === 'keyFields') options.keyFields = Object.hasOwn(options.keyFields, String(e.rule)) ? {} : { [String(e.rule)]: ['f'] }
+        const workload: Record<string, unknown> = {}
+        for (const k of ['namespace', 'owner', 'pod', 'container'] as const) if (e[k] !== undefined) workload[k] = e[k]
+        const ev = { source: e.source, rule: e.rule, workload, fields: e.fields, ...(e.hostname !== undefined ? { hostname: e.hostname } : {}), ...(e.keyFields !== undefined ? { keyFields: e.keyFields } : {}) } as unknown as SecurityEvent
+        const outcome = (f: () => string) => {
+          try {
+            return f()
+          } catch {
+            return 'throws'
+          }
+        }
+        const o = options as Parameters<typeof findingId>[1]
+        if (outcome(() => findingId(ev, o)) !== outcome(() => referenceId(ev, o))) return false
+      }
+      return true
+    }),
+    { numRuns: 2_000 },
+  )
+  t.pass('every Id matched')
+})
