@@ -23,6 +23,13 @@ type Hot = Pick<FindingState, 'lastObservedAt' | 'updatedAt' | 'count' | 'versio
  */
 type Older = Omit<FindingState, 'pods' | 'containers' | 'event'> & Partial<Pick<FindingState, 'pods' | 'containers' | 'event'>> & { eventDelta?: EventDelta }
 type Stored = Hot | Older
+/**
+ * Every member of a finding has its record (hot, cold, or its key / its event): the former layout
+ * copied every key, and a member added to FindingState without a place here would be dropped on
+ * write. Fails to compile until it is placed.
+ */
+const EVERY_MEMBER_PLACED: Exclude<keyof FindingState, keyof Hot | (typeof COLD)[number] | 'id' | 'event'> extends never ? true : false = true
+void EVERY_MEMBER_PLACED
 
 /** Decoded name sets kept: the findings a storm repeats are a handful; weight 1 + names / 50. */
 const CACHE_WEIGHT = 2_000
