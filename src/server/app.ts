@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type onRequestAsyncHookHandler } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -12,6 +11,7 @@ import type { Ingest } from '../model/ingest.js'
 import { installErrorHandling } from './error-handler.js'
 import { clientErrorHandler } from './client-error.js'
 import { installConnectionLimits } from './connection-limits.js'
+import { requestIds } from './request-id.js'
 import { Counter, type Registry as PromRegistry } from 'prom-client'
 import { healthRoutes, type Readiness } from './health.js'
 import { falcoHttpSource } from '../sources/falco-http.js'
@@ -70,9 +70,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
-    // Our own ids: a client-chosen one would let a sender forge log correlation.
+    // Our own ids (request-id.ts): a client-chosen one would let a sender forge log correlation.
     requestIdHeader: false,
-    genReqId: () => randomUUID(),
+    genReqId: requestIds(),
     childLoggerFactory: lazyRequestLogger,
     // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
