@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { installRequestMetrics, metricsRoute } from './metrics.js'
 import { installResponseHeaders } from './security-headers.js'
-import { lazyRequestLogger } from './logger.js'
+import { withLazyChildren } from './logger.js'
 import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
 import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
@@ -62,7 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // slowloris socket does not outlive it by Node's default 30 s check interval.
   const timeouts = { headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs), connectionsCheckingInterval: Math.max(250, Math.floor(server.headersTimeoutMs / 4)) }
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Each request's child logger is made on its first line (most requests log none).
+    loggerInstance: withLazyChildren(deps.logger as FastifyBaseLogger),
     ...(https ? { https: { ...https, ...timeouts } } : { http: timeouts }),
     // /falco/<token>: a token may be longer than find-my-way's default 100 characters.
     routerOptions: { maxParamLength: 4096 },
@@ -73,7 +74,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Our own ids (request-id.ts): a client-chosen one would let a sender forge log correlation.
     requestIdHeader: false,
     genReqId: requestIds(),
-    childLoggerFactory: lazyRequestLogger,
     // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'remove',
