@@ -8,6 +8,7 @@ import type { SecurityEvent } from '../model/event.js'
 import { countReceived } from './counters.js'
 import { futureTimeProblem } from '../model/time.js'
 import { asHttpError, bodyText, decompress } from './content-encoding.js'
+import { readBody } from './raw-body.js'
 
 /**
  * Falco's http_output: one JSON alert per POST to `/` (falcosidekick's path, so falconet is a
@@ -35,15 +36,19 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   // Falco itself never compresses (its compress_uploads only asks for compressed answers), but a
   // replay, a relay or curl --data-binary @alert.json.gz may: a Content-Encoding is honoured, never
   // read past as if the bytes were JSON.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    const header = request.headers['content-encoding']
-    const encoding = Array.isArray(header) ? header[0] : header
-    // The plain body (every alert Falco sends) is read in this turn, as before encodings were honoured.
-    if (encoding === undefined) return readInto(done, () => readFalcoBody(bodyText(body)))
-    decompress(body, encoding, opts.bodyLimit).then(
-      (plain) => readInto(done, () => readFalcoBody(bodyText(plain))),
-      (err) => done(asHttpError(err, (m) => new errors.FALCONET_ERR_INVALID_JSON(m))),
-    )
+  // The body's bytes as Fastify's parseAs: 'buffer' gives them, with its limits, without its copy (raw-body.ts).
+  app.addContentTypeParser('application/json', (request: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => {
+    readBody(payload, request.headers['content-length'], opts.bodyLimit, (err, body) => {
+      if (err || !body) return done(err)
+      const header = request.headers['content-encoding']
+      const encoding = Array.isArray(header) ? header[0] : header
+      // The plain body (every alert Falco sends) is read in this turn, as before encodings were honoured.
+      if (encoding === undefined) return readInto(done, () => readFalcoBody(bodyText(body)))
+      decompress(body, encoding, opts.bodyLimit).then(
+        (plain) => readInto(done, () => readFalcoBody(bodyText(plain))),
+        (err) => done(asHttpError(err, (m) => new errors.FALCONET_ERR_INVALID_JSON(m))),
+      )
+    })
   })
 
   // Answered from the ingest promise's own callbacks, not as an async handler: one promise and
