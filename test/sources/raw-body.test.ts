@@ -4,21 +4,23 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { Readable } from 'node:stream'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { readBody } from '../../src/sources/raw-body.js'
 
 async function twoParsers(limit: number): Promise<FastifyInstance> {
-  const app = Fastify()
-  await app.register(async (scope) => {
+  const theirs: FastifyPluginAsync = async (scope) => {
     scope.removeContentTypeParser('application/json')
     scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limit }, (_request, body, done) => done(null, (body as Buffer).toString('base64')))
     scope.post('/fastify', { bodyLimit: limit }, async (request) => ({ bytes: request.body }))
-  })
-  await app.register(async (scope) => {
+  }
+  const ours: FastifyPluginAsync = async (scope) => {
     scope.removeContentTypeParser('application/json')
     scope.addContentTypeParser('application/json', (request, payload, done) => readBody(payload, request.headers['content-length'], limit, (err, body) => (err ? done(err) : done(null, body!.toString('base64')))))
     scope.post('/ours', { bodyLimit: limit }, async (request) => ({ bytes: request.body }))
-  })
+  }
+  const app = Fastify()
+  await app.register(theirs)
+  await app.register(ours)
   return app
 }
 
