@@ -197,7 +197,11 @@ t.test('text without a backslash (the plain scan): any mix of repeats, poison ke
     ),
   })).v
   // Malformed text too: a piece cut off or a character dropped.
-  const text = fc.oneof(value, fc.tuple(value, fc.nat()).map(([v, at]) => v.slice(0, at % (v.length + 1))), fc.tuple(value, fc.nat()).map(([v, at]) => v.slice(0, at % (v.length + 1)) + v.slice((at % (v.length + 1)) + 1)))
+  const text = fc.oneof(
+    value,
+    fc.tuple(value, fc.nat()).map(([v, at]) => v.slice(0, at % (v.length + 1))),
+    fc.tuple(value, fc.nat()).map(([v, at]) => v.slice(0, at % (v.length + 1)) + v.slice((at % (v.length + 1)) + 1)),
+  )
   fc.assert(
     fc.property(text, fc.integer({ min: 1, max: 5 }), (text, max) => {
       t.same(outcome(parseJsonLossless, text), outcome(reference, text), text.slice(0, 80))
