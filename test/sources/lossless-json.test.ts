@@ -211,7 +211,7 @@ t.test('text without a backslash (the plain scan): any mix of repeats, poison ke
   )
 })
 
-t.test('the numbers JSON.parse rounded are put back only where the digits belong; otherwise lossless-json decides', async (t) => {
+t.test('long numbers next to their look-alikes, whole texts of one number, a repeat before whitespace and a colon: as lossless-json reads them', async (t) => {
   for (const text of [
     '[12345678901234567890,12345678901234567891]', // two spellings of one double
     '{"a":12345678901234567891,"b":[12345678901234567890]}',
@@ -222,29 +222,11 @@ t.test('the numbers JSON.parse rounded are put back only where the digits belong
     '{"a":1785402843512345678,"a":1.785402843512345678e18}', // a repeated key took the digits' place
     '{"a":1,"a":2,"b" :3}', // a key before whitespace and a colon is a key: the repeat is seen
     '{"a" :1,"a"\n:2}',
-    `[${Array.from({ length: 40 }, (_, i) => 1785402843512345678n + BigInt(i) * 4096n).join(',')}]`, // more distinct long numbers than the scan keeps
+    `[${Array.from({ length: 40 }, (_, i) => 1785402843512345678n + BigInt(i) * 4096n).join(',')}]`,
+    '{"a":1, 12345678901234567890 :2}', // a long number where a key belongs, before whitespace
   ])
     same(t, text)
   t.same(parseJsonLossless('[12345678901234567890,12345678901234567891]'), ['12345678901234567890', '12345678901234567891'])
   t.same(parseJsonLossless('[100000000000000000000,1e20]'), ['100000000000000000000', 1e20])
   t.throws(() => parseJsonLossless('{"a":1,"a":2,"b" :3}'), /Duplicate key 'a'/)
-})
-
-t.test('many long numbers: each looked up among a bounded few, not among all of them', async (t) => {
-  // Counted, not timed: the elements every Array indexOf of the parse passes over.
-  const body = `[${Array.from({ length: 5_000 }, (_, i) => 1785402843512345678n + BigInt(i) * 4096n).join(',')}]`
-  const original = Array.prototype.indexOf
-  let passed = 0
-  Array.prototype.indexOf = function (this: unknown[], ...args: [unknown, number?]) {
-    passed += this.length
-    return original.apply(this, args)
-  }
-  let value: unknown
-  try {
-    value = parseJsonLossless(body)
-  } finally {
-    Array.prototype.indexOf = original
-  }
-  t.ok(passed <= 100 * 5_000, `indexOf passed over ${passed} elements for 5,000 numbers`)
-  t.equal((value as string[])[4_999], String(1785402843512345678n + 4_999n * 4096n))
 })
