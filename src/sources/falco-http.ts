@@ -65,10 +65,10 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
           countReceived(request, events.length)
           void reply.send({ accepted: events.length })
         } catch (err) {
-          void reply.send(err instanceof Error ? err : new Error(String(err)))
+          void reply.send(asError(err))
         }
       },
-      (err: unknown) => void reply.send(err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => void reply.send(asError(err)),
     )
     // Nothing returned: Fastify waits for reply.send (a returned reply would be awaited as a thenable).
   }
@@ -77,6 +77,11 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
   app.post('/falco', route, handler)
   // Falco's http_output cannot send headers: its credential can ride in the path (auth.falco).
   app.post('/falco/:token', route, handler)
+}
+
+/** A thrown or rejected value as an Error for the error handler, without calling anything on it (String() may throw). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error('the Falco alert could not be taken in')
 }
 
 /** The routes' only 2xx answer, `{"accepted": n}`: written by acceptedJson, not JSON.stringify. */
