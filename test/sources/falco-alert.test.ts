@@ -210,3 +210,13 @@ t.test('the process is the one the former construction gave: members, values and
   )
   t.pass('every process matched')
 })
+
+t.test('tags: a list of strings is taken, anything else refused, as with Array.every', async (t) => {
+  const holed = [, 'a'] // a hole, which every skips
+  for (const tags of [[], ['a', 'b'], ['a', 1], [null], holed, [undefined], ['a', ['b']]] as unknown[][]) {
+    const alert = { rule: 'r', priority: 'Notice', time: '2026-07-30T09:14:03.512345678Z', tags }
+    const accepted = tags.every((x) => typeof x === 'string')
+    if (accepted) t.same(normalizeFalcoAlert(alert).tags, tags, JSON.stringify(tags))
+    else t.throws(() => normalizeFalcoAlert(alert), /"tags" must be an array of strings/, JSON.stringify(tags))
+  }
+})
