@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type onRequestAsyncHookHandler } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { installRequestMetrics, metricsRoute } from './metrics.js'
 import { installResponseHeaders } from './security-headers.js'
-import { lazyRequestLogger } from './logger.js'
+import { withLazyChildren } from './logger.js'
 import { ingestMetricsFor } from '../monitor/ingest-metrics.js'
 import { installSourceMonitor, type SourceSightings } from '../monitor/sightings.js'
 import type { Config } from '../config/schema.js'
@@ -12,6 +11,7 @@ import type { Ingest } from '../model/ingest.js'
 import { installErrorHandling } from './error-handler.js'
 import { clientErrorHandler } from './client-error.js'
 import { installConnectionLimits } from './connection-limits.js'
+import { requestIds } from './request-id.js'
 import { Counter, type Registry as PromRegistry } from 'prom-client'
 import { healthRoutes, type Readiness } from './health.js'
 import { falcoHttpSource } from '../sources/falco-http.js'
@@ -62,7 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // slowloris socket does not outlive it by Node's default 30 s check interval.
   const timeouts = { headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs), connectionsCheckingInterval: Math.max(250, Math.floor(server.headersTimeoutMs / 4)) }
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Each request's child logger is made on its first line (most requests log none).
+    loggerInstance: withLazyChildren(deps.logger as FastifyBaseLogger),
     ...(https ? { https: { ...https, ...timeouts } } : { http: timeouts }),
     // /falco/<token>: a token may be longer than find-my-way's default 100 characters.
     routerOptions: { maxParamLength: 4096 },
@@ -70,10 +71,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: server.bodyLimitBytes,
     keepAliveTimeout: server.keepAliveTimeoutMs,
     requestTimeout: server.requestTimeoutMs,
-    // Our own ids: a client-chosen one would let a sender forge log correlation.
+    // Our own ids (request-id.ts): a client-chosen one would let a sender forge log correlation.
     requestIdHeader: false,
-    genReqId: () => randomUUID(),
-    childLoggerFactory: lazyRequestLogger,
+    genReqId: requestIds(),
     // One line per Falco alert would drown the log; refusals and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'remove',

@@ -52,13 +52,12 @@ export function installConnectionLimits(app: FastifyInstance, limits: Connection
   })
 
   // Answers a connection owes: counted up as each request arrives, down as its answer is written
-  // (onResponse runs on the response's finish or error). No listener per request; a connection
-  // that goes away takes its count with it.
-  const pending = new WeakMap<Socket, number>()
+  // (onResponse runs on the response's finish or error). No listener per request; kept on the
+  // socket itself, so a connection that goes away takes its count with it.
   app.addHook('onRequest', (request, _reply, done) => {
-    const socket = request.raw.socket
-    const n = (pending.get(socket) ?? 0) + 1
-    pending.set(socket, n)
+    const socket = request.raw.socket as PipelinedSocket
+    const n = (socket[UNANSWERED] ?? 0) + 1
+    socket[UNANSWERED] = n
     if (n > limits.maxPipelinedRequests) {
       refuse('pipelined', socket.remoteAddress)
       socket.destroy()
@@ -66,8 +65,12 @@ export function installConnectionLimits(app: FastifyInstance, limits: Connection
     done()
   })
   app.addHook('onResponse', (request, _reply, done) => {
-    const socket = request.raw.socket
-    pending.set(socket, (pending.get(socket) ?? 1) - 1)
+    const socket = request.raw.socket as PipelinedSocket
+    socket[UNANSWERED] = (socket[UNANSWERED] ?? 1) - 1
     done()
   })
 }
+
+/** A socket's count of requests not yet answered (a property: cheaper per request than a WeakMap lookup). */
+const UNANSWERED = Symbol('falconet.unanswered')
+type PipelinedSocket = Socket & { [UNANSWERED]?: number }

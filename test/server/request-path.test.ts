@@ -55,18 +55,28 @@ t.test("a refusal's log line is bound to the id its answer carries", async (t) =
       done()
     },
   })
+  // Pino children made (each runs the redactor over its bindings): only for requests that log.
+  const logger = pino({ level: 'info' }, stream)
+  let children = 0
+  const child = logger.child.bind(logger)
+  logger.child = ((...args: Parameters<typeof child>) => {
+    children++
+    return child(...args)
+  }) as typeof logger.child
   const app = await buildApp({
     config: validateConfig(unlimited({})),
     env: {},
-    logger: pino({ level: 'info' }, stream),
+    logger,
     ingest: async () => ({ duplicate: false }),
     registry: new Registry(),
     auditIngest: async (audit) => ({ events: audit.length, duplicates: 0, findings: 0 }),
     readiness: { sinks: () => ({}) },
   })
   t.teardown(() => app.close())
+  const made = children
   const ok = await app.inject({ method: 'POST', url: '/', headers: json, payload: alert })
   t.equal(ok.statusCode, 200)
+  t.equal(children, made, 'no logger made for a request that logs nothing')
   t.same(
     lines.filter((l) => l.reqId !== undefined),
     [],
