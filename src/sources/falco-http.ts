@@ -59,8 +59,14 @@ export const falcoHttpSource: FastifyPluginAsync<FalcoHttpOptions> = async (app:
     for (const e of events) e.provenance = FALCO_HTTP
     opts.ingest(events).then(
       () => {
-        countReceived(request, events.length)
-        void reply.send({ accepted: events.length })
+        // Nothing may throw out of here: the promise then() returns is not awaited by anyone, and an
+        // unhandled rejection ends the process.
+        try {
+          countReceived(request, events.length)
+          void reply.send({ accepted: events.length })
+        } catch (err) {
+          void reply.send(err instanceof Error ? err : new Error(String(err)))
+        }
       },
       (err: unknown) => void reply.send(err instanceof Error ? err : new Error(String(err))),
     )
