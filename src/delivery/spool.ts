@@ -157,12 +157,22 @@ export class Spool implements FindingLedger, Housekeeping {
       }
       for (const key of markSeen) this.#seen.add('event', key, now)
       // Several outboxes may commit together (the Falco bridge's, a shared store's merge outbox).
-      for (const box of [outbox ?? []].flat()) {
-        if (box.items.length === 0) continue
-        this.#outbox.add(box.name, box.items)
-        queued = true
+      if (outbox) {
+        for (const box of Array.isArray(outbox) ? outbox : [outbox]) {
+          if (box.items.length === 0) continue
+          this.#outbox.add(box.name, box.items)
+          queued = true
+        }
       }
       this.#state.write(state)
+      if (changes.length === 1) {
+        // One event (every Falco request): nothing to fold together, so no map to do it in.
+        const { id, apply } = changes[0]!
+        const stored = this.#findings.get(id)
+        const next = apply(stored)
+        if (next) queued = this.#store(next, stored, sinks, now) || queued
+        return false
+      }
       // Several changes to one finding in one request fold in memory and are written once: one
       // put and one queue entry per distinct finding, not per event.
       const changed = new Map<string, { stored: FindingState | undefined; next: FindingState }>()
@@ -174,16 +184,21 @@ export class Spool implements FindingLedger, Housekeeping {
         if (entry) entry.next = next
         else changed.set(id, { stored, next })
       }
-      for (const { stored, next } of changed.values()) {
-        this.#findings.put(next, stored)
-        const rank = this.#policy.rank(next)
-        for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) queued = this.#queues.queue(sink, next, rank, now) || queued
-      }
+      for (const { stored, next } of changed.values()) queued = this.#store(next, stored, sinks, now) || queued
       return false
     })
     this.#usage.written()
     if (!duplicate && queued) this.#notify()
     return duplicate
+  }
+
+  /** Inside a write: a finding's new state put and owed to its sinks. Whether anything was newly queued. */
+  #store(next: FindingState, stored: FindingState | undefined, sinks: SinksFor, now: number): boolean {
+    this.#findings.put(next, stored)
+    const rank = this.#policy.rank(next)
+    let queued = false
+    for (const sink of typeof sinks === 'function' ? sinks(next) : sinks) queued = this.#queues.queue(sink, next, rank, now) || queued
+    return queued
   }
 
   /**

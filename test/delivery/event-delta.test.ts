@@ -1,4 +1,5 @@
 import t from 'tap'
+import fc from 'fast-check'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -107,4 +108,100 @@ t.test('through the spool: each occurrence reads back with its own event, across
   await record(spool, { ...base, time: '2026-12-06T07:09:00.000000000Z' })
   t.strictSame(read(spool).event, { ...base, time: '2026-12-06T07:09:00.000000000Z' }, 'an occurrence like the first but its time')
   t.equal(read(spool).count, 5)
+})
+
+/**
+ * The delta as it was computed before members listed in the same order were compared by position
+ * (kept here as the reference): a computed-key walk of each side, the gone keys in a second pass.
+ */
+function formerEventDelta(base: SecurityEvent, event: SecurityEvent): ReturnType<typeof eventDelta> {
+  type Loose = Record<string, unknown>
+  const delta: ReturnType<typeof eventDelta> = {}
+  const [b, e] = [base as unknown as Loose, event as unknown as Loose]
+  const isObject = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v)
+  const own = (target: Loose, key: string, value: unknown) => Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  const same = (x: unknown, y: unknown): boolean => {
+    if (Object.is(x, y)) return true
+    if (typeof x !== 'object' || x === null || typeof y !== 'object' || y === null) return false
+    if (Array.isArray(x)) return Array.isArray(y) && x.length === y.length && x.every((v, i) => same(v, y[i]))
+    if (Array.isArray(y) || Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return false
+    const keys = Object.keys(x)
+    return keys.length === Object.keys(y).length && keys.every((k) => Object.hasOwn(y, k) && same((x as Loose)[k], (y as Loose)[k]))
+  }
+  const byField = isObject(base.fields) && isObject(event.fields)
+  for (const key of Object.keys(e)) {
+    if ((key === 'fields' && byField) || same(b[key], e[key])) continue
+    own((delta.set ??= {}), key, e[key])
+  }
+  for (const key of Object.keys(b)) if (!Object.hasOwn(e, key)) (delta.gone ??= []).push(key)
+  if (byField && base.fields !== event.fields) {
+    const [bf, ef] = [base.fields as Loose, event.fields as Loose]
+    for (const key of Object.keys(ef)) {
+      if (Object.hasOwn(bf, key) && same(bf[key], ef[key])) continue
+      own((delta.fields ??= {}), key, ef[key])
+    }
+    for (const key of Object.keys(bf)) if (!Object.hasOwn(ef, key)) (delta.fieldsGone ??= []).push(key)
+  }
+  return delta
+}
+
+/** Equal and listed in the same order at every level (what msgpack writes), -0 and NaN as themselves. */
+function exactly(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null || Array.isArray(a) !== Array.isArray(b)) return false
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false
+  const [ka, kb] = [Object.keys(a), Object.keys(b)]
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && exactly((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+}
+
+t.test('property: the delta is exactly the former one (same members, same order), whatever the two events', async (t) => {
+  // Few keys and values, so that pairs share keys, orders and values often; __proto__ and fields among them.
+  const key = fc.constantFrom('a', 'b', 'c', 'fields', 'time', '__proto__', 'constructor')
+  const leaf = fc.constantFrom<unknown>(0, -0, Number.NaN, 1, '', 'x', 'y', null, true, false)
+  const objectOf = (entries: Array<[string, unknown]>) => {
+    const o: Record<string, unknown> = {}
+    for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+    return o
+  }
+  const { value } = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, leaf, leaf, tie('list'), tie('object')),
+    list: fc.array(tie('value'), { maxLength: 3 }),
+    object: fc.array(fc.tuple(key, tie('value')), { maxLength: 5 }).map(objectOf),
+  }))
+  const entries = fc.array(fc.tuple(key, value), { maxLength: 7 })
+  // The event: unrelated, or the base's members with some values replaced, some dropped, some added, maybe reordered.
+  const derived = fc.tuple(entries, fc.array(fc.tuple(fc.nat(8), fc.constantFrom('keep', 'replace', 'drop'), value), { maxLength: 4 }), entries, fc.boolean()).map(([base, edits, added, reverse]) => {
+    const next: Array<[string, unknown]> = base.map(([k, v]) => [k, v])
+    for (const [at, edit, v] of edits) {
+      if (next.length === 0) break
+      const i = at % next.length
+      if (edit === 'replace') next[i] = [next[i]![0], v]
+      else if (edit === 'drop') next.splice(i, 1)
+    }
+    return [base, [...next, ...(added.length > 2 ? added.slice(0, 1) : [])].slice(), reverse] as const
+  })
+  const pair = fc.oneof(
+    fc.tuple(entries, entries).map(([a, b]) => [objectOf(a), objectOf(b)]),
+    derived.map(([a, b, reverse]) => [objectOf(a), objectOf(reverse ? [...b].reverse() : b)]),
+    // the fields member as an object on both sides, keys shared
+    derived.map(([a, b, reverse]) => [
+      objectOf([
+        ['time', 'x'],
+        ['fields', objectOf(a)],
+      ]),
+      objectOf([
+        ['time', 'x'],
+        ['fields', objectOf(reverse ? [...b].reverse() : b)],
+      ]),
+    ]),
+  )
+  fc.assert(
+    fc.property(pair, ([base, event]) => {
+      const [b, e] = [base as unknown as SecurityEvent, event as unknown as SecurityEvent]
+      return exactly(eventDelta(b, e), formerEventDelta(b, e))
+    }),
+    { numRuns: 20_000 },
+  )
+  // And on the fixtures: each against itself, its next occurrence and another rule's alert.
+  for (const [i, base] of events.entries()) for (const event of [normalizeFalcoAlert(JSON.parse(falcoFixtures()[i]!.body)), later(base, i), events[(i + 1) % events.length]!]) t.ok(exactly(eventDelta(base, event), formerEventDelta(base, event)), `fixture ${i + 1}`)
 })

@@ -19,10 +19,14 @@ function reference(text: string): unknown {
   )
 }
 
-/** The value, or the error's message: the two parsers must agree on both. */
-function outcome(read: (text: string) => unknown, text: string): { value: unknown } | { error: string } {
+/**
+ * The value, or the error's message: the two parsers must agree on both. The value goes with its JSON
+ * text: t.same compares loosely, and '1785402843512345678' == 1785402843512345678 (the rounded double).
+ */
+function outcome(read: (text: string) => unknown, text: string): { value: unknown; json: string | undefined } | { error: string } {
   try {
-    return { value: read(text) }
+    const value = read(text)
+    return { value, json: JSON.stringify(value) }
   } catch (err) {
     return { error: (err as Error).message }
   }
@@ -104,12 +108,13 @@ t.test('poison keys: named as keys they go to lossless-json (dropped there), in 
 })
 
 /** What readFalcoBody did before the depth was checked by the parser's scan: a separate pass first. */
-function deepThenParse(text: string, max: number): { value: unknown } | { error: string } {
+function deepThenParse(text: string, max: number): { value: unknown; json: string | undefined } | { error: string } {
   return nestedDeeperThan(text, max) ? { error: 'too deep' } : outcome(reference, text)
 }
-function withLimit(text: string, max: number): { value: unknown } | { error: string } {
+function withLimit(text: string, max: number): { value: unknown; json: string | undefined } | { error: string } {
   try {
-    return { value: parseJsonLossless(text, max) }
+    const value = parseJsonLossless(text, max)
+    return { value, json: JSON.stringify(value) }
   } catch (err) {
     return { error: err instanceof NestedTooDeepError ? 'too deep' : (err as Error).message }
   }
@@ -173,4 +178,55 @@ t.test('a string of many escapes is scanned in linear time (each escape once, no
   }
   t.ok(passed <= 4 * text.length, `indexOf passed over ${passed} characters of a ${text.length}-character body`)
   same(t, body(1000))
+})
+
+t.test('text without a backslash (the plain scan): any mix of repeats, poison keys, long numbers and look-alike strings reads as lossless-json reads it', async (t) => {
+  // Keys and strings carry the characters the scan must not take for structure (`:` `,` `{` `[`),
+  // the digits of a long number, and the poison names; numbers include two spellings of one double.
+  const name = fc.constantFrom('a', 'b', 'evt.time', 'k', '__proto__', 'constructor', 'prototype', 'a:b', '{', 'x,y', ' a', '1', '12345678901234567890', ':1785402843512345678,')
+  const number = fc.constantFrom('1785402843512345678', '-1785402843512345678', '12345678901234567890', '12345678901234567891', '100000000000000000000', '1e20', '1E400', '-1e400', '9007199254740993', '9007199254740992.0', '0', '-0', '0.5', '34816')
+  const space = fc.constantFrom('', '', '', ' ', '\n\t')
+  const value = fc.letrec<{ v: string }>((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      number,
+      name.map((s) => `"${s}"`),
+      fc.constantFrom('true', 'null', '[]', '{}'),
+      fc.array(tie('v'), { maxLength: 4 }).map((items) => `[${items.join(',')}]`),
+      fc.array(fc.tuple(name, space, tie('v')), { maxLength: 5 }).map((entries) => `{${entries.map(([k, s, v]) => `"${k}"${s}:${s}${v}`).join(',')}}`),
+    ),
+  })).v
+  // Malformed text too: a piece cut off or a character dropped.
+  const text = fc.oneof(
+    value,
+    fc.tuple(value, fc.nat()).map(([v, at]) => v.slice(0, at % (v.length + 1))),
+    fc.tuple(value, fc.nat()).map(([v, at]) => v.slice(0, at % (v.length + 1)) + v.slice((at % (v.length + 1)) + 1)),
+  )
+  fc.assert(
+    fc.property(text, fc.integer({ min: 1, max: 5 }), (text, max) => {
+      t.same(outcome(parseJsonLossless, text), outcome(reference, text), text.slice(0, 80))
+      t.same(withLimit(text, max), deepThenParse(text, max), `max ${max}: ${text.slice(0, 80)}`)
+    }),
+    { numRuns: 3_000 },
+  )
+})
+
+t.test('long numbers next to their look-alikes, whole texts of one number, a repeat before whitespace and a colon: as lossless-json reads them', async (t) => {
+  for (const text of [
+    '[12345678901234567890,12345678901234567891]', // two spellings of one double
+    '{"a":12345678901234567891,"b":[12345678901234567890]}',
+    '[100000000000000000000,1e20]', // 1e20 is that double too, and stays a number
+    '{"t":1e20,"u":100000000000000000000}',
+    '12345678901234567890', // the whole text one long number
+    ' -1785402843512345678 ',
+    '{"a":1785402843512345678,"a":1.785402843512345678e18}', // a repeated key took the digits' place
+    '{"a":1,"a":2,"b" :3}', // a key before whitespace and a colon is a key: the repeat is seen
+    '{"a" :1,"a"\n:2}',
+    `[${Array.from({ length: 40 }, (_, i) => 1785402843512345678n + BigInt(i) * 4096n).join(',')}]`,
+    '{"a":1, 12345678901234567890 :2}', // a long number where a key belongs, before whitespace
+  ])
+    same(t, text)
+  t.same(parseJsonLossless('[12345678901234567890,12345678901234567891]'), ['12345678901234567890', '12345678901234567891'])
+  t.same(parseJsonLossless('[100000000000000000000,1e20]'), ['100000000000000000000', 1e20])
+  t.throws(() => parseJsonLossless('{"a":1,"a":2,"b" :3}'), /Duplicate key 'a'/)
 })

@@ -277,7 +277,9 @@ export class FindingTable {
     this.#cache.delete(id) // set again below: the most recently used
     this.#cache.set(id, names)
     this.#cacheWeight += weight(names)
-    for (const [id] of this.#cache) {
+    // Checked first: the loop's iterator and entry arrays are made on every call otherwise.
+    if (this.#cacheWeight <= CACHE_WEIGHT) return
+    for (const id of this.#cache.keys()) {
       if (this.#cacheWeight <= CACHE_WEIGHT) break
       this.#forget(id)
     }

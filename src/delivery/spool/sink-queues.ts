@@ -23,8 +23,35 @@ interface Delivery {
 /** Queued pairs remembered at most (~100 bytes each): past it the set starts over. */
 const QUEUED_KEPT = 20_000
 
-function queuedPair(sink: string, id: string): string {
-  return `${sink}\n${id}`
+/**
+ * [sink, finding] pairs, as a set of finding Ids per sink: a lookup hashes the Id (a string the
+ * pipeline hands on, whose hash V8 keeps), not a `sink + id` string built, hashed and dropped on
+ * every occurrence.
+ */
+class Pairs {
+  readonly #bySink = new Map<string, Set<string>>()
+  size = 0
+
+  has(sink: string, id: string): boolean {
+    return this.#bySink.get(sink)?.has(id) ?? false
+  }
+
+  add(sink: string, id: string): void {
+    let ids = this.#bySink.get(sink)
+    if (!ids) this.#bySink.set(sink, (ids = new Set()))
+    if (ids.has(id)) return
+    ids.add(id)
+    this.size++
+  }
+
+  delete(sink: string, id: string): void {
+    if (this.#bySink.get(sink)?.delete(id)) this.size--
+  }
+
+  clear(): void {
+    this.#bySink.clear()
+    this.size = 0
+  }
 }
 
 export interface Due {
@@ -49,7 +76,7 @@ export class SinkQueues {
    * delivery) reads no delivery record. Only ever a shortcut to "queued", so a pair missing here is
    * read as before; dropped whole when a write transaction fails (forgetQueued) and when full.
    */
-  readonly #queued = new Set<string>()
+  readonly #queued = new Pairs()
 
   constructor(root: RootDatabase, options: { resendMs: Readonly<Record<string, number>>; ranks: number }) {
     this.#pending = root.openDB({ name: 'pending', ...PLAIN_MAPS })
@@ -68,16 +95,15 @@ export class SinkQueues {
    * version); the version the sink last delivered is never owed again, whatever asks.
    */
   queue(sink: string, state: FindingState, rank: number, now: number): boolean {
-    const pair = queuedPair(sink, state.id)
-    if (this.#queued.has(pair)) return false
+    if (this.#queued.has(sink, state.id)) return false
     const delivery = this.#delivery.get([state.id, sink]) ?? {}
-    if (delivery.queued) this.#rememberQueued(pair)
+    if (delivery.queued) this.#rememberQueued(sink, state.id)
     if (delivery.queued || delivery.lastSentVersion === state.version) return false
     const key: PendingKey = [sink, rank, ++this.#seq]
     const notBefore = delivery.lastSentAt !== undefined ? delivery.lastSentAt + (this.#resendMs[sink] ?? 0) : 0
     this.#pending.put(key, { id: state.id, notBefore, queuedAt: now })
     this.#delivery.put([state.id, sink], { ...delivery, queued: key })
-    this.#rememberQueued(pair)
+    this.#rememberQueued(sink, state.id)
     return true
   }
 
@@ -86,9 +112,9 @@ export class SinkQueues {
     this.#queued.clear()
   }
 
-  #rememberQueued(pair: string): void {
+  #rememberQueued(sink: string, id: string): void {
     if (this.#queued.size >= QUEUED_KEPT) this.#queued.clear()
-    this.#queued.add(pair)
+    this.#queued.add(sink, id)
   }
 
   /** What `sink` may send at `now` (see FindingLedger), and when the next waiting one is due. */
@@ -109,7 +135,7 @@ export class SinkQueues {
 
   /** `sink` delivered `version` of finding `state` (its current state). Returns the occurrences it covered. */
   delivered(sink: string, id: string, version: number, state: FindingState | undefined, now: number): number {
-    this.#queued.delete(queuedPair(sink, id))
+    this.#queued.delete(sink, id)
     const delivery = this.#delivery.get([id, sink]) ?? {}
     const covered = (state?.count ?? 0) - (delivery.lastSentCount ?? 0)
     const next: Delivery = { lastSentAt: now, lastSentCount: state?.count ?? 0, lastSentVersion: version }
@@ -126,7 +152,7 @@ export class SinkQueues {
 
   /** `version` was dead-lettered, not delivered: out of the queue unless a newer version is owed. */
   dropped(sink: string, id: string, version: number, state: FindingState | undefined): void {
-    this.#queued.delete(queuedPair(sink, id))
+    this.#queued.delete(sink, id)
     const delivery = this.#delivery.get([id, sink])
     if (!delivery) return
     if (delivery.queued && state && state.version !== version) return
@@ -149,7 +175,7 @@ export class SinkQueues {
   /** Everything about one finding, gone (it was forgotten or shed). */
   forget(id: string): void {
     for (const { key, value } of this.#delivery.getRange({ start: [id], end: [id, '\uffff'] })) {
-      this.#queued.delete(queuedPair((key as [string, string])[1], id))
+      this.#queued.delete((key as [string, string])[1], id)
       if (value.queued) this.#pending.remove(value.queued)
       this.#delivery.remove(key as [string, string])
     }
