@@ -4,6 +4,8 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { Readable } from 'node:stream'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { readBody } from '../../src/sources/raw-body.js'
 
@@ -58,4 +60,40 @@ t.test('a body of one chunk is that chunk, not a copy', async (t) => {
   const payload = Readable.from([chunk])
   const body = await new Promise<Buffer | undefined>((resolve, reject) => readBody(payload, String(chunk.length), 100, (err, b) => (err ? reject(err) : resolve(b))))
   t.equal(body, chunk)
+})
+
+// readBody hands on a one-chunk body uncopied because Node's HTTP parser copies each body chunk out
+// of the socket's read buffer (on_body). Were a Node release to hand out views of a read buffer
+// instead, pipelined requests read in one TCP read would share memory and a body decompressed
+// off the event loop could be overwritten: this fails first.
+t.test('over a real socket, each body readBody hands on owns its memory, even for pipelined requests read at once', async (t) => {
+  const bodies: Buffer[] = []
+  const server = createServer((req, res) => {
+    readBody(req, req.headers['content-length'], 1024, (err, body) => {
+      if (body) bodies.push(body)
+      res.end(err ? 'refused' : 'ok')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const sent = Array.from({ length: 8 }, (_, i) => `{"rule":"r${i}","output":"${'x'.repeat(40)}"}`)
+  const wire = sent.map((b) => `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n${b}`).join('')
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.write(wire)) // one write: one read on the server
+    let answers = ''
+    socket.on('error', reject)
+    socket.on('data', (d) => {
+      answers += d
+      if (answers.split('HTTP/1.1 ').length - 1 === sent.length) resolve(void socket.destroy())
+    })
+  })
+  t.same(
+    bodies.map((b) => b.toString()),
+    sent,
+    'every body intact after all were read',
+  )
+  t.ok(
+    bodies.every((b) => b.byteOffset === 0 && b.buffer.byteLength === b.length),
+    'no body is a view into a larger (shared) buffer',
+  )
 })
