@@ -60,6 +60,8 @@ export const SEEN_SHARE = 0.125
 /** The share of the findings' budget above which delivered findings give way. */
 export const PRESSURE_AT = 0.8
 const DEFAULT_STEP: StepBudget = { findings: 2_000, seenBuckets: 8 }
+/** No seen keys or state writes (a Falco request has neither): one shared list, not two new ones per request. */
+const NONE: readonly never[] = Object.freeze([])
 
 export class Spool implements FindingLedger, Housekeeping {
   readonly #root: RootDatabase
@@ -138,13 +140,14 @@ export class Spool implements FindingLedger, Housekeeping {
     return this.#options.maxBytes * (1 - SEEN_SHARE)
   }
 
-  async record(changes: FindingChange[], sinks: SinksFor, { dedupeKey, markSeen = [], outbox, state = [] }: RecordOptions = {}): Promise<boolean> {
+  async record(changes: FindingChange[], sinks: SinksFor, { dedupeKey, markSeen = NONE, outbox, state = NONE }: RecordOptions = {}): Promise<boolean> {
+    // One clock read for the budget checks and the write (each was a Date.now of its own).
+    const now = Date.now()
     const pressureAt = this.#findingsBudget * PRESSURE_AT
     const seenBudget = this.#options.maxBytes * SEEN_SHARE
-    const used = this.#usage.bytes('owed', false, pressureAt / 2)
-    if (used >= pressureAt || this.#usage.bytes('seen', false, seenBudget / 2) >= seenBudget) this.#pressure()
+    const used = this.#usage.bytes('owed', false, pressureAt / 2, now)
+    if (used >= pressureAt || this.#usage.bytes('seen', false, seenBudget / 2, now) >= seenBudget) this.#pressure()
     if (used >= this.#findingsBudget) throw new SpoolFullError(`spool is at its ${this.#options.maxBytes}-byte budget`)
-    const now = Date.now()
     let queued = false
     const duplicate = await this.#write(true, () => {
       queued = false // a retried batch runs this again

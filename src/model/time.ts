@@ -37,13 +37,54 @@ export function daysInMonth(year: number, month: number): number {
 let lastParsed = ''
 let lastParsedMs = Number.NaN
 
-/** Date.parse, remembering its last answer. */
+/**
+ * The day (`YYYY-MM-DD`) of the last canonical time Date.parse read, and that day's midnight (ms,
+ * as Date.parse counts it: 2026-02-30 is 2 March's). A node's alerts share a day: the next times
+ * on it are read from their digits.
+ */
+let knownDay = ''
+let knownDayMs = Number.NaN
+
+/** Date.parse, remembering its last answer; a canonical time on the day last parsed read from its digits (the same answer). */
 export function parseTime(text: string): number {
-  if (text !== lastParsed) {
-    lastParsedMs = Date.parse(text)
-    lastParsed = text
-  }
+  if (text === lastParsed) return lastParsedMs
+  const clock = knownDay !== '' && typeof text === 'string' && text.startsWith(knownDay) ? clockMs(text) : -1
+  lastParsedMs = clock >= 0 ? knownDayMs + clock : dateParse(text)
+  lastParsed = text
   return lastParsedMs
+}
+
+function dateParse(text: string): number {
+  const ms = Date.parse(text)
+  // A day Date.parse refuses (month 13) is remembered with NaN: its times are all NaN.
+  const clock = clockMs(text)
+  if (clock >= 0) {
+    knownDay = text.slice(0, 10)
+    knownDayMs = ms - clock
+  }
+  return ms
+}
+
+/**
+ * The milliseconds since midnight of a canonical time (CANONICAL) whose minutes and seconds are
+ * ones Date.parse takes (up to 59; it refuses 60), else -1. Digits past the millisecond are
+ * dropped, as Date.parse drops them.
+ */
+function clockMs(text: string): number {
+  if (typeof text !== 'string' || !CANONICAL.test(text)) return -1
+  const minutes = twoDigits(text, 14)
+  const seconds = twoDigits(text, 17)
+  if (minutes > 59 || seconds > 59) return -1
+  return ((twoDigits(text, 11) * 60 + minutes) * 60 + seconds) * 1000 + twoDigits(text, 20) * 10 + digitAt(text, 22)
+}
+
+/** The decimal digit at `i` (a digit there: CANONICAL says so). */
+function digitAt(text: string, i: number): number {
+  return text.charCodeAt(i) - 48
+}
+
+function twoDigits(text: string, i: number): number {
+  return digitAt(text, i) * 10 + digitAt(text, i + 1)
 }
 
 /** The last fromMs: under load many requests are received within the same millisecond. */

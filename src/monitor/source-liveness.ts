@@ -91,10 +91,11 @@ export class SourceLiveness {
     if (this.#settings.silentAfterMs[kind] === undefined || identity === '') return
     const id = identity.slice(0, MAX_IDENTITY)
     const key = keyOf(kind, id)
-    const now = this.#deps.now()
     let source = this.#sources.get(key)
+    // A Falco not learned yet (it is learned from its heartbeat): nothing to note, not even the time.
+    if (!source && kind === 'falco' && this.#settings.falcoLearnFrom === 'heartbeat' && !options.heartbeat) return
+    const now = this.#deps.now()
     if (!source) {
-      if (kind === 'falco' && this.#settings.falcoLearnFrom === 'heartbeat' && !options.heartbeat) return
       if (this.#sources.size >= this.#settings.maxSources) {
         if (!this.#fullLogged) this.#logger.warn({ maxSources: this.#settings.maxSources, kind }, 'monitor: tracking as many sources as monitor.maxSources allows; new ones are not watched')
         this.#fullLogged = true

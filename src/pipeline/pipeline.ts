@@ -59,7 +59,7 @@ export function createPipeline(options: AggregateOptions, spool: Pick<FindingLed
       // Stored cut to what any sink can carry (a 1 MB rule name is not kept whole for a day).
       const enriched = trimForStorage(enrich(original))
       const event = folded ? { ...enriched, fields: { ...enriched.fields, [FOLDED_FIELD]: `more than ${burst.perRule} distinct findings of this rule within ${burst.windowMs / 1000} s: the rest are counted here` } } : enriched
-      occurrences.push({ id, event })
+      if (replication) occurrences.push({ id, event })
       return { id, apply: (previous: FindingState | undefined) => keep(written, fold(previous, event, id, options, now)) }
     })
     const commitOptions = replication && occurrences.length ? withOptions(ingestOptions, replication.occurrences(occurrences)) : ingestOptions
@@ -84,11 +84,17 @@ export function createResolver(options: AggregateOptions, spool: Pick<FindingLed
   }
 }
 
-/** Keyed by Id and version: the spool may fold again (a batch retried write by write), each version counts once. */
+/**
+ * Each version of a finding once: the spool may fold again (a batch retried write by write), and
+ * the hook gets the versions in the order they were first written. A finding's first version in a
+ * request is keyed by its Id alone (the Id string is the memoised one: its hash is kept, no key is
+ * built), its later versions by version and Id (an Id begins with "falconet/", so the keys never meet).
+ */
 type Written = Map<string, FindingState>
 
 function keep(written: Written, state: FindingState): FindingState {
-  written.set(`${state.version} ${state.id}`, state)
+  const first = written.get(state.id)
+  written.set(first === undefined || first.version === state.version ? state.id : `${state.version} ${state.id}`, state)
   return state
 }
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import type { SecurityEvent } from '../../src/model/event.js'
 import { workloadName } from '../../src/aggregate/workload.js'
-import { findingId } from '../../src/aggregate/finding-id.js'
+import { findingId, memoSize } from '../../src/aggregate/finding-id.js'
 import { normalizeFalcoAlert } from '../../src/sources/falco-alert.js'
 import { parseJsonLossless } from '../../src/sources/lossless-json.js'
 import { falcoFixtures, falcoFixture } from '../support/fixtures.js'
@@ -220,6 +220,125 @@ t.test('the memo gives the computed Id for non-string names and for options chan
     { numRuns: 2_000 },
   )
   t.pass('every Id matched')
+})
+
+t.test("an Id found in the memo with key fields (configured, or an audit alert's fields) is the Id computed afresh", async (t) => {
+  // Few names and values, so events repeat and look alike: a field more or less, the same names in
+  // another order, a list that is a prefix of another, 0 and -0, NaN, '1' and 1, null and absent, a
+  // volatile field, configured lists that share a prefix or repeat a name.
+  const name = fc.constantFrom('a', 'b', 'c', 'evt.time', 'ka.auditid', 'constructor', 'toString', '')
+  const value = fc.constantFrom<unknown>('x', 'y', '', '1', 1, 0, -0, Number.NaN, Number.POSITIVE_INFINITY, true, false, null, [], ['x'], ['x', 'y'], ['x', null], [0], [-0], [1, 'x'], { x: 1 }, [{ x: 1 }])
+  const place = fc.constantFrom<string | undefined>(undefined, 'p', 'x-7d9c6b7b9c-x2x8k')
+  const event = fc.record({
+    source: fc.constantFrom('k8s_audit', 'syscall'),
+    rule: fc.constantFrom('r', 's'),
+    namespace: fc.constantFrom<string | undefined>(undefined, 'n', ''),
+    pod: place,
+    hostname: place,
+    fields: fc.array(fc.tuple(name, value), { maxLength: 5 }),
+    keyed: fc.option(fc.array(name, { maxLength: 3 }), { nil: undefined }),
+  })
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 30 }), (events) => {
+      for (const e of [...events, ...events.reverse(), ...events]) {
+        const ev = eventOf(e, Object.fromEntries(e.fields))
+        const options = { keyFields: e.keyed ? { [e.rule]: e.keyed } : {} }
+        if (findingId(ev, options) !== referenceId(ev, options)) return false
+      }
+      return true
+    }),
+    { numRuns: 3_000 },
+  )
+  t.pass('every Id matched')
+})
+
+t.test("a key field's list or object changed in place, or an inherited field, is not taken from the memo", async (t) => {
+  const audit = (fields: Record<string, unknown>, hostname = 'h') => eventOf({ source: 'k8s_audit', rule: 'in place', hostname }, fields)
+  const list = ['x']
+  const nested = { x: 1 }
+  for (const [what, fields, change] of [
+    ['a list', { a: list }, () => list.push('y')],
+    ['an object', { a: nested }, () => (nested.x = 2)],
+  ] as const) {
+    const before = findingId(audit(fields), opts)
+    change()
+    const event = audit(fields)
+    t.equal(findingId(event, opts), referenceId(event, opts), what)
+    t.not(findingId(event, opts), before, what)
+  }
+  // Object.keys (the Id's key fields) are own fields: an enumerable inherited one is not one of them.
+  const own = audit({ a: 'x', b: 'y' })
+  t.equal(findingId(own, opts), referenceId(own, opts))
+  const proto = Object.prototype as Record<string, unknown>
+  try {
+    proto.b = 'y'
+    const inherited = audit({ a: 'x' }, 'polluted')
+    t.equal(findingId(inherited, opts), referenceId(inherited, opts), 'a: x with b: y inherited')
+    t.equal(findingId(inherited, opts), referenceId(inherited, opts), 'again')
+    const both = audit({ a: 'x', b: 'y' }, 'polluted')
+    t.equal(findingId(both, opts), referenceId(both, opts), 'a: x and b: y, both its own')
+  } finally {
+    delete proto.b
+  }
+})
+
+t.test('key fields the memo cannot compare are computed (or refused) as before', async (t) => {
+  const outcome = (f: () => string) => {
+    try {
+      return f()
+    } catch {
+      return 'throws'
+    }
+  }
+  const base = { source: 'k8s_audit', rule: 'odd inputs', hostname: 'h' }
+  const withKeys = (keyFields: unknown, fields: unknown) => ({ ...eventOf(base, {}), keyFields, fields }) as unknown as SecurityEvent
+  for (const [what, first, second] of [
+    ['a list-like object as key fields', withKeys(['f'], { f: 'x' }), withKeys({ length: 1, 0: 'f' }, { f: 'x' })],
+    ['no fields at all', withKeys(undefined, {}), withKeys(undefined, undefined)],
+    ['key fields that are not names', withKeys([1], { 1: 'x' }), withKeys(['1'], { 1: 'x' })],
+  ] as const) {
+    for (const event of [first, second, first, second])
+      t.equal(
+        outcome(() => findingId(event, opts)),
+        outcome(() => referenceId(event, opts)),
+        what,
+      )
+  }
+  let named = 'f'
+  const changing = withKeys([{ length: 1, toString: () => named }], { f: 'x', g: 'x' })
+  t.equal(findingId(changing, opts), referenceId(changing, opts), 'a key field named by an object')
+  named = 'g'
+  t.equal(findingId(changing, opts), referenceId(changing, opts), 'the object naming another field')
+})
+
+t.test('the memo with key fields is bounded: per place, in all, and by what one entry holds', async (t) => {
+  const audit = (fields: Record<string, unknown>, hostname = 'bounded') => eventOf({ source: 'k8s_audit', rule: 'bounded', hostname }, fields)
+  const check = (event: SecurityEvent) => t.equal(findingId(event, opts), referenceId(event, opts))
+  // One Falco's audit alerts by 100 users: the last few are kept, not all of them.
+  for (let i = 0; i < 100; i++) findingId(audit({ user: `u${i}` }), opts)
+  t.equal(memoSize().largestPlace, 8)
+  check(audit({ user: 'u99' }))
+  check(audit({ user: 'u0' }))
+  // 5,000 places: never more than 2,048 entries.
+  for (let i = 0; i < 5_000; i++) {
+    findingId(audit({ user: 'u' }, `host ${i}`), opts)
+    if (memoSize().entries > 2_048) return t.fail(`${memoSize().entries} entries after ${i + 1} places`)
+  }
+  const entries = memoSize().entries
+  const unmemoised = (what: string, fields: Record<string, unknown>) => {
+    const event = audit(fields, `unmemoised ${what}`)
+    check(event)
+    check(event)
+    t.equal(memoSize().entries, entries, what)
+  }
+  unmemoised('33 key fields', Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`f${i}`, 'x'])))
+  unmemoised('65 list items', { f: Array.from({ length: 65 }, () => 'x') })
+  unmemoised('66 list items in two fields', { f: Array.from({ length: 33 }, () => 'x'), g: Array.from({ length: 33 }, () => 'x') })
+  unmemoised('a 1,025-character value', { f: 'x'.repeat(1_025) })
+  unmemoised('a 1,025-character name', { ['f'.repeat(1_025)]: 'x' })
+  const kept = audit(Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`f${i}`, ['x', 'y']])), 'kept')
+  check(kept)
+  t.equal(memoSize().entries, entries + 1, '32 key fields of two items each are memoised')
 })
 
 /** A Falco event with these names (an absent one left out, not undefined) and fields. */

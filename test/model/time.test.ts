@@ -126,3 +126,25 @@ t.test('addMs gives what Date arithmetic gives, in any order of calls (its remem
     { numRuns: 2_000 },
   )
 })
+
+t.test("parseTime reads a canonical time on the day it last parsed from its digits: Date.parse's answer, in any order of calls", async (t) => {
+  const two = (n: number) => String(n).padStart(2, '0')
+  // Canonical-looking text on few days (so days repeat): minute or second 60 and 99, hour 24, 30 February, month 13, year 0.
+  const odd = fc
+    .tuple(fc.constantFrom(0, 1969, 1970, 2024, 2026, 9999), fc.constantFrom(0, 1, 2, 7, 12, 13), fc.constantFrom(0, 1, 28, 29, 30, 31, 32), fc.integer({ min: 0, max: 24 }), fc.constantFrom(0, 1, 59, 60, 99), fc.constantFrom(0, 1, 59, 60, 99), fc.integer({ min: 0, max: 999 }), fc.stringMatching(/^\d{6}$/))
+    .map(([y, mo, d, h, mi, s, ms, sub]) => `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}.${String(ms).padStart(3, '0')}${sub}Z`)
+  // One character changed: a letter for a digit, another separator, a character more or less.
+  const near = fc.tuple(odd, fc.integer({ min: 0, max: 30 }), fc.constantFrom('', 'x', '0', '9', ' ', '-', ':', '.', 'z', 't', '+', '\u0660', '00')).map(([text, i, c]) => text.slice(0, i) + c + text.slice(i + 1))
+  const time = fc.oneof(canonical, odd, near, fc.constantFrom('2026-07-30T09:14:03.5Z', '2026-07-30T11:14:03.5+02:00', '2026-07-30T09:14:03.512345678+00:00', '', 'nope'))
+  fc.assert(
+    fc.property(fc.array(time, { minLength: 1, maxLength: 20 }), (texts) => {
+      for (const text of [...texts, ...texts.reverse()]) if (!Object.is(parseTime(text), Date.parse(text))) return false
+      return true
+    }),
+    { numRuns: 3_000 },
+  )
+  // Not text (only code can pass it): Date.parse's answer too, before and after a canonical time.
+  const text = { toString: () => '2026-07-30T09:14:03.512345678Z' }
+  for (const value of ['2026-07-30T09:14:04.512345678Z', undefined, null, 1, text, '2026-07-30T09:14:05.512345678Z', text] as unknown[]) t.ok(Object.is(parseTime(value as string), Date.parse(value as string)), String(value))
+  t.pass('every answer matched')
+})

@@ -166,3 +166,57 @@ t.test('times: 24:00 is the next midnight, on the fast path as on the full check
   t.equal(timeOf('9999-12-31T23:59:59.999999999Z'), '9999-12-31T23:59:59.999999999Z', 'remembers 9999-12-31')
   t.throws(() => timeOf('9999-12-31T24:00:00.000000000Z'), /outside the years 1970 to 9999/)
 })
+
+/** The process as it was built before (a setter closure, then Object.keys): members, values and order. */
+function referenceProcess(fields: Record<string, unknown>): Record<string, unknown> | undefined {
+  const str = (key: string) => {
+    const v = fields[key]
+    if (typeof v === 'string') return v === '' || v === '<NA>' ? undefined : v
+    if (typeof v === 'number') return String(v)
+    return undefined
+  }
+  const int = (key: string) => {
+    const v = fields[key]
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : Number.NaN
+    return Number.isSafeInteger(n) ? n : undefined
+  }
+  const p: Record<string, unknown> = {}
+  const set = (k: string, v: unknown) => {
+    if (v !== undefined) p[k] = v
+  }
+  set('name', str('proc.name'))
+  set('executable', str('proc.exepath') ?? str('proc.exe'))
+  set('commandLine', str('proc.cmdline'))
+  set('pid', int('proc.pid'))
+  set('parentPid', int('proc.ppid'))
+  set('parentName', str('proc.pname'))
+  set('user', str('user.name'))
+  set('uid', int('user.uid'))
+  set('loginUid', int('user.loginuid'))
+  return Object.keys(p).length > 0 ? p : undefined
+}
+
+t.test('the process is the one the former construction gave: members, values and their order', async (t) => {
+  const key = fc.constantFrom('proc.name', 'proc.exepath', 'proc.exe', 'proc.cmdline', 'proc.pid', 'proc.ppid', 'proc.pname', 'user.name', 'user.uid', 'user.loginuid', 'k8s.pod.name')
+  const value = fc.oneof(fc.constantFrom<unknown>('', '<NA>', '0', '-1', '12', '1.5', ' 1', '9007199254740993', 0, -1, 42, 1.5, 2 ** 53, true, null, ['1']), fc.string({ maxLength: 4 }), fc.integer())
+  fc.assert(
+    fc.property(fc.array(fc.tuple(key, value), { maxLength: 12 }), (entries) => {
+      const fields = Object.fromEntries(entries)
+      const event = normalizeFalcoAlert({ rule: 'r', priority: 'Notice', time: '2026-07-30T09:14:03.512345678Z', output_fields: fields })
+      const want = referenceProcess(event.fields)
+      return JSON.stringify(event.process) === JSON.stringify(want) && 'process' in event === (want !== undefined)
+    }),
+    { numRuns: 3_000 },
+  )
+  t.pass('every process matched')
+})
+
+t.test('tags: a list of strings is taken, anything else refused, as with Array.every', async (t) => {
+  const holed = [, 'a'] // a hole, which every skips
+  for (const tags of [[], ['a', 'b'], ['a', 1], [null], holed, [undefined], ['a', ['b']]] as unknown[][]) {
+    const alert = { rule: 'r', priority: 'Notice', time: '2026-07-30T09:14:03.512345678Z', tags }
+    const accepted = tags.every((x) => typeof x === 'string')
+    if (accepted) t.same(normalizeFalcoAlert(alert).tags, tags, JSON.stringify(tags))
+    else t.throws(() => normalizeFalcoAlert(alert), /"tags" must be an array of strings/, JSON.stringify(tags))
+  }
+})

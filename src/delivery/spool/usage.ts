@@ -18,8 +18,7 @@ export class Usage<G extends string> {
     this.#groups = groups
   }
 
-  bytes(group: G, fresh = false, exactFrom = 0): number {
-    const now = Date.now()
+  bytes(group: G, fresh = false, exactFrom = 0, now = Date.now()): number {
     const cached = this.#cached.get(group)
     const clean = cached !== undefined && cached.at > this.#writtenAt
     if (!fresh && cached && now - cached.at <= (clean ? 100 : cached.bytes < exactFrom ? 25 : -1)) return cached.bytes
